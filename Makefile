@@ -1,0 +1,39 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+ROLE ?= buyer
+SUB ?= B-1
+
+.PHONY: install kafka-jars run test test-fast token order clean
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -c requirements.lock -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)  ## Python environment with the pinned packages
+
+kafka-jars: install  ## fetch the Kafka broker jars from Maven Central (once, cached)
+	$(PY) -m infra.kafka fetch
+
+run: kafka-jars  ## the whole system locally: Kafka, dispute API + relay, notification, refund
+	$(PY) -m tools.run_local
+
+test: kafka-jars  ## every tier, against a real Kafka broker and PostgreSQL started for the run
+	$(PY) -m pytest -ra $(PYTEST_ARGS)
+
+test-fast: install  ## unit and component tests only (no servers)
+	$(PY) -m pytest -ra tests/unit tests/component
+
+token: install  ## print a bearer token: make token ROLE=seller SUB=S-1
+	@$(PY) -m tools.dev token --role $(ROLE) --sub $(SUB)
+
+order: install  ## publish a sample paid, delivered order O-1 (buyer B-1, seller S-1, item I-1, 100.00 USD)
+	$(PY) -m tools.dev order
+
+clean:
+	rm -rf .run var .pytest_cache

@@ -1,0 +1,1 @@
+"""The public language of the platform: messages on Kafka. The only code services share."""

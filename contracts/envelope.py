@@ -1,0 +1,65 @@
+"""The envelope of every record on `disputes.events` (and the shape of its Kafka headers)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Literal
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+
+CONTENT_TYPE = "application/json"
+
+
+class PublicModel(BaseModel):
+    """Frozen, and strict about unknown fields: a typo in a producer fails loudly."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ActorRef(PublicModel):
+    role: Literal["buyer", "seller", "operator", "service"]
+    id: str = Field(min_length=1)
+
+
+def event_id_for(dispute_id: UUID, dispute_version: int) -> UUID:
+    """Stable across re-publishing, so consumers can drop duplicates by `event_id`."""
+    return uuid5(NAMESPACE_URL, f"urn:dispute-event:{dispute_id}:{dispute_version}")
+
+
+class EventEnvelope(PublicModel):
+    event_id: UUID
+    event_type: str = Field(min_length=1)
+    schema_version: int = Field(ge=1)
+    dispute_id: UUID
+    dispute_version: int = Field(ge=1)
+    occurred_at: datetime
+    correlation_id: str
+    causation_id: str | None = None
+    actor: ActorRef
+    payload: dict[str, Any]
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("occurred_at must carry a time zone")
+        return value.astimezone(timezone.utc)
+
+    @field_serializer("occurred_at")
+    def _rfc3339(self, value: datetime) -> str:
+        return value.isoformat().replace("+00:00", "Z")
+
+    def kafka_key(self) -> bytes:
+        return str(self.dispute_id).encode()
+
+    def kafka_value(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    def kafka_headers(self) -> list[tuple[str, bytes]]:
+        return [
+            ("event-type", self.event_type.encode()),
+            ("schema-version", str(self.schema_version).encode()),
+            ("correlation-id", self.correlation_id.encode()),
+            ("content-type", CONTENT_TYPE.encode()),
+        ]

@@ -1,0 +1,71 @@
+"""One database URL per service (`sqlite:///path` or `postgresql://...`), two uses of it:
+eventsourcing's environment for the event store, and a SQLAlchemy engine for our own tables.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from sqlalchemy import Engine, create_engine, event
+
+
+def eventsourcing_env(url: str) -> dict[str, str]:
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = _sqlite_path(url)
+        return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path,
+                "SQLITE_LOCK_TIMEOUT": "10"}
+    if parsed.scheme.startswith("postgres"):
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": parsed.path.lstrip("/"),
+            "POSTGRES_HOST": parsed.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parsed.port or 5432),
+            "POSTGRES_USER": unquote(parsed.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parsed.password or ""),
+            "POSTGRES_LOCK_TIMEOUT": "5",
+            "POSTGRES_POOL_SIZE": "10",
+        }
+    raise ValueError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://...")
+
+
+def sqlalchemy_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = _sqlite_path(url)
+        engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    url = url.replace("postgresql://", "postgresql+psycopg://", 1).replace("postgres://", "postgresql+psycopg://", 1)
+    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def _sqlite_path(url: str) -> str:
+    path = url.split("sqlite:///", 1)[-1]
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def create_schema_racing_others(create, attempts: int = 5):
+    """Two processes creating the same tables at once collide in PostgreSQL's catalogue
+    (IF NOT EXISTS is not atomic); the loser simply tries again and finds them there."""
+    import time
+
+    from eventsourcing.persistence import IntegrityError as StoreIntegrityError
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for attempt in range(attempts):
+        try:
+            return create()
+        except (StoreIntegrityError, IntegrityError, ProgrammingError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))

@@ -1,0 +1,85 @@
+"""The dispute application: load, one domain call, save. Persistence is chosen by environment."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Callable, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Mapper
+
+from services.dispute.context import ContextMapper
+from services.dispute.domain import Dispute, DisputePolicy, DomainError, OrderFacts
+from services.dispute.domain.dispute import dispute_id_for
+from services.dispute.domain.values import Actor
+
+T = TypeVar("T")
+FINAL_STATES = {"CLOSED", "WITHDRAWN"}
+
+
+class DisputeApplication(Application):
+    name = "disputes"
+
+    def __init__(self, env: dict[str, str], policy: DisputePolicy | None = None):
+        super().__init__(env=env)
+        self.policy = policy or DisputePolicy()
+
+    def construct_mapper(self) -> Mapper:
+        return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=ContextMapper)
+
+    def open_dispute(self, *, order: OrderFacts, item_id: str, actor: Actor, reason: str,
+                     request: str, request_amount: Any, description: str, at: datetime) -> Dispute:
+        dispute_id = dispute_id_for(order.order_id, item_id)
+        self._refuse_second_dispute(dispute_id)
+        dispute = Dispute.open(order=order, item_id=item_id, actor=actor, reason=reason,
+                               request=request, request_amount=request_amount,
+                               description=description, at=at, policy=self.policy)
+        try:
+            self.save(dispute)
+        except IntegrityError:
+            self._refuse_second_dispute(dispute_id)
+            raise
+        return dispute
+
+    def get_dispute(self, dispute_id: UUID) -> Dispute:
+        try:
+            return self.repository.get(dispute_id)
+        except AggregateNotFoundError:
+            raise DomainError(f"no dispute {dispute_id}", code="DISPUTE_NOT_FOUND") from None
+
+    def execute(self, dispute_id: UUID, at: datetime, command: Callable[[Dispute], T],
+                expected_version: int | None = None) -> tuple[Dispute, T]:
+        """Apply due deadlines first (a late command is late even before the timer fires),
+        then the command; a stale `expected_version` is a concurrency conflict."""
+        dispute = self.get_dispute(dispute_id)
+        if expected_version is not None and expected_version != dispute.version:
+            raise DomainError("the dispute has changed since you read it",
+                              code="CONCURRENCY_CONFLICT", current_version=dispute.version)
+        expire = getattr(dispute, "expire_due_deadlines", None)
+        if expire is not None:
+            expire(at=at, policy=self.policy)
+        try:
+            result = command(dispute)
+        except DomainError:
+            self._save_or_conflict(dispute)
+            raise
+        self._save_or_conflict(dispute)
+        return dispute, result
+
+    def _save_or_conflict(self, dispute: Dispute) -> None:
+        try:
+            self.save(dispute)
+        except IntegrityError:
+            raise DomainError("another change to this dispute was saved first; retry",
+                              code="CONCURRENCY_CONFLICT") from None
+
+    def _refuse_second_dispute(self, dispute_id: UUID) -> None:
+        try:
+            existing = self.repository.get(dispute_id)
+        except AggregateNotFoundError:
+            return
+        code = ("DISPUTE_PREVIOUSLY_CLOSED_FOR_ITEM" if existing.status in FINAL_STATES
+                else "DISPUTE_ALREADY_EXISTS_FOR_ITEM")
+        raise DomainError("this item already has a dispute", code=code,
+                          existing_dispute_id=str(dispute_id))

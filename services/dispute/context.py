@@ -1,0 +1,68 @@
+"""Command metadata (correlation and causation ids) stored beside each event, not inside it.
+
+The domain knows nothing of correlation ids; the mapper writes the current command's context
+into each stored event's state under `__meta__` and strips it again when events are loaded.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Iterator
+
+from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing.utils import get_topic
+
+META_KEY = "__meta__"
+_current: ContextVar[dict[str, str | None] | None] = ContextVar("command_meta", default=None)
+
+
+@contextmanager
+def command_context(correlation_id: str, causation_id: str | None = None) -> Iterator[None]:
+    token = _current.set({"correlation_id": correlation_id, "causation_id": causation_id})
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+class ContextMapper(Mapper):
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        state = dict(vars(domain_event))
+        originator_id = state.pop("originator_id")
+        originator_version = state.pop("originator_version")
+        class_version = getattr(type(domain_event), "class_version", 1)
+        if class_version > 1:
+            state["class_version"] = class_version
+        meta = _current.get()
+        if meta:
+            state[META_KEY] = meta
+        return StoredEvent(originator_id=originator_id, originator_version=originator_version,
+                           topic=get_topic(type(domain_event)), state=self._encode(state))
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        return self.to_domain_event_with_meta(stored_event)[0]
+
+    def to_domain_event_with_meta(self, stored_event: StoredEvent) -> tuple[Any, dict]:
+        """The event, and the correlation/causation ids it was recorded under."""
+        state = self._decode(stored_event.state)
+        meta = state.pop(META_KEY, None) or {}
+        bare = StoredEvent(originator_id=stored_event.originator_id,
+                           originator_version=stored_event.originator_version,
+                           topic=stored_event.topic, state=self._encode(state))
+        return super().to_domain_event(bare), meta
+
+    def _encode(self, state: dict) -> bytes:
+        data = self.transcoder.encode(state)
+        if self.compressor:
+            data = self.compressor.compress(data)
+        if self.cipher:
+            data = self.cipher.encrypt(data)
+        return data
+
+    def _decode(self, data: bytes) -> dict:
+        if self.cipher:
+            data = self.cipher.decrypt(data)
+        if self.compressor:
+            data = self.compressor.decompress(data)
+        return self.transcoder.decode(data)

@@ -1,0 +1,114 @@
+"""Composition root of the dispute service: `create_app(settings)` wires every part.
+
+python -m services.dispute.main serve   HTTP API (+ the orders consumer)
+python -m services.dispute.main relay   publish the event store to Kafka
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from contextlib import asynccontextmanager
+from datetime import datetime, timezone
+from typing import Callable
+
+import structlog
+import uvicorn
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+
+from services.common.database import (create_schema_racing_others, eventsourcing_env,
+                                      sqlalchemy_engine)
+from services.common.kafka import idempotent_producer
+from services.common.topics import ensure_platform_topics
+from services.common.logging import configure_logging
+from services.common.problems import install_problem_handlers
+from services.dispute.api.routes import router
+from services.dispute.application import DisputeApplication
+from services.dispute.consumers import register_order_consumer
+from services.dispute.orders import OrderBook
+from services.dispute.relay import Relay, RelayPosition
+from services.dispute.settings import DisputeSettings
+
+log = structlog.get_logger("dispute")
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def build_application(settings: DisputeSettings) -> DisputeApplication:
+    return create_schema_racing_others(lambda: DisputeApplication(
+        env=eventsourcing_env(settings.database_url), policy=settings.policy()))
+
+
+def create_app(settings: DisputeSettings, clock: Callable[[], datetime] = utc_now,
+               run_consumers: bool = True) -> FastAPI:
+    engine = sqlalchemy_engine(settings.database_url)
+    order_book = OrderBook(engine)
+    create_schema_racing_others(order_book.create_tables)
+    broker = KafkaBroker(settings.kafka_bootstrap, client_id="dispute-api")
+    register_order_consumer(broker, order_book)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if run_consumers:
+            await ensure_platform_topics(settings.kafka_bootstrap, settings.topic_partitions)
+            await broker.start()
+        log.info("dispute_api_started", port=settings.http_port, database=settings.database_url)
+        yield
+        if run_consumers:
+            await broker.stop()
+
+    app = FastAPI(title="Dispute service", version="1", lifespan=lifespan)
+    app.state.settings, app.state.clock = settings, clock
+    app.state.disputes, app.state.orders, app.state.broker = build_application(settings), order_book, broker
+    install_problem_handlers(app)
+    app.include_router(router)
+    app.get("/health")(lambda: {"status": "ok"})
+    return app
+
+
+async def run_relay(settings: DisputeSettings, stopping: asyncio.Event) -> None:
+    application = build_application(settings)
+    position = RelayPosition(sqlalchemy_engine(settings.database_url))
+    create_schema_racing_others(position.create_tables)
+    await ensure_platform_topics(settings.kafka_bootstrap, settings.topic_partitions)
+    producer = idempotent_producer(settings.kafka_bootstrap, client_id="dispute-relay")
+    await producer.start()
+    try:
+        await Relay(application, producer, position, settings.relay_batch_size,
+                    settings.relay_poll_interval).run(stopping)
+    finally:
+        await producer.stop()
+
+
+def _relay_main(settings: DisputeSettings) -> None:
+    async def main():
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stopping.set)
+        await run_relay(settings, stopping)
+
+    asyncio.run(main())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.dispute.main")
+    parser.add_argument("command", choices=["serve", "relay"])
+    args = parser.parse_args(argv)
+    settings = DisputeSettings()
+    configure_logging(settings.log_level)
+    if args.command == "relay":
+        _relay_main(settings)
+    else:
+        uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
+                    log_level="warning")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""The dispute service's read model of upstream orders, fed by `orders.events`.
+
+Each order event is applied once (its `event_id` is recorded in the same transaction as its
+effect); events may arrive out of order, so every column is filled by whichever event knows it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (Column, DateTime, Engine, MetaData, String, Table, Text, insert, select,
+                        update)
+from sqlalchemy.exc import IntegrityError
+
+from contracts.orders import OrderDelivered, OrderPlaced, OrderRefunded, OrderShipped
+from services.dispute.domain import OrderFacts
+
+metadata = MetaData()
+orders = Table(
+    "orders", metadata,
+    Column("order_id", String(128), primary_key=True),
+    Column("buyer_id", String(128)), Column("seller_id", String(128)),
+    Column("currency", String(3)), Column("items", Text), Column("total_amount", String(32)),
+    Column("placed_at", DateTime(timezone=True)),
+    Column("promised_delivery_date", DateTime(timezone=True)),
+    Column("shipped_at", DateTime(timezone=True)), Column("delivered_at", DateTime(timezone=True)),
+    Column("refunded_total", String(32), nullable=False, default="0"),
+)
+applied_order_events = Table(
+    "applied_order_events", metadata, Column("event_id", String(36), primary_key=True),
+)
+
+
+class OrderBook:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def create_tables(self) -> None:
+        metadata.create_all(self.engine)
+
+    def apply(self, event: OrderPlaced | OrderShipped | OrderDelivered | OrderRefunded) -> bool:
+        """Apply one order event; False when it was applied before (a duplicate)."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(applied_order_events).values(event_id=str(event.event_id)))
+                self._ensure_row(conn, event.order_id)
+                conn.execute(update(orders).where(orders.c.order_id == event.order_id)
+                             .values(**_changes(conn, event)))
+            return True
+        except IntegrityError:
+            return False
+
+    def facts(self, order_id: str) -> OrderFacts | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(orders).where(orders.c.order_id == order_id)).mappings().first()
+        if row is None or row["placed_at"] is None:
+            return None
+        return OrderFacts(
+            order_id=row["order_id"], buyer_id=row["buyer_id"], seller_id=row["seller_id"],
+            currency=row["currency"],
+            items={k: Decimal(v) for k, v in json.loads(row["items"]).items()},
+            total_amount=Decimal(row["total_amount"]), placed_at=_utc(row["placed_at"]),
+            promised_delivery_date=_utc(row["promised_delivery_date"]),
+            delivered_at=_utc(row["delivered_at"]),
+            refunded_outside_disputes=Decimal(row["refunded_total"]),
+        )
+
+    @staticmethod
+    def facts_from(placed: OrderPlaced) -> OrderFacts:
+        """The facts an OrderPlaced alone gives (for tests and tools)."""
+        return OrderFacts(order_id=placed.order_id, buyer_id=placed.buyer_id,
+                          seller_id=placed.seller_id, currency=placed.currency,
+                          items={i.item_id: i.amount for i in placed.items},
+                          total_amount=placed.total_amount, placed_at=placed.placed_at,
+                          promised_delivery_date=placed.promised_delivery_date)
+
+    @staticmethod
+    def _ensure_row(conn, order_id: str) -> None:
+        exists = conn.execute(select(orders.c.order_id).where(orders.c.order_id == order_id)).first()
+        if exists is None:
+            conn.execute(insert(orders).values(order_id=order_id, refunded_total="0"))
+
+
+def _changes(conn, event) -> dict:
+    if isinstance(event, OrderPlaced):
+        return {"buyer_id": event.buyer_id, "seller_id": event.seller_id, "currency": event.currency,
+                "items": json.dumps({i.item_id: str(i.amount) for i in event.items}),
+                "total_amount": str(event.total_amount), "placed_at": event.placed_at,
+                "promised_delivery_date": event.promised_delivery_date}
+    if isinstance(event, OrderShipped):
+        return {"shipped_at": event.shipped_at}
+    if isinstance(event, OrderDelivered):
+        return {"delivered_at": event.delivered_at}
+    current = conn.execute(select(orders.c.refunded_total)
+                           .where(orders.c.order_id == event.order_id)).scalar_one()
+    return {"refunded_total": str(Decimal(current) + event.amount)}
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    from datetime import timezone
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)

@@ -1,0 +1,53 @@
+"""Dispute service settings, from the environment (prefix DISPUTE_); defaults run locally."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.dispute.domain import DisputePolicy
+
+
+class DisputeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DISPUTE_", extra="ignore")
+
+    database_url: str = "sqlite:///var/dispute.sqlite"
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    topic_partitions: int = 6
+    relay_batch_size: int = Field(default=200, ge=1, le=5000)
+    relay_poll_interval: float = 0.2
+    log_level: str = "INFO"
+    jwt_secret: str = "dev-only-secret-change-me-in-production"
+
+    filing_window: timedelta = timedelta(days=30)
+    seller_response_window: timedelta = timedelta(days=5)
+    buyer_response_window: timedelta = timedelta(days=5)
+    escalation_opens_after: timedelta = timedelta(days=3)
+    negotiation_max: timedelta = timedelta(days=15)
+    return_ship_by: timedelta = timedelta(days=10)
+    return_acknowledgement_window: timedelta = timedelta(days=7)
+    evidence_request_window: timedelta = timedelta(hours=72)
+    appeal_window: timedelta = timedelta(days=15)
+    max_offer_rounds: int = 3
+    max_appeals: int = 1
+    buyer_timeout_escalates: bool = False
+
+    def policy(self) -> DisputePolicy:
+        return DisputePolicy(
+            filing_window_after_promised_delivery=self.filing_window,
+            seller_response_window=self.seller_response_window,
+            buyer_response_window=self.buyer_response_window,
+            escalation_opens_after=self.escalation_opens_after,
+            negotiation_max=self.negotiation_max,
+            return_ship_by=self.return_ship_by,
+            return_acknowledgement_window=self.return_acknowledgement_window,
+            evidence_request_window=self.evidence_request_window,
+            appeal_window=self.appeal_window,
+            max_offer_rounds=self.max_offer_rounds,
+            max_appeals=self.max_appeals,
+            buyer_timeout_escalates=self.buyer_timeout_escalates,
+        )

@@ -1,0 +1,60 @@
+"""Session fixtures: a real Kafka broker and a real PostgreSQL, started once per run.
+
+Where a Docker engine answers, testcontainers could be used instead; here there is none, so
+the project starts both itself (infra/). A server that cannot start fails the run loudly.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from infra.kafka import KafkaServer
+from infra.postgres import PostgresServer
+
+@pytest.fixture(scope="session")
+def infra_dir():
+    path = Path(tempfile.mkdtemp(prefix="dispute-test-"))
+    yield path
+    if not os.environ.get("KEEP_TEST_INFRA"):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def servers(infra_dir, request):
+    """Start PostgreSQL and Kafka in parallel; both stop at the end of the session."""
+    pg, kafka = PostgresServer(infra_dir / "pg"), KafkaServer(infra_dir / "kafka")
+    with ThreadPoolExecutor(2) as pool:
+        started = [pool.submit(pg.start), pool.submit(kafka.start)]
+        errors = [f.exception() for f in started if f.exception() is not None]
+    if errors:
+        pg.stop(), kafka.stop()
+        pytest.fail(f"could not start the test servers: {errors}", pytrace=False)
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter:
+        reporter.write_line(f"\nstarted PostgreSQL at {pg.dsn()} and Kafka at {kafka.bootstrap}")
+    yield pg, kafka
+    kafka.stop()
+    pg.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres(servers) -> PostgresServer:
+    return servers[0]
+
+
+@pytest.fixture(scope="session")
+def kafka(servers) -> KafkaServer:
+    return servers[1]
+
+
+@pytest.fixture
+def pg_url(postgres, request) -> str:
+    """A fresh database per test, named after it."""
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
+    return postgres.create_database(name)

@@ -1,0 +1,80 @@
+"""Consumers on a real broker: order events feed the order book, poison goes to the DLQ,
+and a redelivered dispute event makes no second inbox entry."""
+
+from uuid import uuid4
+
+import pytest
+from faststream.kafka import KafkaBroker
+
+from contracts.envelope import ActorRef, EventEnvelope, event_id_for
+from contracts.topics import DISPUTES_EVENTS, ORDERS_EVENTS, dead_letter_topic
+from services.common.database import sqlalchemy_engine
+from services.common.topics import ensure_platform_topics
+from services.dispute.consumers import register_order_consumer
+from services.dispute.orders import OrderBook
+from services.notification.handlers import register_dispute_consumer
+from services.notification.store import NotificationStore
+from tests.support.kafka import eventually, read_topic
+from tests.support.orders import NOW, order_delivered, order_placed
+
+pytestmark = pytest.mark.integration
+
+
+async def publish(broker, topic, *messages, key=b"k"):
+    for message in messages:
+        body = message if isinstance(message, bytes) else message.model_dump_json().encode()
+        await broker.publish(body, topic=topic, key=key)
+
+
+async def test_order_events_reach_the_book_once_and_poison_goes_to_the_dlq(pg_url, kafka):
+    book = OrderBook(sqlalchemy_engine(pg_url))
+    book.create_tables()
+    broker = KafkaBroker(kafka.bootstrap)
+    register_order_consumer(broker, book)
+    order_id = f"O-{uuid4().hex[:6]}"
+    placed = order_placed(order_id=order_id)
+    await broker.start()
+    try:
+        await publish(broker, ORDERS_EVENTS, order_delivered(order_id=order_id), b'{"not": "an order"}',
+                      placed, placed)
+        facts = await eventually(lambda: book.facts(order_id))
+    finally:
+        await broker.stop()
+    assert facts is not None and facts.delivered_at is not None
+    assert facts.items == {"I-1": placed.items[0].amount}
+    dlq = await read_topic(kafka.bootstrap, dead_letter_topic(ORDERS_EVENTS, "dispute"), expect=1)
+    assert dlq[0].value == b'{"not": "an order"}'
+    assert "dlq-error" in dict(dlq[0].headers)
+
+
+def opened_envelope() -> EventEnvelope:
+    dispute_id = uuid4()
+    return EventEnvelope(
+        event_id=event_id_for(dispute_id, 1), event_type="DisputeOpened", schema_version=1,
+        dispute_id=dispute_id, dispute_version=1, occurred_at=NOW, correlation_id="c-1",
+        actor=ActorRef(role="buyer", id="B-1"),
+        payload={"order_id": "O-1", "item_id": "I-1", "buyer_id": "B-1", "seller_id": "S-7",
+                 "reason": "DAMAGED", "request": "FULL_REFUND",
+                 "deadlines": {"SELLER_RESPONSE": "2026-03-15T12:00:00Z"}})
+
+
+async def test_a_redelivered_dispute_event_makes_no_second_notification(pg_url, kafka):
+    await ensure_platform_topics(kafka.bootstrap, partitions=6)
+    store = NotificationStore(sqlalchemy_engine(pg_url))
+    store.create_tables()
+    broker = KafkaBroker(kafka.bootstrap)
+    register_dispute_consumer(broker, store)
+    envelope = opened_envelope()
+    await broker.start()
+    try:
+        await publish(broker, DISPUTES_EVENTS, envelope, envelope, key=str(envelope.dispute_id).encode())
+        await eventually(lambda: store.inbox("S-7"))
+        marker = opened_envelope()
+        # same key, same partition: once the marker is handled, so are the duplicates before it
+        await publish(broker, DISPUTES_EVENTS, marker, key=str(envelope.dispute_id).encode())
+        await eventually(lambda: len(store.inbox("S-7")) >= 2)
+    finally:
+        await broker.stop()
+    seller_inbox = store.inbox("S-7")
+    assert sorted(n["event_id"] for n in seller_inbox) == sorted([str(envelope.event_id),
+                                                                  str(marker.event_id)])

@@ -1,0 +1,73 @@
+"""The relay publishes the PostgreSQL event store to a real Kafka broker."""
+
+import asyncio
+import json
+from uuid import uuid4
+
+import pytest
+
+from contracts.envelope import EventEnvelope, event_id_for
+from services.common.kafka import idempotent_producer
+from services.dispute.context import command_context
+from services.dispute.domain import Actor, Role
+from services.dispute.main import build_application
+from services.dispute.orders import OrderBook
+from services.dispute.relay import Relay, RelayPosition
+from services.common.database import sqlalchemy_engine
+from services.dispute.settings import DisputeSettings
+from tests.support.kafka import read_topic
+from tests.support.orders import NOW, order_placed
+
+pytestmark = pytest.mark.integration
+
+
+def open_disputes(app, count: int) -> list:
+    disputes = []
+    for n in range(count):
+        order = OrderBook.facts_from(order_placed(order_id=f"O-{n}"))
+        with command_context(correlation_id=f"corr-{n}"):
+            disputes.append(app.open_dispute(
+                order=order, item_id="I-1", actor=Actor(Role.BUYER, "B-1"), reason="DAMAGED",
+                request="FULL_REFUND", request_amount=None, description="", at=NOW))
+    return disputes
+
+
+@pytest.fixture
+def relay_parts(pg_url, kafka):
+    settings = DisputeSettings(database_url=pg_url, kafka_bootstrap=kafka.bootstrap)
+    app = build_application(settings)
+    position = RelayPosition(sqlalchemy_engine(pg_url))
+    position.create_tables()
+    return app, position, f"disputes.events.{uuid4().hex[:8]}"
+
+
+async def relay_once(app, position, topic, bootstrap):
+    producer = idempotent_producer(bootstrap, "test-relay")
+    await producer.start()
+    try:
+        return await Relay(app, producer, position, batch_size=50, topic=topic).publish_next_batch()
+    finally:
+        await producer.stop()
+
+
+async def test_the_relay_publishes_each_stored_event_as_an_envelope(relay_parts, kafka):
+    app, position, topic = relay_parts
+    [dispute] = open_disputes(app, 1)
+    assert await relay_once(app, position, topic, kafka.bootstrap) == 1
+    [record] = await read_topic(kafka.bootstrap, topic, expect=1)
+    envelope = EventEnvelope.model_validate_json(record.value)
+    assert (envelope.event_type, envelope.dispute_id, envelope.correlation_id) == (
+        "DisputeOpened", dispute.id, "corr-0")
+    assert envelope.event_id == event_id_for(dispute.id, 1)
+    assert record.key == str(dispute.id).encode()
+    headers = dict(record.headers)
+    assert headers["event-type"] == b"DisputeOpened" and headers["content-type"] == b"application/json"
+    assert json.loads(record.value)["payload"]["paid_amount"] == "100.00"
+
+
+async def test_the_relay_resumes_after_its_recorded_position(relay_parts, kafka):
+    app, position, topic = relay_parts
+    open_disputes(app, 3)
+    await relay_once(app, position, topic, kafka.bootstrap)
+    assert await relay_once(app, position, topic, kafka.bootstrap) == 0
+    assert len(await read_topic(kafka.bootstrap, topic, expect=4, timeout=3)) == 3

@@ -1,0 +1,37 @@
+"""Reading a real topic from the start, for assertions."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from uuid import uuid4
+
+from aiokafka import AIOKafkaConsumer
+
+
+async def read_topic(bootstrap: str, topic: str, expect: int, timeout: float = 30.0) -> list:
+    """Every record of `topic` until `expect` are seen (or the timeout; then what was seen)."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"test-{uuid4()}",
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    records, deadline = [], time.monotonic() + timeout
+    try:
+        while len(records) < expect and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for partition_records in batch.values():
+                records.extend(partition_records)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def eventually(check, timeout: float = 30.0, interval: float = 0.2):
+    """Poll an async or plain check until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result or time.monotonic() > deadline:
+            return result
+        await asyncio.sleep(interval)

@@ -1,0 +1,62 @@
+"""Developer helpers for a local system.
+
+python -m tools.dev token --role buyer --sub B-1
+python -m tools.dev order --order-id O-1 --buyer B-1 --seller S-1 --item I-1 --amount 100.00
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from uuid import uuid4
+
+import typer
+
+from contracts.orders import OrderDelivered, OrderItem, OrderPlaced
+from contracts.topics import ORDERS_EVENTS
+from services.common.auth import issue_token
+from services.common.kafka import idempotent_producer
+
+cli = typer.Typer(add_completion=False, help="Local helpers: tokens and sample orders.")
+
+
+@cli.command()
+def token(role: str = typer.Option(..., help="buyer, seller, operator or service"),
+          sub: str = typer.Option(..., help="the principal's id, e.g. B-1"),
+          secret: str = typer.Option("dev-only-secret-change-me-in-production", envvar="DISPUTE_JWT_SECRET"),
+          hours: int = 12) -> None:
+    """Print a bearer token for the local services."""
+    typer.echo(issue_token(secret, role, sub, ttl=timedelta(hours=hours)))
+
+
+@cli.command()
+def order(order_id: str = "O-1", buyer: str = "B-1", seller: str = "S-1", item: str = "I-1",
+          amount: str = "100.00", currency: str = "USD", delivered: bool = True,
+          bootstrap: str = typer.Option("127.0.0.1:9092", envvar="DISPUTE_KAFKA_BOOTSTRAP")) -> None:
+    """Publish OrderPlaced (placed 10 days ago, promised 3 days ago) and OrderDelivered."""
+    now = datetime.now(timezone.utc)
+    events = [OrderPlaced(event_id=uuid4(), order_id=order_id, buyer_id=buyer, seller_id=seller,
+                          currency=currency, items=[OrderItem(item_id=item, amount=Decimal(amount))],
+                          total_amount=Decimal(amount), placed_at=now - timedelta(days=10),
+                          promised_delivery_date=now - timedelta(days=3))]
+    if delivered:
+        events.append(OrderDelivered(event_id=uuid4(), order_id=order_id,
+                                     delivered_at=now - timedelta(days=2)))
+    asyncio.run(_publish(bootstrap, events))
+    typer.echo(f"published {', '.join(e.event_type for e in events)} for {order_id} on {ORDERS_EVENTS}")
+
+
+async def _publish(bootstrap: str, events) -> None:
+    producer = idempotent_producer(bootstrap, client_id="dev-cli")
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send_and_wait(ORDERS_EVENTS, event.model_dump_json().encode(),
+                                         key=event.order_id.encode())
+    finally:
+        await producer.stop()
+
+
+if __name__ == "__main__":
+    cli()
