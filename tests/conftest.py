@@ -35,9 +35,10 @@ def servers(infra_dir, request):
     if errors:
         pg.stop(), kafka.stop()
         pytest.fail(f"could not start the test servers: {errors}", pytrace=False)
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter:
-        reporter.write_line(f"\nstarted PostgreSQL at {pg.dsn()} and Kafka at {kafka.bootstrap}")
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        print(f"\nstarted PostgreSQL {pg.dsn()} (log {pg.log_file}) and Kafka {kafka.bootstrap} "
+              f"(log {kafka.log_file})", flush=True)
     yield pg, kafka
     kafka.stop()
     pg.stop()
