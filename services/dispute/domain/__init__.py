@@ -1,9 +1,18 @@
 """The dispute domain: pure rules, no I/O. Time, ids and order facts come in from outside."""
 
-from services.dispute.domain.dispute import Dispute
+from services.dispute.domain.dispute import Dispute, dispute_id_for
 from services.dispute.domain.errors import DomainError
 from services.dispute.domain.orders import OrderFacts
 from services.dispute.domain.policy import DisputePolicy
-from services.dispute.domain.values import Actor, Role
+from services.dispute.domain.values import (
+    DEADLINE_WORKER, Actor, AppealOutcome, Deadline, EscalationTrigger, EvidenceFile,
+    OfferTerms, Outcome, Reason, RequestType, ResolvedBy, ReturnCondition, Role, Status,
+    Visibility,
+)
 
-__all__ = ["Actor", "Dispute", "DisputePolicy", "DomainError", "OrderFacts", "Role"]
+__all__ = [
+    "DEADLINE_WORKER", "Actor", "AppealOutcome", "Deadline", "Dispute", "DisputePolicy",
+    "DomainError", "EscalationTrigger", "EvidenceFile", "OfferTerms", "OrderFacts", "Outcome",
+    "Reason", "RequestType", "ResolvedBy", "ReturnCondition", "Role", "Status", "Visibility",
+    "dispute_id_for",
+]

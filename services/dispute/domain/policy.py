@@ -13,6 +13,9 @@ class DisputePolicy:
     negotiation_max: timedelta = timedelta(days=15)
     return_ship_by: timedelta = timedelta(days=10)
     return_acknowledgement_window: timedelta = timedelta(days=7)
+    # No delivery signal reaches the dispute, so the acknowledgement clock starts when the
+    # buyer ships, after this allowance for the parcel to arrive.
+    return_transit_allowance: timedelta = timedelta(days=7)
     evidence_request_window: timedelta = timedelta(hours=72)
     appeal_window: timedelta = timedelta(days=15)
     max_offer_rounds: int = 3

@@ -1,6 +1,9 @@
 """Value types of the dispute language. Events store plain strings; these enums name them."""
 
+from __future__ import annotations
+
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 
 
@@ -19,10 +22,17 @@ class Reason(StrEnum):
 
 
 class RequestType(StrEnum):
+    """What the buyer asks for; offers use the same four types."""
+
     FULL_REFUND = "FULL_REFUND"
     PARTIAL_REFUND = "PARTIAL_REFUND"
     REPLACEMENT = "REPLACEMENT"
     RETURN_AND_REFUND = "RETURN_AND_REFUND"
+
+
+OfferType = RequestType
+NO_REMEDY = "NONE"
+"""The remedy of a resolution that gives the buyer nothing."""
 
 
 class Status(StrEnum):
@@ -38,6 +48,84 @@ class Status(StrEnum):
     WITHDRAWN = "WITHDRAWN"
 
 
+NEGOTIATION_STATES = frozenset({Status.AWAITING_SELLER_RESPONSE, Status.AWAITING_BUYER_RESPONSE})
+FINAL_STATES = frozenset({Status.CLOSED, Status.WITHDRAWN})
+DECIDED_STATES = frozenset({Status.RESOLVED, Status.APPEALED, Status.CLOSED})
+BEFORE_RESOLUTION = frozenset(Status) - DECIDED_STATES - {Status.WITHDRAWN}
+
+
+class Outcome(StrEnum):
+    BUYER_FAVOUR = "BUYER_FAVOUR"
+    SELLER_FAVOUR = "SELLER_FAVOUR"
+    PARTIAL = "PARTIAL"
+    AGREED = "AGREED"
+
+
+class ResolvedBy(StrEnum):
+    AGREEMENT = "AGREEMENT"
+    SELLER_ACCEPTED_CLAIM = "SELLER_ACCEPTED_CLAIM"
+    PLATFORM_DECISION = "PLATFORM_DECISION"
+    TIMEOUT_SELLER = "TIMEOUT_SELLER"
+    TIMEOUT_BUYER = "TIMEOUT_BUYER"
+
+
+class OfferStatus(StrEnum):
+    OPEN = "OPEN"
+    ACCEPTED = "ACCEPTED"
+    REJECTED = "REJECTED"
+    SUPERSEDED = "SUPERSEDED"
+    EXPIRED = "EXPIRED"
+    WITHDRAWN = "WITHDRAWN"
+    LAPSED = "LAPSED"
+    """Still open when the dispute was resolved some other way."""
+
+
+class ReturnCondition(StrEnum):
+    ITEM_RECEIVED = "ITEM_RECEIVED"
+    ITEM_NOT_RECEIVED = "ITEM_NOT_RECEIVED"
+    DAMAGED = "DAMAGED"
+    EMPTY_PACKAGE_OR_DIFFERENT = "EMPTY_PACKAGE_OR_DIFFERENT"
+    MISSING_ITEMS = "MISSING_ITEMS"
+
+
+class EscalationTrigger(StrEnum):
+    PARTY_REQUEST = "PARTY_REQUEST"
+    MAX_ROUNDS_REACHED = "MAX_ROUNDS_REACHED"
+    NEGOTIATION_WINDOW_ELAPSED = "NEGOTIATION_WINDOW_ELAPSED"
+    BUYER_RESPONSE_TIMEOUT = "BUYER_RESPONSE_TIMEOUT"
+    RETURN_CONDITION_DISPUTED = "RETURN_CONDITION_DISPUTED"
+
+
+class Deadline(StrEnum):
+    """Running obligations; each names whose move is overdue when it passes."""
+
+    SELLER_RESPONSE = "SELLER_RESPONSE"
+    BUYER_RESPONSE = "BUYER_RESPONSE"
+    NEGOTIATION_MAX = "NEGOTIATION_MAX"
+    RETURN_SHIPMENT = "RETURN_SHIPMENT"
+    RETURN_ACKNOWLEDGEMENT = "RETURN_ACKNOWLEDGEMENT"
+    EVIDENCE_REQUEST = "EVIDENCE_REQUEST"
+    APPEAL_WINDOW = "APPEAL_WINDOW"
+
+
+class Visibility(StrEnum):
+    PARTIES = "PARTIES"
+    PLATFORM_ONLY = "PLATFORM_ONLY"
+
+
+class AppealOutcome(StrEnum):
+    UPHELD = "UPHELD"
+    """The resolution stands."""
+    OVERTURNED = "OVERTURNED"
+    """The appellant wins; an extra refund may be awarded to the buyer."""
+
+
+class CloseReason(StrEnum):
+    APPEAL_WINDOW_ELAPSED = "APPEAL_WINDOW_ELAPSED"
+    APPEAL_DECIDED = "APPEAL_DECIDED"
+    CLOSED_BY_OPERATOR = "CLOSED_BY_OPERATOR"
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who acted: taken from the authenticated principal, never from a request body."""
@@ -51,3 +139,30 @@ class Actor:
     @classmethod
     def from_dict(cls, data: dict[str, str]) -> "Actor":
         return cls(role=Role(data["role"]), id=data["id"])
+
+
+DEADLINE_WORKER = Actor(role=Role.SERVICE, id="deadline-worker")
+"""Who acts when a deadline passes."""
+
+
+@dataclass(frozen=True)
+class EvidenceFile:
+    """An uploaded file already stored by the caller; the domain keeps its metadata and hash."""
+
+    evidence_id: str
+    sha256: str
+    content_type: str
+    size: int
+    filename: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class OfferTerms:
+    """A proposed solution: used for counter-offers that travel with a rejection."""
+
+    offer_id: str
+    offer_type: str
+    amount: Decimal | None = None
+    currency: str | None = None
+    note: str = ""

@@ -1,0 +1,37 @@
+"""The rules for opening a dispute: who, when, and what the buyer may ask for."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from services.dispute.domain import errors, rules
+from services.dispute.domain.orders import OrderFacts
+from services.dispute.domain.policy import DisputePolicy
+from services.dispute.domain.values import Actor, EvidenceFile, Reason, Role
+
+
+def check_can_open(order: OrderFacts, item_id: str, actor: Actor, reason: str, at: datetime,
+                   policy: DisputePolicy, evidence: Sequence[EvidenceFile]) -> None:
+    if actor.role != Role.BUYER or actor.id != order.buyer_id:
+        raise errors.Forbidden("only the order's buyer may open a dispute")
+    if order.item_amount(item_id) is None:
+        raise errors.OrderNotFound(f"order {order.order_id} has no item {item_id}")
+    if reason not in set(Reason):
+        raise errors.ValidationFailed(f"unknown reason {reason}", field="reason")
+    if at >= order.promised_delivery_date + policy.filing_window_after_promised_delivery:
+        raise errors.FilingWindowClosed("the filing window for this order has closed")
+    if reason == Reason.ITEM_NOT_RECEIVED and at < order.promised_delivery_date:
+        raise errors.PromisedDeliveryNotElapsed(
+            "the promised delivery date has not passed yet",
+            promised_delivery_date=order.promised_delivery_date.isoformat())
+    rules.require_evidence_files(evidence, known=())
+
+
+def claimed_amount(order: OrderFacts, item_id: str, request: str,
+                   request_amount: Decimal | None) -> Decimal | None:
+    """The amount the buyer asks for: the item's price for a full refund, none for a replacement."""
+    paid = order.item_amount(item_id) or Decimal("0")
+    return rules.require_terms_amount(request, request_amount, refundable=paid, currency=None,
+                                      dispute_currency=order.currency)

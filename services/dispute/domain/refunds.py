@@ -1,0 +1,37 @@
+"""Facts learned from the refund service. Idempotent per refund id: redeliveries record nothing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from services.dispute.domain import errors, rules
+from services.dispute.domain.values import DECIDED_STATES, Actor, Role
+
+
+class RefundRecords:
+    """Mixed into `Dispute`: `self` is the aggregate."""
+
+    def record_refund_issued(self, *, refund_id: str, amount: Decimal, currency: str,
+                             actor: Actor, at: datetime) -> None:
+        """The refund service paid the buyer; the refundable amount goes down."""
+        rules.require_party(self, actor, Role.SERVICE)
+        if refund_id in self.refunds:
+            return
+        rules.require_status(self, DECIDED_STATES, errors.InvalidTransition)
+        rules.require_new_id("refund", refund_id, ())
+        rules.require_refund_amount(amount, refundable=self.refundable_amount,
+                                    currency=currency, dispute_currency=self.currency)
+        self._refund_issued(refund_id=refund_id, amount=amount, currency=currency,
+                            actor=actor.as_dict(), at=at)
+
+    def record_refund_failed(self, *, refund_id: str, reason: str, retryable: bool,
+                             actor: Actor, at: datetime) -> None:
+        """The refund service could not pay; recorded for operators, the state is unchanged."""
+        rules.require_party(self, actor, Role.SERVICE)
+        if refund_id in self.failed_refunds:
+            return
+        rules.require_status(self, DECIDED_STATES, errors.InvalidTransition)
+        rules.require_new_id("refund", refund_id, ())
+        self._refund_failed(refund_id=refund_id, reason=reason, retryable=bool(retryable),
+                            actor=actor.as_dict(), at=at)
