@@ -9,6 +9,9 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 CONTENT_TYPE = "application/json"
+CE_SPECVERSION = "1.0"
+CE_SOURCE = "urn:dispute-platform:dispute-service"
+CE_TYPE_PREFIX = "com.dispute-platform."
 
 
 class PublicModel(BaseModel):
@@ -62,4 +65,15 @@ class EventEnvelope(PublicModel):
             ("schema-version", str(self.schema_version).encode()),
             ("correlation-id", self.correlation_id.encode()),
             ("content-type", CONTENT_TYPE.encode()),
+            *self.cloudevents_headers(),
         ]
+
+    def cloudevents_headers(self) -> list[tuple[str, bytes]]:
+        """CloudEvents 1.0 Kafka binding, binary mode: the value is the event data, so a
+        CloudEvents SDK reads our records as they are (`content-type` is `datacontenttype`)."""
+        attributes = {
+            "specversion": CE_SPECVERSION, "id": str(self.event_id), "source": CE_SOURCE,
+            "type": f"{CE_TYPE_PREFIX}{self.event_type}",
+            "time": self._rfc3339(self.occurred_at), "subject": str(self.dispute_id),
+        }
+        return [(f"ce_{name}", value.encode()) for name, value in attributes.items()]
