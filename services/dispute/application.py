@@ -56,9 +56,7 @@ class DisputeApplication(Application):
         if expected_version is not None and expected_version != dispute.version:
             raise DomainError("the dispute has changed since you read it",
                               code="CONCURRENCY_CONFLICT", current_version=dispute.version)
-        expire = getattr(dispute, "expire_due_deadlines", None)
-        if expire is not None:
-            expire(at=at, policy=self.policy)
+        dispute.expire_due_deadlines(at=at, policy=self.policy)
         try:
             result = command(dispute)
         except DomainError:
@@ -66,6 +64,14 @@ class DisputeApplication(Application):
             raise
         self._save_or_conflict(dispute)
         return dispute, result
+
+    def fire_deadlines(self, dispute_id: UUID, at: datetime) -> list[str]:
+        """The timer command: apply every deadline due at `at`; the names of those that fired."""
+        dispute = self.get_dispute(dispute_id)
+        fired = dispute.expire_due_deadlines(at=at, policy=self.policy)
+        if fired:
+            self._save_or_conflict(dispute)
+        return fired
 
     def _save_or_conflict(self, dispute: Dispute) -> None:
         try:
