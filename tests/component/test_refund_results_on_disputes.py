@@ -1,0 +1,74 @@
+"""Refund results from `refunds.events` land on their dispute once per refund id."""
+
+from datetime import timedelta
+from decimal import Decimal
+from uuid import uuid4
+
+import pytest
+import structlog
+import structlog.testing
+
+from contracts.refunds import RefundFailed, RefundIssued
+from services.dispute.consumers import record_refund_result
+from services.dispute.domain import Actor, Role
+from services.dispute.main import build_application
+from services.dispute.orders import OrderBook
+from services.dispute.settings import DisputeSettings
+from tests.support.orders import NOW, order_placed
+
+
+@pytest.fixture
+def resolved_dispute(tmp_path):
+    app = build_application(DisputeSettings(database_url=f"sqlite:///{tmp_path}/d.sqlite"))
+    dispute = app.open_dispute(order=OrderBook.facts_from(order_placed()), item_id="I-1",
+                               actor=Actor(Role.BUYER, "B-1"), reason="DAMAGED",
+                               request="FULL_REFUND", request_amount=None, description="", at=NOW)
+    app.execute(dispute.id, NOW + timedelta(hours=1), lambda d: d.accept_claim(
+        actor=Actor(Role.SELLER, "S-1"), at=NOW + timedelta(hours=1), policy=app.policy))
+    return app, dispute.id
+
+
+def issued(dispute_id, amount="100.00", refund_id="R-1") -> RefundIssued:
+    return RefundIssued(event_id=uuid4(), refund_id=refund_id, dispute_id=dispute_id,
+                        amount=Decimal(amount), currency="USD", occurred_at=NOW + timedelta(hours=2),
+                        causation_id="resolved-event", provider_reference="re_1")
+
+
+def test_an_issued_refund_lowers_the_refundable_amount(resolved_dispute):
+    app, dispute_id = resolved_dispute
+    record_refund_result(app, issued(dispute_id))
+    dispute = app.get_dispute(dispute_id)
+    assert (dispute.refunded_total, dispute.refundable_amount) == (Decimal("100.00"), Decimal("0.00"))
+
+
+def test_the_same_refund_reported_twice_is_recorded_once(resolved_dispute):
+    app, dispute_id = resolved_dispute
+    record_refund_result(app, issued(dispute_id))
+    version = app.get_dispute(dispute_id).version
+    record_refund_result(app, issued(dispute_id))
+    assert app.get_dispute(dispute_id).version == version
+
+
+def test_a_failed_refund_is_recorded_without_changing_the_amounts(resolved_dispute):
+    app, dispute_id = resolved_dispute
+    failed = RefundFailed(event_id=uuid4(), refund_id="R-1", dispute_id=dispute_id,
+                          amount=Decimal("100.00"), currency="USD", occurred_at=NOW + timedelta(hours=2),
+                          causation_id="resolved-event", reason="card closed", retryable=False)
+    record_refund_result(app, failed)
+    dispute = app.get_dispute(dispute_id)
+    assert dispute.refunded_total == 0 and "R-1" in dispute.failed_refunds
+
+
+def test_a_refund_above_the_refundable_amount_is_refused_and_not_recorded(resolved_dispute):
+    app, dispute_id = resolved_dispute
+    version = app.get_dispute(dispute_id).version
+    record_refund_result(app, issued(dispute_id, amount="150.00"))
+    assert app.get_dispute(dispute_id).version == version
+
+
+def test_a_result_for_an_unknown_dispute_is_logged_for_operators_not_raised(resolved_dispute):
+    app, _ = resolved_dispute
+    with structlog.testing.capture_logs() as logs:
+        record_refund_result(app, issued(uuid4()))
+    refused = [entry for entry in logs if entry["event"] == "refund_result_refused"]
+    assert [entry["code"] for entry in refused] == ["DISPUTE_NOT_FOUND"]
