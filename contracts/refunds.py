@@ -1,0 +1,68 @@
+"""`refunds.events`: what the refund service tells the platform (key = dispute id).
+
+`event_id` is derived from the refund and its outcome, so a re-published result keeps its id
+and the dispute service can drop duplicates. `refund_id` names the refund instruction (one per
+resolution or appeal award) and stays the same across retries.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal, Union
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from pydantic import Field, TypeAdapter
+
+from contracts.envelope import CONTENT_TYPE, PublicModel
+
+Amount = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=2)]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+
+
+def refund_event_id(refund_id: str, attempt: int, outcome: str) -> UUID:
+    """Stable per (refund, operator attempt, outcome): re-publishing keeps the id."""
+    return uuid5(NAMESPACE_URL, f"urn:refund-event:{refund_id}:{attempt}:{outcome}")
+
+
+class RefundEventBase(PublicModel):
+    event_id: UUID
+    schema_version: int = 1
+    refund_id: str = Field(min_length=1, max_length=128)
+    dispute_id: UUID
+    amount: Amount
+    currency: Currency
+    occurred_at: datetime
+    causation_id: str = Field(description="the dispute event (Resolved or AppealDecided) paid")
+    correlation_id: str | None = None
+
+    def kafka_key(self) -> bytes:
+        return str(self.dispute_id).encode()
+
+    def kafka_value(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    def kafka_headers(self) -> list[tuple[str, bytes]]:
+        return [("event-type", self.event_type.encode()),
+                ("schema-version", str(self.schema_version).encode()),
+                ("correlation-id", (self.correlation_id or "").encode()),
+                ("content-type", CONTENT_TYPE.encode())]
+
+
+class RefundIssued(RefundEventBase):
+    event_type: Literal["RefundIssued"] = "RefundIssued"
+    provider_reference: str = Field(min_length=1)
+
+
+class RefundFailed(RefundEventBase):
+    event_type: Literal["RefundFailed"] = "RefundFailed"
+    reason: str = Field(min_length=1)
+    retryable: bool
+
+
+RefundEvent = Annotated[Union[RefundIssued, RefundFailed], Field(discriminator="event_type")]
+REFUND_EVENT = TypeAdapter(RefundEvent)
+
+
+def parse_refund_event(data: bytes) -> RefundIssued | RefundFailed:
+    return REFUND_EVENT.validate_json(data)
