@@ -1,58 +1,134 @@
 """Composition root of the refund service.
 
-The payment-provider adapter and exactly-once refunds come with the consumers issue; until
-then a refund instruction is logged, not paid (see README, "What works today").
-
-python -m services.refund.main
+python -m services.refund.main [serve]          consume disputes.events, pay refunds (HTTP :8002)
+python -m services.refund.main retry <key>      an operator's retry of a FAILED refund instruction
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import json
+import os
+import signal
 import sys
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
+import httpx
 import structlog
 import uvicorn
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
+from contracts.topics import dead_letter_topic
+from services.common.database import create_schema_racing_others, sqlalchemy_engine
+from services.common.kafka import ensure_topics
 from services.common.logging import configure_logging
-from services.common.topics import ensure_platform_topics
 from services.common.problems import install_problem_handlers
+from services.common.topics import ensure_platform_topics
+from services.refund.desk import RefundDesk
+from services.refund.gateway import PaymentProvider, RetryPolicy, provider_client
 from services.refund.handlers import register_dispute_consumer
+from services.refund.publishing import RefundEventsPublisher
 from services.refund.settings import RefundSettings
+from services.refund.store import RefundStore
 
 log = structlog.get_logger("refund")
 
 
-async def log_instruction(instruction, envelope) -> None:
-    log.warning("refund_instruction_not_paid_yet", dispute_id=instruction.dispute_id,
-                amount=str(instruction.amount), currency=instruction.currency)
+def crash_now() -> None:
+    """Fault injection (REFUND_CRASH_AFTER_PROVIDER_CALL): die as a power cut would."""
+    log.warning("crashing_after_provider_call")
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass
+class RefundParts:
+    store: RefundStore
+    desk: RefundDesk
+    publisher: RefundEventsPublisher
+    http: httpx.AsyncClient
+
+    async def start(self) -> None:
+        await self.publisher.start()
+
+    async def stop(self) -> None:
+        await self.publisher.stop()
+        await self.http.aclose()
+
+
+def build_parts(settings: RefundSettings) -> RefundParts:
+    store = RefundStore(sqlalchemy_engine(settings.database_url))
+    create_schema_racing_others(store.create_tables)
+    publisher = RefundEventsPublisher(settings.kafka_bootstrap, settings.refunds_topic)
+    http = provider_client(settings.provider_url, settings.provider_timeout)
+    retry = RetryPolicy(settings.provider_attempts, settings.provider_backoff_initial,
+                        settings.provider_backoff_max)
+    desk = RefundDesk(store, PaymentProvider(http, retry), publisher,
+                      after_provider_call=crash_now if settings.crash_after_provider_call else lambda: None)
+    return RefundParts(store, desk, publisher, http)
+
+
+async def ensure_refund_topics(settings: RefundSettings) -> None:
+    await ensure_platform_topics(settings.kafka_bootstrap, settings.topic_partitions)
+    own = [settings.disputes_topic, settings.refunds_topic,
+           dead_letter_topic(settings.disputes_topic, settings.consumer_group)]
+    await ensure_topics(settings.kafka_bootstrap, {name: {} for name in own}, settings.topic_partitions)
 
 
 def create_app(settings: RefundSettings, run_consumers: bool = True) -> FastAPI:
+    parts = build_parts(settings)
     broker = KafkaBroker(settings.kafka_bootstrap, client_id="refund")
-    register_dispute_consumer(broker, log_instruction)
+    register_dispute_consumer(broker, parts.store, parts.desk, settings.disputes_topic,
+                              settings.consumer_group)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if run_consumers:
-            await ensure_platform_topics(settings.kafka_bootstrap, settings.topic_partitions)
+            await ensure_refund_topics(settings)
+            await parts.start()
+            await parts.desk.reconcile()
             await broker.start()
-        log.info("refund_started", port=settings.http_port)
+        log.info("refund_started", port=settings.http_port, provider=settings.provider_url)
         yield
         if run_consumers:
             await broker.stop()
+            await parts.stop()
 
     app = FastAPI(title="Refund service", version="1", lifespan=lifespan)
+    app.state.store = parts.store
     install_problem_handlers(app)
     app.get("/health")(lambda: {"status": "ok"})
     return app
 
 
-def main() -> int:
+async def retry_refund(settings: RefundSettings, idempotency_key: str) -> int:
+    parts = build_parts(settings)
+    await parts.start()
+    try:
+        stored = await parts.desk.retry(idempotency_key)
+    finally:
+        await parts.stop()
+    if stored is None:
+        print(f"no refund instruction {idempotency_key!r}", file=sys.stderr)
+        return 2
+    print(json.dumps({"idempotency_key": idempotency_key, "status": stored.status,
+                      "provider_reference": stored.provider_reference, "reason": stored.reason}))
+    return 0 if stored.status == "ISSUED" else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.refund.main")
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("serve", help="consume disputes.events and pay refunds (default)")
+    retry = commands.add_parser("retry", help="retry a FAILED refund instruction")
+    retry.add_argument("idempotency_key")
+    args = parser.parse_args(argv)
     settings = RefundSettings()
     configure_logging(settings.log_level)
+    if args.command == "retry":
+        return asyncio.run(retry_refund(settings, args.idempotency_key))
     uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
                 log_level="warning")
     return 0

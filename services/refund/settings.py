@@ -2,6 +2,8 @@
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.topics import DISPUTES_EVENTS, REFUNDS_EVENTS
+
 
 class RefundSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="REFUND_", extra="ignore")
@@ -12,3 +14,14 @@ class RefundSettings(BaseSettings):
     http_port: int = 8002
     topic_partitions: int = 6
     log_level: str = "INFO"
+    disputes_topic: str = DISPUTES_EVENTS
+    refunds_topic: str = REFUNDS_EVENTS
+    consumer_group: str = "refund"
+    provider_url: str = "http://127.0.0.1:8003"
+    provider_timeout: float = 5.0
+    provider_attempts: int = 5
+    provider_backoff_initial: float = 0.5
+    provider_backoff_max: float = 8.0
+    # Fault injection for tests only: die with SIGKILL right after the provider answered and
+    # before the result is committed, to prove the start-up reconcile pays exactly once.
+    crash_after_provider_call: bool = False

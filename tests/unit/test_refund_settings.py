@@ -1,0 +1,30 @@
+"""The refund service's defaults: the platform's topics and group, the local simulator."""
+
+from services.refund.settings import RefundSettings
+from contracts.topics import dead_letter_topic
+
+
+def defaults() -> RefundSettings:
+    return RefundSettings()
+
+
+def test_by_default_the_refund_service_reads_disputes_events_as_group_refund(monkeypatch):
+    for name in ("REFUND_DISPUTES_TOPIC", "REFUND_CONSUMER_GROUP"):
+        monkeypatch.delenv(name, raising=False)
+    settings = defaults()
+    assert dead_letter_topic(settings.disputes_topic, settings.consumer_group) == "disputes.events.dlq.refund"
+
+
+def test_by_default_results_go_to_refunds_events(monkeypatch):
+    monkeypatch.delenv("REFUND_REFUNDS_TOPIC", raising=False)
+    assert defaults().refunds_topic == "refunds.events"
+
+
+def test_by_default_the_provider_is_the_local_simulator(monkeypatch):
+    monkeypatch.delenv("REFUND_PROVIDER_URL", raising=False)
+    assert defaults().provider_url == "http://127.0.0.1:8003"
+
+
+def test_by_default_the_service_never_crashes_on_purpose(monkeypatch):
+    monkeypatch.delenv("REFUND_CRASH_AFTER_PROVIDER_CALL", raising=False)
+    assert defaults().crash_after_provider_call is False
