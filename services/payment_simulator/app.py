@@ -1,0 +1,88 @@
+"""A payment provider's refund API, as the big ones behave: `POST /refunds` with an
+`Idempotency-Key`; a replay returns the first result, the same key with another body is an
+error. Faults (500s, late answers, latency) are injected by settings or `POST /admin/faults`."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import FastAPI, Header, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.common.database import create_schema_racing_others, sqlalchemy_engine
+from services.common.problems import Problem, install_problem_handlers, problem_response
+from services.payment_simulator.faults import FAIL, SLOW, FaultPlan, Faults
+from services.payment_simulator.settings import SimulatorSettings
+from services.payment_simulator.store import KeyReusedWithDifferentPayload, Ledger
+
+
+class RefundRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount: Decimal = Field(gt=0, max_digits=18, decimal_places=2)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    order_reference: str = Field(min_length=1, max_length=200)
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+    def canonical(self) -> dict:
+        return {"amount": str(self.amount.quantize(Decimal("0.01"))), "currency": self.currency,
+                "order_reference": self.order_reference, "metadata": self.metadata}
+
+
+class FaultSettings(BaseModel):
+    failure_rate: float = Field(0.0, ge=0.0, le=1.0)
+    fail_first_n: int = Field(0, ge=0)
+    timeout_first_n: int = Field(0, ge=0)
+    timeout_seconds: float | None = Field(None, ge=0.0)
+    latency_ms: int | None = Field(None, ge=0)
+
+
+def create_app(settings: SimulatorSettings) -> FastAPI:
+    ledger = Ledger(sqlalchemy_engine(settings.database_url))
+    create_schema_racing_others(ledger.create_tables)
+    faults = Faults(FaultPlan(settings.failure_rate, settings.fail_first_n, settings.timeout_first_n))
+    timing = {"timeout_seconds": settings.timeout_seconds, "latency_ms": settings.latency_ms}
+    app = FastAPI(title="Payment provider simulator", version="1")
+    install_problem_handlers(app)
+
+    @app.post("/refunds", status_code=201)
+    async def create_refund(request: RefundRequest,
+                            idempotency_key: Annotated[str | None, Header(max_length=255)] = None):
+        if not idempotency_key:
+            raise Problem(400, "IDEMPOTENCY_KEY_REQUIRED", "send an Idempotency-Key header")
+        await asyncio.sleep(timing["latency_ms"] / 1000)
+        fault = faults.next_for(idempotency_key)
+        if fault == FAIL:
+            return problem_response(500, "PROVIDER_INTERNAL_ERROR", "injected failure")
+        try:
+            refund, replayed = await asyncio.to_thread(ledger.refund, idempotency_key, request.canonical())
+        except KeyReusedWithDifferentPayload:
+            raise Problem(422, "IDEMPOTENCY_KEY_REUSED_WITH_DIFFERENT_PAYLOAD",
+                          "this Idempotency-Key was used with another request body") from None
+        if fault == SLOW:
+            await asyncio.sleep(timing["timeout_seconds"])
+        return JSONResponse(refund, status_code=201,
+                            headers={"Idempotent-Replayed": "true" if replayed else "false"})
+
+    @app.get("/refunds")
+    async def list_refunds(order_reference: Annotated[str | None, Query(max_length=200)] = None):
+        return {"data": await asyncio.to_thread(ledger.list, order_reference)}
+
+    @app.get("/refunds/{refund_id}")
+    async def get_refund(refund_id: str):
+        refund = await asyncio.to_thread(ledger.get, refund_id)
+        if refund is None:
+            raise Problem(404, "NOT_FOUND", "no such refund")
+        return refund
+
+    @app.post("/admin/faults")
+    async def set_faults(new: FaultSettings):
+        faults.plan = FaultPlan(new.failure_rate, new.fail_first_n, new.timeout_first_n)
+        faults.attempts.clear()
+        timing.update({k: v for k in timing if (v := getattr(new, k)) is not None})
+        return {**vars(faults.plan), **timing}
+
+    app.get("/health")(lambda: {"status": "ok"})
+    return app

@@ -1,0 +1,26 @@
+"""The payment-provider simulator as its own process (default http://127.0.0.1:8003).
+
+python -m services.payment_simulator.main
+"""
+
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+
+from services.common.logging import configure_logging
+from services.payment_simulator.app import create_app
+from services.payment_simulator.settings import SimulatorSettings
+
+
+def main() -> int:
+    settings = SimulatorSettings()
+    configure_logging(settings.log_level)
+    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
+                log_level="warning")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
