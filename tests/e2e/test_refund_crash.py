@@ -1,0 +1,105 @@
+"""The refund service as a process, killed with SIGKILL right after the provider accepted a
+refund and before its own commit; restarted, it pays nothing twice: the start-up reconcile
+replays the same idempotency key and the provider returns its first result."""
+
+import signal
+import time
+from uuid import uuid4
+
+import httpx
+import pytest
+
+from contracts.envelope import ActorRef, EventEnvelope, event_id_for
+from contracts.refunds import RefundIssued, parse_refund_event
+from infra.ports import free_port
+from services.common.kafka import idempotent_producer
+from tests.support.kafka import read_topic
+from tests.support.orders import NOW
+from tests.support.processes import ServiceProcess
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def simulator(tmp_path):
+    port = free_port()
+    env = {"PAYSIM_DATABASE_URL": f"sqlite:///{tmp_path}/paysim.sqlite", "PAYSIM_HTTP_PORT": str(port)}
+    proc = ServiceProcess("payment-simulator", "services.payment_simulator.main", [], env, tmp_path,
+                          f"http://127.0.0.1:{port}/health").wait_healthy()
+    yield f"http://127.0.0.1:{port}"
+    proc.stop()
+
+
+@pytest.fixture
+def refund_env(postgres, kafka, simulator) -> dict[str, str]:
+    run = uuid4().hex[:8]
+    return {"REFUND_DATABASE_URL": postgres.create_database("e2e_refund_crash"),
+            "REFUND_KAFKA_BOOTSTRAP": kafka.bootstrap, "REFUND_TOPIC_PARTITIONS": "3",
+            "REFUND_DISPUTES_TOPIC": f"e2e-{run}.disputes.events",
+            "REFUND_REFUNDS_TOPIC": f"e2e-{run}.refunds.events",
+            "REFUND_PROVIDER_URL": simulator, "REFUND_PROVIDER_BACKOFF_INITIAL": "0.05"}
+
+
+def start_refund(env: dict[str, str], tmp_path, name: str) -> ServiceProcess:
+    port = free_port()
+    return ServiceProcess(name, "services.refund.main", [], {**env, "REFUND_HTTP_PORT": str(port)},
+                          tmp_path, f"http://127.0.0.1:{port}/health").wait_healthy()
+
+
+def dispute_events(order_id: str) -> tuple[EventEnvelope, EventEnvelope]:
+    dispute_id = uuid4()
+
+    def event(version: int, event_type: str, **payload) -> EventEnvelope:
+        return EventEnvelope(event_id=event_id_for(dispute_id, version), event_type=event_type,
+                             schema_version=1, dispute_id=dispute_id, dispute_version=version,
+                             occurred_at=NOW, correlation_id="c-crash",
+                             actor=ActorRef(role="seller", id="S-1"), payload=payload)
+
+    return (event(1, "DisputeOpened", order_id=order_id, item_id="I-1", buyer_id="B-1",
+                  seller_id="S-1", paid_amount="100.00", currency="USD"),
+            event(2, "Resolved", refund_amount="40.00", currency="USD", outcome="AGREED",
+                  resolved_by="SELLER_ACCEPTED_CLAIM"))
+
+
+async def publish(bootstrap: str, topic: str, *events: EventEnvelope) -> None:
+    producer = idempotent_producer(bootstrap, "e2e-refund-crash")
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send_and_wait(topic, event.kafka_value(), key=event.kafka_key())
+    finally:
+        await producer.stop()
+
+
+def killed(proc: ServiceProcess, timeout: float = 60.0) -> int | None:
+    deadline = time.monotonic() + timeout
+    while proc.process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return proc.process.poll()
+
+
+async def test_a_refund_service_killed_after_the_provider_call_pays_exactly_once_after_restart(
+        refund_env, simulator, kafka, tmp_path):
+    order_id = f"O-{uuid4().hex[:8]}"
+    crashing = start_refund({**refund_env, "REFUND_CRASH_AFTER_PROVIDER_CALL": "1"}, tmp_path,
+                            "refund-crashing")
+    await publish(kafka.bootstrap, refund_env["REFUND_DISPUTES_TOPIC"], *dispute_events(order_id))
+    assert killed(crashing) == -signal.SIGKILL, crashing.log_tail()
+    crashing.stop()
+
+    def paid():
+        return httpx.get(f"{simulator}/refunds", params={"order_reference": order_id}).json()["data"]
+
+    assert len(paid()) == 1
+    restarted = start_refund(refund_env, tmp_path, "refund-restarted")
+    try:
+        await read_topic(kafka.bootstrap, refund_env["REFUND_REFUNDS_TOPIC"], expect=1)
+        # the redelivered Resolved is consumed too; give a second result time to appear
+        records = await read_topic(kafka.bootstrap, refund_env["REFUND_REFUNDS_TOPIC"], expect=2,
+                                   timeout=3)
+        log = restarted.log_tail(200)
+    finally:
+        restarted.stop()
+    [issued] = [parse_refund_event(record.value) for record in records]
+    assert isinstance(issued, RefundIssued) and [r["id"] for r in paid()] == [issued.provider_reference]
+    assert '"refunds_reconciled"' in log and '"instructions": 1' in log, log

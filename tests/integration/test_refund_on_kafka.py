@@ -1,0 +1,238 @@
+"""The refund service on a real broker and PostgreSQL, paying through the simulator (HTTP):
+one refund per resolution whatever is redelivered, retried, poisoned or interrupted.
+
+Each test has its own topics (REFUND_DISPUTES_TOPIC / REFUND_REFUNDS_TOPIC), so nothing it
+publishes reaches the dispute service or another test.
+"""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from uuid import uuid4
+
+import httpx
+import pytest
+import uvicorn
+
+from contracts.envelope import ActorRef, EventEnvelope, event_id_for
+from contracts.refunds import RefundFailed, RefundIssued, parse_refund_event
+from contracts.topics import dead_letter_topic
+from infra.ports import free_port
+from services.common.kafka import idempotent_producer
+from services.payment_simulator.app import create_app as create_simulator
+from services.payment_simulator.settings import SimulatorSettings
+from services.refund.main import create_app
+from services.refund.policy import OrderTerms, idempotency_key_for, refund_for
+from services.refund.settings import RefundSettings
+from services.refund.store import PENDING, RefundStore
+from services.common.database import sqlalchemy_engine
+from tests.support.kafka import eventually, read_topic
+from tests.support.orders import NOW
+
+pytestmark = pytest.mark.integration
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class Simulator:
+    """The payment-provider simulator served by uvicorn on a free port, in a thread."""
+
+    def __init__(self, tmp_path, **faults):
+        self.url = f"http://127.0.0.1:{free_port()}"
+        settings = SimulatorSettings(database_url=f"sqlite:///{tmp_path}/paysim-{uuid4().hex}.sqlite",
+                                     **faults)
+        config = uvicorn.Config(create_simulator(settings), host="127.0.0.1",
+                                port=int(self.url.rsplit(":", 1)[1]), log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        while not self.server.started:
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *_):
+        self.server.should_exit = True
+        self.thread.join(10)
+
+    def refunds(self, order_reference: str) -> list[dict]:
+        return httpx.get(f"{self.url}/refunds", params={"order_reference": order_reference}).json()["data"]
+
+
+@pytest.fixture
+def simulator(tmp_path):
+    with Simulator(tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+def settings(pg_url, kafka, simulator) -> RefundSettings:
+    run = uuid4().hex[:8]
+    return RefundSettings(
+        database_url=pg_url, kafka_bootstrap=kafka.bootstrap, topic_partitions=3,
+        disputes_topic=f"it-{run}.disputes.events", refunds_topic=f"it-{run}.refunds.events",
+        provider_url=simulator.url, provider_timeout=0.5, provider_attempts=4,
+        provider_backoff_initial=0.05, provider_backoff_max=0.2)
+
+
+@asynccontextmanager
+async def refund_service(settings: RefundSettings):
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        yield app.state.store
+
+
+class Dispute:
+    """A dispute's events as the relay publishes them."""
+
+    def __init__(self, paid: str = "100.00"):
+        self.id, self.version, self.order_id = uuid4(), 0, f"O-{uuid4().hex[:8]}"
+        self.opened = self.event("DisputeOpened", order_id=self.order_id, item_id="I-1",
+                                 buyer_id="B-1", seller_id="S-1", paid_amount=paid, currency="USD")
+
+    def event(self, event_type: str, **payload) -> EventEnvelope:
+        self.version += 1
+        return EventEnvelope(
+            event_id=event_id_for(self.id, self.version), event_type=event_type, schema_version=1,
+            dispute_id=self.id, dispute_version=self.version, occurred_at=NOW,
+            correlation_id=f"c-{self.id}", actor=ActorRef(role="operator", id="OP-1"),
+            payload=payload)
+
+    def resolved(self, amount: str) -> EventEnvelope:
+        return self.event("Resolved", refund_amount=amount, currency="USD", outcome="AGREED",
+                          resolved_by="AGREEMENT")
+
+    def appeal_decided(self, award: str) -> EventEnvelope:
+        return self.event("AppealDecided", refund_amount=award, currency="USD")
+
+
+async def publish(settings: RefundSettings, *messages, key: bytes) -> None:
+    producer = idempotent_producer(settings.kafka_bootstrap, "refund-tests")
+    await producer.start()
+    try:
+        for message in messages:
+            value = message if isinstance(message, bytes) else message.kafka_value()
+            await producer.send_and_wait(settings.disputes_topic, value, key=key)
+    finally:
+        await producer.stop()
+
+
+async def results(settings: RefundSettings, expect: int) -> list[RefundIssued | RefundFailed]:
+    records = await read_topic(settings.kafka_bootstrap, settings.refunds_topic, expect, timeout=45)
+    return [parse_refund_event(record.value) for record in records]
+
+
+async def test_a_resolution_with_a_refund_is_paid_and_announced_as_refund_issued(settings, simulator):
+    dispute = Dispute()
+    async with refund_service(settings):
+        await publish(settings, dispute.opened, dispute.resolved("30.00"), key=dispute.id.bytes)
+        [issued] = await results(settings, expect=1)
+    [paid] = simulator.refunds(dispute.order_id)
+    assert isinstance(issued, RefundIssued)
+    assert (issued.amount, issued.provider_reference, paid["amount"]) == (
+        Decimal("30.00"), paid["id"], "30.00")
+
+
+async def test_a_redelivered_resolution_makes_no_second_refund(settings, simulator):
+    dispute = Dispute()
+    resolved = dispute.resolved("30.00")
+    async with refund_service(settings):
+        await publish(settings, dispute.opened, resolved, resolved, dispute.appeal_decided("10.00"),
+                      key=dispute.id.bytes)
+        issued = await results(settings, expect=2)
+    assert sorted(r["amount"] for r in simulator.refunds(dispute.order_id)) == ["10.00", "30.00"]
+    assert len({event.event_id for event in issued}) == 2
+
+
+async def test_provider_500s_are_retried_and_end_in_refund_issued(settings, tmp_path):
+    dispute = Dispute()
+    with Simulator(tmp_path, fail_first_n=2) as failing:
+        async with refund_service(settings.model_copy(update={"provider_url": failing.url})):
+            await publish(settings, dispute.opened, dispute.resolved("30.00"), key=dispute.id.bytes)
+            [issued] = await results(settings, expect=1)
+        assert isinstance(issued, RefundIssued) and len(failing.refunds(dispute.order_id)) == 1
+
+
+async def test_provider_timeouts_are_retried_and_end_in_one_refund_issued(settings, tmp_path):
+    dispute = Dispute()
+    with Simulator(tmp_path, timeout_first_n=2, timeout_seconds=1.5) as slow:
+        async with refund_service(settings.model_copy(update={"provider_url": slow.url})):
+            await publish(settings, dispute.opened, dispute.resolved("30.00"), key=dispute.id.bytes)
+            [issued] = await results(settings, expect=1)
+        [paid] = slow.refunds(dispute.order_id)
+    assert isinstance(issued, RefundIssued) and issued.provider_reference == paid["id"]
+
+
+async def test_a_poison_message_lands_in_the_dlq_and_the_next_good_message_is_paid(settings, simulator):
+    dispute = Dispute()
+    poison = b'{"event_type": "Resolved", "refund_amount": "oops"}'
+    async with refund_service(settings):
+        await publish(settings, dispute.opened, poison, dispute.resolved("30.00"), key=dispute.id.bytes)
+        [issued] = await results(settings, expect=1)
+    dlq = await read_topic(settings.kafka_bootstrap,
+                           dead_letter_topic(settings.disputes_topic, "refund"), expect=1)
+    assert [record.value for record in dlq] == [poison] and "dlq-error" in dict(dlq[0].headers)
+    assert isinstance(issued, RefundIssued)
+
+
+async def test_an_award_beyond_the_paid_amount_fails_for_good_without_reaching_the_provider(
+        settings, simulator):
+    dispute = Dispute(paid="50.00")
+    async with refund_service(settings):
+        await publish(settings, dispute.opened, dispute.resolved("30.00"),
+                      dispute.appeal_decided("30.00"), key=dispute.id.bytes)
+        issued, failed = await results(settings, expect=2)
+    assert isinstance(failed, RefundFailed)
+    assert (failed.reason, failed.retryable) == ("REFUND_EXCEEDS_PAID_AMOUNT", False)
+    assert [r["amount"] for r in simulator.refunds(dispute.order_id)] == ["30.00"]
+
+
+async def test_a_failed_refund_is_kept_and_an_operator_retry_pays_it(settings, tmp_path):
+    dispute = Dispute()
+    resolved = dispute.resolved("30.00")
+    key = idempotency_key_for(str(dispute.id), str(resolved.event_id))
+    with Simulator(tmp_path, fail_first_n=4) as failing:
+        settings = settings.model_copy(update={"provider_url": failing.url})
+        async with refund_service(settings):
+            await publish(settings, dispute.opened, resolved, key=dispute.id.bytes)
+            [failed] = await results(settings, expect=1)
+        retry = subprocess.run([sys.executable, "-m", "services.refund.main", "retry", key], cwd=ROOT,
+                               env={**os.environ, **env_of(settings)}, capture_output=True, timeout=60)
+        paid = failing.refunds(dispute.order_id)
+    assert isinstance(failed, RefundFailed) and failed.retryable
+    assert retry.returncode == 0, retry.stderr.decode()[-2000:]
+    _, issued = await results(settings, expect=2)
+    assert isinstance(issued, RefundIssued) and [r["id"] for r in paid] == [issued.provider_reference]
+
+
+async def test_on_start_up_a_pending_instruction_is_paid_once_with_the_providers_first_result(
+        settings, simulator):
+    dispute = Dispute()
+    resolved = dispute.resolved("30.00")
+    instruction = refund_for("Resolved", str(resolved.event_id), str(dispute.id), resolved.payload)
+    store = RefundStore(sqlalchemy_engine(settings.database_url))
+    store.create_tables()
+    store.accept(event_id=str(resolved.event_id), instruction=instruction, correlation_id="c-1",
+                 terms=OrderTerms(str(dispute.id), dispute.order_id, Decimal("100.00"), "USD"))
+    first = paid_before_the_crash(simulator, instruction, dispute.order_id, store)
+    async with refund_service(settings):
+        [issued] = await results(settings, expect=1)
+    assert issued.provider_reference == first["id"]
+    assert len(simulator.refunds(dispute.order_id)) == 1
+
+
+def paid_before_the_crash(simulator, instruction, order_id, store) -> dict:
+    stored = store.instruction(instruction.idempotency_key)
+    assert stored.status == PENDING
+    body = {"amount": "30.00", "currency": "USD", "order_reference": order_id,
+            "metadata": {"dispute_id": stored.dispute_id, "refund_id": stored.refund_id}}
+    return httpx.post(f"{simulator.url}/refunds", json=body,
+                      headers={"Idempotency-Key": instruction.idempotency_key}).json()
+
+
+def env_of(settings: RefundSettings) -> dict[str, str]:
+    return {f"REFUND_{name.upper()}": str(value) for name, value in settings.model_dump().items()}
