@@ -1,7 +1,8 @@
 """`make run`: the whole system on this machine, on embedded defaults (SQLite stores).
 
 Starts Kafka (127.0.0.1:9092), the dispute API (:8000), the relay, the notification service
-(:8001) and the refund service (:8002); prints where each listens; Ctrl-C stops them all.
+(:8001), the payment-provider simulator (:8003) and the refund service (:8002); prints where
+each listens; Ctrl-C stops them all.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ SERVICES = [
     ("dispute-api", ["services.dispute.main", "serve"], 8000),
     ("dispute-relay", ["services.dispute.main", "relay"], None),
     ("notification", ["services.notification.main"], 8001),
+    ("payment-simulator", ["services.payment_simulator.main"], 8003),
     ("refund", ["services.refund.main"], 8002),
 ]
 
@@ -31,7 +33,8 @@ def start_service(name: str, module_args: list[str]) -> subprocess.Popen:
     env = {**os.environ, "DISPUTE_DATABASE_URL": os.environ.get(
         "DISPUTE_DATABASE_URL", f"sqlite:///{RUN_DIR}/dispute.sqlite"),
         "NOTIFICATION_DATABASE_URL": f"sqlite:///{RUN_DIR}/notification.sqlite",
-        "REFUND_DATABASE_URL": f"sqlite:///{RUN_DIR}/refund.sqlite"}
+        "REFUND_DATABASE_URL": f"sqlite:///{RUN_DIR}/refund.sqlite",
+        "PAYSIM_DATABASE_URL": f"sqlite:///{RUN_DIR}/payment_simulator.sqlite"}
     return subprocess.Popen([sys.executable, "-m", *module_args], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -82,6 +85,7 @@ The dispute platform is up (logs in {RUN_DIR}/):
   dispute relay         store -> disputes.events
   notification service  http://127.0.0.1:8001/v1/notifications
   refund service        http://127.0.0.1:8002/health
+  payment simulator     http://127.0.0.1:8003/refunds
 Try it: see README "Try it". Ctrl-C stops everything.
 """, flush=True)
 
