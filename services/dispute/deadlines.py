@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select
 from services.dispute.application import DisputeApplication
 from services.dispute.context import command_context
 from services.dispute.domain import DomainError
-from services.dispute.projections import dispute_index
+from services.dispute.projections import live_index_table
 
 log = structlog.get_logger("deadlines")
 FINAL = ("CLOSED", "WITHDRAWN")
@@ -31,10 +31,10 @@ class DeadlineWorker:
         self.app, self.engine, self.clock, self.batch_size = app, engine, clock, batch_size
 
     def due_disputes(self, now: datetime) -> list[UUID]:
-        query = (select(dispute_index.c.dispute_id)
-                 .where(dispute_index.c.next_deadline <= now,
-                        dispute_index.c.status.not_in(FINAL))
-                 .order_by(dispute_index.c.next_deadline).limit(self.batch_size))
+        index = live_index_table(self.engine)
+        query = (select(index.c.dispute_id)
+                 .where(index.c.next_deadline <= now, index.c.status.not_in(FINAL))
+                 .order_by(index.c.next_deadline).limit(self.batch_size))
         with self.engine.connect() as conn:
             return [UUID(row) for row in conn.execute(query).scalars()]
 

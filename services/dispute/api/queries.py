@@ -17,7 +17,7 @@ from sqlalchemy import and_, func, or_, select
 
 from services.common.problems import Problem
 from services.dispute.api.routes import Caller
-from services.dispute.projections import dispute_index, utc
+from services.dispute.projections import live_index_table, utc
 
 router = APIRouter(prefix="/v1")
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
@@ -63,30 +63,31 @@ async def list_disputes(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
 ):
-    filters = _visible_to(caller, buyer_id, seller_id)
-    filters += _filters(status, order_id, buyer_id, seller_id, awaiting)
-    if due_within is not None:
-        filters.append(dispute_index.c.next_deadline <= request.app.state.clock() + due_within)
     engine = request.app.state.engine
-    page = await asyncio.to_thread(_page, engine, filters, sort, limit, _decode(cursor))
-    counts = (await asyncio.to_thread(_counts, engine, filters)) if caller.role == "operator" else None
+    table = await asyncio.to_thread(live_index_table, engine)  # a rebuild may have switched it
+    filters = _visible_to(table, caller, buyer_id, seller_id)
+    filters += _filters(table, status, order_id, buyer_id, seller_id, awaiting)
+    if due_within is not None:
+        filters.append(table.c.next_deadline <= request.app.state.clock() + due_within)
+    page = await asyncio.to_thread(_page, engine, table, filters, sort, limit, _decode(cursor))
+    counts = (await asyncio.to_thread(_counts, engine, table, filters)) if caller.role == "operator" else None
     return DisputePage(items=page[0], next_cursor=page[1], counts_by_status=counts)
 
 
-def _visible_to(caller, buyer_id, seller_id) -> list:
+def _visible_to(table, caller, buyer_id, seller_id) -> list:
     if caller.role == "buyer":
         if buyer_id not in (None, caller.id):
             raise Problem(403, "FORBIDDEN", "buyers see only their own disputes")
-        return [dispute_index.c.buyer_id == caller.id]
+        return [table.c.buyer_id == caller.id]
     if caller.role == "seller":
         if seller_id not in (None, caller.id):
             raise Problem(403, "FORBIDDEN", "sellers see only their own disputes")
-        return [dispute_index.c.seller_id == caller.id]
+        return [table.c.seller_id == caller.id]
     return []
 
 
-def _filters(status, order_id, buyer_id, seller_id, awaiting) -> list:
-    c = dispute_index.c
+def _filters(table, status, order_id, buyer_id, seller_id, awaiting) -> list:
+    c = table.c
     wanted = [(c.order_id, order_id), (c.buyer_id, buyer_id), (c.seller_id, seller_id),
               (c.awaiting, awaiting)]
     filters = [column == value for column, value in wanted if value is not None]
@@ -95,19 +96,19 @@ def _filters(status, order_id, buyer_id, seller_id, awaiting) -> list:
     return filters
 
 
-def _sort_key(sort: str):
+def _sort_key(table, sort: str):
     if sort == "next_deadline":
-        return func.coalesce(dispute_index.c.next_deadline, FAR_FUTURE)
-    return dispute_index.c.created_at
+        return func.coalesce(table.c.next_deadline, FAR_FUTURE)
+    return table.c.created_at
 
 
-def _page(engine, filters, sort, limit, after):
-    key = _sort_key(sort)
-    query = select(dispute_index).where(*filters)
+def _page(engine, table, filters, sort, limit, after):
+    key = _sort_key(table, sort)
+    query = select(table).where(*filters)
     if after is not None:
         at, last_id = after
-        query = query.where(or_(key > at, and_(key == at, dispute_index.c.dispute_id > last_id)))
-    query = query.order_by(key, dispute_index.c.dispute_id).limit(limit + 1)
+        query = query.where(or_(key > at, and_(key == at, table.c.dispute_id > last_id)))
+    query = query.order_by(key, table.c.dispute_id).limit(limit + 1)
     with engine.connect() as conn:
         rows = list(conn.execute(query).mappings())
     more = len(rows) > limit
@@ -117,8 +118,8 @@ def _page(engine, filters, sort, limit, after):
     return items, cursor
 
 
-def _counts(engine, filters) -> dict[str, int]:
-    query = select(dispute_index.c.status, func.count()).where(*filters).group_by(dispute_index.c.status)
+def _counts(engine, table, filters) -> dict[str, int]:
+    query = select(table.c.status, func.count()).where(*filters).group_by(table.c.status)
     with engine.connect() as conn:
         return {status: count for status, count in conn.execute(query)}
 

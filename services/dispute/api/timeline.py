@@ -1,0 +1,57 @@
+"""GET /v1/disputes/{id}/timeline: the dispute's history, from the timeline projection.
+
+Parties see only their own disputes (404 otherwise, as for the dispute itself) and never the
+platform's internal notes; `as_of` gives the timeline as it stood at that moment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from pydantic import AwareDatetime, BaseModel
+
+from services.common.problems import Problem
+from services.dispute.api.routes import Caller, run_domain
+from services.dispute.timeline import read_timeline, utc
+
+router = APIRouter(prefix="/v1")
+
+
+class ActorView(BaseModel):
+    role: str
+    id: str
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    actor: ActorView
+    event_type: str
+    summary: str
+    details: dict
+    version: int
+    visibility: str
+
+
+class Timeline(BaseModel):
+    dispute_id: UUID
+    as_of: datetime | None
+    entries: list[TimelineEntry]
+
+
+@router.get("/disputes/{dispute_id}/timeline", response_model=Timeline)
+async def get_timeline(dispute_id: UUID, caller: Caller, request: Request,
+                       as_of: AwareDatetime | None = None):
+    """Entries in order (oldest first); `as_of` (RFC 3339) keeps those recorded at or before it."""
+    state = request.app.state
+    dispute = await run_domain(state.disputes.get_dispute, dispute_id)
+    is_party = caller.role in ("buyer", "seller")
+    if is_party and caller.id not in (dispute.buyer_id, dispute.seller_id):
+        raise Problem(404, "DISPUTE_NOT_FOUND", f"no dispute {dispute_id}")
+    if caller.role not in ("buyer", "seller", "operator"):
+        raise Problem(403, "FORBIDDEN", "only the parties and operators read a timeline")
+    entries = await asyncio.to_thread(read_timeline, state.engine, dispute_id,
+                                      as_of and utc(as_of), not is_party)
+    return Timeline(dispute_id=dispute_id, as_of=as_of, entries=entries)

@@ -1,0 +1,157 @@
+"""Tracked projections of the event store, each rebuildable without downtime.
+
+A projection's rows live in a physical table per generation: `<name>` for the first,
+`<name>_v<N>` after rebuilds. `projection_versions` names the live generation; readers
+resolve it per request. Each generation has its own position in `projection_positions`
+(keyed by the physical table name), written in the same transaction as its rows, guarded by
+the position the batch started from, so two runners never apply one batch twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Sequence
+
+import structlog
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, insert, select, update
+
+log = structlog.get_logger("projection")
+metadata = MetaData()
+projection_positions = Table(
+    "projection_positions", metadata,
+    Column("name", String(64), primary_key=True), Column("position", Integer, nullable=False),
+)
+projection_versions = Table(
+    "projection_versions", metadata,
+    Column("name", String(64), primary_key=True), Column("version", Integer, nullable=False),
+)
+
+
+class PositionMoved(Exception):
+    """Another runner projected the same batch first; its rows are already there."""
+
+
+class VersionMoved(Exception):
+    """The live generation changed under a switch-over (another rebuild won)."""
+
+
+def physical_name(name: str, version: int) -> str:
+    return name if version == 1 else f"{name}_v{version}"
+
+
+def live_version(conn, name: str) -> int:
+    value = conn.execute(select(projection_versions.c.version)
+                         .where(projection_versions.c.name == name)).scalar()
+    return value or 1
+
+
+def switch_live_version(conn, name: str, old: int, new: int) -> None:
+    moved = conn.execute(update(projection_versions)
+                         .where(projection_versions.c.name == name,
+                                projection_versions.c.version == old)
+                         .values(version=new)).rowcount
+    if moved:
+        return
+    if old == 1 and conn.execute(select(projection_versions.c.version)
+                                 .where(projection_versions.c.name == name)).scalar() is None:
+        conn.execute(insert(projection_versions).values(name=name, version=new))
+        return
+    raise VersionMoved(name)
+
+
+class TrackedProjection:
+    """Subclasses name the projection, define its table and turn a batch into writes:
+    `prepare(notifications)` outside the transaction, `write(conn, table, prepared)` inside."""
+
+    name: str = ""
+
+    def __init__(self, app, engine: Engine, batch_size: int = 500, version: int | None = None):
+        self.app, self.engine, self.batch_size = app, engine, batch_size
+        self.fixed_version = version
+        self._tables: dict[int, Table] = {}
+
+    def define_table(self, table_name: str, meta: MetaData) -> Table:
+        raise NotImplementedError
+
+    def prepare(self, notifications: Sequence[Any]) -> Any:
+        return notifications
+
+    def write(self, conn, table: Table, prepared: Any) -> None:
+        raise NotImplementedError
+
+    def table(self, version: int) -> Table:
+        if version not in self._tables:
+            self._tables[version] = self.define_table(physical_name(self.name, version), MetaData())
+        return self._tables[version]
+
+    def version(self) -> int:
+        if self.fixed_version is not None:
+            return self.fixed_version
+        with self.engine.connect() as conn:
+            return live_version(conn, self.name)
+
+    def live_table(self) -> Table:
+        return self.table(self.version())
+
+    def create_tables(self) -> None:
+        metadata.create_all(self.engine)
+        self.table(self.version()).metadata.create_all(self.engine)
+
+    def position(self) -> int:
+        with self.engine.connect() as conn:
+            return _position(conn, self.live_table().name)
+
+    def catch_up_once(self) -> int:
+        """Project the next batch of stored events; returns how many were read."""
+        table = self.live_table()
+        with self.engine.connect() as conn:
+            start = _position(conn, table.name)
+        notifications = self.app.recorder.select_notifications(
+            start, self.batch_size, inclusive_of_start=False)
+        if not notifications:
+            return 0
+        prepared = self.prepare(notifications)
+        with self.engine.begin() as conn:
+            self.write(conn, table, prepared)
+            _set_position(conn, table.name, notifications[-1].id, expected=start)
+        return len(notifications)
+
+    def catch_up(self) -> int:
+        done = 0
+        while (batch := self.catch_up_once()):
+            done += batch
+        return done
+
+    async def run(self, stopping: asyncio.Event, poll_interval: float = 0.2) -> None:
+        while not stopping.is_set():
+            try:
+                done = await asyncio.to_thread(self.catch_up_once)
+            except PositionMoved:
+                continue
+            except Exception as error:  # keep following; the next round retries the batch
+                log.error("projection_failed", projection=self.name, error=repr(error))
+                done = 0
+            if not done:
+                try:
+                    await asyncio.wait_for(stopping.wait(), poll_interval)
+                except TimeoutError:
+                    pass
+
+
+def _position(conn, name: str) -> int:
+    value = conn.execute(select(projection_positions.c.position)
+                         .where(projection_positions.c.name == name)).scalar()
+    return value or 0
+
+
+def _set_position(conn, name: str, position: int, expected: int) -> None:
+    moved = conn.execute(update(projection_positions)
+                         .where(projection_positions.c.name == name,
+                                projection_positions.c.position == expected)
+                         .values(position=position)).rowcount
+    if moved:
+        return
+    if expected == 0 and _position(conn, name) == 0:
+        conn.execute(insert(projection_positions).values(name=name, position=position))
+        return
+    raise PositionMoved(name)
