@@ -26,6 +26,7 @@ from services.common.topics import ensure_platform_topics
 from services.common.logging import configure_logging
 from services.common.problems import install_problem_handlers
 from services.dispute.api.routes import router
+from services.dispute.api.setup import prepare_api
 from services.dispute.application import DisputeApplication
 from services.dispute.consumers import register_order_consumer
 from services.dispute.orders import OrderBook
@@ -67,6 +68,7 @@ def create_app(settings: DisputeSettings, clock: Callable[[], datetime] = utc_no
     app.state.disputes, app.state.orders, app.state.broker = build_application(settings), order_book, broker
     install_problem_handlers(app)
     app.include_router(router)
+    prepare_api(app, engine)
     app.get("/health")(lambda: {"status": "ok"})
     return app
 

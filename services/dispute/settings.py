@@ -22,6 +22,8 @@ class DisputeSettings(BaseSettings):
     relay_poll_interval: float = 0.2
     log_level: str = "INFO"
     jwt_secret: str = "dev-only-secret-change-me-in-production"
+    evidence_dir: str = "var/evidence"
+    idempotency_retention: timedelta = timedelta(hours=24)
 
     filing_window: timedelta = timedelta(days=30)
     seller_response_window: timedelta = timedelta(days=5)

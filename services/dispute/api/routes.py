@@ -1,77 +1,65 @@
-"""HTTP routes of the dispute service, under /v1."""
+"""HTTP routes of the dispute service, under /v1: opening and reading here, the commands in
+one module per topic (negotiation, fulfilment, review, conversation, evidence)."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
-from typing import Annotated, Callable
-from uuid import UUID, uuid4
+from typing import Annotated
+from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import JSONResponse
 
-from services.common.auth import AuthError, Principal, read_token
 from services.common.problems import Problem
-from services.dispute.api.errors import to_problem
+from services.dispute.api import conversation, evidence, fulfilment, negotiation, review
+from services.dispute.api.deps import (  # noqa: F401 (principal, clock: re-exported)
+    Caller, clock, correlation_id, dispute_to_read, principal, require_role, run_domain,
+)
+from services.dispute.api.idempotency import fingerprint, idempotent
 from services.dispute.api.schemas import DisputeView, OpenDispute, dispute_view
 from services.dispute.context import command_context
-from services.dispute.domain import Actor, DomainError, Role
+from services.dispute.domain import Actor, Role
 
 router = APIRouter(prefix="/v1")
-
-
-def principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
-    try:
-        return read_token(request.app.state.settings.jwt_secret, authorization)
-    except AuthError as exc:
-        raise Problem(401, "UNAUTHENTICATED", str(exc)) from None
-
-
-Caller = Annotated[Principal, Depends(principal)]
-
-
-def clock(request: Request) -> Callable[[], datetime]:
-    return request.app.state.clock
-
-
-async def run_domain(fn, *args, **kwargs):
-    try:
-        return await asyncio.to_thread(fn, *args, **kwargs)
-    except DomainError as exc:
-        raise to_problem(exc) from None
-
-
-def correlation_id(request: Request) -> str:
-    return request.headers.get("x-correlation-id") or str(uuid4())
+KeyHeader = Annotated[str | None, Header(min_length=1, max_length=255)]
 
 
 @router.post("/disputes", status_code=201, response_model=DisputeView)
-async def open_dispute(body: OpenDispute, caller: Caller, request: Request, response: Response):
-    if caller.role != "buyer":
-        raise Problem(403, "FORBIDDEN", "only buyers open disputes")
+async def open_dispute(body: OpenDispute, caller: Caller, request: Request,
+                       idempotency_key: KeyHeader = None):
+    require_role(caller, frozenset({"buyer"}))
+    return await idempotent(request, caller, idempotency_key, fingerprint(request, body),
+                            lambda: _open(body, caller, request, idempotency_key))
+
+
+async def _open(body: OpenDispute, caller, request: Request, key: str | None) -> JSONResponse:
     state = request.app.state
     order = await asyncio.to_thread(state.orders.facts, body.order_id)
     if order is None:
         raise Problem(422, "ORDER_NOT_FOUND", f"order {body.order_id} is not known")
     if order.buyer_id != caller.id:
         raise Problem(403, "FORBIDDEN", "you are not the buyer of this order")
+    correlation = correlation_id(request)
 
     def open_it():
-        with command_context(correlation_id(request)):
+        with command_context(correlation, key or correlation):
             return state.disputes.open_dispute(
                 order=order, item_id=body.item_id, actor=Actor(Role.BUYER, caller.id),
                 reason=body.reason, request=body.request, request_amount=body.request_amount,
                 description=body.description, at=state.clock())
 
     dispute = await run_domain(open_it)
-    response.headers["Location"] = f"/v1/disputes/{dispute.id}"
-    response.headers["ETag"] = f'"{dispute.version}"'
-    return dispute_view(dispute)
+    return JSONResponse(dispute_view(dispute, caller).model_dump(mode="json"), status_code=201,
+                        headers={"Location": f"/v1/disputes/{dispute.id}",
+                                 "ETag": f'"{dispute.version}"'})
 
 
 @router.get("/disputes/{dispute_id}", response_model=DisputeView)
 async def get_dispute(dispute_id: UUID, caller: Caller, request: Request, response: Response):
-    dispute = await run_domain(request.app.state.disputes.get_dispute, dispute_id)
-    if caller.role in ("buyer", "seller") and caller.id not in (dispute.buyer_id, dispute.seller_id):
-        raise Problem(404, "DISPUTE_NOT_FOUND", f"no dispute {dispute_id}")
+    dispute = await dispute_to_read(request, dispute_id, caller)
     response.headers["ETag"] = f'"{dispute.version}"'
-    return dispute_view(dispute)
+    return dispute_view(dispute, caller)
+
+
+for _topic in (negotiation, fulfilment, review, conversation, evidence):
+    router.include_router(_topic.router)

@@ -1,26 +1,38 @@
-"""Request and response bodies of the dispute API. Unknown fields are refused."""
+"""Request bodies of the dispute API. Unknown fields are refused; who acts is never a field."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
-from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.dispute.api.views import DisputeView, dispute_view  # noqa: F401 (re-exported)
+
 Amount = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=2)]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+Text = Annotated[str, Field(max_length=5000)]
+ShortText = Annotated[str, Field(min_length=1, max_length=100)]
+EvidenceIds = Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]],
+                        Field(max_length=20)]
+Remedy = Literal["FULL_REFUND", "PARTIAL_REFUND", "REPLACEMENT", "RETURN_AND_REFUND"]
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class Command(Body):
+    """Every command may carry the version it was decided on (409 when stale)."""
+
+    expected_version: int | None = Field(default=None, ge=0)
+
+
 class OpenDispute(Body):
     order_id: str = Field(min_length=1, max_length=128)
     item_id: str = Field(min_length=1, max_length=128)
     reason: Literal["ITEM_NOT_RECEIVED", "DAMAGED", "NOT_AS_DESCRIBED", "LATE_DELIVERY"]
-    request: Literal["FULL_REFUND", "PARTIAL_REFUND", "REPLACEMENT", "RETURN_AND_REFUND"]
+    request: Remedy
     request_amount: Amount | None = None
     description: str = Field(default="", max_length=5000)
 
@@ -33,34 +45,82 @@ class OpenDispute(Body):
         return self
 
 
-class DisputeView(BaseModel):
-    id: UUID
-    order_id: str
-    item_id: str
-    buyer_id: str
-    seller_id: str
-    reason: str
-    request: str
-    request_amount: Decimal | None
-    status: str
-    awaiting: str
-    deadlines: dict[str, datetime]
-    paid_amount: Decimal
-    refunded_total: Decimal
-    refundable_amount: Decimal
-    currency: str
-    version: int
-    created_at: datetime
-    updated_at: datetime
+class OfferTermsBody(Body):
+    type: Remedy
+    amount: Amount | None = None
+    currency: Currency | None = None
+    note: Text = ""
 
 
-def dispute_view(dispute) -> DisputeView:
-    return DisputeView(
-        id=dispute.id, order_id=dispute.order_id, item_id=dispute.item_id,
-        buyer_id=dispute.buyer_id, seller_id=dispute.seller_id, reason=dispute.reason,
-        request=dispute.request, request_amount=dispute.request_amount, status=dispute.status,
-        awaiting=getattr(dispute, "awaiting", "seller"), deadlines=dispute.deadlines,
-        paid_amount=dispute.paid_amount, refunded_total=dispute.refunded_total,
-        refundable_amount=dispute.refundable_amount, currency=dispute.currency,
-        version=dispute.version, created_at=dispute.opened_at, updated_at=dispute.updated_at,
-    )
+class MakeOffer(OfferTermsBody, Command):
+    pass
+
+
+class AnswerOffer(Command):
+    pass
+
+
+class RejectOffer(Command):
+    reason: Text = ""
+    counter_offer: OfferTermsBody | None = None
+
+
+class RejectClaim(Command):
+    reason: Text = ""
+    evidence_ids: EvidenceIds = []
+    counter_offer: OfferTermsBody | None = None
+
+
+class Escalate(Command):
+    note: Text = ""
+
+
+class Withdraw(Command):
+    reason: Text = ""
+
+
+class PostMessage(Command):
+    text: str = Field(min_length=1, max_length=5000)
+    visibility: Literal["PARTIES", "PLATFORM_ONLY"] = "PARTIES"
+
+
+class Shipment(Command):
+    carrier: ShortText
+    tracking_number: ShortText
+
+
+class ReturnReceipt(Command):
+    condition: Literal["ITEM_RECEIVED", "ITEM_NOT_RECEIVED", "DAMAGED",
+                       "EMPTY_PACKAGE_OR_DIFFERENT", "MISSING_ITEMS"]
+    evidence_ids: EvidenceIds = []
+    note: Text = ""
+
+
+class RequestEvidence(Command):
+    from_party: Literal["buyer", "seller"]
+    note: Text = ""
+
+
+class Decide(Command):
+    outcome: Literal["BUYER_FAVOUR", "SELLER_FAVOUR", "PARTIAL"]
+    refund_amount: Amount | None = None
+    currency: Currency | None = None
+    return_required: bool = False
+    note: Text = ""
+
+
+class Appeal(Command):
+    evidence_ids: EvidenceIds = []
+    reason: Text = ""
+
+
+class DecideAppeal(Command):
+    outcome: Literal["UPHELD", "OVERTURNED"]
+    extra_refund: Amount | None = None
+    currency: Currency | None = None
+    note: Text = ""
+
+
+class LeaveFeedback(Command):
+    rating: int = Field(ge=1, le=5)
+    comment: Text = ""

@@ -1,0 +1,104 @@
+"""What every route needs: the principal, the clock, the party checks, If-Match."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Callable
+from uuid import UUID, uuid4
+
+from fastapi import Depends, Header, Request
+
+from services.common.auth import AuthError, Principal, read_token
+from services.common.problems import Problem
+from services.dispute.api.errors import to_problem
+from services.dispute.domain import DomainError
+
+PARTIES = frozenset({"buyer", "seller"})
+OPERATOR = frozenset({"operator"})
+
+
+def principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+    try:
+        return read_token(request.app.state.settings.jwt_secret, authorization)
+    except AuthError as exc:
+        raise Problem(401, "UNAUTHENTICATED", str(exc)) from None
+
+
+Caller = Annotated[Principal, Depends(principal)]
+
+
+def clock(request: Request) -> Callable[[], datetime]:
+    return request.app.state.clock
+
+
+async def run_domain(fn, *args, **kwargs):
+    try:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    except DomainError as exc:
+        raise to_problem(exc) from None
+
+
+def correlation_id(request: Request) -> str:
+    return request.headers.get("x-correlation-id") or str(uuid4())
+
+
+def is_party(dispute, caller: Principal) -> bool:
+    """Operators may act on any dispute; buyer and seller only on their order's."""
+    own = {"buyer": dispute.buyer_id, "seller": dispute.seller_id}.get(caller.role)
+    return caller.role == "operator" or (own is not None and own == caller.id)
+
+
+def require_role(caller: Principal, roles: frozenset[str]) -> None:
+    if caller.role not in roles:
+        raise Problem(403, "FORBIDDEN", f"a {caller.role} may not do this", role=caller.role)
+
+
+async def dispute_to_read(request: Request, dispute_id: UUID, caller: Principal):
+    """The dispute, for any role; strangers learn nothing, not even that it exists (404)."""
+    dispute = await run_domain(request.app.state.disputes.get_dispute, dispute_id)
+    if caller.role in PARTIES and not is_party(dispute, caller):
+        raise Problem(404, "DISPUTE_NOT_FOUND", f"no dispute {dispute_id}")
+    return dispute
+
+
+async def dispute_to_act_on(call: "CommandCall", roles: frozenset[str]):
+    """The dispute, when the caller's role may run this command on it (403 otherwise)."""
+    require_role(call.caller, roles)
+    dispute = await run_domain(call.request.app.state.disputes.get_dispute, call.dispute_id)
+    if not is_party(dispute, call.caller):
+        raise Problem(403, "FORBIDDEN", "only the order's own parties may act on its dispute")
+    return dispute
+
+
+def if_match_version(if_match: str | None) -> int | None:
+    """The version an If-Match names (`"3"`, `W/"3"`); -1, never matching, for other tags."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    tag = if_match.strip().removeprefix("W/").strip('"')
+    return int(tag) if tag.isdigit() else -1
+
+
+@dataclass(frozen=True)
+class CommandCall:
+    """One POST on a dispute: who, on which dispute, with which key and precondition."""
+
+    request: Request
+    caller: Principal
+    dispute_id: UUID
+    if_match: int | None
+    idempotency_key: str | None
+    correlation_id: str
+
+
+def command_call(dispute_id: UUID, request: Request, caller: Caller,
+                 if_match: Annotated[str | None, Header()] = None,
+                 idempotency_key: Annotated[str | None, Header(min_length=1, max_length=255)] = None,
+                 ) -> CommandCall:
+    return CommandCall(request=request, caller=caller, dispute_id=dispute_id,
+                       if_match=if_match_version(if_match), idempotency_key=idempotency_key,
+                       correlation_id=correlation_id(request))
+
+
+Call = Annotated[CommandCall, Depends(command_call)]

@@ -1,0 +1,23 @@
+"""Wiring the API's own parts into the app: idempotency keys, evidence files, body limits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from services.common.database import create_schema_racing_others
+from services.dispute.api.limits import BodyLimit, BodyTooLarge, body_too_large
+from services.dispute.evidence_store import EvidenceStore
+from services.dispute.idempotency import IdempotencyStore
+
+
+def prepare_api(app: FastAPI, engine: Engine) -> None:
+    settings = app.state.settings
+    keys = IdempotencyStore(engine, retention=settings.idempotency_retention)
+    create_schema_racing_others(keys.create_tables)
+    app.state.idempotency = keys
+    app.state.evidence = EvidenceStore(Path(settings.evidence_dir))
+    app.add_middleware(BodyLimit)
+    app.add_exception_handler(BodyTooLarge, body_too_large)

@@ -1,0 +1,182 @@
+"""What the API shows of a dispute. Messages for the platform only are shown to operators
+(and to their own author); everything else is the same for every reader."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from services.common.auth import Principal
+
+
+class ActorView(BaseModel):
+    role: str
+    id: str
+
+
+class OfferView(BaseModel):
+    offer_id: str
+    type: str
+    amount: Decimal | None
+    currency: str
+    round: int
+    made_by: str
+    note: str
+    status: str
+    made_at: datetime
+    respond_by: datetime
+
+
+class EvidenceView(BaseModel):
+    evidence_id: str
+    content_type: str
+    size: int
+    sha256: str
+    filename: str
+    description: str
+    added_by: str
+    added_at: datetime
+    download_url: str
+
+
+class MessageView(BaseModel):
+    message_id: str
+    text: str
+    visibility: str
+    posted_by: ActorView
+    posted_at: datetime
+
+
+class AppealView(BaseModel):
+    appeal_id: str
+    evidence_ids: list[str]
+    reason: str
+    appealed_by: str
+    appealed_at: datetime
+    status: str
+    outcome: str | None = None
+    extra_refund: Decimal | None = None
+    note: str | None = None
+    decided_at: datetime | None = None
+
+
+class ResolutionView(BaseModel):
+    outcome: str
+    resolved_by: str
+    remedy: str
+    refund_amount: Decimal
+    currency: str
+    note: str
+    resolved_at: datetime
+
+
+class EvidenceRequestView(BaseModel):
+    request_id: str
+    from_party: str
+    note: str
+    due: datetime
+    status: str
+
+
+class DisputeView(BaseModel):
+    id: UUID
+    order_id: str
+    item_id: str
+    buyer_id: str
+    seller_id: str
+    reason: str
+    request: str
+    request_amount: Decimal | None
+    description: str
+    status: str
+    awaiting: str
+    deadlines: dict[str, datetime]
+    offers: list[OfferView]
+    current_offer_id: str | None
+    paid_amount: Decimal
+    refunded_total: Decimal
+    refundable_amount: Decimal
+    currency: str
+    resolution: ResolutionView | None
+    appeals: list[AppealView]
+    evidence: list[EvidenceView]
+    messages: list[MessageView]
+    evidence_request: EvidenceRequestView | None
+    escalation: dict[str, Any] | None
+    return_shipment: dict[str, Any] | None
+    replacement: dict[str, Any] | None
+    feedback: dict[str, dict[str, Any]]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+def dispute_view(dispute, viewer: Principal | None = None) -> DisputeView:
+    """The dispute as `viewer` may see it (no viewer: as a party who wrote nothing private)."""
+    return DisputeView(
+        id=dispute.id, order_id=dispute.order_id, item_id=dispute.item_id,
+        buyer_id=dispute.buyer_id, seller_id=dispute.seller_id, reason=dispute.reason,
+        request=dispute.request, request_amount=dispute.request_amount,
+        description=dispute.description, status=dispute.status, awaiting=dispute.awaiting,
+        deadlines=dispute.deadlines, current_offer_id=dispute.current_offer_id,
+        offers=[_offer(o) for o in dispute.offers.values()],
+        paid_amount=dispute.paid_amount, refunded_total=dispute.refunded_total,
+        refundable_amount=dispute.refundable_amount, currency=dispute.currency,
+        resolution=dispute.resolution, appeals=dispute.appeals,
+        evidence=[_evidence(dispute.id, e) for e in dispute.evidence.values()],
+        messages=[m for m in dispute.messages if _may_read(m, viewer)],
+        evidence_request=dispute.evidence_request, escalation=dispute.escalation,
+        return_shipment=dispute.return_shipment, replacement=dispute.replacement,
+        feedback=dispute.feedback, version=dispute.version, created_at=dispute.opened_at,
+        updated_at=dispute.updated_at,
+    )
+
+
+def evidence_url(dispute_id, evidence_id: str) -> str:
+    return f"/v1/disputes/{dispute_id}/evidence/{evidence_id}"
+
+
+def _offer(offer: dict) -> dict:
+    return {**offer, "type": offer["offer_type"]}
+
+
+def _evidence(dispute_id, evidence: dict) -> dict:
+    return {**evidence, "download_url": evidence_url(dispute_id, evidence["evidence_id"])}
+
+
+def _may_read(message: dict, viewer: Principal | None) -> bool:
+    if message["visibility"] != "PLATFORM_ONLY":
+        return True
+    if viewer is None:
+        return False
+    author = message["posted_by"]
+    return viewer.role == "operator" or (author["role"], author["id"]) == (viewer.role, viewer.id)
+
+
+class OfferCreated(BaseModel):
+    offer: OfferView
+    dispute: DisputeView
+
+
+class EvidenceCreated(BaseModel):
+    evidence: EvidenceView
+    dispute: DisputeView
+
+
+class MessageCreated(BaseModel):
+    message: MessageView
+    dispute: DisputeView
+
+
+class AppealCreated(BaseModel):
+    appeal: AppealView
+    dispute: DisputeView
+
+
+class EvidenceRequestCreated(BaseModel):
+    evidence_request: EvidenceRequestView
+    dispute: DisputeView
