@@ -1,61 +1,121 @@
-"""The one seam between private domain events and the public `disputes.events` contract."""
+"""The one seam between private domain events and the public `disputes.events` contract.
+
+Each domain event class maps to one contract model (contracts/disputes.py). The payload is the
+event's attributes (names kept) minus who/when (those go in the envelope), adapted by a small
+function where the public shape differs, then validated by the model: a producer typo, or a
+domain attribute the contract does not know yet, fails here and never reaches Kafka.
+
+What stays internal, and why:
+- `MessagePosted` with visibility PLATFORM_ONLY: operators' notes; `disputes.events` is read by
+  every consumer group and kept forever, so it is not published at all.
+- The `text` of every message: conversation between the parties may carry personal data that
+  an unlimited-retention topic could never erase; consumers learn that a message was posted
+  (`message_id`, `visibility`) and the API serves the text with its visibility check.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
+from collections.abc import Callable
 from typing import Any
-from uuid import UUID
 
+from contracts import disputes as public
 from contracts.envelope import ActorRef, EventEnvelope, event_id_for
 
-PUBLIC_NAMES = {"Opened": "DisputeOpened", "Withdrawn": "DisputeWithdrawn", "Closed": "DisputeClosed"}
-SCHEMA_VERSIONS: dict[str, int] = {}
+Adapt = Callable[[dict[str, Any]], dict[str, Any]]
 BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic", "actor", "at"}
-INTERNAL_EVENTS: set[str] = set()
 
 
-def public_event_type(domain_event: Any) -> str:
-    name = type(domain_event).__name__
-    return PUBLIC_NAMES.get(name, name)
+def _same(fields: dict[str, Any]) -> dict[str, Any]:
+    return fields
+
+
+def _appeal_decided(fields: dict[str, Any]) -> dict[str, Any]:
+    """Public name `refund_amount` for the domain's `extra_refund`, "0" when none was awarded."""
+    extra = fields.pop("extra_refund")
+    return {**fields, "refund_amount": "0" if extra is None else extra}
+
+
+def _message_posted(fields: dict[str, Any]) -> dict[str, Any]:
+    return {"message_id": fields["message_id"], "visibility": fields["visibility"]}
+
+
+PUBLIC_EVENTS: dict[str, tuple[type[public.DisputePayload], Adapt]] = {
+    "Opened": (public.DisputeOpened, _same),
+    "SellerResponded": (public.SellerResponded, _same),
+    "OfferMade": (public.OfferMade, _same),
+    "OfferAccepted": (public.OfferAccepted, _same),
+    "OfferRejected": (public.OfferRejected, _same),
+    "OfferSuperseded": (public.OfferSuperseded, _same),
+    "OfferExpired": (public.OfferExpired, _same),
+    "OfferWithdrawn": (public.OfferWithdrawn, _same),
+    "ClaimAccepted": (public.ClaimAccepted, _same),
+    "ClaimRejected": (public.ClaimRejected, _same),
+    "EvidenceAdded": (public.EvidenceAdded, _same),
+    "EvidenceRequested": (public.EvidenceRequested, _same),
+    "MessagePosted": (public.MessagePosted, _message_posted),
+    "DeadlineMissed": (public.DeadlineMissed, _same),
+    "Escalated": (public.Escalated, _same),
+    "ReturnRequested": (public.ReturnRequested, _same),
+    "ReturnShipped": (public.ReturnShipped, _same),
+    "ReturnReceived": (public.ReturnReceived, _same),
+    "ReplacementShipped": (public.ReplacementShipped, _same),
+    "ReplacementReceived": (public.ReplacementReceived, _same),
+    "Resolved": (public.Resolved, _same),
+    "RefundIssued": (public.RefundIssued, _same),
+    "RefundFailed": (public.RefundFailed, _same),
+    "Withdrawn": (public.DisputeWithdrawn, _same),
+    "Appealed": (public.Appealed, _same),
+    "AppealDecided": (public.AppealDecided, _appeal_decided),
+    "Closed": (public.DisputeClosed, _same),
+    "FeedbackLeft": (public.FeedbackLeft, _same),
+}
+"""Domain event class name -> (contract model, adapter)."""
+
+INTERNAL: dict[str, Callable[[Any], bool]] = {
+    "MessagePosted": lambda event: event.visibility == "PLATFORM_ONLY",
+}
+"""Domain event class name -> which of its events stay internal (see the module docstring)."""
+
+
+class UnmappedDomainEvent(LookupError):
+    """A domain event with no public contract and no internal decision: add one of the two."""
 
 
 def is_public(domain_event: Any) -> bool:
-    return type(domain_event).__name__ not in INTERNAL_EVENTS
+    internal = INTERNAL.get(type(domain_event).__name__)
+    return not (internal and internal(domain_event))
+
+
+def public_event_type(domain_event: Any) -> str:
+    return _contract(domain_event)[0].event_type
 
 
 def to_envelope(domain_event: Any, meta: dict[str, Any]) -> EventEnvelope:
-    dispute_id = domain_event.originator_id
-    version = domain_event.originator_version
-    event_type = public_event_type(domain_event)
+    model = _contract(domain_event)[0]
+    dispute_id, version = domain_event.originator_id, domain_event.originator_version
     return EventEnvelope(
         event_id=event_id_for(dispute_id, version),
-        event_type=event_type,
-        schema_version=SCHEMA_VERSIONS.get(event_type, 1),
+        event_type=model.event_type,
+        schema_version=model.schema_version,
         dispute_id=dispute_id,
         dispute_version=version,
         occurred_at=getattr(domain_event, "at", None) or domain_event.timestamp,
         correlation_id=meta.get("correlation_id") or str(event_id_for(dispute_id, 1)),
         causation_id=meta.get("causation_id"),
         actor=ActorRef(**domain_event.actor),
-        payload=_payload(domain_event),
+        payload=to_payload(domain_event).model_dump(mode="json"),
     )
 
 
-def _payload(domain_event: Any) -> dict[str, Any]:
+def to_payload(domain_event: Any) -> public.DisputePayload:
+    """The contract model of a public domain event; pydantic.ValidationError if it does not fit."""
+    model, adapt = _contract(domain_event)
     fields = {k: v for k, v in vars(domain_event).items() if k not in BASE_FIELDS}
-    return {k: _jsonable(v) for k, v in fields.items()}
+    return model.model_validate(adapt(fields))
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
+def _contract(domain_event: Any) -> tuple[type[public.DisputePayload], Adapt]:
+    try:
+        return PUBLIC_EVENTS[type(domain_event).__name__]
+    except KeyError:
+        raise UnmappedDomainEvent(type(domain_event).__qualname__) from None
