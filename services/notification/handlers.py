@@ -1,49 +1,107 @@
-"""Consumes `disputes.events` (group `notification`): one inbox entry set per event id."""
+"""Consumes `disputes.events` (group `notification`): one inbox entry set (and outbox e-mails)
+per event id.
+
+A message that cannot be parsed, or whose (event_type, schema_version) we have no words for,
+goes to `<topic>.dlq.notification` at once. A transient fault (the database away) is retried
+here a few times with backoff; if it persists the handler raises, faststream does not commit,
+and Kafka redelivers the same message: nothing is dead-lettered for being unlucky.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import structlog
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from contracts.envelope import EventEnvelope
 from contracts.topics import DISPUTES_EVENTS, dead_letter_topic
 from services.common.consumers import dead_letter
-from services.notification.messages import notices_for, parties_from
+from services.notification.messages import (OPERATORS, MalformedEvent, MessageTemplate,
+                                            UnknownEvent, audience, is_known, notices_for,
+                                            parties_from)
 from services.notification.store import NotificationStore
+from services.notification.templates import load_templates
 
 GROUP = "notification"
+TRANSIENT = (OperationalError, InterfaceError)
 log = structlog.get_logger("notification")
 
 
-def register_dispute_consumer(broker: KafkaBroker, store: NotificationStore) -> None:
-    dlq = dead_letter_topic(DISPUTES_EVENTS, GROUP)
+@dataclass(frozen=True)
+class NotifyConfig:
+    templates: Mapping[str, MessageTemplate] = field(default_factory=load_templates)
+    operators: str = OPERATORS
+    email_fallback_domain: str = "example.invalid"
+    """Recipients without an e-mail address get `<id>@<domain>`; empty: inbox only."""
+    topic: str = DISPUTES_EVENTS
+    attempts: int = 3
+    backoff: float = 0.2
 
-    @broker.subscriber(DISPUTES_EVENTS, group_id=GROUP, auto_offset_reset="earliest",
+
+def register_dispute_consumer(broker: KafkaBroker, store: NotificationStore,
+                              config: NotifyConfig | None = None) -> None:
+    config = config or NotifyConfig()
+    dlq = dead_letter_topic(config.topic, GROUP)
+
+    @broker.subscriber(config.topic, group_id=GROUP, auto_offset_reset="earliest",
                        ack_policy=AckPolicy.NACK_ON_ERROR)
     async def on_dispute_event(message: KafkaMessage) -> None:
         try:
             envelope = EventEnvelope.model_validate_json(message.body)
-        except ValidationError as error:
+            if not is_known(envelope.event_type, envelope.schema_version):
+                raise UnknownEvent(f"{envelope.event_type} v{envelope.schema_version}")
+            await _with_retries(config, handle, store, envelope, config)
+        except (ValidationError, UnknownEvent, MalformedEvent) as error:
             await dead_letter(broker, dlq, message, error)
-            return
-        await asyncio.to_thread(handle, store, envelope)
 
 
-def handle(store: NotificationStore, envelope: EventEnvelope) -> bool:
-    dispute_id = str(envelope.dispute_id)
+async def _with_retries(config: NotifyConfig, function, *args):
+    retrying = AsyncRetrying(stop=stop_after_attempt(config.attempts), reraise=True,
+                             wait=wait_exponential(multiplier=config.backoff, max=5),
+                             retry=retry_if_exception_type(TRANSIENT))
+    async for attempt in retrying:
+        with attempt:
+            if attempt.retry_state.attempt_number > 1:
+                log.warning("handler_retry", attempt=attempt.retry_state.attempt_number)
+            return await asyncio.to_thread(function, *args)
+
+
+def handle(store: NotificationStore, envelope: EventEnvelope,
+           config: NotifyConfig | None = None) -> bool:
+    config = config or NotifyConfig()
+    dispute_id, payload = str(envelope.dispute_id), envelope.payload
     with structlog.contextvars.bound_contextvars(
             correlation_id=envelope.correlation_id, dispute_id=dispute_id,
             event_id=str(envelope.event_id)):
-        parties = parties_from(envelope.event_type, envelope.payload)
-        notices = notices_for(envelope.event_type, envelope.payload, dispute_id,
-                              parties or store.parties(dispute_id))
+        opened = parties_from(envelope.event_type, payload)
+        parties = opened or store.parties(dispute_id)
+        if parties is None and audience(envelope.event_type, payload, envelope.actor.role):
+            log.warning("dispute_parties_unknown", event_type=envelope.event_type)
+        ids = [config.operators, *((parties.buyer_id, parties.seller_id) if parties else ())]
+        profiles = store.profiles(ids)
+        notices = notices_for(envelope.event_type, payload, dispute_id, parties,
+                              templates=config.templates, actor_role=envelope.actor.role,
+                              time_zones={i: p.time_zone for i, p in profiles.items() if p.time_zone},
+                              operators=config.operators)
+        addresses = {i: _address(i, profiles.get(i), config) for i in ids}
         stored = store.record(event_id=str(envelope.event_id), event_type=envelope.event_type,
-                              dispute_id=dispute_id, notices=notices, parties=parties)
+                              dispute_id=dispute_id, notices=notices, parties=opened,
+                              addresses={i: a for i, a in addresses.items() if a})
         log.info("notified" if stored else "duplicate_skipped", event_type=envelope.event_type,
                  recipients=[n.recipient for n in notices])
         return stored
+
+
+def _address(recipient: str, profile, config: NotifyConfig) -> str | None:
+    if profile is not None and profile.email:
+        return profile.email
+    domain = config.email_fallback_domain
+    return f"{recipient}@{domain}" if domain else None

@@ -1,37 +1,36 @@
-"""The notification service's own store: inbox entries, and the events already handled.
+"""The notification service's own store: inbox entries, e-mails to send, recipients, and the
+events already handled.
 
-The event id is recorded in the same transaction as the inbox entries it produced, so a
-redelivered event finds its id and changes nothing.
+The event id is recorded in the same transaction as the inbox entries and the outbox e-mails
+it produced, so a redelivered event finds its id and changes nothing, and a crash loses nothing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from uuid import uuid4
 
-from sqlalchemy import (Column, DateTime, Engine, MetaData, String, Table, Text, insert, select,
-                        update)
+from sqlalchemy import Engine, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from services.notification.messages import Notice, Parties
+from services.notification.tables import (dispute_parties, email_outbox, handled_events,
+                                          metadata, notifications, recipients)
 
-metadata = MetaData()
-notifications = Table(
-    "notifications", metadata,
-    Column("id", String(36), primary_key=True),
-    Column("recipient", String(128), nullable=False, index=True),
-    Column("recipient_role", String(16), nullable=False),
-    Column("event_id", String(36), nullable=False), Column("event_type", String(64), nullable=False),
-    Column("dispute_id", String(36), nullable=False),
-    Column("subject", Text, nullable=False), Column("body", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("read_at", DateTime(timezone=True)),
-)
-handled_events = Table("handled_events", metadata, Column("event_id", String(36), primary_key=True))
-dispute_parties = Table(
-    "dispute_parties", metadata, Column("dispute_id", String(36), primary_key=True),
-    Column("buyer_id", String(128), nullable=False), Column("seller_id", String(128), nullable=False),
-)
+
+@dataclass(frozen=True)
+class Profile:
+    email: str | None
+    time_zone: str | None
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything stored here is UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 class NotificationStore:
@@ -47,38 +46,77 @@ class NotificationStore:
                 dispute_parties.c.dispute_id == dispute_id)).mappings().first()
         return Parties(row["buyer_id"], row["seller_id"]) if row else None
 
+    def profiles(self, recipient_ids: list[str]) -> dict[str, Profile]:
+        query = select(recipients).where(recipients.c.recipient_id.in_(recipient_ids))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return {r["recipient_id"]: Profile(r["email"], r["time_zone"]) for r in rows}
+
+    def set_profile(self, recipient_id: str, profile: Profile, replace: bool = True) -> None:
+        """Upsert; with `replace=False` an existing profile wins (seeding from config)."""
+        with self.engine.begin() as conn:
+            exists = conn.execute(select(recipients.c.recipient_id).where(
+                recipients.c.recipient_id == recipient_id)).first()
+            values = {"email": profile.email, "time_zone": profile.time_zone}
+            if not exists:
+                conn.execute(insert(recipients).values(recipient_id=recipient_id, **values))
+            elif replace:
+                conn.execute(update(recipients).where(
+                    recipients.c.recipient_id == recipient_id).values(**values))
+
     def record(self, *, event_id: str, event_type: str, dispute_id: str, notices: list[Notice],
-               parties: Parties | None) -> bool:
+               parties: Parties | None, addresses: Mapping[str, str] | None = None) -> bool:
         """Store the effect of one event; False if this event was handled before."""
         now = datetime.now(timezone.utc)
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(handled_events).values(event_id=event_id))
-                known = conn.execute(select(dispute_parties.c.dispute_id).where(
-                    dispute_parties.c.dispute_id == dispute_id)).first()
-                if parties and not known:
-                    conn.execute(insert(dispute_parties).values(
-                        dispute_id=dispute_id, buyer_id=parties.buyer_id, seller_id=parties.seller_id))
+                if parties:
+                    self._remember_parties(conn, dispute_id, parties)
                 for notice in notices:
                     conn.execute(insert(notifications).values(
                         id=str(uuid4()), recipient=notice.recipient,
                         recipient_role=notice.recipient_role, event_id=event_id,
                         event_type=event_type, dispute_id=dispute_id, subject=notice.subject,
                         body=notice.body, created_at=now))
+                    if (addresses or {}).get(notice.recipient):
+                        conn.execute(insert(email_outbox).values(
+                            id=str(uuid4()), event_id=event_id, recipient=notice.recipient,
+                            to_address=addresses[notice.recipient], subject=notice.subject,
+                            body=notice.body, created_at=now, attempts=0, next_attempt_at=now))
             return True
         except IntegrityError:
             return False
 
-    def inbox(self, recipient: str | None, limit: int = 100) -> list[dict]:
-        query = select(notifications).order_by(notifications.c.created_at).limit(limit)
+    @staticmethod
+    def _remember_parties(conn, dispute_id: str, parties: Parties) -> None:
+        known = conn.execute(select(dispute_parties.c.dispute_id).where(
+            dispute_parties.c.dispute_id == dispute_id)).first()
+        if not known:
+            conn.execute(insert(dispute_parties).values(
+                dispute_id=dispute_id, buyer_id=parties.buyer_id, seller_id=parties.seller_id))
+
+    def inbox(self, recipient: str | None, limit: int = 100, *,
+              before: tuple[datetime, str] | None = None, unread_only: bool = False) -> list[dict]:
+        """Newest first; `before` is the (created_at, id) of the last entry of the previous page."""
+        n = notifications.c
+        query = select(notifications).order_by(n.created_at.desc(), n.id.desc()).limit(limit)
         if recipient is not None:
-            query = query.where(notifications.c.recipient == recipient)
+            query = query.where(n.recipient == recipient)
+        if unread_only:
+            query = query.where(n.read_at.is_(None))
+        if before is not None:
+            at, last_id = before
+            query = query.where(or_(n.created_at < at, and_(n.created_at == at, n.id < last_id)))
         with self.engine.connect() as conn:
-            return [dict(row) for row in conn.execute(query).mappings()]
+            rows = conn.execute(query).mappings().all()
+        return [{**row, "created_at": utc(row["created_at"]), "read_at": utc(row["read_at"])}
+                for row in rows]
 
     def mark_read(self, notification_id: str, recipient: str | None) -> bool:
         query = update(notifications).where(notifications.c.id == notification_id)
         if recipient is not None:
             query = query.where(notifications.c.recipient == recipient)
         with self.engine.begin() as conn:
-            return conn.execute(query.values(read_at=datetime.now(timezone.utc))).rowcount == 1
+            read_at = func.coalesce(notifications.c.read_at, datetime.now(timezone.utc))
+            return conn.execute(query.values(read_at=read_at)).rowcount == 1
