@@ -303,3 +303,17 @@ class Dispute(NegotiationCommands, FulfilmentCommands, ReviewCommands, Conversat
     def _feedback_left(self, rating: int, comment: str, actor: ActorData, at: datetime) -> None:
         self.feedback[actor["role"]] = {"rating": rating, "comment": comment, "left_at": at}
         self.updated_at = at
+
+
+def _opened_v1_to_v2(state: dict[str, Any]) -> None:
+    """Disputes opened by the walking skeleton (stored `Opened` v1) recorded neither the
+    escalation window nor the negotiation deadline: they get the default policy's, counted
+    from their opening, as `Dispute.open` records them today."""
+    policy = DisputePolicy()
+    state.setdefault("escalation_allowed_from", state["at"] + policy.escalation_opens_after)
+    deadlines = state.setdefault("deadlines", {})
+    deadlines.setdefault(Deadline.NEGOTIATION_MAX.value, state["at"] + policy.negotiation_max)
+
+
+Dispute.Opened.class_version = 2
+Dispute.Opened.upcast_v1_v2 = staticmethod(_opened_v1_to_v2)
