@@ -12,7 +12,7 @@ from typing import Callable, Protocol
 import structlog
 
 from services.refund.gateway import PaymentProvider, ProviderError
-from services.refund.policy import RefundInstruction, refusal_for
+from services.refund.policy import RefundInstruction
 from services.refund.publishing import refund_event
 from services.refund.store import PENDING, RefundStore, StoredInstruction
 
@@ -61,12 +61,11 @@ class RefundDesk:
         return await self.pay(idempotency_key)
 
     async def _settle(self, stored: StoredInstruction) -> StoredInstruction:
-        terms = await asyncio.to_thread(self.store.terms, stored.dispute_id)
-        issued = await asyncio.to_thread(self.store.issued_total, stored.dispute_id)
-        refusal = refusal_for(_instruction(stored), terms, issued)
+        refusal = await asyncio.to_thread(self.store.reserve, _instruction(stored))
         if refusal is not None:
             await self._record_failed(stored, refusal.reason, refusal.retryable)
         else:
+            terms = await asyncio.to_thread(self.store.terms, stored.dispute_id)
             await self._call_provider(stored, terms.order_id)
         return await asyncio.to_thread(self.store.instruction, stored.idempotency_key)
 

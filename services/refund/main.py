@@ -77,11 +77,17 @@ async def ensure_refund_topics(settings: RefundSettings) -> None:
     await ensure_topics(settings.kafka_bootstrap, {name: {} for name in own}, settings.topic_partitions)
 
 
+def build_broker(settings: RefundSettings, parts: RefundParts | None = None) -> KafkaBroker:
+    """The service's Kafka consumers, unconnected (`make asyncapi` documents this broker)."""
+    broker = KafkaBroker(settings.kafka_bootstrap, client_id="refund")
+    register_dispute_consumer(broker, parts and parts.store, parts and parts.desk,
+                              settings.disputes_topic, settings.consumer_group)
+    return broker
+
+
 def create_app(settings: RefundSettings, run_consumers: bool = True) -> FastAPI:
     parts = build_parts(settings)
-    broker = KafkaBroker(settings.kafka_bootstrap, client_id="refund")
-    register_dispute_consumer(broker, parts.store, parts.desk, settings.disputes_topic,
-                              settings.consumer_group)
+    broker = build_broker(settings, parts)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -105,14 +111,15 @@ def create_app(settings: RefundSettings, run_consumers: bool = True) -> FastAPI:
 
 async def retry_refund(settings: RefundSettings, idempotency_key: str) -> int:
     parts = build_parts(settings)
+    if parts.store.instruction(idempotency_key) is None:
+        print(f"no refund instruction {idempotency_key!r}", file=sys.stderr)
+        await parts.http.aclose()
+        return 2
     await parts.start()
     try:
         stored = await parts.desk.retry(idempotency_key)
     finally:
         await parts.stop()
-    if stored is None:
-        print(f"no refund instruction {idempotency_key!r}", file=sys.stderr)
-        return 2
     print(json.dumps({"idempotency_key": idempotency_key, "status": stored.status,
                       "provider_reference": stored.provider_reference, "reason": stored.reason}))
     return 0 if stored.status == "ISSUED" else 1

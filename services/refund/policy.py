@@ -69,13 +69,14 @@ def refund_for(event_type: str, event_id: str, dispute_id: str,
 
 
 def refusal_for(instruction: RefundInstruction, terms: OrderTerms | None,
-                issued_total: Decimal) -> Refusal | None:
-    """Checked at the moment of paying: the refunds of a dispute never exceed what was paid."""
+                committed: Decimal) -> Refusal | None:
+    """Checked at the moment of paying: the refunds of a dispute (`committed`: issued, or held
+    by another refund in flight) plus this one never exceed what was paid."""
     if terms is None:
         return Refusal("ORDER_TERMS_UNKNOWN", retryable=True)
     if instruction.currency != terms.currency:
         return Refusal("CURRENCY_MISMATCH", retryable=False)
-    if issued_total + instruction.amount > terms.paid_amount:
+    if committed + instruction.amount > terms.paid_amount:
         return Refusal("REFUND_EXCEEDS_PAID_AMOUNT", retryable=False)
     return None
 

@@ -18,7 +18,7 @@ from sqlalchemy import (Boolean, Column, DateTime, Engine, Integer, MetaData, St
                         insert, select, update)
 from sqlalchemy.exc import IntegrityError
 
-from services.refund.policy import OrderTerms, RefundInstruction
+from services.refund.policy import OrderTerms, RefundInstruction, Refusal, refusal_for
 
 PENDING, ISSUED, FAILED = "PENDING", "ISSUED", "FAILED"
 
@@ -42,6 +42,7 @@ instructions = Table(
     Column("attempt", Integer, nullable=False, default=1),
     Column("provider_reference", String(200)),
     Column("reason", Text), Column("retryable", Boolean),
+    Column("reserved", Boolean, nullable=False, default=False),
     Column("published", Boolean, nullable=False, default=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
@@ -61,6 +62,7 @@ class StoredInstruction:
     provider_reference: str | None
     reason: str | None
     retryable: bool | None
+    reserved: bool
     published: bool
     updated_at: datetime
 
@@ -98,16 +100,36 @@ class RefundStore:
 
     def terms(self, dispute_id: str) -> OrderTerms | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(order_terms).where(
-                order_terms.c.dispute_id == dispute_id)).mappings().first()
+            return self._terms(conn, dispute_id)
+
+    @staticmethod
+    def _terms(conn, dispute_id: str) -> OrderTerms | None:
+        row = conn.execute(select(order_terms).where(
+            order_terms.c.dispute_id == dispute_id)).mappings().first()
         return OrderTerms(row["dispute_id"], row["order_id"], Decimal(row["paid_amount"]),
                           row["currency"]) if row else None
 
-    def issued_total(self, dispute_id: str) -> Decimal:
-        query = select(instructions.c.amount).where(instructions.c.dispute_id == dispute_id,
-                                                    instructions.c.status == ISSUED)
-        with self.engine.connect() as conn:
-            return sum((Decimal(amount) for amount in conn.execute(query).scalars()), Decimal(0))
+    def reserve(self, instruction: RefundInstruction) -> Refusal | None:
+        """Check the paid-amount ceiling and hold this amount against it, one dispute at a time.
+
+        Touching the dispute's terms row first serialises reservations across processes (a row
+        lock in PostgreSQL, the write lock in SQLite); amounts already issued or reserved by
+        another PENDING instruction count, so no two in-flight refunds can overshoot together.
+        """
+        key, dispute_id = instruction.idempotency_key, instruction.dispute_id
+        with self.engine.begin() as conn:
+            conn.execute(update(order_terms).where(order_terms.c.dispute_id == dispute_id)
+                         .values(order_id=order_terms.c.order_id))
+            held = select(instructions.c.amount).where(
+                instructions.c.dispute_id == dispute_id, instructions.c.idempotency_key != key,
+                (instructions.c.status == ISSUED)
+                | ((instructions.c.status == PENDING) & instructions.c.reserved.is_(True)))
+            committed = sum((Decimal(a) for a in conn.execute(held).scalars()), Decimal(0))
+            refusal = refusal_for(instruction, self._terms(conn, dispute_id), committed)
+            if refusal is None:
+                conn.execute(update(instructions).where(instructions.c.idempotency_key == key)
+                             .values(reserved=True))
+        return refusal
 
     def instruction(self, idempotency_key: str) -> StoredInstruction | None:
         with self.engine.connect() as conn:
@@ -124,7 +146,8 @@ class RefundStore:
         return self._settle(idempotency_key, status=ISSUED, provider_reference=provider_reference)
 
     def record_failed(self, idempotency_key: str, reason: str, retryable: bool) -> bool:
-        return self._settle(idempotency_key, status=FAILED, reason=reason, retryable=retryable)
+        return self._settle(idempotency_key, status=FAILED, reason=reason, retryable=retryable,
+                            reserved=False)
 
     def mark_published(self, idempotency_key: str, attempt: int) -> None:
         with self.engine.begin() as conn:
@@ -138,7 +161,7 @@ class RefundStore:
             return conn.execute(update(instructions).where(
                 instructions.c.idempotency_key == idempotency_key, instructions.c.status == FAILED,
             ).values(status=PENDING, attempt=instructions.c.attempt + 1, published=False,
-                     reason=None, retryable=None, updated_at=_now())).rowcount == 1
+                     reserved=False, reason=None, retryable=None, updated_at=_now())).rowcount == 1
 
     def pending_keys(self) -> list[str]:
         return self._keys(instructions.c.status == PENDING)
@@ -165,7 +188,7 @@ def _new_row(instruction: RefundInstruction, correlation_id: str | None) -> dict
             "dispute_id": instruction.dispute_id, "cause_event_id": instruction.cause_event_id,
             "correlation_id": correlation_id, "amount": str(instruction.amount),
             "currency": instruction.currency, "status": PENDING, "attempt": 1,
-            "published": False, "updated_at": _now()}
+            "reserved": False, "published": False, "updated_at": _now()}
 
 
 def _stored(row) -> StoredInstruction:

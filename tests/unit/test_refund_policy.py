@@ -82,11 +82,11 @@ def test_a_dispute_opening_with_an_unreadable_paid_amount_is_poison():
 
 
 def test_a_refund_within_the_paid_amount_may_be_paid():
-    assert refusal_for(instruction("30.00"), TERMS, issued_total=Decimal("70.00")) is None
+    assert refusal_for(instruction("30.00"), TERMS, committed=Decimal("70.00")) is None
 
 
 def test_a_refund_above_what_remains_of_the_paid_amount_is_refused_for_good():
-    assert refusal_for(instruction("30.01"), TERMS, issued_total=Decimal("70.00")) == Refusal(
+    assert refusal_for(instruction("30.01"), TERMS, committed=Decimal("70.00")) == Refusal(
         "REFUND_EXCEEDS_PAID_AMOUNT", retryable=False)
 
 
