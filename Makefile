@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 ROLE ?= buyer
 SUB ?= B-1
 
-.PHONY: install kafka-jars run test test-fast token order clean
+.PHONY: install kafka-jars run test test-fast token order contracts asyncapi clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ token: install  ## print a bearer token: make token ROLE=seller SUB=S-1
 
 order: install  ## publish a sample paid, delivered order O-1 (buyer B-1, seller S-1, item I-1, 100.00 USD)
 	$(PY) -m tools.dev order
+
+contracts: install  ## JSON Schema of every contract into contracts/schema/ (a test checks they are current)
+	$(PY) -m tools.gen_docs contracts
+
+asyncapi: install  ## AsyncAPI document of every service into docs/asyncapi/ (a test checks they are current)
+	$(PY) -m tools.gen_docs asyncapi
 
 clean:
 	rm -rf .run var .pytest_cache

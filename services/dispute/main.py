@@ -45,13 +45,19 @@ def build_application(settings: DisputeSettings) -> DisputeApplication:
         env=eventsourcing_env(settings.database_url), policy=settings.policy()))
 
 
+def build_broker(settings: DisputeSettings, order_book: OrderBook | None = None) -> KafkaBroker:
+    """The API's Kafka consumers, unconnected (`make asyncapi` documents this broker)."""
+    broker = KafkaBroker(settings.kafka_bootstrap, client_id="dispute-api")
+    register_order_consumer(broker, order_book)
+    return broker
+
+
 def create_app(settings: DisputeSettings, clock: Callable[[], datetime] = utc_now,
                run_consumers: bool = True) -> FastAPI:
     engine = sqlalchemy_engine(settings.database_url)
     order_book = OrderBook(engine)
     create_schema_racing_others(order_book.create_tables)
-    broker = KafkaBroker(settings.kafka_bootstrap, client_id="dispute-api")
-    register_order_consumer(broker, order_book)
+    broker = build_broker(settings, order_book)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

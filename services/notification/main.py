@@ -27,11 +27,17 @@ from faststream.kafka import KafkaBroker
 log = structlog.get_logger("notification")
 
 
+def build_broker(settings: NotificationSettings, store: NotificationStore | None = None) -> KafkaBroker:
+    """The service's Kafka consumers, unconnected (`make asyncapi` documents this broker)."""
+    broker = KafkaBroker(settings.kafka_bootstrap, client_id="notification")
+    register_dispute_consumer(broker, store)
+    return broker
+
+
 def create_app(settings: NotificationSettings, run_consumers: bool = True) -> FastAPI:
     store = NotificationStore(sqlalchemy_engine(settings.database_url))
     create_schema_racing_others(store.create_tables)
-    broker = KafkaBroker(settings.kafka_bootstrap, client_id="notification")
-    register_dispute_consumer(broker, store)
+    broker = build_broker(settings, store)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
