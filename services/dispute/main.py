@@ -28,7 +28,12 @@ from services.common.problems import install_problem_handlers
 from services.dispute.api.routes import router
 from services.dispute.api.setup import prepare_api
 from services.dispute.application import DisputeApplication
-from services.dispute.consumers import register_order_consumer
+from services.dispute.api.queries import router as queries_router
+from services.dispute.consumers import register_order_consumer, register_refund_consumer
+from services.dispute.deadlines import DeadlineWorker
+from services.dispute.projections import DisputeIndexProjection
+from services.dispute.timeline import TimelineProjection
+from services.dispute.api.timeline import router as timeline_router
 from services.dispute.orders import OrderBook
 from services.dispute.relay import Relay, RelayPosition
 from services.dispute.settings import DisputeSettings
@@ -45,36 +50,59 @@ def build_application(settings: DisputeSettings) -> DisputeApplication:
         env=eventsourcing_env(settings.database_url), policy=settings.policy()))
 
 
-def build_broker(settings: DisputeSettings, order_book: OrderBook | None = None) -> KafkaBroker:
+def build_broker(settings: DisputeSettings, order_book: OrderBook | None = None,
+                 disputes: DisputeApplication | None = None) -> KafkaBroker:
     """The API's Kafka consumers, unconnected (`make asyncapi` documents this broker)."""
     broker = KafkaBroker(settings.kafka_bootstrap, client_id="dispute-api")
     register_order_consumer(broker, order_book)
+    register_refund_consumer(broker, disputes)
     return broker
 
 
 def create_app(settings: DisputeSettings, clock: Callable[[], datetime] = utc_now,
-               run_consumers: bool = True) -> FastAPI:
+               run_consumers: bool = True, run_workers: bool | None = None) -> FastAPI:
+    """run_consumers: Kafka consumers; run_workers: projection and deadline worker
+    (default: settings.run_workers)."""
     engine = sqlalchemy_engine(settings.database_url)
     order_book = OrderBook(engine)
     create_schema_racing_others(order_book.create_tables)
-    broker = build_broker(settings, order_book)
+    disputes = build_application(settings)
+    projection = DisputeIndexProjection(disputes, engine)
+    create_schema_racing_others(projection.create_tables)
+    timeline = TimelineProjection(disputes, engine)
+    create_schema_racing_others(timeline.create_tables)
+    broker = build_broker(settings, order_book, disputes)
+    run_workers = settings.run_workers if run_workers is None else run_workers
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        stopping = asyncio.Event()
+        workers = []
         if run_consumers:
             await ensure_platform_topics(settings.kafka_bootstrap, settings.topic_partitions)
             await broker.start()
+        if run_workers:
+            deadline_worker = DeadlineWorker(disputes, engine, lambda: app.state.clock())
+            workers = [asyncio.create_task(projection.run(stopping)),
+                       asyncio.create_task(timeline.run(stopping)),
+                       asyncio.create_task(deadline_worker.run(stopping, settings.deadline_poll_interval))]
         log.info("dispute_api_started", port=settings.http_port, database=settings.database_url)
         yield
+        stopping.set()
+        await asyncio.gather(*workers)
         if run_consumers:
             await broker.stop()
 
     app = FastAPI(title="Dispute service", version="1", lifespan=lifespan)
     app.state.settings, app.state.clock = settings, clock
-    app.state.disputes, app.state.orders, app.state.broker = build_application(settings), order_book, broker
+    app.state.disputes, app.state.orders, app.state.broker = disputes, order_book, broker
+    app.state.engine, app.state.projection = engine, projection
+    app.state.timeline, app.state.projections = timeline, [projection, timeline]
     install_problem_handlers(app)
     app.include_router(router)
     prepare_api(app, engine)
+    app.include_router(queries_router)
+    app.include_router(timeline_router)
     app.get("/health")(lambda: {"status": "ok"})
     return app
 

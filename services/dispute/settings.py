@@ -21,6 +21,8 @@ class DisputeSettings(BaseSettings):
     relay_batch_size: int = Field(default=200, ge=1, le=5000)
     relay_poll_interval: float = 0.2
     log_level: str = "INFO"
+    run_workers: bool = True
+    deadline_poll_interval: float = 1.0
     jwt_secret: str = "dev-only-secret-change-me-in-production"
     evidence_dir: str = "var/evidence"
     idempotency_retention: timedelta = timedelta(hours=24)

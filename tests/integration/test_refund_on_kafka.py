@@ -30,7 +30,7 @@ from services.refund.policy import OrderTerms, idempotency_key_for, refund_for
 from services.refund.settings import RefundSettings
 from services.refund.store import PENDING, RefundStore
 from services.common.database import sqlalchemy_engine
-from tests.support.kafka import eventually, read_topic
+from tests.support.kafka import read_topic
 from tests.support.orders import NOW
 
 pytestmark = pytest.mark.integration
