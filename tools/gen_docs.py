@@ -175,7 +175,7 @@ def _referenced(roots: list[Any], schemas: dict[str, Any]) -> set[str]:
 # Writing and checking -------------------------------------------------------------------------
 
 def _json(document: Any) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
 
 
 def stale(documents: dict[Path, str], folder: Path) -> list[str]:
