@@ -1,8 +1,8 @@
 """Consumes `disputes.events` (group `notification`): one inbox entry set (and outbox e-mails)
 per event id.
 
-A message that cannot be parsed, or whose (event_type, schema_version) we have no words for,
-goes to `<topic>.dlq.notification` at once. A transient fault (the database away) is retried
+A message that cannot be parsed, whose (event_type, schema_version) the contracts do not know,
+or whose event type we have no words for, goes to `<topic>.dlq.notification` at once. A transient fault (the database away) is retried
 here a few times with backoff; if it persists the handler raises, faststream does not commit,
 and Kafka redelivers the same message: nothing is dead-lettered for being unlucky.
 """
@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from contracts.disputes import UnknownDisputeEvent, upcast_payload
 from contracts.envelope import EventEnvelope
 from contracts.topics import DISPUTES_EVENTS, dead_letter_topic
 from services.common.consumers import dead_letter
@@ -56,10 +57,8 @@ def register_dispute_consumer(broker: KafkaBroker, store: NotificationStore,
     async def on_dispute_event(message: KafkaMessage) -> None:
         try:
             envelope = EventEnvelope.model_validate_json(message.body)
-            if not is_known(envelope.event_type, envelope.schema_version):
-                raise UnknownEvent(f"{envelope.event_type} v{envelope.schema_version}")
             await _with_retries(config, handle, store, envelope, config)
-        except (ValidationError, UnknownEvent, MalformedEvent) as error:
+        except (ValidationError, UnknownDisputeEvent, UnknownEvent, MalformedEvent) as error:
             await dead_letter(broker, dlq, message, error)
 
 
@@ -77,7 +76,10 @@ async def _with_retries(config: NotifyConfig, function, *args):
 def handle(store: NotificationStore, envelope: EventEnvelope,
            config: NotifyConfig | None = None) -> bool:
     config = config or NotifyConfig()
-    dispute_id, payload = str(envelope.dispute_id), envelope.payload
+    if not is_known(envelope.event_type):
+        raise UnknownEvent(envelope.event_type)
+    payload = upcast_payload(envelope.event_type, envelope.schema_version, envelope.payload)
+    dispute_id = str(envelope.dispute_id)
     with structlog.contextvars.bound_contextvars(
             correlation_id=envelope.correlation_id, dispute_id=dispute_id,
             event_id=str(envelope.event_id)):

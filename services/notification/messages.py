@@ -92,11 +92,11 @@ AUDIENCES: dict[str, Audience] = {
     "DisputeClosed": lambda p, a: BOTH,
     "FeedbackLeft": lambda p, a: (OPERATORS,),
 }
-SCHEMA_VERSIONS: dict[str, frozenset[int]] = {name: frozenset({1}) for name in AUDIENCES}
 
 
-def is_known(event_type: str, schema_version: int) -> bool:
-    return schema_version in SCHEMA_VERSIONS.get(event_type, frozenset())
+def is_known(event_type: str) -> bool:
+    """Schema versions are the contract's business: payloads arrive here upcast to the latest."""
+    return event_type in AUDIENCES
 
 
 def parties_from(event_type: str, payload: dict[str, Any]) -> Parties | None:
