@@ -1,4 +1,5 @@
-"""Composition root of the notification service: HTTP inbox + the `disputes.events` consumer.
+"""Composition root of the notification service: HTTP inbox, the `disputes.events` consumer
+and the e-mail sender.
 
 python -m services.notification.main
 """
@@ -6,23 +7,27 @@ python -m services.notification.main
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from contextlib import asynccontextmanager
-from typing import Annotated
 
 import structlog
 import uvicorn
-from fastapi import FastAPI, Header, Query, Request
-
-from services.common.auth import AuthError, read_token
-from services.common.database import create_schema_racing_others, sqlalchemy_engine
-from services.common.logging import configure_logging
-from services.common.topics import ensure_platform_topics
-from services.common.problems import Problem, install_problem_handlers
-from services.notification.handlers import register_dispute_consumer
-from services.notification.settings import NotificationSettings
-from services.notification.store import NotificationStore
+from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
+
+from contracts.topics import dead_letter_topic
+from services.common.database import create_schema_racing_others, sqlalchemy_engine
+from services.common.kafka import ensure_topics
+from services.common.logging import configure_logging
+from services.common.problems import install_problem_handlers
+from services.common.topics import ensure_platform_topics
+from services.notification.api import install_inbox_routes
+from services.notification.handlers import GROUP, NotifyConfig, register_dispute_consumer
+from services.notification.mailer import Backoff, EmailSender, SmtpServer
+from services.notification.outbox import EmailOutbox
+from services.notification.settings import NotificationSettings
+from services.notification.store import NotificationStore, Profile
 
 log = structlog.get_logger("notification")
 
@@ -30,55 +35,71 @@ log = structlog.get_logger("notification")
 def build_broker(settings: NotificationSettings, store: NotificationStore | None = None) -> KafkaBroker:
     """The service's Kafka consumers, unconnected (`make asyncapi` documents this broker)."""
     broker = KafkaBroker(settings.kafka_bootstrap, client_id="notification")
-    register_dispute_consumer(broker, store)
+    register_dispute_consumer(broker, store, notify_config(settings))
     return broker
 
 
 def create_app(settings: NotificationSettings, run_consumers: bool = True) -> FastAPI:
-    store = NotificationStore(sqlalchemy_engine(settings.database_url))
+    engine = sqlalchemy_engine(settings.database_url)
+    store = NotificationStore(engine)
     create_schema_racing_others(store.create_tables)
+    seed_recipients(store, settings)
     broker = build_broker(settings, store)
+    sender = email_sender(EmailOutbox(engine), settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        sending = None
         if run_consumers:
-            await ensure_platform_topics(settings.kafka_bootstrap, settings.topic_partitions)
+            await ensure_consumed_topics(settings)
             await broker.start()
-        log.info("notification_started", port=settings.http_port)
+            sending = asyncio.create_task(sender.run(), name="email-sender")
+        log.info("notification_started", port=settings.http_port, topic=settings.events_topic,
+                 smtp=f"{settings.smtp_host}:{settings.smtp_port}")
         yield
-        if run_consumers:
+        if sending is not None:
+            sending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sending
             await broker.stop()
 
     app = FastAPI(title="Notification service", version="1", lifespan=lifespan)
-    app.state.store = store
+    app.state.store, app.state.sender = store, sender
     install_problem_handlers(app)
-
-    def caller(authorization: str | None):
-        try:
-            return read_token(settings.jwt_secret, authorization)
-        except AuthError as exc:
-            raise Problem(401, "UNAUTHENTICATED", str(exc)) from None
-
-    @app.get("/v1/notifications")
-    async def list_notifications(recipient: Annotated[str | None, Query(max_length=128)] = None,
-                                 authorization: Annotated[str | None, Header()] = None):
-        who = caller(authorization)
-        if who.role != "operator":
-            if recipient not in (None, who.id):
-                raise Problem(403, "FORBIDDEN", "you may read only your own notifications")
-            recipient = who.id
-        items = await asyncio.to_thread(store.inbox, recipient)
-        return {"items": items}
-
-    @app.post("/v1/notifications/{notification_id}/read", status_code=204)
-    async def mark_read(notification_id: str, authorization: Annotated[str | None, Header()] = None):
-        who = caller(authorization)
-        owner = None if who.role == "operator" else who.id
-        if not await asyncio.to_thread(store.mark_read, notification_id, owner):
-            raise Problem(404, "NOT_FOUND", "no such notification in your inbox")
-
+    install_inbox_routes(app, store, settings.jwt_secret)
     app.get("/health")(lambda: {"status": "ok"})
     return app
+
+
+def notify_config(settings: NotificationSettings) -> NotifyConfig:
+    return NotifyConfig(operators=settings.operators_recipient, topic=settings.events_topic,
+                        email_fallback_domain=settings.email_fallback_domain,
+                        attempts=settings.handler_attempts, backoff=settings.handler_backoff)
+
+
+def email_sender(outbox: EmailOutbox, settings: NotificationSettings) -> EmailSender:
+    smtp = SmtpServer(settings.smtp_host, settings.smtp_port, settings.smtp_from,
+                      settings.smtp_timeout)
+    backoff = Backoff(settings.email_max_attempts, settings.email_backoff_initial,
+                      settings.email_backoff_max)
+    return EmailSender(outbox, smtp, backoff, poll_interval=settings.outbox_poll_interval)
+
+
+def seed_recipients(store: NotificationStore, settings: NotificationSettings) -> None:
+    """Profiles from configuration; a profile a recipient set through the API wins."""
+    seeds = dict(settings.recipients)
+    if settings.operators_email:
+        seeds.setdefault(settings.operators_recipient, {"email": settings.operators_email})
+    for recipient_id, fields in seeds.items():
+        store.set_profile(recipient_id, Profile(fields.get("email"), fields.get("time_zone")),
+                          replace=False)
+
+
+async def ensure_consumed_topics(settings: NotificationSettings) -> None:
+    await ensure_platform_topics(settings.kafka_bootstrap, settings.topic_partitions)
+    topic = settings.events_topic
+    await ensure_topics(settings.kafka_bootstrap, {topic: {}, dead_letter_topic(topic, GROUP): {}},
+                        settings.topic_partitions)
 
 
 def main() -> int:

@@ -2,14 +2,32 @@
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.topics import DISPUTES_EVENTS
+
 
 class NotificationSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFICATION_", extra="ignore")
 
     database_url: str = "sqlite:///var/notification.sqlite"
     kafka_bootstrap: str = "127.0.0.1:9092"
+    events_topic: str = DISPUTES_EVENTS
     http_host: str = "127.0.0.1"
     http_port: int = 8001
     jwt_secret: str = "dev-only-secret-change-me-in-production"
     topic_partitions: int = 6
     log_level: str = "INFO"
+    handler_attempts: int = 3
+    handler_backoff: float = 0.2
+    operators_recipient: str = "operators"
+    operators_email: str | None = None
+    recipients: dict[str, dict[str, str]] = {}
+    """Seed profiles, JSON: {"S-1": {"email": "s1@shop.example", "time_zone": "Europe/Berlin"}}."""
+    email_fallback_domain: str = "example.invalid"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_from: str = "Dispute platform <disputes@dispute-platform.localhost>"
+    smtp_timeout: float = 10.0
+    email_max_attempts: int = 10
+    email_backoff_initial: float = 1.0
+    email_backoff_max: float = 300.0
+    outbox_poll_interval: float = 0.5

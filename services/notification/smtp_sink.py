@@ -1,0 +1,124 @@
+"""A local SMTP sink for `make run` and tests: accepts every mail, keeps it as an .eml file,
+logs one line per mail, and lists them over HTTP.
+
+python -m services.notification.smtp_sink [--port 8025] [--http-port 8026] [--folder .run/mail]
+GET http://127.0.0.1:8026/messages[?to=ADDRESS] -> [{"to", "subject", "body", "file"}, ...]
+DELETE http://127.0.0.1:8026/messages empties the folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import threading
+import time
+import uuid
+from email import message_from_bytes, policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+from aiosmtpd.controller import Controller
+
+
+def read_mails(folder: Path) -> list[dict]:
+    """Every kept mail, oldest first."""
+    mails = []
+    for path in sorted(folder.glob("*.eml")):
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        body = message.get_body(preferencelist=("plain",))
+        mails.append({"to": str(message["To"]), "subject": str(message["Subject"]),
+                      "body": body.get_content().replace("\r\n", "\n") if body else "",
+                      "file": path.name})
+    return mails
+
+
+class MailFolder:
+    """aiosmtpd handler: one .eml file per accepted mail."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        path = self.folder / f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.eml"
+        path.write_bytes(envelope.original_content or envelope.content)
+        subject = message_from_bytes(envelope.content, policy=policy.default)["Subject"]
+        print(f"mail to={','.join(envelope.rcpt_tos)} subject={subject!r} file={path.name}",
+              flush=True)
+        return "250 Message accepted for delivery"
+
+
+def _http_handler(folder: Path):
+    class Messages(BaseHTTPRequestHandler):
+        def do_GET(self):
+            url = urlparse(self.path)
+            if url.path != "/messages":
+                return self._reply(404, {"error": "try GET /messages"})
+            to = parse_qs(url.query).get("to", [None])[0]
+            self._reply(200, [m for m in read_mails(folder) if to is None or to in m["to"]])
+
+        def do_DELETE(self):
+            for path in folder.glob("*.eml"):
+                path.unlink(missing_ok=True)
+            self._reply(200, [])
+
+        def _reply(self, status: int, body) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    return Messages
+
+
+class SmtpSink:
+    def __init__(self, folder: Path, port: int = 8025, http_port: int | None = 8026,
+                 host: str = "127.0.0.1"):
+        self.folder = Path(folder)
+        self.smtp = Controller(MailFolder(self.folder), hostname=host, port=port)
+        self.http = ThreadingHTTPServer((host, http_port), _http_handler(self.folder)) \
+            if http_port is not None else None
+
+    def start(self) -> "SmtpSink":
+        self.smtp.start()
+        if self.http is not None:
+            threading.Thread(target=self.http.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.smtp.stop()
+        if self.http is not None:
+            self.http.shutdown()
+            self.http.server_close()
+
+    def mails(self) -> list[dict]:
+        return read_mails(self.folder)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8025)
+    parser.add_argument("--http-port", type=int, default=8026)
+    parser.add_argument("--folder", type=Path, default=Path(".run/mail"))
+    args = parser.parse_args()
+    sink = SmtpSink(args.folder, args.port, args.http_port, args.host).start()
+    print(f"SMTP sink on {args.host}:{args.port}, mails in {args.folder}/, "
+          f"list: http://{args.host}:{args.http_port}/messages", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    sink.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
