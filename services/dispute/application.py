@@ -9,7 +9,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Mapper
 
-from services.dispute.context import ContextMapper
+from services.dispute.context import GENESIS, ContextMapper, hash_chain
 from services.dispute.domain import Dispute, DisputePolicy, DomainError, OrderFacts
 from services.dispute.domain.dispute import dispute_id_for
 from services.dispute.domain.values import Actor
@@ -27,6 +27,19 @@ class DisputeApplication(Application):
 
     def construct_mapper(self) -> Mapper:
         return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=ContextMapper)
+
+    def save(self, *objs: Any, **kwargs: Any):
+        """Store the pending events, each chained to its dispute's previous event (context.py)."""
+        heads = {obj.id: self._last_hash(obj.id, pending[0].originator_version)
+                 for obj in objs if (pending := getattr(obj, "_pending_events", None))}
+        with hash_chain(heads):
+            return super().save(*objs, **kwargs)
+
+    def _last_hash(self, dispute_id: UUID, first_pending_version: int) -> str:
+        if first_pending_version == 1:
+            return GENESIS
+        last = self.recorder.select_events(dispute_id, lte=first_pending_version - 1, desc=True, limit=1)
+        return (last and self.mapper.stored_hash(last[0])) or GENESIS
 
     def open_dispute(self, *, order: OrderFacts, item_id: str, actor: Actor, reason: str,
                      request: str, request_amount: Any, description: str, at: datetime) -> Dispute:

@@ -2,19 +2,29 @@
 
 The domain knows nothing of correlation ids; the mapper writes the current command's context
 into each stored event's state under `__meta__` and strips it again when events are loaded.
+
+The mapper also chains each dispute's events: `__meta__.hash` is
+sha256(previous event's hash + canonical(topic, dispute id, version, state)), the first event
+chaining from 64 zeros, so editing any stored row breaks the chain at that row (audit verify).
+The application puts the previous hash of each dispute it saves in `hash_chain(...)`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Iterator
+from uuid import UUID
 
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
 META_KEY = "__meta__"
+GENESIS = "0" * 64
 _current: ContextVar[dict[str, str | None] | None] = ContextVar("command_meta", default=None)
+_chain: ContextVar[dict[UUID, str] | None] = ContextVar("hash_chain", default=None)
 
 
 @contextmanager
@@ -26,6 +36,22 @@ def command_context(correlation_id: str, causation_id: str | None = None) -> Ite
         _current.reset(token)
 
 
+@contextmanager
+def hash_chain(heads: dict[UUID, str]) -> Iterator[None]:
+    """Dispute id -> hash of its last stored event; the mapper advances it per event."""
+    token = _chain.set(heads)
+    try:
+        yield
+    finally:
+        _chain.reset(token)
+
+
+def event_hash(previous: str, topic: str, originator_id: UUID, version: int, state: dict) -> str:
+    body = json.dumps([topic, str(originator_id), version, state], sort_keys=True,
+                      separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256((previous + body).encode()).hexdigest()
+
+
 class ContextMapper(Mapper):
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         state = dict(vars(domain_event))
@@ -34,11 +60,19 @@ class ContextMapper(Mapper):
         class_version = getattr(type(domain_event), "class_version", 1)
         if class_version > 1:
             state["class_version"] = class_version
-        meta = _current.get()
+        topic = get_topic(type(domain_event))
+        meta = dict(_current.get() or {})
+        heads = _chain.get()
+        if heads is not None and originator_id in heads:
+            heads[originator_id] = meta["hash"] = event_hash(
+                heads[originator_id], topic, originator_id, originator_version, state)
         if meta:
             state[META_KEY] = meta
         return StoredEvent(originator_id=originator_id, originator_version=originator_version,
-                           topic=get_topic(type(domain_event)), state=self._encode(state))
+                           topic=topic, state=self._encode(state))
+
+    def stored_hash(self, stored_event: StoredEvent) -> str | None:
+        return (self._decode(stored_event.state).get(META_KEY) or {}).get("hash")
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         return self.to_domain_event_with_meta(stored_event)[0]
