@@ -35,3 +35,21 @@ async def eventually(check, timeout: float = 30.0, interval: float = 0.2):
         if result or time.monotonic() > deadline:
             return result
         await asyncio.sleep(interval)
+
+
+async def drain_topic(bootstrap: str, topic: str, quiet_ms: int = 1500, limit: float = 30.0) -> list:
+    """Every record of `topic` from the start, until nothing new arrives for `quiet_ms`."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"test-{uuid4()}",
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    records, deadline = [], time.monotonic() + limit
+    try:
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=quiet_ms)
+            if not batch and records:
+                break
+            for partition_records in batch.values():
+                records.extend(partition_records)
+    finally:
+        await consumer.stop()
+    return records

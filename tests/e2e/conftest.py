@@ -1,0 +1,95 @@
+"""The whole platform as separate processes on the session's real Kafka and PostgreSQL."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from contracts.topics import ORDERS_EVENTS
+from infra.ports import free_port
+from services.common.kafka import idempotent_producer
+from tests.support.orders import order_delivered, order_placed
+from tests.support.processes import ServiceProcess
+from tests.support.tokens import SECRET
+
+_databases = itertools.count()
+
+
+@dataclass
+class System:
+    url: dict[str, str]
+    bootstrap: str
+    log_dir: Path
+    processes: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    async def publish_order(self, order_id: str, buyer: str = "B-1", seller: str = "S-1",
+                            amount: str = "100.00", delivered: bool = True, **kwargs) -> None:
+        now = datetime.now(timezone.utc)
+        events = [order_placed(order_id=order_id, buyer=buyer, seller=seller, amount=amount,
+                               now=now, **kwargs)]
+        if delivered:
+            events.append(order_delivered(order_id=order_id, now=now))
+        producer = idempotent_producer(self.bootstrap, "e2e-orders")
+        await producer.start()
+        try:
+            for event in events:
+                await producer.send_and_wait(ORDERS_EVENTS, event.model_dump_json().encode(),
+                                             key=order_id.encode())
+        finally:
+            await producer.stop()
+
+
+def start_system(postgres, kafka, log_dir: Path, extra_env: dict[str, str] | None = None) -> System:
+    n = next(_databases)
+    ports = {name: free_port() for name in ("dispute", "notification", "refund", "payments", "smtp")}
+    env = {
+        "DISPUTE_DATABASE_URL": postgres.create_database(f"e2e{n}_dispute"),
+        "DISPUTE_KAFKA_BOOTSTRAP": kafka.bootstrap, "DISPUTE_HTTP_PORT": str(ports["dispute"]),
+        "DISPUTE_JWT_SECRET": SECRET, "DISPUTE_RELAY_POLL_INTERVAL": "0.1",
+        "DISPUTE_DEADLINE_POLL_INTERVAL": "0.5", "DISPUTE_RELAY_METRICS_PORT": "0",
+        "NOTIFICATION_DATABASE_URL": postgres.create_database(f"e2e{n}_notification"),
+        "NOTIFICATION_KAFKA_BOOTSTRAP": kafka.bootstrap, "NOTIFICATION_JWT_SECRET": SECRET,
+        "NOTIFICATION_HTTP_PORT": str(ports["notification"]),
+        "REFUND_DATABASE_URL": postgres.create_database(f"e2e{n}_refund"),
+        "REFUND_KAFKA_BOOTSTRAP": kafka.bootstrap, "REFUND_HTTP_PORT": str(ports["refund"]),
+        "REFUND_PROVIDER_URL": f"http://127.0.0.1:{ports['payments']}",
+        "PAYSIM_DATABASE_URL": postgres.create_database(f"e2e{n}_payments"),
+        "PAYSIM_HTTP_PORT": str(ports["payments"]),
+        **(extra_env or {}),
+    }
+    url = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    specs = [
+        ("payments", "services.payment_simulator.main", [], f"{url['payments']}/health"),
+        ("dispute", "services.dispute.main", ["serve"], f"{url['dispute']}/health"),
+        ("relay", "services.dispute.main", ["relay"], None),
+        ("notification", "services.notification.main", [], f"{url['notification']}/health"),
+        ("refund", "services.refund.main", [], f"{url['refund']}/health"),
+    ]
+    system = System(url=url, bootstrap=kafka.bootstrap, log_dir=log_dir)
+    try:
+        for name, module, args, health in specs:
+            system.processes[name] = ServiceProcess(name, module, args, env, log_dir, health)
+        for proc in system.processes.values():
+            proc.wait_healthy()
+    except Exception:
+        stop_system(system)
+        raise
+    return system
+
+
+def stop_system(system: System) -> None:
+    for proc in system.processes.values():
+        proc.stop()
+    for proc in system.processes.values():
+        print(f"--- {proc.name} (last lines) ---\n{proc.log_tail(12)}")
+
+
+@pytest.fixture
+def system(postgres, kafka, tmp_path):
+    running = start_system(postgres, kafka, tmp_path)
+    yield running
+    stop_system(running)
