@@ -21,7 +21,6 @@ from faststream.kafka import KafkaBroker
 
 from services.common.database import (create_schema_racing_others, eventsourcing_env,
                                       sqlalchemy_engine)
-from services.common.kafka import idempotent_producer
 from services.common.topics import ensure_platform_topics
 from services.common.logging import configure_logging
 from services.common.problems import install_problem_handlers
@@ -35,7 +34,8 @@ from services.dispute.projections import DisputeIndexProjection
 from services.dispute.timeline import TimelineProjection
 from services.dispute.api.timeline import router as timeline_router
 from services.dispute.orders import OrderBook
-from services.dispute.relay import Relay, RelayPosition
+from services.dispute import relay_process
+from services.dispute.api.ops import router as ops_router
 from services.dispute.settings import DisputeSettings
 
 log = structlog.get_logger("dispute")
@@ -101,6 +101,7 @@ def create_app(settings: DisputeSettings, clock: Callable[[], datetime] = utc_no
     install_problem_handlers(app)
     app.include_router(router)
     prepare_api(app, engine)
+    app.include_router(ops_router)
     app.include_router(queries_router)
     app.include_router(timeline_router)
     app.get("/health")(lambda: {"status": "ok"})
@@ -108,17 +109,7 @@ def create_app(settings: DisputeSettings, clock: Callable[[], datetime] = utc_no
 
 
 async def run_relay(settings: DisputeSettings, stopping: asyncio.Event) -> None:
-    application = build_application(settings)
-    position = RelayPosition(sqlalchemy_engine(settings.database_url))
-    create_schema_racing_others(position.create_tables)
-    await ensure_platform_topics(settings.kafka_bootstrap, settings.topic_partitions)
-    producer = idempotent_producer(settings.kafka_bootstrap, client_id="dispute-relay")
-    await producer.start()
-    try:
-        await Relay(application, producer, position, settings.relay_batch_size,
-                    settings.relay_poll_interval).run(stopping)
-    finally:
-        await producer.stop()
+    await relay_process.run_relay(settings, build_application(settings), stopping)
 
 
 def _relay_main(settings: DisputeSettings) -> None:

@@ -1,7 +1,8 @@
 """The relay: follows the event store's notification log and publishes, in log order, to Kafka.
 
 Its position is recorded only after Kafka acknowledged the batch, so a crash re-publishes
-(same `event_id`s, consumers drop the duplicates) and never skips.
+(same `event_id`s, consumers drop the duplicates) and never skips. Only the holder of the
+relay lock publishes (`relay_lock`); the others stand by and take over when it dies.
 """
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ from __future__ import annotations
 import asyncio
 
 import structlog
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, select, update, insert
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, insert, select, update
 
 from contracts.topics import DISPUTES_EVENTS
-from services.dispute.application import DisputeApplication
+from services.dispute.relay_lock import LockLost, Unguarded, wait_for_lock
+from services.dispute.relay_metrics import RelayMetrics
+from services.dispute.relay_wakeup import PollingWakeup
 from services.dispute.translation import is_public, to_envelope
 
 log = structlog.get_logger("relay")
@@ -45,20 +48,35 @@ class RelayPosition:
 
 
 class Relay:
-    def __init__(self, app: DisputeApplication, producer, position: RelayPosition,
-                 batch_size: int = 200, poll_interval: float = 0.2, topic: str = DISPUTES_EVENTS):
+    def __init__(self, app, producer, position: RelayPosition, batch_size: int = 200,
+                 poll_interval: float = 0.2, topic: str = DISPUTES_EVENTS, *, lock=None,
+                 wakeup: PollingWakeup | None = None, metrics: RelayMetrics | None = None):
         self.app, self.producer, self.position = app, producer, position
         self.batch_size, self.poll_interval, self.topic = batch_size, poll_interval, topic
+        self.lock, self.wakeup = lock or Unguarded(), wakeup or PollingWakeup()
+        self.metrics = metrics or RelayMetrics()
 
     async def run(self, stopping: asyncio.Event) -> None:
-        log.info("relay_started", position=self.position.get(), topic=self.topic)
+        """Stand by for the lock, publish while it is held; again if it is lost."""
+        while await wait_for_lock(self.lock, stopping):
+            try:
+                await self._publish_while_held(stopping)
+            except LockLost:
+                log.warning("relay_lock_lost", lock=self.lock.name)
+            finally:
+                self.metrics.active.set(0)
+                await self.lock.release()
+
+    async def _publish_while_held(self, stopping: asyncio.Event) -> None:
+        # The previous holder may have advanced the position: every batch reads it afresh.
+        log.info("relay_took_over", lock=self.lock.name, topic=self.topic,
+                 position=await asyncio.to_thread(self.position.get))
+        self.metrics.active.set(1)
         while not stopping.is_set():
-            published = await self.publish_next_batch()
-            if published == 0:
-                try:
-                    await asyncio.wait_for(stopping.wait(), self.poll_interval)
-                except TimeoutError:
-                    pass
+            if not await self.lock.still_held():
+                raise LockLost()
+            if await self.publish_next_batch() == 0:
+                await self.wakeup.wait(self.poll_interval, stopping)
 
     async def publish_next_batch(self) -> int:
         start = await asyncio.to_thread(self.position.get)
@@ -69,7 +87,9 @@ class Relay:
         pending = [await self._send(n) for n in notifications]
         await asyncio.gather(*(p for p in pending if p is not None))
         await asyncio.to_thread(self.position.set, notifications[-1].id)
-        log.info("relay_published", count=len(notifications), position=notifications[-1].id)
+        self.metrics.published.inc(len(notifications))
+        log.info("relay_published", count=len(notifications), first=notifications[0].id,
+                 position=notifications[-1].id)
         return len(notifications)
 
     async def _send(self, notification):

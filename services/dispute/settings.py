@@ -20,6 +20,8 @@ class DisputeSettings(BaseSettings):
     topic_partitions: int = 6
     relay_batch_size: int = Field(default=200, ge=1, le=5000)
     relay_poll_interval: float = 0.2
+    relay_metrics_port: int = 9102
+    events_topic: str = "disputes.events"
     log_level: str = "INFO"
     run_workers: bool = True
     deadline_poll_interval: float = 1.0

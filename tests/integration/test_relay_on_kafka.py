@@ -5,6 +5,8 @@ import json
 from uuid import uuid4
 
 import pytest
+from cloudevents.core.bindings.kafka import KafkaMessage, from_binary
+from cloudevents.core.formats.json import JSONFormat
 
 from contracts.envelope import EventEnvelope, event_id_for
 from services.common.kafka import idempotent_producer
@@ -71,3 +73,17 @@ async def test_the_relay_resumes_after_its_recorded_position(relay_parts, kafka)
     await relay_once(app, position, topic, kafka.bootstrap)
     assert await relay_once(app, position, topic, kafka.bootstrap) == 0
     assert len(await read_topic(kafka.bootstrap, topic, expect=4, timeout=3)) == 3
+
+
+async def test_a_cloudevents_sdk_reads_a_published_record_without_custom_code(relay_parts, kafka):
+    app, position, topic = relay_parts
+    [dispute] = open_disputes(app, 1)
+    await relay_once(app, position, topic, kafka.bootstrap)
+    [record] = await read_topic(kafka.bootstrap, topic, expect=1)
+    event = from_binary(KafkaMessage(headers=dict(record.headers), key=record.key,
+                                     value=record.value), JSONFormat())
+    assert (event.get_specversion(), event.get_type(), event.get_subject()) == (
+        "1.0", "com.dispute-platform.DisputeOpened", str(dispute.id))
+    assert event.get_id() == str(event_id_for(dispute.id, 1))
+    assert event.get_time() is not None and event.get_data()["dispute_version"] == 1
+

@@ -1,0 +1,44 @@
+"""Operator-only views of the platform's plumbing, under /v1/ops."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from services.common.database import create_schema_racing_others, sqlalchemy_engine
+from services.common.problems import Problem
+from services.dispute.api.routes import Caller
+from services.dispute.relay import RelayPosition
+from services.dispute.relay_lag import measure_lag
+
+router = APIRouter(prefix="/v1/ops")
+
+
+class RelayLagView(BaseModel):
+    position: int
+    last_notification_id: int
+    events_pending: int
+    oldest_pending_age_seconds: float
+
+
+@router.get("/relay-lag", response_model=RelayLagView)
+async def relay_lag(caller: Caller, request: Request):
+    """Events stored but not yet on Kafka, and how long the oldest of them has waited."""
+    if caller.role != "operator":
+        raise Problem(403, "FORBIDDEN", "only operators see the relay lag")
+    state = request.app.state
+    position = await asyncio.to_thread(_relay_position, state)
+    lag = await asyncio.to_thread(measure_lag, state.disputes, position, datetime.now(timezone.utc))
+    return RelayLagView(**lag.as_dict())
+
+
+def _relay_position(state) -> RelayPosition:
+    if getattr(state, "relay_position", None) is None:
+        engine = getattr(state, "engine", None) or sqlalchemy_engine(state.settings.database_url)
+        position = RelayPosition(engine, state.settings.events_topic)
+        create_schema_racing_others(position.create_tables)
+        state.relay_position = position
+    return state.relay_position

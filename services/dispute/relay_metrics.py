@@ -1,0 +1,42 @@
+"""The relay's Prometheus metrics: lag (measured on each scrape), throughput, who is active."""
+
+from __future__ import annotations
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.core import GaugeMetricFamily
+
+log = structlog.get_logger("relay")
+
+
+class RelayMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None, measure_lag=None):
+        self.registry = registry or CollectorRegistry()
+        self.published = Counter("dispute_relay_events_published",
+                                 "Events published and acknowledged by Kafka", registry=self.registry)
+        self.active = Gauge("dispute_relay_active",
+                            "1 while this process holds the relay lock and publishes",
+                            registry=self.registry)
+        if measure_lag is not None:
+            self.registry.register(RelayLagCollector(measure_lag))
+
+
+class RelayLagCollector:
+    """Measures on each scrape, so the figures are never stale."""
+
+    def __init__(self, measure):
+        self.measure = measure
+
+    def collect(self):
+        try:
+            lag = self.measure()
+        except Exception as exc:  # a failed scrape must not take the relay down
+            log.warning("relay_lag_unavailable", error=repr(exc)[:300])
+            return
+        yield GaugeMetricFamily("dispute_relay_events_pending",
+                                "Stored events not yet published to Kafka", value=lag.events_pending)
+        yield GaugeMetricFamily("dispute_relay_oldest_pending_age_seconds",
+                                "Age of the oldest stored event not yet published",
+                                value=lag.oldest_pending_age_seconds)
+        yield GaugeMetricFamily("dispute_relay_position",
+                                "Last notification id published and recorded", value=lag.position)
