@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from services.common.problems import Problem
 from services.dispute.api import conversation, evidence, fulfilment, negotiation, review
+from services.dispute.api.consistency import ReadYourWrites
 from services.dispute.api.deps import (  # noqa: F401 (principal, clock: re-exported)
     Caller, clock, correlation_id, dispute_to_read, principal, require_role, run_domain,
 )
@@ -26,10 +27,12 @@ KeyHeader = Annotated[str | None, Header(min_length=1, max_length=255)]
 
 @router.post("/disputes", status_code=201, response_model=DisputeView)
 async def open_dispute(body: OpenDispute, caller: Caller, request: Request,
-                       idempotency_key: KeyHeader = None):
+                       consistency: ReadYourWrites, idempotency_key: KeyHeader = None):
     require_role(caller, frozenset({"buyer"}))
-    return await idempotent(request, caller, idempotency_key, fingerprint(request, body),
-                            lambda: _open(body, caller, request, idempotency_key))
+    answer = await idempotent(request, caller, idempotency_key, fingerprint(request, body),
+                              lambda: _open(body, caller, request, idempotency_key))
+    await consistency.after_command(request, answer)
+    return answer
 
 
 async def _open(body: OpenDispute, caller, request: Request, key: str | None) -> JSONResponse:

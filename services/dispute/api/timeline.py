@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from pydantic import AwareDatetime, BaseModel
 
 from services.common.problems import Problem
-from services.dispute.api.routes import Caller, run_domain
+from services.dispute.api.deps import Caller, dispute_to_read
 from services.dispute.timeline import read_timeline, utc
 
 router = APIRouter(prefix="/v1")
@@ -46,10 +46,8 @@ async def get_timeline(dispute_id: UUID, caller: Caller, request: Request,
                        as_of: AwareDatetime | None = None):
     """Entries in order (oldest first); `as_of` (RFC 3339) keeps those recorded at or before it."""
     state = request.app.state
-    dispute = await run_domain(state.disputes.get_dispute, dispute_id)
+    await dispute_to_read(request, dispute_id, caller)
     is_party = caller.role in ("buyer", "seller")
-    if is_party and caller.id not in (dispute.buyer_id, dispute.seller_id):
-        raise Problem(404, "DISPUTE_NOT_FOUND", f"no dispute {dispute_id}")
     if caller.role not in ("buyer", "seller", "operator"):
         raise Problem(403, "FORBIDDEN", "only the parties and operators read a timeline")
     entries = await asyncio.to_thread(read_timeline, state.engine, dispute_id,
