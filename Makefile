@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 ROLE ?= buyer
 SUB ?= B-1
 
-.PHONY: install kafka-jars run test test-fast token order contracts asyncapi clean
+.PHONY: install kafka-jars run test test-fast token order mails contracts asyncapi clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ token: install  ## print a bearer token: make token ROLE=seller SUB=S-1
 
 order: install  ## publish a sample paid, delivered order O-1 (buyer B-1, seller S-1, item I-1, 100.00 USD)
 	$(PY) -m tools.dev order
+
+mails: install  ## the e-mails the local SMTP sink received while `make run` is going
+	@$(PY) -c "import json, urllib.request; [print(m['to'], '|', m['subject']) for m in json.load(urllib.request.urlopen('http://127.0.0.1:8026/messages'))]"
 
 contracts: install  ## JSON Schema of every contract into contracts/schema/ (a test checks they are current)
 	$(PY) -m tools.gen_docs contracts

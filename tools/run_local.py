@@ -1,8 +1,8 @@
 """`make run`: the whole system on this machine, on embedded defaults (SQLite stores).
 
-Starts Kafka (127.0.0.1:9092), the dispute API (:8000), the relay, the notification service
-(:8001), the payment-provider simulator (:8003) and the refund service (:8002); prints where
-each listens; Ctrl-C stops them all.
+Starts Kafka (127.0.0.1:9092), the dispute API (:8000), the relay, a local SMTP sink (:8025,
+mails listed on :8026), the notification service (:8001), the payment-provider simulator
+(:8003) and the refund service (:8002); prints where each listens; Ctrl-C stops them all.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ RUN_DIR = ROOT / ".run"
 SERVICES = [
     ("dispute-api", ["services.dispute.main", "serve"], 8000),
     ("dispute-relay", ["services.dispute.main", "relay"], None),
+    ("smtp-sink", ["services.notification.smtp_sink", "--folder", ".run/mail"], 8026),
     ("notification", ["services.notification.main"], 8001),
     ("payment-simulator", ["services.payment_simulator.main"], 8003),
     ("refund", ["services.refund.main"], 8002),
@@ -84,6 +85,7 @@ The dispute platform is up (logs in {RUN_DIR}/):
   dispute API           http://127.0.0.1:8000   (OpenAPI: http://127.0.0.1:8000/docs)
   dispute relay         store -> disputes.events
   notification service  http://127.0.0.1:8001/v1/notifications
+  SMTP sink (mails)     127.0.0.1:8025 -> {RUN_DIR}/mail/*.eml, http://127.0.0.1:8026/messages
   refund service        http://127.0.0.1:8002/health
   payment simulator     http://127.0.0.1:8003/refunds
 Try it: see README "Try it". Ctrl-C stops everything.
