@@ -6,8 +6,12 @@ fed straight into the book, an advanceable clock, and fixtures named by the disp
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
+import tempfile
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -40,8 +44,8 @@ class Clock:
 class Api:
     """A TestClient that knows the dispute under test and speaks as a named principal."""
 
-    def __init__(self, client: TestClient, clock: Clock):
-        self.client, self.clock, self.app = client, clock, client.app
+    def __init__(self, client: TestClient, clock: Clock, folder: Path):
+        self.client, self.clock, self.app, self.folder = client, clock, client.app, folder
         self.dispute_id: str | None = None
 
     def url(self, path: str) -> str:
@@ -74,9 +78,10 @@ class Api:
         body = {"counter_offer": {"type": "PARTIAL_REFUND", "amount": amount}}
         return self.ok(self.post(f"/offers/{offer_id}/reject", json=body, who=who))["current_offer_id"]
 
-    def upload(self, who=SELLER, content: bytes = PNG, name: str = "photo.png", **fields):
+    def upload(self, who=SELLER, content: bytes = PNG, name: str = "photo.png", headers=None,
+               **fields):
         return self.post("/evidence", who=who, files={"file": (name, content, "image/png")},
-                         data=fields)
+                         data=fields, headers=headers)
 
     def evidence(self, who=SELLER) -> str:
         return self.ok(self.upload(who=who), 201)["evidence"]["evidence_id"]
@@ -88,12 +93,26 @@ def settings_for(tmp_path) -> DisputeSettings:
 
 
 @contextmanager
-def running_api(tmp_path, clock: Clock, *orders):
+def running_api(tmp_path, clock: Clock, *orders, template=None):
+    """The API on a database in tmp_path (a copy of `template`, whose tables exist already)."""
+    if template is not None:
+        shutil.copy(template, tmp_path / "dispute.sqlite")
     app = create_app(settings_for(tmp_path), clock=clock, run_consumers=False)
     for order in orders:
         app.state.orders.apply(order)
     with TestClient(app) as client:
-        yield Api(client, clock)
+        yield Api(client, clock, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def api_template(tmp_path_factory):
+    """An empty database with every table, made once: creating tables is the slow part."""
+    folder = tmp_path_factory.mktemp("api-template")
+    with running_api(folder, Clock()):
+        pass
+    with sqlite3.connect(folder / "dispute.sqlite") as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return folder / "dispute.sqlite"
 
 
 @pytest.fixture
@@ -102,9 +121,21 @@ def clock():
 
 
 @pytest.fixture
-def api(tmp_path, clock):
+def memory_folder(tmp_path):
+    """A folder in memory (tmpfs) where there is one: SQLite syncs every commit to disk."""
+    shm = Path("/dev/shm")
+    if not shm.is_dir():
+        yield tmp_path
+        return
+    folder = Path(tempfile.mkdtemp(prefix="dispute-api-", dir=shm))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def api(memory_folder, clock, api_template):
     """Order O-1 (buyer B-1, seller S-1, item I-1, 100.00 USD), promised 3 days ago."""
-    with running_api(tmp_path, clock, order_placed()) as api:
+    with running_api(memory_folder, clock, order_placed(), template=api_template) as api:
         yield api
 
 

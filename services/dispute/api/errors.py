@@ -11,8 +11,12 @@ STATUS = {
     "REFUND_EXCEEDS_REFUNDABLE_AMOUNT": 422, "CURRENCY_MISMATCH": 422,
     "APPEAL_REQUIRES_NEW_EVIDENCE": 422, "EVIDENCE_REJECTED": 422,
 }
+# Members of every problem body; a domain detail of the same name (the dispute's `status`)
+# is renamed `dispute_<name>` instead of overwriting it.
+RESERVED = frozenset({"type", "title", "status", "code", "detail"})
 
 
 def to_problem(error: DomainError) -> Problem:
-    details = {k: v for k, v in error.details.items() if v is not None}
+    details = {(f"dispute_{k}" if k in RESERVED else k): v
+               for k, v in error.details.items() if v is not None}
     return Problem(STATUS.get(error.code, 409), error.code, error.message, **details)

@@ -1,0 +1,86 @@
+"""E-mail in-process: the outbox sender against the real local SMTP sink (aiosmtpd) on free
+ports, and the sink's HTTP listing that `make run` and the e2e scenarios read."""
+
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+from infra.ports import free_port
+from services.common.database import sqlalchemy_engine
+from services.notification.mailer import Backoff, EmailSender, SmtpServer
+from services.notification.messages import Notice, Parties
+from services.notification.outbox import EmailOutbox
+from services.notification.smtp_sink import SmtpSink
+from services.notification.store import NotificationStore
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = NotificationStore(sqlalchemy_engine(f"sqlite:///{tmp_path}/n.sqlite"))
+    store.create_tables()
+    return store
+
+
+@pytest.fixture
+def sink(tmp_path):
+    sink = SmtpSink(tmp_path / "mail", port=free_port(), http_port=free_port()).start()
+    yield sink
+    sink.stop()
+
+
+def queue_one_email(store, to="s1@shop.example"):
+    notice = Notice("S-1", "seller", "A buyer opened a dispute on order O-1", "Respond by 3 Dec.\n")
+    store.record(event_id="E-1", event_type="DisputeOpened", dispute_id="D-1", notices=[notice],
+                 parties=Parties("B-1", "S-1"), addresses={"S-1": to})
+
+
+def sender(store, port, max_attempts=3):
+    return EmailSender(EmailOutbox(store.engine), SmtpServer(port=port, timeout=2),
+                       Backoff(max_attempts=max_attempts, initial=0.0, maximum=0.0))
+
+
+async def test_a_queued_email_is_delivered_and_marked_sent(store, sink):
+    queue_one_email(store)
+    assert await sender(store, sink.smtp.port).drain_once() == 1
+    [email] = EmailOutbox(store.engine).emails()
+    assert email["sent_at"] is not None and email["attempts"] == 0
+    assert [(m["to"], m["subject"]) for m in sink.mails()] == [
+        ("s1@shop.example", "A buyer opened a dispute on order O-1")]
+
+
+async def test_a_sent_email_is_not_sent_again(store, sink):
+    queue_one_email(store)
+    mailer = sender(store, sink.smtp.port)
+    await mailer.drain_once()
+    assert await mailer.drain_once() == 0 and len(sink.mails()) == 1
+
+
+async def test_an_unreachable_server_schedules_a_retry_with_the_error(store):
+    queue_one_email(store)
+    await sender(store, free_port()).drain_once()
+    [email] = EmailOutbox(store.engine).emails()
+    assert email["attempts"] == 1 and email["sent_at"] is None and "connect" in email["last_error"].lower()
+
+
+async def test_an_email_is_given_up_after_its_last_attempt(store):
+    queue_one_email(store)
+    await sender(store, free_port(), max_attempts=1).drain_once()
+    [email] = EmailOutbox(store.engine).emails()
+    assert email["failed_at"] is not None
+
+
+def test_a_claimed_email_is_not_claimed_again_before_its_lease_ends(store):
+    queue_one_email(store)
+    outbox, now = EmailOutbox(store.engine), datetime.now(timezone.utc)
+    assert len(outbox.claim_due(now, timedelta(minutes=1))) == 1
+    assert outbox.claim_due(now, timedelta(minutes=1)) == []
+
+
+async def test_the_sink_lists_received_mails_over_http(store, sink):
+    queue_one_email(store)
+    await sender(store, sink.smtp.port).drain_once()
+    async with httpx.AsyncClient() as http:
+        listed = (await http.get(f"http://127.0.0.1:{sink.http.server_address[1]}/messages")).json()
+    assert [(m["to"], m["subject"], m["body"]) for m in listed] == [
+        ("s1@shop.example", "A buyer opened a dispute on order O-1", "Respond by 3 Dec.\n")]
