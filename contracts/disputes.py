@@ -76,6 +76,8 @@ class DisputeOpened(DisputePayload):
     request_amount: Amount | None = Field(description="what the buyer asks back; null: all paid")
     description: Text
     paid_amount: Amount
+    refunded_before: Amount = Field(default=Decimal("0"), description=(
+        "part of paid_amount refunded outside any dispute before it opened (OrderRefunded)"))
     currency: Currency
     deadlines: dict[DeadlineName, UtcDatetime]
     escalation_allowed_from: UtcDatetime = Field(description="from when a party may escalate")

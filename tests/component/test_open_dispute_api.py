@@ -94,3 +94,16 @@ def test_another_party_cannot_read_the_dispute(api):
     opened = api.post("/v1/disputes", json=BODY, headers=bearer("buyer", "B-1")).json()
     response = api.get(f"/v1/disputes/{opened['id']}", headers=bearer("seller", "S-9"))
     assert (response.status_code, response.json()["code"]) == (404, "DISPUTE_NOT_FOUND")
+
+
+def test_a_refund_made_outside_disputes_lowers_what_the_dispute_may_return(api):
+    from datetime import timedelta
+    from decimal import Decimal
+    from uuid import uuid4
+
+    from contracts.orders import OrderRefunded
+
+    api.app.state.orders.apply(OrderRefunded(event_id=uuid4(), order_id="O-1", amount=Decimal("30.00"),
+                                             refunded_at=NOW - timedelta(days=1)))
+    body = api.post("/v1/disputes", json=BODY, headers=bearer("buyer", "B-1")).json()
+    assert (body["paid_amount"], body["refundable_amount"]) == ("100.00", "70.00")

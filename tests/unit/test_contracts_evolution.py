@@ -53,11 +53,24 @@ def test_a_dispute_stored_by_the_walking_skeleton_takes_todays_commands(app):
     assert app.repository.get(dispute.id).status == "UNDER_REVIEW"
 
 
-def test_disputes_opened_today_are_stored_as_opened_version_2(app):
+def test_disputes_opened_today_are_stored_as_opened_version_3(app):
     dispute = open_dispute()
     app.save(dispute)
     [stored] = app.recorder.select_events(dispute.id)
-    assert app.mapper.transcoder.decode(stored.state)["class_version"] == 2
+    assert app.mapper.transcoder.decode(stored.state)["class_version"] == 3
+
+
+def test_a_dispute_stored_as_opened_version_2_loads_with_nothing_refunded_before(app):
+    dispute = open_dispute()
+    app.save(dispute)
+    [stored] = app.recorder.select_events(dispute.id)
+    state = app.mapper.transcoder.decode(stored.state)
+    del state["refunded_before"]
+    state["class_version"] = 2
+    old = type(stored)(originator_id=stored.originator_id, originator_version=1,
+                       topic=stored.topic, state=app.mapper.transcoder.encode(state))
+    loaded = app.mapper.to_domain_event(old)
+    assert loaded.refunded_before == 0
 
 
 # Consumers: a chain of payload upcasters per event type -----------------------------------

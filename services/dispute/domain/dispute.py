@@ -18,7 +18,7 @@ from eventsourcing.domain import Aggregate, event
 from services.dispute.domain.conversation import ConversationCommands
 from services.dispute.domain.fulfilment import FulfilmentCommands
 from services.dispute.domain.negotiation import NegotiationCommands
-from services.dispute.domain.opening import check_can_open, claimed_amount
+from services.dispute.domain.opening import check_can_open, claimed_amount, refunded_before
 from services.dispute.domain.orders import OrderFacts
 from services.dispute.domain.policy import DisputePolicy
 from services.dispute.domain.refunds import RefundRecords
@@ -55,6 +55,7 @@ class Dispute(NegotiationCommands, FulfilmentCommands, ReviewCommands, Conversat
             seller_id=order.seller_id, reason=reason, request=request,
             request_amount=claimed_amount(order, item_id, request, request_amount),
             description=description, paid_amount=order.item_amount(item_id),
+            refunded_before=refunded_before(order, item_id),
             currency=order.currency, actor=actor.as_dict(), at=at,
             deadlines={Deadline.SELLER_RESPONSE.value: at + policy.seller_response_window,
                        Deadline.NEGOTIATION_MAX.value: at + policy.negotiation_max},
@@ -66,14 +67,15 @@ class Dispute(NegotiationCommands, FulfilmentCommands, ReviewCommands, Conversat
     @event("Opened")
     def __init__(self, order_id: str, item_id: str, buyer_id: str, seller_id: str, reason: str,
                  request: str, request_amount: Decimal | None, description: str,
-                 paid_amount: Decimal, currency: str, actor: ActorData, at: datetime,
-                 deadlines: dict[str, datetime], escalation_allowed_from: datetime) -> None:
+                 paid_amount: Decimal, refunded_before: Decimal, currency: str,
+                 actor: ActorData, at: datetime, deadlines: dict[str, datetime],
+                 escalation_allowed_from: datetime) -> None:
         self.order_id, self.item_id = order_id, item_id
         self.buyer_id, self.seller_id = buyer_id, seller_id
         self.reason, self.request, self.request_amount = reason, request, request_amount
         self.description = description
         self.paid_amount, self.currency = paid_amount, currency
-        self.refunded_total = Decimal("0")
+        self.refunded_total = refunded_before
         self.status = Status.AWAITING_SELLER_RESPONSE.value
         self.deadlines = dict(deadlines)
         self.escalation_allowed_from = escalation_allowed_from
@@ -315,5 +317,11 @@ def _opened_v1_to_v2(state: dict[str, Any]) -> None:
     deadlines.setdefault(Deadline.NEGOTIATION_MAX.value, state["at"] + policy.negotiation_max)
 
 
-Dispute.Opened.class_version = 2
+def _opened_v2_to_v3(state: dict[str, Any]) -> None:
+    """Disputes opened before refunds outside disputes were counted had none counted."""
+    state.setdefault("refunded_before", Decimal("0"))
+
+
+Dispute.Opened.class_version = 3
 Dispute.Opened.upcast_v1_v2 = staticmethod(_opened_v1_to_v2)
+Dispute.Opened.upcast_v2_v3 = staticmethod(_opened_v2_to_v3)

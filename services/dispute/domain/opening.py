@@ -31,7 +31,19 @@ def check_can_open(order: OrderFacts, item_id: str, actor: Actor, reason: str, a
 
 def claimed_amount(order: OrderFacts, item_id: str, request: str,
                    request_amount: Decimal | None) -> Decimal | None:
-    """The amount the buyer asks for: the item's price for a full refund, none for a replacement."""
+    """The amount the buyer asks for: what is still refundable for a full refund, none for a
+    replacement."""
+    refundable = (order.item_amount(item_id) or Decimal("0")) - refunded_before(order, item_id)
+    return rules.require_terms_amount(request, request_amount, refundable=refundable,
+                                      currency=None, dispute_currency=order.currency)
+
+
+def refunded_before(order: OrderFacts, item_id: str) -> Decimal:
+    """The part of the item's price already refunded outside any dispute (`OrderRefunded`).
+
+    Order refunds do not say which item they were for, so the dispute may return at most what
+    is left of the whole order: the item's price, less whatever the other items cannot absorb.
+    """
     paid = order.item_amount(item_id) or Decimal("0")
-    return rules.require_terms_amount(request, request_amount, refundable=paid, currency=None,
-                                      dispute_currency=order.currency)
+    left_of_order = max(order.total_amount - order.refunded_outside_disputes, Decimal("0"))
+    return min(paid, max(paid - left_of_order, Decimal("0")))
