@@ -33,6 +33,7 @@ from services.dispute.deadlines import DeadlineWorker
 from services.dispute.projections import DisputeIndexProjection
 from services.dispute.timeline import TimelineProjection
 from services.dispute.api.timeline import router as timeline_router
+from services.dispute.api.console import router as console_router
 from services.dispute.orders import OrderBook
 from services.dispute import relay_process
 from services.dispute.api.ops import router as ops_router
@@ -104,6 +105,7 @@ def create_app(settings: DisputeSettings, clock: Callable[[], datetime] = utc_no
     app.include_router(ops_router)
     app.include_router(queries_router)
     app.include_router(timeline_router)
+    app.include_router(console_router)
     app.get("/health")(lambda: {"status": "ok"})
     return app
 
