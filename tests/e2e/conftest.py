@@ -45,7 +45,8 @@ class System:
 
 def start_system(postgres, kafka, log_dir: Path, extra_env: dict[str, str] | None = None) -> System:
     n = next(_databases)
-    ports = {name: free_port() for name in ("dispute", "notification", "refund", "payments", "smtp")}
+    ports = {name: free_port() for name in
+             ("dispute", "notification", "refund", "payments", "smtp", "mailbox")}
     env = {
         "DISPUTE_DATABASE_URL": postgres.create_database(f"e2e{n}_dispute"),
         "DISPUTE_KAFKA_BOOTSTRAP": kafka.bootstrap, "DISPUTE_HTTP_PORT": str(ports["dispute"]),
@@ -54,6 +55,7 @@ def start_system(postgres, kafka, log_dir: Path, extra_env: dict[str, str] | Non
         "NOTIFICATION_DATABASE_URL": postgres.create_database(f"e2e{n}_notification"),
         "NOTIFICATION_KAFKA_BOOTSTRAP": kafka.bootstrap, "NOTIFICATION_JWT_SECRET": SECRET,
         "NOTIFICATION_HTTP_PORT": str(ports["notification"]),
+        "NOTIFICATION_SMTP_PORT": str(ports["smtp"]),
         "REFUND_DATABASE_URL": postgres.create_database(f"e2e{n}_refund"),
         "REFUND_KAFKA_BOOTSTRAP": kafka.bootstrap, "REFUND_HTTP_PORT": str(ports["refund"]),
         "REFUND_PROVIDER_URL": f"http://127.0.0.1:{ports['payments']}",
@@ -63,6 +65,9 @@ def start_system(postgres, kafka, log_dir: Path, extra_env: dict[str, str] | Non
     }
     url = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     specs = [
+        ("mailbox", "services.notification.smtp_sink",
+         ["--port", str(ports["smtp"]), "--http-port", str(ports["mailbox"]),
+          "--folder", str(log_dir / "mail")], f"{url['mailbox']}/messages"),
         ("payments", "services.payment_simulator.main", [], f"{url['payments']}/health"),
         ("dispute", "services.dispute.main", ["serve"], f"{url['dispute']}/health"),
         ("relay", "services.dispute.main", ["relay"], None),

@@ -2,6 +2,7 @@
 as its own process on real Kafka and PostgreSQL; orders arrive on `orders.events`, deadlines
 are seconds long, refunds go through the payment-provider simulator."""
 
+import asyncio
 import base64
 import json
 from datetime import timedelta
@@ -89,8 +90,10 @@ def money(value) -> Decimal:
 
 
 async def test_1_a_partial_refund_is_agreed_and_paid_exactly_once(platform, parties, order_id):
-    buyer, seller, _ = parties
-    dispute_id = await opened(platform, buyer, order_id, reason="NOT_AS_DESCRIBED")
+    buyer, seller = (Party(parties[0].http, parties[0].base, role, f"{role[0].upper()}-{order_id}")
+                     for role in ("buyer", "seller"))
+    await platform.publish_order(order_id, buyer=buyer.id, seller=seller.id)
+    dispute_id = (await buyer.open_dispute(order_id, reason="NOT_AS_DESCRIBED")).json()["id"]
     for _ in range(2):
         await upload(buyer, dispute_id)
     offer_id = await offer(seller, dispute_id, "30.00")
@@ -107,6 +110,23 @@ async def test_1_a_partial_refund_is_agreed_and_paid_exactly_once(platform, part
     results = [json.loads(r.value) for r in await drain_topic(platform.bootstrap, REFUNDS_EVENTS)
                if r.key == dispute_id.encode()]
     assert [(r["event_type"], money(r["amount"])) for r in results] == [("RefundIssued", Decimal("30.00"))]
+    mails = await resolution_mails(platform, [buyer.id, seller.id])
+    assert sorted(mail["to"] for mail in mails) == sorted(f"{p.id}@example.invalid" for p in (buyer, seller))
+
+
+async def resolution_mails(platform, recipients: list[str]) -> list[dict]:
+    """The mails in the SMTP sink that tell these recipients their dispute was resolved."""
+    addresses = {f"{r}@example.invalid" for r in recipients}
+
+    async def read():
+        async with httpx.AsyncClient() as http:
+            mails = (await http.get(f"{platform.url['mailbox']}/messages")).json()
+        found = [m for m in mails if m["to"] in addresses and "resolved" in m["subject"].lower()]
+        return found if len(found) >= len(addresses) else None
+
+    await eventually(read, timeout=30, interval=0.5)
+    await asyncio.sleep(1)  # a duplicate mail would arrive right behind the first
+    return (await read()) or []
 
 
 async def test_2_a_seller_who_never_responds_loses_and_cannot_offer_late(platform, parties, order_id):
