@@ -59,8 +59,10 @@ async def run_checked_command(call: CommandCall, *, act: Act, body: BaseModel | 
     """`run_command` after the role and party checks (for routes that check first)."""
     expected = _expected_version(call, getattr(body, "expected_version", None))
     print_ = fingerprint(call.request, body if payload is None else payload)
-    return await idempotent(call.request, call.caller, call.idempotency_key, print_,
-                            lambda: _execute(call, act, expected, created))
+    response = await idempotent(call.request, call.caller, call.idempotency_key, print_,
+                                lambda: _execute(call, act, expected, created))
+    await call.consistency.after_command(call.request, response)
+    return response
 
 
 async def _execute(call: CommandCall, act: Act, expected: int | None,

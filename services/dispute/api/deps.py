@@ -12,6 +12,7 @@ from fastapi import Depends, Header, Request
 
 from services.common.auth import AuthError, Principal, read_token
 from services.common.problems import Problem
+from services.dispute.api.consistency import ProjectionWait, ReadYourWrites
 from services.dispute.api.errors import to_problem
 from services.dispute.domain import DomainError
 
@@ -90,15 +91,16 @@ class CommandCall:
     if_match: int | None
     idempotency_key: str | None
     correlation_id: str
+    consistency: ProjectionWait
 
 
-def command_call(dispute_id: UUID, request: Request, caller: Caller,
+def command_call(dispute_id: UUID, request: Request, caller: Caller, consistency: ReadYourWrites,
                  if_match: Annotated[str | None, Header()] = None,
                  idempotency_key: Annotated[str | None, Header(min_length=1, max_length=255)] = None,
                  ) -> CommandCall:
     return CommandCall(request=request, caller=caller, dispute_id=dispute_id,
                        if_match=if_match_version(if_match), idempotency_key=idempotency_key,
-                       correlation_id=correlation_id(request))
+                       correlation_id=correlation_id(request), consistency=consistency)
 
 
 Call = Annotated[CommandCall, Depends(command_call)]
