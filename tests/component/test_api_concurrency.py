@@ -43,6 +43,12 @@ def test_an_etag_that_is_no_version_never_matches(api_with_dispute_awaiting_sell
     assert problem(api.post("/withdraw", headers={"If-Match": '"abc"'})) == (412, "CONCURRENCY_CONFLICT")
 
 
+def test_an_etag_of_non_ascii_digits_never_matches_and_is_no_server_error(api_with_dispute_awaiting_seller):
+    api = api_with_dispute_awaiting_seller
+    response = api.post("/withdraw", headers={"If-Match": '"\u00b2"'.encode("latin-1")})
+    assert problem(response) == (412, "CONCURRENCY_CONFLICT")
+
+
 def test_if_match_star_matches_any_version(api_with_dispute_awaiting_buyer):
     api = api_with_dispute_awaiting_buyer
     assert api.post("/withdraw", headers={"If-Match": "*"}).status_code == 200

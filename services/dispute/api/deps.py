@@ -78,7 +78,7 @@ def if_match_version(if_match: str | None) -> int | None:
     if if_match is None or if_match.strip() == "*":
         return None
     tag = if_match.strip().removeprefix("W/").strip('"')
-    return int(tag) if tag.isdigit() else -1
+    return int(tag) if tag.isascii() and tag.isdigit() else -1
 
 
 @dataclass(frozen=True)

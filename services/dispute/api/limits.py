@@ -60,7 +60,7 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         limit = limit_for(scope["method"], scope["path"])
         declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > limit.max_bytes:
+        if declared.isascii() and declared.isdigit() and int(declared) > limit.max_bytes:
             response = await body_too_large(Request(scope), BodyTooLarge(limit))
             return await response(scope, receive, send)
         received = 0
