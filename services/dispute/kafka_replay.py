@@ -38,9 +38,10 @@ async def replay_group(bootstrap: str, group: str, to_datetime: datetime,
             raise GroupHasMembers(f"group {group!r} has {members} active member(s); stop its "
                                   f"consumers, then replay")
         committed = await admin.list_consumer_group_offsets(group)
+        partitions = await _partitions(admin, committed, topics)
     finally:
         await admin.close()
-    return await _commit_offsets_at(bootstrap, group, to_datetime, committed, topics)
+    return await _commit_offsets_at(bootstrap, group, to_datetime, committed, partitions)
 
 
 async def _members(admin: AIOKafkaAdminClient, group: str) -> int:
@@ -48,12 +49,11 @@ async def _members(admin: AIOKafkaAdminClient, group: str) -> int:
     return sum(len(g[5]) for response in described for g in response.groups)
 
 
-async def _commit_offsets_at(bootstrap, group, to_datetime, committed, topics) -> list[PartitionReset]:
+async def _commit_offsets_at(bootstrap, group, to_datetime, committed, partitions) -> list[PartitionReset]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
                                 enable_auto_commit=False, client_id="disputectl")
     await consumer.start()
     try:
-        partitions = await _partitions(consumer, committed, topics)
         consumer.assign(partitions)
         at_ms = int(to_datetime.timestamp() * 1000)
         found = await consumer.offsets_for_times({tp: at_ms for tp in partitions})
@@ -66,18 +66,16 @@ async def _commit_offsets_at(bootstrap, group, to_datetime, committed, topics) -
             for tp, offset in sorted(offsets.items())]
 
 
-async def _partitions(consumer, committed, topics) -> list[TopicPartition]:
+async def _partitions(admin, committed, topics) -> list[TopicPartition]:
     names = topics or sorted({tp.topic for tp in committed})
     if not names:
         raise LookupError("the group has no committed offsets: name the topic(s) with --topic")
-    await consumer.topics()  # fetches the metadata of every topic
     partitions = []
-    for topic in names:
-        numbers = consumer.partitions_for_topic(topic)
-        if not numbers:
-            raise LookupError(f"no topic {topic!r}")
-        partitions += [TopicPartition(topic, p) for p in sorted(numbers)]
-    return partitions
+    for described in await admin.describe_topics(names):
+        if described["error_code"] or not described["partitions"]:
+            raise LookupError(f"no topic {described['topic']!r}")
+        partitions += [TopicPartition(described["topic"], p["partition"]) for p in described["partitions"]]
+    return sorted(partitions)
 
 
 def _offset(value) -> int | None:

@@ -1,0 +1,140 @@
+"""`disputectl kafka replay` on a real broker: the notification and refund groups reprocess a
+dispute's events from the start, and nobody gets a second e-mail or a second refund.
+
+The events are real: a dispute opened and settled in the dispute application, published by the
+relay to a topic of this test's own, consumed by the notification and refund services.
+"""
+
+import threading
+import time
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import datetime, timedelta, timezone
+from uuid import uuid4
+
+import httpx
+import pytest
+import uvicorn
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from infra.ports import free_port
+from services.common.database import sqlalchemy_engine
+from services.common.kafka import idempotent_producer
+from services.dispute.domain import Actor, Role
+from services.dispute.kafka_replay import GroupHasMembers, replay_group
+from services.dispute.main import build_application
+from services.dispute.orders import OrderBook
+from services.dispute.relay import Relay, RelayPosition
+from services.dispute.settings import DisputeSettings
+from services.notification.main import create_app as create_notification
+from services.notification.outbox import EmailOutbox
+from services.notification.settings import NotificationSettings
+from services.payment_simulator.app import create_app as create_simulator
+from services.payment_simulator.settings import SimulatorSettings
+from services.refund.main import create_app as create_refund
+from services.refund.settings import RefundSettings
+from tests.support.kafka import eventually
+from tests.support.orders import NOW, order_placed
+
+pytestmark = pytest.mark.integration
+GROUPS = ("notification", "refund")
+
+
+class Simulator:
+    """The payment-provider simulator on a free port, in a thread."""
+
+    def __init__(self, tmp_path):
+        self.url = f"http://127.0.0.1:{free_port()}"
+        config = uvicorn.Config(create_simulator(SimulatorSettings(database_url=f"sqlite:///{tmp_path}/paysim.sqlite")),
+                                host="127.0.0.1", port=int(self.url.rsplit(":", 1)[1]), log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        while not self.server.started:
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *_):
+        self.server.should_exit = True
+        self.thread.join(10)
+
+    def refunds(self, order_reference: str) -> list[dict]:
+        return httpx.get(f"{self.url}/refunds", params={"order_reference": order_reference}).json()["data"]
+
+
+@asynccontextmanager
+async def running(*apps):
+    async with AsyncExitStack() as stack:
+        for app in apps:
+            await stack.enter_async_context(app.router.lifespan_context(app))
+        yield
+
+
+async def committed_to_the_end(bootstrap: str, group: str, topic: str) -> bool:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await admin.start(), await consumer.start()
+    try:
+        committed = {tp: o.offset for tp, o in (await admin.list_consumer_group_offsets(group)).items()
+                     if tp.topic == topic}
+        ends = await consumer.end_offsets(list(committed))
+    finally:
+        await admin.close(), await consumer.stop()
+    return bool(committed) and all(committed[tp] == ends[tp] for tp in committed) and sum(ends.values()) > 0
+
+
+@pytest.fixture
+def settled_dispute(tmp_path):
+    """Opened (full refund of 100.00 USD), then the seller accepts the claim: Resolved."""
+    disputes = build_application(DisputeSettings(database_url=f"sqlite:///{tmp_path}/disputes.sqlite"))
+    order = OrderBook.facts_from(order_placed(order_id=f"O-{uuid4().hex[:8]}"))
+    dispute = disputes.open_dispute(order=order, item_id="I-1", actor=Actor(Role.BUYER, "B-1"),
+                                    reason="DAMAGED", request="FULL_REFUND", request_amount=None,
+                                    description="", at=NOW)
+    at = NOW + timedelta(days=1)
+    disputes.execute(dispute.id, at, lambda d: d.accept_claim(
+        actor=Actor(Role.SELLER, "S-1"), at=at, policy=disputes.policy))
+    return disputes, order.order_id, tmp_path
+
+
+async def test_replayed_groups_send_no_second_email_and_pay_no_second_refund(settled_dispute, postgres, kafka):
+    disputes, order_id, tmp_path = settled_dispute
+    run = uuid4().hex[:8]
+    topic = f"it-{run}.disputes.events"
+    notification = NotificationSettings(
+        database_url=postgres.create_database(f"replay_notification_{run}"), kafka_bootstrap=kafka.bootstrap,
+        events_topic=topic, topic_partitions=3, smtp_port=free_port(), email_backoff_initial=300)
+    with Simulator(tmp_path) as simulator:
+        refund = RefundSettings(
+            database_url=postgres.create_database(f"replay_refund_{run}"), kafka_bootstrap=kafka.bootstrap,
+            topic_partitions=3, disputes_topic=topic, refunds_topic=f"it-{run}.refunds.events",
+            provider_url=simulator.url, provider_timeout=2)
+        outbox = EmailOutbox(sqlalchemy_engine(notification.database_url))
+        before_anything = datetime.now(timezone.utc) - timedelta(seconds=5)
+
+        async with running(create_notification(notification), create_refund(refund)):
+            producer = idempotent_producer(kafka.bootstrap, client_id=f"relay-{run}")
+            await producer.start()
+            relay = Relay(disputes, producer, RelayPosition(sqlalchemy_engine(f"sqlite:///{tmp_path}/relay.sqlite"), topic),
+                          topic=topic)
+            relay.position.create_tables()
+            assert await relay.publish_next_batch() == 4  # Opened, SellerResponded, ClaimAccepted, Resolved
+            await producer.stop()
+            for group in GROUPS:
+                assert await eventually(lambda: committed_to_the_end(kafka.bootstrap, group, topic))
+            with pytest.raises(GroupHasMembers):
+                await replay_group(kafka.bootstrap, "refund", before_anything, [topic])
+        emails, refunds = len(outbox.emails()), simulator.refunds(order_id)
+        assert emails > 0 and len(refunds) == 1
+
+        for group in GROUPS:
+            resets = await replay_group(kafka.bootstrap, group, before_anything, [topic])
+            assert {r.new_offset for r in resets} == {0} and sum(r.old_offset or 0 for r in resets) == 4
+
+        async with running(create_notification(notification), create_refund(refund)):
+            for group in GROUPS:
+                assert await eventually(lambda: committed_to_the_end(kafka.bootstrap, group, topic))
+        assert len(outbox.emails()) == emails
+        assert simulator.refunds(order_id) == refunds
