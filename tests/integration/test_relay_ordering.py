@@ -65,6 +65,7 @@ async def test_every_dispute_reaches_kafka_in_version_order_exactly_once(store_a
         await stop()
     check = check_records(await read_to_end(kafka.bootstrap, position.name))
     stored = stored_public_event_ids(app)
+    print(f"relay: {len(stored)} events of 20 disputes written concurrently, all in order")
     assert len(stored) == 20 * 31
     assert check.event_ids == stored
     assert (check.out_of_order, check.changed_duplicates, check.duplicates) == ([], [], 0)
@@ -82,4 +83,5 @@ async def test_a_new_event_is_published_on_notify_not_after_the_poll_interval(
         elapsed = time.monotonic() - started
     finally:
         await stop()
+    print(f"relay: published {elapsed * 1000:.0f} ms after the save (poll interval 30 s)")
     assert elapsed < 2, f"published after {elapsed:.2f}s"
