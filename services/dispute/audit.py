@@ -62,7 +62,7 @@ def export(app, out: TextIO, since: datetime | None = None, until: datetime | No
            dispute_id: UUID | None = None, progress: Progress | None = None) -> int:
     """JSON Lines, one stored event a line, with its public envelope (null when internal)."""
     rows = (app.recorder.select_events(dispute_id) if dispute_id else notifications(app.recorder))
-    total, written = head(app.recorder), 0
+    total, written, n = head(app.recorder), 0, 0
     for n, stored in enumerate(rows, 1):
         event, meta = app.mapper.to_domain_event_with_meta(stored)
         at = utc(getattr(event, "at", None) or event.timestamp)
@@ -71,6 +71,8 @@ def export(app, out: TextIO, since: datetime | None = None, until: datetime | No
             written += 1
         if progress and n % BATCH == 0:
             progress(n, total)
+    if progress:
+        progress(n, n if dispute_id else total)
     return written
 
 
@@ -122,6 +124,8 @@ def verify(app, progress: Progress | None = None) -> ChainReport:
             break
         if progress and report.events % BATCH == 0:
             progress(report.events, total)
+    if progress:
+        progress(report.events, total)
     report.disputes = len(report.heads)
     return report
 
