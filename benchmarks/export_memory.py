@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -110,11 +111,13 @@ def main() -> None:
         return
     from infra.postgres import PostgresServer
 
-    server = PostgresServer(Path(tempfile.mkdtemp(prefix="bench-export-")) / "pg").start()
+    folder = Path(tempfile.mkdtemp(prefix="bench-export-"))
+    server = PostgresServer(folder / "pg").start()
     try:
         run(server.create_database("bench_export"))
     finally:
         server.stop()
+        shutil.rmtree(folder, ignore_errors=True)  # a million events take ~1 GB
 
 
 if __name__ == "__main__":
