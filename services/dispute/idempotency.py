@@ -81,6 +81,10 @@ class IdempotencyStore:
         """Forget a claim whose request produced nothing worth replaying."""
         self._delete(principal, key, token)
 
+    def purge_expired(self, now: datetime) -> int:
+        """Forget keys older than the retention (DOMAIN.md: kept at least that long)."""
+        return self.purge(now - self.retention)
+
     def purge(self, before: datetime) -> int:
         with self.engine.begin() as conn:
             return conn.execute(delete(idempotency_keys)

@@ -23,6 +23,7 @@ from services.common.database import (create_schema_racing_others, eventsourcing
                                       sqlalchemy_engine)
 from services.common.topics import ensure_platform_topics
 from services.common.logging import configure_logging
+from services.common.periodic import every
 from services.common.problems import install_problem_handlers
 from services.dispute.api.routes import router
 from services.dispute.api.setup import prepare_api
@@ -84,9 +85,11 @@ def create_app(settings: DisputeSettings, clock: Callable[[], datetime] = utc_no
             await broker.start()
         if run_workers:
             deadline_worker = DeadlineWorker(disputes, engine, lambda: app.state.clock())
+            purge_keys = lambda: app.state.idempotency.purge_expired(app.state.clock())
             workers = [asyncio.create_task(projection.run(stopping)),
                        asyncio.create_task(timeline.run(stopping)),
-                       asyncio.create_task(deadline_worker.run(stopping, settings.deadline_poll_interval))]
+                       asyncio.create_task(deadline_worker.run(stopping, settings.deadline_poll_interval)),
+                       asyncio.create_task(every(3600, purge_keys, stopping, "idempotency_purge"))]
         log.info("dispute_api_started", port=settings.http_port, database=settings.database_url)
         yield
         stopping.set()

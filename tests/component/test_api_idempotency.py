@@ -135,3 +135,13 @@ def test_the_key_becomes_the_causation_id_of_the_events(api_with_dispute_awaitin
     last = list(disputes.recorder.select_events(UUID(api.dispute_id)))[-1]
     meta = disputes.mapper.to_domain_event_with_meta(last)[1]
     assert (meta["correlation_id"], meta["causation_id"]) == ("corr-42", KEY["Idempotency-Key"])
+
+
+def test_keys_past_their_retention_are_purged_and_younger_ones_kept(api_with_dispute_awaiting_seller, clock):
+    api = api_with_dispute_awaiting_seller
+    api.post("/messages", json=MESSAGE, headers=KEY)
+    keys = api.client.app.state.idempotency
+    clock.advance(hours=23)
+    assert keys.purge_expired(clock()) == 0
+    clock.advance(hours=2)
+    assert keys.purge_expired(clock()) == 1  # the message's key
