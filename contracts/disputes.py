@@ -236,6 +236,15 @@ class RefundFailed(DisputePayload):
     retryable: bool
 
 
+class RefundedOutsideDispute(DisputePayload):
+    """The order service refunded part of the order outside any dispute (OrderRefunded);
+    what the dispute may still return went down."""
+
+    event_type: ClassVar[str] = "RefundedOutsideDispute"
+    order_event_id: str = Field(description="the OrderRefunded event's id")
+    refunded_before: Amount = Field(description="part of paid_amount now refunded outside disputes")
+
+
 class DisputeWithdrawn(DisputePayload):
     event_type: ClassVar[str] = "DisputeWithdrawn"
     reason: Text
@@ -273,7 +282,7 @@ LATEST_MODELS: tuple[type[DisputePayload], ...] = (
     OfferExpired, OfferWithdrawn, ClaimAccepted, ClaimRejected, EvidenceAdded, EvidenceRequested,
     MessagePosted, DeadlineMissed, Escalated, ReturnRequested, ReturnShipped, ReturnReceived,
     ReplacementShipped, ReplacementReceived, Resolved, RefundIssued, RefundFailed,
-    DisputeWithdrawn, Appealed, AppealDecided, DisputeClosed, FeedbackLeft,
+    RefundedOutsideDispute, DisputeWithdrawn, Appealed, AppealDecided, DisputeClosed, FeedbackLeft,
 )
 OLDER_MODELS: tuple[type[DisputePayload], ...] = ()
 """Superseded versions, kept so their JSON Schema stays published while records of them exist."""

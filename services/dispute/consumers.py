@@ -1,5 +1,6 @@
-"""Kafka consumers of the dispute service: upstream order events feed the order book; refund
-results are recorded on their disputes."""
+"""Kafka consumers of the dispute service: upstream order events feed the order book (and
+refunds made outside disputes reach the open disputes of the order); refund results are
+recorded on their disputes."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
-from contracts.orders import parse_order_event
+from contracts.orders import OrderRefunded, parse_order_event
 from contracts.refunds import RefundFailed, RefundIssued, parse_refund_event
 from contracts.topics import ORDERS_EVENTS, REFUNDS_EVENTS, dead_letter_topic
 from services.common.consumers import dead_letter
 from services.dispute.application import DisputeApplication
 from services.dispute.context import command_context
 from services.dispute.domain import Actor, DomainError, Role
+from services.dispute.domain.dispute import dispute_id_for
 from services.dispute.orders import OrderBook
 
 GROUP = "dispute"
@@ -25,7 +27,8 @@ CONFLICT_RETRIES = 5
 log = structlog.get_logger("orders")
 
 
-def register_order_consumer(broker: KafkaBroker, order_book: OrderBook) -> None:
+def register_order_consumer(broker: KafkaBroker, order_book: OrderBook,
+                            disputes: DisputeApplication | None = None) -> None:
     dlq = dead_letter_topic(ORDERS_EVENTS, GROUP)
 
     @broker.subscriber(ORDERS_EVENTS, group_id=GROUP, auto_offset_reset="earliest",
@@ -39,6 +42,24 @@ def register_order_consumer(broker: KafkaBroker, order_book: OrderBook) -> None:
         applied = await asyncio.to_thread(order_book.apply, event)
         log.info("order_event_applied" if applied else "order_event_duplicate",
                  order_id=event.order_id, event_type=event.event_type, event_id=str(event.event_id))
+        if isinstance(event, OrderRefunded) and disputes is not None:
+            # also on a duplicate: a crash after the book and before the disputes is redelivered
+            await asyncio.to_thread(note_outside_refund, order_book, disputes, event)
+
+
+def note_outside_refund(book: OrderBook, disputes: DisputeApplication, event: OrderRefunded) -> None:
+    """Every dispute of the order that exists learns of the refund (once per order event)."""
+    facts = book.facts(event.order_id)
+    if facts is None:  # OrderPlaced not seen yet: no dispute can exist
+        return
+    actor = Actor(Role.SERVICE, "order-service")
+    for item_id in facts.items:
+        run_on_dispute(disputes, dispute_id_for(event.order_id, item_id), event.refunded_at,
+                       lambda d: d.note_refund_outside_dispute(
+                           order=facts, order_event_id=str(event.event_id), actor=actor,
+                           at=event.refunded_at),
+                       correlation_id=str(event.event_id), causation_id=str(event.event_id),
+                       quiet={"DISPUTE_NOT_FOUND"})
 
 
 def register_refund_consumer(broker: KafkaBroker, disputes: DisputeApplication) -> None:
@@ -58,23 +79,36 @@ def register_refund_consumer(broker: KafkaBroker, disputes: DisputeApplication) 
 
 
 def record_refund_result(disputes: DisputeApplication, result: RefundIssued | RefundFailed) -> None:
-    with structlog.contextvars.bound_contextvars(
-            dispute_id=str(result.dispute_id), event_id=str(result.event_id),
-            correlation_id=result.correlation_id):
-        for attempt in range(CONFLICT_RETRIES):
+    refused = run_on_dispute(disputes, result.dispute_id, result.occurred_at, _recording(result),
+                             correlation_id=result.correlation_id or str(result.event_id),
+                             causation_id=str(result.event_id))
+    if refused is None:
+        log.info("refund_result_recorded", event_type=result.event_type, refund_id=result.refund_id,
+                 dispute_id=str(result.dispute_id))
+
+
+def run_on_dispute(disputes: DisputeApplication, dispute_id, at, command, *, correlation_id: str,
+                   causation_id: str, quiet: frozenset[str] | set[str] = frozenset()) -> str | None:
+    """Run a command a Kafka message asks for; None when done, else the refusal's code.
+
+    Conflicts with concurrent commands are retried, then left to Kafka's redelivery; a refusal
+    (the message will never succeed) is logged for operators instead of looping.
+    """
+    with structlog.contextvars.bound_contextvars(dispute_id=str(dispute_id),
+                                                 correlation_id=correlation_id):
+        for _ in range(CONFLICT_RETRIES):
             try:
-                with command_context(result.correlation_id or str(result.event_id),
-                                     causation_id=str(result.event_id)):
-                    disputes.execute(result.dispute_id, result.occurred_at, _recording(result))
-                log.info("refund_result_recorded", event_type=result.event_type,
-                         refund_id=result.refund_id)
-                return
+                with command_context(correlation_id, causation_id=causation_id):
+                    disputes.execute(dispute_id, at, command)
+                return None
             except DomainError as error:
-                if error.code != "CONCURRENCY_CONFLICT":
-                    log.error("refund_result_refused", code=error.code, refund_id=result.refund_id,
+                if error.code == "CONCURRENCY_CONFLICT":
+                    continue
+                if error.code not in quiet:
+                    log.error("kafka_command_refused", code=error.code, causation_id=causation_id,
                               detail=error.message)
-                    return
-        raise RuntimeError(f"refund result {result.event_id}: conflicts persisted; Kafka retries")
+                return error.code
+    raise RuntimeError(f"{causation_id}: conflicts persisted on {dispute_id}; Kafka redelivers")
 
 
 def _recording(result: RefundIssued | RefundFailed):

@@ -56,7 +56,7 @@ def build_broker(settings: DisputeSettings, order_book: OrderBook | None = None,
                  disputes: DisputeApplication | None = None) -> KafkaBroker:
     """The API's Kafka consumers, unconnected (`make asyncapi` documents this broker)."""
     broker = KafkaBroker(settings.kafka_bootstrap, client_id="dispute-api")
-    register_order_consumer(broker, order_book)
+    register_order_consumer(broker, order_book, disputes)
     register_refund_consumer(broker, disputes)
     return broker
 

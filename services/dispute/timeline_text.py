@@ -154,6 +154,7 @@ SENTENCES: dict[str, Callable[[Fields, str], str]] = {
     "ReplacementReceived": lambda f, c: "Buyer confirmed the replacement arrived",
     "Resolved": _resolved,
     "RefundIssued": lambda f, c: f"A refund of {money(f['amount'], f.get('currency') or c)} was paid",
+    "RefundedOutsideDispute": lambda f, c: f"The order was refunded outside the dispute; {money(f['refunded_before'], c)} of this item's price now counts as refunded",
     "RefundFailed": lambda f, c: f"A refund failed ({words(f['reason'])}){'; it will be retried' if f.get('retryable') else ''}",
     "Withdrawn": lambda f, c: "Buyer withdrew the dispute",
     "Appealed": lambda f, c: f"{_who(f)} appealed the decision",

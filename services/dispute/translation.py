@@ -63,6 +63,7 @@ PUBLIC_EVENTS: dict[str, tuple[type[public.DisputePayload], Adapt]] = {
     "Resolved": (public.Resolved, _same),
     "RefundIssued": (public.RefundIssued, _same),
     "RefundFailed": (public.RefundFailed, _same),
+    "RefundedOutsideDispute": (public.RefundedOutsideDispute, _same),
     "Withdrawn": (public.DisputeWithdrawn, _same),
     "Appealed": (public.Appealed, _same),
     "AppealDecided": (public.AppealDecided, _appeal_decided),

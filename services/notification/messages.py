@@ -86,6 +86,7 @@ AUDIENCES: dict[str, Audience] = {
     "Resolved": lambda p, a: BOTH,
     "RefundIssued": lambda p, a: (BUYER,),
     "RefundFailed": lambda p, a: (OPERATORS,),
+    "RefundedOutsideDispute": NOBODY,
     "DisputeWithdrawn": lambda p, a: (SELLER,),
     "Appealed": lambda p, a: (*_other(a), OPERATORS),
     "AppealDecided": lambda p, a: BOTH,

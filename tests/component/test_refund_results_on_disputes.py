@@ -70,5 +70,5 @@ def test_a_result_for_an_unknown_dispute_is_logged_for_operators_not_raised(reso
     app, _ = resolved_dispute
     with structlog.testing.capture_logs() as logs:
         record_refund_result(app, issued(uuid4()))
-    refused = [entry for entry in logs if entry["event"] == "refund_result_refused"]
+    refused = [entry for entry in logs if entry["event"] == "kafka_command_refused"]
     assert [entry["code"] for entry in refused] == ["DISPUTE_NOT_FOUND"]

@@ -22,7 +22,7 @@ from services.dispute.translation import (
 from tests.unit.domain.support import (
     OPERATOR, SELLER, accept, accept_claim, acknowledge, add_evidence, appeal, confirm_replacement, day,
     decide, decide_appeal, escalate, expire, feedback, offer, open_dispute, post_message,
-    refund_failed, refund_issued, reject, reject_claim, request_evidence, ship_replacement,
+    refund_failed, refund_issued, refunded_outside, reject, reject_claim, request_evidence, ship_replacement,
     ship_return, terms, withdraw,
 )
 
@@ -56,7 +56,7 @@ def every_kind_of_event() -> list:
                    ship_return(at=day(2)), acknowledge(at=day(5))),
         *events_of(open_dispute(request="REPLACEMENT"), accept_claim(), ship_replacement(),
                    confirm_replacement()),
-        *events_of(open_dispute(), reject_claim()),
+        *events_of(open_dispute(), reject_claim(), refunded_outside("30.00")),
         *events_of(open_dispute(), offer("A", "30.00"), accept("A")),
         *events_of(open_dispute(), escalate(at=day(4)), decide("SELLER_FAVOUR", None),
                    add_evidence("E-new", at=day(6)), appeal("AP-1", ["E-new"], at=day(6)),

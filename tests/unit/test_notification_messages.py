@@ -52,6 +52,7 @@ PAYLOADS = {
                  "appeal_until": "2026-12-20T14:00:00Z", "note": ""},
     "RefundIssued": {"refund_id": "RF-1", "amount": "30.00", "currency": "USD"},
     "RefundFailed": {"refund_id": "RF-1", "reason": "card expired", "retryable": False},
+    "RefundedOutsideDispute": {"order_event_id": "OR-1", "refunded_before": "30.00"},
     "DisputeWithdrawn": {"reason": "parcel arrived"},
     "Appealed": {"appeal_id": "A-1", "evidence_ids": ["E-2"], "reason": "unfair"},
     "AppealDecided": {"appeal_id": "A-1", "outcome": "UPHELD", "extra_refund": None,

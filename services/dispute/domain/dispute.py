@@ -75,7 +75,8 @@ class Dispute(NegotiationCommands, FulfilmentCommands, ReviewCommands, Conversat
         self.reason, self.request, self.request_amount = reason, request, request_amount
         self.description = description
         self.paid_amount, self.currency = paid_amount, currency
-        self.refunded_total = refunded_before
+        self.refunded_total = self.refunded_before = refunded_before
+        self.outside_refunds: list[str] = []
         self.status = Status.AWAITING_SELLER_RESPONSE.value
         self.deadlines = dict(deadlines)
         self.escalation_allowed_from = escalation_allowed_from
@@ -268,6 +269,14 @@ class Dispute(NegotiationCommands, FulfilmentCommands, ReviewCommands, Conversat
                        at: datetime) -> None:
         self.failed_refunds[refund_id] = {"reason": reason, "retryable": retryable,
                                           "failed_at": at}
+        self.updated_at = at
+
+    @event("RefundedOutsideDispute")
+    def _refunded_outside_dispute(self, order_event_id: str, refunded_before: Decimal,
+                                  actor: ActorData, at: datetime) -> None:
+        self.refunded_total += refunded_before - self.refunded_before
+        self.refunded_before = refunded_before
+        self.outside_refunds.append(order_event_id)
         self.updated_at = at
 
     @event("Withdrawn")

@@ -7,6 +7,7 @@ Commands are small functions of a dispute, so a test reads
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -206,6 +207,14 @@ def refund_issued(refund_id: str = "R-1", amount: str = "100.00", *, currency: s
                   by: Actor = SERVICE, at: datetime = day(6)) -> Command:
     return lambda d: d.record_refund_issued(refund_id=refund_id, amount=usd(amount),
                                             currency=currency, actor=by, at=at)
+
+
+def refunded_outside(refunded: str, *, event_id: str = "OR-1", by: Actor = SERVICE,
+                     at: datetime = day(1)) -> Command:
+    """The order service refunded `refunded` of the order outside any dispute."""
+    order = replace(ORDER, refunded_outside_disputes=usd(refunded))
+    return lambda d: d.note_refund_outside_dispute(order=order, order_event_id=event_id,
+                                                   actor=by, at=at)
 
 
 def refund_failed(refund_id: str = "R-1", *, by: Actor = SERVICE,

@@ -1,0 +1,63 @@
+"""OrderRefunded on orders.events reaches the order's open disputes, once per order event."""
+
+from datetime import timedelta
+from decimal import Decimal
+from uuid import uuid4
+
+import pytest
+
+from contracts.orders import OrderRefunded
+from services.common.database import sqlalchemy_engine
+from services.dispute.consumers import note_outside_refund
+from services.dispute.domain import Actor, Role
+from services.dispute.main import build_application
+from services.dispute.orders import OrderBook
+from services.dispute.settings import DisputeSettings
+from tests.support.orders import NOW, order_placed
+
+
+@pytest.fixture
+def book_and_open_dispute(tmp_path):
+    url = f"sqlite:///{tmp_path}/d.sqlite"
+    app = build_application(DisputeSettings(database_url=url))
+    book = OrderBook(sqlalchemy_engine(url))
+    book.create_tables()
+    book.apply(order_placed())
+    dispute = app.open_dispute(order=book.facts("O-1"), item_id="I-1", actor=Actor(Role.BUYER, "B-1"),
+                               reason="DAMAGED", request="FULL_REFUND", request_amount=None,
+                               description="", at=NOW)
+    return book, app, dispute.id
+
+
+def refunded(amount: str) -> OrderRefunded:
+    return OrderRefunded(event_id=uuid4(), order_id="O-1", amount=Decimal(amount),
+                         refunded_at=NOW + timedelta(hours=1))
+
+
+def test_an_order_refund_lowers_what_the_open_dispute_may_return(book_and_open_dispute):
+    book, app, dispute_id = book_and_open_dispute
+    event = refunded("25.00")
+    book.apply(event)
+    note_outside_refund(book, app, event)
+    assert app.get_dispute(dispute_id).refundable_amount == Decimal("75.00")
+
+
+def test_a_redelivered_order_refund_changes_the_dispute_once(book_and_open_dispute):
+    book, app, dispute_id = book_and_open_dispute
+    event = refunded("25.00")
+    book.apply(event)
+    note_outside_refund(book, app, event)
+    version = app.get_dispute(dispute_id).version
+    assert book.apply(event) is False
+    note_outside_refund(book, app, event)
+    assert app.get_dispute(dispute_id).version == version
+
+
+def test_an_order_refund_for_an_order_without_disputes_changes_nothing(tmp_path):
+    url = f"sqlite:///{tmp_path}/d.sqlite"
+    app = build_application(DisputeSettings(database_url=url))
+    book = OrderBook(sqlalchemy_engine(url))
+    book.create_tables()
+    book.apply(order_placed(order_id="O-1"))
+    note_outside_refund(book, app, refunded("25.00"))
+    assert app.recorder.max_notification_id() in (None, 0)
