@@ -47,6 +47,15 @@ class RelayPosition:
                 conn.execute(insert(relay_positions).values(name=self.name, position=position))
 
 
+class RelayBlocked(Exception):
+    """A stored event cannot be published (its contract refuses it): the relay stops there, so
+    nothing after it is published out of order or skipped, until the code is fixed."""
+
+    def __init__(self, notification_id: int, error: Exception):
+        super().__init__(f"stored event {notification_id} cannot be published: {error!r}")
+        self.notification_id, self.error = notification_id, error
+
+
 class Relay:
     def __init__(self, app, producer, position: RelayPosition, batch_size: int = 200,
                  poll_interval: float = 0.2, topic: str = DISPUTES_EVENTS, *, lock=None,
@@ -84,18 +93,32 @@ class Relay:
             self.app.recorder.select_notifications, start, self.batch_size, inclusive_of_start=False)
         if not notifications:
             return 0
-        pending = [await self._send(n) for n in notifications]
-        await asyncio.gather(*(p for p in pending if p is not None))
-        await asyncio.to_thread(self.position.set, notifications[-1].id)
-        self.metrics.published.inc(len(notifications))
-        log.info("relay_published", count=len(notifications), first=notifications[0].id,
-                 position=notifications[-1].id)
-        return len(notifications)
+        envelopes, blocked = self._translate(notifications)
+        if envelopes:
+            await self._publish(envelopes)
+            await asyncio.to_thread(self.position.set, envelopes[-1][0])
+            self.metrics.published.inc(len(envelopes))
+            log.info("relay_published", count=len(envelopes), first=envelopes[0][0],
+                     position=envelopes[-1][0])
+        if blocked is not None:
+            raise blocked
+        return len(envelopes)
 
-    async def _send(self, notification):
-        domain_event, meta = self.app.mapper.to_domain_event_with_meta(notification)
-        if not is_public(domain_event):
-            return None
-        envelope = to_envelope(domain_event, meta)
-        return await self.producer.send(self.topic, value=envelope.kafka_value(),
-                                        key=envelope.kafka_key(), headers=envelope.kafka_headers())
+    def _translate(self, notifications) -> tuple[list, RelayBlocked | None]:
+        """(notification id, envelope or None for internal events) for the batch, up to the
+        first event that cannot be published."""
+        envelopes = []
+        for notification in notifications:
+            try:
+                domain_event, meta = self.app.mapper.to_domain_event_with_meta(notification)
+                envelope = to_envelope(domain_event, meta) if is_public(domain_event) else None
+            except Exception as error:
+                return envelopes, RelayBlocked(notification.id, error)
+            envelopes.append((notification.id, envelope))
+        return envelopes, None
+
+    async def _publish(self, envelopes) -> None:
+        sent = [await self.producer.send(self.topic, value=e.kafka_value(), key=e.kafka_key(),
+                                         headers=e.kafka_headers())
+                for _, e in envelopes if e is not None]
+        await asyncio.gather(*sent)

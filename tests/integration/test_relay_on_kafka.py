@@ -87,3 +87,30 @@ async def test_a_cloudevents_sdk_reads_a_published_record_without_custom_code(re
     assert event.get_id() == str(event_id_for(dispute.id, 1))
     assert event.get_time() is not None and event.get_data()["dispute_version"] == 1
 
+
+
+async def test_an_unpublishable_event_blocks_the_relay_there_and_nothing_after_it_is_skipped(
+        relay_parts, kafka, monkeypatch):
+    import services.dispute.relay as relay_module
+    from services.dispute.relay import RelayBlocked
+
+    app, position, topic = relay_parts
+    [dispute] = open_disputes(app, 1)
+    for n in range(2):
+        app.execute(dispute.id, NOW, lambda d, n=n: d.post_message(
+            message_id=f"M-{n}", text="hello", actor=Actor(Role.BUYER, "B-1"), at=NOW))
+    translate = relay_module.to_envelope
+
+    def refuses_version_2(event, meta):
+        if event.originator_version == 2:
+            raise ValueError("the contract refuses this payload")
+        return translate(event, meta)
+
+    monkeypatch.setattr(relay_module, "to_envelope", refuses_version_2)
+    with pytest.raises(RelayBlocked) as blocked:
+        await relay_once(app, position, topic, kafka.bootstrap)
+    assert blocked.value.notification_id == position.get() + 1  # stopped right before it
+    monkeypatch.setattr(relay_module, "to_envelope", translate)  # the fix is deployed
+    assert await relay_once(app, position, topic, kafka.bootstrap) == 2
+    records = await read_topic(kafka.bootstrap, topic, expect=3)
+    assert [EventEnvelope.model_validate_json(r.value).dispute_version for r in records] == [1, 2, 3]
