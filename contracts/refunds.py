@@ -7,17 +7,18 @@ resolution or appeal award) and stays the same across retries.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import timezone
 from decimal import Decimal
 from typing import Annotated, Literal, Union
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from pydantic import Field, TypeAdapter
+from pydantic import AfterValidator, AwareDatetime, Field, TypeAdapter
 
 from contracts.envelope import CONTENT_TYPE, PublicModel
 
 Amount = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=2)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(lambda v: v.astimezone(timezone.utc))]
 
 
 def refund_event_id(refund_id: str, attempt: int, outcome: str) -> UUID:
@@ -32,7 +33,7 @@ class RefundEventBase(PublicModel):
     dispute_id: UUID
     amount: Amount
     currency: Currency
-    occurred_at: datetime
+    occurred_at: UtcDatetime
     causation_id: str = Field(description="the dispute event (Resolved or AppealDecided) paid")
     correlation_id: str | None = None
 

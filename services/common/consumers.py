@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import structlog
 from faststream.kafka import KafkaBroker
 
@@ -15,3 +17,31 @@ async def dead_letter(broker: KafkaBroker, topic: str, message, error: Exception
                "dlq-source-partition": str(raw.partition), "dlq-source-offset": str(raw.offset)}
     await broker.publish(message.body, topic=topic, key=raw.key, headers=headers)
     log.warning("dead_lettered", topic=topic, source_offset=raw.offset, error=repr(error)[:300])
+
+
+class RetryLater(Exception):
+    """The record could not be handled now (a conflict, a store away): redeliver it."""
+
+
+def transient_errors() -> tuple[type[Exception], ...]:
+    from eventsourcing.persistence import InterfaceError as StoreInterfaceError
+    from eventsourcing.persistence import OperationalError as StoreOperationalError
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    return (RetryLater, OperationalError, InterfaceError, StoreOperationalError,
+            StoreInterfaceError, ConnectionError, TimeoutError)
+
+
+async def handle_or_dead_letter(broker: KafkaBroker, topic: str, message, handle,
+                                pause: float = 1.0) -> None:
+    """Run `handle()`: a transient failure is left uncommitted for Kafka to redeliver (after a
+    pause, so an outage is not a hot loop); any other failure will never succeed, so the record
+    goes to the dead-letter topic with its error and the consumer goes on."""
+    try:
+        await handle()
+    except transient_errors():
+        await asyncio.sleep(pause)
+        raise
+    except Exception as error:
+        log.error("handler_failed", error=repr(error)[:500], exc_info=error)
+        await dead_letter(broker, topic, message, error)

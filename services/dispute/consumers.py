@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from contracts.orders import OrderRefunded, parse_order_event
 from contracts.refunds import RefundFailed, RefundIssued, parse_refund_event
 from contracts.topics import ORDERS_EVENTS, REFUNDS_EVENTS, dead_letter_topic
-from services.common.consumers import dead_letter
+from services.common.consumers import RetryLater, dead_letter, handle_or_dead_letter
 from services.dispute.application import DisputeApplication
 from services.dispute.context import command_context
 from services.dispute.domain import Actor, DomainError, Role
@@ -39,12 +39,18 @@ def register_order_consumer(broker: KafkaBroker, order_book: OrderBook,
         except ValidationError as error:
             await dead_letter(broker, dlq, message, error)
             return
-        applied = await asyncio.to_thread(order_book.apply, event)
-        log.info("order_event_applied" if applied else "order_event_duplicate",
-                 order_id=event.order_id, event_type=event.event_type, event_id=str(event.event_id))
-        if isinstance(event, OrderRefunded) and disputes is not None:
-            # also on a duplicate: a crash after the book and before the disputes is redelivered
-            await asyncio.to_thread(note_outside_refund, order_book, disputes, event)
+        await handle_or_dead_letter(broker, dlq, message,
+                                    lambda: asyncio.to_thread(apply_order_event, order_book,
+                                                              disputes, event))
+
+
+def apply_order_event(book: OrderBook, disputes: DisputeApplication | None, event) -> None:
+    applied = book.apply(event)
+    log.info("order_event_applied" if applied else "order_event_duplicate",
+             order_id=event.order_id, event_type=event.event_type, event_id=str(event.event_id))
+    if isinstance(event, OrderRefunded) and disputes is not None:
+        # also on a duplicate: a crash after the book and before the disputes is redelivered
+        note_outside_refund(book, disputes, event)
 
 
 def note_outside_refund(book: OrderBook, disputes: DisputeApplication, event: OrderRefunded) -> None:
@@ -75,7 +81,8 @@ def register_refund_consumer(broker: KafkaBroker, disputes: DisputeApplication) 
         except ValidationError as error:
             await dead_letter(broker, dlq, message, error)
             return
-        await asyncio.to_thread(record_refund_result, disputes, result)
+        await handle_or_dead_letter(broker, dlq, message,
+                                    lambda: asyncio.to_thread(record_refund_result, disputes, result))
 
 
 def record_refund_result(disputes: DisputeApplication, result: RefundIssued | RefundFailed) -> None:
@@ -108,7 +115,7 @@ def run_on_dispute(disputes: DisputeApplication, dispute_id, at, command, *, cor
                     log.error("kafka_command_refused", code=error.code, causation_id=causation_id,
                               detail=error.message)
                 return error.code
-    raise RuntimeError(f"{causation_id}: conflicts persisted on {dispute_id}; Kafka redelivers")
+    raise RetryLater(f"{causation_id}: conflicts persisted on {dispute_id}; Kafka redelivers")
 
 
 def _recording(result: RefundIssued | RefundFailed):

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from uuid import uuid4
 
-from sqlalchemy import (Column, DateTime, Engine, Integer, MetaData, String, Table, Text, delete,
+from sqlalchemy import (Column, Engine, Integer, MetaData, String, Table, Text, delete,
                         insert, select, update)
 from sqlalchemy.exc import IntegrityError
+
+from services.common.database import UtcDateTime
 
 metadata = MetaData()
 idempotency_keys = Table(
@@ -24,7 +26,7 @@ idempotency_keys = Table(
     Column("idempotency_key", String(255), primary_key=True),
     Column("fingerprint", String(64), nullable=False),
     Column("claim", String(36), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Column("status_code", Integer), Column("media_type", String(100)),
     Column("headers", Text), Column("body", Text),
 )
@@ -102,7 +104,7 @@ class IdempotencyStore:
         if row is None:
             return None
         return Recorded(fingerprint=row["fingerprint"], claim=row["claim"],
-                        created_at=_utc(row["created_at"]), status_code=row["status_code"],
+                        created_at=row["created_at"], status_code=row["status_code"],
                         media_type=row["media_type"], headers=json.loads(row["headers"] or "{}"),
                         body=row["body"])
 
@@ -115,7 +117,3 @@ class IdempotencyStore:
         where = [idempotency_keys.c.principal == principal,
                  idempotency_keys.c.idempotency_key == key]
         return where + ([idempotency_keys.c.claim == token] if token else [])
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value

@@ -7,12 +7,13 @@ effect); events may arrive out of order, so every column is filled by whichever 
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import (Column, DateTime, Engine, MetaData, String, Table, Text, insert, select,
+from sqlalchemy import (Column, Engine, MetaData, String, Table, Text, insert, select,
                         update)
 from sqlalchemy.exc import IntegrityError
+
+from services.common.database import UtcDateTime
 
 from contracts.orders import OrderDelivered, OrderPlaced, OrderRefunded, OrderShipped
 from services.dispute.domain import OrderFacts
@@ -23,9 +24,9 @@ orders = Table(
     Column("order_id", String(128), primary_key=True),
     Column("buyer_id", String(128)), Column("seller_id", String(128)),
     Column("currency", String(3)), Column("items", Text), Column("total_amount", String(32)),
-    Column("placed_at", DateTime(timezone=True)),
-    Column("promised_delivery_date", DateTime(timezone=True)),
-    Column("shipped_at", DateTime(timezone=True)), Column("delivered_at", DateTime(timezone=True)),
+    Column("placed_at", UtcDateTime()),
+    Column("promised_delivery_date", UtcDateTime()),
+    Column("shipped_at", UtcDateTime()), Column("delivered_at", UtcDateTime()),
     Column("refunded_total", String(32), nullable=False, default="0"),
 )
 applied_order_events = Table(
@@ -61,9 +62,9 @@ class OrderBook:
             order_id=row["order_id"], buyer_id=row["buyer_id"], seller_id=row["seller_id"],
             currency=row["currency"],
             items={k: Decimal(v) for k, v in json.loads(row["items"]).items()},
-            total_amount=Decimal(row["total_amount"]), placed_at=_utc(row["placed_at"]),
-            promised_delivery_date=_utc(row["promised_delivery_date"]),
-            delivered_at=_utc(row["delivered_at"]),
+            total_amount=Decimal(row["total_amount"]), placed_at=row["placed_at"],
+            promised_delivery_date=row["promised_delivery_date"],
+            delivered_at=row["delivered_at"],
             refunded_outside_disputes=Decimal(row["refunded_total"]),
         )
 
@@ -96,10 +97,3 @@ def _changes(conn, event) -> dict:
     current = conn.execute(select(orders.c.refunded_total)
                            .where(orders.c.order_id == event.order_id)).scalar_one()
     return {"refunded_total": str(Decimal(current) + event.amount)}
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    from datetime import timezone
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)

@@ -13,8 +13,10 @@ import json
 from datetime import datetime, timezone
 from uuid import UUID
 
-from sqlalchemy import (Column, DateTime, Engine, Integer, MetaData, String, Table, Text, insert,
+from sqlalchemy import (Column, Engine, Integer, MetaData, String, Table, Text, insert,
                         select, update)
+
+from services.common.database import UtcDateTime
 
 from services.dispute.projections_base import (PositionMoved, TrackedProjection,  # noqa: F401
                                                live_version, physical_name)
@@ -33,14 +35,14 @@ def index_table(table_name: str, meta: MetaData) -> Table:
         Column("reason", String(32), nullable=False), Column("request", String(32), nullable=False),
         Column("status", String(32), nullable=False, index=True),
         Column("awaiting", String(16), nullable=False, index=True),
-        Column("next_deadline", DateTime(timezone=True), index=True),
+        Column("next_deadline", UtcDateTime(), index=True),
         Column("deadlines", Text, nullable=False),
         Column("paid_amount", String(32), nullable=False),
         Column("refundable_amount", String(32), nullable=False),
         Column("currency", String(3), nullable=False),
         Column("version", Integer, nullable=False),
-        Column("created_at", DateTime(timezone=True), nullable=False, index=True),
-        Column("updated_at", DateTime(timezone=True), nullable=False),
+        Column("created_at", UtcDateTime(), nullable=False, index=True),
+        Column("updated_at", UtcDateTime(), nullable=False),
     )
 
 

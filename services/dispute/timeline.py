@@ -13,8 +13,10 @@ from decimal import Decimal
 from typing import Any, Iterable
 from uuid import UUID
 
-from sqlalchemy import (JSON, Column, DateTime, Engine, Integer, MetaData, String, Table, Text,
+from sqlalchemy import (JSON, Column, Engine, Integer, MetaData, String, Table, Text,
                         insert, select)
+
+from services.common.database import UtcDateTime
 
 from services.dispute.projections_base import TrackedProjection, live_version, physical_name
 from services.dispute.timeline_text import summarise
@@ -30,7 +32,7 @@ def timeline_table(table_name: str, meta: MetaData) -> Table:
         table_name, meta,
         Column("dispute_id", String(36), primary_key=True),
         Column("version", Integer, primary_key=True),
-        Column("at", DateTime(timezone=True), nullable=False, index=True),
+        Column("at", UtcDateTime(), nullable=False, index=True),
         Column("actor_role", String(16), nullable=False),
         Column("actor_id", String(128), nullable=False),
         Column("event_type", String(64), nullable=False),
@@ -94,7 +96,7 @@ def timeline_from_events(events: Iterable[Any]) -> list[dict]:
 
 def entry_view(row: dict) -> dict:
     """The API shape of a stored row (or of a `timeline_entry`)."""
-    return {"at": jsonable(utc(row["at"])), "actor": {"role": row["actor_role"], "id": row["actor_id"]},
+    return {"at": jsonable(row["at"]), "actor": {"role": row["actor_role"], "id": row["actor_id"]},
             "event_type": row["event_type"], "summary": row["summary"],
             "details": row["details"] if isinstance(row["details"], dict) else json.loads(row["details"]),
             "version": row["version"], "visibility": row["visibility"]}

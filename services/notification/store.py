@@ -26,13 +26,6 @@ class Profile:
     time_zone: str | None
 
 
-def utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything stored here is UTC."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-
-
 class NotificationStore:
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -110,8 +103,7 @@ class NotificationStore:
             query = query.where(or_(n.created_at < at, and_(n.created_at == at, n.id < last_id)))
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
-        return [{**row, "created_at": utc(row["created_at"]), "read_at": utc(row["read_at"])}
-                for row in rows]
+        return [dict(row) for row in rows]
 
     def mark_read(self, notification_id: str, recipient: str | None) -> bool:
         query = update(notifications).where(notifications.c.id == notification_id)

@@ -1,7 +1,9 @@
 """The notification service's own tables (SQLite locally, PostgreSQL in production)."""
 
-from sqlalchemy import (Column, DateTime, Integer, MetaData, String, Table, Text,
+from sqlalchemy import (Column, Integer, MetaData, String, Table, Text,
                         UniqueConstraint)
+
+from services.common.database import UtcDateTime
 
 metadata = MetaData()
 notifications = Table(
@@ -12,8 +14,8 @@ notifications = Table(
     Column("event_id", String(36), nullable=False), Column("event_type", String(64), nullable=False),
     Column("dispute_id", String(36), nullable=False),
     Column("subject", Text, nullable=False), Column("body", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("read_at", DateTime(timezone=True)),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("read_at", UtcDateTime()),
 )
 handled_events = Table("handled_events", metadata, Column("event_id", String(36), primary_key=True))
 dispute_parties = Table(
@@ -30,10 +32,10 @@ email_outbox = Table(
     Column("event_id", String(36), nullable=False), Column("recipient", String(128), nullable=False),
     Column("to_address", String(254), nullable=False),
     Column("subject", Text, nullable=False), Column("body", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
-    Column("next_attempt_at", DateTime(timezone=True), nullable=False, index=True),
-    Column("sent_at", DateTime(timezone=True)), Column("failed_at", DateTime(timezone=True)),
+    Column("next_attempt_at", UtcDateTime(), nullable=False, index=True),
+    Column("sent_at", UtcDateTime()), Column("failed_at", UtcDateTime()),
     Column("last_error", Text),
     UniqueConstraint("event_id", "recipient", name="one_email_per_event_and_recipient"),
 )

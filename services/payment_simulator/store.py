@@ -7,8 +7,10 @@ import json
 from datetime import datetime, timezone
 from uuid import uuid4
 
-from sqlalchemy import Column, DateTime, Engine, MetaData, String, Table, Text, insert, select
+from sqlalchemy import Column, Engine, MetaData, String, Table, Text, insert, select
 from sqlalchemy.exc import IntegrityError
+
+from services.common.database import UtcDateTime
 
 metadata = MetaData()
 refunds = Table(
@@ -20,7 +22,7 @@ refunds = Table(
     Column("amount", String(32), nullable=False), Column("currency", String(3), nullable=False),
     Column("order_reference", String(200), nullable=False, index=True),
     Column("metadata", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 
 

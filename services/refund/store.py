@@ -14,9 +14,11 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from uuid import NAMESPACE_URL, uuid5
 
-from sqlalchemy import (Boolean, Column, DateTime, Engine, Integer, MetaData, String, Table, Text,
+from sqlalchemy import (Boolean, Column, Engine, Integer, MetaData, String, Table, Text,
                         insert, select, update)
 from sqlalchemy.exc import IntegrityError
+
+from services.common.database import UtcDateTime
 
 from services.refund.policy import OrderTerms, RefundInstruction, Refusal, refusal_for
 
@@ -44,7 +46,7 @@ instructions = Table(
     Column("reason", Text), Column("retryable", Boolean),
     Column("reserved", Boolean, nullable=False, default=False),
     Column("published", Boolean, nullable=False, default=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 

@@ -78,3 +78,41 @@ async def test_a_redelivered_dispute_event_makes_no_second_notification(pg_url, 
     seller_inbox = store.inbox("S-7")
     assert sorted(n["event_id"] for n in seller_inbox) == sorted([str(envelope.event_id),
                                                                   str(marker.event_id)])
+
+
+async def test_a_refund_result_that_fails_for_good_is_dead_lettered_and_the_next_is_recorded(
+        pg_url, kafka, monkeypatch):
+    from decimal import Decimal
+
+    import services.dispute.consumers as consumers
+    from contracts.refunds import RefundIssued
+    from contracts.topics import REFUNDS_EVENTS
+    from services.dispute.main import build_application
+    from services.dispute.settings import DisputeSettings
+
+    await ensure_platform_topics(kafka.bootstrap, partitions=6)
+    app = build_application(DisputeSettings(database_url=pg_url))
+    seen = []
+
+    def record(disputes, result):
+        if result.refund_id == "R-BUG":
+            raise TypeError("a bug, not an outage")
+        seen.append(result.refund_id)
+
+    monkeypatch.setattr(consumers, "record_refund_result", record)
+    broker = KafkaBroker(kafka.bootstrap)
+    consumers.register_refund_consumer(broker, app)
+    dispute_id = uuid4()
+    results = [RefundIssued(event_id=uuid4(), refund_id=refund_id, dispute_id=dispute_id,
+                            amount=Decimal("1.00"), currency="USD", occurred_at=NOW,
+                            causation_id="E-1", provider_reference="re_1")
+               for refund_id in ("R-BUG", "R-OK")]
+    await broker.start()
+    try:
+        await publish(broker, REFUNDS_EVENTS, *results, key=str(dispute_id).encode())
+        await eventually(lambda: "R-OK" in seen)
+    finally:
+        await broker.stop()
+    dlq = await read_topic(kafka.bootstrap, dead_letter_topic(REFUNDS_EVENTS, "dispute"), expect=1)
+    assert [RefundIssued.model_validate_json(r.value).refund_id for r in dlq] == ["R-BUG"]
+    assert "TypeError" in dict(dlq[0].headers)["dlq-error"].decode()

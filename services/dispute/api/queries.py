@@ -129,8 +129,8 @@ def _summary(row) -> DisputeSummary:
         id=row["dispute_id"], **{k: row[k] for k in (
             "order_id", "item_id", "buyer_id", "seller_id", "reason", "request", "status",
             "awaiting", "paid_amount", "refundable_amount", "currency", "version")},
-        next_deadline=utc(row["next_deadline"]), deadlines=json.loads(row["deadlines"]),
-        created_at=utc(row["created_at"]), updated_at=utc(row["updated_at"]))
+        next_deadline=row["next_deadline"], deadlines=json.loads(row["deadlines"]),
+        created_at=row["created_at"], updated_at=row["updated_at"])
 
 
 def _encode(row, sort: str) -> str:
