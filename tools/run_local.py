@@ -83,7 +83,8 @@ def print_banner() -> None:
 The dispute platform is up (logs in {RUN_DIR}/):
   Kafka                 127.0.0.1:9092
   dispute API           http://127.0.0.1:8000   (OpenAPI: http://127.0.0.1:8000/docs)
-  dispute relay         store -> disputes.events
+  operator console      http://127.0.0.1:8000/console  (token: make -s token ROLE=operator SUB=OP-1)
+  dispute relay         store -> disputes.events (metrics: http://127.0.0.1:9102/metrics)
   notification service  http://127.0.0.1:8001/v1/notifications
   SMTP sink (mails)     127.0.0.1:8025 -> {RUN_DIR}/mail/*.eml, http://127.0.0.1:8026/messages
   refund service        http://127.0.0.1:8002/health
