@@ -24,6 +24,7 @@ from services.common.database import (create_schema_racing_others, eventsourcing
 from services.common.topics import ensure_platform_topics
 from services.common.logging import configure_logging
 from services.common.periodic import every
+from services.common.startup import BackgroundConnection
 from services.common.problems import install_problem_handlers
 from services.dispute.api.routes import router
 from services.dispute.api.setup import prepare_api
@@ -76,13 +77,18 @@ def create_app(settings: DisputeSettings, clock: Callable[[], datetime] = utc_no
     broker = build_broker(settings, order_book, disputes)
     run_workers = settings.run_workers if run_workers is None else run_workers
 
+    async def connect() -> None:
+        await ensure_platform_topics(settings.kafka_bootstrap, settings.topic_partitions)
+        await broker.start()
+
+    kafka = BackgroundConnection("dispute-consumers", connect, broker.stop)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         stopping = asyncio.Event()
         workers = []
         if run_consumers:
-            await ensure_platform_topics(settings.kafka_bootstrap, settings.topic_partitions)
-            await broker.start()
+            kafka.begin()
         if run_workers:
             deadline_worker = DeadlineWorker(disputes, engine, lambda: app.state.clock())
             purge_keys = lambda: app.state.idempotency.purge_expired(app.state.clock())
@@ -94,8 +100,7 @@ def create_app(settings: DisputeSettings, clock: Callable[[], datetime] = utc_no
         yield
         stopping.set()
         await asyncio.gather(*workers)
-        if run_consumers:
-            await broker.stop()
+        await kafka.end()
 
     app = FastAPI(title="Dispute service", version="1", lifespan=lifespan)
     app.state.settings, app.state.clock = settings, clock
@@ -109,7 +114,8 @@ def create_app(settings: DisputeSettings, clock: Callable[[], datetime] = utc_no
     app.include_router(queries_router)
     app.include_router(timeline_router)
     app.include_router(console_router)
-    app.get("/health")(lambda: {"status": "ok"})
+    app.get("/health")(lambda: {"status": "ok", "kafka": "connected" if kafka.connected
+                                else ("off" if not run_consumers else "connecting")})
     return app
 
 

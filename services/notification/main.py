@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from contracts.topics import dead_letter_topic
+from services.common.startup import BackgroundConnection
 from services.common.database import create_schema_racing_others, sqlalchemy_engine
 from services.common.kafka import ensure_topics
 from services.common.logging import configure_logging
@@ -51,8 +52,7 @@ def create_app(settings: NotificationSettings, run_consumers: bool = True) -> Fa
     async def lifespan(app: FastAPI):
         sending = None
         if run_consumers:
-            await ensure_consumed_topics(settings)
-            await broker.start()
+            kafka.begin()
             sending = asyncio.create_task(sender.run(), name="email-sender")
         log.info("notification_started", port=settings.http_port, topic=settings.events_topic,
                  smtp=f"{settings.smtp_host}:{settings.smtp_port}")
@@ -61,13 +61,19 @@ def create_app(settings: NotificationSettings, run_consumers: bool = True) -> Fa
             sending.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sending
-            await broker.stop()
+        await kafka.end()
 
+    async def connect() -> None:
+        await ensure_consumed_topics(settings)
+        await broker.start()
+
+    kafka = BackgroundConnection("notification-consumer", connect, broker.stop)
     app = FastAPI(title="Notification service", version="1", lifespan=lifespan)
     app.state.store, app.state.sender = store, sender
     install_problem_handlers(app)
     install_inbox_routes(app, store, settings.jwt_secret)
-    app.get("/health")(lambda: {"status": "ok"})
+    app.get("/health")(lambda: {"status": "ok", "kafka": "connected" if kafka.connected
+                                else ("off" if not run_consumers else "connecting")})
     return app
 
 

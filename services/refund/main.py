@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from contracts.topics import dead_letter_topic
+from services.common.startup import BackgroundConnection
 from services.common.database import create_schema_racing_others, sqlalchemy_engine
 from services.common.kafka import ensure_topics
 from services.common.logging import configure_logging
@@ -92,20 +93,27 @@ def create_app(settings: RefundSettings, run_consumers: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if run_consumers:
-            await ensure_refund_topics(settings)
-            await parts.start()
-            await parts.desk.reconcile()
-            await broker.start()
+            kafka.begin()
         log.info("refund_started", port=settings.http_port, provider=settings.provider_url)
         yield
-        if run_consumers:
-            await broker.stop()
-            await parts.stop()
+        await kafka.end()
 
+    async def connect() -> None:
+        await ensure_refund_topics(settings)
+        await parts.start()
+        await parts.desk.reconcile()
+        await broker.start()
+
+    async def disconnect() -> None:
+        await broker.stop()
+        await parts.stop()
+
+    kafka = BackgroundConnection("refund-consumer", connect, disconnect)
     app = FastAPI(title="Refund service", version="1", lifespan=lifespan)
     app.state.store = parts.store
     install_problem_handlers(app)
-    app.get("/health")(lambda: {"status": "ok"})
+    app.get("/health")(lambda: {"status": "ok", "kafka": "connected" if kafka.connected
+                                else ("off" if not run_consumers else "connecting")})
     return app
 
 

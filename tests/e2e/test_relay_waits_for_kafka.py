@@ -33,7 +33,8 @@ async def test_a_relay_started_before_its_broker_publishes_once_the_broker_is_up
         assert await eventually(lambda: "relay_failed" in relay.log_tail(200), timeout=30)
         assert relay.process.poll() is None  # still running, backing off
         broker = await asyncio.to_thread(KafkaServer(tmp_path / "late-kafka", port=port).start)
-        records = await read_topic(broker.bootstrap, "disputes.events", expect=1, timeout=60)
+        assert await eventually(lambda: '"relay_published"' in relay.log_path.read_text(), timeout=90)
+        records = await read_topic(broker.bootstrap, "disputes.events", expect=1, timeout=30)
     finally:
         relay.stop()
         if broker:
