@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 ROLE ?= buyer
 SUB ?= B-1
 
-.PHONY: install kafka-jars run test test-fast token order mails contracts asyncapi bench-export clean
+.PHONY: install kafka-jars run test test-fast token order mails contracts asyncapi bench bench-export clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,9 @@ contracts: install  ## JSON Schema of every contract into contracts/schema/ (a t
 
 asyncapi: install  ## AsyncAPI document of every service into docs/asyncapi/ (a test checks they are current)
 	$(PY) -m tools.gen_docs asyncapi
+
+bench: kafka-jars  ## write-path throughput beside raw PostgreSQL and Kafka rates, same run (a few minutes)
+	$(PY) -m benchmarks.throughput
 
 bench-export: install  ## peak memory of `disputectl audit export` at 100k vs 1M events (minutes; not in make test)
 	$(PY) -m benchmarks.export_memory
