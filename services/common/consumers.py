@@ -27,8 +27,9 @@ def transient_errors() -> tuple[type[Exception], ...]:
     from eventsourcing.persistence import InterfaceError as StoreInterfaceError
     from eventsourcing.persistence import OperationalError as StoreOperationalError
     from sqlalchemy.exc import InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-    return (RetryLater, OperationalError, InterfaceError, StoreOperationalError,
+    return (RetryLater, OperationalError, InterfaceError, PoolTimeout, StoreOperationalError,
             StoreInterfaceError, ConnectionError, TimeoutError)
 
 

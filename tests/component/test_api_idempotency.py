@@ -2,6 +2,8 @@
 
 from uuid import UUID
 
+import pytest
+
 from sqlalchemy import update
 
 from services.dispute.idempotency import idempotency_keys
@@ -145,3 +147,13 @@ def test_keys_past_their_retention_are_purged_and_younger_ones_kept(api_with_dis
     assert keys.purge_expired(clock()) == 0
     clock.advance(hours=2)
     assert keys.purge_expired(clock()) == 1  # the message's key
+
+
+@pytest.mark.parametrize("given", ["x" * 129, "has spaces", "new\\nline"])
+def test_a_correlation_id_too_long_or_not_a_plain_token_is_replaced(api_with_dispute_awaiting_seller, given):
+    api = api_with_dispute_awaiting_seller
+    api.ok(api.post("/messages", json=MESSAGE, who=BUYER, headers={"X-Correlation-ID": given}), 201)
+    disputes = api.app.state.disputes
+    last = list(disputes.recorder.select_events(UUID(api.dispute_id)))[-1]
+    replaced = disputes.mapper.to_domain_event_with_meta(last)[1]["correlation_id"]
+    assert replaced != given and UUID(replaced)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Callable
@@ -41,8 +42,15 @@ async def run_domain(fn, *args, **kwargs):
         raise to_problem(exc) from None
 
 
+CORRELATION_ID = re.compile(r"[A-Za-z0-9._:/-]{1,128}")
+
+
 def correlation_id(request: Request) -> str:
-    return request.headers.get("x-correlation-id") or str(uuid4())
+    """The caller's X-Correlation-ID when it is a plain token of at most 128 characters, else a
+    new one: it travels in every event and downstream store, so it must not carry anything a
+    consumer could choke on."""
+    given = request.headers.get("x-correlation-id", "")
+    return given if CORRELATION_ID.fullmatch(given) else str(uuid4())
 
 
 def is_party(dispute, caller: Principal) -> bool:

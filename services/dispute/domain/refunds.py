@@ -30,14 +30,18 @@ class RefundRecords:
 
     def record_refund_issued(self, *, refund_id: str, amount: Decimal, currency: str,
                              actor: Actor, at: datetime) -> None:
-        """The refund service paid the buyer; the refundable amount goes down."""
+        """The refund service paid the buyer; the refundable amount goes down.
+
+        A payment is a fact: the amount rule was checked by the refund service at the moment
+        of paying, so money that left is recorded even if it exceeds what the dispute thinks is
+        refundable (a negative refundable amount then shows the overpayment to operators)."""
         rules.require_party(self, actor, Role.SERVICE)
         if refund_id in self.refunds:
             return
         rules.require_status(self, DECIDED_STATES, errors.InvalidTransition)
         rules.require_new_id("refund", refund_id, ())
-        rules.require_refund_amount(amount, refundable=self.refundable_amount,
-                                    currency=currency, dispute_currency=self.currency)
+        rules.require_refund_amount(amount, refundable=amount, currency=currency,
+                                    dispute_currency=self.currency)
         self._refund_issued(refund_id=refund_id, amount=amount, currency=currency,
                             actor=actor.as_dict(), at=at)
 

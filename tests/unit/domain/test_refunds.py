@@ -17,10 +17,10 @@ def test_a_redelivered_refund_records_nothing(dispute_resolved_by_agreement):
     assert dispute_resolved_by_agreement.refunded_total == Decimal("30.00")
 
 
-def test_a_refund_above_the_refundable_amount_is_refused(dispute_resolved_by_agreement):
+def test_a_refund_paid_above_the_refundable_amount_is_still_recorded(dispute_resolved_by_agreement):
     given(dispute_resolved_by_agreement, refund_issued("R-1", "80.00"))
-    assert refused(dispute_resolved_by_agreement, refund_issued("R-2", "20.01")) == (
-        "REFUND_EXCEEDS_REFUNDABLE_AMOUNT")
+    assert when(dispute_resolved_by_agreement, refund_issued("R-2", "20.01")) == ["RefundIssued"]
+    assert dispute_resolved_by_agreement.refundable_amount == Decimal("-0.01")
 
 
 def test_a_refund_in_another_currency_is_refused(dispute_resolved_by_agreement):
