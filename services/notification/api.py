@@ -66,7 +66,8 @@ def install_inbox_routes(app: FastAPI, store: NotificationStore, jwt_secret: str
 
     @app.get("/v1/notifications")
     async def list_notifications(
-            recipient: Annotated[str | None, Query(max_length=128)] = None,
+            # ids have no length limit upstream: only bound what a query string may carry
+            recipient: Annotated[str | None, Query(max_length=2048)] = None,
             limit: Annotated[int, Query(ge=1, le=200)] = 50,
             cursor: Annotated[str | None, Query(max_length=512)] = None,
             unread: bool = False,

@@ -128,8 +128,18 @@ def notices_for(event_type: str, payload: dict[str, Any], dispute_id: str,
         return [_notice(key, OPERATORS, operators, event_type, payload, dispute_id, actor_role,
                         templates, time_zones or {})]
     ids = {BUYER: parties.buyer_id, SELLER: parties.seller_id, OPERATORS: operators} if parties else {}
-    return [_notice(event_type, role, ids[role], event_type, payload, dispute_id, actor_role,
-                    templates, time_zones or {}) for role in roles]
+    return [_notice(event_type, role, recipient, event_type, payload, dispute_id, actor_role,
+                    templates, time_zones or {}) for recipient, role in _first_role_each(roles, ids)]
+
+
+def _first_role_each(roles: tuple[str, ...], ids: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(recipient, role) once per recipient: nothing forbids a buyer who is also the seller (or
+    a party named like the operators' inbox), and one person wants one notice, not two. The
+    first role wins: the audiences list the party who must act first."""
+    first: dict[str, str] = {}
+    for role in roles:
+        first.setdefault(ids[role], role)
+    return list(first.items())
 
 
 class _Blank(dict):

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from uuid import uuid4
 
-from sqlalchemy import Engine, and_, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from services.notification.messages import Notice, Parties
-from services.notification.tables import (dispute_parties, email_outbox, handled_events,
-                                          metadata, notifications, recipients)
+from services.notification.tables import (WIDENED, dispute_parties, email_outbox,
+                                          handled_events, metadata, notifications, recipients)
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,21 @@ class NotificationStore:
 
     def create_tables(self) -> None:
         metadata.create_all(self.engine)
+        self._widen_old_columns()
+
+    def _widen_old_columns(self) -> None:
+        """A database created with the former VARCHAR(128/254) ids gets TEXT (PostgreSQL makes
+        this a catalogue change, no rewrite); SQLite never enforced the lengths."""
+        if self.engine.dialect.name != "postgresql":
+            return
+        with self.engine.begin() as conn:
+            for table, columns in WIDENED.items():
+                limited = {row[0] for row in conn.execute(text(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema ="
+                    " current_schema() AND table_name = :t AND character_maximum_length IS NOT NULL"),
+                    {"t": table})}
+                for column in sorted(limited & set(columns)):
+                    conn.execute(text(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" TYPE TEXT'))
 
     def parties(self, dispute_id: str) -> Parties | None:
         with self.engine.connect() as conn:
@@ -60,26 +75,41 @@ class NotificationStore:
     def record(self, *, event_id: str, event_type: str, dispute_id: str, notices: list[Notice],
                parties: Parties | None, addresses: Mapping[str, str] | None = None) -> bool:
         """Store the effect of one event; False if this event was handled before."""
-        now = datetime.now(timezone.utc)
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(insert(handled_events).values(event_id=event_id))
-                if parties:
-                    self._remember_parties(conn, dispute_id, parties)
-                for notice in notices:
-                    conn.execute(insert(notifications).values(
-                        id=str(uuid4()), recipient=notice.recipient,
-                        recipient_role=notice.recipient_role, event_id=event_id,
-                        event_type=event_type, dispute_id=dispute_id, subject=notice.subject,
-                        body=notice.body, created_at=now))
-                    if (addresses or {}).get(notice.recipient):
-                        conn.execute(insert(email_outbox).values(
-                            id=str(uuid4()), event_id=event_id, recipient=notice.recipient,
-                            to_address=addresses[notice.recipient], subject=notice.subject,
-                            body=notice.body, created_at=now, attempts=0, next_attempt_at=now))
-            return True
-        except IntegrityError:
+        if self.handled(event_id):
             return False
+        try:
+            self._record(event_id, event_type, dispute_id, notices, parties, addresses or {})
+        except IntegrityError:
+            # only the event id committed by a concurrent or earlier handler means "done": any
+            # other conflict is a fault of this event's effect and must not be mistaken for it
+            if self.handled(event_id):
+                return False
+            raise
+        return True
+
+    def handled(self, event_id: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(handled_events.c.event_id).where(
+                handled_events.c.event_id == event_id)).first() is not None
+
+    def _record(self, event_id: str, event_type: str, dispute_id: str, notices: list[Notice],
+                parties: Parties | None, addresses: Mapping[str, str]) -> None:
+        now = datetime.now(timezone.utc)
+        with self.engine.begin() as conn:
+            conn.execute(insert(handled_events).values(event_id=event_id))
+            if parties:
+                self._remember_parties(conn, dispute_id, parties)
+            for notice in notices:
+                conn.execute(insert(notifications).values(
+                    id=str(uuid4()), recipient=notice.recipient,
+                    recipient_role=notice.recipient_role, event_id=event_id,
+                    event_type=event_type, dispute_id=dispute_id, subject=notice.subject,
+                    body=notice.body, created_at=now))
+                if addresses.get(notice.recipient):
+                    conn.execute(insert(email_outbox).values(
+                        id=str(uuid4()), event_id=event_id, recipient=notice.recipient,
+                        to_address=addresses[notice.recipient], subject=notice.subject,
+                        body=notice.body, created_at=now, attempts=0, next_attempt_at=now))
 
     @staticmethod
     def _remember_parties(conn, dispute_id: str, parties: Parties) -> None:

@@ -1,4 +1,8 @@
-"""The notification service's own tables (SQLite locally, PostgreSQL in production)."""
+"""The notification service's own tables (SQLite locally, PostgreSQL in production).
+
+Party ids and e-mail addresses are Text: ids come from upstream with no length limit, and a
+value a column cannot hold would fail its event on every redelivery.
+"""
 
 from sqlalchemy import (Column, Integer, MetaData, String, Table, Text,
                         UniqueConstraint)
@@ -9,7 +13,7 @@ metadata = MetaData()
 notifications = Table(
     "notifications", metadata,
     Column("id", String(36), primary_key=True),
-    Column("recipient", String(128), nullable=False, index=True),
+    Column("recipient", Text, nullable=False, index=True),
     Column("recipient_role", String(16), nullable=False),
     Column("event_id", String(36), nullable=False), Column("event_type", String(64), nullable=False),
     Column("dispute_id", String(36), nullable=False),
@@ -20,17 +24,17 @@ notifications = Table(
 handled_events = Table("handled_events", metadata, Column("event_id", String(36), primary_key=True))
 dispute_parties = Table(
     "dispute_parties", metadata, Column("dispute_id", String(36), primary_key=True),
-    Column("buyer_id", String(128), nullable=False), Column("seller_id", String(128), nullable=False),
+    Column("buyer_id", Text, nullable=False), Column("seller_id", Text, nullable=False),
 )
 recipients = Table(
-    "recipients", metadata, Column("recipient_id", String(128), primary_key=True),
+    "recipients", metadata, Column("recipient_id", Text, primary_key=True),
     Column("email", String(254)), Column("time_zone", String(64)),
 )
 email_outbox = Table(
     "email_outbox", metadata,
     Column("id", String(36), primary_key=True),
-    Column("event_id", String(36), nullable=False), Column("recipient", String(128), nullable=False),
-    Column("to_address", String(254), nullable=False),
+    Column("event_id", String(36), nullable=False), Column("recipient", Text, nullable=False),
+    Column("to_address", Text, nullable=False),
     Column("subject", Text, nullable=False), Column("body", Text, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
@@ -39,3 +43,7 @@ email_outbox = Table(
     Column("last_error", Text),
     UniqueConstraint("event_id", "recipient", name="one_email_per_event_and_recipient"),
 )
+
+WIDENED = {"notifications": ("recipient",), "dispute_parties": ("buyer_id", "seller_id"),
+           "recipients": ("recipient_id",), "email_outbox": ("recipient", "to_address")}
+"""Columns that were VARCHAR(128/254) before: an existing PostgreSQL database is widened."""

@@ -202,3 +202,16 @@ def test_the_message_modules_import_no_io():
         roots |= {n.module.split(".")[0] for n in ast.walk(tree)
                   if isinstance(n, ast.ImportFrom) and n.module}
         assert not roots & forbidden, name
+
+
+def test_a_buyer_who_is_also_the_seller_gets_one_notice_the_first_roles():
+    [notice] = told("DisputeOpened", parties=Parties(buyer_id="P-1", seller_id="P-1"))
+    assert (notice.recipient, notice.recipient_role) == ("P-1", "seller")
+    assert "respond by" in notice.body
+
+
+def test_a_party_named_like_the_operators_inbox_is_told_once():
+    notices = told("Escalated", parties=Parties(buyer_id="operators", seller_id="S-1"))
+    assert [(n.recipient, n.recipient_role) for n in notices] == [("operators", "buyer"),
+                                                                  ("S-1", "seller")]
+

@@ -1,0 +1,67 @@
+"""The notification consumer's handling in-process (SQLite, no broker): what is stored for an
+event, and what counts as "already handled"."""
+
+from uuid import uuid4
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from contracts.envelope import ActorRef, EventEnvelope, event_id_for
+from services.common.database import sqlalchemy_engine
+from services.notification.handlers import handle
+from services.notification.messages import Notice, Parties
+from services.notification.outbox import EmailOutbox
+from services.notification.store import NotificationStore
+from tests.support.orders import NOW
+
+OPENED = {"order_id": "O-1", "item_id": "I-1", "reason": "DAMAGED", "request": "FULL_REFUND",
+          "request_amount": "100.00", "description": "cracked", "paid_amount": "100.00",
+          "currency": "USD", "deadlines": {"SELLER_RESPONSE": "2026-03-15T12:00:00Z"},
+          "escalation_allowed_from": "2026-03-13T12:00:00Z"}
+
+
+def opened(buyer: str, seller: str) -> EventEnvelope:
+    dispute_id = uuid4()
+    return EventEnvelope(
+        event_id=event_id_for(dispute_id, 1), event_type="DisputeOpened", schema_version=1,
+        dispute_id=dispute_id, dispute_version=1, occurred_at=NOW, correlation_id="c-1",
+        actor=ActorRef(role="buyer", id=buyer),
+        payload={**OPENED, "buyer_id": buyer, "seller_id": seller})
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = NotificationStore(sqlalchemy_engine(f"sqlite:///{tmp_path}/n.sqlite"))
+    store.create_tables()
+    return store
+
+
+def test_a_dispute_whose_buyer_is_its_seller_notifies_that_party_once(store):
+    event = opened("P-1", "P-1")
+    assert handle(store, event) is True
+    [entry] = store.inbox("P-1")
+    assert entry["recipient_role"] == "seller" and entry["event_id"] == str(event.event_id)
+    assert [e["to_address"] for e in EmailOutbox(store.engine).emails()] == ["P-1@example.invalid"]
+    assert store.parties(str(event.dispute_id)) == Parties("P-1", "P-1")
+    assert handle(store, event) is False and len(store.inbox("P-1")) == 1
+
+
+def test_only_an_event_handled_before_counts_as_a_duplicate(store):
+    twice = [Notice("S-1", "seller", "s", "b\n"), Notice("S-1", "buyer", "s", "b\n")]
+    with pytest.raises(IntegrityError):  # a fault in the effect, not "seen before"
+        store.record(event_id="E-1", event_type="DisputeOpened", dispute_id="D-1",
+                     notices=twice, parties=Parties("S-1", "S-1"), addresses={"S-1": "s@x.example"})
+    assert not store.handled("E-1") and store.inbox("S-1") == []
+    once = twice[:1]
+    assert store.record(event_id="E-1", event_type="DisputeOpened", dispute_id="D-1",
+                        notices=once, parties=None) is True
+    assert store.record(event_id="E-1", event_type="DisputeOpened", dispute_id="D-1",
+                        notices=once, parties=None) is False
+
+
+def test_long_party_ids_are_stored(store):
+    buyer, seller = "B" * 600, "S" * 600
+    event = opened(buyer, seller)
+    assert handle(store, event) is True
+    assert len(store.inbox(seller)) == 1 and len(store.inbox(buyer)) == 1
+
