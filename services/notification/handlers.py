@@ -2,9 +2,11 @@
 per event id.
 
 A message that cannot be parsed, whose (event_type, schema_version) the contracts do not know,
-or whose event type we have no words for, goes to `<topic>.dlq.notification` at once. A transient fault (the database away) is retried
-here a few times with backoff; if it persists the handler raises, faststream does not commit,
-and Kafka redelivers the same message: nothing is dead-lettered for being unlucky.
+or whose event type we have no words for, goes to `<topic>.dlq.notification` at once, as does
+any other failure that would recur on every redelivery. A transient fault (the database away) is
+retried here a few times with backoff; if it persists the handler pauses and raises, faststream
+does not commit, and Kafka redelivers the same message: nothing is dead-lettered for being
+unlucky, and an outage is not a hot redelivery loop.
 """
 
 from __future__ import annotations
@@ -17,22 +19,18 @@ import structlog
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import ValidationError
-from sqlalchemy.exc import InterfaceError, OperationalError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from contracts.disputes import UnknownDisputeEvent, upcast_payload
+from contracts.disputes import upcast_payload
 from contracts.envelope import EventEnvelope
 from contracts.topics import DISPUTES_EVENTS, dead_letter_topic
-from services.common.consumers import dead_letter
-from services.notification.messages import (OPERATORS, MalformedEvent, MessageTemplate,
-                                            UnknownEvent, audience, is_known, notices_for,
-                                            parties_from)
+from services.common.consumers import handle_or_dead_letter, transient_errors
+from services.notification.messages import (OPERATORS, MessageTemplate, UnknownEvent,
+                                            audience, is_known, notices_for, parties_from)
 from services.notification.store import NotificationStore
 from services.notification.templates import load_templates
 
 GROUP = "notification"
-TRANSIENT = (OperationalError, InterfaceError)
 log = structlog.get_logger("notification")
 
 
@@ -45,6 +43,8 @@ class NotifyConfig:
     topic: str = DISPUTES_EVENTS
     attempts: int = 3
     backoff: float = 0.2
+    redelivery_pause: float = 1.0
+    """After the last attempt failed transiently: Kafka redelivers at once, so wait first."""
 
 
 def register_dispute_consumer(broker: KafkaBroker, store: NotificationStore,
@@ -55,17 +55,25 @@ def register_dispute_consumer(broker: KafkaBroker, store: NotificationStore,
     @broker.subscriber(config.topic, group_id=GROUP, auto_offset_reset="earliest",
                        ack_policy=AckPolicy.NACK_ON_ERROR)
     async def on_dispute_event(message: KafkaMessage) -> None:
-        try:
-            envelope = EventEnvelope.model_validate_json(message.body)
-            await _with_retries(config, handle, store, envelope, config)
-        except (ValidationError, UnknownDisputeEvent, UnknownEvent, MalformedEvent) as error:
-            await dead_letter(broker, dlq, message, error)
+        await consume(broker, dlq, store, config, message)
+
+
+async def consume(broker: KafkaBroker, dlq: str, store: NotificationStore, config: NotifyConfig,
+                  message) -> None:
+    """One record: handled, dead-lettered if it can never be, or (transient) raised after a
+    pause so that Kafka redelivers it."""
+    async def handle_message() -> None:
+        envelope = EventEnvelope.model_validate_json(message.body)
+        await _with_retries(config, handle, store, envelope, config)
+
+    await handle_or_dead_letter(broker, dlq, message, handle_message,
+                                pause=config.redelivery_pause)
 
 
 async def _with_retries(config: NotifyConfig, function, *args):
     retrying = AsyncRetrying(stop=stop_after_attempt(config.attempts), reraise=True,
                              wait=wait_exponential(multiplier=config.backoff, max=5),
-                             retry=retry_if_exception_type(TRANSIENT))
+                             retry=retry_if_exception_type(transient_errors()))
     async for attempt in retrying:
         with attempt:
             if attempt.retry_state.attempt_number > 1:

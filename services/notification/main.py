@@ -80,7 +80,8 @@ def create_app(settings: NotificationSettings, run_consumers: bool = True) -> Fa
 def notify_config(settings: NotificationSettings) -> NotifyConfig:
     return NotifyConfig(operators=settings.operators_recipient, topic=settings.events_topic,
                         email_fallback_domain=settings.email_fallback_domain,
-                        attempts=settings.handler_attempts, backoff=settings.handler_backoff)
+                        attempts=settings.handler_attempts, backoff=settings.handler_backoff,
+                        redelivery_pause=settings.handler_redelivery_pause)
 
 
 def email_sender(outbox: EmailOutbox, settings: NotificationSettings) -> EmailSender:

@@ -18,6 +18,7 @@ class NotificationSettings(BaseSettings):
     log_level: str = "INFO"
     handler_attempts: int = 3
     handler_backoff: float = 0.2
+    handler_redelivery_pause: float = 1.0
     operators_recipient: str = "operators"
     operators_email: str | None = None
     recipients: dict[str, dict[str, str]] = {}

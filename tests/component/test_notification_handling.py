@@ -1,14 +1,17 @@
 """The notification consumer's handling in-process (SQLite, no broker): what is stored for an
-event, and what counts as "already handled"."""
+event, what counts as "already handled", and what a database outage does to redelivery."""
 
+import asyncio
+import time
+from types import SimpleNamespace
 from uuid import uuid4
 
 import pytest
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from contracts.envelope import ActorRef, EventEnvelope, event_id_for
 from services.common.database import sqlalchemy_engine
-from services.notification.handlers import handle
+from services.notification.handlers import NotifyConfig, consume, handle
 from services.notification.messages import Notice, Parties
 from services.notification.outbox import EmailOutbox
 from services.notification.store import NotificationStore
@@ -65,3 +68,38 @@ def test_long_party_ids_are_stored(store):
     assert handle(store, event) is True
     assert len(store.inbox(seller)) == 1 and len(store.inbox(buyer)) == 1
 
+
+class DatabaseAway(NotificationStore):
+    def parties(self, dispute_id):
+        raise OperationalError("SELECT", {}, Exception("connection refused"))
+
+    profiles = record = lambda self, *args, **kwargs: DatabaseAway.parties(self, None)
+
+
+class Broker:
+    def __init__(self):
+        self.published = []
+
+    async def publish(self, body, **kwargs):
+        self.published.append((body, kwargs))
+
+
+def message(body: bytes):
+    raw = SimpleNamespace(topic="disputes.events", partition=0, offset=7, key=b"k")
+    return SimpleNamespace(body=body, raw_message=raw)
+
+
+async def test_an_outage_pauses_before_kafka_redelivers_and_is_never_dead_lettered(store):
+    broker, config = Broker(), NotifyConfig(attempts=2, backoff=0.0, redelivery_pause=0.5)
+    started = time.monotonic()
+    with pytest.raises(OperationalError):
+        await consume(broker, "dlq", DatabaseAway(store.engine), config,
+                      message(opened("B-1", "S-1").kafka_value()))
+    assert time.monotonic() - started >= 0.5 and broker.published == []
+
+
+async def test_a_record_that_can_never_be_handled_is_dead_lettered_without_a_pause(store):
+    broker, config = Broker(), NotifyConfig(redelivery_pause=5.0)
+    await asyncio.wait_for(consume(broker, "dlq", store, config, message(b'{"not": "an event"}')), 1)
+    [(body, sent)] = broker.published
+    assert body == b'{"not": "an event"}' and sent["topic"] == "dlq"
