@@ -2,6 +2,11 @@
 
 Each e-mail has its own exponential backoff, stored with it: an SMTP outage delays e-mails,
 never the consumer or the inbox, and one recipient's failure never holds up another's.
+
+A claimed e-mail is leased to this sender; the lease must outlast the whole send, or a second
+sender claims the row mid-send and the mail goes out twice. aiosmtplib's timeout bounds each
+step (connect, EHLO, MAIL, RCPT, DATA, ...), not the exchange, so the exchange is cut off after
+SEND_STEPS x timeout, and the lease adds LEASE_MARGIN for marking the row afterwards.
 """
 
 from __future__ import annotations
@@ -18,6 +23,10 @@ import structlog
 from services.notification.outbox import EmailOutbox, OutgoingEmail
 
 log = structlog.get_logger("notification.mailer")
+SEND_STEPS = 3
+"""A whole SMTP exchange may last this many per-step timeouts before it is abandoned."""
+LEASE_MARGIN = timedelta(seconds=30)
+"""Lease time beyond the longest send: for claiming the batch and marking the row sent."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +63,8 @@ class EmailSender:
                  poll_interval: float = 0.5, batch: int = 20):
         self.outbox, self.smtp, self.backoff = outbox, smtp, backoff
         self.poll_interval, self.batch = poll_interval, batch
-        self.lease = timedelta(seconds=smtp.timeout * 3 + 30)
+        self.send_deadline = smtp.timeout * SEND_STEPS
+        self.lease = timedelta(seconds=self.send_deadline) + LEASE_MARGIN
 
     async def run(self) -> None:
         while True:
@@ -74,23 +84,35 @@ class EmailSender:
 
     async def _deliver(self, email: OutgoingEmail) -> None:
         try:
-            await aiosmtplib.send(as_message(email, self.smtp.sender), hostname=self.smtp.host,
-                                  port=self.smtp.port, timeout=self.smtp.timeout)
-        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as error:
+            message = as_message(email, self.smtp.sender)
+        except Exception as error:  # e.g. a header with CR/LF: it will never build, so give up
+            await asyncio.to_thread(self._give_up, email, email.attempts + 1, error)
+            return
+        try:
+            await asyncio.wait_for(self._send(message), self.send_deadline)
+        except Exception as error:  # SMTP, network, the deadline, or the unforeseen: an attempt
+            # that escaped here would leave the row claimed, re-claimed every lease, never counted
             await asyncio.to_thread(self._failed, email, error)
             return
         await asyncio.to_thread(self.outbox.mark_sent, email.id, datetime.now(timezone.utc))
         log.info("email_sent", recipient=email.recipient, event_id=email.event_id)
 
+    async def _send(self, message: EmailMessage) -> None:
+        await aiosmtplib.send(message, hostname=self.smtp.host, port=self.smtp.port,
+                              timeout=self.smtp.timeout)
+
     def _failed(self, email: OutgoingEmail, error: Exception) -> None:
         attempts, now = email.attempts + 1, datetime.now(timezone.utc)
         permanent = isinstance(error, aiosmtplib.SMTPResponseException) and error.code >= 500
         if permanent or attempts >= self.backoff.max_attempts:
-            self.outbox.give_up(email.id, attempts, now, repr(error))
-            log.error("email_given_up", recipient=email.recipient, event_id=email.event_id,
-                      attempts=attempts, error=repr(error))
+            self._give_up(email, attempts, error)
             return
         retry_at = now + self.backoff.delay(attempts)
         self.outbox.retry_later(email.id, attempts, retry_at, repr(error))
         log.warning("email_retry_scheduled", recipient=email.recipient, attempts=attempts,
                     retry_at=retry_at.isoformat(), error=repr(error))
+
+    def _give_up(self, email: OutgoingEmail, attempts: int, error: Exception) -> None:
+        self.outbox.give_up(email.id, attempts, datetime.now(timezone.utc), repr(error))
+        log.error("email_given_up", recipient=email.recipient, event_id=email.event_id,
+                  attempts=attempts, error=repr(error))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from string import Template
 from typing import Any
 
-from services.notification.rendering import template_values
+from services.notification.rendering import one_line, template_values
 
 BUYER, SELLER, OPERATORS = "buyer", "seller", "operators"
 BOTH = (BUYER, SELLER)
@@ -158,7 +158,7 @@ def _notice(key: str, role: str, recipient: str, event_type: str, payload: dict[
     try:
         values = template_values(payload, dispute_id, actor_role, time_zones.get(recipient))
         values = _Blank(values, event_type=event_type)
-        return Notice(recipient, role, Template(template.subject).substitute(values).strip(),
+        return Notice(recipient, role, one_line(Template(template.subject).substitute(values)),
                       Template(template.body).substitute(values).strip() + "\n")
     except (KeyError, ValueError, TypeError) as error:
         raise MalformedEvent(f"{event_type} for {role}: {error!r}") from None

@@ -6,6 +6,7 @@ Deadlines in a payload are RFC 3339 instants; a recipient reads them in their ow
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -43,6 +44,17 @@ def when(instant: str | datetime, time_zone: str | None = None) -> str:
     local = moment.astimezone(tz)
     label = "UTC" if tz is timezone.utc else local.tzname()
     return f"{local.day} {local:%b %H:%M} {label}"
+
+
+def one_line(text: str) -> str:
+    """A subject line: payload text (a carrier "DHL\\nX") may carry CR, LF or other control
+    characters, which no mail header may hold (EmailMessage refuses them), so each run of them
+    and of spaces becomes one space."""
+    return " ".join("".join(" " if _is_control(c) else c for c in text).split())
+
+
+def _is_control(char: str) -> bool:
+    return unicodedata.category(char) in ("Cc", "Zl", "Zp")  # C0/C1 controls, line breaks
 
 
 def words(code: str | None) -> str:

@@ -1,6 +1,8 @@
 """E-mail in-process: the outbox sender against the real local SMTP sink (aiosmtpd) on free
 ports, and the sink's HTTP listing that `make run` and the e2e scenarios read."""
 
+import asyncio
+import time
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -8,7 +10,7 @@ import pytest
 
 from infra.ports import free_port
 from services.common.database import sqlalchemy_engine
-from services.notification.mailer import Backoff, EmailSender, SmtpServer
+from services.notification.mailer import LEASE_MARGIN, Backoff, EmailSender, SmtpServer
 from services.notification.messages import Notice, Parties
 from services.notification.outbox import EmailOutbox
 from services.notification.smtp_sink import SmtpSink
@@ -29,14 +31,14 @@ def sink(tmp_path):
     sink.stop()
 
 
-def queue_one_email(store, to="s1@shop.example"):
-    notice = Notice("S-1", "seller", "A buyer opened a dispute on order O-1", "Respond by 3 Dec.\n")
+def queue_one_email(store, to="s1@shop.example", subject="A buyer opened a dispute on order O-1"):
+    notice = Notice("S-1", "seller", subject, "Respond by 3 Dec.\n")
     store.record(event_id="E-1", event_type="DisputeOpened", dispute_id="D-1", notices=[notice],
                  parties=Parties("B-1", "S-1"), addresses={"S-1": to})
 
 
-def sender(store, port, max_attempts=3):
-    return EmailSender(EmailOutbox(store.engine), SmtpServer(port=port, timeout=2),
+def sender(store, port, max_attempts=3, timeout=2.0):
+    return EmailSender(EmailOutbox(store.engine), SmtpServer(port=port, timeout=timeout),
                        Backoff(max_attempts=max_attempts, initial=0.0, maximum=0.0))
 
 
@@ -84,3 +86,70 @@ async def test_the_sink_lists_received_mails_over_http(store, sink):
         listed = (await http.get(f"http://127.0.0.1:{sink.http.server_address[1]}/messages")).json()
     assert [(m["to"], m["subject"], m["body"]) for m in listed] == [
         ("s1@shop.example", "A buyer opened a dispute on order O-1", "Respond by 3 Dec.\n")]
+
+
+async def test_an_email_that_cannot_be_built_is_given_up_not_claimed_again_every_lease(store):
+    queue_one_email(store, subject="The return is on its way (DHL\nX)")  # stored before the fix
+    mailer = sender(store, free_port())
+    assert await mailer.drain_once() == 1
+    [email] = EmailOutbox(store.engine).emails()
+    assert email["failed_at"] is not None and email["attempts"] == 1
+    assert "ValueError" in email["last_error"]
+    later = datetime.now(timezone.utc) + mailer.lease * 2
+    assert EmailOutbox(store.engine).claim_due(later, mailer.lease) == []
+
+
+class SlowSmtp:
+    """Answers every SMTP step just within the per-step timeout, so only a bound on the whole
+    exchange stops it."""
+
+    def __init__(self, step: float):
+        self.step, self.port, self.server = step, free_port(), None
+
+    async def __aenter__(self):
+        self.server = await asyncio.start_server(self._session, "127.0.0.1", self.port)
+        return self
+
+    async def __aexit__(self, *exc):
+        self.server.close()
+
+    async def _reply(self, writer, line: bytes) -> None:
+        await asyncio.sleep(self.step)
+        writer.write(line + b"\r\n")
+        await writer.drain()
+
+    async def _session(self, reader, writer) -> None:
+        try:
+            await self._reply(writer, b"220 slow.example ESMTP")
+            while line := await reader.readline():
+                verb = line.split()[0].upper() if line.split() else b""
+                if verb == b"DATA":
+                    await self._reply(writer, b"354 go on")
+                    while (await reader.readline()) not in (b".\r\n", b""):
+                        pass
+                await self._reply(writer, b"221 bye" if verb == b"QUIT" else b"250 ok")
+                if verb == b"QUIT":
+                    break
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+
+async def test_a_send_slower_than_its_deadline_is_cut_off_and_retried_before_the_lease_ends(store):
+    queue_one_email(store)
+    async with SlowSmtp(step=0.4) as slow:  # ~7 steps of 0.4 s, each within the 0.5 s timeout
+        mailer = sender(store, slow.port, timeout=0.5)
+        started = time.monotonic()
+        await mailer.drain_once()
+        took = time.monotonic() - started
+    [email] = EmailOutbox(store.engine).emails()
+    assert took < 2.0 and email["sent_at"] is None and email["attempts"] == 1
+    assert "Timeout" in email["last_error"] and took < mailer.lease.total_seconds()
+
+
+@pytest.mark.parametrize("timeout", [0.5, 10.0, 60.0])
+def test_the_lease_outlasts_the_longest_send_by_a_margin(store, timeout):
+    mailer = sender(store, 25, timeout=timeout)
+    assert mailer.send_deadline >= 3 * timeout
+    assert mailer.lease >= timedelta(seconds=mailer.send_deadline) + LEASE_MARGIN

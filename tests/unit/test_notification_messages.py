@@ -215,3 +215,8 @@ def test_a_party_named_like_the_operators_inbox_is_told_once():
     assert [(n.recipient, n.recipient_role) for n in notices] == [("operators", "buyer"),
                                                                   ("S-1", "seller")]
 
+
+def test_line_breaks_and_control_characters_in_a_payload_never_reach_a_subject():
+    payload = {**PAYLOADS["ReturnShipped"], "carrier": "DHL\r\nBcc: x@evil.example\x00\t\u2028X"}
+    [notice] = told("ReturnShipped", payload=payload)
+    assert notice.subject == "The return is on its way (DHL Bcc: x@evil.example X)"
