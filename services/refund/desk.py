@@ -1,7 +1,8 @@
 """Carrying out refund instructions: check, pay through the provider, record, publish.
 
 Every step can be repeated: the provider call keeps its idempotency key, recording only moves
-a PENDING instruction on, and a re-published result keeps its event id.
+a PENDING instruction on (or a FAILED one whose outcome was unknown, once the provider tells),
+and a re-published result keeps its event id.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ import structlog
 from services.refund.gateway import PaymentProvider, ProviderError
 from services.refund.policy import RefundInstruction
 from services.refund.publishing import refund_event
-from services.refund.store import PENDING, RefundStore, StoredInstruction
+from services.refund.store import FAILED, PENDING, RefundStore, StoredInstruction
 
 log = structlog.get_logger("refund")
+UNKNOWN_PROVIDER_STATUSES = {"pending", "requires_action", "processing"}
+"""Provider answers that are not yet a result: the refund may still be paid."""
 
 
 class Publisher(Protocol):
@@ -28,6 +31,7 @@ class RefundDesk:
                  after_provider_call: Callable[[], None] = lambda: None):
         self.store, self.provider, self.publisher = store, provider, publisher
         self.after_provider_call = after_provider_call
+        self._in_flight: set[str] = set()
 
     async def pay(self, idempotency_key: str) -> StoredInstruction | None:
         """Bring one instruction to a published result, wherever it stopped before."""
@@ -37,36 +41,55 @@ class RefundDesk:
         with structlog.contextvars.bound_contextvars(
                 dispute_id=stored.dispute_id, event_id=stored.cause_event_id,
                 correlation_id=stored.correlation_id, refund_id=stored.refund_id):
-            if stored.status == PENDING:
+            if stored.status == PENDING or _outcome_unknown(stored):
                 stored = await self._settle(stored)
             if not stored.published:
+                # What is stored now, not what this call saw: a late success may have won.
                 await self.publisher.publish(refund_event(stored))
-                await asyncio.to_thread(self.store.mark_published, idempotency_key, stored.attempt)
+                await asyncio.to_thread(self.store.mark_published, idempotency_key,
+                                        stored.attempt, stored.status)
         return stored
 
-    async def reconcile(self) -> int:
-        """At start-up: finish what a crash interrupted (provider replays the first result)."""
-        keys = await asyncio.to_thread(self.store.pending_keys)
+    async def reconcile(self, older_than: float = 0) -> int:
+        """Finish what a crash interrupted and ask the provider again about refunds whose outcome
+        is unknown (it replays the first result for the key). At start-up everything; from the
+        periodic loop only instructions untouched for `older_than` seconds, so one still being
+        paid by a consumer is left to it."""
+        keys = await asyncio.to_thread(self.store.pending_keys, older_than)
+        keys += await asyncio.to_thread(self.store.unknown_outcome_keys, older_than)
         keys += await asyncio.to_thread(self.store.unpublished_keys)
-        for key in dict.fromkeys(keys):
+        keys = [key for key in dict.fromkeys(keys) if key not in self._in_flight]
+        for key in keys:
             await self.pay(key)
         log.info("refunds_reconciled", instructions=len(keys))
         return len(keys)
 
     async def retry(self, idempotency_key: str) -> StoredInstruction | None:
-        """An operator's second try of a FAILED refund, with the same idempotency key."""
+        """An operator's second try with the same idempotency key: a FAILED refund is reopened;
+        a PENDING one (a retry or a service killed midway) is simply driven again."""
+        stored = await asyncio.to_thread(self.store.instruction, idempotency_key)
+        if stored is not None and stored.status == PENDING:
+            log.info("refund_pending_driven_again", idempotency_key=idempotency_key)
+            return await self.pay(idempotency_key)
         if not await asyncio.to_thread(self.store.reopen, idempotency_key):
             log.warning("refund_not_retryable", idempotency_key=idempotency_key)
             return await asyncio.to_thread(self.store.instruction, idempotency_key)
         return await self.pay(idempotency_key)
 
     async def _settle(self, stored: StoredInstruction) -> StoredInstruction:
-        refusal = await asyncio.to_thread(self.store.reserve, _instruction(stored))
-        if refusal is not None:
-            await self._record_failed(stored, refusal.reason, refusal.retryable)
-        else:
-            terms = await asyncio.to_thread(self.store.terms, stored.dispute_id)
-            await self._call_provider(stored, terms.order_id)
+        self._in_flight.add(stored.idempotency_key)
+        try:
+            # A held reservation may already be paid at the provider: ask again, never re-check
+            # the ceiling (a refusal now would release money that may be gone).
+            refusal = None if stored.reserved else await asyncio.to_thread(
+                self.store.reserve, _instruction(stored))
+            if refusal is not None:
+                await self._record_failed(stored, refusal.reason, refusal.retryable)
+            else:
+                terms = await asyncio.to_thread(self.store.terms, stored.dispute_id)
+                await self._call_provider(stored, terms.order_id)
+        finally:
+            self._in_flight.discard(stored.idempotency_key)
         return await asyncio.to_thread(self.store.instruction, stored.idempotency_key)
 
     async def _call_provider(self, stored: StoredInstruction, order_reference: str) -> None:
@@ -77,10 +100,16 @@ class RefundDesk:
                 metadata={"dispute_id": stored.dispute_id, "refund_id": stored.refund_id})
         except ProviderError as error:
             self.after_provider_call()
-            return await self._record_failed(stored, error.reason, error.retryable)
+            if not error.retryable:
+                return await self._record_refused(stored, error.reason)
+            # Timeouts, broken connections, 5xx: the provider may have paid. The reservation
+            # stays and the periodic reconcile asks again with the same key.
+            return await self._record_failed(stored, error.reason, retryable=True)
         self.after_provider_call()
+        if result.status in UNKNOWN_PROVIDER_STATUSES:
+            return await self._record_failed(stored, f"PROVIDER_STATUS_{result.status.upper()}", True)
         if result.status != "succeeded":
-            return await self._record_failed(stored, f"PROVIDER_STATUS_{result.status.upper()}", False)
+            return await self._record_refused(stored, f"PROVIDER_STATUS_{result.status.upper()}")
         await asyncio.to_thread(self.store.record_issued, stored.idempotency_key, result.reference)
         log.info("refund_issued", amount=str(stored.amount), currency=stored.currency,
                  provider_reference=result.reference)
@@ -88,6 +117,14 @@ class RefundDesk:
     async def _record_failed(self, stored: StoredInstruction, reason: str, retryable: bool) -> None:
         await asyncio.to_thread(self.store.record_failed, stored.idempotency_key, reason, retryable)
         log.warning("refund_failed", amount=str(stored.amount), reason=reason, retryable=retryable)
+
+    async def _record_refused(self, stored: StoredInstruction, reason: str) -> None:
+        await asyncio.to_thread(self.store.record_refused, stored.idempotency_key, reason)
+        log.warning("refund_refused", amount=str(stored.amount), reason=reason, retryable=False)
+
+
+def _outcome_unknown(stored: StoredInstruction) -> bool:
+    return stored.status == FAILED and stored.reserved
 
 
 def _instruction(stored: StoredInstruction) -> RefundInstruction:

@@ -1,13 +1,18 @@
-"""Consumes `disputes.events` (group `refund`): order terms from `DisputeOpened`, refund
-instructions from `Resolved` / `AppealDecided`; what it does not handle it ignores.
+"""Consumes `disputes.events` (group `refund`): order terms from `DisputeOpened` (and
+`RefundedOutsideDispute`), refund instructions from `Resolved` / `AppealDecided`; what it does
+not handle it ignores.
 
 The Kafka offset is committed only after the instruction is paid, recorded and its result
-published (NACK_ON_ERROR); a message that cannot be read goes to the group's dead-letter topic.
+published (NACK_ON_ERROR). A message that cannot be read, or a handled event type in a
+schema_version the contracts do not know, goes to the group's dead-letter topic. Anything else
+that fails (the database or the broker away) is redelivered, after a pause so an outage is
+not a hot loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import structlog
 from faststream import AckPolicy
@@ -15,20 +20,34 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
+from contracts.disputes import UnknownDisputeEvent, upcast_payload
 from contracts.envelope import EventEnvelope
 from contracts.topics import DISPUTES_EVENTS, dead_letter_topic
-from services.common.consumers import dead_letter
+from services.common.consumers import dead_letter, transient_errors
 from services.refund.desk import RefundDesk
-from services.refund.policy import (OrderTerms, PoisonPayload, RefundInstruction,
-                                   order_terms_from, refund_for)
+from services.refund.policy import (HANDLED_EVENTS, OrderTerms, OutsideRefund, PoisonPayload,
+                                    RefundInstruction, order_terms_from, outside_refund_from,
+                                    refund_for)
 from services.refund.store import RefundStore
 
 GROUP = "refund"
+REDELIVERY_PAUSE = 1.0
 log = structlog.get_logger("refund")
 
 
+@dataclass(frozen=True)
+class RefundFacts:
+    terms: OrderTerms | None = None
+    instruction: RefundInstruction | None = None
+    outside_refund: OutsideRefund | None = None
+
+    def __bool__(self) -> bool:
+        return any((self.terms, self.instruction, self.outside_refund))
+
+
 def register_dispute_consumer(broker: KafkaBroker, store: RefundStore, desk: RefundDesk,
-                              topic: str = DISPUTES_EVENTS, group: str = GROUP) -> None:
+                              topic: str = DISPUTES_EVENTS, group: str = GROUP,
+                              pause: float = REDELIVERY_PAUSE) -> None:
     dlq = dead_letter_topic(topic, group)
 
     @broker.subscriber(topic, group_id=group, auto_offset_reset="earliest",
@@ -37,28 +56,46 @@ def register_dispute_consumer(broker: KafkaBroker, store: RefundStore, desk: Ref
         try:
             envelope = EventEnvelope.model_validate_json(message.body)
             facts = refund_facts(envelope)
-        except (ValidationError, PoisonPayload) as error:
+        except (ValidationError, PoisonPayload, UnknownDisputeEvent) as error:
             await dead_letter(broker, dlq, message, error)
             return
-        await on_dispute_fact(store, desk, envelope, *facts)
+        await handle_or_redeliver(store, desk, envelope, facts, pause)
 
 
-def refund_facts(envelope: EventEnvelope) -> tuple[OrderTerms | None, RefundInstruction | None]:
+def refund_facts(envelope: EventEnvelope) -> RefundFacts:
+    """What a dispute event teaches or asks, read from its latest schema version."""
+    if envelope.event_type not in HANDLED_EVENTS:
+        return RefundFacts()
+    payload = upcast_payload(envelope.event_type, envelope.schema_version, envelope.payload)
     dispute_id, event_id = str(envelope.dispute_id), str(envelope.event_id)
-    return (order_terms_from(envelope.event_type, dispute_id, envelope.payload),
-            refund_for(envelope.event_type, event_id, dispute_id, envelope.payload))
+    return RefundFacts(terms=order_terms_from(envelope.event_type, dispute_id, payload),
+                       instruction=refund_for(envelope.event_type, event_id, dispute_id, payload),
+                       outside_refund=outside_refund_from(envelope.event_type, dispute_id, payload))
+
+
+async def handle_or_redeliver(store: RefundStore, desk: RefundDesk, envelope: EventEnvelope,
+                              facts: RefundFacts, pause: float = REDELIVERY_PAUSE) -> None:
+    """Nothing past this point is the message's fault (it was read and accepted, or will be on
+    redelivery), so a failure is never dead-lettered: wait a moment and let Kafka redeliver."""
+    try:
+        await on_dispute_fact(store, desk, envelope, facts)
+    except Exception as error:
+        log.warning("refund_handling_failed_redelivering", error=repr(error)[:300],
+                    transient=isinstance(error, transient_errors()), pause_seconds=pause)
+        await asyncio.sleep(pause)
+        raise
 
 
 async def on_dispute_fact(store: RefundStore, desk: RefundDesk, envelope: EventEnvelope,
-                          terms: OrderTerms | None, instruction: RefundInstruction | None) -> None:
-    if terms is None and instruction is None:
+                          facts: RefundFacts) -> None:
+    if not facts:
         return
     dispute_id, event_id = str(envelope.dispute_id), str(envelope.event_id)
     with structlog.contextvars.bound_contextvars(
             correlation_id=envelope.correlation_id, dispute_id=dispute_id, event_id=event_id):
-        accepted = await asyncio.to_thread(store.accept, event_id=event_id, terms=terms,
-                                           instruction=instruction,
-                                           correlation_id=envelope.correlation_id)
+        accepted = await asyncio.to_thread(
+            store.accept, event_id=event_id, terms=facts.terms, instruction=facts.instruction,
+            outside_refund=facts.outside_refund, correlation_id=envelope.correlation_id)
         log.info("accepted" if accepted else "duplicate_skipped", event_type=envelope.event_type)
-        if instruction is not None:
-            await desk.pay(instruction.idempotency_key)
+        if facts.instruction is not None:
+            await desk.pay(facts.instruction.idempotency_key)

@@ -1,13 +1,15 @@
 """Composition root of the refund service.
 
 python -m services.refund.main [serve]          consume disputes.events, pay refunds (HTTP :8002)
-python -m services.refund.main retry <key>      an operator's retry of a FAILED refund instruction
+python -m services.refund.main retry <key>      an operator's retry of a FAILED (or stuck PENDING)
+                                                refund instruction
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -59,6 +61,34 @@ class RefundParts:
         await self.http.aclose()
 
 
+class PeriodicReconcile:
+    """Every `interval` seconds, drive again the instructions nobody is driving: PENDING ones a
+    killed retry left behind, FAILED ones whose outcome is unknown. Started once the producer
+    is connected (reconcile publishes); a failing round (the database away) waits for the next."""
+
+    def __init__(self, desk: RefundDesk, interval: float):
+        self.desk, self.interval = desk, interval
+        self._task: asyncio.Task | None = None
+
+    def begin(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="refund-reconcile")
+
+    async def end(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.desk.reconcile(older_than=self.interval)
+            except Exception as error:
+                log.warning("periodic_reconcile_failed", error=repr(error)[:300])
+
+
 def build_parts(settings: RefundSettings) -> RefundParts:
     store = RefundStore(sqlalchemy_engine(settings.database_url))
     create_schema_racing_others(store.create_tables)
@@ -98,13 +128,17 @@ def create_app(settings: RefundSettings, run_consumers: bool = True) -> FastAPI:
         yield
         await kafka.end()
 
+    reconciler = PeriodicReconcile(parts.desk, settings.reconcile_interval)
+
     async def connect() -> None:
         await ensure_refund_topics(settings)
         await parts.start()
         await parts.desk.reconcile()
         await broker.start()
+        reconciler.begin()
 
     async def disconnect() -> None:
+        await reconciler.end()
         await broker.stop()
         await parts.stop()
 
@@ -137,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.refund.main")
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("serve", help="consume disputes.events and pay refunds (default)")
-    retry = commands.add_parser("retry", help="retry a FAILED refund instruction")
+    retry = commands.add_parser("retry", help="retry a FAILED or stuck PENDING refund instruction")
     retry.add_argument("idempotency_key")
     args = parser.parse_args(argv)
     settings = RefundSettings()

@@ -8,15 +8,30 @@ from decimal import Decimal
 from typing import Any
 
 PAYING_EVENTS = {"Resolved", "AppealDecided"}
+HANDLED_EVENTS = {"DisputeOpened", "RefundedOutsideDispute", *PAYING_EVENTS}
 
 
 @dataclass(frozen=True)
 class OrderTerms:
-    """What the buyer paid for the disputed order: the ceiling of every refund."""
+    """What the buyer paid for the disputed order, less what was refunded outside disputes:
+    the ceiling of every refund."""
     dispute_id: str
     order_id: str
     paid_amount: Decimal
     currency: str
+    refunded_before: Decimal = Decimal(0)
+
+    @property
+    def refundable(self) -> Decimal:
+        return self.paid_amount - self.refunded_before
+
+
+@dataclass(frozen=True)
+class OutsideRefund:
+    """The order service refunded part of the order outside disputes while one is open:
+    `refunded_before` is the new absolute total, not an increment."""
+    dispute_id: str
+    refunded_before: Decimal
 
 
 @dataclass(frozen=True)
@@ -48,9 +63,18 @@ def order_terms_from(event_type: str, dispute_id: str, payload: dict[str, Any]) 
         return None
     try:
         return OrderTerms(dispute_id, str(payload["order_id"]), _amount(payload["paid_amount"]),
-                          str(payload["currency"]))
+                          str(payload["currency"]), _amount(payload.get("refunded_before", "0")))
     except KeyError as missing:
         raise PoisonPayload(f"DisputeOpened without {missing}") from None
+
+
+def outside_refund_from(event_type: str, dispute_id: str,
+                        payload: dict[str, Any]) -> OutsideRefund | None:
+    if event_type != "RefundedOutsideDispute":
+        return None
+    if "refunded_before" not in payload:
+        raise PoisonPayload("RefundedOutsideDispute without 'refunded_before'")
+    return OutsideRefund(dispute_id, _amount(payload["refunded_before"]))
 
 
 def refund_for(event_type: str, event_id: str, dispute_id: str,
@@ -71,12 +95,13 @@ def refund_for(event_type: str, event_id: str, dispute_id: str,
 def refusal_for(instruction: RefundInstruction, terms: OrderTerms | None,
                 committed: Decimal) -> Refusal | None:
     """Checked at the moment of paying: the refunds of a dispute (`committed`: issued, or held
-    by another refund in flight) plus this one never exceed what was paid."""
+    by another refund in flight) plus this one never exceed what was paid less what was
+    refunded outside disputes."""
     if terms is None:
         return Refusal("ORDER_TERMS_UNKNOWN", retryable=True)
     if instruction.currency != terms.currency:
         return Refusal("CURRENCY_MISMATCH", retryable=False)
-    if committed + instruction.amount > terms.paid_amount:
+    if committed + instruction.amount > terms.refundable:
         return Refusal("REFUND_EXCEEDS_PAID_AMOUNT", retryable=False)
     return None
 

@@ -1,5 +1,6 @@
 """Refund service settings (prefix REFUND_)."""
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.topics import DISPUTES_EVENTS, REFUNDS_EVENTS
@@ -22,6 +23,8 @@ class RefundSettings(BaseSettings):
     provider_attempts: int = 5
     provider_backoff_initial: float = 0.5
     provider_backoff_max: float = 8.0
+    # How often the service asks again about refunds left PENDING or whose outcome is unknown.
+    reconcile_interval: float = Field(60.0, gt=0)
     # Fault injection for tests only: die with SIGKILL right after the provider answered and
     # before the result is committed, to prove the start-up reconcile pays exactly once.
     crash_after_provider_call: bool = False

@@ -5,24 +5,32 @@ An instruction is written PENDING, in the same transaction as the id of the even
 for it, before the provider is called; so a crash at any point leaves either nothing (the
 event is redelivered) or a PENDING instruction that the start-up reconcile drives again with
 the same idempotency key.
+
+A reservation holds an instruction's amount against the dispute's ceiling from just before the
+provider is called until the provider's answer is known: a FAILED instruction whose outcome is
+unknown (timeouts, broken connections, 5xx) keeps it, because the provider may have paid; only
+a definitive refusal releases it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from uuid import NAMESPACE_URL, uuid5
 
+import structlog
 from sqlalchemy import (Boolean, Column, Engine, Integer, MetaData, String, Table, Text,
-                        insert, select, update)
+                        inspect, insert, select, text, update)
 from sqlalchemy.exc import IntegrityError
 
 from services.common.database import UtcDateTime
 
-from services.refund.policy import OrderTerms, RefundInstruction, Refusal, refusal_for
+from services.refund.policy import (OrderTerms, OutsideRefund, RefundInstruction, Refusal,
+                                   refusal_for)
 
 PENDING, ISSUED, FAILED = "PENDING", "ISSUED", "FAILED"
+log = structlog.get_logger("refund.store")
 
 metadata = MetaData()
 handled_events = Table("refund_handled_events", metadata,
@@ -31,6 +39,7 @@ order_terms = Table(
     "refund_order_terms", metadata, Column("dispute_id", String(36), primary_key=True),
     Column("order_id", String(128), nullable=False), Column("paid_amount", String(32), nullable=False),
     Column("currency", String(3), nullable=False),
+    Column("refunded_before", String(32), nullable=False, server_default="0"),
 )
 instructions = Table(
     "refund_instructions", metadata,
@@ -38,7 +47,7 @@ instructions = Table(
     Column("refund_id", String(36), nullable=False, unique=True),
     Column("dispute_id", String(36), nullable=False, index=True),
     Column("cause_event_id", String(36), nullable=False),
-    Column("correlation_id", String(200)),
+    Column("correlation_id", Text),
     Column("amount", String(32), nullable=False), Column("currency", String(3), nullable=False),
     Column("status", String(10), nullable=False, index=True),
     Column("attempt", Integer, nullable=False, default=1),
@@ -83,9 +92,26 @@ class RefundStore:
 
     def create_tables(self) -> None:
         metadata.create_all(self.engine)
+        self._upgrade()
+
+    def _upgrade(self) -> None:
+        """Bring a store made by an earlier version up to this one (create_all adds no columns).
+        A process racing us fails on the duplicate column and create_schema_racing_others
+        retries, finding the work done."""
+        terms = {c["name"] for c in inspect(self.engine).get_columns(order_terms.name)}
+        correlation = {c["name"]: c for c in inspect(self.engine).get_columns(instructions.name)}
+        with self.engine.begin() as conn:
+            if "refunded_before" not in terms:
+                conn.execute(text("ALTER TABLE refund_order_terms "
+                                  "ADD COLUMN refunded_before VARCHAR(32) NOT NULL DEFAULT '0'"))
+            if (self.engine.dialect.name == "postgresql"
+                    and getattr(correlation["correlation_id"]["type"], "length", None)):
+                conn.execute(text("ALTER TABLE refund_instructions "
+                                  "ALTER COLUMN correlation_id TYPE TEXT"))
 
     def accept(self, *, event_id: str, terms: OrderTerms | None,
-               instruction: RefundInstruction | None, correlation_id: str | None) -> bool:
+               instruction: RefundInstruction | None, correlation_id: str | None,
+               outside_refund: OutsideRefund | None = None) -> bool:
         """Remember what one event teaches or asks; False if this event was handled before."""
         try:
             with self.engine.begin() as conn:
@@ -93,12 +119,28 @@ class RefundStore:
                 if terms is not None:
                     conn.execute(insert(order_terms).values(
                         dispute_id=terms.dispute_id, order_id=terms.order_id,
-                        paid_amount=str(terms.paid_amount), currency=terms.currency))
+                        paid_amount=str(terms.paid_amount), currency=terms.currency,
+                        refunded_before=str(terms.refunded_before)))
+                if outside_refund is not None:
+                    self._raise_refunded_before(conn, outside_refund)
                 if instruction is not None:
                     conn.execute(insert(instructions).values(**_new_row(instruction, correlation_id)))
             return True
         except IntegrityError:
             return False
+
+    @staticmethod
+    def _raise_refunded_before(conn, outside: OutsideRefund) -> None:
+        """`refunded_before` is an absolute figure: the larger one is the newer fact, so a
+        replayed or reordered announcement can never lower it."""
+        row = conn.execute(select(order_terms.c.refunded_before).where(
+            order_terms.c.dispute_id == outside.dispute_id).with_for_update()).first()
+        if row is None:
+            log.warning("outside_refund_for_unknown_order_terms", dispute_id=outside.dispute_id)
+            return
+        if outside.refunded_before > Decimal(row.refunded_before):
+            conn.execute(update(order_terms).where(order_terms.c.dispute_id == outside.dispute_id)
+                         .values(refunded_before=str(outside.refunded_before)))
 
     def terms(self, dispute_id: str) -> OrderTerms | None:
         with self.engine.connect() as conn:
@@ -109,14 +151,15 @@ class RefundStore:
         row = conn.execute(select(order_terms).where(
             order_terms.c.dispute_id == dispute_id)).mappings().first()
         return OrderTerms(row["dispute_id"], row["order_id"], Decimal(row["paid_amount"]),
-                          row["currency"]) if row else None
+                          row["currency"], Decimal(row["refunded_before"])) if row else None
 
     def reserve(self, instruction: RefundInstruction) -> Refusal | None:
         """Check the paid-amount ceiling and hold this amount against it, one dispute at a time.
 
         Touching the dispute's terms row first serialises reservations across processes (a row
         lock in PostgreSQL, the write lock in SQLite); amounts already issued or reserved by
-        another PENDING instruction count, so no two in-flight refunds can overshoot together.
+        another instruction count (PENDING, or FAILED with an unknown outcome), so no two
+        in-flight refunds can overshoot together, nor one the provider may have paid already.
         """
         key, dispute_id = instruction.idempotency_key, instruction.dispute_id
         with self.engine.begin() as conn:
@@ -124,8 +167,7 @@ class RefundStore:
                          .values(order_id=order_terms.c.order_id))
             held = select(instructions.c.amount).where(
                 instructions.c.dispute_id == dispute_id, instructions.c.idempotency_key != key,
-                (instructions.c.status == ISSUED)
-                | ((instructions.c.status == PENDING) & instructions.c.reserved.is_(True)))
+                (instructions.c.status == ISSUED) | instructions.c.reserved.is_(True))
             committed = sum((Decimal(a) for a in conn.execute(held).scalars()), Decimal(0))
             refusal = refusal_for(instruction, self._terms(conn, dispute_id), committed)
             if refusal is None:
@@ -145,28 +187,58 @@ class RefundStore:
             return [_stored(row) for row in conn.execute(query).mappings()]
 
     def record_issued(self, idempotency_key: str, provider_reference: str) -> bool:
-        return self._settle(idempotency_key, status=ISSUED, provider_reference=provider_reference)
+        """The provider paid under this key: that is the truth even if another process recorded
+        FAILED meanwhile (its call timed out, ours got the answer), so FAILED moves on too and
+        the result is published again."""
+        with self.engine.begin() as conn:
+            return conn.execute(update(instructions).where(
+                instructions.c.idempotency_key == idempotency_key,
+                instructions.c.status.in_((PENDING, FAILED)),
+            ).values(status=ISSUED, provider_reference=provider_reference, reason=None,
+                     retryable=None, published=False,
+                     updated_at=_now())).rowcount == 1
 
     def record_failed(self, idempotency_key: str, reason: str, retryable: bool) -> bool:
-        return self._settle(idempotency_key, status=FAILED, reason=reason, retryable=retryable,
-                            reserved=False)
+        """A PENDING instruction did not get paid. Its reservation stays: this covers an unknown
+        outcome (the provider may have paid), and a refusal that never reached the provider
+        holds nothing anyway. A definitive provider refusal goes through `record_refused`."""
+        return self._settle(idempotency_key, status=FAILED, reason=reason, retryable=retryable)
 
-    def mark_published(self, idempotency_key: str, attempt: int) -> None:
+    def record_refused(self, idempotency_key: str, reason: str) -> bool:
+        """The provider refused for good: nothing was paid, so the reservation is released.
+        A FAILED instruction whose outcome was unknown learns it here, and announces it anew."""
+        values = {"status": FAILED, "reason": reason, "retryable": False, "reserved": False}
+        if self._settle(idempotency_key, **values):
+            return True
+        with self.engine.begin() as conn:
+            return conn.execute(update(instructions).where(
+                instructions.c.idempotency_key == idempotency_key, *_outcome_unknown(),
+            ).values(**values, attempt=instructions.c.attempt + 1, published=False,
+                     updated_at=_now())).rowcount == 1
+
+    def mark_published(self, idempotency_key: str, attempt: int, status: str) -> None:
+        """Only the result that was published: a late success may have replaced it meanwhile."""
         with self.engine.begin() as conn:
             conn.execute(update(instructions).where(
                 instructions.c.idempotency_key == idempotency_key,
-                instructions.c.attempt == attempt).values(published=True))
+                instructions.c.attempt == attempt, instructions.c.status == status,
+            ).values(published=True))
 
     def reopen(self, idempotency_key: str) -> bool:
-        """An operator asks for another try of a FAILED refund (same idempotency key)."""
+        """An operator asks for another try of a FAILED refund (same idempotency key). The
+        reservation is kept as it is: one the provider may have paid must stay held."""
         with self.engine.begin() as conn:
             return conn.execute(update(instructions).where(
                 instructions.c.idempotency_key == idempotency_key, instructions.c.status == FAILED,
             ).values(status=PENDING, attempt=instructions.c.attempt + 1, published=False,
-                     reserved=False, reason=None, retryable=None, updated_at=_now())).rowcount == 1
+                     reason=None, retryable=None, updated_at=_now())).rowcount == 1
 
-    def pending_keys(self) -> list[str]:
-        return self._keys(instructions.c.status == PENDING)
+    def pending_keys(self, older_than: float = 0) -> list[str]:
+        return self._keys(instructions.c.status == PENDING, _settled_before(older_than))
+
+    def unknown_outcome_keys(self, older_than: float = 0) -> list[str]:
+        """FAILED instructions the provider may have paid: to be asked again, with their key."""
+        return self._keys(*_outcome_unknown(), _settled_before(older_than))
 
     def unpublished_keys(self) -> list[str]:
         return self._keys(instructions.c.status != PENDING, instructions.c.published.is_(False))
@@ -182,6 +254,14 @@ class RefundStore:
             return conn.execute(update(instructions).where(
                 instructions.c.idempotency_key == idempotency_key, instructions.c.status == PENDING,
             ).values(**values, updated_at=_now())).rowcount == 1
+
+
+def _outcome_unknown() -> tuple:
+    return instructions.c.status == FAILED, instructions.c.reserved.is_(True)
+
+
+def _settled_before(seconds: float):
+    return instructions.c.updated_at <= _now() - timedelta(seconds=seconds)
 
 
 def _new_row(instruction: RefundInstruction, correlation_id: str | None) -> dict:

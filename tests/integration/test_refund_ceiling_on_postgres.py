@@ -1,5 +1,6 @@
-"""The paid amount is a ceiling even for refunds paid at the same moment (real PostgreSQL;
-the simulator in-process, slowed down so both refunds are in flight together)."""
+"""The paid amount (less refunds outside disputes) is a ceiling even for refunds paid at the
+same moment or whose outcome the provider never told (real PostgreSQL; the simulator
+in-process, slowed down so both refunds are in flight together, or answering too late)."""
 
 import asyncio
 from decimal import Decimal
@@ -11,10 +12,13 @@ import pytest
 from services.common.database import sqlalchemy_engine
 from services.payment_simulator.app import create_app as create_simulator
 from services.payment_simulator.settings import SimulatorSettings
-from services.refund.desk import RefundDesk
+from sqlalchemy import inspect, text
+
+from services.refund.desk import RefundDesk, _instruction
 from services.refund.gateway import PaymentProvider, RetryPolicy
-from services.refund.policy import OrderTerms, refund_for
+from services.refund.policy import OrderTerms, OutsideRefund, refund_for
 from services.refund.store import RefundStore
+from tests.integration.test_refund_on_kafka import Simulator
 
 pytestmark = pytest.mark.integration
 
@@ -69,3 +73,66 @@ async def test_two_refunds_within_the_paid_amount_are_both_paid_at_once(store, s
     desks = [RefundDesk(store, slow_provider, RecordingPublisher()) for _ in range(2)]
     settled = await asyncio.gather(desks[0].pay(first), desks[1].pay(second))
     assert [s.status for s in settled] == ["ISSUED", "ISSUED"]
+
+
+async def test_a_refund_the_provider_took_but_never_answered_keeps_holding_the_paid_amount(
+        store, tmp_path):
+    """The simulator pays the first award but answers too late: the desk cannot know, so the
+    second award must not be paid on top of it (it would exceed what the buyer paid)."""
+    first, second = awards(store, "50.00", "30.00", "30.00")
+    with Simulator(tmp_path, timeout_first_n=1, timeout_seconds=1.0) as late:
+        async with httpx.AsyncClient(base_url=late.url, timeout=0.3) as client:
+            desk = RefundDesk(store, PaymentProvider(client, RetryPolicy(attempts=1)),
+                              RecordingPublisher())
+            unknown = await desk.pay(first)
+            refused = await desk.pay(second)
+        paid = late.refunds("O-1")
+    assert (unknown.status, unknown.reserved, unknown.retryable) == ("FAILED", True, True)
+    assert (refused.status, refused.reason) == ("FAILED", "REFUND_EXCEEDS_PAID_AMOUNT")
+    assert [r["amount"] for r in paid] == ["30.00"]
+
+
+async def test_a_late_provider_success_replaces_a_recorded_failure(store):
+    [key] = awards(store, "50.00", "30.00")
+    store.reserve(_instruction(store.instruction(key)))
+    store.record_failed(key, "PROVIDER_UNREACHABLE: ReadTimeout", retryable=True)
+    assert store.record_issued(key, "re_late")
+    stored = store.instruction(key)
+    assert (stored.status, stored.provider_reference, stored.published) == ("ISSUED", "re_late", False)
+
+
+def test_refunds_outside_the_dispute_only_ever_raise_what_was_refunded_before(store):
+    dispute_id = str(uuid4())
+    store.accept(event_id=str(uuid4()), instruction=None, correlation_id=None,
+                 terms=OrderTerms(dispute_id, "O-1", Decimal("100.00"), "USD", Decimal("10.00")))
+    for total in ("40.00", "20.00", "40.00"):
+        store.accept(event_id=str(uuid4()), terms=None, instruction=None, correlation_id=None,
+                     outside_refund=OutsideRefund(dispute_id, Decimal(total)))
+    assert store.terms(dispute_id).refundable == Decimal("60.00")
+
+
+def test_a_correlation_id_longer_than_200_characters_is_stored_whole(store):
+    [key] = awards(store, "50.00", "30.00")
+    instruction = _instruction(store.instruction(key))
+    event_id = str(uuid4())
+    long_one = refund_for("Resolved", event_id, instruction.dispute_id,
+                          {"refund_amount": "1.00", "currency": "USD"})
+    store.accept(event_id=event_id, terms=None, instruction=long_one, correlation_id="c" * 1000)
+    assert store.instruction(long_one.idempotency_key).correlation_id == "c" * 1000
+
+
+def test_a_store_made_by_the_previous_version_is_brought_up_to_date(pg_url):
+    engine = sqlalchemy_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE refund_order_terms (dispute_id VARCHAR(36) PRIMARY KEY, "
+                          "order_id VARCHAR(128) NOT NULL, paid_amount VARCHAR(32) NOT NULL, "
+                          "currency VARCHAR(3) NOT NULL)"))
+        conn.execute(text("INSERT INTO refund_order_terms VALUES ('d-old', 'O-1', '50.00', 'USD')"))
+        conn.execute(text("CREATE TABLE refund_instructions (idempotency_key VARCHAR(200) PRIMARY KEY, "
+                          "correlation_id VARCHAR(200))"))
+    store = RefundStore(engine)
+    store.create_tables()
+    store.create_tables()  # a second start finds nothing left to do
+    columns = {c["name"]: c["type"] for c in inspect(engine).get_columns("refund_instructions")}
+    assert store.terms("d-old").refunded_before == Decimal(0)
+    assert getattr(columns["correlation_id"], "length", None) is None

@@ -236,3 +236,49 @@ def paid_before_the_crash(simulator, instruction, order_id, store) -> dict:
 
 def env_of(settings: RefundSettings) -> dict[str, str]:
     return {f"REFUND_{name.upper()}": str(value) for name, value in settings.model_dump().items()}
+
+
+async def test_a_refund_whose_outcome_was_unknown_is_settled_without_a_restart(settings, tmp_path):
+    """The provider took the refund but every answer came too late: RefundFailed(retryable);
+    the periodic reconcile asks again with the same key and learns it was paid."""
+    dispute = Dispute()
+    with Simulator(tmp_path, timeout_first_n=2, timeout_seconds=1.5) as late:
+        settings = settings.model_copy(update={"provider_url": late.url, "provider_attempts": 2,
+                                               "reconcile_interval": 1.0})
+        async with refund_service(settings):
+            await publish(settings, dispute.opened, dispute.resolved("30.00"), key=dispute.id.bytes)
+            failed, issued = await results(settings, expect=2)
+        paid = late.refunds(dispute.order_id)
+    assert isinstance(failed, RefundFailed) and failed.retryable
+    assert isinstance(issued, RefundIssued) and [r["id"] for r in paid] == [issued.provider_reference]
+
+
+async def test_a_resolution_in_an_unknown_schema_version_is_dead_lettered(settings, simulator):
+    dispute = Dispute()
+    future = dispute.resolved("30.00").model_copy(update={"schema_version": 99})
+    async with refund_service(settings):
+        await publish(settings, dispute.opened, future, dispute.resolved("20.00"),
+                      key=dispute.id.bytes)
+        [issued] = await results(settings, expect=1)
+    dlq = await read_topic(settings.kafka_bootstrap,
+                           dead_letter_topic(settings.disputes_topic, "refund"), expect=1)
+    assert EventEnvelope.model_validate_json(dlq[0].value).schema_version == 99
+    assert issued.amount == Decimal("20.00")
+
+
+async def test_an_operator_retry_finishes_a_retry_that_was_killed_midway(settings, simulator):
+    dispute = Dispute()
+    resolved = dispute.resolved("30.00")
+    instruction = refund_for("Resolved", str(resolved.event_id), str(dispute.id), resolved.payload)
+    store = RefundStore(sqlalchemy_engine(settings.database_url))
+    store.create_tables()
+    store.accept(event_id=str(resolved.event_id), instruction=instruction, correlation_id="c-1",
+                 terms=OrderTerms(str(dispute.id), dispute.order_id, Decimal("100.00"), "USD"))
+    store.record_failed(instruction.idempotency_key, "PROVIDER_UNREACHABLE", retryable=True)
+    store.reopen(instruction.idempotency_key)  # ...and the retry process was killed here
+    retry = subprocess.run(
+        [sys.executable, "-m", "services.refund.main", "retry", instruction.idempotency_key],
+        cwd=ROOT, env={**os.environ, **env_of(settings)}, capture_output=True, timeout=60)
+    assert retry.returncode == 0, retry.stderr.decode()[-2000:]
+    [issued] = await results(settings, expect=1)
+    assert [r["id"] for r in simulator.refunds(dispute.order_id)] == [issued.provider_reference]

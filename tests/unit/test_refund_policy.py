@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from services.refund.policy import (OrderTerms, PoisonPayload, RefundInstruction, Refusal,
-                                    idempotency_key_for, order_terms_from, refund_for,
+from services.refund.policy import (OrderTerms, OutsideRefund, PoisonPayload,
+                                    RefundInstruction, Refusal, idempotency_key_for,
+                                    order_terms_from, outside_refund_from, refund_for,
                                     refusal_for)
 
 DISPUTE = "d-1"
@@ -105,3 +106,30 @@ def test_the_refund_policy_imports_no_io():
     imported = {node.module.split(".")[0] for node in ast.walk(ast.parse(source.read_text()))
                 if isinstance(node, ast.ImportFrom) and node.module}
     assert imported <= {"__future__", "dataclasses", "decimal", "typing"}
+
+
+def test_a_dispute_opening_teaches_what_was_refunded_outside_disputes_before_it():
+    terms = order_terms_from("DisputeOpened", DISPUTE, {**OPENED, "refunded_before": "40.00"})
+    assert (terms.refunded_before, terms.refundable) == (Decimal("40.00"), Decimal("60.00"))
+
+
+def test_a_dispute_opening_of_an_older_producer_has_nothing_refunded_before():
+    assert order_terms_from("DisputeOpened", DISPUTE, OPENED).refunded_before == Decimal(0)
+
+
+def test_a_refund_outside_the_dispute_is_read_as_an_absolute_total():
+    assert outside_refund_from("RefundedOutsideDispute", DISPUTE, {
+        "order_event_id": "oe-1", "refunded_before": "25.00"}) == OutsideRefund(DISPUTE, Decimal("25.00"))
+    assert outside_refund_from("Resolved", DISPUTE, resolved("1.00")) is None
+
+
+def test_a_refund_outside_the_dispute_without_a_total_is_poison():
+    with pytest.raises(PoisonPayload):
+        outside_refund_from("RefundedOutsideDispute", DISPUTE, {"order_event_id": "oe-1"})
+
+
+def test_the_ceiling_is_the_paid_amount_less_what_was_refunded_outside_disputes():
+    terms = OrderTerms(DISPUTE, "O-1", Decimal("100.00"), "USD", refunded_before=Decimal("40.00"))
+    assert refusal_for(instruction("30.00"), terms, committed=Decimal("30.00")) is None
+    assert refusal_for(instruction("30.01"), terms, committed=Decimal("30.00")) == Refusal(
+        "REFUND_EXCEEDS_PAID_AMOUNT", retryable=False)

@@ -1,0 +1,338 @@
+"""The refund desk and consumer with a scripted provider and a SQLite store: what an unknown
+provider outcome holds, what a late success or a stuck retry becomes, what the ceiling counts,
+and what reaches the dead-letter topic."""
+
+import asyncio
+import time
+from decimal import Decimal
+from uuid import uuid4
+
+import pytest
+
+from contracts import disputes
+from contracts.disputes import UnknownDisputeEvent
+from contracts.envelope import ActorRef, EventEnvelope, event_id_for
+from contracts.refunds import RefundFailed, RefundIssued
+from services.common.database import sqlalchemy_engine
+from services.refund import handlers
+from services.refund.desk import RefundDesk
+from services.refund.gateway import ProviderError, ProviderRefund, TransientProviderError
+from services.refund.handlers import RefundFacts, handle_or_redeliver, refund_facts
+from services.refund.main import PeriodicReconcile
+from services.refund.policy import OrderTerms, OutsideRefund, refund_for
+from services.refund.store import FAILED, ISSUED, PENDING, RefundStore
+from tests.support.orders import NOW
+
+
+class Publisher:
+    def __init__(self):
+        self.published = []
+
+    async def publish(self, event) -> None:
+        self.published.append(event)
+
+
+class Provider:
+    """Pays at most once per key, like the real one; `answers` scripts what the caller hears
+    (an exception = the caller never learns the outcome, though the refund may be paid)."""
+
+    def __init__(self, *answers):
+        self.answers, self.paid, self.calls = list(answers), {}, []
+
+    async def refund(self, *, idempotency_key, amount, currency, order_reference, metadata):
+        self.calls.append(idempotency_key)
+        answer = self.answers.pop(0) if self.answers else "pay"
+        if answer in ("pay", "pay-then-timeout"):
+            self.paid.setdefault(idempotency_key, (f"re_{len(self.paid) + 1}", amount))
+        if answer == "pay-then-timeout":
+            raise TransientProviderError("PROVIDER_UNREACHABLE: ReadTimeout")
+        if isinstance(answer, Exception):
+            raise answer
+        return ProviderRefund(reference=self.paid[idempotency_key][0], status="succeeded")
+
+    def total(self) -> Decimal:
+        return sum((amount for _, amount in self.paid.values()), Decimal(0))
+
+
+@pytest.fixture
+def store(tmp_path) -> RefundStore:
+    store = RefundStore(sqlalchemy_engine(f"sqlite:///{tmp_path}/refund.sqlite"))
+    store.create_tables()
+    return store
+
+
+def dispute(store: RefundStore, paid: str = "100.00", refunded_before: str = "0") -> str:
+    dispute_id = str(uuid4())
+    store.accept(event_id=str(uuid4()), instruction=None, correlation_id=None,
+                 terms=OrderTerms(dispute_id, "O-1", Decimal(paid), "USD", Decimal(refunded_before)))
+    return dispute_id
+
+
+def award(store: RefundStore, dispute_id: str, amount: str) -> str:
+    event_id = str(uuid4())
+    instruction = refund_for("AppealDecided", event_id, dispute_id,
+                             {"refund_amount": amount, "currency": "USD"})
+    store.accept(event_id=event_id, terms=None, instruction=instruction, correlation_id="c-1")
+    return instruction.idempotency_key
+
+
+# 1. An unknown outcome keeps its reservation -------------------------------------------------
+
+async def test_a_refund_whose_outcome_is_unknown_keeps_holding_its_amount(store):
+    dispute_id = dispute(store, paid="50.00")
+    provider, publisher = Provider("pay-then-timeout"), Publisher()
+    desk = RefundDesk(store, provider, publisher)
+    first = await desk.pay(award(store, dispute_id, "30.00"))
+    second = await desk.pay(award(store, dispute_id, "30.00"))
+    assert (first.status, first.reserved, first.retryable) == (FAILED, True, True)
+    assert (second.status, second.reason) == (FAILED, "REFUND_EXCEEDS_PAID_AMOUNT")
+    assert provider.total() == Decimal("30.00")
+    assert isinstance(publisher.published[0], RefundFailed) and publisher.published[0].retryable
+
+
+async def test_a_definitive_provider_refusal_releases_the_amount(store):
+    dispute_id = dispute(store, paid="50.00")
+    provider = Provider(ProviderError("CARD_CLOSED", retryable=False))
+    desk = RefundDesk(store, provider, Publisher())
+    refused = await desk.pay(award(store, dispute_id, "30.00"))
+    paid = await desk.pay(award(store, dispute_id, "30.00"))
+    assert (refused.status, refused.reserved, refused.retryable) == (FAILED, False, False)
+    assert paid.status == ISSUED
+
+
+async def test_a_provider_status_still_pending_is_an_unknown_outcome(store):
+    class Pending(Provider):
+        async def refund(self, **kwargs):
+            return ProviderRefund(reference="re_p", status="pending")
+
+    stored = await RefundDesk(store, Pending(), Publisher()).pay(
+        award(store, dispute(store), "30.00"))
+    assert (stored.status, stored.reserved, stored.retryable) == (FAILED, True, True)
+
+
+# 2. A late success wins over a FAILED recorded by another process -----------------------------
+
+async def test_a_provider_success_after_another_process_recorded_failed_is_issued_and_published(store):
+    key = award(store, dispute(store), "30.00")
+    publisher = Publisher()
+
+    class SlowButPaid(Provider):
+        async def refund(self, **kwargs):
+            # Meanwhile another process gave up on the same key (its own call timed out).
+            store.record_failed(key, "PROVIDER_UNREACHABLE: ReadTimeout", retryable=True)
+            return await super().refund(**kwargs)
+
+    stored = await RefundDesk(store, SlowButPaid(), publisher).pay(key)
+    assert (stored.status, stored.provider_reference) == (ISSUED, "re_1")
+    [published] = publisher.published
+    assert isinstance(published, RefundIssued) and published.provider_reference == "re_1"
+    assert store.instruction(key).published
+
+
+def test_recording_issued_moves_a_failed_instruction_on_and_unpublishes_it(store):
+    key = award(store, dispute(store), "30.00")
+    store.record_failed(key, "PROVIDER_UNREACHABLE", retryable=True)
+    store.mark_published(key, 1, FAILED)
+    assert store.record_issued(key, "re_9")
+    stored = store.instruction(key)
+    assert (stored.status, stored.provider_reference, stored.published) == (ISSUED, "re_9", False)
+
+
+def test_marking_a_failed_result_published_leaves_a_late_success_unpublished(store):
+    key = award(store, dispute(store), "30.00")
+    store.record_failed(key, "PROVIDER_UNREACHABLE", retryable=True)
+    store.record_issued(key, "re_9")
+    store.mark_published(key, 1, FAILED)  # the process that published FAILED, a moment late
+    assert store.instruction(key).published is False
+
+
+# 3. Stuck retries and the periodic reconcile ---------------------------------------------------
+
+async def test_an_operator_retry_of_a_pending_instruction_pays_it(store):
+    key = award(store, dispute(store), "30.00")
+    store.record_failed(key, "PROVIDER_UNREACHABLE", retryable=True)
+    assert store.reopen(key)  # the first retry process was killed right here
+    provider, publisher = Provider(), Publisher()
+    stored = await RefundDesk(store, provider, publisher).retry(key)
+    assert (stored.status, provider.calls) == (ISSUED, [key])
+    assert [type(event) for event in publisher.published] == [RefundIssued]
+
+
+async def test_an_operator_retry_of_an_unknown_outcome_asks_the_provider_without_rechecking(store):
+    dispute_id = dispute(store, paid="30.00")
+    provider = Provider("pay-then-timeout")
+    desk = RefundDesk(store, provider, Publisher())
+    key = award(store, dispute_id, "30.00")
+    await desk.pay(key)
+    # The order was refunded outside the dispute meanwhile: a re-check would refuse a refund
+    # the provider has in fact already paid.
+    store.accept(event_id=str(uuid4()), terms=None, instruction=None, correlation_id=None,
+                 outside_refund=OutsideRefund(dispute_id, Decimal("10.00")))
+    stored = await desk.retry(key)
+    assert (stored.status, provider.calls, len(provider.paid)) == (ISSUED, [key, key], 1)
+
+
+async def test_reconcile_asks_again_about_unknown_outcomes_and_leaves_refusals_alone(store):
+    dispute_id = dispute(store)
+    unknown, refused = award(store, dispute_id, "30.00"), award(store, dispute_id, "20.00")
+    publisher = Publisher()
+    first = RefundDesk(store, Provider("pay-then-timeout",
+                                       ProviderError("CARD_CLOSED", retryable=False)), publisher)
+    await first.pay(unknown)
+    await first.pay(refused)
+    provider = Provider()
+    assert await RefundDesk(store, provider, publisher).reconcile() == 1
+    assert provider.calls == [unknown]
+    assert (store.instruction(unknown).status, store.instruction(refused).status) == (ISSUED, FAILED)
+    assert [type(e).__name__ for e in publisher.published] == [
+        "RefundFailed", "RefundFailed", "RefundIssued"]
+
+
+async def test_reconcile_publishes_nothing_new_while_the_outcome_stays_unknown(store):
+    key = award(store, dispute(store), "30.00")
+    publisher = Publisher()
+    timeout = TransientProviderError("PROVIDER_UNREACHABLE: ReadTimeout")
+    desk = RefundDesk(store, Provider(timeout, timeout), publisher)
+    await desk.pay(key)
+    await desk.reconcile()
+    assert len(publisher.published) == 1 and store.instruction(key).reserved
+
+
+async def test_an_unknown_outcome_later_refused_for_good_releases_and_announces_it(store):
+    key = award(store, dispute(store), "30.00")
+    publisher = Publisher()
+    desk = RefundDesk(store, Provider(TransientProviderError("PROVIDER_UNAVAILABLE: HTTP 503"),
+                                      ProviderError("CARD_CLOSED", retryable=False)), publisher)
+    await desk.pay(key)
+    await desk.reconcile()
+    stored = store.instruction(key)
+    assert (stored.status, stored.reserved, stored.reason) == (FAILED, False, "CARD_CLOSED")
+    assert [e.retryable for e in publisher.published] == [True, False]
+    assert len({e.event_id for e in publisher.published}) == 2
+
+
+async def test_the_periodic_reconcile_leaves_fresh_pending_instructions_to_their_consumer(store):
+    key = award(store, dispute(store), "30.00")
+    provider = Provider()
+    assert await RefundDesk(store, provider, Publisher()).reconcile(older_than=60) == 0
+    assert store.instruction(key).status == PENDING and provider.calls == []
+
+
+async def test_the_service_reconciles_periodically():
+    class CountingDesk:
+        def __init__(self):
+            self.rounds = []
+
+        async def reconcile(self, older_than: float = 0) -> int:
+            self.rounds.append(older_than)
+            if len(self.rounds) == 1:
+                raise ConnectionError("database away")  # one bad round stops nothing
+            return 0
+
+    desk = CountingDesk()
+    loop = PeriodicReconcile(desk, interval=0.01)
+    loop.begin()
+    await asyncio.sleep(0.2)
+    await loop.end()
+    assert len(desk.rounds) >= 3 and set(desk.rounds) == {0.01}
+
+
+# 4. The ceiling is the paid amount less refunds outside disputes -------------------------------
+
+async def test_a_refund_above_what_was_paid_less_refunded_before_opening_is_refused(store):
+    dispute_id = dispute(store, paid="100.00", refunded_before="80.00")
+    desk = RefundDesk(store, Provider(), Publisher())
+    refused = await desk.pay(award(store, dispute_id, "30.00"))
+    paid = await desk.pay(award(store, dispute_id, "20.00"))
+    assert (refused.status, refused.reason, paid.status) == (
+        FAILED, "REFUND_EXCEEDS_PAID_AMOUNT", ISSUED)
+
+
+async def test_a_refund_outside_the_open_dispute_lowers_its_ceiling_and_never_rises_back(store):
+    dispute_id = dispute(store, paid="100.00")
+    for refunded in ("80.00", "50.00", "80.00"):  # absolute totals; one replayed, one stale
+        store.accept(event_id=str(uuid4()), terms=None, instruction=None, correlation_id=None,
+                     outside_refund=OutsideRefund(dispute_id, Decimal(refunded)))
+    assert store.terms(dispute_id).refunded_before == Decimal("80.00")
+    refused = await RefundDesk(store, Provider(), Publisher()).pay(award(store, dispute_id, "20.01"))
+    assert refused.reason == "REFUND_EXCEEDS_PAID_AMOUNT"
+
+
+def envelope(event_type: str, version: int = 1, **payload) -> EventEnvelope:
+    dispute_id = uuid4()
+    return EventEnvelope(event_id=event_id_for(dispute_id, 3), event_type=event_type,
+                         schema_version=version, dispute_id=dispute_id, dispute_version=3,
+                         occurred_at=NOW, correlation_id="c-1",
+                         actor=ActorRef(role="service", id="orders"), payload=payload)
+
+
+def test_a_dispute_opening_and_a_refund_outside_it_are_read_from_the_consumed_events():
+    opened = refund_facts(envelope("DisputeOpened", order_id="O-1", paid_amount="100.00",
+                                   refunded_before="15.00", currency="USD"))
+    outside = refund_facts(envelope("RefundedOutsideDispute", order_event_id="oe-1",
+                                    refunded_before="40.00"))
+    assert opened.terms.refunded_before == Decimal("15.00")
+    assert outside.outside_refund.refunded_before == Decimal("40.00")
+
+
+async def test_the_consumer_stores_a_refund_outside_the_dispute(store):
+    event = envelope("RefundedOutsideDispute", order_event_id="oe-1", refunded_before="40.00")
+    dispute_id = str(event.dispute_id)
+    store.accept(event_id=str(uuid4()), instruction=None, correlation_id=None,
+                 terms=OrderTerms(dispute_id, "O-1", Decimal("100.00"), "USD"))
+    await handle_or_redeliver(store, RefundDesk(store, Provider(), Publisher()), event,
+                              refund_facts(event))
+    assert store.terms(dispute_id).refundable == Decimal("60.00")
+
+
+# 5. Schema versions ----------------------------------------------------------------------------
+
+def test_a_handled_event_in_an_unknown_schema_version_is_refused_for_the_dead_letter_topic():
+    with pytest.raises(UnknownDisputeEvent):
+        refund_facts(envelope("Resolved", version=99, refund_amount="30.00", currency="USD"))
+
+
+def test_an_event_type_the_refund_service_does_not_handle_is_ignored_whatever_its_version():
+    assert not refund_facts(envelope("SomethingNew", version=7, anything="at all"))
+
+
+def test_an_older_schema_version_is_upcast_before_it_is_read(monkeypatch):
+    monkeypatch.setitem(disputes.REGISTRY, "Resolved", (2, disputes.REGISTRY["Resolved"][1]))
+    monkeypatch.setitem(disputes.UPCASTERS, ("Resolved", 1),
+                        lambda p: {**p, "refund_amount": p.pop("amount")})
+    facts = refund_facts(envelope("Resolved", version=1, amount="30.00", currency="USD"))
+    assert facts.instruction.amount == Decimal("30.00")
+
+
+# 6. No hot loop while the database is away -----------------------------------------------------
+
+async def test_a_failure_after_reading_pauses_before_kafka_redelivers(store, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    def database_away(**_):
+        raise OperationalError("INSERT", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(store, "accept", database_away)
+    event = envelope("Resolved", refund_amount="30.00", currency="USD")
+    started = time.monotonic()
+    with pytest.raises(OperationalError):
+        await handle_or_redeliver(store, RefundDesk(store, Provider(), Publisher()), event,
+                                  refund_facts(event), pause=0.3)
+    assert time.monotonic() - started >= 0.3
+
+
+def test_the_consumer_pauses_about_a_second_by_default():
+    assert 0.5 <= handlers.REDELIVERY_PAUSE <= 2
+
+
+# 7. Correlation ids of any length --------------------------------------------------------------
+
+def test_a_long_correlation_id_is_stored_whole(store):
+    dispute_id = dispute(store)
+    instruction = refund_for("Resolved", "e-1", dispute_id, {"refund_amount": "1", "currency": "USD"})
+    store.accept(event_id="e-1", terms=None, instruction=instruction, correlation_id="c" * 1000)
+    assert store.instruction(instruction.idempotency_key).correlation_id == "c" * 1000
+
+
+def test_facts_without_anything_to_do_are_falsy():
+    assert not RefundFacts()
