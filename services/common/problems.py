@@ -45,6 +45,11 @@ def install_problem_handlers(app: FastAPI) -> None:
         code = HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
         return problem_response(exc.status_code, code, str(exc.detail))
 
+    @app.exception_handler(OverflowError)
+    async def _out_of_range(_: Request, exc: OverflowError):
+        # dates and durations from the request pushed past what a datetime can hold
+        return problem_response(422, "VALIDATION_FAILED", "a date or duration is out of range")
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
         log.error("unhandled_error", path=request.url.path, error=repr(exc), exc_info=exc)

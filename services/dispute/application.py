@@ -21,8 +21,12 @@ FINAL_STATES = {"CLOSED", "WITHDRAWN"}
 class DisputeApplication(Application):
     name = "disputes"
 
+    # With database functions eventsourcing inserts without its table lock: notification ids
+    # could then commit out of order and the relay or a projection skip one for good.
+    PINNED = {"POSTGRES_ENABLE_DB_FUNCTIONS": "n", "DISPUTES_POSTGRES_ENABLE_DB_FUNCTIONS": "n"}
+
     def __init__(self, env: dict[str, str], policy: DisputePolicy | None = None):
-        super().__init__(env=env)
+        super().__init__(env={**env, **self.PINNED})
         self.policy = policy or DisputePolicy()
 
     def construct_mapper(self) -> Mapper:

@@ -5,6 +5,8 @@ recorded on their disputes."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timezone
+from typing import Callable
 
 import structlog
 from faststream import AckPolicy
@@ -23,6 +25,11 @@ from services.dispute.domain.dispute import dispute_id_for
 from services.dispute.orders import OrderBook
 
 GROUP = "dispute"
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
 CONFLICT_RETRIES = 5
 log = structlog.get_logger("orders")
 
@@ -53,19 +60,20 @@ def apply_order_event(book: OrderBook, disputes: DisputeApplication | None, even
         note_outside_refund(book, disputes, event)
 
 
-def note_outside_refund(book: OrderBook, disputes: DisputeApplication, event: OrderRefunded) -> None:
+def note_outside_refund(book: OrderBook, disputes: DisputeApplication, event: OrderRefunded,
+                        now: Callable[[], datetime] = utc_now) -> None:
     """Every dispute of the order that exists learns of the refund (once per order event)."""
     facts = book.facts(event.order_id)
     if facts is None:  # OrderPlaced not seen yet: no dispute can exist
         return
     actor = Actor(Role.SERVICE, "order-service")
     for item_id in facts.items:
-        run_on_dispute(disputes, dispute_id_for(event.order_id, item_id), event.refunded_at,
+        run_on_dispute(disputes, dispute_id_for(event.order_id, item_id),
                        lambda d: d.note_refund_outside_dispute(
                            order=facts, order_event_id=str(event.event_id), actor=actor,
                            at=event.refunded_at),
                        correlation_id=str(event.event_id), causation_id=str(event.event_id),
-                       quiet={"DISPUTE_NOT_FOUND"})
+                       quiet={"DISPUTE_NOT_FOUND"}, now=now)
 
 
 def register_refund_consumer(broker: KafkaBroker, disputes: DisputeApplication) -> None:
@@ -85,18 +93,23 @@ def register_refund_consumer(broker: KafkaBroker, disputes: DisputeApplication) 
                                     lambda: asyncio.to_thread(record_refund_result, disputes, result))
 
 
-def record_refund_result(disputes: DisputeApplication, result: RefundIssued | RefundFailed) -> None:
-    refused = run_on_dispute(disputes, result.dispute_id, result.occurred_at, _recording(result),
+def record_refund_result(disputes: DisputeApplication, result: RefundIssued | RefundFailed,
+                         now: Callable[[], datetime] = utc_now) -> None:
+    refused = run_on_dispute(disputes, result.dispute_id, _recording(result),
                              correlation_id=result.correlation_id or str(result.event_id),
-                             causation_id=str(result.event_id))
+                             causation_id=str(result.event_id), now=now)
     if refused is None:
         log.info("refund_result_recorded", event_type=result.event_type, refund_id=result.refund_id,
                  dispute_id=str(result.dispute_id))
 
 
-def run_on_dispute(disputes: DisputeApplication, dispute_id, at, command, *, correlation_id: str,
-                   causation_id: str, quiet: frozenset[str] | set[str] = frozenset()) -> str | None:
+def run_on_dispute(disputes: DisputeApplication, dispute_id, command, *, correlation_id: str,
+                   causation_id: str, quiet: frozenset[str] | set[str] = frozenset(),
+                   now: Callable[[], datetime] = utc_now) -> str | None:
     """Run a command a Kafka message asks for; None when done, else the refusal's code.
+
+    Deadlines are applied at this service's own clock: a message stamped by another service's
+    (possibly skewed) clock must not fire a timer early. The command keeps the message's time.
 
     Conflicts with concurrent commands are retried, then left to Kafka's redelivery; a refusal
     (the message will never succeed) is logged for operators instead of looping.
@@ -106,7 +119,7 @@ def run_on_dispute(disputes: DisputeApplication, dispute_id, at, command, *, cor
         for _ in range(CONFLICT_RETRIES):
             try:
                 with command_context(correlation_id, causation_id=causation_id):
-                    disputes.execute(dispute_id, at, command)
+                    disputes.execute(dispute_id, now(), command)
                 return None
             except DomainError as error:
                 if error.code == "CONCURRENCY_CONFLICT":

@@ -54,6 +54,9 @@ class DeadlineWorker:
             except DomainError as error:  # a concurrent command or worker got there first
                 log.info("deadline_skipped", code=error.code)
                 return 0
+            except Exception as error:  # one broken dispute must not hold up every other timer
+                log.error("deadline_failed", error=repr(error)[:500], exc_info=error)
+                return 0
             if fired:
                 log.info("deadlines_fired", deadlines=fired)
             return int(bool(fired))

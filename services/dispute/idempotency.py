@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import uuid4
 
+import structlog
 from sqlalchemy import (Column, Engine, Integer, MetaData, String, Table, Text, delete,
                         insert, select, update)
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +32,8 @@ idempotency_keys = Table(
     Column("headers", Text), Column("body", Text),
 )
 
+log = structlog.get_logger("idempotency")
+
 
 @dataclass(frozen=True)
 class Recorded:
@@ -47,7 +50,7 @@ class Recorded:
 
 class IdempotencyStore:
     def __init__(self, engine: Engine, retention: timedelta = timedelta(hours=24),
-                 lease: timedelta = timedelta(minutes=1)):
+                 lease: timedelta = timedelta(minutes=5)):
         self.engine, self.retention, self.lease = engine, retention, lease
 
     def create_tables(self) -> None:
@@ -75,9 +78,11 @@ class IdempotencyStore:
     def complete(self, principal: str, key: str, token: str, status_code: int,
                  media_type: str, headers: dict[str, str], body: str) -> None:
         with self.engine.begin() as conn:
-            conn.execute(update(idempotency_keys).where(*self._row(principal, key, token)).values(
+            kept = conn.execute(update(idempotency_keys).where(*self._row(principal, key, token)).values(
                 status_code=status_code, media_type=media_type, headers=json.dumps(headers),
-                body=body))
+                body=body)).rowcount
+        if not kept:  # our claim outlived its lease and was taken over: the command ran twice
+            log.error("idempotency_claim_lost", principal=principal, key=key)
 
     def release(self, principal: str, key: str, token: str) -> None:
         """Forget a claim whose request produced nothing worth replaying."""

@@ -13,13 +13,13 @@ import asyncio
 from typing import Any, Sequence
 
 import structlog
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, insert, select, update
+from sqlalchemy import BigInteger, Column, Engine, Integer, MetaData, String, Table, insert, select, update
 
 log = structlog.get_logger("projection")
 metadata = MetaData()
 projection_positions = Table(
     "projection_positions", metadata,
-    Column("name", String(64), primary_key=True), Column("position", Integer, nullable=False),
+    Column("name", String(64), primary_key=True), Column("position", BigInteger, nullable=False),
 )
 projection_versions = Table(
     "projection_versions", metadata,

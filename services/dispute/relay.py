@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 
 import structlog
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, insert, select, update
+from sqlalchemy import BigInteger, Column, Engine, MetaData, String, Table, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from contracts.topics import DISPUTES_EVENTS
 from services.dispute.relay_lock import LockLost, Unguarded, wait_for_lock
@@ -22,7 +23,7 @@ log = structlog.get_logger("relay")
 metadata = MetaData()
 relay_positions = Table(
     "relay_positions", metadata,
-    Column("name", String(64), primary_key=True), Column("position", Integer, nullable=False),
+    Column("name", String(64), primary_key=True), Column("position", BigInteger, nullable=False),
 )
 
 
@@ -45,6 +46,25 @@ class RelayPosition:
                                 .values(position=position)).rowcount
             if not done:
                 conn.execute(insert(relay_positions).values(name=self.name, position=position))
+
+    def advance(self, start: int, position: int) -> None:
+        """Move from `start` to `position`, or raise LockLost if another relay moved it first:
+        a relay that lost its lock unnoticed must not pull the position back."""
+        with self.engine.begin() as conn:
+            moved = conn.execute(update(relay_positions)
+                                 .where(relay_positions.c.name == self.name,
+                                        relay_positions.c.position == start)
+                                 .values(position=position)).rowcount
+            if moved:
+                return
+            current = conn.execute(select(relay_positions.c.position)
+                                   .where(relay_positions.c.name == self.name)).scalar()
+            if current is not None or start != 0:
+                raise LockLost()
+            try:
+                conn.execute(insert(relay_positions).values(name=self.name, position=position))
+            except IntegrityError:
+                raise LockLost() from None
 
 
 class RelayBlocked(Exception):
@@ -96,7 +116,7 @@ class Relay:
         envelopes, blocked = self._translate(notifications)
         if envelopes:
             await self._publish(envelopes)
-            await asyncio.to_thread(self.position.set, envelopes[-1][0])
+            await asyncio.to_thread(self.position.advance, start, envelopes[-1][0])
             self.metrics.published.inc(len(envelopes))
             log.info("relay_published", count=len(envelopes), first=envelopes[0][0],
                      position=envelopes[-1][0])

@@ -105,3 +105,24 @@ def test_a_deadline_worker_that_runs_again_fires_nothing_twice(api_with_three_di
     dispute_id = api_with_three_disputes.get("/v1/disputes?order_id=O-0",
                                              headers=bearer("operator", "O")).json()["items"][0]["id"]
     assert app.state.disputes.get_dispute(UUID(dispute_id)).version == 3  # Opened, DeadlineMissed, Resolved
+
+
+def test_a_due_within_beyond_any_date_is_a_validation_problem_not_a_500(api_with_three_disputes):
+    response = api_with_three_disputes.get("/v1/disputes?due_within=P999999999D",
+                                           headers=bearer("operator", "O"))
+    assert (response.status_code, response.json()["code"]) == (422, "VALIDATION_FAILED")
+
+
+def test_one_dispute_that_fails_does_not_stop_the_other_timers(api_with_three_disputes, app, clock):
+    clock.now = NOW + timedelta(days=6)
+    worker = DeadlineWorker(app.state.disputes, app.state.engine, clock)
+    broken = worker.due_disputes(clock.now)[0]
+    fire = app.state.disputes.fire_deadlines
+
+    def fire_except_broken(dispute_id, at):
+        if dispute_id == broken:
+            raise KeyError("a bug in one dispute's consequence")
+        return fire(dispute_id, at)
+
+    app.state.disputes.fire_deadlines = fire_except_broken
+    assert worker.fire_due_once() == 2

@@ -38,7 +38,7 @@ def test_an_order_refund_lowers_what_the_open_dispute_may_return(book_and_open_d
     book, app, dispute_id = book_and_open_dispute
     event = refunded("25.00")
     book.apply(event)
-    note_outside_refund(book, app, event)
+    note_outside_refund(book, app, event, now=lambda: event.refunded_at)
     assert app.get_dispute(dispute_id).refundable_amount == Decimal("75.00")
 
 
@@ -46,10 +46,10 @@ def test_a_redelivered_order_refund_changes_the_dispute_once(book_and_open_dispu
     book, app, dispute_id = book_and_open_dispute
     event = refunded("25.00")
     book.apply(event)
-    note_outside_refund(book, app, event)
+    note_outside_refund(book, app, event, now=lambda: event.refunded_at)
     version = app.get_dispute(dispute_id).version
     assert book.apply(event) is False
-    note_outside_refund(book, app, event)
+    note_outside_refund(book, app, event, now=lambda: event.refunded_at)
     assert app.get_dispute(dispute_id).version == version
 
 
@@ -59,5 +59,5 @@ def test_an_order_refund_for_an_order_without_disputes_changes_nothing(tmp_path)
     book = OrderBook(sqlalchemy_engine(url))
     book.create_tables()
     book.apply(order_placed(order_id="O-1"))
-    note_outside_refund(book, app, refunded("25.00"))
+    note_outside_refund(book, app, refunded("25.00"), now=lambda: NOW)
     assert app.recorder.max_notification_id() in (None, 0)

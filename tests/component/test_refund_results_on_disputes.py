@@ -71,3 +71,16 @@ def test_a_result_for_an_unknown_dispute_is_logged_for_operators_not_raised(reso
         record_refund_result(app, issued(uuid4()))
     refused = [entry for entry in logs if entry["event"] == "kafka_command_refused"]
     assert [entry["code"] for entry in refused] == ["DISPUTE_NOT_FOUND"]
+
+
+def test_a_result_stamped_by_a_clock_ahead_of_ours_fires_no_deadline_early(tmp_path):
+    """A RefundFailed stamped six days ahead must not time out the seller, who has five days."""
+    app = build_application(DisputeSettings(database_url=f"sqlite:///{tmp_path}/skew.sqlite"))
+    dispute = app.open_dispute(order=OrderBook.facts_from(order_placed()), item_id="I-1",
+                               actor=Actor(Role.BUYER, "B-1"), reason="DAMAGED",
+                               request="FULL_REFUND", request_amount=None, description="", at=NOW)
+    ahead = RefundFailed(event_id=uuid4(), refund_id="R-1", dispute_id=dispute.id,
+                         amount=Decimal("1.00"), currency="USD", occurred_at=NOW + timedelta(days=6),
+                         causation_id="E-1", reason="x", retryable=False)
+    record_refund_result(app, ahead, now=lambda: NOW + timedelta(hours=1))
+    assert app.get_dispute(dispute.id).status == "AWAITING_SELLER_RESPONSE"

@@ -102,6 +102,13 @@ def test_as_of_without_a_time_zone_is_a_validation_problem(dispute_with_an_offer
     assert response.status_code == 422
 
 
+def test_an_as_of_before_the_first_year_is_a_validation_problem_not_a_500(
+        dispute_with_an_offer_and_an_internal_note):
+    client, dispute_id = dispute_with_an_offer_and_an_internal_note
+    response = timeline(client, dispute_id, "operator", "OP-1", "?as_of=0001-01-01T00:00:00%2B05:00")
+    assert (response.status_code, response.json()["code"]) == (422, "VALIDATION_FAILED")
+
+
 def test_an_unknown_dispute_has_no_timeline(app):
     with TestClient(app) as client:
         response = timeline(client, "00000000-0000-0000-0000-000000000000", "operator", "OP-1")

@@ -114,3 +114,14 @@ async def test_an_unpublishable_event_blocks_the_relay_there_and_nothing_after_i
     assert await relay_once(app, position, topic, kafka.bootstrap) == 2
     records = await read_topic(kafka.bootstrap, topic, expect=3)
     assert [EventEnvelope.model_validate_json(r.value).dispute_version for r in records] == [1, 2, 3]
+
+
+def test_a_relay_whose_position_was_moved_by_another_stands_down_instead_of_pulling_it_back(relay_parts):
+    from services.dispute.relay_lock import LockLost
+
+    _, position, _ = relay_parts
+    position.advance(0, 10)
+    position.advance(10, 20)  # the other, current relay
+    with pytest.raises(LockLost):
+        position.advance(10, 15)  # a relay that lost its lock unnoticed
+    assert position.get() == 20
