@@ -85,7 +85,7 @@ def test_a_claim_abandoned_by_a_crashed_request_is_taken_over_after_its_lease(ap
     api.ok(api.post("/messages", json=MESSAGE, headers=KEY), 201)
     with api.app.state.idempotency.engine.begin() as conn:
         conn.execute(update(idempotency_keys).values(status_code=None))
-    api.clock.advance(minutes=2)
+    api.clock.advance(seconds=api.app.state.idempotency.lease.total_seconds() + 1)
     assert api.post("/messages", json=MESSAGE, headers=KEY).status_code == 201
 
 
