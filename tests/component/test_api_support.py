@@ -10,7 +10,6 @@ import shutil
 import sqlite3
 import tempfile
 from contextlib import contextmanager
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from services.dispute.main import create_app
 from services.dispute.settings import DisputeSettings
+from tests.support.clock import Clock
 from tests.support.orders import NOW, order_placed
 from tests.support.tokens import SECRET, bearer
 
@@ -30,15 +30,6 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 PDF = b"%PDF-1.7\n" + b"x" * 64
 
 
-class Clock:
-    def __init__(self, now=NOW):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, **delta) -> None:
-        self.now += timedelta(**delta)
 
 
 class Api:

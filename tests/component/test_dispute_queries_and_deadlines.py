@@ -9,16 +9,11 @@ from fastapi.testclient import TestClient
 from services.dispute.deadlines import DeadlineWorker
 from services.dispute.main import create_app
 from services.dispute.settings import DisputeSettings
+from tests.support.clock import Clock
 from tests.support.orders import NOW, order_placed
 from tests.support.tokens import SECRET, bearer
 
 
-class Clock:
-    def __init__(self):
-        self.now = NOW
-
-    def __call__(self):
-        return self.now
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from services.dispute.domain import Actor, Role
 from services.dispute.main import create_app
 from services.dispute.settings import DisputeSettings
+from tests.support.clock import Clock
 from tests.support.orders import NOW, order_placed
 from tests.support.tokens import SECRET, bearer
 
@@ -17,11 +18,6 @@ SELLER, OPERATOR = Actor(Role.SELLER, "S-1"), Actor(Role.OPERATOR, "OP-1")
 OPEN = {"order_id": "O-1", "item_id": "I-1", "reason": "DAMAGED", "request": "FULL_REFUND"}
 
 
-class Clock:
-    now = NOW
-
-    def __call__(self):
-        return self.now
 
 
 @pytest.fixture

@@ -5,15 +5,11 @@ The events are real: a dispute opened and settled in the dispute application, pu
 relay to a topic of this test's own, consumed by the notification and refund services.
 """
 
-import threading
-import time
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime, timedelta, timezone
 from uuid import uuid4
 
-import httpx
 import pytest
-import uvicorn
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -29,10 +25,9 @@ from services.dispute.settings import DisputeSettings
 from services.notification.main import create_app as create_notification
 from services.notification.outbox import EmailOutbox
 from services.notification.settings import NotificationSettings
-from services.payment_simulator.app import create_app as create_simulator
-from services.payment_simulator.settings import SimulatorSettings
 from services.refund.main import create_app as create_refund
 from services.refund.settings import RefundSettings
+from tests.support.payment_simulator import Simulator
 from tests.support.kafka import eventually
 from tests.support.orders import NOW, order_placed
 
@@ -40,28 +35,6 @@ pytestmark = pytest.mark.integration
 GROUPS = ("notification", "refund")
 
 
-class Simulator:
-    """The payment-provider simulator on a free port, in a thread."""
-
-    def __init__(self, tmp_path):
-        self.url = f"http://127.0.0.1:{free_port()}"
-        config = uvicorn.Config(create_simulator(SimulatorSettings(database_url=f"sqlite:///{tmp_path}/paysim.sqlite")),
-                                host="127.0.0.1", port=int(self.url.rsplit(":", 1)[1]), log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        while not self.server.started:
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *_):
-        self.server.should_exit = True
-        self.thread.join(10)
-
-    def refunds(self, order_reference: str) -> list[dict]:
-        return httpx.get(f"{self.url}/refunds", params={"order_reference": order_reference}).json()["data"]
 
 
 @asynccontextmanager

@@ -18,7 +18,7 @@ from services.refund.desk import RefundDesk, _instruction
 from services.refund.gateway import PaymentProvider, RetryPolicy
 from services.refund.policy import OrderTerms, OutsideRefund, refund_for
 from services.refund.store import RefundStore
-from tests.integration.test_refund_on_kafka import Simulator
+from tests.support.payment_simulator import Simulator
 
 pytestmark = pytest.mark.integration
 

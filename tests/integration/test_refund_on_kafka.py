@@ -8,28 +8,23 @@ publishes reaches the dispute service or another test.
 import os
 import subprocess
 import sys
-import threading
-import time
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from uuid import uuid4
 
 import httpx
 import pytest
-import uvicorn
 
 from contracts.envelope import ActorRef, EventEnvelope, event_id_for
 from contracts.refunds import RefundFailed, RefundIssued, parse_refund_event
 from contracts.topics import dead_letter_topic
-from infra.ports import free_port
 from services.common.kafka import idempotent_producer
-from services.payment_simulator.app import create_app as create_simulator
-from services.payment_simulator.settings import SimulatorSettings
 from services.refund.main import create_app
 from services.refund.policy import OrderTerms, idempotency_key_for, refund_for
 from services.refund.settings import RefundSettings
 from services.refund.store import PENDING, RefundStore
 from services.common.database import sqlalchemy_engine
+from tests.support.payment_simulator import Simulator
 from tests.support.kafka import read_topic
 from tests.support.orders import NOW
 
@@ -37,30 +32,6 @@ pytestmark = pytest.mark.integration
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-class Simulator:
-    """The payment-provider simulator served by uvicorn on a free port, in a thread."""
-
-    def __init__(self, tmp_path, **faults):
-        self.url = f"http://127.0.0.1:{free_port()}"
-        settings = SimulatorSettings(database_url=f"sqlite:///{tmp_path}/paysim-{uuid4().hex}.sqlite",
-                                     **faults)
-        config = uvicorn.Config(create_simulator(settings), host="127.0.0.1",
-                                port=int(self.url.rsplit(":", 1)[1]), log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        while not self.server.started:
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *_):
-        self.server.should_exit = True
-        self.thread.join(10)
-
-    def refunds(self, order_reference: str) -> list[dict]:
-        return httpx.get(f"{self.url}/refunds", params={"order_reference": order_reference}).json()["data"]
 
 
 @pytest.fixture
