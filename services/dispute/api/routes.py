@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 
 from services.common.problems import Problem
-from services.dispute.api import conversation, evidence, fulfilment, negotiation, review
+from services.dispute.api import conversation, evidence, fulfilment, items, negotiation, review
 from services.dispute.api.consistency import ReadYourWrites
 from services.dispute.api.deps import (  # noqa: F401 (principal, clock: re-exported)
     Caller, clock, correlation_id, dispute_to_read, principal, require_role, run_domain,
@@ -64,5 +64,5 @@ async def get_dispute(dispute_id: UUID, caller: Caller, request: Request, respon
     return dispute_view(dispute, caller)
 
 
-for _topic in (negotiation, fulfilment, review, conversation, evidence):
+for _topic in (negotiation, fulfilment, review, conversation, evidence, items):
     router.include_router(_topic.router)
