@@ -15,13 +15,13 @@ from datetime import datetime, timezone
 from typing import Callable
 
 import structlog
-import uvicorn
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from services.common.database import (create_schema_racing_others, eventsourcing_env,
                                       sqlalchemy_engine)
 from services.common.topics import ensure_platform_topics
+from services.common.http import serve
 from services.common.logging import configure_logging
 from services.common.periodic import every
 from services.common.startup import BackgroundConnection
@@ -143,8 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "relay":
         _relay_main(settings)
     else:
-        uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
-                    log_level="warning")
+        serve(create_app(settings), settings)
     return 0
 
 

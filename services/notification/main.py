@@ -12,7 +12,6 @@ import sys
 from contextlib import asynccontextmanager
 
 import structlog
-import uvicorn
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
@@ -20,6 +19,7 @@ from contracts.topics import dead_letter_topic
 from services.common.startup import BackgroundConnection
 from services.common.database import create_schema_racing_others, sqlalchemy_engine
 from services.common.kafka import ensure_topics
+from services.common.http import serve
 from services.common.logging import configure_logging
 from services.common.problems import install_problem_handlers
 from services.common.topics import ensure_platform_topics
@@ -112,9 +112,7 @@ async def ensure_consumed_topics(settings: NotificationSettings) -> None:
 def main() -> int:
     settings = NotificationSettings()
     configure_logging(settings.log_level)
-    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
-                log_level="warning")
-    return 0
+    return serve(create_app(settings), settings)
 
 
 if __name__ == "__main__":

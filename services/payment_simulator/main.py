@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import sys
 
-import uvicorn
 
+from services.common.http import serve
 from services.common.logging import configure_logging
 from services.payment_simulator.app import create_app
 from services.payment_simulator.settings import SimulatorSettings
@@ -17,9 +17,7 @@ from services.payment_simulator.settings import SimulatorSettings
 def main() -> int:
     settings = SimulatorSettings()
     configure_logging(settings.log_level)
-    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
-                log_level="warning")
-    return 0
+    return serve(create_app(settings), settings)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import httpx
 import structlog
-import uvicorn
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
@@ -27,6 +26,7 @@ from contracts.topics import dead_letter_topic
 from services.common.startup import BackgroundConnection
 from services.common.database import create_schema_racing_others, sqlalchemy_engine
 from services.common.kafka import ensure_topics
+from services.common.http import serve
 from services.common.logging import configure_logging
 from services.common.problems import install_problem_handlers
 from services.common.topics import ensure_platform_topics
@@ -178,9 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level)
     if args.command == "retry":
         return asyncio.run(retry_refund(settings, args.idempotency_key))
-    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port,
-                log_level="warning")
-    return 0
+    return serve(create_app(settings), settings)
 
 
 if __name__ == "__main__":

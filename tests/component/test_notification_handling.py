@@ -4,32 +4,16 @@ event, what counts as "already handled", and what a database outage does to rede
 import asyncio
 import time
 from types import SimpleNamespace
-from uuid import uuid4
 
 import pytest
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from contracts.envelope import ActorRef, EventEnvelope, event_id_for
 from services.common.database import sqlalchemy_engine
 from services.notification.handlers import NotifyConfig, consume, handle
 from services.notification.messages import Notice, Parties
 from services.notification.outbox import EmailOutbox
 from services.notification.store import NotificationStore
-from tests.support.orders import NOW
-
-OPENED = {"order_id": "O-1", "item_id": "I-1", "reason": "DAMAGED", "request": "FULL_REFUND",
-          "request_amount": "100.00", "description": "cracked", "paid_amount": "100.00",
-          "currency": "USD", "deadlines": {"SELLER_RESPONSE": "2026-03-15T12:00:00Z"},
-          "escalation_allowed_from": "2026-03-13T12:00:00Z"}
-
-
-def opened(buyer: str, seller: str) -> EventEnvelope:
-    dispute_id = uuid4()
-    return EventEnvelope(
-        event_id=event_id_for(dispute_id, 1), event_type="DisputeOpened", schema_version=1,
-        dispute_id=dispute_id, dispute_version=1, occurred_at=NOW, correlation_id="c-1",
-        actor=ActorRef(role="buyer", id=buyer),
-        payload={**OPENED, "buyer_id": buyer, "seller_id": seller})
+from tests.support.envelopes import opened
 
 
 @pytest.fixture
