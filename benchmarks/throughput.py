@@ -65,10 +65,11 @@ def raw_postgres_inserts(dsn: str, count: int, threads: int) -> float:
     return rate(count, in_threads(insert, list(range(count)), threads))
 
 
-async def raw_kafka_produce(bootstrap: str, count: int) -> float:
-    from services.common.kafka import idempotent_producer
+async def raw_kafka_produce(connection, count: int) -> float:
+    from services.common.kafka import ensure_topics, idempotent_producer
 
-    producer = idempotent_producer(bootstrap, "bench-raw")
+    await ensure_topics(connection, {"bench.raw": {}}, partitions=6)
+    producer = idempotent_producer(connection, "bench-raw")
     await producer.start()
     value = os.urandom(1000)
     try:
@@ -102,13 +103,14 @@ def dispute_commands(app, count: int, threads: int) -> float:
     return rate(count, in_threads(post, work, threads))
 
 
-async def relay_throughput(app, bootstrap: str, engine) -> tuple[float, int]:
-    from services.common.kafka import idempotent_producer
+async def relay_throughput(app, connection, engine) -> tuple[float, int]:
+    from services.common.kafka import ensure_topics, idempotent_producer
     from services.dispute.relay import Relay, RelayPosition
 
     position = RelayPosition(engine, "bench.disputes")
     position.create_tables()
-    producer = idempotent_producer(bootstrap, "bench-relay")
+    await ensure_topics(connection, {"bench.disputes": {}}, partitions=6)
+    producer = idempotent_producer(connection, "bench-relay")
     await producer.start()
     relay = Relay(app, producer, position, batch_size=500, topic="bench.disputes")
     total = 0
@@ -144,13 +146,13 @@ def main() -> int:
         print(f"raw PostgreSQL: {COMMANDS} single-row transactions on {THREADS} threads ...", flush=True)
         pg_rate = raw_postgres_inserts(pg.create_database("bench_raw"), COMMANDS, THREADS)
         print(f"raw Kafka: {RECORDS} records of 1 KB, idempotent, acks=all ...", flush=True)
-        kafka_rate = asyncio.run(raw_kafka_produce(kafka.bootstrap, RECORDS))
+        kafka_rate = asyncio.run(raw_kafka_produce(kafka.admin, RECORDS))
         url = pg.create_database("bench_disputes")
         app = build_application(DisputeSettings(database_url=url))
         print(f"dispute commands: {COMMANDS} on {THREADS} threads ...", flush=True)
         command_rate = dispute_commands(app, COMMANDS, THREADS)
         print("relay: the whole store to Kafka ...", flush=True)
-        relay_rate, events = asyncio.run(relay_throughput(app, kafka.bootstrap, sqlalchemy_engine(url)))
+        relay_rate, events = asyncio.run(relay_throughput(app, kafka.admin, sqlalchemy_engine(url)))
         report([
             (f"dispute commands ({THREADS} threads)", command_rate,
              f"raw PG inserts ({THREADS} threads)", pg_rate),

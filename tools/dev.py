@@ -2,11 +2,15 @@
 
 python -m tools.dev token --role buyer --sub B-1
 python -m tools.dev order --order-id O-1 --buyer B-1 --seller S-1 --item I-1 --amount 100.00
+python -m tools.dev kafka-env --principal ops   # export lines for a local Kafka principal
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+from pathlib import Path
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from uuid import uuid4
@@ -16,7 +20,9 @@ import typer
 from contracts.orders import OrderDelivered, OrderItem, OrderPlaced
 from contracts.topics import ORDERS_EVENTS
 from services.common.auth import issue_token
-from services.common.kafka import idempotent_producer
+from services.common.kafka import KafkaConnection, idempotent_producer
+
+LOCAL_CREDENTIALS = Path(".run/kafka/credentials.json")
 
 cli = typer.Typer(add_completion=False, help="Local helpers: tokens and sample orders.")
 
@@ -33,7 +39,11 @@ def token(role: str = typer.Option(..., help="buyer, seller, operator or service
 @cli.command()
 def order(order_id: str = "O-1", buyer: str = "B-1", seller: str = "S-1", item: str = "I-1",
           amount: str = "100.00", currency: str = "USD", delivered: bool = True,
-          bootstrap: str = typer.Option("127.0.0.1:9092", envvar="DISPUTE_KAFKA_BOOTSTRAP")) -> None:
+          bootstrap: str = typer.Option("127.0.0.1:9092", envvar="ORDERS_KAFKA_BOOTSTRAP"),
+          username: str = typer.Option("orders", envvar="ORDERS_KAFKA_USERNAME",
+                                       help="the upstream order service's Kafka principal"),
+          password: str = typer.Option(None, envvar="ORDERS_KAFKA_PASSWORD",
+                                       help="default: the local one from `make run`")) -> None:
     """Publish OrderPlaced (placed 10 days ago, promised 3 days ago) and OrderDelivered."""
     now = datetime.now(timezone.utc)
     events = [OrderPlaced(event_id=uuid4(), order_id=order_id, buyer_id=buyer, seller_id=seller,
@@ -43,12 +53,31 @@ def order(order_id: str = "O-1", buyer: str = "B-1", seller: str = "S-1", item: 
     if delivered:
         events.append(OrderDelivered(event_id=uuid4(), order_id=order_id,
                                      delivered_at=now - timedelta(days=2)))
-    asyncio.run(_publish(bootstrap, events))
+    connection = KafkaConnection(bootstrap, username, password or local_password(username))
+    asyncio.run(_publish(connection, events))
     typer.echo(f"published {', '.join(e.event_type for e in events)} for {order_id} on {ORDERS_EVENTS}")
 
 
-async def _publish(bootstrap: str, events) -> None:
-    producer = idempotent_producer(bootstrap, client_id="dev-cli")
+@cli.command("kafka-env")
+def kafka_env(principal: str = typer.Option("ops", help="orders, ops, dispute, refund, ..."),
+              prefix: str = typer.Option("DISPUTE", help="the settings prefix to print")) -> None:
+    """Print `export` lines with a local principal's Kafka credentials (from `make run`)."""
+    typer.echo(f"export {prefix}_KAFKA_USERNAME={principal}\n"
+               f"export {prefix}_KAFKA_PASSWORD={local_password(principal)}")
+
+
+def local_password(principal: str) -> str:
+    """`make run` keeps the local broker's credentials beside its data (mode 0600)."""
+    path = Path(os.environ.get("LOCAL_KAFKA_CREDENTIALS", LOCAL_CREDENTIALS))
+    try:
+        return json.loads(path.read_text())[principal]
+    except (OSError, KeyError, ValueError):
+        raise typer.BadParameter(f"no local Kafka credentials for {principal!r} in {path}: "
+                                 "is `make run` going? (or set ORDERS_KAFKA_PASSWORD)") from None
+
+
+async def _publish(connection: KafkaConnection, events) -> None:
+    producer = idempotent_producer(connection, client_id="dev-cli")
     await producer.start()
     try:
         for event in events:

@@ -27,11 +27,16 @@ SERVICES = [
     ("payment-simulator", ["services.payment_simulator.main"], 8003),
     ("refund", ["services.refund.main"], 8002),
 ]
+# process -> (settings prefix, its own Kafka principal): each authenticates as itself, and the
+# broker's ACLs let it at its own topics only (infra/kafka_access.py).
+KAFKA_PRINCIPALS = {"dispute-api": ("DISPUTE", "dispute"), "dispute-relay": ("DISPUTE", "dispute-relay"),
+                    "notification": ("NOTIFICATION", "notification"), "refund": ("REFUND", "refund")}
 
 
-def start_service(name: str, module_args: list[str]) -> subprocess.Popen:
+def start_service(name: str, module_args: list[str], kafka: KafkaServer) -> subprocess.Popen:
     log = open(RUN_DIR / f"{name}.log", "ab")
-    env = {**os.environ, "DISPUTE_DATABASE_URL": os.environ.get(
+    credentials = kafka.env(*KAFKA_PRINCIPALS[name]) if name in KAFKA_PRINCIPALS else {}
+    env = {**os.environ, **credentials, "DISPUTE_DATABASE_URL": os.environ.get(
         "DISPUTE_DATABASE_URL", f"sqlite:///{RUN_DIR}/dispute.sqlite"),
         "NOTIFICATION_DATABASE_URL": f"sqlite:///{RUN_DIR}/notification.sqlite",
         "REFUND_DATABASE_URL": f"sqlite:///{RUN_DIR}/refund.sqlite",
@@ -49,7 +54,7 @@ def main() -> int:
     except Exception as exc:
         print(f"Kafka did not start: {exc}\n(is port 9092 taken? see {kafka.log_file})")
         return 1
-    processes = {name: start_service(name, args) for name, args, _ in SERVICES}
+    processes = {name: start_service(name, args, kafka) for name, args, _ in SERVICES}
     try:
         for name, _, port in SERVICES:
             if port:

@@ -1,32 +1,129 @@
-"""Kafka wiring shared by the services (no domain words here)."""
+"""Kafka wiring shared by the services (no domain words here).
+
+Every client is built from one `KafkaConnection`: where the broker is and who this process is
+on it (SASL/SCRAM-SHA-512 when a username is set, optionally over TLS). A process has its own
+principal; the broker's ACLs decide what it may read and write (infra/kafka_access.py).
+"""
 
 from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from pydantic_settings import BaseSettings
+
+SCRAM = "SCRAM-SHA-512"
 
 
-def idempotent_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
+@dataclass(frozen=True)
+class KafkaConnection:
+    """Broker address and this process's credentials. No username: PLAINTEXT, anonymous
+    (refused by a broker with ACLs, which is what every deployment here runs)."""
+
+    bootstrap: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    mechanism: str = SCRAM
+    tls: bool = False
+    tls_cafile: str | None = None
+
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments for any aiokafka client (producer, consumer, admin)."""
+        options: dict[str, Any] = {"bootstrap_servers": self.bootstrap}
+        if self.tls:
+            options["ssl_context"] = ssl.create_default_context(cafile=self.tls_cafile)
+        if self.username:
+            options.update(security_protocol="SASL_SSL" if self.tls else "SASL_PLAINTEXT",
+                           sasl_mechanism=self.mechanism, sasl_plain_username=self.username,
+                           sasl_plain_password=self.password or "")
+        else:
+            options["security_protocol"] = "SSL" if self.tls else "PLAINTEXT"
+        return options
+
+    def broker_security(self):
+        """The same credentials for faststream's KafkaBroker(security=...)."""
+        from faststream.security import BaseSecurity, SASLScram256, SASLScram512
+
+        context = ssl.create_default_context(cafile=self.tls_cafile) if self.tls else None
+        if not self.username:
+            return BaseSecurity(ssl_context=context, use_ssl=self.tls) if self.tls else None
+        scram = SASLScram512 if self.mechanism == SCRAM else SASLScram256
+        return scram(self.username, self.password or "", ssl_context=context, use_ssl=self.tls)
+
+    def as_principal(self, username: str, password: str) -> "KafkaConnection":
+        return KafkaConnection(self.bootstrap, username, password, self.mechanism, self.tls,
+                               self.tls_cafile)
+
+
+class KafkaSettings(BaseSettings):
+    """The Kafka fields every service's settings carry (`<PREFIX>_KAFKA_...`): the broker,
+    this process's SCRAM principal and password, and TLS (with a CA file) where the broker
+    listener has it."""
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_username: str | None = None
+    kafka_password: str | None = None
+    kafka_sasl_mechanism: str = SCRAM
+    kafka_tls: bool = False
+    kafka_tls_cafile: str | None = None
+
+    def kafka_connection(self) -> KafkaConnection:
+        return KafkaConnection(self.kafka_bootstrap, self.kafka_username, self.kafka_password,
+                               self.kafka_sasl_mechanism, self.kafka_tls, self.kafka_tls_cafile)
+
+
+def kafka_broker(connection: KafkaConnection, client_id: str):
+    """A faststream KafkaBroker that authenticates as this process's principal."""
+    from faststream.kafka import KafkaBroker
+
+    return KafkaBroker(connection.bootstrap, client_id=client_id,
+                       security=connection.broker_security())
+
+
+def idempotent_producer(connection: KafkaConnection, client_id: str) -> AIOKafkaProducer:
     """acks=all + idempotence: a retried send is never written twice or out of order."""
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap, client_id=client_id, acks="all",
+        **connection.client_options(), client_id=client_id, acks="all",
         enable_idempotence=True, linger_ms=5,
     )
 
 
-async def ensure_topics(bootstrap: str, topics: dict[str, dict[str, str]], partitions: int) -> None:
+def admin_client(connection: KafkaConnection, client_id: str = "admin", **options) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(**connection.client_options(), client_id=client_id, **options)
+
+
+async def ensure_topics(connection: KafkaConnection, topics: dict[str, dict[str, str]],
+                        partitions: int, replication: int = 1) -> None:
     """Create missing topics (name -> topic configs); existing ones are left as they are."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = admin_client(connection, "ensure-topics")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [NewTopic(name, partitions, 1, topic_configs=configs)
+        missing = [NewTopic(name, partitions, replication, topic_configs=configs)
                    for name, configs in topics.items() if name not in existing]
         if missing:
             try:
-                await admin.create_topics(missing)
+                response = await admin.create_topics(missing)
             except TopicAlreadyExistsError:
-                pass
+                return
+            _raise_topic_errors(response)
     finally:
         await admin.close()
+
+
+TOPIC_ALREADY_EXISTS = 36
+
+
+def _raise_topic_errors(response) -> None:
+    """create_topics answers per topic instead of raising: an ACL refusal must not pass for
+    success (the service would then wait on a topic that never comes)."""
+    failed = [(topic[0], topic[1], topic[2] if len(topic) > 2 else "")
+              for topic in response.topic_errors if topic[1] not in (0, TOPIC_ALREADY_EXISTS)]
+    if failed:
+        raise RuntimeError("could not create topics: " + "; ".join(
+            f"{name} (Kafka error {code}{': ' + message if message else ''})"
+            for name, code, message in failed))

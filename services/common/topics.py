@@ -1,12 +1,19 @@
-"""The platform's topics and how they are made: every service ensures them at start-up, so
-whichever starts first creates them with the configured partitions, never Kafka's defaults."""
+"""The platform's topics, who writes each and which consumer groups read it.
+
+This table is the one place Kafka access is decided from: provisioning (infra/kafka_access.py)
+creates the topics with the configured partitions and derives every principal's ACLs from it,
+and each service ensures only the topics it writes (never Kafka's defaults)."""
 
 from contracts.topics import DISPUTES_EVENTS, ORDERS_EVENTS, REFUNDS_EVENTS, dead_letter_topic
-from services.common.kafka import ensure_topics
+from services.common.kafka import KafkaConnection, ensure_topics
 
 UNLIMITED_RETENTION = {"retention.ms": "-1", "retention.bytes": "-1"}
+# topic -> the consumer groups that read it; a group is also the name of its service's
+# principal, which alone may write the group's dead-letter topic.
 CONSUMER_GROUPS = {DISPUTES_EVENTS: ("notification", "refund"), ORDERS_EVENTS: ("dispute",),
                    REFUNDS_EVENTS: ("dispute",)}
+# topic -> the one principal that may write it (the upstream order service is "orders").
+WRITERS = {DISPUTES_EVENTS: "dispute-relay", ORDERS_EVENTS: "orders", REFUNDS_EVENTS: "refund"}
 
 
 def platform_topics() -> dict[str, dict[str, str]]:
@@ -16,5 +23,12 @@ def platform_topics() -> dict[str, dict[str, str]]:
     return topics
 
 
-async def ensure_platform_topics(bootstrap: str, partitions: int) -> None:
-    await ensure_topics(bootstrap, platform_topics(), partitions)
+def dead_letter_topics_of(group: str) -> list[str]:
+    return [dead_letter_topic(topic, group) for topic, groups in CONSUMER_GROUPS.items()
+            if group in groups]
+
+
+async def ensure_platform_topics(connection: KafkaConnection, partitions: int,
+                                 replication: int = 1) -> None:
+    """Provisioning only: needs a principal that may create every topic."""
+    await ensure_topics(connection, platform_topics(), partitions, replication)

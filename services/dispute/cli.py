@@ -157,7 +157,7 @@ def kafka_replay(group: Annotated[str, typer.Option(help="consumer group to rese
 
     settings = DisputeSettings()
     try:
-        resets = asyncio.run(replay_group(settings.kafka_bootstrap, group, _utc(to_datetime), topic))
+        resets = asyncio.run(replay_group(settings.kafka_connection(), group, _utc(to_datetime), topic))
     except (GroupHasMembers, LookupError) as error:
         typer.echo(f"refused: {error}", err=True)
         raise typer.Exit(2)

@@ -15,6 +15,8 @@ from datetime import datetime
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from services.common.kafka import KafkaConnection, admin_client
+
 
 class GroupHasMembers(RuntimeError):
     """Offsets of a group with live members cannot be reset: stop its consumers first."""
@@ -28,9 +30,9 @@ class PartitionReset:
     new_offset: int
 
 
-async def replay_group(bootstrap: str, group: str, to_datetime: datetime,
+async def replay_group(connection: KafkaConnection, group: str, to_datetime: datetime,
                        topics: list[str] | None = None) -> list[PartitionReset]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="disputectl")
+    admin = admin_client(connection, "disputectl")
     await admin.start()
     try:
         members = await _members(admin, group)
@@ -41,7 +43,7 @@ async def replay_group(bootstrap: str, group: str, to_datetime: datetime,
         partitions = await _partitions(admin, committed, topics)
     finally:
         await admin.close()
-    return await _commit_offsets_at(bootstrap, group, to_datetime, committed, partitions)
+    return await _commit_offsets_at(connection, group, to_datetime, committed, partitions)
 
 
 async def _members(admin: AIOKafkaAdminClient, group: str) -> int:
@@ -49,8 +51,8 @@ async def _members(admin: AIOKafkaAdminClient, group: str) -> int:
     return sum(len(g[5]) for response in described for g in response.groups)
 
 
-async def _commit_offsets_at(bootstrap, group, to_datetime, committed, partitions) -> list[PartitionReset]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
+async def _commit_offsets_at(connection, group, to_datetime, committed, partitions) -> list[PartitionReset]:
+    consumer = AIOKafkaConsumer(**connection.client_options(), group_id=group,
                                 enable_auto_commit=False, client_id="disputectl")
     await consumer.start()
     try:

@@ -20,7 +20,8 @@ from faststream.kafka import KafkaBroker
 
 from services.common.database import (create_schema_racing_others, eventsourcing_env,
                                       sqlalchemy_engine)
-from services.common.topics import ensure_platform_topics
+from services.common.kafka import ensure_topics, kafka_broker
+from services.common.topics import dead_letter_topics_of
 from services.common.http import serve
 from services.common.logging import configure_logging
 from services.common.periodic import every
@@ -56,7 +57,7 @@ def build_application(settings: DisputeSettings) -> DisputeApplication:
 def build_broker(settings: DisputeSettings, order_book: OrderBook | None = None,
                  disputes: DisputeApplication | None = None) -> KafkaBroker:
     """The API's Kafka consumers, unconnected (`make asyncapi` documents this broker)."""
-    broker = KafkaBroker(settings.kafka_bootstrap, client_id="dispute-api")
+    broker = kafka_broker(settings.kafka_connection(), client_id="dispute-api")
     register_order_consumer(broker, order_book, disputes)
     register_refund_consumer(broker, disputes)
     return broker
@@ -78,7 +79,9 @@ def create_app(settings: DisputeSettings, clock: Callable[[], datetime] = utc_no
     run_workers = settings.run_workers if run_workers is None else run_workers
 
     async def connect() -> None:
-        await ensure_platform_topics(settings.kafka_bootstrap, settings.topic_partitions)
+        # Only the dead-letter topics it writes: the topics it reads are provisioned.
+        await ensure_topics(settings.kafka_connection(), {t: {} for t in dead_letter_topics_of("dispute")},
+                            settings.topic_partitions)
         await broker.start()
 
     kafka = BackgroundConnection("dispute-consumers", connect, broker.stop)

@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from services.common.database import create_schema_racing_others, sqlalchemy_engine
 from services.common.kafka import ensure_topics, idempotent_producer
 from services.common.metrics import serve_metrics
-from services.common.topics import UNLIMITED_RETENTION, ensure_platform_topics
+from services.common.topics import UNLIMITED_RETENTION
 from services.dispute.relay import Relay, RelayBlocked, RelayPosition
 from services.dispute.relay_lag import measure_lag
 from services.dispute.relay_lock import relay_lock_for
@@ -46,10 +46,9 @@ async def run_relay(settings, application, stopping: asyncio.Event) -> None:
 async def _relay_once(settings, application, position, wakeup, metrics, stopping) -> None:
     """One life of the relay with a fresh producer: after a failure nothing queued in the old
     one can be sent behind events published afresh from the recorded position."""
-    await ensure_platform_topics(settings.kafka_bootstrap, settings.topic_partitions)
-    await ensure_topics(settings.kafka_bootstrap, {settings.events_topic: UNLIMITED_RETENTION},
+    await ensure_topics(settings.kafka_connection(), {settings.events_topic: UNLIMITED_RETENTION},
                         settings.topic_partitions)
-    producer = idempotent_producer(settings.kafka_bootstrap, client_id="dispute-relay")
+    producer = idempotent_producer(settings.kafka_connection(), client_id="dispute-relay")
     await producer.start()
     try:
         await Relay(application, producer, position, settings.relay_batch_size,

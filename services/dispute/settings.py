@@ -5,16 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from services.common.kafka import KafkaSettings
 
 from services.dispute.domain import DisputePolicy
 
 
-class DisputeSettings(BaseSettings):
+class DisputeSettings(KafkaSettings):
     model_config = SettingsConfigDict(env_prefix="DISPUTE_", extra="ignore")
 
     database_url: str = "sqlite:///var/dispute.sqlite"
-    kafka_bootstrap: str = "127.0.0.1:9092"
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     topic_partitions: int = 6

@@ -18,11 +18,10 @@ from faststream.kafka import KafkaBroker
 from contracts.topics import dead_letter_topic
 from services.common.startup import BackgroundConnection
 from services.common.database import create_schema_racing_others, sqlalchemy_engine
-from services.common.kafka import ensure_topics
+from services.common.kafka import ensure_topics, kafka_broker
 from services.common.http import serve
 from services.common.logging import configure_logging
 from services.common.problems import install_problem_handlers
-from services.common.topics import ensure_platform_topics
 from services.notification.api import install_inbox_routes
 from services.notification.handlers import GROUP, NotifyConfig, register_dispute_consumer
 from services.notification.mailer import Backoff, EmailSender, SmtpServer
@@ -35,7 +34,7 @@ log = structlog.get_logger("notification")
 
 def build_broker(settings: NotificationSettings, store: NotificationStore | None = None) -> KafkaBroker:
     """The service's Kafka consumers, unconnected (`make asyncapi` documents this broker)."""
-    broker = KafkaBroker(settings.kafka_bootstrap, client_id="notification")
+    broker = kafka_broker(settings.kafka_connection(), client_id="notification")
     register_dispute_consumer(broker, store, notify_config(settings))
     return broker
 
@@ -103,9 +102,9 @@ def seed_recipients(store: NotificationStore, settings: NotificationSettings) ->
 
 
 async def ensure_consumed_topics(settings: NotificationSettings) -> None:
-    await ensure_platform_topics(settings.kafka_bootstrap, settings.topic_partitions)
+    # Only the dead-letter topic it writes: the topic it reads is provisioned.
     topic = settings.events_topic
-    await ensure_topics(settings.kafka_bootstrap, {topic: {}, dead_letter_topic(topic, GROUP): {}},
+    await ensure_topics(settings.kafka_connection(), {dead_letter_topic(topic, GROUP): {}},
                         settings.topic_partitions)
 
 

@@ -1,15 +1,16 @@
 """Notification service settings (prefix NOTIFICATION_)."""
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from services.common.kafka import KafkaSettings
 
 from contracts.topics import DISPUTES_EVENTS
 
 
-class NotificationSettings(BaseSettings):
+class NotificationSettings(KafkaSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFICATION_", extra="ignore")
 
     database_url: str = "sqlite:///var/notification.sqlite"
-    kafka_bootstrap: str = "127.0.0.1:9092"
     events_topic: str = DISPUTES_EVENTS
     http_host: str = "127.0.0.1"
     http_port: int = 8001

@@ -25,11 +25,10 @@ from faststream.kafka import KafkaBroker
 from contracts.topics import dead_letter_topic
 from services.common.startup import BackgroundConnection
 from services.common.database import create_schema_racing_others, sqlalchemy_engine
-from services.common.kafka import ensure_topics
+from services.common.kafka import ensure_topics, kafka_broker
 from services.common.http import serve
 from services.common.logging import configure_logging
 from services.common.problems import install_problem_handlers
-from services.common.topics import ensure_platform_topics
 from services.refund.desk import RefundDesk
 from services.refund.gateway import PaymentProvider, RetryPolicy, provider_client
 from services.refund.handlers import register_dispute_consumer
@@ -92,7 +91,7 @@ class PeriodicReconcile:
 def build_parts(settings: RefundSettings) -> RefundParts:
     store = RefundStore(sqlalchemy_engine(settings.database_url))
     create_schema_racing_others(store.create_tables)
-    publisher = RefundEventsPublisher(settings.kafka_bootstrap, settings.refunds_topic)
+    publisher = RefundEventsPublisher(settings.kafka_connection(), settings.refunds_topic)
     http = provider_client(settings.provider_url, settings.provider_timeout)
     retry = RetryPolicy(settings.provider_attempts, settings.provider_backoff_initial,
                         settings.provider_backoff_max)
@@ -102,15 +101,14 @@ def build_parts(settings: RefundSettings) -> RefundParts:
 
 
 async def ensure_refund_topics(settings: RefundSettings) -> None:
-    await ensure_platform_topics(settings.kafka_bootstrap, settings.topic_partitions)
-    own = [settings.disputes_topic, settings.refunds_topic,
-           dead_letter_topic(settings.disputes_topic, settings.consumer_group)]
-    await ensure_topics(settings.kafka_bootstrap, {name: {} for name in own}, settings.topic_partitions)
+    # Only what it writes: the topics it reads are provisioned (and it may not create them).
+    own = [settings.refunds_topic, dead_letter_topic(settings.disputes_topic, settings.consumer_group)]
+    await ensure_topics(settings.kafka_connection(), {name: {} for name in own}, settings.topic_partitions)
 
 
 def build_broker(settings: RefundSettings, parts: RefundParts | None = None) -> KafkaBroker:
     """The service's Kafka consumers, unconnected (`make asyncapi` documents this broker)."""
-    broker = KafkaBroker(settings.kafka_bootstrap, client_id="refund")
+    broker = kafka_broker(settings.kafka_connection(), client_id="refund")
     register_dispute_consumer(broker, parts and parts.store, parts and parts.desk,
                               settings.disputes_topic, settings.consumer_group)
     return broker

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiokafka import AIOKafkaProducer
 
 from contracts.refunds import RefundFailed, RefundIssued, refund_event_id
-from services.common.kafka import idempotent_producer
+from services.common.kafka import KafkaConnection, idempotent_producer
 from services.refund.store import ISSUED, StoredInstruction
 
 
@@ -23,13 +23,13 @@ def refund_event(stored: StoredInstruction) -> RefundIssued | RefundFailed:
 
 
 class RefundEventsPublisher:
-    def __init__(self, bootstrap: str, topic: str, client_id: str = "refund"):
-        self.bootstrap, self.topic, self.client_id = bootstrap, topic, client_id
+    def __init__(self, connection: KafkaConnection, topic: str, client_id: str = "refund"):
+        self.connection, self.topic, self.client_id = connection, topic, client_id
         self.producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
         """aiokafka binds a producer to the running loop: made here, never at import or wiring."""
-        self.producer = idempotent_producer(self.bootstrap, self.client_id)
+        self.producer = idempotent_producer(self.connection, self.client_id)
         await self.producer.start()
 
     async def stop(self) -> None:

@@ -1,16 +1,17 @@
 """Refund service settings (prefix REFUND_)."""
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from services.common.kafka import KafkaSettings
 
 from contracts.topics import DISPUTES_EVENTS, REFUNDS_EVENTS
 
 
-class RefundSettings(BaseSettings):
+class RefundSettings(KafkaSettings):
     model_config = SettingsConfigDict(env_prefix="REFUND_", extra="ignore")
 
     database_url: str = "sqlite:///var/refund.sqlite"
-    kafka_bootstrap: str = "127.0.0.1:9092"
     http_host: str = "127.0.0.1"
     http_port: int = 8002
     topic_partitions: int = 6

@@ -11,18 +11,23 @@ import pytest
 
 from contracts.topics import ORDERS_EVENTS
 from infra.ports import free_port
-from services.common.kafka import idempotent_producer
+from services.common.kafka import KafkaConnection, idempotent_producer
 from tests.support.orders import order_delivered, order_placed
 from tests.support.processes import ServiceProcess
 from tests.support.tokens import SECRET
 
 _databases = itertools.count()
+# Each process as its own Kafka principal, as `make run` and production run them: the whole
+# lifecycle passing here proves the ACLs let every part do its job (and nothing more).
+KAFKA_PRINCIPALS = {"dispute": ("DISPUTE", "dispute"), "relay": ("DISPUTE", "dispute-relay"),
+                    "notification": ("NOTIFICATION", "notification"), "refund": ("REFUND", "refund")}
 
 
 @dataclass
 class System:
     url: dict[str, str]
-    bootstrap: str
+    kafka: KafkaConnection  # the upstream order service's principal: it alone writes orders
+    reader: KafkaConnection  # the tests' own eyes on every topic (the super user)
     log_dir: Path
     processes: dict[str, ServiceProcess] = field(default_factory=dict)
 
@@ -33,7 +38,7 @@ class System:
                                now=now, **kwargs)]
         if delivered:
             events.append(order_delivered(order_id=order_id, now=now))
-        producer = idempotent_producer(self.bootstrap, "e2e-orders")
+        producer = idempotent_producer(self.kafka, "e2e-orders")
         await producer.start()
         try:
             for event in events:
@@ -49,15 +54,15 @@ def start_system(postgres, kafka, log_dir: Path, extra_env: dict[str, str] | Non
              ("dispute", "notification", "refund", "payments", "smtp", "mailbox")}
     env = {
         "DISPUTE_DATABASE_URL": postgres.create_database(f"e2e{n}_dispute"),
-        "DISPUTE_KAFKA_BOOTSTRAP": kafka.bootstrap, "DISPUTE_HTTP_PORT": str(ports["dispute"]),
+        "DISPUTE_HTTP_PORT": str(ports["dispute"]),
         "DISPUTE_JWT_SECRET": SECRET, "DISPUTE_RELAY_POLL_INTERVAL": "0.1",
         "DISPUTE_DEADLINE_POLL_INTERVAL": "0.5", "DISPUTE_RELAY_METRICS_PORT": "0",
         "NOTIFICATION_DATABASE_URL": postgres.create_database(f"e2e{n}_notification"),
-        "NOTIFICATION_KAFKA_BOOTSTRAP": kafka.bootstrap, "NOTIFICATION_JWT_SECRET": SECRET,
+        "NOTIFICATION_JWT_SECRET": SECRET,
         "NOTIFICATION_HTTP_PORT": str(ports["notification"]),
         "NOTIFICATION_SMTP_PORT": str(ports["smtp"]),
         "REFUND_DATABASE_URL": postgres.create_database(f"e2e{n}_refund"),
-        "REFUND_KAFKA_BOOTSTRAP": kafka.bootstrap, "REFUND_HTTP_PORT": str(ports["refund"]),
+        "REFUND_HTTP_PORT": str(ports["refund"]),
         "REFUND_PROVIDER_URL": f"http://127.0.0.1:{ports['payments']}",
         "PAYSIM_DATABASE_URL": postgres.create_database(f"e2e{n}_payments"),
         "PAYSIM_HTTP_PORT": str(ports["payments"]),
@@ -74,10 +79,11 @@ def start_system(postgres, kafka, log_dir: Path, extra_env: dict[str, str] | Non
         ("notification", "services.notification.main", [], f"{url['notification']}/health"),
         ("refund", "services.refund.main", [], f"{url['refund']}/health"),
     ]
-    system = System(url=url, bootstrap=kafka.bootstrap, log_dir=log_dir)
+    system = System(url=url, kafka=kafka.connection("orders"), reader=kafka.admin, log_dir=log_dir)
     try:
         for name, module, args, health in specs:
-            system.processes[name] = ServiceProcess(name, module, args, env, log_dir, health)
+            own = kafka.env(*KAFKA_PRINCIPALS[name]) if name in KAFKA_PRINCIPALS else {}
+            system.processes[name] = ServiceProcess(name, module, args, {**env, **own}, log_dir, health)
         for proc in system.processes.values():
             proc.wait_healthy()
     except Exception:

@@ -68,7 +68,7 @@ async def offer(party, dispute_id, amount, kind="PARTIAL_REFUND") -> str:
 async def event_types(platform, dispute_id, until: str) -> list[str]:
     """The dispute's public events on Kafka, once `until` is among them."""
     async def read():
-        records = await drain_topic(platform.bootstrap, DISPUTES_EVENTS, quiet_ms=500)
+        records = await drain_topic(platform.reader, DISPUTES_EVENTS, quiet_ms=500)
         types = [EventEnvelope.model_validate_json(r.value).event_type for r in records
                  if r.key == dispute_id.encode()]
         return types if until in types else None
@@ -107,7 +107,7 @@ async def test_1_a_partial_refund_is_agreed_and_paid_exactly_once(platform, part
     types = await event_types(platform, dispute_id, until="RefundIssued")
     assert types[:5] == ["DisputeOpened", "EvidenceAdded", "EvidenceAdded", "SellerResponded", "OfferMade"]
     assert types.count("RefundIssued") == 1
-    results = [json.loads(r.value) for r in await drain_topic(platform.bootstrap, REFUNDS_EVENTS)
+    results = [json.loads(r.value) for r in await drain_topic(platform.reader, REFUNDS_EVENTS)
                if r.key == dispute_id.encode()]
     assert [(r["event_type"], money(r["amount"])) for r in results] == [("RefundIssued", Decimal("30.00"))]
     mails = await resolution_mails(platform, [buyer.id, seller.id])

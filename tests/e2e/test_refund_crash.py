@@ -34,7 +34,7 @@ def simulator(tmp_path):
 def refund_env(postgres, kafka, simulator) -> dict[str, str]:
     run = uuid4().hex[:8]
     return {"REFUND_DATABASE_URL": postgres.create_database("e2e_refund_crash"),
-            "REFUND_KAFKA_BOOTSTRAP": kafka.bootstrap, "REFUND_TOPIC_PARTITIONS": "3",
+            **kafka.env("REFUND", "admin"), "REFUND_TOPIC_PARTITIONS": "3",
             "REFUND_DISPUTES_TOPIC": f"e2e-{run}.disputes.events",
             "REFUND_REFUNDS_TOPIC": f"e2e-{run}.refunds.events",
             "REFUND_PROVIDER_URL": simulator, "REFUND_PROVIDER_BACKOFF_INITIAL": "0.05"}
@@ -83,7 +83,7 @@ async def test_a_refund_service_killed_after_the_provider_call_pays_exactly_once
     order_id = f"O-{uuid4().hex[:8]}"
     crashing = start_refund({**refund_env, "REFUND_CRASH_AFTER_PROVIDER_CALL": "1"}, tmp_path,
                             "refund-crashing")
-    await publish(kafka.bootstrap, refund_env["REFUND_DISPUTES_TOPIC"], *dispute_events(order_id))
+    await publish(kafka.admin, refund_env["REFUND_DISPUTES_TOPIC"], *dispute_events(order_id))
     assert killed(crashing) == -signal.SIGKILL, crashing.log_tail()
     crashing.stop()
 
@@ -93,9 +93,9 @@ async def test_a_refund_service_killed_after_the_provider_call_pays_exactly_once
     assert len(paid()) == 1
     restarted = start_refund(refund_env, tmp_path, "refund-restarted")
     try:
-        await read_topic(kafka.bootstrap, refund_env["REFUND_REFUNDS_TOPIC"], expect=1)
+        await read_topic(kafka.admin, refund_env["REFUND_REFUNDS_TOPIC"], expect=1)
         # the redelivered Resolved is consumed too; give a second result time to appear
-        records = await read_topic(kafka.bootstrap, refund_env["REFUND_REFUNDS_TOPIC"], expect=2,
+        records = await read_topic(kafka.admin, refund_env["REFUND_REFUNDS_TOPIC"], expect=2,
                                    timeout=3)
         log = restarted.log_tail(200)
     finally:

@@ -33,7 +33,7 @@ class RelayRig:
         self.app = build_application(DisputeSettings(database_url=self.db))
         self.position = RelayPosition(sqlalchemy_engine(self.db), self.topic)
         self.position.create_tables()
-        self.env = {"DISPUTE_DATABASE_URL": self.db, "DISPUTE_KAFKA_BOOTSTRAP": kafka.bootstrap,
+        self.env = {"DISPUTE_DATABASE_URL": self.db, **kafka.env("DISPUTE", "admin"),
                     "DISPUTE_EVENTS_TOPIC": self.topic, "DISPUTE_RELAY_BATCH_SIZE": "20",
                     "DISPUTE_RELAY_POLL_INTERVAL": "0.05", "DISPUTE_RELAY_METRICS_PORT": "0"}
 
@@ -84,7 +84,7 @@ async def test_a_relay_killed_mid_batch_again_and_again_loses_and_reorders_nothi
         metrics = await eventually(lambda: scrape(metrics_port), timeout=10)
     finally:
         last.stop()
-    check = check_records(await read_to_end(kafka.bootstrap, rig.topic))
+    check = check_records(await read_to_end(kafka.admin, rig.topic))
     print(f"relay crash test: {len(check.event_ids)} events, {check.duplicates} re-published")
     assert check.event_ids == stored_public_event_ids(rig.app) and len(check.event_ids) > 100
     assert (check.out_of_order, check.changed_duplicates) == ([], [])
@@ -99,7 +99,7 @@ async def test_the_relay_makes_its_topic_at_start_up_with_unlimited_retention(
         assert await eventually(lambda: took_over(relay), timeout=30), relay.log_tail()
     finally:
         relay.stop()
-    partitions, configs = await topic_settings(kafka.bootstrap, rig.topic)
+    partitions, configs = await topic_settings(kafka.admin, rig.topic)
     assert (partitions, configs["retention.ms"], configs["retention.bytes"]) == (6, "-1", "-1")
 
 
@@ -128,7 +128,7 @@ async def test_two_relays_started_at_once_publish_in_order_and_the_standby_takes
         await writing
         for relay in pair:
             relay.stop()
-    check = check_records(await read_to_end(kafka.bootstrap, rig.topic))
+    check = check_records(await read_to_end(kafka.admin, rig.topic))
     assert check.event_ids == stored_public_event_ids(rig.app)
     assert (check.out_of_order, check.changed_duplicates) == ([], [])
 

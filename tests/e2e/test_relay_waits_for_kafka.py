@@ -24,17 +24,19 @@ async def test_a_relay_started_before_its_broker_publishes_once_the_broker_is_up
     app.open_dispute(order=OrderBook.facts_from(order_placed()), item_id="I-1",
                      actor=Actor(Role.BUYER, "B-1"), reason="DAMAGED", request="FULL_REFUND",
                      request_amount=None, description="", at=NOW)
-    port = free_port()
+    late = KafkaServer(tmp_path / "late-kafka", port=free_port())
+    late.data_dir.mkdir(parents=True)
+    late.prepare_credentials()  # the relay is given its own before the broker exists
     relay = ServiceProcess("relay", "services.dispute.main", ["relay"], {
-        "DISPUTE_DATABASE_URL": url, "DISPUTE_KAFKA_BOOTSTRAP": f"127.0.0.1:{port}",
+        "DISPUTE_DATABASE_URL": url, **late.env("DISPUTE", "dispute-relay"),
         "DISPUTE_RELAY_METRICS_PORT": "0"}, tmp_path)
     broker = None
     try:
         assert await eventually(lambda: "relay_failed" in relay.log_tail(200), timeout=30)
         assert relay.process.poll() is None  # still running, backing off
-        broker = await asyncio.to_thread(KafkaServer(tmp_path / "late-kafka", port=port).start)
+        broker = await asyncio.to_thread(late.start)
         assert await eventually(lambda: '"relay_published"' in relay.log_path.read_text(), timeout=90)
-        records = await read_topic(broker.bootstrap, "disputes.events", expect=1, timeout=30)
+        records = await read_topic(broker.admin, "disputes.events", expect=1, timeout=30)
     finally:
         relay.stop()
         if broker:

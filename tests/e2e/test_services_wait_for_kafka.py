@@ -26,16 +26,17 @@ async def health(url: str) -> dict | None:
 
 
 async def test_services_started_before_kafka_serve_then_consume_once_it_is_up(postgres, tmp_path):
-    bootstrap_port = free_port()
-    bootstrap = f"127.0.0.1:{bootstrap_port}"
+    late = KafkaServer(tmp_path / "late-kafka", port=free_port())
+    late.data_dir.mkdir(parents=True)
+    late.prepare_credentials()  # the services are given theirs before the broker exists
     ports = {name: free_port() for name in ("dispute", "notification", "refund")}
     env = {"DISPUTE_DATABASE_URL": postgres.create_database("late_kafka_dispute"),
-           "DISPUTE_KAFKA_BOOTSTRAP": bootstrap, "DISPUTE_HTTP_PORT": str(ports["dispute"]),
+           **late.env("DISPUTE", "dispute"), "DISPUTE_HTTP_PORT": str(ports["dispute"]),
            "DISPUTE_JWT_SECRET": SECRET,
            "NOTIFICATION_DATABASE_URL": postgres.create_database("late_kafka_notification"),
-           "NOTIFICATION_KAFKA_BOOTSTRAP": bootstrap, "NOTIFICATION_HTTP_PORT": str(ports["notification"]),
+           **late.env("NOTIFICATION", "notification"), "NOTIFICATION_HTTP_PORT": str(ports["notification"]),
            "REFUND_DATABASE_URL": postgres.create_database("late_kafka_refund"),
-           "REFUND_KAFKA_BOOTSTRAP": bootstrap, "REFUND_HTTP_PORT": str(ports["refund"])}
+           **late.env("REFUND", "refund"), "REFUND_HTTP_PORT": str(ports["refund"])}
     url = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     modules = {"dispute": ("services.dispute.main", ["serve"]),
                "notification": ("services.notification.main", []),
@@ -47,14 +48,14 @@ async def test_services_started_before_kafka_serve_then_consume_once_it_is_up(po
         for proc in procs:
             proc.wait_healthy()
         assert [(await health(url[name]))["kafka"] for name in modules] == ["connecting"] * 3
-        broker = await asyncio.to_thread(KafkaServer(tmp_path / "late-kafka", port=bootstrap_port).start)
+        broker = await asyncio.to_thread(late.start)
 
         async def all_connected():
             states = [await health(url[name]) for name in modules]
             return all(s and s["kafka"] == "connected" for s in states)
 
         assert await eventually(all_connected, timeout=90)
-        await System(url=url, bootstrap=bootstrap, log_dir=tmp_path).publish_order("O-LATE")
+        await System(url=url, kafka=late.connection("orders"), reader=late.admin, log_dir=tmp_path).publish_order("O-LATE")
         async with httpx.AsyncClient(timeout=10) as http:
             opened = await Party(http, url["dispute"], "buyer", "B-1").open_dispute("O-LATE")
         assert opened.json()["status"] == "AWAITING_SELLER_RESPONSE"

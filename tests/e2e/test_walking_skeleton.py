@@ -34,6 +34,6 @@ async def test_a_dispute_opened_over_http_reaches_kafka_and_notifies_the_seller(
 
         notices = await eventually(seller_notified, timeout=30)
     assert len(notices) == 1 and "O-E2E" in notices[0]["subject"]
-    records = await read_topic(kafka.bootstrap, DISPUTES_EVENTS, expect=1)
+    records = await read_topic(kafka.admin, DISPUTES_EVENTS, expect=1)
     envelopes = [EventEnvelope.model_validate_json(r.value) for r in records]
     assert [e.event_type for e in envelopes if str(e.dispute_id) == dispute_id] == ["DisputeOpened"]

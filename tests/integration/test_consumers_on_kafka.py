@@ -6,6 +6,8 @@ from uuid import uuid4
 import pytest
 from faststream.kafka import KafkaBroker
 
+from services.common.kafka import kafka_broker
+
 from contracts.envelope import ActorRef, EventEnvelope, event_id_for
 from contracts.topics import DISPUTES_EVENTS, ORDERS_EVENTS, dead_letter_topic
 from services.common.database import sqlalchemy_engine
@@ -29,7 +31,7 @@ async def publish(broker, topic, *messages, key=b"k"):
 async def test_order_events_reach_the_book_once_and_poison_goes_to_the_dlq(pg_url, kafka):
     book = OrderBook(sqlalchemy_engine(pg_url))
     book.create_tables()
-    broker = KafkaBroker(kafka.bootstrap)
+    broker = kafka_broker(kafka.admin, "tests")
     register_order_consumer(broker, book)
     order_id = f"O-{uuid4().hex[:6]}"
     placed = order_placed(order_id=order_id)
@@ -42,7 +44,7 @@ async def test_order_events_reach_the_book_once_and_poison_goes_to_the_dlq(pg_ur
         await broker.stop()
     assert facts is not None and facts.delivered_at is not None
     assert facts.items == {"I-1": placed.items[0].amount}
-    dlq = await read_topic(kafka.bootstrap, dead_letter_topic(ORDERS_EVENTS, "dispute"), expect=1)
+    dlq = await read_topic(kafka.admin, dead_letter_topic(ORDERS_EVENTS, "dispute"), expect=1)
     assert dlq[0].value == b'{"not": "an order"}'
     assert "dlq-error" in dict(dlq[0].headers)
 
@@ -59,10 +61,10 @@ def opened_envelope() -> EventEnvelope:
 
 
 async def test_a_redelivered_dispute_event_makes_no_second_notification(pg_url, kafka):
-    await ensure_platform_topics(kafka.bootstrap, partitions=6)
+    await ensure_platform_topics(kafka.admin, partitions=6)
     store = NotificationStore(sqlalchemy_engine(pg_url))
     store.create_tables()
-    broker = KafkaBroker(kafka.bootstrap)
+    broker = kafka_broker(kafka.admin, "tests")
     register_dispute_consumer(broker, store)
     envelope = opened_envelope()
     await broker.start()
@@ -90,7 +92,7 @@ async def test_a_refund_result_that_fails_for_good_is_dead_lettered_and_the_next
     from services.dispute.main import build_application
     from services.dispute.settings import DisputeSettings
 
-    await ensure_platform_topics(kafka.bootstrap, partitions=6)
+    await ensure_platform_topics(kafka.admin, partitions=6)
     app = build_application(DisputeSettings(database_url=pg_url))
     seen = []
 
@@ -100,7 +102,7 @@ async def test_a_refund_result_that_fails_for_good_is_dead_lettered_and_the_next
         seen.append(result.refund_id)
 
     monkeypatch.setattr(consumers, "record_refund_result", record)
-    broker = KafkaBroker(kafka.bootstrap)
+    broker = kafka_broker(kafka.admin, "tests")
     consumers.register_refund_consumer(broker, app)
     dispute_id = uuid4()
     results = [RefundIssued(event_id=uuid4(), refund_id=refund_id, dispute_id=dispute_id,
@@ -113,6 +115,6 @@ async def test_a_refund_result_that_fails_for_good_is_dead_lettered_and_the_next
         await eventually(lambda: "R-OK" in seen)
     finally:
         await broker.stop()
-    dlq = await read_topic(kafka.bootstrap, dead_letter_topic(REFUNDS_EVENTS, "dispute"), expect=1)
+    dlq = await read_topic(kafka.admin, dead_letter_topic(REFUNDS_EVENTS, "dispute"), expect=1)
     assert [RefundIssued.model_validate_json(r.value).refund_id for r in dlq] == ["R-BUG"]
     assert "TypeError" in dict(dlq[0].headers)["dlq-error"].decode()

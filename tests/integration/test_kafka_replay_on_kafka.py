@@ -45,9 +45,9 @@ async def running(*apps):
         yield
 
 
-async def committed_to_the_end(bootstrap: str, group: str, topic: str) -> bool:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+async def committed_to_the_end(connection, group: str, topic: str) -> bool:
+    admin = AIOKafkaAdminClient(**connection.client_options())
+    consumer = AIOKafkaConsumer(**connection.client_options())
     await admin.start(), await consumer.start()
     try:
         committed = {tp: o.offset for tp, o in (await admin.list_consumer_group_offsets(group)).items()
@@ -77,18 +77,18 @@ async def test_replayed_groups_send_no_second_email_and_pay_no_second_refund(set
     run = uuid4().hex[:8]
     topic = f"it-{run}.disputes.events"
     notification = NotificationSettings(
-        database_url=postgres.create_database(f"replay_notification_{run}"), kafka_bootstrap=kafka.bootstrap,
+        database_url=postgres.create_database(f"replay_notification_{run}"), **kafka.settings(),
         events_topic=topic, topic_partitions=3, smtp_port=free_port(), email_backoff_initial=300)
     with Simulator(tmp_path) as simulator:
         refund = RefundSettings(
-            database_url=postgres.create_database(f"replay_refund_{run}"), kafka_bootstrap=kafka.bootstrap,
+            database_url=postgres.create_database(f"replay_refund_{run}"), **kafka.settings(),
             topic_partitions=3, disputes_topic=topic, refunds_topic=f"it-{run}.refunds.events",
             provider_url=simulator.url, provider_timeout=2)
         outbox = EmailOutbox(sqlalchemy_engine(notification.database_url))
         before_anything = datetime.now(timezone.utc) - timedelta(seconds=5)
 
         async with running(create_notification(notification), create_refund(refund)):
-            producer = idempotent_producer(kafka.bootstrap, client_id=f"relay-{run}")
+            producer = idempotent_producer(kafka.admin, client_id=f"relay-{run}")
             await producer.start()
             relay = Relay(disputes, producer, RelayPosition(sqlalchemy_engine(f"sqlite:///{tmp_path}/relay.sqlite"), topic),
                           topic=topic)
@@ -96,18 +96,18 @@ async def test_replayed_groups_send_no_second_email_and_pay_no_second_refund(set
             assert await relay.publish_next_batch() == 4  # Opened, SellerResponded, ClaimAccepted, Resolved
             await producer.stop()
             for group in GROUPS:
-                assert await eventually(lambda: committed_to_the_end(kafka.bootstrap, group, topic))
+                assert await eventually(lambda: committed_to_the_end(kafka.admin, group, topic))
             with pytest.raises(GroupHasMembers):
-                await replay_group(kafka.bootstrap, "refund", before_anything, [topic])
+                await replay_group(kafka.admin, "refund", before_anything, [topic])
         emails, refunds = len(outbox.emails()), simulator.refunds(order_id)
         assert emails > 0 and len(refunds) == 1
 
         for group in GROUPS:
-            resets = await replay_group(kafka.bootstrap, group, before_anything, [topic])
+            resets = await replay_group(kafka.admin, group, before_anything, [topic])
             assert {r.new_offset for r in resets} == {0} and sum(r.old_offset or 0 for r in resets) == 4
 
         async with running(create_notification(notification), create_refund(refund)):
             for group in GROUPS:
-                assert await eventually(lambda: committed_to_the_end(kafka.bootstrap, group, topic))
+                assert await eventually(lambda: committed_to_the_end(kafka.admin, group, topic))
         assert len(outbox.emails()) == emails
         assert simulator.refunds(order_id) == refunds

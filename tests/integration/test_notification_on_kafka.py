@@ -11,6 +11,8 @@ from uuid import uuid4
 
 import pytest
 from faststream.kafka import KafkaBroker
+
+from services.common.kafka import kafka_broker
 from sqlalchemy.exc import OperationalError
 
 from contracts.envelope import ActorRef, EventEnvelope, event_id_for
@@ -78,8 +80,8 @@ async def running(pg_url, kafka, tmp_path, store_class=NotificationStore):
     store, outbox = store_class(engine), EmailOutbox(engine)
     store.create_tables()
     topic = f"disputes.events.test-{uuid4().hex[:8]}"
-    await ensure_topics(kafka.bootstrap, {topic: {}, dead_letter_topic(topic, GROUP): {}}, 3)
-    broker = KafkaBroker(kafka.bootstrap)
+    await ensure_topics(kafka.admin, {topic: {}, dead_letter_topic(topic, GROUP): {}}, 3)
+    broker = kafka_broker(kafka.admin, "tests")
     register_dispute_consumer(broker, store, NotifyConfig(topic=topic, backoff=0.05))
     port = free_port()
     sender = EmailSender(outbox, SmtpServer(port=port, timeout=2),
@@ -120,7 +122,7 @@ async def test_a_poison_message_goes_to_the_dlq_and_the_next_good_message_is_pro
         await notifier.publish(b'{"not": "an envelope"}', opened(seller="S-8"))
         inbox = await eventually(lambda: notifier.store.inbox("S-8"))
     assert len(inbox) == 1
-    [dead] = await read_topic(kafka.bootstrap, dead_letter_topic(notifier.topic, GROUP), expect=1)
+    [dead] = await read_topic(kafka.admin, dead_letter_topic(notifier.topic, GROUP), expect=1)
     headers = dict(dead.headers)
     assert dead.value == b'{"not": "an envelope"}' and b"validation error" in headers["dlq-error"]
     assert headers["dlq-source-topic"] == notifier.topic.encode()
@@ -133,7 +135,7 @@ async def test_an_unknown_schema_version_goes_to_the_dlq_and_the_next_good_messa
         await notifier.publish(future, opened(seller="S-9"))
         inbox = await eventually(lambda: notifier.store.inbox("S-9"))
     assert [n["event_id"] for n in inbox] != [str(future.event_id)] and len(inbox) == 1
-    [dead] = await read_topic(kafka.bootstrap, dead_letter_topic(notifier.topic, GROUP), expect=1)
+    [dead] = await read_topic(kafka.admin, dead_letter_topic(notifier.topic, GROUP), expect=1)
     assert b"v99" in dict(dead.headers)["dlq-error"]
 
 
@@ -159,7 +161,7 @@ async def test_a_transient_database_fault_is_retried_and_the_event_still_handled
         await notifier.publish(opened(seller="S-11"))
         inbox = await eventually(lambda: notifier.store.inbox("S-11"))
     assert len(inbox) == 1 and notifier.store.failures == 0
-    assert await read_topic(kafka.bootstrap, dead_letter_topic(notifier.topic, GROUP), expect=1,
+    assert await read_topic(kafka.admin, dead_letter_topic(notifier.topic, GROUP), expect=1,
                             timeout=3) == []
 
 

@@ -18,7 +18,7 @@ import pytest
 from contracts.envelope import ActorRef, EventEnvelope, event_id_for
 from contracts.refunds import RefundFailed, RefundIssued, parse_refund_event
 from contracts.topics import dead_letter_topic
-from services.common.kafka import idempotent_producer
+from services.common.kafka import ensure_topics, idempotent_producer
 from services.refund.main import create_app
 from services.refund.policy import OrderTerms, idempotency_key_for, refund_for
 from services.refund.settings import RefundSettings
@@ -41,10 +41,12 @@ def simulator(tmp_path):
 
 
 @pytest.fixture
-def settings(pg_url, kafka, simulator) -> RefundSettings:
+async def settings(pg_url, kafka, simulator) -> RefundSettings:
     run = uuid4().hex[:8]
+    # Provisioned as a deployment would: the refund service may not create what it reads.
+    await ensure_topics(kafka.admin, {f"it-{run}.disputes.events": {}, f"it-{run}.refunds.events": {}}, 3)
     return RefundSettings(
-        database_url=pg_url, kafka_bootstrap=kafka.bootstrap, topic_partitions=3,
+        database_url=pg_url, **kafka.settings(), topic_partitions=3,
         disputes_topic=f"it-{run}.disputes.events", refunds_topic=f"it-{run}.refunds.events",
         provider_url=simulator.url, provider_timeout=0.5, provider_attempts=4,
         provider_backoff_initial=0.05, provider_backoff_max=0.2)
@@ -82,7 +84,7 @@ class Dispute:
 
 
 async def publish(settings: RefundSettings, *messages, key: bytes) -> None:
-    producer = idempotent_producer(settings.kafka_bootstrap, "refund-tests")
+    producer = idempotent_producer(settings.kafka_connection(), "refund-tests")
     await producer.start()
     try:
         for message in messages:
@@ -93,7 +95,7 @@ async def publish(settings: RefundSettings, *messages, key: bytes) -> None:
 
 
 async def results(settings: RefundSettings, expect: int) -> list[RefundIssued | RefundFailed]:
-    records = await read_topic(settings.kafka_bootstrap, settings.refunds_topic, expect, timeout=45)
+    records = await read_topic(settings.kafka_connection(), settings.refunds_topic, expect, timeout=45)
     return [parse_refund_event(record.value) for record in records]
 
 
@@ -144,7 +146,7 @@ async def test_a_poison_message_lands_in_the_dlq_and_the_next_good_message_is_pa
     async with refund_service(settings):
         await publish(settings, dispute.opened, poison, dispute.resolved("30.00"), key=dispute.id.bytes)
         [issued] = await results(settings, expect=1)
-    dlq = await read_topic(settings.kafka_bootstrap,
+    dlq = await read_topic(settings.kafka_connection(),
                            dead_letter_topic(settings.disputes_topic, "refund"), expect=1)
     assert [record.value for record in dlq] == [poison] and "dlq-error" in dict(dlq[0].headers)
     assert isinstance(issued, RefundIssued)
@@ -231,7 +233,7 @@ async def test_a_resolution_in_an_unknown_schema_version_is_dead_lettered(settin
         await publish(settings, dispute.opened, future, dispute.resolved("20.00"),
                       key=dispute.id.bytes)
         [issued] = await results(settings, expect=1)
-    dlq = await read_topic(settings.kafka_bootstrap,
+    dlq = await read_topic(settings.kafka_connection(),
                            dead_letter_topic(settings.disputes_topic, "refund"), expect=1)
     assert EventEnvelope.model_validate_json(dlq[0].value).schema_version == 99
     assert issued.amount == Decimal("20.00")

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def settings(pg_url, kafka):
-    return DisputeSettings(database_url=pg_url, kafka_bootstrap=kafka.bootstrap, jwt_secret=SECRET)
+    return DisputeSettings(database_url=pg_url, **kafka.settings(), jwt_secret=SECRET)
 
 
 @pytest.fixture

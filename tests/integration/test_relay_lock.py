@@ -68,12 +68,12 @@ class RunningRelay:
 
 
 async def test_two_relays_publish_one_at_a_time_and_the_standby_takes_over(pg_url, kafka):
-    app = build_application(DisputeSettings(database_url=pg_url, kafka_bootstrap=kafka.bootstrap))
+    app = build_application(DisputeSettings(database_url=pg_url, **kafka.settings()))
     position = RelayPosition(sqlalchemy_engine(pg_url), f"disputes.events.{uuid4().hex[:8]}")
     position.create_tables()
-    await ensure_topics(kafka.bootstrap, {position.name: UNLIMITED_RETENTION}, partitions=6)
+    await ensure_topics(kafka.admin, {position.name: UNLIMITED_RETENTION}, partitions=6)
     disputes = open_disputes(app, 10)
-    relays = [await RunningRelay(app, position, pg_url, kafka.bootstrap).start() for _ in range(2)]
+    relays = [await RunningRelay(app, position, pg_url, kafka.admin).start() for _ in range(2)]
     try:
         writing = asyncio.create_task(asyncio.to_thread(write_concurrently, app, disputes, 30))
         assert await eventually(lambda: any(r.active() for r in relays), timeout=10)
@@ -88,6 +88,6 @@ async def test_two_relays_publish_one_at_a_time_and_the_standby_takes_over(pg_ur
     finally:
         for relay in relays:
             await relay.stop()
-    check = check_records(await read_to_end(kafka.bootstrap, position.name))
+    check = check_records(await read_to_end(kafka.admin, position.name))
     assert check.event_ids == stored_public_event_ids(app)
     assert (check.out_of_order, check.changed_duplicates) == ([], [])

@@ -9,7 +9,7 @@ from cloudevents.core.bindings.kafka import KafkaMessage, from_binary
 from cloudevents.core.formats.json import JSONFormat
 
 from contracts.envelope import EventEnvelope, event_id_for
-from services.common.kafka import idempotent_producer
+from services.common.kafka import ensure_topics, idempotent_producer
 from services.dispute.context import command_context
 from services.dispute.domain import Actor, Role
 from services.dispute.main import build_application
@@ -36,15 +36,16 @@ def open_disputes(app, count: int) -> list:
 
 @pytest.fixture
 def relay_parts(pg_url, kafka):
-    settings = DisputeSettings(database_url=pg_url, kafka_bootstrap=kafka.bootstrap)
+    settings = DisputeSettings(database_url=pg_url, **kafka.settings())
     app = build_application(settings)
     position = RelayPosition(sqlalchemy_engine(pg_url))
     position.create_tables()
     return app, position, f"disputes.events.{uuid4().hex[:8]}"
 
 
-async def relay_once(app, position, topic, bootstrap):
-    producer = idempotent_producer(bootstrap, "test-relay")
+async def relay_once(app, position, topic, connection):
+    await ensure_topics(connection, {topic: {}}, partitions=1)  # provisioned, as in production
+    producer = idempotent_producer(connection, "test-relay")
     await producer.start()
     try:
         return await Relay(app, producer, position, batch_size=50, topic=topic).publish_next_batch()
@@ -55,8 +56,8 @@ async def relay_once(app, position, topic, bootstrap):
 async def test_the_relay_publishes_each_stored_event_as_an_envelope(relay_parts, kafka):
     app, position, topic = relay_parts
     [dispute] = open_disputes(app, 1)
-    assert await relay_once(app, position, topic, kafka.bootstrap) == 1
-    [record] = await read_topic(kafka.bootstrap, topic, expect=1)
+    assert await relay_once(app, position, topic, kafka.admin) == 1
+    [record] = await read_topic(kafka.admin, topic, expect=1)
     envelope = EventEnvelope.model_validate_json(record.value)
     assert (envelope.event_type, envelope.dispute_id, envelope.correlation_id) == (
         "DisputeOpened", dispute.id, "corr-0")
@@ -70,16 +71,16 @@ async def test_the_relay_publishes_each_stored_event_as_an_envelope(relay_parts,
 async def test_the_relay_resumes_after_its_recorded_position(relay_parts, kafka):
     app, position, topic = relay_parts
     open_disputes(app, 3)
-    await relay_once(app, position, topic, kafka.bootstrap)
-    assert await relay_once(app, position, topic, kafka.bootstrap) == 0
-    assert len(await read_topic(kafka.bootstrap, topic, expect=4, timeout=3)) == 3
+    await relay_once(app, position, topic, kafka.admin)
+    assert await relay_once(app, position, topic, kafka.admin) == 0
+    assert len(await read_topic(kafka.admin, topic, expect=4, timeout=3)) == 3
 
 
 async def test_a_cloudevents_sdk_reads_a_published_record_without_custom_code(relay_parts, kafka):
     app, position, topic = relay_parts
     [dispute] = open_disputes(app, 1)
-    await relay_once(app, position, topic, kafka.bootstrap)
-    [record] = await read_topic(kafka.bootstrap, topic, expect=1)
+    await relay_once(app, position, topic, kafka.admin)
+    [record] = await read_topic(kafka.admin, topic, expect=1)
     event = from_binary(KafkaMessage(headers=dict(record.headers), key=record.key,
                                      value=record.value), JSONFormat())
     assert (event.get_specversion(), event.get_type(), event.get_subject()) == (
@@ -108,11 +109,11 @@ async def test_an_unpublishable_event_blocks_the_relay_there_and_nothing_after_i
 
     monkeypatch.setattr(relay_module, "to_envelope", refuses_version_2)
     with pytest.raises(RelayBlocked) as blocked:
-        await relay_once(app, position, topic, kafka.bootstrap)
+        await relay_once(app, position, topic, kafka.admin)
     assert blocked.value.notification_id == position.get() + 1  # stopped right before it
     monkeypatch.setattr(relay_module, "to_envelope", translate)  # the fix is deployed
-    assert await relay_once(app, position, topic, kafka.bootstrap) == 2
-    records = await read_topic(kafka.bootstrap, topic, expect=3)
+    assert await relay_once(app, position, topic, kafka.admin) == 2
+    records = await read_topic(kafka.admin, topic, expect=3)
     assert [EventEnvelope.model_validate_json(r.value).dispute_version for r in records] == [1, 2, 3]
 
 

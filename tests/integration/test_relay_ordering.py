@@ -25,10 +25,10 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def store_and_topic(pg_url, kafka):
-    app = build_application(DisputeSettings(database_url=pg_url, kafka_bootstrap=kafka.bootstrap))
+    app = build_application(DisputeSettings(database_url=pg_url, **kafka.settings()))
     position = RelayPosition(sqlalchemy_engine(pg_url), f"disputes.events.{uuid4().hex[:8]}")
     position.create_tables()
-    await ensure_topics(kafka.bootstrap, {position.name: UNLIMITED_RETENTION}, partitions=6)
+    await ensure_topics(kafka.admin, {position.name: UNLIMITED_RETENTION}, partitions=6)
     return app, position
 
 
@@ -57,13 +57,13 @@ def drained(app, position):
 async def test_every_dispute_reaches_kafka_in_version_order_exactly_once(store_and_topic, pg_url, kafka):
     app, position = store_and_topic
     disputes = open_disputes(app, 20)
-    _, stop = await start_relay(app, position, pg_url, kafka.bootstrap)
+    _, stop = await start_relay(app, position, pg_url, kafka.admin)
     try:
         await asyncio.to_thread(write_concurrently, app, disputes, per_dispute=30)
         assert await eventually(drained(app, position), timeout=60)
     finally:
         await stop()
-    check = check_records(await read_to_end(kafka.bootstrap, position.name))
+    check = check_records(await read_to_end(kafka.admin, position.name))
     stored = stored_public_event_ids(app)
     print(f"relay: {len(stored)} events of 20 disputes written concurrently, all in order")
     assert len(stored) == 20 * 31
@@ -74,7 +74,7 @@ async def test_every_dispute_reaches_kafka_in_version_order_exactly_once(store_a
 async def test_a_new_event_is_published_on_notify_not_after_the_poll_interval(
         store_and_topic, pg_url, kafka):
     app, position = store_and_topic
-    _, stop = await start_relay(app, position, pg_url, kafka.bootstrap, poll_interval=30)
+    _, stop = await start_relay(app, position, pg_url, kafka.admin, poll_interval=30)
     try:
         await asyncio.sleep(0.5)  # the relay is idle, waiting
         started = time.monotonic()

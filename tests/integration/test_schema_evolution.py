@@ -10,7 +10,7 @@ import pytest
 from contracts import disputes as public
 from contracts.envelope import EventEnvelope
 from services.common.database import sqlalchemy_engine
-from services.common.kafka import idempotent_producer
+from services.common.kafka import ensure_topics, idempotent_producer
 from services.dispute.context import command_context
 from services.dispute.domain import Actor, Role
 from services.dispute.main import build_application
@@ -25,13 +25,14 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def app(pg_url, kafka):
-    return build_application(DisputeSettings(database_url=pg_url, kafka_bootstrap=kafka.bootstrap))
+    return build_application(DisputeSettings(database_url=pg_url, **kafka.settings()))
 
 
-async def publish_all(app, pg_url, bootstrap: str, topic: str) -> int:
+async def publish_all(app, pg_url, connection, topic: str) -> int:
     position = RelayPosition(sqlalchemy_engine(pg_url))
     position.create_tables()
-    producer = idempotent_producer(bootstrap, "test-evolution-relay")
+    await ensure_topics(connection, {topic: {}}, partitions=1)  # provisioned, as in production
+    producer = idempotent_producer(connection, "test-evolution-relay")
     await producer.start()
     try:
         return await Relay(app, producer, position, batch_size=50, topic=topic).publish_next_batch()
@@ -49,8 +50,8 @@ async def test_an_old_shape_dispute_loads_takes_commands_and_publishes(app, pg_u
     assert app.repository.get(dispute_id).status == "UNDER_REVIEW"
 
     topic = f"disputes.events.{uuid4().hex[:8]}"
-    assert await publish_all(app, pg_url, kafka.bootstrap, topic) == 2
-    records = await read_topic(kafka.bootstrap, topic, expect=2)
+    assert await publish_all(app, pg_url, kafka.admin, topic) == 2
+    records = await read_topic(kafka.admin, topic, expect=2)
     envelopes = [EventEnvelope.model_validate_json(r.value) for r in records]
     opened, escalated = [public.parse_payload(e) for e in envelopes]
     assert [e.event_type for e in envelopes] == ["DisputeOpened", "Escalated"]

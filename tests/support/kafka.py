@@ -8,10 +8,12 @@ from uuid import uuid4
 
 from aiokafka import AIOKafkaConsumer
 
+from services.common.kafka import KafkaConnection
 
-async def read_topic(bootstrap: str, topic: str, expect: int, timeout: float = 30.0) -> list:
+
+async def read_topic(connection: KafkaConnection, topic: str, expect: int, timeout: float = 30.0) -> list:
     """Every record of `topic` until `expect` are seen (or the timeout; then what was seen)."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"test-{uuid4()}",
+    consumer = AIOKafkaConsumer(topic, **connection.client_options(), group_id=f"test-{uuid4()}",
                                 auto_offset_reset="earliest", enable_auto_commit=False,
                                 metadata_max_age_ms=1000)  # a topic made later is found
     await consumer.start()
@@ -38,9 +40,9 @@ async def eventually(check, timeout: float = 30.0, interval: float = 0.2):
         await asyncio.sleep(interval)
 
 
-async def drain_topic(bootstrap: str, topic: str, quiet_ms: int = 1500, limit: float = 30.0) -> list:
+async def drain_topic(connection: KafkaConnection, topic: str, quiet_ms: int = 1500, limit: float = 30.0) -> list:
     """Every record of `topic` from the start, until nothing new arrives for `quiet_ms`."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"test-{uuid4()}",
+    consumer = AIOKafkaConsumer(topic, **connection.client_options(), group_id=f"test-{uuid4()}",
                                 auto_offset_reset="earliest", enable_auto_commit=False,
                                 metadata_max_age_ms=1000)  # a topic made later is found
     await consumer.start()

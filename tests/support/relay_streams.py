@@ -53,9 +53,9 @@ def stored_public_event_ids(app) -> set:
     return ids
 
 
-async def read_to_end(bootstrap: str, topic: str) -> list:
+async def read_to_end(connection, topic: str) -> list:
     """Every record on `topic` up to its current end offsets, partition by partition in order."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"check-{uuid4()}",
+    consumer = AIOKafkaConsumer(topic, **connection.client_options(), group_id=f"check-{uuid4()}",
                                 auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     try:
@@ -98,9 +98,9 @@ def check_records(records) -> TopicCheck:
     return check
 
 
-async def topic_settings(bootstrap: str, topic: str) -> tuple[int, dict[str, str]]:
+async def topic_settings(connection, topic: str) -> tuple[int, dict[str, str]]:
     """(partition count, topic configs) as the broker reports them."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**connection.client_options())
     await admin.start()
     try:
         [described] = await admin.describe_topics([topic])
