@@ -7,10 +7,11 @@ from datetime import timedelta
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common.token_settings import TokenSettings
 from services.dispute.domain import DisputePolicy
 
 
-class DisputeSettings(BaseSettings):
+class DisputeSettings(TokenSettings, BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DISPUTE_", extra="ignore")
 
     database_url: str = "sqlite:///var/dispute.sqlite"
@@ -25,7 +26,7 @@ class DisputeSettings(BaseSettings):
     log_level: str = "INFO"
     run_workers: bool = True
     deadline_poll_interval: float = 1.0
-    jwt_secret: str = "dev-only-secret-change-me-in-production"
+    jwt_audience: str = Field("dispute-api", min_length=1)
     evidence_dir: str = "var/evidence"
     idempotency_retention: timedelta = timedelta(hours=24)
 

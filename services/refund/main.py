@@ -30,6 +30,7 @@ from services.common.http import serve
 from services.common.logging import configure_logging
 from services.common.problems import install_problem_handlers
 from services.common.topics import ensure_platform_topics
+from services.common.urls import masked_url
 from services.refund.desk import RefundDesk
 from services.refund.gateway import PaymentProvider, RetryPolicy, provider_client
 from services.refund.handlers import register_dispute_consumer
@@ -124,7 +125,7 @@ def create_app(settings: RefundSettings, run_consumers: bool = True) -> FastAPI:
     async def lifespan(app: FastAPI):
         if run_consumers:
             kafka.begin()
-        log.info("refund_started", port=settings.http_port, provider=settings.provider_url)
+        log.info("refund_started", port=settings.http_port, provider=masked_url(settings.provider_url))
         yield
         await kafka.end()
 

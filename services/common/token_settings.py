@@ -1,0 +1,162 @@
+"""How a service checks bearer tokens, from its settings (`<PREFIX>_JWT_*`), and the start-up
+checks that refuse a development secret or a short one outside local mode."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import structlog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from jwt import PyJWKClient, PyJWKClientConnectionError, PyJWKClientError
+from pydantic import Field
+
+from services.common.auth import (ASYMMETRIC, DEV_SECRET, LOCAL_ISSUER, SYMMETRIC, AuthError,
+                                  TokenRules, TokenVerifier)
+from services.common.local_mode import (LOCAL_MODE_VARIABLE, LocalModeSettings, UnsafeSettings,
+                                        variable)
+from services.common.urls import masked_url
+
+log = structlog.get_logger("tokens")
+MIN_SECRET_BYTES = 32
+JWKS_CACHE_SECONDS = 300
+JWKS_TIMEOUT_SECONDS = 5
+
+
+class TokenSettings(LocalModeSettings):
+    """Mixed into a service's settings; each field takes that service's prefix. The service
+    sets its own `jwt_audience` default."""
+
+    jwt_algorithms: str = "HS256"
+    """Comma-separated, of HS256, RS256, EdDSA."""
+    jwt_secret: str = DEV_SECRET
+    jwt_public_key: str | None = None
+    """The identity provider's public key, PEM text."""
+    jwt_public_key_file: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_issuer: str = Field(LOCAL_ISSUER, min_length=1)
+    jwt_audience: str = Field(min_length=1)
+    jwt_max_lifetime: timedelta = Field(timedelta(hours=24), gt=timedelta(0))
+    jwt_leeway: timedelta = Field(timedelta(seconds=30), ge=timedelta(0), le=timedelta(minutes=5))
+
+
+class PemPublicKey:
+    def __init__(self, key: RSAPublicKey | Ed25519PublicKey):
+        self.key = key
+
+    def key_for(self, token: str):
+        return self.key
+
+
+class JwksKeys:
+    """The identity provider's current keys, fetched from its JWKS URL and cached."""
+
+    def __init__(self, url: str):
+        self.client = PyJWKClient(url, cache_keys=True, lifespan=JWKS_CACHE_SECONDS,
+                                  timeout=JWKS_TIMEOUT_SECONDS)
+
+    def key_for(self, token: str):
+        try:
+            return self.client.get_signing_key_from_jwt(token)
+        except PyJWKClientConnectionError as exc:
+            log.warning("jwks_unavailable", url=masked_url(self.client.uri), error=str(exc)[:300])
+            raise AuthError("invalid token: the identity provider's keys are unavailable") from None
+
+
+def build_token_verifier(settings: TokenSettings) -> TokenVerifier:
+    """The verifier these settings describe, or UnsafeSettings naming the variable to fix."""
+    rules = TokenRules(algorithms=accepted_algorithms(settings), issuer=settings.jwt_issuer,
+                       audience=settings.jwt_audience, max_lifetime=settings.jwt_max_lifetime,
+                       leeway=settings.jwt_leeway)
+    secret = checked_secret(settings) if set(rules.algorithms) & set(SYMMETRIC) else None
+    public_keys = public_key_source(settings, rules.algorithms)
+    log.info("token_verification", algorithms=list(rules.algorithms), issuer=rules.issuer,
+             audience=rules.audience, max_lifetime=str(rules.max_lifetime),
+             keys=key_source(settings, secret), local_mode=settings.local_mode)
+    if secret is not None and not settings.local_mode:
+        log.warning("tokens_verified_with_a_shared_secret", variable=variable(settings, "jwt_secret"),
+                    hint="whoever holds this secret can mint tokens for this service; "
+                         "prefer RS256 or EdDSA with a public key or a JWKS URL")
+    return TokenVerifier(rules, secret, public_keys)
+
+
+def accepted_algorithms(settings: TokenSettings) -> tuple[str, ...]:
+    names = tuple(a.strip() for a in settings.jwt_algorithms.split(",") if a.strip())
+    unknown = [a for a in names if a not in SYMMETRIC + ASYMMETRIC]
+    if unknown or not names:
+        raise UnsafeSettings(f"{variable(settings, 'jwt_algorithms')}={settings.jwt_algorithms!r}: "
+                             f"accepted algorithms are {', '.join(SYMMETRIC + ASYMMETRIC)}")
+    return names
+
+
+def checked_secret(settings: TokenSettings) -> str:
+    name = variable(settings, "jwt_secret")
+    if settings.local_mode:
+        return settings.jwt_secret
+    if settings.jwt_secret == DEV_SECRET:
+        raise UnsafeSettings(f"{name} is the development secret: set {name} to a random secret of "
+                             f"at least {MIN_SECRET_BYTES} bytes (or {LOCAL_MODE_VARIABLE}=true on "
+                             "a developer machine)")
+    if len(settings.jwt_secret.encode()) < MIN_SECRET_BYTES:
+        raise UnsafeSettings(f"{name} is shorter than {MIN_SECRET_BYTES} bytes: set {name} to a "
+                             f"random secret of at least {MIN_SECRET_BYTES} bytes")
+    return settings.jwt_secret
+
+
+def public_key_source(settings: TokenSettings, algorithms: tuple[str, ...]):
+    """A PEM public key or a JWKS URL (exactly one) when an asymmetric algorithm is accepted."""
+    given = {field: value for field in ("jwt_public_key", "jwt_public_key_file", "jwt_jwks_url")
+             if (value := getattr(settings, field))}
+    names = " or ".join(variable(settings, f) for f in ("jwt_public_key", "jwt_public_key_file",
+                                                        "jwt_jwks_url"))
+    asymmetric = [a for a in algorithms if a in ASYMMETRIC]
+    if not asymmetric:
+        if given:
+            raise UnsafeSettings(f"{variable(settings, next(iter(given)))} is set but "
+                                 f"{variable(settings, 'jwt_algorithms')} accepts neither "
+                                 f"{' nor '.join(ASYMMETRIC)}")
+        return None
+    if len(given) != 1:
+        raise UnsafeSettings(f"{variable(settings, 'jwt_algorithms')} accepts "
+                             f"{', '.join(asymmetric)}: set exactly one of {names}")
+    if "jwt_jwks_url" in given:
+        return jwks_keys(settings)
+    return PemPublicKey(pem_public_key(settings, asymmetric))
+
+
+def jwks_keys(settings: TokenSettings) -> JwksKeys:
+    """Keys fetched over HTTPS; plain HTTP (a swappable key set) only in local mode."""
+    name, url = variable(settings, "jwt_jwks_url"), settings.jwt_jwks_url
+    if not url.lower().startswith("https://") and not settings.local_mode:
+        raise UnsafeSettings(f"{name} must be an https:// URL (plain http only with "
+                             f"{LOCAL_MODE_VARIABLE}=true)")
+    try:
+        return JwksKeys(url)
+    except PyJWKClientError as exc:
+        raise UnsafeSettings(f"{name}: {exc}") from None
+
+
+def pem_public_key(settings: TokenSettings, asymmetric: list[str]) -> RSAPublicKey | Ed25519PublicKey:
+    field = "jwt_public_key" if settings.jwt_public_key else "jwt_public_key_file"
+    name = variable(settings, field)
+    try:
+        pem = settings.jwt_public_key or Path(settings.jwt_public_key_file).read_text()
+        key = load_pem_public_key(pem.encode())
+    except (OSError, ValueError, TypeError):
+        raise UnsafeSettings(f"{name} holds no PEM public key (a service holds the identity "
+                             "provider's public key only, never a private key)") from None
+    fits = {"RS256": RSAPublicKey, "EdDSA": Ed25519PublicKey}
+    if not any(isinstance(key, fits[a]) for a in asymmetric):
+        raise UnsafeSettings(f"the key in {name} is not a key for {', '.join(asymmetric)}")
+    return key
+
+
+def key_source(settings: TokenSettings, secret: str | None) -> list[str]:
+    sources = ["secret"] if secret is not None else []
+    if settings.jwt_jwks_url:
+        sources.append(f"jwks:{masked_url(settings.jwt_jwks_url)}")
+    elif settings.jwt_public_key or settings.jwt_public_key_file:
+        sources.append("pem")
+    return sources
