@@ -31,14 +31,18 @@ SERVICES = [
 ]
 
 
-def start_service(name: str, module_args: list[str]) -> subprocess.Popen:
-    log = open(RUN_DIR / f"{name}.log", "ab")
-    env = {**os.environ, LOCAL_MODE_VARIABLE: "true", "DISPUTE_DATABASE_URL": os.environ.get(
+def service_env() -> dict[str, str]:
+    """The services' environment: local mode (development token secret accepted), SQLite in .run/."""
+    return {**os.environ, LOCAL_MODE_VARIABLE: "true", "DISPUTE_DATABASE_URL": os.environ.get(
         "DISPUTE_DATABASE_URL", f"sqlite:///{RUN_DIR}/dispute.sqlite"),
         "NOTIFICATION_DATABASE_URL": f"sqlite:///{RUN_DIR}/notification.sqlite",
         "REFUND_DATABASE_URL": f"sqlite:///{RUN_DIR}/refund.sqlite",
         "PAYSIM_DATABASE_URL": f"sqlite:///{RUN_DIR}/payment_simulator.sqlite"}
-    return subprocess.Popen([sys.executable, "-m", *module_args], cwd=ROOT, env=env,
+
+
+def start_service(name: str, module_args: list[str]) -> subprocess.Popen:
+    log = open(RUN_DIR / f"{name}.log", "ab")
+    return subprocess.Popen([sys.executable, "-m", *module_args], cwd=ROOT, env=service_env(),
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 

@@ -77,7 +77,7 @@ class TokenVerifier:
                                 issuer=self.rules.issuer, leeway=self.rules.leeway,
                                 options={"require": REQUIRED_CLAIMS})
         except jwt.PyJWTError as exc:
-            raise AuthError(f"invalid token: {exc}") from None
+            raise AuthError(f"invalid token: {self._reason(exc)}") from None
         self._check_lifetime(claims)
         return principal_of(claims)
 
@@ -94,6 +94,13 @@ class TokenVerifier:
             return self._public_keys.key_for(token), [a for a in self.rules.algorithms
                                                       if a in ASYMMETRIC]
         raise AuthError(f"invalid token: no key for algorithm {alg}")
+
+    def _reason(self, error: jwt.PyJWTError) -> str:
+        if isinstance(error, jwt.InvalidAudienceError):
+            return f"its audience (aud) is not {self.rules.audience}, this service"
+        if isinstance(error, jwt.InvalidIssuerError):
+            return f"its issuer (iss) is not {self.rules.issuer}"
+        return str(error)
 
     def _check_lifetime(self, claims: dict[str, Any]) -> None:
         lifetime = timedelta(seconds=float(claims["exp"]) - float(claims["iat"]))

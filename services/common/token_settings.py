@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -23,6 +24,7 @@ log = structlog.get_logger("tokens")
 MIN_SECRET_BYTES = 32
 JWKS_CACHE_SECONDS = 300
 JWKS_TIMEOUT_SECONDS = 5
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class TokenSettings(LocalModeSettings):
@@ -127,11 +129,13 @@ def public_key_source(settings: TokenSettings, algorithms: tuple[str, ...]):
 
 
 def jwks_keys(settings: TokenSettings) -> JwksKeys:
-    """Keys fetched over HTTPS; plain HTTP (a swappable key set) only in local mode."""
+    """Keys fetched over HTTPS; plain HTTP, whose key set anyone on the path could swap, only
+    from this machine (a sidecar) or in local mode."""
     name, url = variable(settings, "jwt_jwks_url"), settings.jwt_jwks_url
-    if not url.lower().startswith("https://") and not settings.local_mode:
-        raise UnsafeSettings(f"{name} must be an https:// URL (plain http only with "
-                             f"{LOCAL_MODE_VARIABLE}=true)")
+    parts = urlsplit(url)
+    if parts.scheme != "https" and parts.hostname not in LOOPBACK and not settings.local_mode:
+        raise UnsafeSettings(f"{name} must be an https:// URL (plain http only on this machine "
+                             f"or with {LOCAL_MODE_VARIABLE}=true)")
     try:
         return JwksKeys(url)
     except PyJWKClientError as exc:
