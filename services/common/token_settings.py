@@ -8,22 +8,19 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import structlog
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from jwt import PyJWKClient, PyJWKClientConnectionError, PyJWKClientError
+from jwt import PyJWKClientError
 from pydantic import Field
 
-from services.common.auth import (ASYMMETRIC, DEV_SECRET, LOCAL_ISSUER, SYMMETRIC, AuthError,
+from services.common.auth import (ASYMMETRIC, DEV_SECRET, LOCAL_ISSUER, SYMMETRIC, PublicKeys,
                                   TokenRules, TokenVerifier)
 from services.common.local_mode import (LOCAL_MODE_VARIABLE, LocalModeSettings, UnsafeSettings,
                                         variable)
+from services.common.token_keys import JwksKeys, PemPublicKey, PublicKey, load_public_key
 from services.common.urls import masked_url
 
 log = structlog.get_logger("tokens")
 MIN_SECRET_BYTES = 32
-JWKS_CACHE_SECONDS = 300
-JWKS_TIMEOUT_SECONDS = 5
+KEY_FIELDS = ("jwt_public_key", "jwt_public_key_file", "jwt_jwks_url")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -42,29 +39,6 @@ class TokenSettings(LocalModeSettings):
     jwt_audience: str = Field(min_length=1)
     jwt_max_lifetime: timedelta = Field(timedelta(hours=24), gt=timedelta(0))
     jwt_leeway: timedelta = Field(timedelta(seconds=30), ge=timedelta(0), le=timedelta(minutes=5))
-
-
-class PemPublicKey:
-    def __init__(self, key: RSAPublicKey | Ed25519PublicKey):
-        self.key = key
-
-    def key_for(self, token: str):
-        return self.key
-
-
-class JwksKeys:
-    """The identity provider's current keys, fetched from its JWKS URL and cached."""
-
-    def __init__(self, url: str):
-        self.client = PyJWKClient(url, cache_keys=True, lifespan=JWKS_CACHE_SECONDS,
-                                  timeout=JWKS_TIMEOUT_SECONDS)
-
-    def key_for(self, token: str):
-        try:
-            return self.client.get_signing_key_from_jwt(token)
-        except PyJWKClientConnectionError as exc:
-            log.warning("jwks_unavailable", url=masked_url(self.client.uri), error=str(exc)[:300])
-            raise AuthError("invalid token: the identity provider's keys are unavailable") from None
 
 
 def build_token_verifier(settings: TokenSettings) -> TokenVerifier:
@@ -107,33 +81,31 @@ def checked_secret(settings: TokenSettings) -> str:
     return settings.jwt_secret
 
 
-def public_key_source(settings: TokenSettings, algorithms: tuple[str, ...]):
+def public_key_source(settings: TokenSettings, algorithms: tuple[str, ...]) -> PublicKeys | None:
     """A PEM public key or a JWKS URL (exactly one) when an asymmetric algorithm is accepted."""
-    given = {field: value for field in ("jwt_public_key", "jwt_public_key_file", "jwt_jwks_url")
-             if (value := getattr(settings, field))}
-    names = " or ".join(variable(settings, f) for f in ("jwt_public_key", "jwt_public_key_file",
-                                                        "jwt_jwks_url"))
+    given = [field for field in KEY_FIELDS if getattr(settings, field)]
     asymmetric = [a for a in algorithms if a in ASYMMETRIC]
+    if not asymmetric and given:
+        raise UnsafeSettings(f"{variable(settings, given[0])} is set but "
+                             f"{variable(settings, 'jwt_algorithms')} accepts neither "
+                             f"{' nor '.join(ASYMMETRIC)}")
     if not asymmetric:
-        if given:
-            raise UnsafeSettings(f"{variable(settings, next(iter(given)))} is set but "
-                                 f"{variable(settings, 'jwt_algorithms')} accepts neither "
-                                 f"{' nor '.join(ASYMMETRIC)}")
         return None
     if len(given) != 1:
+        names = " or ".join(variable(settings, field) for field in KEY_FIELDS)
         raise UnsafeSettings(f"{variable(settings, 'jwt_algorithms')} accepts "
                              f"{', '.join(asymmetric)}: set exactly one of {names}")
-    if "jwt_jwks_url" in given:
+    if given == ["jwt_jwks_url"]:
         return jwks_keys(settings)
-    return PemPublicKey(pem_public_key(settings, asymmetric))
+    return PemPublicKey(pem_public_key(settings, given[0], asymmetric))
 
 
 def jwks_keys(settings: TokenSettings) -> JwksKeys:
     """Keys fetched over HTTPS; plain HTTP, whose key set anyone on the path could swap, only
     from this machine (a sidecar) or in local mode."""
     name, url = variable(settings, "jwt_jwks_url"), settings.jwt_jwks_url
-    parts = urlsplit(url)
-    if parts.scheme != "https" and parts.hostname not in LOOPBACK and not settings.local_mode:
+    if (urlsplit(url).scheme != "https" and urlsplit(url).hostname not in LOOPBACK
+            and not settings.local_mode):
         raise UnsafeSettings(f"{name} must be an https:// URL (plain http only on this machine "
                              f"or with {LOCAL_MODE_VARIABLE}=true)")
     try:
@@ -142,19 +114,16 @@ def jwks_keys(settings: TokenSettings) -> JwksKeys:
         raise UnsafeSettings(f"{name}: {exc}") from None
 
 
-def pem_public_key(settings: TokenSettings, asymmetric: list[str]) -> RSAPublicKey | Ed25519PublicKey:
-    field = "jwt_public_key" if settings.jwt_public_key else "jwt_public_key_file"
+def pem_public_key(settings: TokenSettings, field: str, algorithms: list[str]) -> PublicKey:
     name = variable(settings, field)
     try:
         pem = settings.jwt_public_key or Path(settings.jwt_public_key_file).read_text()
-        key = load_pem_public_key(pem.encode())
-    except (OSError, ValueError, TypeError):
+        return load_public_key(pem, algorithms)
+    except TypeError as exc:
+        raise UnsafeSettings(f"the key in {name} is {exc}") from None
+    except (OSError, ValueError):
         raise UnsafeSettings(f"{name} holds no PEM public key (a service holds the identity "
                              "provider's public key only, never a private key)") from None
-    fits = {"RS256": RSAPublicKey, "EdDSA": Ed25519PublicKey}
-    if not any(isinstance(key, fits[a]) for a in asymmetric):
-        raise UnsafeSettings(f"the key in {name} is not a key for {', '.join(asymmetric)}")
-    return key
 
 
 def key_source(settings: TokenSettings, secret: str | None) -> list[str]:
