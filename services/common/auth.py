@@ -76,9 +76,12 @@ class TokenVerifier:
             claims = jwt.decode(token, key, algorithms=algorithms, audience=self.rules.audience,
                                 issuer=self.rules.issuer, leeway=self.rules.leeway,
                                 options={"require": REQUIRED_CLAIMS})
+            lifetime = float(claims["exp"]) - float(claims["iat"])
         except jwt.PyJWTError as exc:
             raise AuthError(f"invalid token: {self._reason(exc)}") from None
-        self._check_lifetime(claims)
+        except (OverflowError, ValueError, TypeError):  # exp or iat past what a number holds
+            raise AuthError("invalid token: exp or iat is out of range") from None
+        self._check_lifetime(lifetime)
         return principal_of(claims)
 
     def _key_for(self, token: str) -> tuple[Any, list[str]]:
@@ -102,11 +105,12 @@ class TokenVerifier:
             return f"its issuer (iss) is not {self.rules.issuer}"
         return str(error)
 
-    def _check_lifetime(self, claims: dict[str, Any]) -> None:
-        lifetime = timedelta(seconds=float(claims["exp"]) - float(claims["iat"]))
-        if lifetime > self.rules.max_lifetime:
-            raise AuthError(f"invalid token: it lives {lifetime}, longer than the "
-                            f"{self.rules.max_lifetime} this service accepts")
+    def _check_lifetime(self, seconds: float) -> None:
+        """exp - iat at most the maximum: a stolen token stays useful for a bounded time."""
+        limit = self.rules.max_lifetime.total_seconds()
+        if not seconds <= limit:
+            raise AuthError(f"invalid token: it lives {seconds / 3600:.1f} h (exp - iat), longer "
+                            f"than the {limit / 3600:g} h this service accepts")
 
 
 def bearer_token(authorization: str | None) -> str:

@@ -2,9 +2,6 @@
 fetched from its JWKS URL (served here by a real HTTP server on 127.0.0.1): the services hold
 public keys only, and never take an HS256 token where only asymmetric keys are configured."""
 
-import base64
-import hashlib
-import hmac
 import json
 import threading
 from datetime import datetime, timedelta, timezone
@@ -24,7 +21,7 @@ from services.common.token_settings import build_token_verifier
 from services.dispute.main import create_app
 from services.dispute.settings import DisputeSettings
 from tests.component.test_tokens import assert_unauthenticated, claims
-from tests.support.tokens import SECRET
+from tests.support.tokens import SECRET, hs256_signed_with
 
 ISSUER = "https://id.marketplace.example/"
 
@@ -99,16 +96,6 @@ def jwks(keys):
     server = JwksServer({"keys": [key.jwk() for key in keys.values()]})
     yield server
     server.close()
-
-
-def hs256_signed_with(secret: bytes, token_claims: dict) -> str:
-    """An HS256 token made by hand: PyJWT itself refuses a PEM key as an HMAC secret, an
-    attacker's own code does not."""
-    def part(data: bytes) -> bytes:
-        return base64.urlsafe_b64encode(data).rstrip(b"=")
-    payload = json.dumps(token_claims, default=lambda at: int(at.timestamp())).encode()
-    signing_input = part(b'{"alg":"HS256","typ":"JWT"}') + b"." + part(payload)
-    return (signing_input + b"." + part(hmac.new(secret, signing_input, hashlib.sha256).digest())).decode()
 
 
 def verifier(**values):

@@ -16,7 +16,7 @@ from services.notification.main import create_app as create_notification
 from services.notification.settings import NotificationSettings
 from tests.component.test_api_support import Clock, running_api
 from tests.support.orders import order_placed
-from tests.support.tokens import SECRET
+from tests.support.tokens import SECRET, hs256_signed_with
 
 SERVICES = {"dispute": (DisputeSettings, create_dispute, "DISPUTE_JWT_SECRET"),
             "notification": (NotificationSettings, create_notification, "NOTIFICATION_JWT_SECRET")}
@@ -121,7 +121,15 @@ def test_the_notification_api_accepts_a_token_for_its_own_audience(notification_
 def test_a_token_valid_until_2100_is_unauthenticated(dispute_api):
     until_2100 = claims(exp=datetime(2100, 1, 1, tzinfo=timezone.utc))
     assert_unauthenticated(dispute_api.client.get(dispute_api.url(""), headers=auth(until_2100)),
-                           "longer than")
+                           "longer than the 24 h this service accepts")
+
+
+@pytest.mark.parametrize("times", [{"exp": 10 ** 400}, {"exp": 1e308}, {"iat": -(10 ** 400)}],
+                         ids=["exp-beyond-a-float", "exp-beyond-a-date", "iat-beyond-a-float"])
+def test_a_signed_token_with_an_impossible_time_is_unauthenticated_never_a_500(dispute_api, times):
+    token = hs256_signed_with(SECRET.encode(), claims(**times))
+    response = dispute_api.client.get(dispute_api.url(""), headers={"Authorization": f"Bearer {token}"})
+    assert_unauthenticated(response, "invalid token")
 
 
 def test_a_token_of_exactly_the_maximum_lifetime_is_accepted(dispute_api):
