@@ -7,9 +7,11 @@ from datetime import datetime, timedelta, timezone
 import jwt
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
-from services.common.auth import DEV_SECRET, LOCAL_ISSUER
+from services.common.auth import DEV_SECRET, LOCAL_ISSUER, AuthError, Principal
 from services.common.local_mode import UnsafeSettings
+from services.common.token_settings import build_token_verifier
 from services.dispute.main import create_app as create_dispute
 from services.dispute.settings import DisputeSettings
 from services.notification.main import create_app as create_notification
@@ -17,6 +19,7 @@ from services.notification.settings import NotificationSettings
 from tests.component.test_api_support import Clock, running_api
 from tests.support.orders import order_placed
 from tests.support.tokens import SECRET, hs256_signed_with
+from tools.dev import cli as dev_cli
 
 SERVICES = {"dispute": (DisputeSettings, create_dispute, "DISPUTE_JWT_SECRET"),
             "notification": (NotificationSettings, create_notification, "NOTIFICATION_JWT_SECRET")}
@@ -165,3 +168,28 @@ def test_a_garbled_token_is_unauthenticated(dispute_api):
 def test_a_token_signed_with_the_development_secret_is_refused_by_a_service_with_its_own(dispute_api):
     response = dispute_api.client.get(dispute_api.url(""), headers=auth(claims(), key=DEV_SECRET))
     assert_unauthenticated(response, "Signature verification failed")
+
+
+def make_token(*options: str) -> str:
+    result = CliRunner().invoke(dev_cli, ["token", *options], env={"DISPUTE_JWT_SECRET": DEV_SECRET})
+    assert result.exit_code == 0, result.output
+    return f"Bearer {result.output.strip()}"
+
+
+def local_verifiers(tmp_path):
+    return {service: build_token_verifier(settings_of(service, tmp_path, local_mode=True))
+            for service in SERVICES}
+
+
+def test_make_token_mints_one_token_both_local_apis_accept(tmp_path):
+    token = make_token("--role", "seller", "--sub", "S-1")
+    assert {s: v.read(token) for s, v in local_verifiers(tmp_path).items()} == {
+        "dispute": Principal("seller", "S-1"), "notification": Principal("seller", "S-1")}
+
+
+def test_a_make_token_for_the_dispute_api_only_is_refused_by_the_notification_api(tmp_path):
+    token = make_token("--role", "buyer", "--sub", "B-1", "--aud", "dispute-api")
+    verifiers = local_verifiers(tmp_path)
+    assert verifiers["dispute"].read(token) == Principal("buyer", "B-1")
+    with pytest.raises(AuthError, match="not notification-api"):
+        verifiers["notification"].read(token)
