@@ -19,21 +19,31 @@ import typer
 
 from contracts.orders import OrderDelivered, OrderItem, OrderPlaced
 from contracts.topics import ORDERS_EVENTS
-from services.common.auth import issue_token
+from services.common.auth import DEV_SECRET, LOCAL_ISSUER, issue_token
 from services.common.kafka import KafkaConnection, idempotent_producer
+from services.dispute.settings import DisputeSettings
+from services.notification.settings import NotificationSettings
 
 LOCAL_CREDENTIALS = Path(".run/kafka/credentials.json")
 
 cli = typer.Typer(add_completion=False, help="Local helpers: tokens and sample orders.")
 
 
+def local_audiences() -> list[str]:
+    """The audiences the local dispute and notification services check (their settings)."""
+    return [DisputeSettings().jwt_audience, NotificationSettings().jwt_audience]
+
+
 @cli.command()
 def token(role: str = typer.Option(..., help="buyer, seller, operator or service"),
           sub: str = typer.Option(..., help="the principal's id, e.g. B-1"),
-          secret: str = typer.Option("dev-only-secret-change-me-in-production", envvar="DISPUTE_JWT_SECRET"),
-          hours: int = 12) -> None:
-    """Print a bearer token for the local services."""
-    typer.echo(issue_token(secret, role, sub, ttl=timedelta(hours=hours)))
+          secret: str = typer.Option(DEV_SECRET, envvar="DISPUTE_JWT_SECRET"),
+          issuer: str = typer.Option(LOCAL_ISSUER, envvar="DISPUTE_JWT_ISSUER"),
+          aud: list[str] = typer.Option(None, help="audience (repeatable); default: every local service"),
+          hours: int = typer.Option(12, min=1, max=24, help="lifetime; the services accept 24 h at most")) -> None:
+    """Print an HS256 bearer token for the local services (make run); one token serves both APIs."""
+    typer.echo(issue_token(secret, role, sub, ttl=timedelta(hours=hours), issuer=issuer,
+                           audience=aud or local_audiences()))
 
 
 @cli.command()

@@ -1,4 +1,5 @@
-"""`make run`: the whole system on this machine, on embedded defaults (SQLite stores).
+"""`make run`: the whole system on this machine, on embedded defaults (SQLite stores), in local
+mode (PLATFORM_LOCAL_MODE=true: the development token secret is accepted).
 
 Starts Kafka (127.0.0.1:9092), the dispute API (:8000), the relay, a local SMTP sink (:8025,
 mails listed on :8026), the notification service (:8001), the payment-provider simulator
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from infra.kafka import KafkaServer
 from infra.ports import wait_for_port
+from services.common.local_mode import LOCAL_MODE_VARIABLE
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_DIR = ROOT / ".run"
@@ -33,15 +35,20 @@ KAFKA_PRINCIPALS = {"dispute-api": ("DISPUTE", "dispute"), "dispute-relay": ("DI
                     "notification": ("NOTIFICATION", "notification"), "refund": ("REFUND", "refund")}
 
 
-def start_service(name: str, module_args: list[str], kafka: KafkaServer) -> subprocess.Popen:
-    log = open(RUN_DIR / f"{name}.log", "ab")
-    credentials = kafka.env(*KAFKA_PRINCIPALS[name]) if name in KAFKA_PRINCIPALS else {}
-    env = {**os.environ, **credentials, "DISPUTE_DATABASE_URL": os.environ.get(
+def service_env() -> dict[str, str]:
+    """The services' environment: local mode (development token secret accepted), SQLite in .run/."""
+    return {**os.environ, LOCAL_MODE_VARIABLE: "true", "DISPUTE_DATABASE_URL": os.environ.get(
         "DISPUTE_DATABASE_URL", f"sqlite:///{RUN_DIR}/dispute.sqlite"),
         "NOTIFICATION_DATABASE_URL": f"sqlite:///{RUN_DIR}/notification.sqlite",
         "REFUND_DATABASE_URL": f"sqlite:///{RUN_DIR}/refund.sqlite",
         "PAYSIM_DATABASE_URL": f"sqlite:///{RUN_DIR}/payment_simulator.sqlite"}
-    return subprocess.Popen([sys.executable, "-m", *module_args], cwd=ROOT, env=env,
+
+
+def start_service(name: str, module_args: list[str], kafka: KafkaServer) -> subprocess.Popen:
+    log = open(RUN_DIR / f"{name}.log", "ab")
+    credentials = kafka.env(*KAFKA_PRINCIPALS[name]) if name in KAFKA_PRINCIPALS else {}
+    return subprocess.Popen([sys.executable, "-m", *module_args], cwd=ROOT,
+                            env={**service_env(), **credentials},
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 

@@ -1,17 +1,29 @@
-"""Bearer tokens (JWT, HS256): who is acting comes from here, never from a request body."""
+"""Bearer tokens (JWT): who is acting comes from here, never from a request body.
+
+A service only verifies: `TokenVerifier` checks the signature with a key of an accepted
+algorithm, the issuer, the service's own audience and a bounded lifetime. `issue_token` mints
+HS256 tokens for local use only (`make token`, tests); in production an identity provider
+signs with its private key and the services hold its public key.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any, Protocol, Sequence
 
 import jwt
 
 ROLES = ("buyer", "seller", "operator", "service")
+DEV_SECRET = "dev-only-secret-change-me-in-production"
+LOCAL_ISSUER = "dispute-platform-local"
+SYMMETRIC = ("HS256",)
+ASYMMETRIC = ("RS256", "EdDSA")
+REQUIRED_CLAIMS = ["exp", "iat", "sub", "role", "iss", "aud"]
 
 
 class AuthError(Exception):
-    """Missing, malformed, expired or wrongly signed token."""
+    """Missing, malformed, expired, wrongly signed or wrongly addressed token."""
 
 
 @dataclass(frozen=True)
@@ -21,22 +33,95 @@ class Principal:
 
 
 def issue_token(secret: str, role: str, sub: str, ttl: timedelta = timedelta(hours=12),
-                now: datetime | None = None) -> str:
+                now: datetime | None = None, issuer: str = LOCAL_ISSUER,
+                audience: str | Sequence[str] = ("dispute-api", "notification-api")) -> str:
+    """A local HS256 token; `audience` may name several services (one token for `make run`)."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     now = now or datetime.now(timezone.utc)
-    claims = {"sub": sub, "role": role, "iat": now, "exp": now + ttl}
+    aud = audience if isinstance(audience, str) else list(audience)
+    claims = {"sub": sub, "role": role, "iss": issuer, "aud": aud, "iat": now, "exp": now + ttl}
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def read_token(secret: str, authorization: str | None) -> Principal:
+@dataclass(frozen=True)
+class TokenRules:
+    """What one service accepts: algorithms, the issuer, its own audience, how long a token
+    may live (exp - iat) and how much clock skew is forgiven."""
+
+    algorithms: tuple[str, ...]
+    issuer: str
+    audience: str
+    max_lifetime: timedelta
+    leeway: timedelta
+
+
+class PublicKeys(Protocol):
+    """Where the public key that checks an asymmetric token comes from (a PEM key, a JWKS)."""
+
+    def key_for(self, token: str) -> Any: ...
+
+
+class TokenVerifier:
+    """Reads the principal from an `Authorization: Bearer` header, or raises AuthError."""
+
+    def __init__(self, rules: TokenRules, secret: str | None = None,
+                 public_keys: PublicKeys | None = None):
+        self.rules, self._secret, self._public_keys = rules, secret, public_keys
+
+    def read(self, authorization: str | None) -> Principal:
+        token = bearer_token(authorization)
+        try:
+            key, algorithms = self._key_for(token)
+            claims = jwt.decode(token, key, algorithms=algorithms, audience=self.rules.audience,
+                                issuer=self.rules.issuer, leeway=self.rules.leeway,
+                                options={"require": REQUIRED_CLAIMS})
+            lifetime = float(claims["exp"]) - float(claims["iat"])
+        except jwt.PyJWTError as exc:
+            raise AuthError(f"invalid token: {self._reason(exc)}") from None
+        except (OverflowError, ValueError, TypeError):  # exp or iat past what a number holds
+            raise AuthError("invalid token: exp or iat is out of range") from None
+        self._check_lifetime(lifetime)
+        return principal_of(claims)
+
+    def _key_for(self, token: str) -> tuple[Any, list[str]]:
+        """The key for the token's algorithm, chosen by its family, so an HS256 token is never
+        checked against a public key (algorithm confusion) nor an RS256 one against the secret."""
+        alg = jwt.get_unverified_header(token).get("alg")
+        if not isinstance(alg, str) or alg not in self.rules.algorithms:
+            raise AuthError(f"invalid token: algorithm {alg!r} is not accepted here "
+                            f"(accepted: {', '.join(self.rules.algorithms)})")
+        if alg in SYMMETRIC and self._secret is not None:
+            return self._secret, [a for a in self.rules.algorithms if a in SYMMETRIC]
+        if alg in ASYMMETRIC and self._public_keys is not None:
+            return self._public_keys.key_for(token), [a for a in self.rules.algorithms
+                                                      if a in ASYMMETRIC]
+        raise AuthError(f"invalid token: no key for algorithm {alg}")
+
+    def _reason(self, error: jwt.PyJWTError) -> str:
+        if isinstance(error, jwt.InvalidAudienceError):
+            return f"its audience (aud) is not {self.rules.audience}, this service"
+        if isinstance(error, jwt.InvalidIssuerError):
+            return f"its issuer (iss) is not {self.rules.issuer}"
+        return str(error)
+
+    def _check_lifetime(self, seconds: float) -> None:
+        """exp - iat at most the maximum: a stolen token stays useful for a bounded time."""
+        limit = self.rules.max_lifetime.total_seconds()
+        if not seconds <= limit:
+            raise AuthError(f"invalid token: it lives {seconds / 3600:.1f} h (exp - iat), longer "
+                            f"than the {limit / 3600:g} h this service accepts")
+
+
+def bearer_token(authorization: str | None) -> str:
     if not authorization or not authorization.lower().startswith("bearer "):
         raise AuthError("a bearer token is required")
-    token = authorization.split(" ", 1)[1].strip()
-    try:
-        claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp", "sub"]})
-    except jwt.PyJWTError as exc:
-        raise AuthError(f"invalid token: {exc}") from None
+    return authorization.split(" ", 1)[1].strip()
+
+
+def principal_of(claims: dict[str, Any]) -> Principal:
     if claims.get("role") not in ROLES:
         raise AuthError("the token has no valid role")
-    return Principal(role=claims["role"], id=str(claims["sub"]))
+    if not isinstance(claims["sub"], str) or not claims["sub"]:
+        raise AuthError("the token has no subject")
+    return Principal(role=claims["role"], id=claims["sub"])

@@ -22,10 +22,12 @@ from services.common.database import (create_schema_racing_others, eventsourcing
                                       sqlalchemy_engine)
 from services.common.kafka import ensure_topics, kafka_broker
 from services.common.topics import dead_letter_topics_of
-from services.common.http import serve
+from services.common.http import serve_unless_unsafe
 from services.common.logging import configure_logging
 from services.common.periodic import every
 from services.common.startup import BackgroundConnection
+from services.common.token_settings import build_token_verifier
+from services.common.urls import masked_url
 from services.common.problems import install_problem_handlers
 from services.dispute.api.routes import router
 from services.dispute.api.setup import prepare_api
@@ -66,7 +68,9 @@ def build_broker(settings: DisputeSettings, order_book: OrderBook | None = None,
 def create_app(settings: DisputeSettings, clock: Callable[[], datetime] = utc_now,
                run_consumers: bool = True, run_workers: bool | None = None) -> FastAPI:
     """run_consumers: Kafka consumers; run_workers: projection and deadline worker
-    (default: settings.run_workers)."""
+    (default: settings.run_workers). Raises UnsafeSettings before touching anything when the
+    token settings are not fit outside local mode."""
+    tokens = build_token_verifier(settings)
     engine = sqlalchemy_engine(settings.database_url)
     order_book = OrderBook(engine)
     create_schema_racing_others(order_book.create_tables)
@@ -99,14 +103,14 @@ def create_app(settings: DisputeSettings, clock: Callable[[], datetime] = utc_no
                        asyncio.create_task(timeline.run(stopping)),
                        asyncio.create_task(deadline_worker.run(stopping, settings.deadline_poll_interval)),
                        asyncio.create_task(every(3600, purge_keys, stopping, "idempotency_purge"))]
-        log.info("dispute_api_started", port=settings.http_port, database=settings.database_url)
+        log.info("dispute_api_started", port=settings.http_port, database=masked_url(settings.database_url))
         yield
         stopping.set()
         await asyncio.gather(*workers)
         await kafka.end()
 
     app = FastAPI(title="Dispute service", version="1", lifespan=lifespan)
-    app.state.settings, app.state.clock = settings, clock
+    app.state.settings, app.state.clock, app.state.tokens = settings, clock, tokens
     app.state.disputes, app.state.orders, app.state.broker = disputes, order_book, broker
     app.state.engine, app.state.projection = engine, projection
     app.state.timeline, app.state.projections = timeline, [projection, timeline]
@@ -145,9 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level)
     if args.command == "relay":
         _relay_main(settings)
-    else:
-        serve(create_app(settings), settings)
-    return 0
+        return 0
+    return serve_unless_unsafe(lambda: create_app(settings), settings)
 
 
 if __name__ == "__main__":

@@ -9,10 +9,11 @@ from pydantic_settings import SettingsConfigDict
 
 from services.common.kafka import KafkaSettings
 
+from services.common.token_settings import TokenSettings
 from services.dispute.domain import DisputePolicy
 
 
-class DisputeSettings(KafkaSettings):
+class DisputeSettings(TokenSettings, KafkaSettings):
     model_config = SettingsConfigDict(env_prefix="DISPUTE_", extra="ignore")
 
     database_url: str = "sqlite:///var/dispute.sqlite"
@@ -26,7 +27,7 @@ class DisputeSettings(KafkaSettings):
     log_level: str = "INFO"
     run_workers: bool = True
     deadline_poll_interval: float = 1.0
-    jwt_secret: str = "dev-only-secret-change-me-in-production"
+    jwt_audience: str = Field("dispute-api", min_length=1)
     evidence_dir: str = "var/evidence"
     idempotency_retention: timedelta = timedelta(hours=24)
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Header, Query
 from pydantic import BaseModel, field_validator
 
-from services.common.auth import AuthError, Principal, read_token
+from services.common.auth import AuthError, Principal, TokenVerifier
 from services.common.problems import Problem
 from services.notification.rendering import is_time_zone
 from services.notification.store import NotificationStore, Profile
@@ -57,10 +57,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise Problem(422, "VALIDATION_FAILED", "the cursor is not one this service gave out") from None
 
 
-def install_inbox_routes(app: FastAPI, store: NotificationStore, jwt_secret: str) -> None:
-    def caller(authorization: str | None) -> Principal:
-        try:
-            return read_token(jwt_secret, authorization)
+def install_inbox_routes(app: FastAPI, store: NotificationStore, tokens: TokenVerifier) -> None:
+    async def caller(authorization: str | None) -> Principal:
+        try:  # in a thread: a JWKS refresh is a blocking HTTP call
+            return await asyncio.to_thread(tokens.read, authorization)
         except AuthError as exc:
             raise Problem(401, "UNAUTHENTICATED", str(exc)) from None
 
@@ -73,7 +73,7 @@ def install_inbox_routes(app: FastAPI, store: NotificationStore, jwt_secret: str
             unread: bool = False,
             authorization: Annotated[str | None, Header()] = None):
         """Newest first; pass `next_cursor` back as `cursor` for the next page."""
-        who = caller(authorization)
+        who = await caller(authorization)
         if who.role != "operator":
             if recipient not in (None, who.id):
                 raise Problem(403, "FORBIDDEN", "you may read only your own notifications")
@@ -88,14 +88,14 @@ def install_inbox_routes(app: FastAPI, store: NotificationStore, jwt_secret: str
 
     @app.post("/v1/notifications/{notification_id}/read", status_code=204)
     async def mark_read(notification_id: str, authorization: Annotated[str | None, Header()] = None):
-        who = caller(authorization)
+        who = await caller(authorization)
         owner = None if who.role == "operator" else who.id
         if not await asyncio.to_thread(store.mark_read, notification_id, owner):
             raise Problem(404, "NOT_FOUND", "no such notification in your inbox")
 
     @app.get("/v1/recipients/me")
     async def my_profile(authorization: Annotated[str | None, Header()] = None):
-        who = caller(authorization)
+        who = await caller(authorization)
         profile = (await asyncio.to_thread(store.profiles, [who.id])).get(who.id)
         return {"recipient_id": who.id, "email": profile and profile.email,
                 "time_zone": profile and profile.time_zone}
@@ -103,6 +103,6 @@ def install_inbox_routes(app: FastAPI, store: NotificationStore, jwt_secret: str
     @app.put("/v1/recipients/me")
     async def set_my_profile(body: RecipientProfile,
                              authorization: Annotated[str | None, Header()] = None):
-        who = caller(authorization)
+        who = await caller(authorization)
         await asyncio.to_thread(store.set_profile, who.id, Profile(body.email, body.time_zone))
         return {"recipient_id": who.id, **body.model_dump()}

@@ -19,7 +19,8 @@ from contracts.topics import dead_letter_topic
 from services.common.startup import BackgroundConnection
 from services.common.database import create_schema_racing_others, sqlalchemy_engine
 from services.common.kafka import ensure_topics, kafka_broker
-from services.common.http import serve
+from services.common.http import serve_unless_unsafe
+from services.common.token_settings import build_token_verifier
 from services.common.logging import configure_logging
 from services.common.problems import install_problem_handlers
 from services.notification.api import install_inbox_routes
@@ -40,6 +41,9 @@ def build_broker(settings: NotificationSettings, store: NotificationStore | None
 
 
 def create_app(settings: NotificationSettings, run_consumers: bool = True) -> FastAPI:
+    """Raises UnsafeSettings before touching anything when the token settings are not fit
+    outside local mode."""
+    tokens = build_token_verifier(settings)
     engine = sqlalchemy_engine(settings.database_url)
     store = NotificationStore(engine)
     create_schema_racing_others(store.create_tables)
@@ -70,7 +74,7 @@ def create_app(settings: NotificationSettings, run_consumers: bool = True) -> Fa
     app = FastAPI(title="Notification service", version="1", lifespan=lifespan)
     app.state.store, app.state.sender = store, sender
     install_problem_handlers(app)
-    install_inbox_routes(app, store, settings.jwt_secret)
+    install_inbox_routes(app, store, tokens)
     app.get("/health")(lambda: {"status": "ok", "kafka": "connected" if kafka.connected
                                 else ("off" if not run_consumers else "connecting")})
     return app
@@ -111,7 +115,7 @@ async def ensure_consumed_topics(settings: NotificationSettings) -> None:
 def main() -> int:
     settings = NotificationSettings()
     configure_logging(settings.log_level)
-    return serve(create_app(settings), settings)
+    return serve_unless_unsafe(lambda: create_app(settings), settings)
 
 
 if __name__ == "__main__":

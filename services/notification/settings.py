@@ -1,20 +1,22 @@
 """Notification service settings (prefix NOTIFICATION_)."""
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.common.kafka import KafkaSettings
 
 from contracts.topics import DISPUTES_EVENTS
+from services.common.token_settings import TokenSettings
 
 
-class NotificationSettings(KafkaSettings):
+class NotificationSettings(TokenSettings, KafkaSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFICATION_", extra="ignore")
 
     database_url: str = "sqlite:///var/notification.sqlite"
     events_topic: str = DISPUTES_EVENTS
     http_host: str = "127.0.0.1"
     http_port: int = 8001
-    jwt_secret: str = "dev-only-secret-change-me-in-production"
+    jwt_audience: str = Field("notification-api", min_length=1)
     topic_partitions: int = 6
     log_level: str = "INFO"
     handler_attempts: int = 3

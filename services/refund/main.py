@@ -29,6 +29,7 @@ from services.common.kafka import ensure_topics, kafka_broker
 from services.common.http import serve
 from services.common.logging import configure_logging
 from services.common.problems import install_problem_handlers
+from services.common.urls import masked_url
 from services.refund.desk import RefundDesk
 from services.refund.gateway import PaymentProvider, RetryPolicy, provider_client
 from services.refund.handlers import register_dispute_consumer
@@ -122,7 +123,7 @@ def create_app(settings: RefundSettings, run_consumers: bool = True) -> FastAPI:
     async def lifespan(app: FastAPI):
         if run_consumers:
             kafka.begin()
-        log.info("refund_started", port=settings.http_port, provider=settings.provider_url)
+        log.info("refund_started", port=settings.http_port, provider=masked_url(settings.provider_url))
         yield
         await kafka.end()
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import jwt
 import pytest
 
-from services.common.auth import issue_token
+from services.common.auth import LOCAL_ISSUER, issue_token
 from tests.component.test_api_support import (
     BUYER, OPERATOR, OTHER_BUYER, OTHER_SELLER, PNG, SELLER, SERVICE, Clock, running_api,
 )
@@ -88,7 +88,9 @@ def test_an_expired_token_is_unauthenticated(shared):
 
 
 def test_a_token_without_a_known_role_is_unauthenticated(shared):
-    claims = {"sub": "B-1", "role": "admin", "exp": datetime.now(timezone.utc) + timedelta(hours=1)}
+    now = datetime.now(timezone.utc)
+    claims = {"sub": "B-1", "role": "admin", "iss": LOCAL_ISSUER, "aud": "dispute-api",
+              "iat": now, "exp": now + timedelta(hours=1)}
     token = jwt.encode(claims, SECRET, algorithm="HS256")
     response = shared.client.get(shared.url(""), headers={"Authorization": f"Bearer {token}"})
     assert_problem(response, 401, "UNAUTHENTICATED")

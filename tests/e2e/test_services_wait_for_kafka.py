@@ -35,6 +35,7 @@ async def test_services_started_before_kafka_serve_then_consume_once_it_is_up(po
            "DISPUTE_JWT_SECRET": SECRET,
            "NOTIFICATION_DATABASE_URL": postgres.create_database("late_kafka_notification"),
            **late.env("NOTIFICATION", "notification"), "NOTIFICATION_HTTP_PORT": str(ports["notification"]),
+           "NOTIFICATION_JWT_SECRET": SECRET,
            "REFUND_DATABASE_URL": postgres.create_database("late_kafka_refund"),
            **late.env("REFUND", "refund"), "REFUND_HTTP_PORT": str(ports["refund"])}
     url = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}

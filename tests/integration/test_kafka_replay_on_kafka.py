@@ -30,6 +30,7 @@ from services.refund.settings import RefundSettings
 from tests.support.payment_simulator import Simulator
 from tests.support.kafka import eventually
 from tests.support.orders import NOW, order_placed
+from tests.support.tokens import SECRET
 
 pytestmark = pytest.mark.integration
 GROUPS = ("notification", "refund")
@@ -78,7 +79,8 @@ async def test_replayed_groups_send_no_second_email_and_pay_no_second_refund(set
     topic = f"it-{run}.disputes.events"
     notification = NotificationSettings(
         database_url=postgres.create_database(f"replay_notification_{run}"), **kafka.settings(),
-        events_topic=topic, topic_partitions=3, smtp_port=free_port(), email_backoff_initial=300)
+        events_topic=topic, topic_partitions=3, smtp_port=free_port(), email_backoff_initial=300,
+        jwt_secret=SECRET)
     with Simulator(tmp_path) as simulator:
         refund = RefundSettings(
             database_url=postgres.create_database(f"replay_refund_{run}"), **kafka.settings(),

@@ -11,7 +11,7 @@ from uuid import UUID, uuid4
 
 from fastapi import Depends, Header, Request
 
-from services.common.auth import AuthError, Principal, read_token
+from services.common.auth import AuthError, Principal
 from services.common.problems import Problem
 from services.dispute.api.consistency import ProjectionWait, ReadYourWrites
 from services.dispute.api.errors import to_problem
@@ -23,7 +23,7 @@ OPERATOR = frozenset({"operator"})
 
 def principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
     try:
-        return read_token(request.app.state.settings.jwt_secret, authorization)
+        return request.app.state.tokens.read(authorization)
     except AuthError as exc:
         raise Problem(401, "UNAUTHENTICATED", str(exc)) from None
 
