@@ -10,12 +10,16 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Mapper
 
 from services.dispute.context import GENESIS, ContextMapper, hash_chain
-from services.dispute.domain import Dispute, DisputePolicy, DomainError, OrderFacts
-from services.dispute.domain.dispute import dispute_id_for
+from services.dispute.domain import Dispute, DisputeIds, DisputePolicy, DomainError, OrderFacts
 from services.dispute.domain.values import Actor
 
 T = TypeVar("T")
 FINAL_STATES = {"CLOSED", "WITHDRAWN"}
+
+
+def dispute_not_found(dispute_id: UUID) -> DomainError:
+    """The one answer for a dispute that does not exist, and for one the caller may not see."""
+    return DomainError(f"no dispute {dispute_id}", code="DISPUTE_NOT_FOUND")
 
 
 class DisputeApplication(Application):
@@ -25,9 +29,10 @@ class DisputeApplication(Application):
     # could then commit out of order and the relay or a projection skip one for good.
     PINNED = {"POSTGRES_ENABLE_DB_FUNCTIONS": "n", "DISPUTES_POSTGRES_ENABLE_DB_FUNCTIONS": "n"}
 
-    def __init__(self, env: dict[str, str], policy: DisputePolicy | None = None):
+    def __init__(self, env: dict[str, str], *, ids: DisputeIds,
+                 policy: DisputePolicy | None = None):
         super().__init__(env={**env, **self.PINNED})
-        self.policy = policy or DisputePolicy()
+        self.ids, self.policy = ids, policy or DisputePolicy()
 
     def construct_mapper(self) -> Mapper:
         return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=ContextMapper)
@@ -47,10 +52,13 @@ class DisputeApplication(Application):
 
     def open_dispute(self, *, order: OrderFacts, item_id: str, actor: Actor, reason: str,
                      request: str, request_amount: Any, description: str, at: datetime) -> Dispute:
-        dispute_id = dispute_id_for(order.order_id, item_id)
+        """One dispute per (order, item): none under the item's keyed id, nor under the id a
+        dispute opened before keyed ids carries (no new one is ever created under that)."""
+        dispute_id, former_id = self.ids.for_item(order.order_id, item_id)
+        self._refuse_second_dispute(former_id)
         self._refuse_second_dispute(dispute_id)
-        dispute = Dispute.open(order=order, item_id=item_id, actor=actor, reason=reason,
-                               request=request, request_amount=request_amount,
+        dispute = Dispute.open(dispute_id=dispute_id, order=order, item_id=item_id, actor=actor,
+                               reason=reason, request=request, request_amount=request_amount,
                                description=description, at=at, policy=self.policy)
         try:
             self.save(dispute)
@@ -59,11 +67,15 @@ class DisputeApplication(Application):
             raise
         return dispute
 
+    def dispute_ids_for_item(self, order_id: str, item_id: str) -> tuple[UUID, UUID]:
+        """Every id the item's dispute may exist under (keyed, then former uuid5)."""
+        return self.ids.for_item(order_id, item_id)
+
     def get_dispute(self, dispute_id: UUID) -> Dispute:
         try:
             return self.repository.get(dispute_id)
         except AggregateNotFoundError:
-            raise DomainError(f"no dispute {dispute_id}", code="DISPUTE_NOT_FOUND") from None
+            raise dispute_not_found(dispute_id) from None
 
     def execute(self, dispute_id: UUID, at: datetime, command: Callable[[Dispute], T],
                 expected_version: int | None = None) -> tuple[Dispute, T]:

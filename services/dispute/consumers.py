@@ -21,7 +21,6 @@ from services.common.consumers import RetryLater, dead_letter, handle_or_dead_le
 from services.dispute.application import DisputeApplication
 from services.dispute.context import command_context
 from services.dispute.domain import Actor, DomainError, Role
-from services.dispute.domain.dispute import dispute_id_for
 from services.dispute.orders import OrderBook
 
 GROUP = "dispute"
@@ -68,12 +67,13 @@ def note_outside_refund(book: OrderBook, disputes: DisputeApplication, event: Or
         return
     actor = Actor(Role.SERVICE, "order-service")
     for item_id in facts.items:
-        run_on_dispute(disputes, dispute_id_for(event.order_id, item_id),
-                       lambda d: d.note_refund_outside_dispute(
-                           order=facts, order_event_id=str(event.event_id), actor=actor,
-                           at=event.refunded_at),
-                       correlation_id=str(event.event_id), causation_id=str(event.event_id),
-                       quiet={"DISPUTE_NOT_FOUND"}, now=now)
+        for dispute_id in disputes.dispute_ids_for_item(event.order_id, item_id):
+            run_on_dispute(disputes, dispute_id,
+                           lambda d: d.note_refund_outside_dispute(
+                               order=facts, order_event_id=str(event.event_id), actor=actor,
+                               at=event.refunded_at),
+                           correlation_id=str(event.event_id), causation_id=str(event.event_id),
+                           quiet={"DISPUTE_NOT_FOUND"}, now=now)
 
 
 def register_refund_consumer(broker: KafkaBroker, disputes: DisputeApplication) -> None:

@@ -8,6 +8,7 @@ the retention (24 hours by default, as DOMAIN.md asks for at least).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,10 +21,11 @@ from sqlalchemy.exc import IntegrityError
 
 from services.common.database import UtcDateTime
 
+PRINCIPAL_MAX = 300
 metadata = MetaData()
 idempotency_keys = Table(
     "idempotency_keys", metadata,
-    Column("principal", String(300), primary_key=True),
+    Column("principal", String(PRINCIPAL_MAX), primary_key=True),
     Column("idempotency_key", String(255), primary_key=True),
     Column("fingerprint", String(64), nullable=False),
     Column("claim", String(36), nullable=False),
@@ -33,6 +35,15 @@ idempotency_keys = Table(
 )
 
 log = structlog.get_logger("idempotency")
+
+
+def principal_key(role: str, principal_id: str) -> str:
+    """`role:id`, or `role#sha256:<hex of id>` for an id too long for the column (ids have no
+    length limit upstream). No role holds `:` or `#`, so the two forms never meet."""
+    key = f"{role}:{principal_id}"
+    if len(key) <= PRINCIPAL_MAX:
+        return key
+    return f"{role}#sha256:{hashlib.sha256(principal_id.encode()).hexdigest()}"
 
 
 @dataclass(frozen=True)

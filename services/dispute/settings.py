@@ -8,9 +8,8 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.common.kafka import KafkaSettings
-
 from services.common.token_settings import TokenSettings
-from services.dispute.domain import DisputePolicy
+from services.dispute.domain import DisputeIds, DisputePolicy
 
 
 class DisputeSettings(TokenSettings, KafkaSettings):
@@ -30,6 +29,10 @@ class DisputeSettings(TokenSettings, KafkaSettings):
     jwt_audience: str = Field("dispute-api", min_length=1)
     evidence_dir: str = "var/evidence"
     idempotency_retention: timedelta = timedelta(hours=24)
+    id_key: str = Field(default="dev-only-dispute-id-key-change-me-in-production", min_length=1)
+    """DISPUTE_ID_KEY: the HMAC key new dispute ids are derived from (one per order and item).
+    Production must set its own secret and never change it: with another key, an item whose
+    dispute was opened under the old key would get a second dispute."""
 
     filing_window: timedelta = timedelta(days=30)
     seller_response_window: timedelta = timedelta(days=5)
@@ -43,6 +46,9 @@ class DisputeSettings(TokenSettings, KafkaSettings):
     max_offer_rounds: int = 3
     max_appeals: int = 1
     buyer_timeout_escalates: bool = False
+
+    def dispute_ids(self) -> DisputeIds:
+        return DisputeIds(self.id_key.encode())
 
     def policy(self) -> DisputePolicy:
         return DisputePolicy(

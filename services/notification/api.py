@@ -1,5 +1,11 @@
 """The in-app inbox over HTTP: a principal reads only its own notifications, operators all;
-and `/v1/recipients/me`, where a principal sets its e-mail address and time zone."""
+and `/v1/recipients/me`, where a buyer or seller sets its own e-mail address and time zone.
+
+A principal is (role, id): a buyer token reads the buyer inbox of its id and nothing else, so
+neither a seller with the same id nor a token whose id reads like the operators' shared inbox
+(`operators`) reaches someone else's notifications. The shared inbox is read by operators
+only, and its address comes from NOTIFICATION_OPERATORS_EMAIL, never from this API.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from pydantic import BaseModel, field_validator
 
 from services.common.auth import AuthError, Principal, TokenVerifier
 from services.common.problems import Problem
+from services.notification.messages import BOTH, Recipient
 from services.notification.rendering import is_time_zone
 from services.notification.store import NotificationStore, Profile
 
@@ -64,23 +71,32 @@ def install_inbox_routes(app: FastAPI, store: NotificationStore, tokens: TokenVe
         except AuthError as exc:
             raise Problem(401, "UNAUTHENTICATED", str(exc)) from None
 
+    async def party(authorization: str | None) -> Recipient:
+        who = await caller(authorization)
+        if who.role not in BOTH:
+            raise Problem(403, "FORBIDDEN", "only a buyer or seller has a profile here; the "
+                          "operators' address is set by NOTIFICATION_OPERATORS_EMAIL")
+        return Recipient(who.role, who.id)
+
     @app.get("/v1/notifications")
     async def list_notifications(
             # ids have no length limit upstream: only bound what a query string may carry
             recipient: Annotated[str | None, Query(max_length=2048)] = None,
+            recipient_role: Annotated[str | None, Query(max_length=16)] = None,
             limit: Annotated[int, Query(ge=1, le=200)] = 50,
             cursor: Annotated[str | None, Query(max_length=512)] = None,
             unread: bool = False,
             authorization: Annotated[str | None, Header()] = None):
-        """Newest first; pass `next_cursor` back as `cursor` for the next page."""
+        """Newest first; pass `next_cursor` back as `cursor` for the next page. Operators may
+        filter on `recipient` and `recipient_role` (buyer, seller or operators)."""
         who = await caller(authorization)
         if who.role != "operator":
-            if recipient not in (None, who.id):
+            if recipient not in (None, who.id) or recipient_role not in (None, who.role):
                 raise Problem(403, "FORBIDDEN", "you may read only your own notifications")
-            recipient = who.id
+            recipient, recipient_role = who.id, who.role
         before = decode_cursor(cursor) if cursor else None
-        items = await asyncio.to_thread(store.inbox, recipient, limit, before=before,
-                                        unread_only=unread)
+        items = await asyncio.to_thread(store.inbox, recipient, limit, role=recipient_role,
+                                        before=before, unread_only=unread)
         next_cursor = encode_cursor(items[-1]) if len(items) == limit else None
         return {"items": [{**i, "created_at": rfc3339(i["created_at"]),
                            "read_at": rfc3339(i["read_at"])} for i in items],
@@ -89,20 +105,21 @@ def install_inbox_routes(app: FastAPI, store: NotificationStore, tokens: TokenVe
     @app.post("/v1/notifications/{notification_id}/read", status_code=204)
     async def mark_read(notification_id: str, authorization: Annotated[str | None, Header()] = None):
         who = await caller(authorization)
-        owner = None if who.role == "operator" else who.id
+        owner = None if who.role == "operator" else Recipient(who.role, who.id)
         if not await asyncio.to_thread(store.mark_read, notification_id, owner):
             raise Problem(404, "NOT_FOUND", "no such notification in your inbox")
 
     @app.get("/v1/recipients/me")
     async def my_profile(authorization: Annotated[str | None, Header()] = None):
-        who = await caller(authorization)
-        profile = (await asyncio.to_thread(store.profiles, [who.id])).get(who.id)
-        return {"recipient_id": who.id, "email": profile and profile.email,
-                "time_zone": profile and profile.time_zone}
+        me = await party(authorization)
+        profile = (await asyncio.to_thread(store.profiles, [me])).get(me)
+        return {"recipient_id": me.id, "recipient_role": me.role,
+                "email": profile and profile.email, "time_zone": profile and profile.time_zone}
 
     @app.put("/v1/recipients/me")
     async def set_my_profile(body: RecipientProfile,
                              authorization: Annotated[str | None, Header()] = None):
-        who = await caller(authorization)
-        await asyncio.to_thread(store.set_profile, who.id, Profile(body.email, body.time_zone))
-        return {"recipient_id": who.id, **body.model_dump()}
+        """The caller's own profile, and only in the caller's role."""
+        me = await party(authorization)
+        await asyncio.to_thread(store.set_profile, me, Profile(body.email, body.time_zone))
+        return {"recipient_id": me.id, "recipient_role": me.role, **body.model_dump()}

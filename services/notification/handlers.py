@@ -25,8 +25,9 @@ from contracts.disputes import upcast_payload
 from contracts.envelope import EventEnvelope
 from contracts.topics import DISPUTES_EVENTS, dead_letter_topic
 from services.common.consumers import handle_or_dead_letter, transient_errors
-from services.notification.messages import (OPERATORS, MessageTemplate, UnknownEvent,
-                                            audience, is_known, notices_for, parties_from)
+from services.notification.messages import (BUYER, OPERATORS, SELLER, MessageTemplate, Parties,
+                                            Recipient, UnknownEvent, audience, is_known,
+                                            notices_for, parties_from)
 from services.notification.store import NotificationStore
 from services.notification.templates import load_templates
 
@@ -38,6 +39,8 @@ log = structlog.get_logger("notification")
 class NotifyConfig:
     templates: Mapping[str, MessageTemplate] = field(default_factory=load_templates)
     operators: str = OPERATORS
+    operators_email: str | None = None
+    """The operators' shared inbox's address: from configuration only, never from the API."""
     email_fallback_domain: str = "example.invalid"
     """Recipients without an e-mail address get `<id>@<domain>`; empty: inbox only."""
     topic: str = DISPUTES_EVENTS
@@ -95,23 +98,28 @@ def handle(store: NotificationStore, envelope: EventEnvelope,
         parties = opened or store.parties(dispute_id)
         if parties is None and audience(envelope.event_type, payload, envelope.actor.role):
             log.warning("dispute_parties_unknown", event_type=envelope.event_type)
-        ids = [config.operators, *((parties.buyer_id, parties.seller_id) if parties else ())]
-        profiles = store.profiles(ids)
+        profiles = store.profiles(party_recipients(parties))
         notices = notices_for(envelope.event_type, payload, dispute_id, parties,
                               templates=config.templates, actor_role=envelope.actor.role,
-                              time_zones={i: p.time_zone for i, p in profiles.items() if p.time_zone},
+                              time_zones={r: p.time_zone for r, p in profiles.items() if p.time_zone},
                               operators=config.operators)
-        addresses = {i: _address(i, profiles.get(i), config) for i in ids}
+        addresses = {n.to: _address(n.to, profiles.get(n.to), config) for n in notices}
         stored = store.record(event_id=str(envelope.event_id), event_type=envelope.event_type,
                               dispute_id=dispute_id, notices=notices, parties=opened,
-                              addresses={i: a for i, a in addresses.items() if a})
+                              addresses={r: a for r, a in addresses.items() if a})
         log.info("notified" if stored else "duplicate_skipped", event_type=envelope.event_type,
                  recipients=[n.recipient for n in notices])
         return stored
 
 
-def _address(recipient: str, profile, config: NotifyConfig) -> str | None:
-    if profile is not None and profile.email:
-        return profile.email
+def party_recipients(parties: Parties | None) -> list[Recipient]:
+    return [Recipient(BUYER, parties.buyer_id), Recipient(SELLER, parties.seller_id)] if parties else []
+
+
+def _address(recipient: Recipient, profile, config: NotifyConfig) -> str | None:
+    """A party's own address, the operators' configured one, else `<id>@<fallback domain>`."""
+    own = config.operators_email if recipient.role == OPERATORS else profile and profile.email
+    if own:
+        return own
     domain = config.email_fallback_domain
-    return f"{recipient}@{domain}" if domain else None
+    return f"{recipient.id}@{domain}" if domain else None

@@ -28,6 +28,7 @@ from services.notification.handlers import GROUP, NotifyConfig, register_dispute
 from services.notification.mailer import Backoff, EmailSender, SmtpServer
 from services.notification.outbox import EmailOutbox
 from services.notification.settings import NotificationSettings
+from services.notification.messages import Recipient
 from services.notification.store import NotificationStore, Profile
 
 log = structlog.get_logger("notification")
@@ -81,7 +82,8 @@ def create_app(settings: NotificationSettings, run_consumers: bool = True) -> Fa
 
 
 def notify_config(settings: NotificationSettings) -> NotifyConfig:
-    return NotifyConfig(operators=settings.operators_recipient, topic=settings.events_topic,
+    return NotifyConfig(operators=settings.operators_recipient,
+                        operators_email=settings.operators_email, topic=settings.events_topic,
                         email_fallback_domain=settings.email_fallback_domain,
                         attempts=settings.handler_attempts, backoff=settings.handler_backoff,
                         redelivery_pause=settings.handler_redelivery_pause)
@@ -96,12 +98,10 @@ def email_sender(outbox: EmailOutbox, settings: NotificationSettings) -> EmailSe
 
 
 def seed_recipients(store: NotificationStore, settings: NotificationSettings) -> None:
-    """Profiles from configuration; a profile a recipient set through the API wins."""
-    seeds = dict(settings.recipients)
-    if settings.operators_email:
-        seeds.setdefault(settings.operators_recipient, {"email": settings.operators_email})
-    for recipient_id, fields in seeds.items():
-        store.set_profile(recipient_id, Profile(fields.get("email"), fields.get("time_zone")),
+    """Party profiles from configuration; a profile the party set through the API wins. (The
+    operators' address is not a profile: it is read from the settings on every event.)"""
+    for key, fields in settings.recipients.items():
+        store.set_profile(Recipient.parse(key), Profile(fields.get("email"), fields.get("time_zone")),
                           replace=False)
 
 

@@ -26,11 +26,36 @@ class Parties:
 
 
 @dataclass(frozen=True)
+class Recipient:
+    """Who is told: a party in its role, or the operators' shared inbox (role `operators`).
+    A buyer and a seller with the same id are two recipients, as they are two principals."""
+
+    role: str
+    id: str
+
+    @property
+    def key(self) -> str:
+        """`role:id`, unambiguous as no role holds a colon."""
+        return f"{self.role}:{self.id}"
+
+    @classmethod
+    def parse(cls, key: str, roles: tuple[str, ...] = BOTH) -> "Recipient":
+        role, _, recipient_id = key.partition(":")
+        if role not in roles or not recipient_id:
+            raise ValueError(f"{key!r} is not <role>:<id> with a role among {', '.join(roles)}")
+        return cls(role, recipient_id)
+
+
+@dataclass(frozen=True)
 class Notice:
     recipient: str
     recipient_role: str
     subject: str
     body: str
+
+    @property
+    def to(self) -> Recipient:
+        return Recipient(self.recipient_role, self.recipient)
 
 
 @dataclass(frozen=True)
@@ -119,27 +144,20 @@ def audience(event_type: str, payload: dict[str, Any], actor_role: str | None) -
 
 def notices_for(event_type: str, payload: dict[str, Any], dispute_id: str,
                 parties: Parties | None, *, templates: Mapping[str, MessageTemplate],
-                actor_role: str | None = None, time_zones: Mapping[str, str] | None = None,
+                actor_role: str | None = None,
+                time_zones: Mapping[Recipient, str] | None = None,
                 operators: str = OPERATORS) -> list[Notice]:
-    """One notice per recipient. Without the parties, only operators are told."""
+    """One notice per recipient, a recipient being a (role, id): a buyer who is also the
+    seller, or a party whose id reads like the operators' inbox, is told once in each role,
+    in the inbox of that role. Without the parties, only operators are told."""
     roles = audience(event_type, payload, actor_role)
     if parties is None and roles:
         key = event_type if OPERATORS in roles else PARTIES_UNKNOWN
-        return [_notice(key, OPERATORS, operators, event_type, payload, dispute_id, actor_role,
-                        templates, time_zones or {})]
+        return [_notice(key, Recipient(OPERATORS, operators), event_type, payload, dispute_id,
+                        actor_role, templates, time_zones or {})]
     ids = {BUYER: parties.buyer_id, SELLER: parties.seller_id, OPERATORS: operators} if parties else {}
-    return [_notice(event_type, role, recipient, event_type, payload, dispute_id, actor_role,
-                    templates, time_zones or {}) for recipient, role in _first_role_each(roles, ids)]
-
-
-def _first_role_each(roles: tuple[str, ...], ids: Mapping[str, str]) -> list[tuple[str, str]]:
-    """(recipient, role) once per recipient: nothing forbids a buyer who is also the seller (or
-    a party named like the operators' inbox), and one person wants one notice, not two. The
-    first role wins: the audiences list the party who must act first."""
-    first: dict[str, str] = {}
-    for role in roles:
-        first.setdefault(ids[role], role)
-    return list(first.items())
+    return [_notice(event_type, Recipient(role, ids[role]), event_type, payload, dispute_id,
+                    actor_role, templates, time_zones or {}) for role in roles]
 
 
 class _Blank(dict):
@@ -149,16 +167,16 @@ class _Blank(dict):
         return ""
 
 
-def _notice(key: str, role: str, recipient: str, event_type: str, payload: dict[str, Any],
+def _notice(key: str, to: Recipient, event_type: str, payload: dict[str, Any],
             dispute_id: str, actor_role: str | None, templates: Mapping[str, MessageTemplate],
-            time_zones: Mapping[str, str]) -> Notice:
-    template = templates.get(f"{key}.{role}")
+            time_zones: Mapping[Recipient, str]) -> Notice:
+    template = templates.get(f"{key}.{to.role}")
     if template is None:
-        raise UnknownEvent(f"no template {key}.{role}")
+        raise UnknownEvent(f"no template {key}.{to.role}")
     try:
-        values = template_values(payload, dispute_id, actor_role, time_zones.get(recipient))
+        values = template_values(payload, dispute_id, actor_role, time_zones.get(to))
         values = _Blank(values, event_type=event_type)
-        return Notice(recipient, role, one_line(Template(template.subject).substitute(values)),
+        return Notice(to.id, to.role, one_line(Template(template.subject).substitute(values)),
                       Template(template.body).substitute(values).strip() + "\n")
     except (KeyError, ValueError, TypeError) as error:
-        raise MalformedEvent(f"{event_type} for {role}: {error!r}") from None
+        raise MalformedEvent(f"{event_type} for {to.role}: {error!r}") from None

@@ -1,12 +1,12 @@
 """Notification service settings (prefix NOTIFICATION_)."""
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.common.kafka import KafkaSettings
-
 from contracts.topics import DISPUTES_EVENTS
+from services.common.kafka import KafkaSettings
 from services.common.token_settings import TokenSettings
+from services.notification.messages import Recipient
 
 
 class NotificationSettings(TokenSettings, KafkaSettings):
@@ -24,8 +24,10 @@ class NotificationSettings(TokenSettings, KafkaSettings):
     handler_redelivery_pause: float = 1.0
     operators_recipient: str = "operators"
     operators_email: str | None = None
+    """The operators' shared inbox's e-mail address; configuration is its only source."""
     recipients: dict[str, dict[str, str]] = {}
-    """Seed profiles, JSON: {"S-1": {"email": "s1@shop.example", "time_zone": "Europe/Berlin"}}."""
+    """Seed profiles of parties, keyed `<role>:<id>` (role buyer or seller), JSON:
+    {"seller:S-1": {"email": "s1@shop.example", "time_zone": "Europe/Berlin"}}."""
     email_fallback_domain: str = "example.invalid"
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
@@ -35,3 +37,13 @@ class NotificationSettings(TokenSettings, KafkaSettings):
     email_backoff_initial: float = 1.0
     email_backoff_max: float = 300.0
     outbox_poll_interval: float = 0.5
+
+    @field_validator("recipients")
+    @classmethod
+    def _recipients_are_role_and_id(cls, value: dict[str, dict[str, str]]):
+        for key in value:
+            try:
+                Recipient.parse(key)
+            except ValueError as error:
+                raise ValueError(f"NOTIFICATION_RECIPIENTS: {error}") from None
+        return value

@@ -15,9 +15,10 @@ from uuid import uuid4
 from sqlalchemy import Engine, and_, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from services.notification.messages import Notice, Parties
+from services.notification.messages import Notice, Parties, Recipient
 from services.notification.tables import (WIDENED, dispute_parties, email_outbox,
-                                          handled_events, metadata, notifications, recipients)
+                                          handled_events, metadata, notifications,
+                                          recipient_profiles)
 
 
 @dataclass(frozen=True)
@@ -54,26 +55,33 @@ class NotificationStore:
                 dispute_parties.c.dispute_id == dispute_id)).mappings().first()
         return Parties(row["buyer_id"], row["seller_id"]) if row else None
 
-    def profiles(self, recipient_ids: list[str]) -> dict[str, Profile]:
-        query = select(recipients).where(recipients.c.recipient_id.in_(recipient_ids))
+    def profiles(self, wanted: list[Recipient]) -> dict[Recipient, Profile]:
+        if not wanted:
+            return {}
+        p = recipient_profiles.c
+        query = select(recipient_profiles).where(or_(*(
+            and_(p.recipient_role == r.role, p.recipient_id == r.id) for r in wanted)))
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
-        return {r["recipient_id"]: Profile(r["email"], r["time_zone"]) for r in rows}
+        return {Recipient(r["recipient_role"], r["recipient_id"]): Profile(r["email"], r["time_zone"])
+                for r in rows}
 
-    def set_profile(self, recipient_id: str, profile: Profile, replace: bool = True) -> None:
+    def set_profile(self, recipient: Recipient, profile: Profile, replace: bool = True) -> None:
         """Upsert; with `replace=False` an existing profile wins (seeding from config)."""
+        p = recipient_profiles.c
+        this = (p.recipient_role == recipient.role, p.recipient_id == recipient.id)
         with self.engine.begin() as conn:
-            exists = conn.execute(select(recipients.c.recipient_id).where(
-                recipients.c.recipient_id == recipient_id)).first()
+            exists = conn.execute(select(p.recipient_id).where(*this)).first()
             values = {"email": profile.email, "time_zone": profile.time_zone}
             if not exists:
-                conn.execute(insert(recipients).values(recipient_id=recipient_id, **values))
+                conn.execute(insert(recipient_profiles).values(
+                    recipient_role=recipient.role, recipient_id=recipient.id, **values))
             elif replace:
-                conn.execute(update(recipients).where(
-                    recipients.c.recipient_id == recipient_id).values(**values))
+                conn.execute(update(recipient_profiles).where(*this).values(**values))
 
     def record(self, *, event_id: str, event_type: str, dispute_id: str, notices: list[Notice],
-               parties: Parties | None, addresses: Mapping[str, str] | None = None) -> bool:
+               parties: Parties | None,
+               addresses: Mapping[Recipient, str] | None = None) -> bool:
         """Store the effect of one event; False if this event was handled before."""
         if self.handled(event_id):
             return False
@@ -93,7 +101,7 @@ class NotificationStore:
                 handled_events.c.event_id == event_id)).first() is not None
 
     def _record(self, event_id: str, event_type: str, dispute_id: str, notices: list[Notice],
-                parties: Parties | None, addresses: Mapping[str, str]) -> None:
+                parties: Parties | None, addresses: Mapping[Recipient, str]) -> None:
         now = datetime.now(timezone.utc)
         with self.engine.begin() as conn:
             conn.execute(insert(handled_events).values(event_id=event_id))
@@ -105,10 +113,10 @@ class NotificationStore:
                     recipient_role=notice.recipient_role, event_id=event_id,
                     event_type=event_type, dispute_id=dispute_id, subject=notice.subject,
                     body=notice.body, created_at=now))
-                if addresses.get(notice.recipient):
+                if addresses.get(notice.to):
                     conn.execute(insert(email_outbox).values(
-                        id=str(uuid4()), event_id=event_id, recipient=notice.recipient,
-                        to_address=addresses[notice.recipient], subject=notice.subject,
+                        id=str(uuid4()), event_id=event_id, recipient=notice.to.key,
+                        to_address=addresses[notice.to], subject=notice.subject,
                         body=notice.body, created_at=now, attempts=0, next_attempt_at=now))
 
     @staticmethod
@@ -119,13 +127,16 @@ class NotificationStore:
             conn.execute(insert(dispute_parties).values(
                 dispute_id=dispute_id, buyer_id=parties.buyer_id, seller_id=parties.seller_id))
 
-    def inbox(self, recipient: str | None, limit: int = 100, *,
+    def inbox(self, recipient: str | None, limit: int = 100, *, role: str | None = None,
               before: tuple[datetime, str] | None = None, unread_only: bool = False) -> list[dict]:
-        """Newest first; `before` is the (created_at, id) of the last entry of the previous page."""
+        """Newest first; `before` is the (created_at, id) of the last entry of the previous page.
+        A principal's own inbox is filtered on both its id and its role."""
         n = notifications.c
         query = select(notifications).order_by(n.created_at.desc(), n.id.desc()).limit(limit)
         if recipient is not None:
             query = query.where(n.recipient == recipient)
+        if role is not None:
+            query = query.where(n.recipient_role == role)
         if unread_only:
             query = query.where(n.read_at.is_(None))
         if before is not None:
@@ -135,10 +146,12 @@ class NotificationStore:
             rows = conn.execute(query).mappings().all()
         return [dict(row) for row in rows]
 
-    def mark_read(self, notification_id: str, recipient: str | None) -> bool:
+    def mark_read(self, notification_id: str, recipient: Recipient | None) -> bool:
+        """None: anyone's notification (operators); else only one of this recipient's."""
         query = update(notifications).where(notifications.c.id == notification_id)
         if recipient is not None:
-            query = query.where(notifications.c.recipient == recipient)
+            query = query.where(notifications.c.recipient == recipient.id,
+                                notifications.c.recipient_role == recipient.role)
         with self.engine.begin() as conn:
             read_at = func.coalesce(notifications.c.read_at, datetime.now(timezone.utc))
             return conn.execute(query.values(read_at=read_at)).rowcount == 1

@@ -2,6 +2,13 @@
 
 Party ids and e-mail addresses are Text: ids come from upstream with no length limit, and a
 value a column cannot hold would fail its event on every redelivery.
+
+A recipient is a (role, id): `notifications` keeps both columns, `recipient_profiles` is keyed
+by both, and `email_outbox.recipient` holds `role:id` (one e-mail per event and recipient).
+The former `recipients` table, keyed by id alone, is no longer read: its rows cannot be told
+apart by role (a buyer token could write the profile of a seller, or of the operators, with
+the same id), so principals set their profile again (or it is seeded from configuration).
+Outbox rows written before keep their bare id in `recipient`; they are sent as they are.
 """
 
 from sqlalchemy import (Column, Integer, MetaData, String, Table, Text,
@@ -26,8 +33,10 @@ dispute_parties = Table(
     "dispute_parties", metadata, Column("dispute_id", String(36), primary_key=True),
     Column("buyer_id", Text, nullable=False), Column("seller_id", Text, nullable=False),
 )
-recipients = Table(
-    "recipients", metadata, Column("recipient_id", Text, primary_key=True),
+recipient_profiles = Table(
+    "recipient_profiles", metadata,
+    Column("recipient_role", String(16), primary_key=True),
+    Column("recipient_id", Text, primary_key=True),
     Column("email", String(254)), Column("time_zone", String(64)),
 )
 email_outbox = Table(
@@ -45,5 +54,5 @@ email_outbox = Table(
 )
 
 WIDENED = {"notifications": ("recipient",), "dispute_parties": ("buyer_id", "seller_id"),
-           "recipients": ("recipient_id",), "email_outbox": ("recipient", "to_address")}
+           "email_outbox": ("recipient", "to_address")}
 """Columns that were VARCHAR(128/254) before: an existing PostgreSQL database is widened."""

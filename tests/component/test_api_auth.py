@@ -1,5 +1,6 @@
-"""Every route refuses a missing or bad token (401), a role it does not serve and a party of
-another order (403). Refusals record nothing, so one dispute serves the whole module."""
+"""Every route refuses a missing or bad token (401) and a role it does not serve (403); a
+party of another order is answered as for a dispute that does not exist (404). Refusals
+record nothing, so one dispute serves the whole module."""
 
 from datetime import datetime, timedelta, timezone
 
@@ -119,8 +120,9 @@ PARTY_ROUTES = [(route, role) for route in ROUTES for role in sorted(route[3]) i
 
 
 @pytest.mark.parametrize("route,role", PARTY_ROUTES, ids=lambda v: v if isinstance(v, str) else route_id(v))
-def test_a_party_of_another_order_may_not_act_on_the_dispute(shared, route, role):
-    assert_problem(call(shared, route, bearer(*STRANGERS[role])), 403, "FORBIDDEN")
+def test_a_party_of_another_order_acting_on_the_dispute_is_told_it_does_not_exist(shared, route,
+                                                                                  role):
+    assert_problem(call(shared, route, bearer(*STRANGERS[role])), 404, "DISPUTE_NOT_FOUND")
 
 
 def test_a_buyer_may_not_open_a_dispute_on_another_buyers_order(shared):

@@ -11,7 +11,7 @@ import pytest
 from infra.ports import free_port
 from services.common.database import sqlalchemy_engine
 from services.notification.mailer import LEASE_MARGIN, Backoff, EmailSender, SmtpServer
-from services.notification.messages import Notice, Parties
+from services.notification.messages import Notice, Parties, Recipient
 from services.notification.outbox import EmailOutbox
 from services.notification.smtp_sink import SmtpSink
 from services.notification.store import NotificationStore
@@ -34,7 +34,7 @@ def sink(tmp_path):
 def queue_one_email(store, to="s1@shop.example", subject="A buyer opened a dispute on order O-1"):
     notice = Notice("S-1", "seller", subject, "Respond by 3 Dec.\n")
     store.record(event_id="E-1", event_type="DisputeOpened", dispute_id="D-1", notices=[notice],
-                 parties=Parties("B-1", "S-1"), addresses={"S-1": to})
+                 parties=Parties("B-1", "S-1"), addresses={Recipient("seller", "S-1"): to})
 
 
 def sender(store, port, max_attempts=3, timeout=2.0):

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from services.common.database import sqlalchemy_engine
 from services.notification.handlers import NotifyConfig, consume, handle
-from services.notification.messages import Notice, Parties
+from services.notification.messages import Notice, Parties, Recipient
 from services.notification.outbox import EmailOutbox
 from services.notification.store import NotificationStore
 from tests.support.envelopes import opened
@@ -23,21 +23,24 @@ def store(tmp_path):
     return store
 
 
-def test_a_dispute_whose_buyer_is_its_seller_notifies_that_party_once(store):
+def test_a_dispute_whose_buyer_is_its_seller_notifies_that_id_once_in_each_role(store):
     event = opened("P-1", "P-1")
     assert handle(store, event) is True
-    [entry] = store.inbox("P-1")
-    assert entry["recipient_role"] == "seller" and entry["event_id"] == str(event.event_id)
-    assert [e["to_address"] for e in EmailOutbox(store.engine).emails()] == ["P-1@example.invalid"]
+    [as_seller] = store.inbox("P-1", role="seller")
+    [as_buyer] = store.inbox("P-1", role="buyer")
+    assert as_seller["event_id"] == as_buyer["event_id"] == str(event.event_id)
+    assert sorted((e["recipient"], e["to_address"]) for e in EmailOutbox(store.engine).emails()) == [
+        ("buyer:P-1", "P-1@example.invalid"), ("seller:P-1", "P-1@example.invalid")]
     assert store.parties(str(event.dispute_id)) == Parties("P-1", "P-1")
-    assert handle(store, event) is False and len(store.inbox("P-1")) == 1
+    assert handle(store, event) is False and len(store.inbox("P-1")) == 2
 
 
 def test_only_an_event_handled_before_counts_as_a_duplicate(store):
-    twice = [Notice("S-1", "seller", "s", "b\n"), Notice("S-1", "buyer", "s", "b\n")]
+    twice = [Notice("S-1", "seller", "s", "b\n"), Notice("S-1", "seller", "s", "b\n")]
     with pytest.raises(IntegrityError):  # a fault in the effect, not "seen before"
         store.record(event_id="E-1", event_type="DisputeOpened", dispute_id="D-1",
-                     notices=twice, parties=Parties("S-1", "S-1"), addresses={"S-1": "s@x.example"})
+                     notices=twice, parties=Parties("S-1", "S-1"),
+                     addresses={Recipient("seller", "S-1"): "s@x.example"})
     assert not store.handled("E-1") and store.inbox("S-1") == []
     once = twice[:1]
     assert store.record(event_id="E-1", event_type="DisputeOpened", dispute_id="D-1",

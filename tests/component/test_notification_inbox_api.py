@@ -15,7 +15,7 @@ from tests.support.tokens import SECRET, bearer
 @pytest.fixture
 def app(tmp_path):
     settings = NotificationSettings(database_url=f"sqlite:///{tmp_path}/n.sqlite", jwt_secret=SECRET,
-                                    recipients={"S-1": {"time_zone": "Europe/Berlin"}})
+                                    recipients={"seller:S-1": {"time_zone": "Europe/Berlin"}})
     return create_app(settings, run_consumers=False)
 
 
@@ -107,7 +107,7 @@ def test_a_principal_sets_its_email_and_time_zone(api):
     body = {"email": "b1@shop.example", "time_zone": "Asia/Tokyo"}
     assert api.put("/v1/recipients/me", json=body, headers=bearer("buyer", "B-1")).status_code == 200
     assert api.get("/v1/recipients/me", headers=bearer("buyer", "B-1")).json() == {
-        "recipient_id": "B-1", **body}
+        "recipient_id": "B-1", "recipient_role": "buyer", **body}
 
 
 def test_an_unknown_time_zone_is_refused(api):

@@ -11,9 +11,9 @@ from sqlalchemy import text
 from contracts.envelope import ActorRef, EventEnvelope, event_id_for
 from services.common.database import sqlalchemy_engine
 from services.notification.handlers import handle
-from services.notification.messages import Parties
+from services.notification.messages import Parties, Recipient
 from services.notification.outbox import EmailOutbox
-from services.notification.store import NotificationStore
+from services.notification.store import NotificationStore, Profile
 from tests.support.orders import NOW
 
 pytestmark = pytest.mark.integration
@@ -49,11 +49,12 @@ def test_party_ids_longer_than_128_characters_are_notified_and_mailed(store):
         f"{buyer}@example.invalid", f"{seller}@example.invalid"}
 
 
-def test_a_dispute_whose_buyer_is_its_seller_is_recorded_once_and_not_lost(store):
+def test_a_dispute_whose_buyer_is_its_seller_is_recorded_once_per_role_and_not_lost(store):
     event = opened("P-1", "P-1")
     assert handle(store, event) is True and handle(store, event) is False
-    assert [n["recipient_role"] for n in store.inbox("P-1")] == ["seller"]
-    assert len(EmailOutbox(store.engine).emails()) == 1
+    assert sorted(n["recipient_role"] for n in store.inbox("P-1")) == ["buyer", "seller"]
+    assert sorted(e["recipient"] for e in EmailOutbox(store.engine).emails()) == [
+        "buyer:P-1", "seller:P-1"]
     assert store.parties(str(event.dispute_id)) == Parties("P-1", "P-1")
 
 
@@ -64,3 +65,24 @@ def test_a_database_made_with_the_old_short_id_columns_is_widened(store):
     store.create_tables()
     store.create_tables()  # nothing left to widen: a no-op
     assert handle(store, opened("B-1", "S" * 300)) is True
+
+
+def test_a_database_with_the_former_id_only_profiles_starts_and_never_reads_them(store):
+    """Rows of the former `recipients` table (keyed by id alone, writable by any role with that
+    id) are left alone and ignored: a profile is now the (role, id)'s own."""
+    with store.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE recipients (recipient_id TEXT PRIMARY KEY,"
+                          " email VARCHAR(254), time_zone VARCHAR(64))"))
+        conn.execute(text("INSERT INTO recipients VALUES ('S-1', 'attacker@evil.example', NULL)"))
+    store.create_tables()
+    assert handle(store, opened("B-1", "S-1")) is True
+    assert "attacker@evil.example" not in {e["to_address"] for e in EmailOutbox(store.engine).emails()}
+
+
+def test_profiles_of_one_long_id_in_two_roles_are_kept_apart(store):
+    party = "P-" + "x" * 500
+    store.set_profile(Recipient("buyer", party), Profile("b@home.example", None))
+    store.set_profile(Recipient("seller", party), Profile("s@shop.example", "Europe/Berlin"))
+    assert store.profiles([Recipient("buyer", party), Recipient("seller", party)]) == {
+        Recipient("buyer", party): Profile("b@home.example", None),
+        Recipient("seller", party): Profile("s@shop.example", "Europe/Berlin")}

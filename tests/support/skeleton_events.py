@@ -16,13 +16,13 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.utils import get_topic
 
-from services.dispute.domain import Dispute, dispute_id_for
+from services.dispute.domain import Dispute, former_dispute_id
 
 
 class SkeletonDispute(Aggregate):
     @staticmethod
     def create_id(order_id: str, item_id: str):
-        return dispute_id_for(order_id, item_id)
+        return former_dispute_id(order_id, item_id)
 
     @event("Opened")
     def __init__(self, order_id: str, item_id: str, buyer_id: str, seller_id: str, reason: str,

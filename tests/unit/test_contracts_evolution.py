@@ -16,7 +16,7 @@ from services.dispute.context import command_context
 from services.dispute.domain import Actor, Role
 from services.dispute.translation import to_envelope
 from tests.support.skeleton_events import store_skeleton_dispute
-from tests.unit.domain.support import open_dispute
+from tests.unit.domain.support import IDS, open_dispute
 
 T0 = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -24,7 +24,7 @@ T0 = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 @pytest.fixture
 def app() -> DisputeApplication:
     return DisputeApplication(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                                   "SQLITE_DBNAME": ":memory:"})
+                                   "SQLITE_DBNAME": ":memory:"}, ids=IDS)
 
 
 def test_a_dispute_stored_by_the_walking_skeleton_loads_with_todays_windows(app):

@@ -6,8 +6,8 @@ from string import Template
 import pytest
 
 from contracts.disputes import REGISTRY
-from services.notification.messages import (AUDIENCES, MalformedEvent, Parties, UnknownEvent,
-                                            audience, is_known, notices_for)
+from services.notification.messages import (AUDIENCES, MalformedEvent, Parties, Recipient,
+                                            UnknownEvent, audience, is_known, notices_for)
 from services.notification.rendering import template_values, when
 from services.notification.templates import TEMPLATE_DIR, load_templates
 
@@ -111,7 +111,7 @@ def test_an_opened_dispute_tells_the_seller_what_to_do_by_when_and_the_buyer_it_
 
 
 def test_a_deadline_reads_in_the_recipients_time_zone_when_known():
-    seller, buyer = told("DisputeOpened", zones={"S-1": "Europe/Berlin"})
+    seller, buyer = told("DisputeOpened", zones={Recipient("seller", "S-1"): "Europe/Berlin"})
     assert "3 Dec 15:00 CET" in seller.body and "3 Dec 14:00 UTC" in buyer.body
 
 
@@ -159,7 +159,7 @@ def test_a_failed_refund_tells_only_operators():
 
 
 def test_an_evidence_request_goes_to_the_party_asked_with_its_due_time():
-    [notice] = told("EvidenceRequested", zones={"B-1": "America/New_York"})
+    [notice] = told("EvidenceRequested", zones={Recipient("buyer", "B-1"): "America/New_York"})
     assert notice.recipient == "B-1" and "by 4 Dec 07:00 EST" in notice.body
 
 
@@ -204,16 +204,27 @@ def test_the_message_modules_import_no_io():
         assert not roots & forbidden, name
 
 
-def test_a_buyer_who_is_also_the_seller_gets_one_notice_the_first_roles():
-    [notice] = told("DisputeOpened", parties=Parties(buyer_id="P-1", seller_id="P-1"))
-    assert (notice.recipient, notice.recipient_role) == ("P-1", "seller")
-    assert "respond by" in notice.body
+def test_a_buyer_who_is_also_the_seller_is_told_once_in_each_role():
+    seller, buyer = told("DisputeOpened", parties=Parties(buyer_id="P-1", seller_id="P-1"))
+    assert (seller.to, buyer.to) == (Recipient("seller", "P-1"), Recipient("buyer", "P-1"))
+    assert "respond by" in seller.body and "respond by" not in buyer.body
 
 
-def test_a_party_named_like_the_operators_inbox_is_told_once():
+def test_a_party_named_like_the_operators_inbox_is_told_apart_from_that_inbox():
     notices = told("Escalated", parties=Parties(buyer_id="operators", seller_id="S-1"))
-    assert [(n.recipient, n.recipient_role) for n in notices] == [("operators", "buyer"),
-                                                                  ("S-1", "seller")]
+    assert [n.to for n in notices] == [Recipient("buyer", "operators"), Recipient("seller", "S-1"),
+                                       Recipient("operators", "operators")]
+
+
+def test_a_recipient_key_is_its_role_and_id():
+    assert Recipient("seller", "S:1").key == "seller:S:1"
+    assert Recipient.parse("seller:S:1") == Recipient("seller", "S:1")
+
+
+@pytest.mark.parametrize("key", ["S-1", "operators:operators", "operator:OP-1", "buyer:", ":B-1"])
+def test_a_configured_recipient_must_be_a_buyer_or_seller_with_an_id(key):
+    with pytest.raises(ValueError):
+        Recipient.parse(key)
 
 
 def test_line_breaks_and_control_characters_in_a_payload_never_reach_a_subject():

@@ -7,11 +7,11 @@ from uuid import uuid4
 from fastapi import APIRouter
 
 from services.dispute.api.commands import Created, run_command
-from services.dispute.api.deps import PARTIES, Call
+from services.dispute.api.deps import PARTIES, Call, CommandRoute
 from services.dispute.api.schemas import LeaveFeedback, PostMessage
 from services.dispute.api.views import DisputeView, MessageCreated
 
-router = APIRouter()
+router = APIRouter(route_class=CommandRoute)
 ON_DISPUTE = "/disputes/{dispute_id}"
 
 

@@ -1,4 +1,10 @@
-"""What every route needs: the principal, the clock, the party checks, If-Match."""
+"""What every route needs: the principal, the clock, the party checks, If-Match.
+
+A buyer or seller who is not a party to a dispute learns nothing about it, not even that it
+exists: reads and commands answer them exactly as for a dispute that does not exist (404
+DISPUTE_NOT_FOUND). Commands check this in `CommandRoute`, before the body is read, so a
+stranger's invalid or large body changes nothing in that answer.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +12,17 @@ import asyncio
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Callable
+from typing import Annotated, Any, Callable
 from uuid import UUID, uuid4
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Response
+from fastapi.routing import APIRoute
 
 from services.common.auth import AuthError, Principal
 from services.common.problems import Problem
 from services.dispute.api.consistency import ProjectionWait, ReadYourWrites
 from services.dispute.api.errors import to_problem
+from services.dispute.application import dispute_not_found
 from services.dispute.domain import DomainError
 
 PARTIES = frozenset({"buyer", "seller"})
@@ -68,17 +76,47 @@ async def dispute_to_read(request: Request, dispute_id: UUID, caller: Principal)
     """The dispute, for any role; strangers learn nothing, not even that it exists (404)."""
     dispute = await run_domain(request.app.state.disputes.get_dispute, dispute_id)
     if caller.role in PARTIES and not is_party(dispute, caller):
-        raise Problem(404, "DISPUTE_NOT_FOUND", f"no dispute {dispute_id}")
+        raise to_problem(dispute_not_found(dispute_id))
     return dispute
 
 
 async def dispute_to_act_on(call: "CommandCall", roles: frozenset[str]):
-    """The dispute, when the caller's role may run this command on it (403 otherwise)."""
+    """The dispute, when the caller's role may run this command on it (403 otherwise); a
+    stranger's answer is the missing dispute's (404), as in `CommandRoute`."""
     require_role(call.caller, roles)
-    dispute = await run_domain(call.request.app.state.disputes.get_dispute, call.dispute_id)
+    dispute = getattr(call.request.state, "dispute_seen_by_party", None)
+    if dispute is None or dispute.id != call.dispute_id:
+        dispute = await run_domain(call.request.app.state.disputes.get_dispute, call.dispute_id)
     if not is_party(dispute, call.caller):
-        raise Problem(403, "FORBIDDEN", "only the order's own parties may act on its dispute")
+        raise to_problem(dispute_not_found(call.dispute_id))
     return dispute
+
+
+async def refuse_strangers(request: Request) -> None:
+    """401 without a valid token; 404 for a buyer or seller on a dispute that does not exist
+    or is not theirs. Reads only the path and the Authorization header."""
+    try:
+        dispute_id = UUID(str(request.path_params.get("dispute_id")))
+    except ValueError:
+        return  # the route's own validation answers a malformed id, the same for everyone
+    caller = principal(request, request.headers.get("authorization"))
+    if caller.role in PARTIES:
+        request.state.dispute_seen_by_party = await dispute_to_read(request, dispute_id, caller)
+
+
+class CommandRoute(APIRoute):
+    """A route on one dispute whose unsafe methods refuse strangers before FastAPI reads and
+    validates the body (it does that before any dependency runs)."""
+
+    def get_route_handler(self) -> Callable[[Request], Any]:
+        handle = super().get_route_handler()
+
+        async def strangers_first(request: Request) -> Response:
+            if request.method not in ("GET", "HEAD", "OPTIONS"):
+                await refuse_strangers(request)
+            return await handle(request)
+
+        return strangers_first
 
 
 def if_match_version(if_match: str | None) -> int | None:

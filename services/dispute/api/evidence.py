@@ -11,12 +11,14 @@ from fastapi.responses import FileResponse
 
 from services.common.problems import Problem
 from services.dispute.api.commands import Created, run_checked_command
-from services.dispute.api.deps import PARTIES, Call, Caller, dispute_to_act_on, dispute_to_read, run_domain
+from services.dispute.api.deps import (
+    PARTIES, Call, Caller, CommandRoute, dispute_to_act_on, dispute_to_read, run_domain,
+)
 from services.dispute.api.schemas import Command
 from services.dispute.api.views import EvidenceCreated
 from services.dispute.evidence_store import safe_filename
 
-router = APIRouter()
+router = APIRouter(route_class=CommandRoute)
 ON_DISPUTE = "/disputes/{dispute_id}"
 FORM_FIELDS = {"file", "description", "expected_version"}
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from services.dispute.api.commands import run_command
-from services.dispute.api.deps import Call
+from services.dispute.api.deps import Call, CommandRoute
 from services.dispute.api.schemas import AnswerOffer, ReturnReceipt, Shipment
 from services.dispute.api.views import DisputeView
 
-router = APIRouter()
+router = APIRouter(route_class=CommandRoute)
 SELLER, BUYER = frozenset({"seller"}), frozenset({"buyer"})
 ON_DISPUTE = "/disputes/{dispute_id}"
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from services.common.auth import Principal
 from services.common.problems import Problem
-from services.dispute.idempotency import Recorded
+from services.dispute.idempotency import Recorded, principal_key
 
 KEPT_HEADERS = ("location", "etag")
 
@@ -37,7 +37,7 @@ async def idempotent(request: Request, caller: Principal, key: str | None, print
     """Run `produce` once per (principal, key); replay its stored answer afterwards."""
     if key is None:
         return await produce()
-    store, scope = request.app.state.idempotency, f"{caller.role}:{caller.id}"
+    store, scope = request.app.state.idempotency, principal_key(caller.role, caller.id)
     token, earlier = await asyncio.to_thread(store.claim, scope, key, print_,
                                              request.app.state.clock())
     if earlier is not None:

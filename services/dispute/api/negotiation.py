@@ -7,14 +7,14 @@ from uuid import uuid4
 from fastapi import APIRouter
 
 from services.dispute.api.commands import Created, run_command
-from services.dispute.api.deps import PARTIES, Call
+from services.dispute.api.deps import PARTIES, Call, CommandRoute
 from services.dispute.api.schemas import (
     AnswerOffer, Escalate, MakeOffer, OfferTermsBody, RejectClaim, RejectOffer, Withdraw,
 )
 from services.dispute.api.views import DisputeView, OfferCreated
 from services.dispute.domain import OfferTerms
 
-router = APIRouter()
+router = APIRouter(route_class=CommandRoute)
 SELLER, BUYER = frozenset({"seller"}), frozenset({"buyer"})
 ON_DISPUTE = "/disputes/{dispute_id}"
 

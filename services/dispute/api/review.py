@@ -8,11 +8,11 @@ from uuid import uuid4
 from fastapi import APIRouter
 
 from services.dispute.api.commands import Created, run_command
-from services.dispute.api.deps import OPERATOR, PARTIES, Call
+from services.dispute.api.deps import OPERATOR, PARTIES, Call, CommandRoute
 from services.dispute.api.schemas import Appeal, AnswerOffer, Decide, DecideAppeal, RequestEvidence
 from services.dispute.api.views import AppealCreated, DisputeView, EvidenceRequestCreated
 
-router = APIRouter()
+router = APIRouter(route_class=CommandRoute)
 ON_DISPUTE = "/disputes/{dispute_id}"
 
 

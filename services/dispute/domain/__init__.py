@@ -1,7 +1,8 @@
 """The dispute domain: pure rules, no I/O. Time, ids and order facts come in from outside."""
 
-from services.dispute.domain.dispute import Dispute, dispute_id_for
+from services.dispute.domain.dispute import Dispute
 from services.dispute.domain.errors import DomainError
+from services.dispute.domain.ids import DisputeIds, former_dispute_id, keyed_dispute_id
 from services.dispute.domain.orders import OrderFacts
 from services.dispute.domain.policy import DisputePolicy
 from services.dispute.domain.values import (
@@ -11,8 +12,9 @@ from services.dispute.domain.values import (
 )
 
 __all__ = [
-    "DEADLINE_WORKER", "Actor", "AppealOutcome", "Deadline", "Dispute", "DisputePolicy",
+    "DEADLINE_WORKER", "Actor", "AppealOutcome", "Deadline", "Dispute", "DisputeIds",
+    "DisputePolicy",
     "DomainError", "EscalationTrigger", "EvidenceFile", "OfferTerms", "OrderFacts", "Outcome",
     "Reason", "RequestType", "ResolvedBy", "ReturnCondition", "Role", "Status", "Visibility",
-    "dispute_id_for",
+    "former_dispute_id", "keyed_dispute_id",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
@@ -33,24 +33,19 @@ from services.dispute.domain.values import (
 ActorData = dict[str, Any]
 
 
-def dispute_id_for(order_id: str, item_id: str) -> UUID:
-    """One dispute per (order, item), ever: the id is derived, so the store refuses a second."""
-    return uuid5(NAMESPACE_URL, f"urn:dispute:{order_id}:{item_id}")
-
-
 class Dispute(NegotiationCommands, FulfilmentCommands, ReviewCommands, ConversationCommands,
               RefundRecords, DeadlineTimers, DisputeSteps, DisputeState, Aggregate):
-    @staticmethod
-    def create_id(order_id: str, item_id: str) -> UUID:
-        return dispute_id_for(order_id, item_id)
-
     @classmethod
-    def open(cls, *, order: OrderFacts, item_id: str, actor: Actor, reason: str, request: str,
-             request_amount: Decimal | None, description: str, at: datetime,
-             policy: DisputePolicy, evidence: tuple[EvidenceFile, ...] = ()) -> "Dispute":
-        """The buyer opens a dispute on one item of their order (optionally with evidence)."""
+    def open(cls, *, dispute_id: UUID, order: OrderFacts, item_id: str, actor: Actor,
+             reason: str, request: str, request_amount: Decimal | None, description: str,
+             at: datetime, policy: DisputePolicy,
+             evidence: tuple[EvidenceFile, ...] = ()) -> "Dispute":
+        """The buyer opens a dispute on one item of their order (optionally with evidence).
+        The id comes from outside (`DisputeIds`): one per (order, item), as the store refuses
+        a second stream under the same id."""
         check_can_open(order, item_id, actor, reason, at, policy, evidence)
-        dispute = cls(
+        dispute = cls._create(  # the library's way to create an aggregate under a given id
+            cls.Opened, id=dispute_id,
             order_id=order.order_id, item_id=item_id, buyer_id=order.buyer_id,
             seller_id=order.seller_id, reason=reason, request=request,
             request_amount=claimed_amount(order, item_id, request, request_amount),

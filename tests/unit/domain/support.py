@@ -14,13 +14,15 @@ from decimal import Decimal
 import pytest
 
 from services.dispute.domain import (
-    Actor, Dispute, DisputePolicy, DomainError, EvidenceFile, OfferTerms, OrderFacts, Role,
+    Actor, Dispute, DisputeIds, DisputePolicy, DomainError, EvidenceFile, OfferTerms, OrderFacts,
+    Role,
 )
 
 Command = Callable[[Dispute], object]
 
 T0 = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 POLICY = DisputePolicy()
+IDS = DisputeIds(b"test-dispute-id-key")
 BUYER = Actor(Role.BUYER, "B-1")
 SELLER = Actor(Role.SELLER, "S-1")
 OPERATOR = Actor(Role.OPERATOR, "OP-1")
@@ -51,7 +53,8 @@ def open_dispute(*, request: str = "FULL_REFUND", amount: str | None = None,
                  reason: str = "NOT_AS_DESCRIBED", at: datetime = T0, actor: Actor = BUYER,
                  evidence: Sequence[EvidenceFile] = (), order: OrderFacts = ORDER,
                  policy: DisputePolicy = POLICY) -> Dispute:
-    return Dispute.open(order=order, item_id="I-1", actor=actor, reason=reason, request=request,
+    return Dispute.open(dispute_id=IDS.for_new_dispute(order.order_id, "I-1"), order=order,
+                        item_id="I-1", actor=actor, reason=reason, request=request,
                         request_amount=usd(amount), description="not what the listing showed",
                         at=at, policy=policy, evidence=tuple(evidence))
 

@@ -3,9 +3,9 @@ from datetime import timedelta
 
 import pytest
 
-from services.dispute.domain import Dispute, DomainError, dispute_id_for
+from services.dispute.domain import Dispute, DomainError
 from tests.unit.domain.support import (
-    BUYER, ORDER, OTHER_BUYER, POLICY, SELLER, T0, day, names, open_dispute, photo,
+    BUYER, IDS, ORDER, OTHER_BUYER, POLICY, SELLER, T0, day, names, open_dispute, photo,
 )
 
 
@@ -29,8 +29,8 @@ def test_opening_starts_the_seller_and_negotiation_deadlines_and_the_escalation_
     assert dispute.next_deadline == day(5)
 
 
-def test_the_dispute_id_is_derived_from_order_and_item():
-    assert open_dispute().id == dispute_id_for("O-1", "I-1") == dispute_id_for("O-1", "I-1")
+def test_the_dispute_takes_the_id_it_is_given_for_its_order_and_item():
+    assert open_dispute().id == IDS.for_new_dispute("O-1", "I-1")
 
 
 def test_opening_with_photos_records_evidence_added_for_each():
@@ -62,7 +62,8 @@ def test_a_seller_may_not_open():
 
 def test_an_unknown_item_is_order_not_found():
     with pytest.raises(DomainError) as caught:
-        Dispute.open(order=ORDER, item_id="I-404", actor=BUYER, reason="DAMAGED",
+        Dispute.open(dispute_id=IDS.for_new_dispute("O-1", "I-404"), order=ORDER,
+                     item_id="I-404", actor=BUYER, reason="DAMAGED",
                      request="FULL_REFUND", request_amount=None, description="", at=T0,
                      policy=POLICY)
     assert caught.value.code == "ORDER_NOT_FOUND"

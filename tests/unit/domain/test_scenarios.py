@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from services.dispute.domain import Dispute, DomainError, dispute_id_for
+from services.dispute.domain import Dispute, DomainError
 from tests.unit.domain.support import (
-    ORDER, POLICY, T0, Command, accept, acknowledge, add_evidence, day, decide, escalate, names,
+    IDS, ORDER, POLICY, T0, Command, accept, acknowledge, add_evidence, day, decide, escalate, names,
     offer, open_dispute, photo, refund_issued, reject, request_evidence, ship_return, terms,
     withdraw,
 )
@@ -93,7 +93,7 @@ def test_4_the_third_rejected_round_escalates_and_early_escalation_is_refused():
 def test_5_the_same_item_always_maps_to_the_same_dispute():
     first = open_dispute()
     again = open_dispute(at=T0 + timedelta(hours=1))
-    assert first.id == again.id == dispute_id_for("O-1", "I-1")
+    assert first.id == again.id == IDS.for_new_dispute("O-1", "I-1")
 
 
 def test_5_item_not_received_before_the_promised_date_is_refused():
