@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from aiokafka import AIOKafkaProducer
+from typing import Any, AsyncIterator
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -30,3 +32,24 @@ async def ensure_topics(bootstrap: str, topics: dict[str, dict[str, str]], parti
                 pass
     finally:
         await admin.close()
+
+
+async def read_to_end(bootstrap: str, topic: str, client_id: str) -> AsyncIterator[Any]:
+    """Every record of `topic` from the start to its end when called, without a consumer group
+    (nothing committed): for tools that read a whole log once."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, client_id=client_id,
+                                group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        if topic not in await consumer.topics():
+            return
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        while any(await consumer.position(tp) < ends[tp] for tp in partitions):
+            for records in (await consumer.getmany(timeout_ms=1000, max_records=500)).values():
+                for record in records:
+                    yield record
+    finally:
+        await consumer.stop()

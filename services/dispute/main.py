@@ -50,7 +50,8 @@ def utc_now() -> datetime:
 
 def build_application(settings: DisputeSettings) -> DisputeApplication:
     return create_schema_racing_others(lambda: DisputeApplication(
-        env=eventsourcing_env(settings.database_url), policy=settings.policy()))
+        env=eventsourcing_env(settings.database_url), policy=settings.policy(),
+        chain_keys=settings.chain_keys()))
 
 
 def build_broker(settings: DisputeSettings, order_book: OrderBook | None = None,

@@ -12,6 +12,7 @@ from services.common.database import create_schema_racing_others, sqlalchemy_eng
 from services.common.kafka import ensure_topics, idempotent_producer
 from services.common.metrics import serve_metrics
 from services.common.topics import UNLIMITED_RETENTION, ensure_platform_topics
+from services.dispute.audit_topic import CheckpointPublisher
 from services.dispute.relay import Relay, RelayBlocked, RelayPosition
 from services.dispute.relay_lag import measure_lag
 from services.dispute.relay_lock import relay_lock_for
@@ -55,7 +56,9 @@ async def _relay_once(settings, application, position, wakeup, metrics, stopping
         await Relay(application, producer, position, settings.relay_batch_size,
                     settings.relay_poll_interval, settings.events_topic,
                     lock=relay_lock_for(settings.database_url, settings.events_topic),
-                    wakeup=wakeup, metrics=metrics).run(stopping)
+                    wakeup=wakeup, metrics=metrics,
+                    checkpoints=CheckpointPublisher(producer, settings.audit_topic,
+                                                    application.chain_keys)).run(stopping)
     finally:
         await producer.stop()
 

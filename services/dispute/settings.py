@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common.topics import DISPUTES_AUDIT
+from services.dispute.audit_chain import DEV_AUDIT_KEY, ChainKeys
 from services.dispute.domain import DisputePolicy
 
 
@@ -28,6 +30,14 @@ class DisputeSettings(BaseSettings):
     jwt_secret: str = "dev-only-secret-change-me-in-production"
     evidence_dir: str = "var/evidence"
     idempotency_retention: timedelta = timedelta(hours=24)
+    # The audit chain (audit_chain.py): new hashes and checkpoints are signed with audit_key
+    # under audit_key_id; audit_retired_keys ({"id": "key"}, JSON) still verify older ones;
+    # events up to notification audit_legacy_until may predate the keyed chain.
+    audit_key: SecretStr = SecretStr(DEV_AUDIT_KEY)
+    audit_key_id: str = Field(default="dev", min_length=1, max_length=64)
+    audit_retired_keys: dict[str, SecretStr] = {}
+    audit_legacy_until: int = Field(default=0, ge=0)
+    audit_topic: str = DISPUTES_AUDIT
 
     filing_window: timedelta = timedelta(days=30)
     seller_response_window: timedelta = timedelta(days=5)
@@ -41,6 +51,11 @@ class DisputeSettings(BaseSettings):
     max_offer_rounds: int = 3
     max_appeals: int = 1
     buyer_timeout_escalates: bool = False
+
+    def chain_keys(self) -> ChainKeys:
+        keys = {kid: key.get_secret_value().encode() for kid, key in self.audit_retired_keys.items()}
+        keys[self.audit_key_id] = self.audit_key.get_secret_value().encode()
+        return ChainKeys(self.audit_key_id, keys)
 
     def policy(self) -> DisputePolicy:
         return DisputePolicy(
