@@ -48,7 +48,8 @@ async def _relay_once(settings, application, position, wakeup, metrics, stopping
     """One life of the relay with a fresh producer: after a failure nothing queued in the old
     one can be sent behind events published afresh from the recorded position."""
     await ensure_platform_topics(settings.kafka_bootstrap, settings.topic_partitions)
-    await ensure_topics(settings.kafka_bootstrap, {settings.events_topic: UNLIMITED_RETENTION},
+    await ensure_topics(settings.kafka_bootstrap, {settings.events_topic: UNLIMITED_RETENTION,
+                                                   settings.audit_topic: UNLIMITED_RETENTION},
                         settings.topic_partitions)
     producer = idempotent_producer(settings.kafka_bootstrap, client_id="dispute-relay")
     await producer.start()
