@@ -46,6 +46,7 @@ class ChainReport:
     legacy: int = 0
     checkpoints: int = 0
     checkpointed_disputes: int = 0
+    uncheckpointed: int = 0  # disputes of the store no checkpoint mentions (yet)
     findings: list[Finding] = field(default_factory=list)
     problems: int = 0
 
@@ -171,6 +172,7 @@ class ChainWalk:
 
     def _tails_against_checkpoints(self, book: CheckpointBook) -> None:
         self.report.checkpoints, self.report.checkpointed_disputes = book.read, len(book.recorded)
+        self.report.uncheckpointed = sum(1 for d in self.heads if d not in book.recorded)
         for refused in book.refused:
             self.found("checkpoint_refused", None, None, None, f"{refused.where}: {refused.problem}")
         for dispute_id, recorded in book.recorded.items():

@@ -162,7 +162,9 @@ def audit_verify(
     typer.echo(f"OK: {report.events:,} events of {report.disputes:,} disputes chain correctly under "
                f"the key" + (f" ({report.legacy:,} legacy, stored before the keyed chain)" if report.legacy else "")
                + (f"; {report.checkpointed_disputes:,} disputes match {report.checkpoints:,} checkpoints"
-                  if book is not None else "; checkpoints not read: a deleted tail goes unnoticed"))
+                  if book is not None else "; checkpoints not read: a deleted tail goes unnoticed")
+               + (f" ({report.uncheckpointed:,} disputes not checkpointed yet: their tails are unchecked)"
+                  if book is not None and report.uncheckpointed else ""))
 
 
 def _checkpoint_book(settings, keys, source: str):

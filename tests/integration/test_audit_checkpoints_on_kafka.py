@@ -80,6 +80,13 @@ def test_an_untouched_store_matches_its_checkpoints(published, settings):
     assert (report.events, report.checkpoints, report.checkpointed_disputes) == (15, 4, 3)
 
 
+def test_a_dispute_stored_after_the_last_checkpoint_is_counted_as_not_yet_checkpointed(published, settings):
+    app, _, _ = published
+    open_and_negotiate(app, 7)
+    report = verify(app, settings)
+    assert report.ok and (report.disputes, report.checkpointed_disputes, report.uncheckpointed) == (4, 3, 1)
+
+
 def test_a_deleted_tail_is_named_with_the_versions_the_checkpoint_recorded(published, settings):
     app, engine, ids = published
     tampering.delete_versions(engine, ids[1], 4, 5)
