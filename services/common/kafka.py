@@ -40,8 +40,8 @@ async def read_to_end(bootstrap: str, topic: str, client_id: str, wait: float = 
     (nothing committed): for tools that read a whole log once. Nothing if there is no topic."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, client_id=client_id, group_id=None,
                                 enable_auto_commit=False, auto_offset_reset="earliest")
-    await consumer.start()
     try:
+        await consumer.start()
         if topic not in await consumer.topics():
             return
         partitions = await _assigned(consumer, wait)

@@ -88,3 +88,11 @@ def test_rebuild_switches_to_a_new_generation_and_status_shows_it(env):
 def test_an_unknown_projection_name_is_refused(env):
     result = CliRunner().invoke(disputectl, ["projections", "rebuild", "nope"], env=env)
     assert result.exit_code != 0 and "no projection 'nope'" in str(result.exception)
+
+
+def test_verify_refuses_to_pass_when_the_checkpoints_cannot_be_read(env):
+    from infra.ports import free_port
+
+    result = run({**env, "DISPUTE_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}"}, "audit", "verify")
+    assert result.exit_code == 2
+    assert "cannot read the checkpoints from disputes.audit" in result.output
