@@ -103,7 +103,7 @@ class ChainWalk:
         stored_hash = meta.pop("hash", None)
         self._against_checkpoint(n, stored_hash)
         if meta.get("key_id") is None or stored_hash is None:
-            self._unkeyed(n, head, state, stored_hash)
+            self._unkeyed(n, head, state, stored_hash, meta.get("key_id"))
         else:
             self._keyed(n, head, state, meta, stored_hash)
 
@@ -114,8 +114,8 @@ class ChainWalk:
                        f"the checkpoint of {recorded.at.isoformat()} (position {recorded.position}) "
                        f"recorded hash {recorded.hash}, the store has {stored_hash}")
 
-    def _unkeyed(self, n, head: _Head, state: dict, stored_hash: str | None) -> None:
-        if not head.keyed and n.id <= self.legacy_until:
+    def _unkeyed(self, n, head: _Head, state: dict, stored_hash: str | None, key_id: str | None) -> None:
+        if key_id is None and not head.keyed and n.id <= self.legacy_until:
             self.report.legacy += 1
             head.legacy_upto = n.originator_version
             head.hash = legacy_hash(head.hash, n.topic, n.originator_id, n.originator_version, state)
@@ -123,7 +123,8 @@ class ChainWalk:
         self._end_run(n.originator_id, head)
         what = "no hash" if stored_hash is None else "a hash without a key id"
         self.found("hash_missing", n.originator_id, n.originator_version, n.id,
-                   f"has {what} after the legacy point (notification {self.legacy_until}): stripped")
+                   f"has {what}: stripped (only events up to notification {self.legacy_until}, "
+                   "before any keyed one of their dispute, may lack a keyed hash)")
         head.keyed, head.resync = True, True
 
     def _keyed(self, n, head: _Head, state: dict, meta: dict, stored_hash: str) -> None:
@@ -163,8 +164,8 @@ class ChainWalk:
         head.run, head.run_length = None, 0
 
     def finish(self) -> ChainReport:
-        for dispute_id, head in self.heads.items():
-            self._end_run(dispute_id, head)
+        for dispute_id, last in self.heads.items():
+            self._end_run(dispute_id, last)
         if self.book is not None:
             self._tails_against_checkpoints(self.book)
         self.report.disputes = len(self.heads)
@@ -176,8 +177,8 @@ class ChainWalk:
         for refused in book.refused:
             self.found("checkpoint_refused", None, None, None, f"{refused.where}: {refused.problem}")
         for dispute_id, recorded in book.recorded.items():
-            head = self.heads.get(dispute_id)
-            held = head.version if head else 0
+            last = self.heads.get(dispute_id)
+            held = last.version if last else 0
             if recorded.version > held:
                 self.found("tail_missing", dispute_id, held + 1, None,
                            f"the checkpoint of {recorded.at.isoformat()} (position {recorded.position}) "

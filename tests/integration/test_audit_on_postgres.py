@@ -90,6 +90,13 @@ def test_verify_names_a_stripped_hash_even_when_the_content_was_edited_too(store
     assert "has no hash" in report.findings[0].detail
 
 
+def test_a_stripped_hash_is_not_taken_for_a_legacy_event_before_the_legacy_point(store):
+    app, engine, ids = store
+    tampering.strip_hash(engine, ids[0], 1)
+    report = audit_verify.verify(app, legacy_until=1_000)
+    assert findings(report) == [("hash_missing", str(ids[0]), 1)] and report.legacy == 0
+
+
 def test_verify_names_a_chain_recomputed_without_the_key(store):
     app, engine, ids = store
     tampering.replace_in_state(engine, ids[0], 3, "30.00", "3.00")
