@@ -1,13 +1,15 @@
-"""Does `disputectl audit export` keep memory flat? Peak RSS exporting 100k vs 1M events.
+"""Do `disputectl audit export` and `verify` keep memory flat? Peak RSS at 100k vs 1M events.
 
     make bench-export                     # starts a throwaway PostgreSQL
     DISPUTE_DATABASE_URL=postgresql://... .venv/bin/python -m benchmarks.export_memory
 
 Events are generated fast, straight into the store: one dispute's real stored events (opened,
 responded, offer, rejection, message) are built once through the application's mapper, then
-copied under new dispute ids and COPY'd into the recorder's table (the recorder's own
-`insert_events` adapts each row as a composite value: ~200 rows/s, too slow for a million).
-Each export runs in a fresh process (to /dev/null) that reports its own peak RSS.
+copied under new dispute ids, each copy re-chained under the audit key (the chain covers the
+dispute id), and COPY'd into the recorder's table (the recorder's own `insert_events` adapts
+each row as a composite value: ~200 rows/s, too slow for a million). Each export and verify
+runs in a fresh process (to /dev/null) that reports its own peak RSS. Verify keeps one small
+head per dispute (a 5-event dispute per 5 events here), never the events.
 """
 
 from __future__ import annotations
@@ -51,7 +53,22 @@ def template_events(app) -> list:
     return list(app.recorder.select_events(dispute.id))
 
 
-def generate(url: str, template: list, count: int) -> None:
+def rechained(app, template: list, new_id) -> list[bytes]:
+    """The template's stored states for another dispute id, hashed as the mapper would."""
+    from services.dispute.audit_chain import GENESIS, chain_message
+    from services.dispute.context import META_KEY
+
+    states, previous = [], GENESIS
+    for event in template:
+        state, meta = app.mapper.decoded(event)
+        meta.pop("hash", None)
+        previous = app.chain_keys.sign(chain_message(previous, event.topic, new_id,
+                                                     event.originator_version, state, meta))
+        states.append(app.mapper._encode({**state, META_KEY: {**meta, "hash": previous}}))
+    return states
+
+
+def generate(app, url: str, template: list, count: int) -> None:
     import psycopg
 
     columns = "originator_id, originator_version, topic, state"
@@ -59,12 +76,12 @@ def generate(url: str, template: list, count: int) -> None:
         with cursor.copy(f"COPY disputes_events ({columns}) FROM STDIN") as copy:
             for _ in range(0, count, len(template)):
                 new_id = uuid4()
-                for event in template:
-                    copy.write_row((new_id, event.originator_version, event.topic, event.state))
+                for event, state in zip(template, rechained(app, template, new_id)):
+                    copy.write_row((new_id, event.originator_version, event.topic, state))
 
 
-def export_in_child(url: str) -> dict:
-    out = subprocess.run([sys.executable, "-m", "benchmarks.export_memory", "--export-only"],
+def in_child(url: str, mode: str) -> dict:
+    out = subprocess.run([sys.executable, "-m", "benchmarks.export_memory", mode],
                          cwd=ROOT, env={**os.environ, "DISPUTE_DATABASE_URL": url},
                          check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -85,6 +102,20 @@ def export_only() -> None:
                       "events_per_second": round(events / seconds), "peak_rss_mb": round(peak_mb, 1)}))
 
 
+def verify_only() -> None:
+    from services.dispute import audit_verify
+    from services.dispute.main import build_application
+    from services.dispute.settings import DisputeSettings
+
+    app = build_application(DisputeSettings())
+    started = time.monotonic()
+    report = audit_verify.verify(app)
+    seconds = time.monotonic() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"events": report.events, "findings": report.problems, "seconds": round(seconds, 1),
+                      "events_per_second": round(report.events / seconds), "peak_rss_mb": round(peak_mb, 1)}))
+
+
 def run(url: str) -> None:
     from services.dispute.main import build_application
     from services.dispute.settings import DisputeSettings
@@ -93,17 +124,24 @@ def run(url: str) -> None:
     template, stored = template_events(app), 0
     for size in SIZES:
         started = time.monotonic()
-        generate(url, template, size - stored)
+        generate(app, url, template, size - stored)
         stored = app.recorder.max_notification_id()
         print(f"generated {stored:,} events in the store ({time.monotonic() - started:.0f}s)", flush=True)
-        result = export_in_child(url)
+        result = in_child(url, "--export-only")
         print(f"export of {result['events']:,} events: peak RSS {result['peak_rss_mb']} MB, "
               f"{result['seconds']}s ({result['events_per_second']:,} events/s)", flush=True)
+        result = in_child(url, "--verify-only")
+        print(f"verify of {result['events']:,} events ({result['findings']} findings): peak RSS "
+              f"{result['peak_rss_mb']} MB, {result['seconds']}s ({result['events_per_second']:,} events/s)",
+              flush=True)
 
 
 def main() -> None:
     if "--export-only" in sys.argv:
         export_only()
+        return
+    if "--verify-only" in sys.argv:
+        verify_only()
         return
     url = os.environ.get("DISPUTE_DATABASE_URL", "")
     if url.startswith("postgres"):

@@ -75,7 +75,11 @@ def _has_broker_jar(libs_dir: Path) -> bool:
 
 
 def _cluster_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """Kafka's own form (url-safe base64 of a UUID), never starting with '-': the storage
+    tool would read such an id as an option."""
+    while (cluster_id := base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode())[0] == "-":
+        continue
+    return cluster_id
 
 
 CONTROLLER_USER = "controller"

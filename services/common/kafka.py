@@ -7,13 +7,14 @@ principal; the broker's ACLs decide what it may read and write (infra/kafka_acce
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, AsyncIterator
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaTimeoutError, TopicAlreadyExistsError
 from pydantic_settings import BaseSettings
 
 SCRAM = "SCRAM-SHA-512"
@@ -127,3 +128,31 @@ def _raise_topic_errors(response) -> None:
         raise RuntimeError("could not create topics: " + "; ".join(
             f"{name} (Kafka error {code}{': ' + message if message else ''})"
             for name, code, message in failed))
+
+
+async def read_to_end(connection: KafkaConnection, topic: str, client_id: str, wait: float = 10.0) -> AsyncIterator[Any]:
+    """Every record of `topic` from the start to its end when called, without a consumer group
+    (nothing committed): for tools that read a whole log once. Nothing if there is no topic."""
+    consumer = AIOKafkaConsumer(topic, **connection.client_options(), client_id=client_id, group_id=None,
+                                enable_auto_commit=False, auto_offset_reset="earliest")
+    try:
+        await consumer.start()
+        if topic not in await consumer.topics():
+            return
+        partitions = await _assigned(consumer, wait)
+        ends = await consumer.end_offsets(partitions)
+        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+            for records in (await consumer.getmany(timeout_ms=1000, max_records=500)).values():
+                for record in records:
+                    yield record
+    finally:
+        await consumer.stop()
+
+
+async def _assigned(consumer: AIOKafkaConsumer, wait: float) -> list[TopicPartition]:
+    deadline = asyncio.get_running_loop().time() + wait
+    while not consumer.assignment():
+        if asyncio.get_running_loop().time() > deadline:
+            raise KafkaTimeoutError("no partition of the topic was assigned in time")
+        await asyncio.sleep(0.05)
+    return sorted(consumer.assignment())

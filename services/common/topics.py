@@ -8,16 +8,22 @@ from contracts.topics import DISPUTES_EVENTS, ORDERS_EVENTS, REFUNDS_EVENTS, dea
 from services.common.kafka import KafkaConnection, ensure_topics
 
 UNLIMITED_RETENTION = {"retention.ms": "-1", "retention.bytes": "-1"}
+# Signed checkpoints of the audit chain heads: written by the dispute relay only (its producer,
+# client id "dispute-relay"), read whole by `disputectl audit verify` without a consumer group
+# (client id "disputectl-audit"). Never compacted: the highest checkpointed version must stay.
+DISPUTES_AUDIT = "disputes.audit"
 # topic -> the consumer groups that read it; a group is also the name of its service's
 # principal, which alone may write the group's dead-letter topic.
 CONSUMER_GROUPS = {DISPUTES_EVENTS: ("notification", "refund"), ORDERS_EVENTS: ("dispute",),
                    REFUNDS_EVENTS: ("dispute",)}
 # topic -> the one principal that may write it (the upstream order service is "orders").
-WRITERS = {DISPUTES_EVENTS: "dispute-relay", ORDERS_EVENTS: "orders", REFUNDS_EVENTS: "refund"}
+WRITERS = {DISPUTES_EVENTS: "dispute-relay", DISPUTES_AUDIT: "dispute-relay", ORDERS_EVENTS: "orders",
+           REFUNDS_EVENTS: "refund"}
 
 
 def platform_topics() -> dict[str, dict[str, str]]:
-    topics = {DISPUTES_EVENTS: UNLIMITED_RETENTION, ORDERS_EVENTS: {}, REFUNDS_EVENTS: {}}
+    topics = {DISPUTES_EVENTS: UNLIMITED_RETENTION, DISPUTES_AUDIT: UNLIMITED_RETENTION,
+              ORDERS_EVENTS: {}, REFUNDS_EVENTS: {}}
     for topic, groups in CONSUMER_GROUPS.items():
         topics.update({dead_letter_topic(topic, group): {} for group in groups})
     return topics

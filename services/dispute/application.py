@@ -9,7 +9,8 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Mapper
 
-from services.dispute.context import GENESIS, ContextMapper, hash_chain
+from services.dispute.audit_chain import DEV_KEYS, GENESIS, ChainKeys, legacy_digest
+from services.dispute.context import ContextMapper, hash_chain
 from services.dispute.domain import Dispute, DisputeIds, DisputePolicy, DomainError, OrderFacts
 from services.dispute.domain.values import Actor
 
@@ -30,25 +31,32 @@ class DisputeApplication(Application):
     PINNED = {"POSTGRES_ENABLE_DB_FUNCTIONS": "n", "DISPUTES_POSTGRES_ENABLE_DB_FUNCTIONS": "n"}
 
     def __init__(self, env: dict[str, str], *, ids: DisputeIds,
-                 policy: DisputePolicy | None = None):
+                 policy: DisputePolicy | None = None, chain_keys: ChainKeys = DEV_KEYS):
         super().__init__(env={**env, **self.PINNED})
-        self.ids, self.policy = ids, policy or DisputePolicy()
+        self.ids, self.policy, self.chain_keys = ids, policy or DisputePolicy(), chain_keys
 
     def construct_mapper(self) -> Mapper:
         return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=ContextMapper)
 
     def save(self, *objs: Any, **kwargs: Any):
         """Store the pending events, each chained to its dispute's previous event (context.py)."""
-        heads = {obj.id: self._last_hash(obj.id, pending[0].originator_version)
+        heads = {obj.id: self._chain_head(obj.id, pending[0].originator_version)
                  for obj in objs if (pending := getattr(obj, "_pending_events", None))}
-        with hash_chain(heads):
+        with hash_chain(heads, self.chain_keys):
             return super().save(*objs, **kwargs)
 
-    def _last_hash(self, dispute_id: UUID, first_pending_version: int) -> str:
+    def _chain_head(self, dispute_id: UUID, first_pending_version: int) -> str:
+        """The hash the next event chains from: the last event's keyed hash or, for a dispute
+        stored before the chain was keyed, the legacy digest of all its events (audit_chain)."""
         if first_pending_version == 1:
             return GENESIS
         last = self.recorder.select_events(dispute_id, lte=first_pending_version - 1, desc=True, limit=1)
-        return (last and self.mapper.stored_hash(last[0])) or GENESIS
+        found, key_id = self.mapper.stored_link(last[0]) if last else (None, None)
+        if found is not None and key_id is not None:
+            return found
+        stored = self.recorder.select_events(dispute_id, lte=first_pending_version - 1)
+        return legacy_digest((s.topic, s.originator_id, s.originator_version, self.mapper.decoded(s)[0])
+                             for s in stored)
 
     def open_dispute(self, *, order: OrderFacts, item_id: str, actor: Actor, reason: str,
                      request: str, request_amount: Any, description: str, at: datetime) -> Dispute:

@@ -1,18 +1,16 @@
-"""Audit tools over the event store alone: replay one dispute, export, verify the hash chain.
+"""Audit tools over the event store: replay one dispute, export (verify: audit_verify.py).
 
-All three read the store through the recorder in batches (by notification id, or one
+They read the store through the recorder in batches (by notification id, or one
 dispute's stream), so memory stays flat however long the history is.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterator, TextIO
 from uuid import UUID
 
-from services.dispute.context import GENESIS, META_KEY, event_hash
 from services.dispute.timeline import entry_view, jsonable, timeline_from_events, utc
 from services.dispute.translation import is_public, to_envelope
 
@@ -79,73 +77,11 @@ def export(app, out: TextIO, since: datetime | None = None, until: datetime | No
 def export_line(stored, event, meta: dict, at: datetime) -> dict:
     return {"notification_id": getattr(stored, "id", None), "dispute_id": str(stored.originator_id),
             "version": stored.originator_version, "topic": stored.topic,
-            "occurred_at": jsonable(at), "hash": meta.get("hash"), "envelope": _envelope(event, meta)}
+            "occurred_at": jsonable(at), "hash": meta.get("hash"), "key_id": meta.get("key_id"),
+            "envelope": _envelope(event, meta)}
 
 
 def _envelope(event, meta: dict) -> dict | None:
     if not is_public(event):
         return None
     return to_envelope(event, meta).model_dump(mode="json")
-
-
-# verify ---------------------------------------------------------------------------------
-
-@dataclass
-class BrokenLink:
-    dispute_id: str
-    version: int
-    notification_id: int
-    problem: str
-    expected: str | None = None
-    found: str | None = None
-
-
-@dataclass
-class ChainReport:
-    events: int = 0
-    disputes: int = 0
-    unchained: int = 0
-    broken: BrokenLink | None = None
-    heads: dict = field(default_factory=dict, repr=False)
-
-    def as_dict(self) -> dict:
-        data = asdict(self)
-        data.pop("heads")
-        return data
-
-
-def verify(app, progress: Progress | None = None) -> ChainReport:
-    """Walk the store and recompute every dispute's hash chain; stop at the first broken link."""
-    report, total = ChainReport(), head(app.recorder)
-    for n in notifications(app.recorder):
-        report.events += 1
-        report.broken = _check(app.mapper, n, report)
-        if report.broken:
-            break
-        if progress and report.events % BATCH == 0:
-            progress(report.events, total)
-    if progress:
-        progress(report.events, total)
-    report.disputes = len(report.heads)
-    return report
-
-
-def _check(mapper, n, report: ChainReport) -> BrokenLink | None:
-    last_version, previous = report.heads.get(n.originator_id, (0, GENESIS))
-    link = (str(n.originator_id), n.originator_version, n.id)
-    if n.originator_version != last_version + 1:
-        return BrokenLink(*link, f"expected version {last_version + 1}: an event is missing")
-    try:
-        state = mapper._decode(n.state)
-    except Exception as error:
-        return BrokenLink(*link, f"stored state is unreadable ({type(error).__name__})")
-    found = (state.pop(META_KEY, None) or {}).get("hash")
-    if found is None:  # stored before the chain existed: the chain restarts after it
-        report.unchained += 1
-        report.heads[n.originator_id] = (n.originator_version, GENESIS)
-        return None
-    expected = event_hash(previous, n.topic, n.originator_id, n.originator_version, state)
-    if expected != found:
-        return BrokenLink(*link, "content does not match its hash", expected, found)
-    report.heads[n.originator_id] = (n.originator_version, found)
-    return None

@@ -1,7 +1,8 @@
 """disputectl: the operators' tools. Settings come from the environment (DISPUTE_*).
 
   disputectl projections status | rebuild [NAME]
-  disputectl audit replay DISPUTE_ID [--as-of T | --version N] | export [...] | verify
+  disputectl audit replay DISPUTE_ID [--as-of T | --version N] | export [...] | verify [...]
+  disputectl audit checkpoints [-o FILE]
   disputectl kafka replay --group G --to-datetime T
 """
 
@@ -17,9 +18,11 @@ from typing import Annotated, Optional
 from uuid import UUID
 
 import typer
+from aiokafka.errors import KafkaError
 
 from services.common.database import sqlalchemy_engine
 from services.dispute import audit, projections_rebuild
+from services.dispute import audit_verify as audit_verify_module
 from services.dispute.settings import DisputeSettings
 
 app = typer.Typer(help="Operators' tools for the dispute service.", no_args_is_help=True)
@@ -133,19 +136,77 @@ def audit_export(since: Annotated[Optional[datetime], typer.Option("--from", for
 
 
 @audit_app.command("verify")
-def audit_verify():
-    """Recompute every dispute's hash chain; name the first broken link (exit 1)."""
-    _, disputes, _ = _context()
+def audit_verify(
+        checkpoints: Annotated[str, typer.Option(help=(
+            "where the signed chain heads come from: 'kafka' (the audit topic), a file written by "
+            "`audit checkpoints -o`, or 'none' (deleted tails then go unnoticed)"))] = "kafka",
+        legacy_until: Annotated[Optional[int], typer.Option(min=0, help=(
+            "events up to this notification id may predate the keyed chain "
+            "(default DISPUTE_AUDIT_LEGACY_UNTIL)"))] = None):
+    """Check every dispute's keyed hash chain against the signed checkpoints; list every
+    finding with its dispute and version (exit 1 if any)."""
+    settings, disputes, _ = _context()
+    book = _checkpoint_book(settings, disputes.chain_keys, checkpoints)
     progress = ProgressLine("verify")
-    report = audit.verify(disputes, progress)
+    report = audit_verify_module.verify(disputes, book, settings.audit_legacy_until
+                                        if legacy_until is None else legacy_until, progress)
     progress.close()
-    if report.broken:
-        b = report.broken
-        typer.echo(f"BROKEN at dispute {b.dispute_id} version {b.version} (notification {b.notification_id}): "
-                   f"{b.problem}" + (f"; expected {b.expected}, found {b.found}" if b.expected else ""))
+    for f in report.findings:
+        where = f"dispute {f.dispute_id} version {f.version}" if f.dispute_id else "checkpoint"
+        typer.echo(f"{f.kind.upper()} {where}" + (f" (notification {f.notification_id})"
+                                                  if f.notification_id else "") + f": {f.detail}")
+    if not report.ok:
+        typer.echo(f"FAILED: {report.problems:,} findings in {report.events:,} events of "
+                   f"{report.disputes:,} disputes")
         raise typer.Exit(1)
-    typer.echo(f"OK: {report.events:,} events of {report.disputes:,} disputes chain correctly"
-               + (f" ({report.unchained:,} recorded before the chain existed)" if report.unchained else ""))
+    typer.echo(f"OK: {report.events:,} events of {report.disputes:,} disputes chain correctly under "
+               f"the key" + (f" ({report.legacy:,} legacy, stored before the keyed chain)" if report.legacy else "")
+               + (f"; {report.checkpointed_disputes:,} disputes match {report.checkpoints:,} checkpoints"
+                  if book is not None else "; checkpoints not read: a deleted tail goes unnoticed")
+               + (f" ({report.uncheckpointed:,} disputes not checkpointed yet: their tails are unchecked)"
+                  if book is not None and report.uncheckpointed else ""))
+
+
+def _checkpoint_book(settings, keys, source: str):
+    from services.dispute.audit_checkpoints import CheckpointBook
+    from services.dispute.audit_topic import read_checkpoints
+
+    if source == "none":
+        return None
+    if source == "kafka":
+        try:
+            return asyncio.run(read_checkpoints(settings.kafka_connection(), settings.audit_topic, keys))
+        except KafkaError as error:
+            typer.echo(f"cannot read the checkpoints from {settings.audit_topic} at "
+                       f"{settings.kafka_bootstrap}: {error!r}; give --checkpoints FILE or none", err=True)
+            raise typer.Exit(2)
+    with Path(source).open() as lines:
+        return CheckpointBook().add_lines(lines, keys, source)
+
+
+@audit_app.command("checkpoints")
+def audit_checkpoints(output: Annotated[Optional[Path], typer.Option("--output", "-o")] = None):
+    """Copy the audit topic's signed checkpoints as JSON lines (to keep beside an export;
+    `audit verify --checkpoints FILE` reads them back)."""
+    from services.common.kafka import read_to_end
+    from services.dispute.audit_topic import READER_CLIENT_ID
+
+    settings = DisputeSettings()
+
+    async def copy(out) -> int:
+        count = 0
+        async for record in read_to_end(settings.kafka_connection(), settings.audit_topic, READER_CLIENT_ID):
+            out.write(record.value.decode() + "\n")
+            count += 1
+        return count
+
+    out = output.open("w") if output else sys.stdout
+    try:
+        count = asyncio.run(copy(out))
+    finally:
+        if output:
+            out.close()
+    typer.echo(f"copied {count:,} checkpoints", err=True)
 
 
 @kafka.command("replay")

@@ -3,28 +3,36 @@
 The domain knows nothing of correlation ids; the mapper writes the current command's context
 into each stored event's state under `__meta__` and strips it again when events are loaded.
 
-The mapper also chains each dispute's events: `__meta__.hash` is
-sha256(previous event's hash + canonical(topic, dispute id, version, state)), the first event
-chaining from 64 zeros, so editing any stored row breaks the chain at that row (audit verify).
-The application puts the previous hash of each dispute it saves in `hash_chain(...)`.
+The mapper also chains each dispute's events with a keyed hash (`audit_chain`): editing any
+stored row breaks the chain at that row, and without the key it cannot be recomputed (audit
+verify). The application puts the previous hash of each dispute it saves, and the keys, in
+`hash_chain(...)`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, Iterator
 from uuid import UUID
 
 from eventsourcing.persistence import Mapper, StoredEvent, find_id_convertor
 from eventsourcing.utils import get_topic, resolve_topic
 
+from services.dispute.audit_chain import ChainKeys, chain_message
+
 META_KEY = "__meta__"
-GENESIS = "0" * 64
 _current: ContextVar[dict[str, str | None] | None] = ContextVar("command_meta", default=None)
-_chain: ContextVar[dict[UUID, str] | None] = ContextVar("hash_chain", default=None)
+
+
+@dataclass
+class _Chain:
+    heads: dict[UUID, str]
+    keys: ChainKeys
+
+
+_chain: ContextVar[_Chain | None] = ContextVar("hash_chain", default=None)
 
 
 @contextmanager
@@ -37,19 +45,13 @@ def command_context(correlation_id: str, causation_id: str | None = None) -> Ite
 
 
 @contextmanager
-def hash_chain(heads: dict[UUID, str]) -> Iterator[None]:
-    """Dispute id -> hash of its last stored event; the mapper advances it per event."""
-    token = _chain.set(heads)
+def hash_chain(heads: dict[UUID, str], keys: ChainKeys) -> Iterator[None]:
+    """Dispute id -> hash its next event chains from; the mapper advances it per event."""
+    token = _chain.set(_Chain(heads, keys))
     try:
         yield
     finally:
         _chain.reset(token)
-
-
-def event_hash(previous: str, topic: str, originator_id: UUID, version: int, state: dict) -> str:
-    body = json.dumps([topic, str(originator_id), version, state], sort_keys=True,
-                      separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256((previous + body).encode()).hexdigest()
 
 
 def _event_from_state(stored_event: StoredEvent, state: dict) -> Any:
@@ -78,17 +80,25 @@ class ContextMapper(Mapper):
             state["class_version"] = class_version
         topic = get_topic(type(domain_event))
         meta = dict(_current.get() or {})
-        heads = _chain.get()
-        if heads is not None and originator_id in heads:
-            heads[originator_id] = meta["hash"] = event_hash(
-                heads[originator_id], topic, originator_id, originator_version, state)
+        chain = _chain.get()
+        if chain is not None and originator_id in chain.heads:
+            meta["key_id"] = chain.keys.key_id
+            chain.heads[originator_id] = meta["hash"] = chain.keys.sign(chain_message(
+                chain.heads[originator_id], topic, originator_id, originator_version, state, meta))
         if meta:
             state[META_KEY] = meta
         return StoredEvent(originator_id=originator_id, originator_version=originator_version,
                            topic=topic, state=self._encode(state))
 
-    def stored_hash(self, stored_event: StoredEvent) -> str | None:
-        return (self._decode(stored_event.state).get(META_KEY) or {}).get("hash")
+    def stored_link(self, stored_event: StoredEvent) -> tuple[str | None, str | None]:
+        """(hash, key id) of a stored event; key id None for one stored before keyed chains."""
+        meta = self._decode(stored_event.state).get(META_KEY) or {}
+        return meta.get("hash"), meta.get("key_id")
+
+    def decoded(self, stored_event: StoredEvent) -> tuple[dict, dict]:
+        """(state, metadata) as stored, without building the domain event."""
+        state = self._decode(stored_event.state)
+        return state, state.pop(META_KEY, None) or {}
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         return self.to_domain_event_with_meta(stored_event)[0]

@@ -54,7 +54,7 @@ def utc_now() -> datetime:
 def build_application(settings: DisputeSettings) -> DisputeApplication:
     return create_schema_racing_others(lambda: DisputeApplication(
         env=eventsourcing_env(settings.database_url), ids=settings.dispute_ids(),
-        policy=settings.policy()))
+        policy=settings.policy(), chain_keys=settings.chain_keys()))
 
 
 def build_broker(settings: DisputeSettings, order_book: OrderBook | None = None,

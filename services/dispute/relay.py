@@ -1,7 +1,8 @@
 """The relay: follows the event store's notification log and publishes, in log order, to Kafka.
 
 Its position is recorded only after Kafka acknowledged the batch, so a crash re-publishes
-(same `event_id`s, consumers drop the duplicates) and never skips. Only the holder of the
+(same `event_id`s, consumers drop the duplicates) and never skips. With `checkpoints`, each
+batch is followed by a signed checkpoint of its chain heads (`audit_topic`). Only the holder of the
 relay lock publishes (`relay_lock`); the others stand by and take over when it dies.
 """
 
@@ -14,6 +15,7 @@ from sqlalchemy import BigInteger, Column, Engine, MetaData, String, Table, inse
 from sqlalchemy.exc import IntegrityError
 
 from contracts.topics import DISPUTES_EVENTS
+from services.dispute.audit_topic import CheckpointPublisher
 from services.dispute.relay_lock import LockLost, Unguarded, wait_for_lock
 from services.dispute.relay_metrics import RelayMetrics
 from services.dispute.relay_wakeup import PollingWakeup
@@ -79,8 +81,10 @@ class RelayBlocked(Exception):
 class Relay:
     def __init__(self, app, producer, position: RelayPosition, batch_size: int = 200,
                  poll_interval: float = 0.2, topic: str = DISPUTES_EVENTS, *, lock=None,
-                 wakeup: PollingWakeup | None = None, metrics: RelayMetrics | None = None):
+                 wakeup: PollingWakeup | None = None, metrics: RelayMetrics | None = None,
+                 checkpoints: CheckpointPublisher | None = None):
         self.app, self.producer, self.position = app, producer, position
+        self.checkpoints = checkpoints
         self.batch_size, self.poll_interval, self.topic = batch_size, poll_interval, topic
         self.lock, self.wakeup = lock or Unguarded(), wakeup or PollingWakeup()
         self.metrics = metrics or RelayMetrics()
@@ -113,9 +117,11 @@ class Relay:
             self.app.recorder.select_notifications, start, self.batch_size, inclusive_of_start=False)
         if not notifications:
             return 0
-        envelopes, blocked = self._translate(notifications)
+        envelopes, links, blocked = self._translate(notifications)
         if envelopes:
             await self._publish(envelopes)
+            if self.checkpoints:
+                await self.checkpoints.publish(envelopes[-1][0], links)
             await asyncio.to_thread(self.position.advance, start, envelopes[-1][0])
             self.metrics.published.inc(len(envelopes))
             log.info("relay_published", count=len(envelopes), first=envelopes[0][0],
@@ -124,18 +130,19 @@ class Relay:
             raise blocked
         return len(envelopes)
 
-    def _translate(self, notifications) -> tuple[list, RelayBlocked | None]:
+    def _translate(self, notifications) -> tuple[list, list, RelayBlocked | None]:
         """(notification id, envelope or None for internal events) for the batch, up to the
-        first event that cannot be published."""
-        envelopes = []
+        first event that cannot be published; and (dispute id, version, hash) of the same."""
+        envelopes, links = [], []
         for notification in notifications:
             try:
                 domain_event, meta = self.app.mapper.to_domain_event_with_meta(notification)
                 envelope = to_envelope(domain_event, meta) if is_public(domain_event) else None
             except Exception as error:
-                return envelopes, RelayBlocked(notification.id, error)
+                return envelopes, links, RelayBlocked(notification.id, error)
             envelopes.append((notification.id, envelope))
-        return envelopes, None
+            links.append((notification.originator_id, notification.originator_version, meta.get("hash")))
+        return envelopes, links, None
 
     async def _publish(self, envelopes) -> None:
         sent = [await self.producer.send(self.topic, value=e.kafka_value(), key=e.kafka_key(),

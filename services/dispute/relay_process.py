@@ -12,6 +12,7 @@ from services.common.database import create_schema_racing_others, sqlalchemy_eng
 from services.common.kafka import ensure_topics, idempotent_producer
 from services.common.metrics import serve_metrics
 from services.common.topics import UNLIMITED_RETENTION
+from services.dispute.audit_topic import CheckpointPublisher
 from services.dispute.relay import Relay, RelayBlocked, RelayPosition
 from services.dispute.relay_lag import measure_lag
 from services.dispute.relay_lock import relay_lock_for
@@ -46,7 +47,8 @@ async def run_relay(settings, application, stopping: asyncio.Event) -> None:
 async def _relay_once(settings, application, position, wakeup, metrics, stopping) -> None:
     """One life of the relay with a fresh producer: after a failure nothing queued in the old
     one can be sent behind events published afresh from the recorded position."""
-    await ensure_topics(settings.kafka_connection(), {settings.events_topic: UNLIMITED_RETENTION},
+    await ensure_topics(settings.kafka_connection(), {settings.events_topic: UNLIMITED_RETENTION,
+                                                      settings.audit_topic: UNLIMITED_RETENTION},
                         settings.topic_partitions)
     producer = idempotent_producer(settings.kafka_connection(), client_id="dispute-relay")
     await producer.start()
@@ -54,7 +56,9 @@ async def _relay_once(settings, application, position, wakeup, metrics, stopping
         await Relay(application, producer, position, settings.relay_batch_size,
                     settings.relay_poll_interval, settings.events_topic,
                     lock=relay_lock_for(settings.database_url, settings.events_topic),
-                    wakeup=wakeup, metrics=metrics).run(stopping)
+                    wakeup=wakeup, metrics=metrics,
+                    checkpoints=CheckpointPublisher(producer, settings.audit_topic,
+                                                    application.chain_keys)).run(stopping)
     finally:
         await producer.stop()
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.common.kafka import KafkaSettings
 from services.common.token_settings import TokenSettings
+from services.common.topics import DISPUTES_AUDIT
+from services.dispute.audit_chain import DEV_AUDIT_KEY, ChainKeys
 from services.dispute.domain import DisputeIds, DisputePolicy
 
 
@@ -33,6 +35,14 @@ class DisputeSettings(TokenSettings, KafkaSettings):
     """DISPUTE_ID_KEY: the HMAC key new dispute ids are derived from (one per order and item).
     Production must set its own secret and never change it: with another key, an item whose
     dispute was opened under the old key would get a second dispute."""
+    # The audit chain (audit_chain.py): new hashes and checkpoints are signed with audit_key
+    # under audit_key_id; audit_retired_keys ({"id": "key"}, JSON) still verify older ones;
+    # events up to notification audit_legacy_until may predate the keyed chain.
+    audit_key: SecretStr = SecretStr(DEV_AUDIT_KEY)
+    audit_key_id: str = Field(default="dev", min_length=1, max_length=64)
+    audit_retired_keys: dict[str, SecretStr] = {}
+    audit_legacy_until: int = Field(default=0, ge=0)
+    audit_topic: str = DISPUTES_AUDIT
 
     filing_window: timedelta = timedelta(days=30)
     seller_response_window: timedelta = timedelta(days=5)
@@ -49,6 +59,11 @@ class DisputeSettings(TokenSettings, KafkaSettings):
 
     def dispute_ids(self) -> DisputeIds:
         return DisputeIds(self.id_key.encode())
+
+    def chain_keys(self) -> ChainKeys:
+        keys = {kid: key.get_secret_value().encode() for kid, key in self.audit_retired_keys.items()}
+        keys[self.audit_key_id] = self.audit_key.get_secret_value().encode()
+        return ChainKeys(self.audit_key_id, keys)
 
     def policy(self) -> DisputePolicy:
         return DisputePolicy(

@@ -37,9 +37,10 @@ def run(env, *args):
 
 
 def test_verify_reports_an_intact_chain(env):
-    result = run(env, "audit", "verify")
+    result = run(env, "audit", "verify", "--checkpoints", "none")
     assert result.exit_code == 0
-    assert "OK: 3 events of 1 disputes chain correctly" in result.output
+    assert "OK: 3 events of 1 disputes chain correctly under the key" in result.output
+    assert "checkpoints not read: a deleted tail goes unnoticed" in result.output
 
 
 def test_export_writes_one_json_line_per_event_with_its_public_envelope(env, tmp_path):
@@ -87,3 +88,11 @@ def test_rebuild_switches_to_a_new_generation_and_status_shows_it(env):
 def test_an_unknown_projection_name_is_refused(env):
     result = CliRunner().invoke(disputectl, ["projections", "rebuild", "nope"], env=env)
     assert result.exit_code != 0 and "no projection 'nope'" in str(result.exception)
+
+
+def test_verify_refuses_to_pass_when_the_checkpoints_cannot_be_read(env):
+    from infra.ports import free_port
+
+    result = run({**env, "DISPUTE_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}"}, "audit", "verify")
+    assert result.exit_code == 2
+    assert "cannot read the checkpoints from disputes.audit" in result.output
