@@ -57,12 +57,16 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise Problem(422, "VALIDATION_FAILED", "the cursor is not one this service gave out") from None
 
 
+def principal_from(jwt_secret: str, authorization: str | None) -> Principal:
+    try:
+        return read_token(jwt_secret, authorization)
+    except AuthError as exc:
+        raise Problem(401, "UNAUTHENTICATED", str(exc)) from None
+
+
 def install_inbox_routes(app: FastAPI, store: NotificationStore, jwt_secret: str) -> None:
     def caller(authorization: str | None) -> Principal:
-        try:
-            return read_token(jwt_secret, authorization)
-        except AuthError as exc:
-            raise Problem(401, "UNAUTHENTICATED", str(exc)) from None
+        return principal_from(jwt_secret, authorization)
 
     @app.get("/v1/notifications")
     async def list_notifications(

@@ -1,5 +1,6 @@
 """Notification service settings (prefix NOTIFICATION_)."""
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.topics import DISPUTES_EVENTS
@@ -32,3 +33,7 @@ class NotificationSettings(BaseSettings):
     email_backoff_initial: float = 1.0
     email_backoff_max: float = 300.0
     outbox_poll_interval: float = 0.5
+    # Limits: request bodies, and writes per principal (token bucket, per process).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    rate_limit_per_second: float = Field(default=10.0, gt=0)
+    rate_limit_burst: int = Field(default=60, ge=1)
