@@ -59,9 +59,10 @@ class DisputeApplication(Application):
             raise
         return dispute
 
-    def get_dispute(self, dispute_id: UUID) -> Dispute:
+    def get_dispute(self, dispute_id: UUID, version: int | None = None) -> Dispute:
+        """The dispute now, or as it stood at `version`."""
         try:
-            return self.repository.get(dispute_id)
+            return self.repository.get(dispute_id, version=version)
         except AggregateNotFoundError:
             raise DomainError(f"no dispute {dispute_id}", code="DISPUTE_NOT_FOUND") from None
 
