@@ -16,6 +16,7 @@ import hashlib
 import os
 import re
 import tempfile
+import time
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +88,15 @@ class EvidenceStore:
         staged = self.stage(source)
         staged.commit()
         return staged.file
+
+    def sweep_staged(self, older_than_seconds: float = 3600.0) -> int:
+        """Remove staged uploads a crashed process left (none takes an hour); how many."""
+        cutoff, removed = time.time() - older_than_seconds, 0
+        for staged in self.root.glob(".upload-*") if self.root.is_dir() else ():
+            if staged.stat().st_mtime < cutoff:
+                staged.unlink(missing_ok=True)
+                removed += 1
+        return removed
 
     def path_for(self, sha256: str) -> Path:
         if not _SHA256.match(sha256):

@@ -19,4 +19,5 @@ def prepare_api(app: FastAPI, engine: Engine) -> None:
     create_schema_racing_others(keys.create_tables)
     app.state.idempotency = keys
     app.state.evidence = EvidenceStore(Path(settings.evidence_dir))
+    app.state.evidence.sweep_staged()
     install_limits(app)
