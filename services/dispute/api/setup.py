@@ -1,4 +1,5 @@
-"""Wiring the API's own parts into the app: idempotency keys, evidence files, body and rate limits."""
+"""Wiring the API's own parts into the app: idempotency keys, evidence files, body and rate
+limits."""
 
 from __future__ import annotations
 
