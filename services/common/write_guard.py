@@ -27,10 +27,8 @@ log = structlog.get_logger("http")
 
 
 class WriteGuard:
-    def __init__(self, app: ASGIApp, authenticate: Authenticate, limiter: RateLimiter,
-                 public_paths: frozenset[str] = frozenset()):
+    def __init__(self, app: ASGIApp, authenticate: Authenticate, limiter: RateLimiter):
         self.app, self.authenticate, self.limiter = app, authenticate, limiter
-        self.public_paths = public_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not self._guarded(scope):
@@ -41,8 +39,7 @@ class WriteGuard:
         await self.app(scope, receive, send)
 
     def _guarded(self, scope: Scope) -> bool:
-        return (scope["type"] == "http" and scope["method"] in WRITES
-                and scope["path"] not in self.public_paths)
+        return scope["type"] == "http" and scope["method"] in WRITES
 
     def _refusal(self, request: Request):
         try:
