@@ -79,9 +79,10 @@ class DisputeApplication(Application):
         """Every id the item's dispute may exist under (keyed, then former uuid5)."""
         return self.ids.for_item(order_id, item_id)
 
-    def get_dispute(self, dispute_id: UUID) -> Dispute:
+    def get_dispute(self, dispute_id: UUID, version: int | None = None) -> Dispute:
+        """The dispute now, or as it stood at `version`."""
         try:
-            return self.repository.get(dispute_id)
+            return self.repository.get(dispute_id, version=version)
         except AggregateNotFoundError:
             raise dispute_not_found(dispute_id) from None
 

@@ -4,6 +4,10 @@ The type is decided by the file's first bytes (jpg, png, gif, pdf), never by the
 declared content type; the name the uploader gave is kept as metadata only, never as a path.
 Files are copied in chunks, so no more than one chunk is held in memory and no more than
 `max_bytes` + 1 bytes are ever read.
+
+An upload is staged first (a hidden temporary file beside the store) and committed to its
+content address only once the dispute has recorded it: a file the domain refuses (a cap, a
+closed dispute, a stale version) is discarded and leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import hashlib
 import os
 import re
 import tempfile
+import time
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +38,22 @@ class StoredFile:
     content_type: str
 
 
+@dataclass(frozen=True)
+class StagedFile:
+    """An upload checked and written aside, not yet in the store."""
+
+    file: StoredFile
+    staging: Path
+    target: Path
+
+    def commit(self) -> None:
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.staging, self.target)
+
+    def discard(self) -> None:
+        self.staging.unlink(missing_ok=True)
+
+
 def sniff(head: bytes) -> str | None:
     """The content type the first bytes prove, or None."""
     return next((kind for magic, kind in SIGNATURES if head.startswith(magic)), None)
@@ -49,20 +70,33 @@ class EvidenceStore:
     def __init__(self, root: Path, max_bytes: int = MAX_BYTES):
         self.root, self.max_bytes = Path(root), max_bytes
 
-    def save(self, source: BinaryIO) -> StoredFile:
-        """Copy `source` into the store; EvidenceRejected for a wrong type, empty or too big."""
+    def stage(self, source: BinaryIO) -> StagedFile:
+        """Copy `source` aside; EvidenceRejected (nothing left) for a wrong type, empty or
+        too big. The caller commits or discards the staged file."""
         self.root.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".upload-")
         try:
             with os.fdopen(fd, "wb") as out:
                 stored = self._copy(source, out)
-            target = self.path_for(stored.sha256)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, target)
-            return stored
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        return StagedFile(stored, Path(tmp), self.path_for(stored.sha256))
+
+    def save(self, source: BinaryIO) -> StoredFile:
+        """Copy `source` into the store at once (for callers with no refusal to wait for)."""
+        staged = self.stage(source)
+        staged.commit()
+        return staged.file
+
+    def sweep_staged(self, older_than_seconds: float = 3600.0) -> int:
+        """Remove staged uploads a crashed process left (none takes an hour); how many."""
+        cutoff, removed = time.time() - older_than_seconds, 0
+        for staged in self.root.glob(".upload-*") if self.root.is_dir() else ():
+            if staged.stat().st_mtime < cutoff:
+                staged.unlink(missing_ok=True)
+                removed += 1
+        return removed
 
     def path_for(self, sha256: str) -> Path:
         if not _SHA256.match(sha256):

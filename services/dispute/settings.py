@@ -44,6 +44,13 @@ class DisputeSettings(TokenSettings, KafkaSettings):
     audit_legacy_until: int = Field(default=0, ge=0)
     audit_topic: str = DISPUTES_AUDIT
 
+    # Limits (README, Security): bodies, writes per principal (token bucket: `burst` at
+    # once, then `rate_limit_per_second`; per process), and the view's latest messages.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    rate_limit_per_second: float = Field(default=10.0, gt=0)
+    rate_limit_burst: int = Field(default=60, ge=1)
+    view_latest_messages: int = Field(default=20, ge=1, le=200)
+
     filing_window: timedelta = timedelta(days=30)
     seller_response_window: timedelta = timedelta(days=5)
     buyer_response_window: timedelta = timedelta(days=5)
@@ -56,6 +63,9 @@ class DisputeSettings(TokenSettings, KafkaSettings):
     max_offer_rounds: int = 3
     max_appeals: int = 1
     buyer_timeout_escalates: bool = False
+    max_messages_per_dispute: int = Field(default=500, ge=1)
+    max_evidence_files_per_dispute: int = Field(default=50, ge=1)
+    max_offers_per_dispute: int = Field(default=20, ge=1)
 
     def dispute_ids(self) -> DisputeIds:
         return DisputeIds(self.id_key.encode())
@@ -79,4 +89,7 @@ class DisputeSettings(TokenSettings, KafkaSettings):
             max_offer_rounds=self.max_offer_rounds,
             max_appeals=self.max_appeals,
             buyer_timeout_escalates=self.buyer_timeout_escalates,
+            max_messages=self.max_messages_per_dispute,
+            max_evidence_files=self.max_evidence_files_per_dispute,
+            max_offers=self.max_offers_per_dispute,
         )

@@ -134,13 +134,16 @@ class TimelineProjection(TrackedProjection):
 
 
 def read_timeline(engine: Engine, dispute_id: UUID, as_of: datetime | None,
-                  include_platform_only: bool) -> list[dict]:
+                  include_platform_only: bool, *, after_version: int = 0,
+                  limit: int | None = None) -> list[dict]:
+    """Entries in version order, after `after_version`, at most `limit` of them."""
     table = live_timeline_table(engine)
-    query = select(table).where(table.c.dispute_id == str(dispute_id))
+    query = select(table).where(table.c.dispute_id == str(dispute_id),
+                                table.c.version > after_version)
     if as_of is not None:
         query = query.where(table.c.at <= as_of)
     if not include_platform_only:
         query = query.where(table.c.visibility != PLATFORM_ONLY)
     with engine.connect() as conn:
-        rows = conn.execute(query.order_by(table.c.version)).mappings().all()
+        rows = conn.execute(query.order_by(table.c.version).limit(limit)).mappings().all()
     return [entry_view(row) for row in rows]

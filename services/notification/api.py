@@ -64,12 +64,17 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise Problem(422, "VALIDATION_FAILED", "the cursor is not one this service gave out") from None
 
 
+def principal_from(tokens: TokenVerifier, authorization: str | None) -> Principal:
+    try:
+        return tokens.read(authorization)
+    except AuthError as exc:
+        raise Problem(401, "UNAUTHENTICATED", str(exc)) from None
+
+
 def install_inbox_routes(app: FastAPI, store: NotificationStore, tokens: TokenVerifier) -> None:
     async def caller(authorization: str | None) -> Principal:
-        try:  # in a thread: a JWKS refresh is a blocking HTTP call
-            return await asyncio.to_thread(tokens.read, authorization)
-        except AuthError as exc:
-            raise Problem(401, "UNAUTHENTICATED", str(exc)) from None
+        # in a thread: a JWKS refresh is a blocking HTTP call
+        return await asyncio.to_thread(principal_from, tokens, authorization)
 
     async def party(authorization: str | None) -> Recipient:
         who = await caller(authorization)

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from contracts.topics import dead_letter_topic
+from services.common.body_limit import limit_bodies
 from services.common.startup import BackgroundConnection
 from services.common.database import create_schema_racing_others, sqlalchemy_engine
 from services.common.kafka import ensure_topics, kafka_broker
@@ -23,7 +24,8 @@ from services.common.http import serve_unless_unsafe
 from services.common.token_settings import build_token_verifier
 from services.common.logging import configure_logging
 from services.common.problems import install_problem_handlers
-from services.notification.api import install_inbox_routes
+from services.common.write_guard import guard_writes
+from services.notification.api import install_inbox_routes, principal_from
 from services.notification.handlers import GROUP, NotifyConfig, register_dispute_consumer
 from services.notification.mailer import Backoff, EmailSender, SmtpServer
 from services.notification.outbox import EmailOutbox
@@ -76,6 +78,9 @@ def create_app(settings: NotificationSettings, run_consumers: bool = True) -> Fa
     app.state.store, app.state.sender = store, sender
     install_problem_handlers(app)
     install_inbox_routes(app, store, tokens)
+    guard_writes(app, lambda request: principal_from(tokens, request.headers.get("authorization")),
+                 settings.rate_limit_per_second, settings.rate_limit_burst)
+    limit_bodies(app, settings.max_body_bytes)
     app.get("/health")(lambda: {"status": "ok", "kafka": "connected" if kafka.connected
                                 else ("off" if not run_consumers else "connecting")})
     return app

@@ -47,3 +47,8 @@ class NotificationSettings(TokenSettings, KafkaSettings):
             except ValueError as error:
                 raise ValueError(f"NOTIFICATION_RECIPIENTS: {error}") from None
         return value
+
+    # Limits: request bodies, and writes per principal (token bucket, per process).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    rate_limit_per_second: float = Field(default=10.0, gt=0)
+    rate_limit_burst: int = Field(default=60, ge=1)

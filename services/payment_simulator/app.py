@@ -12,6 +12,7 @@ from fastapi import FastAPI, Header, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.common.body_limit import limit_bodies
 from services.common.database import create_schema_racing_others, sqlalchemy_engine
 from services.common.problems import Problem, install_problem_handlers, problem_response
 from services.payment_simulator.faults import FAIL, SLOW, FaultPlan, Faults
@@ -46,6 +47,7 @@ def create_app(settings: SimulatorSettings) -> FastAPI:
     timing = {"timeout_seconds": settings.timeout_seconds, "latency_ms": settings.latency_ms}
     app = FastAPI(title="Payment provider simulator", version="1")
     install_problem_handlers(app)
+    limit_bodies(app, settings.max_body_bytes)
 
     @app.post("/refunds", status_code=201)
     async def create_refund(request: RefundRequest,

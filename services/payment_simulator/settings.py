@@ -16,3 +16,4 @@ class SimulatorSettings(BaseSettings):
     timeout_first_n: int = Field(0, ge=0)  # the next N are accepted but answered too late
     timeout_seconds: float = Field(30.0, ge=0.0)  # how late "too late" is
     latency_ms: int = Field(0, ge=0)  # added to every request
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)  # larger request bodies: 413

@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from contracts.topics import dead_letter_topic
+from services.common.body_limit import limit_bodies
 from services.common.startup import BackgroundConnection
 from services.common.database import create_schema_racing_others, sqlalchemy_engine
 from services.common.kafka import ensure_topics, kafka_broker
@@ -145,6 +146,7 @@ def create_app(settings: RefundSettings, run_consumers: bool = True) -> FastAPI:
     app = FastAPI(title="Refund service", version="1", lifespan=lifespan)
     app.state.store = parts.store
     install_problem_handlers(app)
+    limit_bodies(app, settings.max_body_bytes)
     app.get("/health")(lambda: {"status": "ok", "kafka": "connected" if kafka.connected
                                 else ("off" if not run_consumers else "connecting")})
     return app

@@ -29,3 +29,4 @@ class RefundSettings(KafkaSettings):
     # Fault injection for tests only: die with SIGKILL right after the provider answered and
     # before the result is committed, to prove the start-up reconcile pays exactly once.
     crash_after_provider_call: bool = False
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)

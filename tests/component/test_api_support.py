@@ -78,17 +78,18 @@ class Api:
         return self.ok(self.upload(who=who), 201)["evidence"]["evidence_id"]
 
 
-def settings_for(tmp_path) -> DisputeSettings:
+def settings_for(tmp_path, **changes) -> DisputeSettings:
     return DisputeSettings(database_url=f"sqlite:///{tmp_path}/dispute.sqlite", jwt_secret=SECRET,
-                           evidence_dir=str(tmp_path / "evidence"), run_workers=False)
+                           evidence_dir=str(tmp_path / "evidence"), run_workers=False, **changes)
 
 
 @contextmanager
-def running_api(tmp_path, clock: Clock, *orders, template=None):
-    """The API on a database in tmp_path (a copy of `template`, whose tables exist already)."""
+def running_api(tmp_path, clock: Clock, *orders, template=None, **settings):
+    """The API on a database in tmp_path (a copy of `template`, whose tables exist already),
+    with `settings` changed from the test defaults."""
     if template is not None:
         shutil.copy(template, tmp_path / "dispute.sqlite")
-    app = create_app(settings_for(tmp_path), clock=clock, run_consumers=False)
+    app = create_app(settings_for(tmp_path, **settings), clock=clock, run_consumers=False)
     for order in orders:
         app.state.orders.apply(order)
     with TestClient(app) as client:

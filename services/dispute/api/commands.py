@@ -9,15 +9,18 @@ and the item's Location. Every answer carries the new version as ETag.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Callable
+from uuid import UUID
 
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from services.common.auth import Principal
 from services.common.problems import Problem
-from services.dispute.api.deps import CommandCall, dispute_to_act_on
+from services.dispute.api.deps import CommandCall, dispute_to_act_on, run_domain
 from services.dispute.api.errors import to_problem
 from services.dispute.api.idempotency import fingerprint, idempotent
 from services.dispute.api.views import dispute_view
@@ -34,6 +37,13 @@ class Acting:
     policy: DisputePolicy
 
 
+# Where each kind of created item sits in the dispute view, and the field naming it
+# (None: the view holds only the current one).
+ITEMS = {"offer": ("offers", "offer_id"), "evidence": ("evidence", "evidence_id"),
+         "message": ("messages", "message_id"), "appeal": ("appeals", "appeal_id"),
+         "evidence_request": ("evidence_request", None)}
+
+
 @dataclass(frozen=True)
 class Created:
     """The item a command creates: its kind in the answer, its collection in the URL."""
@@ -41,7 +51,11 @@ class Created:
     kind: str
     collection: str
     item_id: str
-    pick: Callable[[Any], Any]
+
+    def pick(self, view: Any) -> Any:
+        attribute, key = ITEMS[self.kind]
+        found = getattr(view, attribute)
+        return found if key is None else next(i for i in found if getattr(i, key) == self.item_id)
 
 
 Act = Callable[[Any, Acting], Any]
@@ -60,7 +74,8 @@ async def run_checked_command(call: CommandCall, *, act: Act, body: BaseModel | 
     expected = _expected_version(call, getattr(body, "expected_version", None))
     print_ = fingerprint(call.request, body if payload is None else payload)
     response = await idempotent(call.request, call.caller, call.idempotency_key, print_,
-                                lambda: _execute(call, act, expected, created))
+                                lambda: _execute(call, act, expected, created),
+                                lambda ref: replay_answer(call.request, call.caller, ref))
     await call.consistency.after_command(call.request, response)
     return response
 
@@ -79,18 +94,35 @@ async def _execute(call: CommandCall, act: Act, expected: int | None,
         dispute, _ = await asyncio.to_thread(run)
     except DomainError as exc:
         raise _problem(exc, call) from None
-    return answer(dispute, call, created)
+    return answer(dispute, call.request, call.caller, created)
 
 
-def answer(dispute, call: CommandCall, created: Created | None) -> JSONResponse:
-    view = dispute_view(dispute, call.caller)
-    headers = {"ETag": f'"{dispute.version}"'}
-    if created is None:
-        return JSONResponse(view.model_dump(mode="json"), headers=headers)
-    headers["Location"] = f"/v1/disputes/{dispute.id}/{created.collection}/{created.item_id}"
-    item = created.pick(view)
-    body = {created.kind: item.model_dump(mode="json"), "dispute": view.model_dump(mode="json")}
-    return JSONResponse(body, status_code=201, headers=headers)
+def answer(dispute, request: Request, caller: Principal, created: Created | None = None,
+           opened: bool = False) -> JSONResponse:
+    """The view (201 with Location when `opened`), or {item kind: item, "dispute": view} for a
+    created item; `replay_ref` is what an idempotent replay needs to give it again."""
+    view = dispute_view(dispute, caller, request.app.state.settings.view_latest_messages)
+    headers, status = {"ETag": f'"{dispute.version}"'}, 200
+    body: dict = view.model_dump(mode="json")
+    if opened:
+        headers["Location"], status = f"/v1/disputes/{dispute.id}", 201
+    if created is not None:
+        headers["Location"] = f"/v1/disputes/{dispute.id}/{created.collection}/{created.item_id}"
+        item = created.pick(view).model_dump(mode="json")
+        body, status = {created.kind: item, "dispute": body}, 201
+    response = JSONResponse(body, status_code=status, headers=headers)
+    ref = {"dispute_id": str(dispute.id), "version": dispute.version, "opened": opened,
+           "created": created and asdict(created)}
+    response.replay_ref = ref  # type: ignore[attr-defined]
+    return response
+
+
+async def replay_answer(request: Request, caller: Principal, ref: dict) -> JSONResponse:
+    """The answer a command gave, rebuilt from the dispute as it stood right after it."""
+    dispute = await run_domain(request.app.state.disputes.get_dispute, UUID(ref["dispute_id"]),
+                               ref["version"])
+    created = Created(**ref["created"]) if ref["created"] else None
+    return answer(dispute, request, caller, created, ref["opened"])
 
 
 def _expected_version(call: CommandCall, in_body: int | None) -> int | None:

@@ -19,11 +19,11 @@ ON_DISPUTE = "/disputes/{dispute_id}"
 async def post_message(body: PostMessage, call: Call):
     """PLATFORM_ONLY messages are shown to operators and to their author only."""
     message_id = str(uuid4())
-    created = Created("message", "messages", message_id,
-                      lambda view: next(m for m in view.messages if m.message_id == message_id))
+    created = Created("message", "messages", message_id)
     return await run_command(call, roles=PARTIES | {"operator"}, body=body, created=created, act=(
         lambda d, c: d.post_message(message_id=message_id, text=body.text,
-                                    visibility=body.visibility, actor=c.actor, at=c.at)))
+                                    visibility=body.visibility, actor=c.actor, at=c.at,
+                                    policy=c.policy)))
 
 
 @router.post(ON_DISPUTE + "/feedback", response_model=DisputeView)

@@ -118,13 +118,18 @@ class CommandRoute(APIRoute):
 
         return strangers_first
 
+MAX_VERSION_DIGITS = 18
+
 
 def if_match_version(if_match: str | None) -> int | None:
-    """The version an If-Match names (`"3"`, `W/"3"`); -1, never matching, for other tags."""
+    """The version an If-Match names (`"3"`, `W/"3"`); -1, never matching (412), for other
+    tags, a list of tags, or more digits than any version has (int() of thousands of digits
+    raises)."""
     if if_match is None or if_match.strip() == "*":
         return None
     tag = if_match.strip().removeprefix("W/").strip('"')
-    return int(tag) if tag.isascii() and tag.isdigit() else -1
+    plain = tag.isascii() and tag.isdigit() and len(tag) <= MAX_VERSION_DIGITS
+    return int(tag) if plain else -1
 
 
 @dataclass(frozen=True)

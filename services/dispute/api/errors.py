@@ -10,6 +10,8 @@ STATUS = {
     "PROMISED_DELIVERY_NOT_ELAPSED": 422, "IDEMPOTENCY_KEY_REUSED_WITH_DIFFERENT_PAYLOAD": 422,
     "REFUND_EXCEEDS_REFUNDABLE_AMOUNT": 422, "CURRENCY_MISMATCH": 422,
     "APPEAL_REQUIRES_NEW_EVIDENCE": 422, "EVIDENCE_REJECTED": 422,
+    "TOO_MANY_MESSAGES": 422, "TOO_MANY_EVIDENCE_FILES": 422, "TOO_MANY_OFFERS": 422,
+    "RATE_LIMITED": 429,
 }
 # Members of every problem body; a domain detail of the same name (the dispute's `status`)
 # is renamed `dispute_<name>` instead of overwriting it.

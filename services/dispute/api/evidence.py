@@ -3,6 +3,7 @@ and download by the parties, operators and services."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 from uuid import UUID, uuid4
 
@@ -30,18 +31,23 @@ async def add_evidence(call: Call, file: Annotated[UploadFile, File()],
     """Add one file; the type is read from its first bytes, the name is kept for display only."""
     await dispute_to_act_on(call, PARTIES)
     await _refuse_unknown_fields(call.request)
-    stored = await run_domain(call.request.app.state.evidence.save, file.file)
-    evidence_id, filename = str(uuid4()), safe_filename(file.filename)
+    staged = await run_domain(call.request.app.state.evidence.stage, file.file)
+    stored, evidence_id, filename = staged.file, str(uuid4()), safe_filename(file.filename)
     payload = {"description": description, "expected_version": expected_version,
                "filename": filename, "sha256": stored.sha256}
-    created = Created("evidence", "evidence", evidence_id,
-                      lambda view: next(e for e in view.evidence if e.evidence_id == evidence_id))
-    return await run_checked_command(
-        call, body=Command(expected_version=expected_version), payload=payload, created=created,
-        act=lambda d, c: d.add_evidence(
-            evidence_id=evidence_id, sha256=stored.sha256, content_type=stored.content_type,
-            size=stored.size, filename=filename, description=description, actor=c.actor,
-            at=c.at))
+    created = Created("evidence", "evidence", evidence_id)
+    try:
+        response = await run_checked_command(
+            call, body=Command(expected_version=expected_version), payload=payload,
+            created=created, act=lambda d, c: d.add_evidence(
+                evidence_id=evidence_id, sha256=stored.sha256, content_type=stored.content_type,
+                size=stored.size, filename=filename, description=description, actor=c.actor,
+                at=c.at, policy=c.policy))
+        if response.status_code < 300:  # recorded: the file joins the store
+            await asyncio.to_thread(staged.commit)
+        return response
+    finally:
+        await asyncio.to_thread(staged.discard)
 
 
 @router.get(ON_DISPUTE + "/evidence/{evidence_id}", response_class=FileResponse,

@@ -1,76 +1,46 @@
-"""Request body limits: 1 MB for every body, except an evidence upload (one file of up to
-10 MB plus the form around it). A declared Content-Length over the limit is refused before
-anything is read; a body streamed without one is cut off as soon as it passes the limit.
+"""The dispute API's limits in front of its routes (services/common does the work):
 
-Over the limit is 413 PAYLOAD_TOO_LARGE; on the evidence upload it is 422 EVIDENCE_REJECTED,
-the same answer as a file the evidence store finds too big.
+- bodies: 1 MB (`DISPUTE_MAX_BODY_BYTES`), except an evidence upload (one file of up to
+  10 MB plus the form around it); over the limit is 413 PAYLOAD_TOO_LARGE, on the evidence
+  upload 422 EVIDENCE_REJECTED, the same answer as a file the evidence store finds too big;
+- writes: a bearer token before any body is read (401), then a token bucket per principal
+  (429 RATE_LIMITED with Retry-After; `DISPUTE_RATE_LIMIT_PER_SECOND`, `..._BURST`).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
-from starlette.datastructures import Headers
-from starlette.exceptions import HTTPException
+from fastapi import FastAPI
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.common.problems import problem_response
+from services.common.auth import Principal
+from services.common.body_limit import Limit, limit_bodies
+from services.common.write_guard import guard_writes
+from services.dispute.api.deps import principal
 from services.dispute.evidence_store import MAX_BYTES as EVIDENCE_MAX_BYTES
 
-BODY_MAX_BYTES = 1024 * 1024
 FORM_OVERHEAD = 64 * 1024
+EVIDENCE_UPLOAD = re.compile(r"^/v1/disputes/[^/]+/evidence/?$")
+EVIDENCE_LIMIT = Limit(EVIDENCE_MAX_BYTES + FORM_OVERHEAD, 422, "EVIDENCE_REJECTED")
 
 
-@dataclass(frozen=True)
-class Limit:
-    max_bytes: int
-    status: int
-    code: str
+def body_limit_for(default_bytes: int):
+    default = Limit(default_bytes)
+
+    def limit_for(method: str, path: str) -> Limit:
+        return EVIDENCE_LIMIT if method == "POST" and EVIDENCE_UPLOAD.match(path) else default
+
+    return limit_for
 
 
-DEFAULT = Limit(BODY_MAX_BYTES, 413, "PAYLOAD_TOO_LARGE")
-EVIDENCE_UPLOAD = (re.compile(r"^/v1/disputes/[^/]+/evidence/?$"),
-                   Limit(EVIDENCE_MAX_BYTES + FORM_OVERHEAD, 422, "EVIDENCE_REJECTED"))
+def authenticate(request: Request) -> Principal:
+    """The same principal the routes see (deps.principal), from the headers alone."""
+    return principal(request, request.headers.get("authorization"))
 
 
-class BodyTooLarge(HTTPException):
-    def __init__(self, limit: Limit):
-        super().__init__(limit.status, f"the request body is larger than {limit.max_bytes} bytes")
-        self.limit = limit
-
-
-async def body_too_large(_: Request, exc: BodyTooLarge):
-    return problem_response(exc.limit.status, exc.limit.code, str(exc.detail),
-                            max_bytes=exc.limit.max_bytes)
-
-
-def limit_for(method: str, path: str) -> Limit:
-    pattern, limit = EVIDENCE_UPLOAD
-    return limit if method == "POST" and pattern.match(path) else DEFAULT
-
-
-class BodyLimit:
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        limit = limit_for(scope["method"], scope["path"])
-        declared = Headers(scope=scope).get("content-length", "")
-        if declared.isascii() and declared.isdigit() and int(declared) > limit.max_bytes:
-            response = await body_too_large(Request(scope), BodyTooLarge(limit))
-            return await response(scope, receive, send)
-        received = 0
-
-        async def limited() -> Message:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > limit.max_bytes:
-                raise BodyTooLarge(limit)
-            return message
-
-        await self.app(scope, limited, send)
+def install_limits(app: FastAPI) -> None:
+    """Outermost first: the body limit, then the write guard, then the app."""
+    settings = app.state.settings
+    guard_writes(app, authenticate, settings.rate_limit_per_second, settings.rate_limit_burst)
+    limit_bodies(app, limit_for=body_limit_for(settings.max_body_bytes))

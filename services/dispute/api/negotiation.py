@@ -20,8 +20,7 @@ ON_DISPUTE = "/disputes/{dispute_id}"
 
 
 def new_offer(offer_id: str):
-    return Created("offer", "offers", offer_id,
-                   lambda view: next(o for o in view.offers if o.offer_id == offer_id))
+    return Created("offer", "offers", offer_id)
 
 
 def terms(body: OfferTermsBody | None) -> OfferTerms | None:

@@ -20,6 +20,8 @@ from services.dispute.api.routes import Caller
 from services.dispute.projections import live_index_table, utc
 
 router = APIRouter(prefix="/v1")
+OrderId = Annotated[str | None, Query(max_length=128)]  # as long as an order id may be
+PartyId = Annotated[str | None, Query(max_length=2048)]  # party ids are unbounded upstream
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
 Status = Literal["AWAITING_SELLER_RESPONSE", "AWAITING_BUYER_RESPONSE", "AWAITING_RETURN_SHIPMENT",
                  "RETURN_IN_TRANSIT", "AWAITING_REPLACEMENT", "UNDER_REVIEW", "RESOLVED", "APPEALED",
@@ -56,12 +58,12 @@ class DisputePage(BaseModel):
 async def list_disputes(
     caller: Caller, request: Request,
     status: Annotated[list[Status] | None, Query()] = None,
-    order_id: str | None = None, buyer_id: str | None = None, seller_id: str | None = None,
+    order_id: OrderId = None, buyer_id: PartyId = None, seller_id: PartyId = None,
     awaiting: Literal["buyer", "seller", "operator", "none"] | None = None,
     due_within: Annotated[timedelta | None, Query(description="ISO 8601 duration, e.g. PT24H")] = None,
     sort: Literal["created_at", "next_deadline"] = "created_at",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: str | None = None,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
 ):
     engine = request.app.state.engine
     table = await asyncio.to_thread(live_index_table, engine)  # a rebuild may have switched it

@@ -20,8 +20,7 @@ ON_DISPUTE = "/disputes/{dispute_id}"
              response_model=EvidenceRequestCreated)
 async def request_evidence(body: RequestEvidence, call: Call):
     request_id = str(uuid4())
-    created = Created("evidence_request", "evidence-requests", request_id,
-                      lambda view: view.evidence_request)
+    created = Created("evidence_request", "evidence-requests", request_id)
     return await run_command(call, roles=OPERATOR, body=body, created=created, act=(
         lambda d, c: d.request_evidence(request_id=request_id, from_party=body.from_party,
                                         note=body.note, actor=c.actor, at=c.at,
@@ -40,8 +39,7 @@ async def decide(body: Decide, call: Call):
 async def appeal(body: Appeal, call: Call):
     """The losing party appeals, citing evidence it uploaded after the resolution."""
     appeal_id = str(uuid4())
-    created = Created("appeal", "appeals", appeal_id,
-                      lambda view: next(a for a in view.appeals if a.appeal_id == appeal_id))
+    created = Created("appeal", "appeals", appeal_id)
     return await run_command(call, roles=PARTIES, body=body, created=created, act=(
         lambda d, c: d.appeal(appeal_id=appeal_id, evidence_ids=body.evidence_ids,
                               reason=body.reason, actor=c.actor, at=c.at, policy=c.policy)))

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from services.common.problems import Problem
 from services.dispute.api import conversation, evidence, fulfilment, items, negotiation, review
+from services.dispute.api.commands import answer, replay_answer
 from services.dispute.api.consistency import ReadYourWrites
 from services.dispute.api.deps import (  # noqa: F401 (principal, clock: re-exported)
     Caller, clock, correlation_id, dispute_to_read, principal, require_role, run_domain,
@@ -29,10 +30,11 @@ KeyHeader = Annotated[str | None, Header(min_length=1, max_length=255)]
 async def open_dispute(body: OpenDispute, caller: Caller, request: Request,
                        consistency: ReadYourWrites, idempotency_key: KeyHeader = None):
     require_role(caller, frozenset({"buyer"}))
-    answer = await idempotent(request, caller, idempotency_key, fingerprint(request, body),
-                              lambda: _open(body, caller, request, idempotency_key))
-    await consistency.after_command(request, answer)
-    return answer
+    response = await idempotent(request, caller, idempotency_key, fingerprint(request, body),
+                                lambda: _open(body, caller, request, idempotency_key),
+                                lambda ref: replay_answer(request, caller, ref))
+    await consistency.after_command(request, response)
+    return response
 
 
 async def _open(body: OpenDispute, caller, request: Request, key: str | None) -> JSONResponse:
@@ -51,17 +53,14 @@ async def _open(body: OpenDispute, caller, request: Request, key: str | None) ->
                 reason=body.reason, request=body.request, request_amount=body.request_amount,
                 description=body.description, at=state.clock())
 
-    dispute = await run_domain(open_it)
-    return JSONResponse(dispute_view(dispute, caller).model_dump(mode="json"), status_code=201,
-                        headers={"Location": f"/v1/disputes/{dispute.id}",
-                                 "ETag": f'"{dispute.version}"'})
+    return answer(await run_domain(open_it), request, caller, opened=True)
 
 
 @router.get("/disputes/{dispute_id}", response_model=DisputeView)
 async def get_dispute(dispute_id: UUID, caller: Caller, request: Request, response: Response):
     dispute = await dispute_to_read(request, dispute_id, caller)
     response.headers["ETag"] = f'"{dispute.version}"'
-    return dispute_view(dispute, caller)
+    return dispute_view(dispute, caller, request.app.state.settings.view_latest_messages)
 
 
 for _topic in (negotiation, fulfilment, review, conversation, evidence, items):

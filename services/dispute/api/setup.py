@@ -1,4 +1,5 @@
-"""Wiring the API's own parts into the app: idempotency keys, evidence files, body limits."""
+"""Wiring the API's own parts into the app: idempotency keys, evidence files, body and rate
+limits."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from services.common.database import create_schema_racing_others
-from services.dispute.api.limits import BodyLimit, BodyTooLarge, body_too_large
+from services.dispute.api.limits import install_limits
 from services.dispute.evidence_store import EvidenceStore
 from services.dispute.idempotency import IdempotencyStore
 
@@ -19,5 +20,5 @@ def prepare_api(app: FastAPI, engine: Engine) -> None:
     create_schema_racing_others(keys.create_tables)
     app.state.idempotency = keys
     app.state.evidence = EvidenceStore(Path(settings.evidence_dir))
-    app.add_middleware(BodyLimit)
-    app.add_exception_handler(BodyTooLarge, body_too_large)
+    app.state.evidence.sweep_staged()
+    install_limits(app)

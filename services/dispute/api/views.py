@@ -1,5 +1,10 @@
 """What the API shows of a dispute. Messages for the platform only are shown to operators
-(and to their own author); everything else is the same for every reader."""
+(and to their own author); everything else is the same for every reader.
+
+The view is bounded: it carries the latest `latest_messages` messages (20 by default,
+DISPUTE_VIEW_LATEST_MESSAGES), how many the reader may see in all, and where to page through
+them (GET /v1/disputes/{id}/messages). Evidence and offers are capped per dispute (policy).
+"""
 
 from __future__ import annotations
 
@@ -105,6 +110,8 @@ class DisputeView(BaseModel):
     appeals: list[AppealView]
     evidence: list[EvidenceView]
     messages: list[MessageView]
+    message_count: int
+    messages_url: str
     evidence_request: EvidenceRequestView | None
     escalation: dict[str, Any] | None
     return_shipment: dict[str, Any] | None
@@ -115,8 +122,14 @@ class DisputeView(BaseModel):
     updated_at: datetime
 
 
-def dispute_view(dispute, viewer: Principal | None = None) -> DisputeView:
-    """The dispute as `viewer` may see it (no viewer: as a party who wrote nothing private)."""
+LATEST_MESSAGES = 20
+
+
+def dispute_view(dispute, viewer: Principal | None = None,
+                 latest_messages: int = LATEST_MESSAGES) -> DisputeView:
+    """The dispute as `viewer` may see it (no viewer: as a party who wrote nothing private),
+    with its latest `latest_messages` messages (at least one)."""
+    readable = readable_messages(dispute, viewer)
     return DisputeView(
         id=dispute.id, order_id=dispute.order_id, item_id=dispute.item_id,
         buyer_id=dispute.buyer_id, seller_id=dispute.seller_id, reason=dispute.reason,
@@ -128,12 +141,18 @@ def dispute_view(dispute, viewer: Principal | None = None) -> DisputeView:
         refundable_amount=dispute.refundable_amount, currency=dispute.currency,
         resolution=dispute.resolution, appeals=dispute.appeals,
         evidence=[_evidence(dispute.id, e) for e in dispute.evidence.values()],
-        messages=[m for m in dispute.messages if _may_read(m, viewer)],
+        messages=readable[-max(1, latest_messages):], message_count=len(readable),
+        messages_url=f"/v1/disputes/{dispute.id}/messages",
         evidence_request=dispute.evidence_request, escalation=dispute.escalation,
         return_shipment=dispute.return_shipment, replacement=dispute.replacement,
         feedback=dispute.feedback, version=dispute.version, created_at=dispute.opened_at,
         updated_at=dispute.updated_at,
     )
+
+
+def readable_messages(dispute, viewer: Principal | None) -> list[dict]:
+    """Every message `viewer` may read, oldest first."""
+    return [m for m in dispute.messages if _may_read(m, viewer)]
 
 
 def evidence_url(dispute_id, evidence_id: str) -> str:

@@ -79,10 +79,22 @@ async function openDispute(id, row) {
   document.querySelectorAll("#queue tr.selected").forEach((r) => r.classList.remove("selected"));
   if (row) row.classList.add("selected");
   try {
-    const [dispute, timeline] = await Promise.all([
-      (await api(`/v1/disputes/${id}`)).json(), (await api(`/v1/disputes/${id}/timeline`)).json()]);
-    showDispute(dispute, timeline.entries);
+    const [dispute, entries] = await Promise.all([
+      (await api(`/v1/disputes/${id}`)).json(), timelineOf(id)]);
+    showDispute(dispute, entries);
   } catch (error) { say("Could not open the dispute: " + error.message); }
+}
+
+// The timeline comes in pages (at most 500 entries each): follow next_cursor to the end.
+async function timelineOf(id) {
+  let entries = [], cursor = null;
+  do {
+    const query = "?limit=500" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "");
+    const page = await (await api(`/v1/disputes/${id}/timeline${query}`)).json();
+    entries = entries.concat(page.entries);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return entries;
 }
 
 function showDispute(d, entries) {

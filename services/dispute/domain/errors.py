@@ -90,3 +90,15 @@ class FilingWindowClosed(DomainError):
 
 class PromisedDeliveryNotElapsed(DomainError):
     code = "PROMISED_DELIVERY_NOT_ELAPSED"
+
+
+class TooManyMessages(DomainError):
+    code = "TOO_MANY_MESSAGES"
+
+
+class TooManyEvidenceFiles(DomainError):
+    code = "TOO_MANY_EVIDENCE_FILES"
+
+
+class TooManyOffers(DomainError):
+    code = "TOO_MANY_OFFERS"

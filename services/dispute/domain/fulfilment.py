@@ -43,6 +43,7 @@ class FulfilmentCommands:
             raise errors.ValidationFailed("a problem with the return needs evidence")
         rules.require_own_evidence(self, evidence_ids, actor)
         rules.require_evidence_files(evidence, self.evidence)
+        rules.require_evidence_room(self, len(evidence), policy)
         self._return_received(condition=condition, actor=actor.as_dict(), at=at)
         self._add_evidence_files(evidence, actor, at)
         if problem:

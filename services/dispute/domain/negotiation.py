@@ -92,6 +92,7 @@ class NegotiationCommands:
             raise errors.ValidationFailed("rejecting needs evidence or a counter-offer")
         rules.require_own_evidence(self, evidence_ids, actor)
         rules.require_evidence_files(evidence, self.evidence)
+        rules.require_evidence_room(self, len(evidence), policy)
         counter_amount = self._check_offer(counter_offer, policy) if counter_offer else None
         self._respond_as_seller(actor, at)
         self._add_evidence_files(evidence, actor, at)

@@ -27,6 +27,8 @@ def check_can_open(order: OrderFacts, item_id: str, actor: Actor, reason: str, a
             "the promised delivery date has not passed yet",
             promised_delivery_date=order.promised_delivery_date.isoformat())
     rules.require_evidence_files(evidence, known=())
+    rules.require_room("evidence files", 0, len(evidence), policy.max_evidence_files,
+                       errors.TooManyEvidenceFiles)
 
 
 def claimed_amount(order: OrderFacts, item_id: str, request: str,

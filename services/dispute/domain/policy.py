@@ -21,3 +21,7 @@ class DisputePolicy:
     max_offer_rounds: int = 3
     max_appeals: int = 1
     buyer_timeout_escalates: bool = False
+    # Caps per dispute, so no stream (and no view of it) grows without bound.
+    max_messages: int = 500
+    max_evidence_files: int = 50
+    max_offers: int = 20

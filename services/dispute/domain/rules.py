@@ -15,6 +15,7 @@ from services.dispute.domain.values import (
 
 if TYPE_CHECKING:
     from services.dispute.domain.dispute import Dispute
+    from services.dispute.domain.policy import DisputePolicy
 
 EVIDENCE_CONTENT_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "application/pdf"})
 EVIDENCE_MAX_BYTES = 10 * 1024 * 1024
@@ -117,6 +118,19 @@ def require_new_id(kind: str, new_id: object, known: Collection[str]) -> None:
 def require_text(field: str, value: object, max_length: int = MESSAGE_MAX_LENGTH) -> None:
     if not isinstance(value, str) or not value.strip() or len(value) > max_length:
         raise errors.ValidationFailed(f"{field} must be 1 to {max_length} characters", field=field)
+
+
+def require_room(kind: str, count: int, adding: int, cap: int,
+                 full: type[errors.DomainError]) -> None:
+    """A dispute holds at most `cap` items of `kind` (a policy cap): refuse what would pass it.
+    Checked by commands only, so a stream recorded before a lower cap still loads."""
+    if count + adding > cap:
+        raise full(f"a dispute holds at most {cap} {kind}", max=cap, count=count)
+
+
+def require_evidence_room(dispute: Dispute, adding: int, policy: DisputePolicy) -> None:
+    require_room("evidence files", len(dispute.evidence), adding, policy.max_evidence_files,
+                 errors.TooManyEvidenceFiles)
 
 
 def require_evidence_files(files: Iterable[EvidenceFile], known: Collection[str]) -> None:

@@ -19,6 +19,7 @@ class DisputeSteps:
     def _check_offer(self, terms: OfferTerms, policy: DisputePolicy) -> Decimal | None:
         """The amount the offer stands for, once its id, amount and round are valid."""
         rules.require_new_id("offer", terms.offer_id, self.offers)
+        rules.require_room("offers", len(self.offers), 1, policy.max_offers, errors.TooManyOffers)
         amount = rules.require_terms_amount(
             terms.offer_type, terms.amount, refundable=self.refundable_amount,
             currency=terms.currency, dispute_currency=self.currency)

@@ -119,10 +119,11 @@ def accept_claim(*, by: Actor = SELLER, at: datetime = day(1)) -> Command:
 
 def reject_claim(*, evidence: Sequence[EvidenceFile] = (photo("S-E1"),),
                  evidence_ids: Sequence[str] = (), counter: OfferTerms | None = None,
-                 by: Actor = SELLER, at: datetime = day(1)) -> Command:
+                 by: Actor = SELLER, at: datetime = day(1),
+                 policy: DisputePolicy = POLICY) -> Command:
     return lambda d: d.reject_claim(evidence=tuple(evidence), evidence_ids=list(evidence_ids),
                                     counter_offer=counter, reason="as described", actor=by,
-                                    at=at, policy=POLICY)
+                                    at=at, policy=policy)
 
 
 def escalate(*, by: Actor = BUYER, at: datetime = day(4)) -> Command:
@@ -172,17 +173,17 @@ def decide(outcome: str = "BUYER_FAVOUR", amount: str | None = "100.00", *,
 
 def add_evidence(evidence_id: str = "E-1", *, by: Actor = BUYER, at: datetime = day(1),
                  content_type: str = "image/png", size: int = 1024,
-                 sha256: str = "b" * 64) -> Command:
+                 sha256: str = "b" * 64, policy: DisputePolicy = POLICY) -> Command:
     return lambda d: d.add_evidence(evidence_id=evidence_id, sha256=sha256,
                                     content_type=content_type, size=size, filename="box.png",
-                                    description="the box", actor=by, at=at)
+                                    description="the box", actor=by, at=at, policy=policy)
 
 
 def post_message(message_id: str = "M-1", *, text: str = "Any news?",
                  visibility: str = "PARTIES", by: Actor = BUYER,
-                 at: datetime = day(1)) -> Command:
+                 at: datetime = day(1), policy: DisputePolicy = POLICY) -> Command:
     return lambda d: d.post_message(message_id=message_id, text=text, visibility=visibility,
-                                    actor=by, at=at)
+                                    actor=by, at=at, policy=policy)
 
 
 def appeal(appeal_id: str = "AP-1", evidence_ids: Sequence[str] = ("E-new",), *,
