@@ -5,7 +5,7 @@ from contracts.topics import DISPUTES_EVENTS, ORDERS_EVENTS, REFUNDS_EVENTS, dea
 from services.common.kafka import ensure_topics
 
 UNLIMITED_RETENTION = {"retention.ms": "-1", "retention.bytes": "-1"}
-CONSUMER_GROUPS = {DISPUTES_EVENTS: ("notification", "refund"), ORDERS_EVENTS: ("dispute",),
+CONSUMER_GROUPS = {DISPUTES_EVENTS: ("notification", "refund"), ORDERS_EVENTS: ("dispute", "refund"),
                    REFUNDS_EVENTS: ("dispute",)}
 
 
