@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from contracts.disputes import UnknownDisputeEvent, upcast_payload
 from contracts.envelope import EventEnvelope
 from contracts.topics import DISPUTES_EVENTS, dead_letter_topic
-from services.common.consumers import dead_letter, transient_errors
+from services.common.consumers import RetryLater, dead_letter, transient_errors
 from services.refund.desk import RefundDesk
 from services.refund.policy import (HANDLED_EVENTS, OrderTerms, OutsideRefund, PoisonPayload,
                                     RefundInstruction, order_terms_from, outside_refund_from,
@@ -92,6 +92,9 @@ async def handle_or_redeliver(store: RefundStore, desk: RefundDesk, gate: TrustG
     try:
         await on_dispute_fact(store, desk, gate, envelope, facts)
     except Untrusted:
+        raise
+    except RetryLater:  # waiting for its order: the gate said so already
+        await asyncio.sleep(pause)
         raise
     except Exception as error:
         log.warning("refund_handling_failed_redelivering", error=repr(error)[:300],

@@ -29,8 +29,8 @@ from services.common.database import UtcDateTime
 
 from services.refund import orders as paid_orders
 from services.refund.orders import read_order
-from services.refund.policy import (Committed, OrderTerms, OutsideRefund, RefundInstruction,
-                                    Refusal, refusal_for)
+from services.refund.policy import (Committed, OrderTerms, OutsideRefund, PaidOrder,
+                                    RefundInstruction, Refusal, refusal_for)
 
 PENDING, ISSUED, FAILED = "PENDING", "ISSUED", "FAILED"
 log = structlog.get_logger("refund.store")
@@ -177,7 +177,7 @@ class RefundStore:
                           row["currency"], Decimal(row["refunded_before"]), item_id=row["item_id"],
                           buyer_id=row["buyer_id"], seller_id=row["seller_id"]) if row else None
 
-    def order_of(self, dispute_id: str):
+    def order_of(self, dispute_id: str) -> tuple[OrderTerms | None, PaidOrder | None]:
         """The dispute's terms and the order they name, as we know it (None for what is not)."""
         with self.engine.connect() as conn:
             terms = self._terms(conn, dispute_id)
@@ -210,10 +210,7 @@ class RefundStore:
         with self.engine.begin() as conn:
             terms = self._terms(conn, dispute_id)
             order = read_order(conn, terms.order_id, for_update=True) if terms else None
-            committed = Committed(
-                dispute=_held(conn, key, instructions.c.dispute_id == dispute_id),
-                order=_held(conn, key, instructions.c.dispute_id.in_(select(order_terms.c.dispute_id)
-                            .where(order_terms.c.order_id == (terms.order_id if terms else None)))))
+            committed = _committed(conn, key, terms) if terms else Committed()
             refusal = refusal_for(instruction, terms, order, committed)
             if refusal is None:
                 conn.execute(update(instructions).where(instructions.c.idempotency_key == key)
@@ -313,6 +310,13 @@ class TermsContradicted(Exception):
 def _facts_of(terms: OrderTerms) -> tuple:
     return (terms.order_id, terms.paid_amount, terms.currency, terms.item_id, terms.buyer_id,
             terms.seller_id)
+
+
+def _committed(conn, key: str, terms: OrderTerms) -> Committed:
+    disputes_of_order = select(order_terms.c.dispute_id).where(
+        order_terms.c.order_id == terms.order_id)
+    return Committed(dispute=_held(conn, key, instructions.c.dispute_id == terms.dispute_id),
+                     order=_held(conn, key, instructions.c.dispute_id.in_(disputes_of_order)))
 
 
 def _held(conn, key: str, scope) -> Decimal:

@@ -58,10 +58,12 @@ def service(tmp_path) -> Service:
     return Service(tmp_path)
 
 
-async def test_a_resolution_of_a_dispute_never_opened_is_refused_and_pays_nothing(service):
+@pytest.mark.parametrize("event_type", ["Resolved", "AppealDecided"])
+async def test_a_refund_of_a_dispute_never_opened_is_refused_and_pays_nothing(service, event_type):
     service.orders.apply(order_placed())
+    forged = Dispute().event(event_type, refund_amount="30.00", currency="USD")
     with pytest.raises(Untrusted) as refused:
-        await service.consume(Dispute().resolved("30.00"))
+        await service.consume(forged)
     assert refused.value.reason == "DISPUTE_UNKNOWN" and service.provider.calls == []
 
 

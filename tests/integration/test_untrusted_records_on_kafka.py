@@ -193,3 +193,14 @@ async def _dead_letters_of(bootstrap: str, order_id: str) -> list:
     records = await read_topic(bootstrap, dead_letter_topic(ORDERS_EVENTS, "dispute"), 10_000,
                                timeout=2)
     return [record for record in records if record.key == order_id.encode()]
+
+
+async def test_an_unreadable_order_record_is_dead_lettered_and_the_next_order_is_learned(settings):
+    dispute = Dispute()
+    async with refund_service(settings) as app:
+        await publish(settings, b'{"event_type": "OrderPlaced"}', key=dispute.order_id.encode(),
+                      topic=settings.orders_topic)
+        await place(settings, dispute)
+        learned = await eventually(lambda: app.state.orders.order(dispute.order_id))
+    [dead] = await dead_letters(settings, expect=1, topic=settings.orders_topic)
+    assert dead.value == b'{"event_type": "OrderPlaced"}' and learned.buyer_id == "B-1"
