@@ -32,7 +32,8 @@ from services.refund.desk import RefundDesk
 from services.refund.policy import (HANDLED_EVENTS, OrderTerms, OutsideRefund, PoisonPayload,
                                     RefundInstruction, order_terms_from, outside_refund_from,
                                     refund_for)
-from services.refund.store import RefundStore, TermsContradicted
+from services.refund.store import RefundStore
+from services.refund.terms import TermsContradicted
 from services.refund.trust import TrustGate, Untrusted
 
 GROUP = "refund"

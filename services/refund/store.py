@@ -1,6 +1,6 @@
-"""The refund service's own store: order terms per dispute (what each DisputeOpened claims),
-handled event ids, and refund instructions with their status. Order facts, the ones it trusts,
-are in `services.refund.orders`.
+"""The refund service's own store: handled event ids, and refund instructions with their
+status. What each dispute claims of its order is in `services.refund.terms`; the order facts
+it trusts, in `services.refund.orders`.
 
 An instruction is written PENDING, in the same transaction as the id of the event that asked
 for it, before the provider is called; so a crash at any point leaves either nothing (the
@@ -31,6 +31,9 @@ from services.refund import orders as paid_orders
 from services.refund.orders import read_order
 from services.refund.policy import (Committed, OrderTerms, OutsideRefund, PaidOrder,
                                     RefundInstruction, Refusal, refusal_for)
+from services.refund.terms import metadata as terms_metadata
+from services.refund.terms import (add_missing_parties, order_terms, raise_refunded_before,
+                                   read_terms, remember_terms)
 
 PENDING, ISSUED, FAILED = "PENDING", "ISSUED", "FAILED"
 log = structlog.get_logger("refund.store")
@@ -38,13 +41,6 @@ log = structlog.get_logger("refund.store")
 metadata = MetaData()
 handled_events = Table("refund_handled_events", metadata,
                        Column("event_id", String(36), primary_key=True))
-order_terms = Table(
-    "refund_order_terms", metadata, Column("dispute_id", String(36), primary_key=True),
-    Column("order_id", String(128), nullable=False), Column("paid_amount", String(32), nullable=False),
-    Column("currency", String(3), nullable=False),
-    Column("refunded_before", String(32), nullable=False, server_default="0"),
-    Column("item_id", String(128)), Column("buyer_id", String(128)), Column("seller_id", String(128)),
-)
 instructions = Table(
     "refund_instructions", metadata,
     Column("idempotency_key", String(200), primary_key=True),
@@ -66,7 +62,6 @@ awaiting_order = Table(
     Column("event_id", String(36), primary_key=True),
     Column("since", UtcDateTime(), nullable=False),
 )
-PARTIES = ("item_id", "buyer_id", "seller_id")
 
 
 @dataclass(frozen=True)
@@ -101,8 +96,8 @@ class RefundStore:
         self.engine = engine
 
     def create_tables(self) -> None:
-        metadata.create_all(self.engine)
-        paid_orders.metadata.create_all(self.engine)
+        for tables in (metadata, terms_metadata, paid_orders.metadata):
+            tables.create_all(self.engine)
         self._upgrade()
 
     def _upgrade(self) -> None:
@@ -115,8 +110,7 @@ class RefundStore:
             if "refunded_before" not in terms:
                 conn.execute(text("ALTER TABLE refund_order_terms "
                                   "ADD COLUMN refunded_before VARCHAR(32) NOT NULL DEFAULT '0'"))
-            for column in (name for name in PARTIES if name not in terms):
-                conn.execute(text(f"ALTER TABLE refund_order_terms ADD COLUMN {column} VARCHAR(128)"))
+            add_missing_parties(conn, terms)
             if (self.engine.dialect.name == "postgresql"
                     and getattr(correlation["correlation_id"]["type"], "length", None)):
                 conn.execute(text("ALTER TABLE refund_instructions "
@@ -130,57 +124,23 @@ class RefundStore:
             with self.engine.begin() as conn:
                 conn.execute(insert(handled_events).values(event_id=event_id))
                 if terms is not None:
-                    self._remember_terms(conn, terms)
+                    remember_terms(conn, terms)
                 if outside_refund is not None:
-                    self._raise_refunded_before(conn, outside_refund)
+                    raise_refunded_before(conn, outside_refund)
                 if instruction is not None:
                     conn.execute(insert(instructions).values(**_new_row(instruction, correlation_id)))
             return True
         except IntegrityError:
             return False
 
-    def _remember_terms(self, conn, terms: OrderTerms) -> None:
-        """The first DisputeOpened of a dispute is kept; one that repeats it adds nothing, one
-        that states other facts is refused (`TermsContradicted`) and nothing of it is kept."""
-        known = self._terms(conn, terms.dispute_id)
-        if known is None:
-            conn.execute(insert(order_terms).values(
-                dispute_id=terms.dispute_id, order_id=terms.order_id,
-                paid_amount=str(terms.paid_amount), currency=terms.currency,
-                refunded_before=str(terms.refunded_before), item_id=terms.item_id,
-                buyer_id=terms.buyer_id, seller_id=terms.seller_id))
-        elif _facts_of(known) != _facts_of(terms):
-            raise TermsContradicted(terms.dispute_id)
-
-    @staticmethod
-    def _raise_refunded_before(conn, outside: OutsideRefund) -> None:
-        """`refunded_before` is an absolute figure: the larger one is the newer fact, so a
-        replayed or reordered announcement can never lower it."""
-        row = conn.execute(select(order_terms.c.refunded_before).where(
-            order_terms.c.dispute_id == outside.dispute_id).with_for_update()).first()
-        if row is None:
-            log.warning("outside_refund_for_unknown_order_terms", dispute_id=outside.dispute_id)
-            return
-        if outside.refunded_before > Decimal(row.refunded_before):
-            conn.execute(update(order_terms).where(order_terms.c.dispute_id == outside.dispute_id)
-                         .values(refunded_before=str(outside.refunded_before)))
-
     def terms(self, dispute_id: str) -> OrderTerms | None:
         with self.engine.connect() as conn:
-            return self._terms(conn, dispute_id)
-
-    @staticmethod
-    def _terms(conn, dispute_id: str) -> OrderTerms | None:
-        row = conn.execute(select(order_terms).where(
-            order_terms.c.dispute_id == dispute_id)).mappings().first()
-        return OrderTerms(row["dispute_id"], row["order_id"], Decimal(row["paid_amount"]),
-                          row["currency"], Decimal(row["refunded_before"]), item_id=row["item_id"],
-                          buyer_id=row["buyer_id"], seller_id=row["seller_id"]) if row else None
+            return read_terms(conn, dispute_id)
 
     def order_of(self, dispute_id: str) -> tuple[OrderTerms | None, PaidOrder | None]:
         """The dispute's terms and the order they name, as we know it (None for what is not)."""
         with self.engine.connect() as conn:
-            terms = self._terms(conn, dispute_id)
+            terms = read_terms(conn, dispute_id)
             return terms, (read_order(conn, terms.order_id) if terms else None)
 
     def awaiting_order_since(self, event_id: str, now: datetime) -> datetime:
@@ -208,7 +168,7 @@ class RefundStore:
         """
         key, dispute_id = instruction.idempotency_key, instruction.dispute_id
         with self.engine.begin() as conn:
-            terms = self._terms(conn, dispute_id)
+            terms = read_terms(conn, dispute_id)
             order = read_order(conn, terms.order_id, for_update=True) if terms else None
             committed = _committed(conn, key, terms) if terms else Committed()
             refusal = refusal_for(instruction, terms, order, committed)
@@ -296,20 +256,6 @@ class RefundStore:
             return conn.execute(update(instructions).where(
                 instructions.c.idempotency_key == idempotency_key, instructions.c.status == PENDING,
             ).values(**values, updated_at=_now())).rowcount == 1
-
-
-class TermsContradicted(Exception):
-    """A DisputeOpened for a known dispute stating other facts than its first."""
-
-    reason = "DISPUTE_FACTS_CONFLICT"
-
-    def __init__(self, dispute_id: str):
-        super().__init__(f"{self.reason}: dispute {dispute_id} was opened with other facts")
-
-
-def _facts_of(terms: OrderTerms) -> tuple:
-    return (terms.order_id, terms.paid_amount, terms.currency, terms.item_id, terms.buyer_id,
-            terms.seller_id)
 
 
 def _committed(conn, key: str, terms: OrderTerms) -> Committed:
