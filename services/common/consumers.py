@@ -10,13 +10,18 @@ from faststream.kafka import KafkaBroker
 log = structlog.get_logger("consumer")
 
 
-async def dead_letter(broker: KafkaBroker, topic: str, message, error: Exception) -> None:
-    """Keep the poison message, with why it failed, and let the consumer move on."""
+async def dead_letter(broker: KafkaBroker, topic: str, message, error: Exception,
+                      reason: str | None = None) -> None:
+    """Keep the poison message, with why it failed (and a stable `dlq-reason` code when the
+    consumer refused it on purpose), and let the consumer move on."""
     raw = message.raw_message
     headers = {"dlq-error": repr(error)[:1000], "dlq-source-topic": raw.topic,
                "dlq-source-partition": str(raw.partition), "dlq-source-offset": str(raw.offset)}
+    if reason is not None:
+        headers["dlq-reason"] = reason
     await broker.publish(message.body, topic=topic, key=raw.key, headers=headers)
-    log.warning("dead_lettered", topic=topic, source_offset=raw.offset, error=repr(error)[:300])
+    log.warning("dead_lettered", topic=topic, source_offset=raw.offset, reason=reason,
+                error=repr(error)[:300])
 
 
 class RetryLater(Exception):

@@ -14,7 +14,7 @@ UNLIMITED_RETENTION = {"retention.ms": "-1", "retention.bytes": "-1"}
 DISPUTES_AUDIT = "disputes.audit"
 # topic -> the consumer groups that read it; a group is also the name of its service's
 # principal, which alone may write the group's dead-letter topic.
-CONSUMER_GROUPS = {DISPUTES_EVENTS: ("notification", "refund"), ORDERS_EVENTS: ("dispute",),
+CONSUMER_GROUPS = {DISPUTES_EVENTS: ("notification", "refund"), ORDERS_EVENTS: ("dispute", "refund"),
                    REFUNDS_EVENTS: ("dispute",)}
 # topic -> the one principal that may write it (the upstream order service is "orders").
 WRITERS = {DISPUTES_EVENTS: "dispute-relay", DISPUTES_AUDIT: "dispute-relay", ORDERS_EVENTS: "orders",

@@ -1,6 +1,7 @@
 """Kafka consumers of the dispute service: upstream order events feed the order book (and
 refunds made outside disputes reach the open disputes of the order); refund results are
-recorded on their disputes."""
+recorded on their disputes. An OrderPlaced contradicting a known order is dead-lettered with
+its reason (`dlq-reason`), the order keeping its first facts."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from services.common.consumers import RetryLater, dead_letter, handle_or_dead_le
 from services.dispute.application import DisputeApplication
 from services.dispute.context import command_context
 from services.dispute.domain import Actor, DomainError, Role
-from services.dispute.orders import OrderBook
+from services.dispute.orders import OrderBook, OrderContradicted
 
 GROUP = "dispute"
 
@@ -45,9 +46,16 @@ def register_order_consumer(broker: KafkaBroker, order_book: OrderBook,
         except ValidationError as error:
             await dead_letter(broker, dlq, message, error)
             return
-        await handle_or_dead_letter(broker, dlq, message,
-                                    lambda: asyncio.to_thread(apply_order_event, order_book,
-                                                              disputes, event))
+
+        async def apply() -> None:
+            try:
+                await asyncio.to_thread(apply_order_event, order_book, disputes, event)
+            except OrderContradicted as refusal:
+                log.warning("order_contradicts_known_order", order_id=event.order_id,
+                            event_id=str(event.event_id), changes=refusal.changes)
+                await dead_letter(broker, dlq, message, refusal, reason=refusal.reason)
+
+        await handle_or_dead_letter(broker, dlq, message, apply)
 
 
 def apply_order_event(book: OrderBook, disputes: DisputeApplication | None, event) -> None:

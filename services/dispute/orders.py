@@ -2,6 +2,9 @@
 
 Each order event is applied once (its `event_id` is recorded in the same transaction as its
 effect); events may arrive out of order, so every column is filled by whichever event knows it.
+The first OrderPlaced of an order is kept: a later one repeating it changes nothing, one that
+contradicts it (another buyer, seller, items, amounts or dates) is refused with
+`OrderContradicted` and changes nothing either.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from services.common.database import UtcDateTime
 
 from contracts.orders import OrderDelivered, OrderPlaced, OrderRefunded, OrderShipped
 from services.dispute.domain import OrderFacts
+from services.dispute.domain.orders import contradictions
 
 metadata = MetaData()
 orders = Table(
@@ -34,6 +38,16 @@ applied_order_events = Table(
 )
 
 
+class OrderContradicted(Exception):
+    """An OrderPlaced for a known order stating other facts: refused, the first ones stay."""
+
+    reason = "ORDER_CONTRADICTS_KNOWN"
+
+    def __init__(self, order_id: str, changes: list[str]):
+        super().__init__(f"{self.reason}: OrderPlaced for {order_id} changes {', '.join(changes)}")
+        self.order_id, self.changes = order_id, changes
+
+
 class OrderBook:
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -42,31 +56,32 @@ class OrderBook:
         metadata.create_all(self.engine)
 
     def apply(self, event: OrderPlaced | OrderShipped | OrderDelivered | OrderRefunded) -> bool:
-        """Apply one order event; False when it was applied before (a duplicate)."""
+        """Apply one order event; False when it was applied before (a duplicate). Raises
+        `OrderContradicted` for an OrderPlaced that contradicts the known order."""
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(applied_order_events).values(event_id=str(event.event_id)))
                 self._ensure_row(conn, event.order_id)
+                if isinstance(event, OrderPlaced) and self._already_placed(conn, event):
+                    return True
                 conn.execute(update(orders).where(orders.c.order_id == event.order_id)
                              .values(**_changes(conn, event)))
             return True
         except IntegrityError:
             return False
 
+    def _already_placed(self, conn, placed: OrderPlaced) -> bool:
+        known = _facts(conn, placed.order_id, for_update=True)
+        if known is None:
+            return False
+        changes = contradictions(known, self.facts_from(placed))
+        if changes:
+            raise OrderContradicted(placed.order_id, changes)
+        return True
+
     def facts(self, order_id: str) -> OrderFacts | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(orders).where(orders.c.order_id == order_id)).mappings().first()
-        if row is None or row["placed_at"] is None:
-            return None
-        return OrderFacts(
-            order_id=row["order_id"], buyer_id=row["buyer_id"], seller_id=row["seller_id"],
-            currency=row["currency"],
-            items={k: Decimal(v) for k, v in json.loads(row["items"]).items()},
-            total_amount=Decimal(row["total_amount"]), placed_at=row["placed_at"],
-            promised_delivery_date=row["promised_delivery_date"],
-            delivered_at=row["delivered_at"],
-            refunded_outside_disputes=Decimal(row["refunded_total"]),
-        )
+            return _facts(conn, order_id)
 
     @staticmethod
     def facts_from(placed: OrderPlaced) -> OrderFacts:
@@ -82,6 +97,22 @@ class OrderBook:
         exists = conn.execute(select(orders.c.order_id).where(orders.c.order_id == order_id)).first()
         if exists is None:
             conn.execute(insert(orders).values(order_id=order_id, refunded_total="0"))
+
+
+def _facts(conn, order_id: str, for_update: bool = False) -> OrderFacts | None:
+    query = select(orders).where(orders.c.order_id == order_id)
+    row = conn.execute(query.with_for_update() if for_update else query).mappings().first()
+    if row is None or row["placed_at"] is None:
+        return None
+    return OrderFacts(
+        order_id=row["order_id"], buyer_id=row["buyer_id"], seller_id=row["seller_id"],
+        currency=row["currency"],
+        items={k: Decimal(v) for k, v in json.loads(row["items"]).items()},
+        total_amount=Decimal(row["total_amount"]), placed_at=row["placed_at"],
+        promised_delivery_date=row["promised_delivery_date"],
+        delivered_at=row["delivered_at"],
+        refunded_outside_disputes=Decimal(row["refunded_total"]),
+    )
 
 
 def _changes(conn, event) -> dict:

@@ -2,6 +2,10 @@
 `RefundedOutsideDispute`), refund instructions from `Resolved` / `AppealDecided`; what it does
 not handle it ignores.
 
+A resolution is recorded for payment only once the trust gate accepts it (services/refund/
+trust.py); a DisputeOpened contradicting the first one of its dispute is refused too. Both are
+dead-lettered with their reason (`dlq-reason` header) and counted.
+
 The Kafka offset is committed only after the instruction is paid, recorded and its result
 published (NACK_ON_ERROR). A message that cannot be read, or a handled event type in a
 schema_version the contracts do not know, goes to the group's dead-letter topic. Anything else
@@ -23,12 +27,14 @@ from pydantic import ValidationError
 from contracts.disputes import UnknownDisputeEvent, upcast_payload
 from contracts.envelope import EventEnvelope
 from contracts.topics import DISPUTES_EVENTS, dead_letter_topic
-from services.common.consumers import dead_letter, transient_errors
+from services.common.consumers import RetryLater, dead_letter, transient_errors
 from services.refund.desk import RefundDesk
 from services.refund.policy import (HANDLED_EVENTS, OrderTerms, OutsideRefund, PoisonPayload,
                                     RefundInstruction, order_terms_from, outside_refund_from,
                                     refund_for)
 from services.refund.store import RefundStore
+from services.refund.terms import TermsContradicted
+from services.refund.trust import TrustGate, Untrusted
 
 GROUP = "refund"
 REDELIVERY_PAUSE = 1.0
@@ -46,7 +52,7 @@ class RefundFacts:
 
 
 def register_dispute_consumer(broker: KafkaBroker, store: RefundStore, desk: RefundDesk,
-                              topic: str = DISPUTES_EVENTS, group: str = GROUP,
+                              gate: TrustGate, topic: str = DISPUTES_EVENTS, group: str = GROUP,
                               pause: float = REDELIVERY_PAUSE) -> None:
     dlq = dead_letter_topic(topic, group)
 
@@ -59,7 +65,13 @@ def register_dispute_consumer(broker: KafkaBroker, store: RefundStore, desk: Ref
         except (ValidationError, PoisonPayload, UnknownDisputeEvent) as error:
             await dead_letter(broker, dlq, message, error)
             return
-        await handle_or_redeliver(store, desk, envelope, facts, pause)
+        try:
+            await handle_or_redeliver(store, desk, gate, envelope, facts, pause)
+        except Untrusted as refusal:
+            gate.count(refusal)
+            log.warning("untrusted_dispute_event", reason=refusal.reason, detail=str(refusal),
+                        event_type=envelope.event_type, dispute_id=str(envelope.dispute_id))
+            await dead_letter(broker, dlq, message, refusal, reason=refusal.reason)
 
 
 def refund_facts(envelope: EventEnvelope) -> RefundFacts:
@@ -73,12 +85,18 @@ def refund_facts(envelope: EventEnvelope) -> RefundFacts:
                        outside_refund=outside_refund_from(envelope.event_type, dispute_id, payload))
 
 
-async def handle_or_redeliver(store: RefundStore, desk: RefundDesk, envelope: EventEnvelope,
-                              facts: RefundFacts, pause: float = REDELIVERY_PAUSE) -> None:
-    """Nothing past this point is the message's fault (it was read and accepted, or will be on
-    redelivery), so a failure is never dead-lettered: wait a moment and let Kafka redeliver."""
+async def handle_or_redeliver(store: RefundStore, desk: RefundDesk, gate: TrustGate,
+                              envelope: EventEnvelope, facts: RefundFacts,
+                              pause: float = REDELIVERY_PAUSE) -> None:
+    """Past this point only a refusal (`Untrusted`) is the message's fault; any other failure
+    is never dead-lettered: wait a moment and let Kafka redeliver."""
     try:
-        await on_dispute_fact(store, desk, envelope, facts)
+        await on_dispute_fact(store, desk, gate, envelope, facts)
+    except Untrusted:
+        raise
+    except RetryLater:  # waiting for its order: the gate said so already
+        await asyncio.sleep(pause)
+        raise
     except Exception as error:
         log.warning("refund_handling_failed_redelivering", error=repr(error)[:300],
                     transient=isinstance(error, transient_errors()), pause_seconds=pause)
@@ -86,16 +104,21 @@ async def handle_or_redeliver(store: RefundStore, desk: RefundDesk, envelope: Ev
         raise
 
 
-async def on_dispute_fact(store: RefundStore, desk: RefundDesk, envelope: EventEnvelope,
-                          facts: RefundFacts) -> None:
+async def on_dispute_fact(store: RefundStore, desk: RefundDesk, gate: TrustGate,
+                          envelope: EventEnvelope, facts: RefundFacts) -> None:
     if not facts:
         return
     dispute_id, event_id = str(envelope.dispute_id), str(envelope.event_id)
     with structlog.contextvars.bound_contextvars(
             correlation_id=envelope.correlation_id, dispute_id=dispute_id, event_id=event_id):
-        accepted = await asyncio.to_thread(
-            store.accept, event_id=event_id, terms=facts.terms, instruction=facts.instruction,
-            outside_refund=facts.outside_refund, correlation_id=envelope.correlation_id)
+        if facts.instruction is not None:
+            await gate.check_resolution(event_id, facts.instruction)
+        try:
+            accepted = await asyncio.to_thread(
+                store.accept, event_id=event_id, terms=facts.terms, instruction=facts.instruction,
+                outside_refund=facts.outside_refund, correlation_id=envelope.correlation_id)
+        except TermsContradicted as conflict:
+            raise Untrusted(conflict.reason, str(conflict)) from None
         log.info("accepted" if accepted else "duplicate_skipped", event_type=envelope.event_type)
         if facts.instruction is not None:
             await desk.pay(facts.instruction.idempotency_key)

@@ -1,6 +1,7 @@
 """Composition root of the refund service.
 
-python -m services.refund.main [serve]          consume disputes.events, pay refunds (HTTP :8002)
+python -m services.refund.main [serve]          consume orders.events and disputes.events, pay
+                                                refunds (HTTP :8002, Prometheus /metrics)
 python -m services.refund.main retry <key>      an operator's retry of a FAILED (or stuck PENDING)
                                                 refund instruction
 """
@@ -19,8 +20,9 @@ from dataclasses import dataclass
 
 import httpx
 import structlog
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from faststream.kafka import KafkaBroker
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from contracts.topics import dead_letter_topic
 from services.common.body_limit import limit_bodies
@@ -34,9 +36,12 @@ from services.common.urls import masked_url
 from services.refund.desk import RefundDesk
 from services.refund.gateway import PaymentProvider, RetryPolicy, provider_client
 from services.refund.handlers import register_dispute_consumer
+from services.refund.order_consumer import register_order_consumer
+from services.refund.orders import PaidOrders
 from services.refund.publishing import RefundEventsPublisher
 from services.refund.settings import RefundSettings
 from services.refund.store import RefundStore
+from services.refund.trust import TrustGate, TrustMetrics
 
 log = structlog.get_logger("refund")
 
@@ -50,6 +55,8 @@ def crash_now() -> None:
 @dataclass
 class RefundParts:
     store: RefundStore
+    orders: PaidOrders
+    gate: TrustGate
     desk: RefundDesk
     publisher: RefundEventsPublisher
     http: httpx.AsyncClient
@@ -99,20 +106,24 @@ def build_parts(settings: RefundSettings) -> RefundParts:
                         settings.provider_backoff_max)
     desk = RefundDesk(store, PaymentProvider(http, retry), publisher,
                       after_provider_call=crash_now if settings.crash_after_provider_call else lambda: None)
-    return RefundParts(store, desk, publisher, http)
+    gate = TrustGate(store, TrustMetrics(), settings.unknown_order_wait)
+    return RefundParts(store, PaidOrders(store.engine), gate, desk, publisher, http)
 
 
 async def ensure_refund_topics(settings: RefundSettings) -> None:
     # Only what it writes: the topics it reads are provisioned (and it may not create them).
-    own = [settings.refunds_topic, dead_letter_topic(settings.disputes_topic, settings.consumer_group)]
+    own = [settings.refunds_topic, dead_letter_topic(settings.disputes_topic, settings.consumer_group),
+           dead_letter_topic(settings.orders_topic, settings.consumer_group)]
     await ensure_topics(settings.kafka_connection(), {name: {} for name in own}, settings.topic_partitions)
 
 
 def build_broker(settings: RefundSettings, parts: RefundParts | None = None) -> KafkaBroker:
     """The service's Kafka consumers, unconnected (`make asyncapi` documents this broker)."""
     broker = kafka_broker(settings.kafka_connection(), client_id="refund")
+    register_order_consumer(broker, parts and parts.orders, parts and parts.gate.metrics,
+                            settings.orders_topic, settings.consumer_group)
     register_dispute_consumer(broker, parts and parts.store, parts and parts.desk,
-                              settings.disputes_topic, settings.consumer_group)
+                              parts and parts.gate, settings.disputes_topic, settings.consumer_group)
     return broker
 
 
@@ -144,7 +155,9 @@ def create_app(settings: RefundSettings, run_consumers: bool = True) -> FastAPI:
 
     kafka = BackgroundConnection("refund-consumer", connect, disconnect)
     app = FastAPI(title="Refund service", version="1", lifespan=lifespan)
-    app.state.store = parts.store
+    app.state.store, app.state.orders, app.state.metrics = parts.store, parts.orders, parts.gate.metrics
+    app.get("/metrics", include_in_schema=False)(
+        lambda: Response(generate_latest(parts.gate.metrics.registry), media_type=CONTENT_TYPE_LATEST))
     install_problem_handlers(app)
     limit_bodies(app, settings.max_body_bytes)
     app.get("/health")(lambda: {"status": "ok", "kafka": "connected" if kafka.connected

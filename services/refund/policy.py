@@ -1,5 +1,10 @@
-"""Pure: which dispute events become refund instructions, and whether a refund may be paid.
-No I/O here."""
+"""Pure: which dispute events become refund instructions, whether the refund service trusts
+them, and how much may be paid. No I/O here.
+
+A dispute event is a claim; what was paid is a fact the refund service learns itself, from
+`orders.events` (`PaidOrder`). A resolution is paid only when its dispute and its order are
+known and agree, and never beyond what the order paid less what was refunded.
+"""
 
 from __future__ import annotations
 
@@ -13,17 +18,45 @@ HANDLED_EVENTS = {"DisputeOpened", "RefundedOutsideDispute", *PAYING_EVENTS}
 
 @dataclass(frozen=True)
 class OrderTerms:
-    """What the buyer paid for the disputed order, less what was refunded outside disputes:
-    the ceiling of every refund."""
+    """What a dispute says of its order (`DisputeOpened`): a claim, checked against the
+    `PaidOrder` before anything is paid. `refunded_before` (refunded outside disputes, as the
+    dispute service counts it) can only lower the ceiling. Terms stored by an older version
+    name no item, buyer or seller."""
     dispute_id: str
     order_id: str
     paid_amount: Decimal
     currency: str
     refunded_before: Decimal = Decimal(0)
+    item_id: str | None = None
+    buyer_id: str | None = None
+    seller_id: str | None = None
 
     @property
     def refundable(self) -> Decimal:
         return self.paid_amount - self.refunded_before
+
+
+@dataclass(frozen=True)
+class PaidOrder:
+    """What the refund service itself learned of an order from `orders.events`: the only
+    source it trusts for who bought, from whom, and what was paid."""
+    order_id: str
+    buyer_id: str
+    seller_id: str
+    currency: str
+    items: tuple[tuple[str, Decimal], ...]
+    paid_amount: Decimal
+    refunded_outside: Decimal = Decimal(0)
+
+    def item_price(self, item_id: str) -> Decimal | None:
+        return dict(self.items).get(item_id)
+
+
+@dataclass(frozen=True)
+class Committed:
+    """Refunds issued or held (in flight, or with an unknown outcome) by other instructions."""
+    dispute: Decimal = Decimal(0)
+    order: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -63,7 +96,9 @@ def order_terms_from(event_type: str, dispute_id: str, payload: dict[str, Any]) 
         return None
     try:
         return OrderTerms(dispute_id, str(payload["order_id"]), _amount(payload["paid_amount"]),
-                          str(payload["currency"]), _amount(payload.get("refunded_before", "0")))
+                          str(payload["currency"]), _amount(payload.get("refunded_before", "0")),
+                          item_id=str(payload["item_id"]), buyer_id=str(payload["buyer_id"]),
+                          seller_id=str(payload["seller_id"]))
     except KeyError as missing:
         raise PoisonPayload(f"DisputeOpened without {missing}") from None
 
@@ -92,18 +127,81 @@ def refund_for(event_type: str, event_id: str, dispute_id: str,
                              cause_event_id=event_id)
 
 
-def refusal_for(instruction: RefundInstruction, terms: OrderTerms | None,
-                committed: Decimal) -> Refusal | None:
-    """Checked at the moment of paying: the refunds of a dispute (`committed`: issued, or held
-    by another refund in flight) plus this one never exceed what was paid less what was
-    refunded outside disputes."""
+ORDER_UNKNOWN = "ORDER_UNKNOWN"
+"""The one distrust that may pass: the order's OrderPlaced may simply not be consumed yet."""
+
+
+def distrust(instruction: RefundInstruction, terms: OrderTerms | None,
+             order: PaidOrder | None) -> str | None:
+    """Why a resolution must not be paid, judged on the refund service's own facts; None when
+    its dispute and order are known and agree and the amount is within the item's price."""
+    if terms is None:
+        return "DISPUTE_UNKNOWN"
+    if order is None:
+        return ORDER_UNKNOWN
+    if instruction.currency != order.currency:
+        return "CURRENCY_MISMATCH"
+    disagreement = terms_disagreement(terms, order)
+    if disagreement is None and instruction.amount > price_of(terms, order):
+        return "REFUND_EXCEEDS_PAID_AMOUNT"
+    return disagreement
+
+
+def terms_disagreement(terms: OrderTerms, order: PaidOrder) -> str | None:
+    """The first fact the dispute states that contradicts the order as we know it."""
+    checks = (
+        ("ORDER_ID_MISMATCH", terms.order_id != order.order_id),
+        ("CURRENCY_MISMATCH", terms.currency != order.currency),
+        ("ITEM_NOT_IN_ORDER", terms.item_id is not None and order.item_price(terms.item_id) is None),
+        ("BUYER_MISMATCH", terms.buyer_id is not None and terms.buyer_id != order.buyer_id),
+        ("SELLER_MISMATCH", terms.seller_id is not None and terms.seller_id != order.seller_id),
+    )
+    reason = next((code for code, failed in checks if failed), None)
+    if reason is None and terms.paid_amount != price_of(terms, order):
+        return "PAID_AMOUNT_MISMATCH"
+    return reason
+
+
+def price_of(terms: OrderTerms, order: PaidOrder) -> Decimal:
+    """The disputed item's price by our own facts; terms of an older version name no item, so
+    what they claim is bounded by the order's total instead."""
+    if terms.item_id is None:
+        return min(terms.paid_amount, order.paid_amount)
+    return order.item_price(terms.item_id) or Decimal(0)
+
+
+def refundable_now(terms: OrderTerms, order: PaidOrder, committed: Committed) -> Decimal:
+    """What may still be refunded: the item's price less what the dispute says was refunded
+    before and what its refunds hold, and never more than the order paid less every refund of
+    the order (ours, for any dispute, and those made outside disputes)."""
+    for_item = price_of(terms, order) - terms.refunded_before - committed.dispute
+    for_order = order.paid_amount - order.refunded_outside - committed.order
+    return min(for_item, for_order)
+
+
+def refusal_for(instruction: RefundInstruction, terms: OrderTerms | None, order: PaidOrder | None,
+                committed: Committed) -> Refusal | None:
+    """Checked at the moment of paying, whatever was checked when the resolution arrived (an
+    instruction recorded by an older version was never judged): trust first, then the cap."""
     if terms is None:
         return Refusal("ORDER_TERMS_UNKNOWN", retryable=True)
-    if instruction.currency != terms.currency:
-        return Refusal("CURRENCY_MISMATCH", retryable=False)
-    if committed + instruction.amount > terms.refundable:
+    reason = distrust(instruction, terms, order)
+    if reason is not None:
+        return Refusal(reason, retryable=reason == ORDER_UNKNOWN)
+    if instruction.amount > refundable_now(terms, order, committed):
         return Refusal("REFUND_EXCEEDS_PAID_AMOUNT", retryable=False)
     return None
+
+
+def order_changes(known: PaidOrder, placed: PaidOrder) -> list[str]:
+    """What a second OrderPlaced would change of the first (whose facts are kept); empty when
+    it repeats them."""
+    checks = (("buyer_id", known.buyer_id != placed.buyer_id),
+              ("seller_id", known.seller_id != placed.seller_id),
+              ("currency", known.currency != placed.currency),
+              ("items", sorted(known.items) != sorted(placed.items)),
+              ("paid_amount", known.paid_amount != placed.paid_amount))
+    return [name for name, differs in checks if differs]
 
 
 def _amount(value: Any) -> Decimal:

@@ -5,7 +5,7 @@ from pydantic_settings import SettingsConfigDict
 
 from services.common.kafka import KafkaSettings
 
-from contracts.topics import DISPUTES_EVENTS, REFUNDS_EVENTS
+from contracts.topics import DISPUTES_EVENTS, ORDERS_EVENTS, REFUNDS_EVENTS
 
 
 class RefundSettings(KafkaSettings):
@@ -17,6 +17,8 @@ class RefundSettings(KafkaSettings):
     topic_partitions: int = 6
     log_level: str = "INFO"
     disputes_topic: str = DISPUTES_EVENTS
+    # Where the refund service learns what each order paid (its own facts, never a dispute's).
+    orders_topic: str = ORDERS_EVENTS
     refunds_topic: str = REFUNDS_EVENTS
     consumer_group: str = "refund"
     provider_url: str = "http://127.0.0.1:8003"
@@ -24,6 +26,9 @@ class RefundSettings(KafkaSettings):
     provider_attempts: int = 5
     provider_backoff_initial: float = 0.5
     provider_backoff_max: float = 8.0
+    # How long (seconds, from its first delivery) a resolution whose order is not known yet is
+    # redelivered, waiting for the order's OrderPlaced, before it is dead-lettered ORDER_UNKNOWN.
+    unknown_order_wait: float = Field(120.0, ge=0)
     # How often the service asks again about refunds left PENDING or whose outcome is unknown.
     reconcile_interval: float = Field(60.0, gt=0)
     # Fault injection for tests only: die with SIGKILL right after the provider answered and

@@ -1,12 +1,13 @@
-"""The refund service's own store: order terms per dispute, handled event ids, and refund
-instructions with their status.
+"""The refund service's own store: handled event ids, and refund instructions with their
+status. What each dispute claims of its order is in `services.refund.terms`; the order facts
+it trusts, in `services.refund.orders`.
 
 An instruction is written PENDING, in the same transaction as the id of the event that asked
 for it, before the provider is called; so a crash at any point leaves either nothing (the
 event is redelivered) or a PENDING instruction that the start-up reconcile drives again with
 the same idempotency key.
 
-A reservation holds an instruction's amount against the dispute's ceiling from just before the
+A reservation holds an instruction's amount against the dispute's and the order's ceiling from just before the
 provider is called until the provider's answer is known: a FAILED instruction whose outcome is
 unknown (timeouts, broken connections, 5xx) keeps it, because the provider may have paid; only
 a definitive refusal releases it.
@@ -26,8 +27,13 @@ from sqlalchemy.exc import IntegrityError
 
 from services.common.database import UtcDateTime
 
-from services.refund.policy import (OrderTerms, OutsideRefund, RefundInstruction, Refusal,
-                                   refusal_for)
+from services.refund import orders as paid_orders
+from services.refund.orders import read_order
+from services.refund.policy import (Committed, OrderTerms, OutsideRefund, PaidOrder,
+                                    RefundInstruction, Refusal, refusal_for)
+from services.refund.terms import metadata as terms_metadata
+from services.refund.terms import (add_missing_parties, order_terms, raise_refunded_before,
+                                   read_terms, remember_terms)
 
 PENDING, ISSUED, FAILED = "PENDING", "ISSUED", "FAILED"
 log = structlog.get_logger("refund.store")
@@ -35,12 +41,6 @@ log = structlog.get_logger("refund.store")
 metadata = MetaData()
 handled_events = Table("refund_handled_events", metadata,
                        Column("event_id", String(36), primary_key=True))
-order_terms = Table(
-    "refund_order_terms", metadata, Column("dispute_id", String(36), primary_key=True),
-    Column("order_id", String(128), nullable=False), Column("paid_amount", String(32), nullable=False),
-    Column("currency", String(3), nullable=False),
-    Column("refunded_before", String(32), nullable=False, server_default="0"),
-)
 instructions = Table(
     "refund_instructions", metadata,
     Column("idempotency_key", String(200), primary_key=True),
@@ -56,6 +56,11 @@ instructions = Table(
     Column("reserved", Boolean, nullable=False, default=False),
     Column("published", Boolean, nullable=False, default=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+)
+awaiting_order = Table(
+    "refund_resolutions_awaiting_order", metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("since", UtcDateTime(), nullable=False),
 )
 
 
@@ -91,7 +96,8 @@ class RefundStore:
         self.engine = engine
 
     def create_tables(self) -> None:
-        metadata.create_all(self.engine)
+        for tables in (metadata, terms_metadata, paid_orders.metadata):
+            tables.create_all(self.engine)
         self._upgrade()
 
     def _upgrade(self) -> None:
@@ -104,6 +110,7 @@ class RefundStore:
             if "refunded_before" not in terms:
                 conn.execute(text("ALTER TABLE refund_order_terms "
                                   "ADD COLUMN refunded_before VARCHAR(32) NOT NULL DEFAULT '0'"))
+            add_missing_parties(conn, terms)
             if (self.engine.dialect.name == "postgresql"
                     and getattr(correlation["correlation_id"]["type"], "length", None)):
                 conn.execute(text("ALTER TABLE refund_instructions "
@@ -117,59 +124,54 @@ class RefundStore:
             with self.engine.begin() as conn:
                 conn.execute(insert(handled_events).values(event_id=event_id))
                 if terms is not None:
-                    conn.execute(insert(order_terms).values(
-                        dispute_id=terms.dispute_id, order_id=terms.order_id,
-                        paid_amount=str(terms.paid_amount), currency=terms.currency,
-                        refunded_before=str(terms.refunded_before)))
+                    remember_terms(conn, terms)
                 if outside_refund is not None:
-                    self._raise_refunded_before(conn, outside_refund)
+                    raise_refunded_before(conn, outside_refund)
                 if instruction is not None:
                     conn.execute(insert(instructions).values(**_new_row(instruction, correlation_id)))
             return True
         except IntegrityError:
             return False
 
-    @staticmethod
-    def _raise_refunded_before(conn, outside: OutsideRefund) -> None:
-        """`refunded_before` is an absolute figure: the larger one is the newer fact, so a
-        replayed or reordered announcement can never lower it."""
-        row = conn.execute(select(order_terms.c.refunded_before).where(
-            order_terms.c.dispute_id == outside.dispute_id).with_for_update()).first()
-        if row is None:
-            log.warning("outside_refund_for_unknown_order_terms", dispute_id=outside.dispute_id)
-            return
-        if outside.refunded_before > Decimal(row.refunded_before):
-            conn.execute(update(order_terms).where(order_terms.c.dispute_id == outside.dispute_id)
-                         .values(refunded_before=str(outside.refunded_before)))
-
     def terms(self, dispute_id: str) -> OrderTerms | None:
         with self.engine.connect() as conn:
-            return self._terms(conn, dispute_id)
+            return read_terms(conn, dispute_id)
 
-    @staticmethod
-    def _terms(conn, dispute_id: str) -> OrderTerms | None:
-        row = conn.execute(select(order_terms).where(
-            order_terms.c.dispute_id == dispute_id)).mappings().first()
-        return OrderTerms(row["dispute_id"], row["order_id"], Decimal(row["paid_amount"]),
-                          row["currency"], Decimal(row["refunded_before"])) if row else None
+    def order_of(self, dispute_id: str) -> tuple[OrderTerms | None, PaidOrder | None]:
+        """The dispute's terms and the order they name, as we know it (None for what is not)."""
+        with self.engine.connect() as conn:
+            terms = read_terms(conn, dispute_id)
+            return terms, (read_order(conn, terms.order_id) if terms else None)
+
+    def awaiting_order_since(self, event_id: str, now: datetime) -> datetime:
+        """When this resolution was first found waiting for its order (remembered across
+        redeliveries and restarts, so the wait is bounded)."""
+        query = select(awaiting_order.c.since).where(awaiting_order.c.event_id == event_id)
+        try:
+            with self.engine.begin() as conn:
+                since = conn.execute(query).scalar()
+                if since is None:
+                    conn.execute(insert(awaiting_order).values(event_id=event_id, since=now))
+                return since or now
+        except IntegrityError:  # another replica noted it a moment before
+            with self.engine.connect() as conn:
+                return conn.execute(query).scalar_one()
 
     def reserve(self, instruction: RefundInstruction) -> Refusal | None:
-        """Check the paid-amount ceiling and hold this amount against it, one dispute at a time.
+        """Check trust and the ceiling and hold this amount against it, one order at a time.
 
-        Touching the dispute's terms row first serialises reservations across processes (a row
-        lock in PostgreSQL, the write lock in SQLite); amounts already issued or reserved by
-        another instruction count (PENDING, or FAILED with an unknown outcome), so no two
-        in-flight refunds can overshoot together, nor one the provider may have paid already.
+        Locking the order's row first serialises reservations across processes (a row lock in
+        PostgreSQL, the write lock in SQLite); amounts already issued or reserved by another
+        instruction count (PENDING, or FAILED with an unknown outcome), for this dispute and
+        for every dispute of the order, so no two in-flight refunds can overshoot together, nor
+        one the provider may have paid already.
         """
         key, dispute_id = instruction.idempotency_key, instruction.dispute_id
         with self.engine.begin() as conn:
-            conn.execute(update(order_terms).where(order_terms.c.dispute_id == dispute_id)
-                         .values(order_id=order_terms.c.order_id))
-            held = select(instructions.c.amount).where(
-                instructions.c.dispute_id == dispute_id, instructions.c.idempotency_key != key,
-                (instructions.c.status == ISSUED) | instructions.c.reserved.is_(True))
-            committed = sum((Decimal(a) for a in conn.execute(held).scalars()), Decimal(0))
-            refusal = refusal_for(instruction, self._terms(conn, dispute_id), committed)
+            terms = read_terms(conn, dispute_id)
+            order = read_order(conn, terms.order_id, for_update=True) if terms else None
+            committed = _committed(conn, key, terms) if terms else Committed()
+            refusal = refusal_for(instruction, terms, order, committed)
             if refusal is None:
                 conn.execute(update(instructions).where(instructions.c.idempotency_key == key)
                              .values(reserved=True))
@@ -254,6 +256,21 @@ class RefundStore:
             return conn.execute(update(instructions).where(
                 instructions.c.idempotency_key == idempotency_key, instructions.c.status == PENDING,
             ).values(**values, updated_at=_now())).rowcount == 1
+
+
+def _committed(conn, key: str, terms: OrderTerms) -> Committed:
+    disputes_of_order = select(order_terms.c.dispute_id).where(
+        order_terms.c.order_id == terms.order_id)
+    return Committed(dispute=_held(conn, key, instructions.c.dispute_id == terms.dispute_id),
+                     order=_held(conn, key, instructions.c.dispute_id.in_(disputes_of_order)))
+
+
+def _held(conn, key: str, scope) -> Decimal:
+    """Amounts issued or held by instructions other than `key` within `scope`."""
+    held = select(instructions.c.amount).where(
+        scope, instructions.c.idempotency_key != key,
+        (instructions.c.status == ISSUED) | instructions.c.reserved.is_(True))
+    return sum((Decimal(a) for a in conn.execute(held).scalars()), Decimal(0))
 
 
 def _outcome_unknown() -> tuple:

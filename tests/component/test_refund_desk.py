@@ -21,7 +21,9 @@ from services.refund.handlers import RefundFacts, handle_or_redeliver, refund_fa
 from services.refund.main import PeriodicReconcile
 from services.refund.policy import OrderTerms, OutsideRefund, refund_for
 from services.refund.store import FAILED, ISSUED, PENDING, RefundStore
+from services.refund.trust import TrustGate, TrustMetrics
 from tests.support.orders import NOW
+from tests.support.refunds import opened_on_known_order
 
 
 class Publisher:
@@ -61,11 +63,13 @@ def store(tmp_path) -> RefundStore:
     return store
 
 
-def dispute(store: RefundStore, paid: str = "100.00", refunded_before: str = "0") -> str:
-    dispute_id = str(uuid4())
-    store.accept(event_id=str(uuid4()), instruction=None, correlation_id=None,
-                 terms=OrderTerms(dispute_id, "O-1", Decimal(paid), "USD", Decimal(refunded_before)))
-    return dispute_id
+def dispute(store: RefundStore, paid: str = "100.00", refunded_before: str = "0",
+            dispute_id: str | None = None) -> str:
+    return opened_on_known_order(store, paid, refunded_before, dispute_id=dispute_id)
+
+
+def gate(store: RefundStore) -> TrustGate:
+    return TrustGate(store, TrustMetrics())
 
 
 def award(store: RefundStore, dispute_id: str, amount: str) -> str:
@@ -267,7 +271,8 @@ def envelope(event_type: str, version: int = 1, **payload) -> EventEnvelope:
 
 
 def test_a_dispute_opening_and_a_refund_outside_it_are_read_from_the_consumed_events():
-    opened = refund_facts(envelope("DisputeOpened", order_id="O-1", paid_amount="100.00",
+    opened = refund_facts(envelope("DisputeOpened", order_id="O-1", item_id="I-1", buyer_id="B-1",
+                                   seller_id="S-1", paid_amount="100.00",
                                    refunded_before="15.00", currency="USD"))
     outside = refund_facts(envelope("RefundedOutsideDispute", order_event_id="oe-1",
                                     refunded_before="40.00"))
@@ -280,8 +285,8 @@ async def test_the_consumer_stores_a_refund_outside_the_dispute(store):
     dispute_id = str(event.dispute_id)
     store.accept(event_id=str(uuid4()), instruction=None, correlation_id=None,
                  terms=OrderTerms(dispute_id, "O-1", Decimal("100.00"), "USD"))
-    await handle_or_redeliver(store, RefundDesk(store, Provider(), Publisher()), event,
-                              refund_facts(event))
+    await handle_or_redeliver(store, RefundDesk(store, Provider(), Publisher()), gate(store),
+                              event, refund_facts(event))
     assert store.terms(dispute_id).refundable == Decimal("60.00")
 
 
@@ -312,12 +317,13 @@ async def test_a_failure_after_reading_pauses_before_kafka_redelivers(store, mon
     def database_away(**_):
         raise OperationalError("INSERT", {}, Exception("connection refused"))
 
-    monkeypatch.setattr(store, "accept", database_away)
     event = envelope("Resolved", refund_amount="30.00", currency="USD")
+    dispute(store, dispute_id=str(event.dispute_id))
+    monkeypatch.setattr(store, "accept", database_away)
     started = time.monotonic()
     with pytest.raises(OperationalError):
-        await handle_or_redeliver(store, RefundDesk(store, Provider(), Publisher()), event,
-                                  refund_facts(event), pause=0.3)
+        await handle_or_redeliver(store, RefundDesk(store, Provider(), Publisher()), gate(store),
+                                  event, refund_facts(event), pause=0.3)
     assert time.monotonic() - started >= 0.3
 
 

@@ -2,6 +2,7 @@
 refund and before its own commit; restarted, it pays nothing twice: the start-up reconcile
 replays the same idempotency key and the provider returns its first result."""
 
+import asyncio
 import signal
 import time
 from uuid import uuid4
@@ -12,9 +13,9 @@ import pytest
 from contracts.envelope import ActorRef, EventEnvelope, event_id_for
 from contracts.refunds import RefundIssued, parse_refund_event
 from infra.ports import free_port
-from services.common.kafka import idempotent_producer
+from services.common.kafka import ensure_topics, idempotent_producer
 from tests.support.kafka import read_topic
-from tests.support.orders import NOW
+from tests.support.orders import NOW, order_placed
 from tests.support.processes import ServiceProcess
 
 pytestmark = pytest.mark.e2e
@@ -33,9 +34,13 @@ def simulator(tmp_path):
 @pytest.fixture
 def refund_env(postgres, kafka, simulator) -> dict[str, str]:
     run = uuid4().hex[:8]
+    # provisioned as a deployment would: the refund service may not create what it reads
+    asyncio.run(ensure_topics(kafka.admin, {f"e2e-{run}.{name}.events": {} for name in
+                                            ("disputes", "orders", "refunds")}, 3))
     return {"REFUND_DATABASE_URL": postgres.create_database("e2e_refund_crash"),
             **kafka.env("REFUND", "admin"), "REFUND_TOPIC_PARTITIONS": "3",
             "REFUND_DISPUTES_TOPIC": f"e2e-{run}.disputes.events",
+            "REFUND_ORDERS_TOPIC": f"e2e-{run}.orders.events",
             "REFUND_REFUNDS_TOPIC": f"e2e-{run}.refunds.events",
             "REFUND_PROVIDER_URL": simulator, "REFUND_PROVIDER_BACKOFF_INITIAL": "0.05"}
 
@@ -71,6 +76,17 @@ async def publish(bootstrap: str, topic: str, *events: EventEnvelope) -> None:
         await producer.stop()
 
 
+async def place_order(bootstrap: str, topic: str, order_id: str) -> None:
+    """The order service publishes the order: the refund service pays only for orders it knows."""
+    producer = idempotent_producer(bootstrap, "e2e-refund-crash-orders")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, order_placed(order_id=order_id).model_dump_json().encode(),
+                                     key=order_id.encode())
+    finally:
+        await producer.stop()
+
+
 def killed(proc: ServiceProcess, timeout: float = 60.0) -> int | None:
     deadline = time.monotonic() + timeout
     while proc.process.poll() is None and time.monotonic() < deadline:
@@ -83,6 +99,7 @@ async def test_a_refund_service_killed_after_the_provider_call_pays_exactly_once
     order_id = f"O-{uuid4().hex[:8]}"
     crashing = start_refund({**refund_env, "REFUND_CRASH_AFTER_PROVIDER_CALL": "1"}, tmp_path,
                             "refund-crashing")
+    await place_order(kafka.admin, refund_env["REFUND_ORDERS_TOPIC"], order_id)
     await publish(kafka.admin, refund_env["REFUND_DISPUTES_TOPIC"], *dispute_events(order_id))
     assert killed(crashing) == -signal.SIGKILL, crashing.log_tail()
     crashing.stop()

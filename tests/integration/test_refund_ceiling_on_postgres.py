@@ -3,6 +3,7 @@ same moment or whose outcome the provider never told (real PostgreSQL; the simul
 in-process, slowed down so both refunds are in flight together, or answering too late)."""
 
 import asyncio
+from dataclasses import replace
 from decimal import Decimal
 from uuid import uuid4
 
@@ -16,9 +17,13 @@ from sqlalchemy import inspect, text
 
 from services.refund.desk import RefundDesk, _instruction
 from services.refund.gateway import PaymentProvider, RetryPolicy
-from services.refund.policy import OrderTerms, OutsideRefund, refund_for
+from contracts.orders import OrderItem, OrderRefunded
+from services.refund.orders import PaidOrders
+from services.refund.policy import OutsideRefund, refund_for
 from services.refund.store import RefundStore
 from tests.support.payment_simulator import Simulator
+from tests.support.orders import order_placed
+from tests.support.refunds import opened_on_known_order, terms_of
 
 pytestmark = pytest.mark.integration
 
@@ -47,9 +52,7 @@ def slow_provider(tmp_path) -> PaymentProvider:
 
 
 def awards(store: RefundStore, paid: str, *amounts: str) -> list[str]:
-    dispute_id = str(uuid4())
-    store.accept(event_id=str(uuid4()), instruction=None, correlation_id=None,
-                 terms=OrderTerms(dispute_id, "O-1", Decimal(paid), "USD"))
+    dispute_id = opened_on_known_order(store, paid, order_id="O-1")
     keys = []
     for amount in amounts:
         event_id = str(uuid4())
@@ -102,9 +105,7 @@ async def test_a_late_provider_success_replaces_a_recorded_failure(store):
 
 
 def test_refunds_outside_the_dispute_only_ever_raise_what_was_refunded_before(store):
-    dispute_id = str(uuid4())
-    store.accept(event_id=str(uuid4()), instruction=None, correlation_id=None,
-                 terms=OrderTerms(dispute_id, "O-1", Decimal("100.00"), "USD", Decimal("10.00")))
+    dispute_id = opened_on_known_order(store, "100.00", refunded_before="10.00")
     for total in ("40.00", "20.00", "40.00"):
         store.accept(event_id=str(uuid4()), terms=None, instruction=None, correlation_id=None,
                      outside_refund=OutsideRefund(dispute_id, Decimal(total)))
@@ -136,3 +137,31 @@ def test_a_store_made_by_the_previous_version_is_brought_up_to_date(pg_url):
     columns = {c["name"]: c["type"] for c in inspect(engine).get_columns("refund_instructions")}
     assert store.terms("d-old").refunded_before == Decimal(0)
     assert getattr(columns["correlation_id"], "length", None) is None
+
+
+async def test_refunds_of_two_disputes_paid_at_once_never_exceed_what_the_order_has_left(
+        store, slow_provider):
+    """Two items of 50.00, 40.00 of the order refunded outside disputes: 60.00 is left, so the
+    two awards of 50.00 (each within its item's price) cannot both be paid."""
+    placed = order_placed(order_id="O-2")
+    placed = placed.model_copy(update={"items": [OrderItem(item_id="I-1", amount=Decimal("50.00")),
+                                                 OrderItem(item_id="I-2", amount=Decimal("50.00"))]})
+    orders = PaidOrders(store.engine)
+    orders.apply(placed)
+    orders.apply(OrderRefunded(event_id=uuid4(), order_id="O-2", amount=Decimal("40.00"),
+                               refunded_at=placed.placed_at))
+    keys = [award_on_item(store, "O-2", item) for item in ("I-1", "I-2")]
+    desks = [RefundDesk(store, slow_provider, RecordingPublisher()) for _ in range(2)]
+    settled = await asyncio.gather(desks[0].pay(keys[0]), desks[1].pay(keys[1]))
+    assert sorted((s.status, s.reason) for s in settled) == [
+        ("FAILED", "REFUND_EXCEEDS_PAID_AMOUNT"), ("ISSUED", None)]
+
+
+def award_on_item(store: RefundStore, order_id: str, item_id: str) -> str:
+    dispute_id, event_id = str(uuid4()), str(uuid4())
+    store.accept(event_id=str(uuid4()), instruction=None, correlation_id=None, terms=replace(
+        terms_of(dispute_id, order_id, "50.00"), item_id=item_id))
+    instruction = refund_for("Resolved", event_id, dispute_id,
+                             {"refund_amount": "50.00", "currency": "USD"})
+    store.accept(event_id=event_id, terms=None, instruction=instruction, correlation_id=None)
+    return instruction.idempotency_key

@@ -1,8 +1,9 @@
 """The refund service on a real broker and PostgreSQL, paying through the simulator (HTTP):
 one refund per resolution whatever is redelivered, retried, poisoned or interrupted.
 
-Each test has its own topics (REFUND_DISPUTES_TOPIC / REFUND_REFUNDS_TOPIC), so nothing it
-publishes reaches the dispute service or another test.
+Each test has its own topics (REFUND_DISPUTES_TOPIC / REFUND_ORDERS_TOPIC /
+REFUND_REFUNDS_TOPIC), so nothing it publishes reaches the dispute service or another test.
+The order of each dispute is published on the orders topic first, as the order service would.
 """
 
 import os
@@ -20,13 +21,15 @@ from contracts.refunds import RefundFailed, RefundIssued, parse_refund_event
 from contracts.topics import dead_letter_topic
 from services.common.kafka import ensure_topics, idempotent_producer
 from services.refund.main import create_app
-from services.refund.policy import OrderTerms, idempotency_key_for, refund_for
+from services.refund.orders import PaidOrders
+from services.refund.policy import idempotency_key_for, refund_for
 from services.refund.settings import RefundSettings
 from services.refund.store import PENDING, RefundStore
 from services.common.database import sqlalchemy_engine
 from tests.support.payment_simulator import Simulator
 from tests.support.kafka import read_topic
-from tests.support.orders import NOW
+from tests.support.orders import NOW, order_placed
+from tests.support.refunds import terms_of
 
 pytestmark = pytest.mark.integration
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -44,10 +47,11 @@ def simulator(tmp_path):
 async def settings(pg_url, kafka, simulator) -> RefundSettings:
     run = uuid4().hex[:8]
     # Provisioned as a deployment would: the refund service may not create what it reads.
-    await ensure_topics(kafka.admin, {f"it-{run}.disputes.events": {}, f"it-{run}.refunds.events": {}}, 3)
+    await ensure_topics(kafka.admin, {f"it-{run}.{name}.events": {} for name in ("disputes", "orders", "refunds")}, 3)
     return RefundSettings(
         database_url=pg_url, **kafka.settings(), topic_partitions=3,
         disputes_topic=f"it-{run}.disputes.events", refunds_topic=f"it-{run}.refunds.events",
+        orders_topic=f"it-{run}.orders.events",
         provider_url=simulator.url, provider_timeout=0.5, provider_attempts=4,
         provider_backoff_initial=0.05, provider_backoff_max=0.2)
 
@@ -64,6 +68,7 @@ class Dispute:
 
     def __init__(self, paid: str = "100.00"):
         self.id, self.version, self.order_id = uuid4(), 0, f"O-{uuid4().hex[:8]}"
+        self.placed = order_placed(order_id=self.order_id, amount=paid)
         self.opened = self.event("DisputeOpened", order_id=self.order_id, item_id="I-1",
                                  buyer_id="B-1", seller_id="S-1", paid_amount=paid, currency="USD")
 
@@ -83,15 +88,21 @@ class Dispute:
         return self.event("AppealDecided", refund_amount=award, currency="USD")
 
 
-async def publish(settings: RefundSettings, *messages, key: bytes) -> None:
+async def publish(settings: RefundSettings, *messages, key: bytes, topic: str | None = None) -> None:
     producer = idempotent_producer(settings.kafka_connection(), "refund-tests")
     await producer.start()
     try:
         for message in messages:
             value = message if isinstance(message, bytes) else message.kafka_value()
-            await producer.send_and_wait(settings.disputes_topic, value, key=key)
+            await producer.send_and_wait(topic or settings.disputes_topic, value, key=key)
     finally:
         await producer.stop()
+
+
+async def place(settings: RefundSettings, dispute: Dispute) -> None:
+    """The order service publishes the dispute's order."""
+    await publish(settings, dispute.placed.model_dump_json().encode(), key=dispute.order_id.encode(),
+                  topic=settings.orders_topic)
 
 
 async def results(settings: RefundSettings, expect: int) -> list[RefundIssued | RefundFailed]:
@@ -102,6 +113,7 @@ async def results(settings: RefundSettings, expect: int) -> list[RefundIssued | 
 async def test_a_resolution_with_a_refund_is_paid_and_announced_as_refund_issued(settings, simulator):
     dispute = Dispute()
     async with refund_service(settings):
+        await place(settings, dispute)
         await publish(settings, dispute.opened, dispute.resolved("30.00"), key=dispute.id.bytes)
         [issued] = await results(settings, expect=1)
     [paid] = simulator.refunds(dispute.order_id)
@@ -114,6 +126,7 @@ async def test_a_redelivered_resolution_makes_no_second_refund(settings, simulat
     dispute = Dispute()
     resolved = dispute.resolved("30.00")
     async with refund_service(settings):
+        await place(settings, dispute)
         await publish(settings, dispute.opened, resolved, resolved, dispute.appeal_decided("10.00"),
                       key=dispute.id.bytes)
         issued = await results(settings, expect=2)
@@ -125,6 +138,7 @@ async def test_provider_500s_are_retried_and_end_in_refund_issued(settings, tmp_
     dispute = Dispute()
     with Simulator(tmp_path, fail_first_n=2) as failing:
         async with refund_service(settings.model_copy(update={"provider_url": failing.url})):
+            await place(settings, dispute)
             await publish(settings, dispute.opened, dispute.resolved("30.00"), key=dispute.id.bytes)
             [issued] = await results(settings, expect=1)
         assert isinstance(issued, RefundIssued) and len(failing.refunds(dispute.order_id)) == 1
@@ -134,6 +148,7 @@ async def test_provider_timeouts_are_retried_and_end_in_one_refund_issued(settin
     dispute = Dispute()
     with Simulator(tmp_path, timeout_first_n=2, timeout_seconds=1.5) as slow:
         async with refund_service(settings.model_copy(update={"provider_url": slow.url})):
+            await place(settings, dispute)
             await publish(settings, dispute.opened, dispute.resolved("30.00"), key=dispute.id.bytes)
             [issued] = await results(settings, expect=1)
         [paid] = slow.refunds(dispute.order_id)
@@ -144,6 +159,7 @@ async def test_a_poison_message_lands_in_the_dlq_and_the_next_good_message_is_pa
     dispute = Dispute()
     poison = b'{"event_type": "Resolved", "refund_amount": "oops"}'
     async with refund_service(settings):
+        await place(settings, dispute)
         await publish(settings, dispute.opened, poison, dispute.resolved("30.00"), key=dispute.id.bytes)
         [issued] = await results(settings, expect=1)
     dlq = await read_topic(settings.kafka_connection(),
@@ -156,6 +172,7 @@ async def test_an_award_beyond_the_paid_amount_fails_for_good_without_reaching_t
         settings, simulator):
     dispute = Dispute(paid="50.00")
     async with refund_service(settings):
+        await place(settings, dispute)
         await publish(settings, dispute.opened, dispute.resolved("30.00"),
                       dispute.appeal_decided("30.00"), key=dispute.id.bytes)
         issued, failed = await results(settings, expect=2)
@@ -171,6 +188,7 @@ async def test_a_failed_refund_is_kept_and_an_operator_retry_pays_it(settings, t
     with Simulator(tmp_path, fail_first_n=4) as failing:
         settings = settings.model_copy(update={"provider_url": failing.url})
         async with refund_service(settings):
+            await place(settings, dispute)
             await publish(settings, dispute.opened, resolved, key=dispute.id.bytes)
             [failed] = await results(settings, expect=1)
         retry = subprocess.run([sys.executable, "-m", "services.refund.main", "retry", key], cwd=ROOT,
@@ -189,8 +207,9 @@ async def test_on_start_up_a_pending_instruction_is_paid_once_with_the_providers
     instruction = refund_for("Resolved", str(resolved.event_id), str(dispute.id), resolved.payload)
     store = RefundStore(sqlalchemy_engine(settings.database_url))
     store.create_tables()
+    PaidOrders(store.engine).apply(dispute.placed)
     store.accept(event_id=str(resolved.event_id), instruction=instruction, correlation_id="c-1",
-                 terms=OrderTerms(str(dispute.id), dispute.order_id, Decimal("100.00"), "USD"))
+                 terms=terms_of(str(dispute.id), dispute.order_id))
     first = paid_before_the_crash(simulator, instruction, dispute.order_id, store)
     async with refund_service(settings):
         [issued] = await results(settings, expect=1)
@@ -219,6 +238,7 @@ async def test_a_refund_whose_outcome_was_unknown_is_settled_without_a_restart(s
         settings = settings.model_copy(update={"provider_url": late.url, "provider_attempts": 2,
                                                "reconcile_interval": 1.0})
         async with refund_service(settings):
+            await place(settings, dispute)
             await publish(settings, dispute.opened, dispute.resolved("30.00"), key=dispute.id.bytes)
             failed, issued = await results(settings, expect=2)
         paid = late.refunds(dispute.order_id)
@@ -230,6 +250,7 @@ async def test_a_resolution_in_an_unknown_schema_version_is_dead_lettered(settin
     dispute = Dispute()
     future = dispute.resolved("30.00").model_copy(update={"schema_version": 99})
     async with refund_service(settings):
+        await place(settings, dispute)
         await publish(settings, dispute.opened, future, dispute.resolved("20.00"),
                       key=dispute.id.bytes)
         [issued] = await results(settings, expect=1)
@@ -245,8 +266,9 @@ async def test_an_operator_retry_finishes_a_retry_that_was_killed_midway(setting
     instruction = refund_for("Resolved", str(resolved.event_id), str(dispute.id), resolved.payload)
     store = RefundStore(sqlalchemy_engine(settings.database_url))
     store.create_tables()
+    PaidOrders(store.engine).apply(dispute.placed)
     store.accept(event_id=str(resolved.event_id), instruction=instruction, correlation_id="c-1",
-                 terms=OrderTerms(str(dispute.id), dispute.order_id, Decimal("100.00"), "USD"))
+                 terms=terms_of(str(dispute.id), dispute.order_id))
     store.record_failed(instruction.idempotency_key, "PROVIDER_UNREACHABLE", retryable=True)
     store.reopen(instruction.idempotency_key)  # ...and the retry process was killed here
     retry = subprocess.run(

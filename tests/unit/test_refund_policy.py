@@ -6,15 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from services.refund.policy import (OrderTerms, OutsideRefund, PoisonPayload,
-                                    RefundInstruction, Refusal, idempotency_key_for,
-                                    order_terms_from, outside_refund_from, refund_for,
-                                    refusal_for)
+from services.refund.policy import (Committed, OrderTerms, OutsideRefund, PaidOrder,
+                                    PoisonPayload, RefundInstruction, Refusal,
+                                    idempotency_key_for, order_terms_from, outside_refund_from,
+                                    refund_for, refusal_for)
 
 DISPUTE = "d-1"
 OPENED = {"order_id": "O-1", "item_id": "I-1", "buyer_id": "B-1", "seller_id": "S-1",
           "paid_amount": "100.00", "currency": "USD"}
-TERMS = OrderTerms(DISPUTE, "O-1", Decimal("100.00"), "USD")
+TERMS = OrderTerms(DISPUTE, "O-1", Decimal("100.00"), "USD", item_id="I-1", buyer_id="B-1",
+                   seller_id="S-1")
+ORDER = PaidOrder("O-1", "B-1", "S-1", "USD", (("I-1", Decimal("100.00")),), Decimal("100.00"))
 
 
 def resolved(amount: str, currency: str = "USD") -> dict:
@@ -77,28 +79,40 @@ def test_a_dispute_opening_without_a_paid_amount_is_poison():
         order_terms_from("DisputeOpened", DISPUTE, without)
 
 
+@pytest.mark.parametrize("field", ["item_id", "buyer_id", "seller_id"])
+def test_a_dispute_opening_without_its_item_or_parties_is_poison(field):
+    """Without them the terms could not be checked against the order."""
+    with pytest.raises(PoisonPayload):
+        order_terms_from("DisputeOpened", DISPUTE, {k: v for k, v in OPENED.items() if k != field})
+
+
 def test_a_dispute_opening_with_an_unreadable_paid_amount_is_poison():
     with pytest.raises(PoisonPayload):
         order_terms_from("DisputeOpened", DISPUTE, {**OPENED, "paid_amount": "lots"})
 
 
 def test_a_refund_within_the_paid_amount_may_be_paid():
-    assert refusal_for(instruction("30.00"), TERMS, committed=Decimal("70.00")) is None
+    assert refusal_for(instruction("30.00"), TERMS, ORDER, Committed(Decimal("70.00"))) is None
 
 
 def test_a_refund_above_what_remains_of_the_paid_amount_is_refused_for_good():
-    assert refusal_for(instruction("30.01"), TERMS, committed=Decimal("70.00")) == Refusal(
+    assert refusal_for(instruction("30.01"), TERMS, ORDER, Committed(Decimal("70.00"))) == Refusal(
         "REFUND_EXCEEDS_PAID_AMOUNT", retryable=False)
 
 
 def test_a_refund_in_another_currency_than_the_order_is_refused_for_good():
-    assert refusal_for(instruction("1.00", "EUR"), TERMS, Decimal(0)) == Refusal(
+    assert refusal_for(instruction("1.00", "EUR"), TERMS, ORDER, Committed()) == Refusal(
         "CURRENCY_MISMATCH", retryable=False)
 
 
 def test_a_refund_for_an_unknown_order_is_refused_until_an_operator_retries():
-    assert refusal_for(instruction("1.00"), None, Decimal(0)) == Refusal(
+    assert refusal_for(instruction("1.00"), None, ORDER, Committed()) == Refusal(
         "ORDER_TERMS_UNKNOWN", retryable=True)
+
+
+def test_a_refund_whose_order_was_never_learned_is_refused_until_an_operator_retries():
+    assert refusal_for(instruction("1.00"), TERMS, None, Committed()) == Refusal(
+        "ORDER_UNKNOWN", retryable=True)
 
 
 def test_the_refund_policy_imports_no_io():
@@ -129,7 +143,8 @@ def test_a_refund_outside_the_dispute_without_a_total_is_poison():
 
 
 def test_the_ceiling_is_the_paid_amount_less_what_was_refunded_outside_disputes():
-    terms = OrderTerms(DISPUTE, "O-1", Decimal("100.00"), "USD", refunded_before=Decimal("40.00"))
-    assert refusal_for(instruction("30.00"), terms, committed=Decimal("30.00")) is None
-    assert refusal_for(instruction("30.01"), terms, committed=Decimal("30.00")) == Refusal(
+    terms = OrderTerms(DISPUTE, "O-1", Decimal("100.00"), "USD", refunded_before=Decimal("40.00"),
+                       item_id="I-1", buyer_id="B-1", seller_id="S-1")
+    assert refusal_for(instruction("30.00"), terms, ORDER, Committed(Decimal("30.00"))) is None
+    assert refusal_for(instruction("30.01"), terms, ORDER, Committed(Decimal("30.00"))) == Refusal(
         "REFUND_EXCEEDS_PAID_AMOUNT", retryable=False)

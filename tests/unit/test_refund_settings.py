@@ -28,3 +28,14 @@ def test_by_default_the_provider_is_the_local_simulator(monkeypatch):
 def test_by_default_the_service_never_crashes_on_purpose(monkeypatch):
     monkeypatch.delenv("REFUND_CRASH_AFTER_PROVIDER_CALL", raising=False)
     assert defaults().crash_after_provider_call is False
+
+
+def test_by_default_the_refund_service_learns_orders_from_orders_events(monkeypatch):
+    from services.common.topics import platform_topics
+
+    for name in ("REFUND_ORDERS_TOPIC", "REFUND_CONSUMER_GROUP", "REFUND_UNKNOWN_ORDER_WAIT"):
+        monkeypatch.delenv(name, raising=False)
+    settings = defaults()
+    assert dead_letter_topic(settings.orders_topic, settings.consumer_group) == "orders.events.dlq.refund"
+    assert "orders.events.dlq.refund" in platform_topics()
+    assert settings.unknown_order_wait == 120.0

@@ -1,0 +1,61 @@
+"""Consumes `orders.events` (group `refund`): the refund service learns what each order paid
+from the order service itself, never from a dispute event.
+
+An unreadable record, and an OrderPlaced contradicting a known order (whose first facts are
+kept), go to `orders.events.dlq.refund` with the reason; a failure of the store is redelivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
+
+from contracts.orders import parse_order_event
+from contracts.topics import ORDERS_EVENTS, dead_letter_topic
+from services.common.consumers import dead_letter, handle_or_dead_letter
+from services.refund.orders import OrderContradicted, PaidOrders
+from services.refund.trust import TrustMetrics
+
+GROUP = "refund"
+log = structlog.get_logger("refund.orders")
+
+
+def register_order_consumer(broker: KafkaBroker, orders: PaidOrders, metrics: TrustMetrics,
+                            topic: str = ORDERS_EVENTS, group: str = GROUP,
+                            pause: float = 1.0) -> None:
+    dlq = dead_letter_topic(topic, group)
+
+    @broker.subscriber(topic, group_id=group, auto_offset_reset="earliest",
+                       ack_policy=AckPolicy.NACK_ON_ERROR)
+    async def on_order_event(message: KafkaMessage) -> None:
+        try:
+            event = parse_order_event(message.body)
+        except ValidationError as error:
+            await dead_letter(broker, dlq, message, error)
+            return
+
+        async def learn() -> None:
+            try:
+                await asyncio.to_thread(learn_order_event, orders, event)
+            except OrderContradicted as refusal:
+                metrics.contradicting_orders.inc()
+                await dead_letter(broker, dlq, message, refusal, reason=refusal.reason)
+
+        await handle_or_dead_letter(broker, dlq, message, learn, pause=pause)
+
+
+def learn_order_event(orders: PaidOrders, event) -> bool:
+    try:
+        applied = orders.apply(event)
+    except OrderContradicted as refusal:
+        log.warning("order_contradicts_known_order", order_id=event.order_id,
+                    event_id=str(event.event_id), changes=refusal.changes)
+        raise
+    log.info("order_event_learned" if applied else "order_event_skipped", order_id=event.order_id,
+             event_type=event.event_type, event_id=str(event.event_id))
+    return applied
