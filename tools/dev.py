@@ -3,6 +3,7 @@
 python -m tools.dev token --role buyer --sub B-1
 python -m tools.dev order --order-id O-1 --buyer B-1 --seller S-1 --item I-1 --amount 100.00
 python -m tools.dev kafka-env --principal ops   # export lines for a local Kafka principal
+python -m tools.dev tail disputes.events        # print a topic's records, read as `ops`
 """
 
 from __future__ import annotations
@@ -74,6 +75,34 @@ def kafka_env(principal: str = typer.Option("ops", help="orders, ops, dispute, r
     """Print `export` lines with a local principal's Kafka credentials (from `make run`)."""
     typer.echo(f"export {prefix}_KAFKA_USERNAME={principal}\n"
                f"export {prefix}_KAFKA_PASSWORD={local_password(principal)}")
+
+
+@cli.command()
+def tail(topic: str = typer.Argument("disputes.events"),
+         bootstrap: str = typer.Option("127.0.0.1:9092", envvar="OPS_KAFKA_BOOTSTRAP"),
+         username: str = typer.Option("ops", envvar="OPS_KAFKA_USERNAME",
+                                      help="a principal that may read the topic"),
+         password: str = typer.Option(None, envvar="OPS_KAFKA_PASSWORD",
+                                      help="default: the local one from `make run`"),
+         seconds: float = typer.Option(3.0, help="stop after this long without a new record")) -> None:
+    """Print every record of a topic from its start (key, headers, value), as `ops` reads it."""
+    connection = KafkaConnection(bootstrap, username, password or local_password(username))
+    asyncio.run(_tail(connection, topic, seconds))
+
+
+async def _tail(connection: KafkaConnection, topic: str, seconds: float) -> None:
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(topic, **connection.client_options(), group_id=None,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        while batch := await consumer.getmany(timeout_ms=int(seconds * 1000)):
+            for records in batch.values():
+                for r in records:
+                    typer.echo(f"{r.key} {r.headers} {r.value.decode(errors='replace')}")
+    finally:
+        await consumer.stop()
 
 
 def local_password(principal: str) -> str:

@@ -93,7 +93,8 @@ def main() -> int:
 def print_banner() -> None:
     print(f"""
 The dispute platform is up (logs in {RUN_DIR}/):
-  Kafka                 127.0.0.1:9092
+  Kafka                 127.0.0.1:9092  (SASL/SCRAM; logins in {RUN_DIR}/kafka/credentials.json,
+                        `python -m tools.dev tail disputes.events` reads a topic as `ops`)
   dispute API           http://127.0.0.1:8000   (OpenAPI: http://127.0.0.1:8000/docs)
   operator console      http://127.0.0.1:8000/console  (token: make -s token ROLE=operator SUB=OP-1)
   dispute relay         store -> disputes.events (metrics: http://127.0.0.1:9102/metrics)

@@ -15,7 +15,9 @@ from typing import Any, AsyncIterator
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaTimeoutError, TopicAlreadyExistsError
-from pydantic_settings import BaseSettings
+from pydantic import SecretStr
+
+from services.common.local_mode import LocalModeSettings
 
 SCRAM = "SCRAM-SHA-512"
 
@@ -60,20 +62,21 @@ class KafkaConnection:
                                self.tls_cafile)
 
 
-class KafkaSettings(BaseSettings):
+class KafkaSettings(LocalModeSettings):
     """The Kafka fields every service's settings carry (`<PREFIX>_KAFKA_...`): the broker,
     this process's SCRAM principal and password, and TLS (with a CA file) where the broker
     listener has it."""
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_username: str | None = None
-    kafka_password: str | None = None
+    kafka_password: SecretStr | None = None
     kafka_sasl_mechanism: str = SCRAM
     kafka_tls: bool = False
     kafka_tls_cafile: str | None = None
 
     def kafka_connection(self) -> KafkaConnection:
-        return KafkaConnection(self.kafka_bootstrap, self.kafka_username, self.kafka_password,
+        password = self.kafka_password.get_secret_value() if self.kafka_password else None
+        return KafkaConnection(self.kafka_bootstrap, self.kafka_username, password,
                                self.kafka_sasl_mechanism, self.kafka_tls, self.kafka_tls_cafile)
 
 

@@ -23,6 +23,7 @@ from services.common.database import (create_schema_racing_others, eventsourcing
 from services.common.kafka import ensure_topics, kafka_broker
 from services.common.topics import dead_letter_topics_of
 from services.common.http import serve_unless_unsafe
+from services.common.local_mode import UnsafeSettings
 from services.common.logging import configure_logging
 from services.common.periodic import every
 from services.common.startup import BackgroundConnection
@@ -148,6 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = DisputeSettings()
     configure_logging(settings.log_level)
+    try:
+        settings.refuse_unsafe()
+    except UnsafeSettings as refusal:
+        log.error("refused_to_start", reason=str(refusal))
+        return 2
     if args.command == "relay":
         _relay_main(settings)
         return 0

@@ -8,10 +8,14 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.common.kafka import KafkaSettings
+from services.common.local_mode import refuse_development_secret, require_kafka_principal
 from services.common.token_settings import TokenSettings
 from services.common.topics import DISPUTES_AUDIT
 from services.dispute.audit_chain import DEV_AUDIT_KEY, ChainKeys
 from services.dispute.domain import DisputeIds, DisputePolicy
+
+
+DEV_ID_KEY = "dev-only-dispute-id-key-change-me-in-production"
 
 
 class DisputeSettings(TokenSettings, KafkaSettings):
@@ -31,7 +35,7 @@ class DisputeSettings(TokenSettings, KafkaSettings):
     jwt_audience: str = Field("dispute-api", min_length=1)
     evidence_dir: str = "var/evidence"
     idempotency_retention: timedelta = timedelta(hours=24)
-    id_key: str = Field(default="dev-only-dispute-id-key-change-me-in-production", min_length=1)
+    id_key: str = Field(default=DEV_ID_KEY, min_length=1)
     """DISPUTE_ID_KEY: the HMAC key new dispute ids are derived from (one per order and item).
     Production must set its own secret and never change it: with another key, an item whose
     dispute was opened under the old key would get a second dispute."""
@@ -93,3 +97,10 @@ class DisputeSettings(TokenSettings, KafkaSettings):
             max_evidence_files=self.max_evidence_files_per_dispute,
             max_offers=self.max_offers_per_dispute,
         )
+
+    def refuse_unsafe(self) -> None:
+        """Before a process starts (API, relay): outside local mode no development key and no
+        anonymous Kafka client (UnsafeSettings names the variable)."""
+        refuse_development_secret(self, "id_key", DEV_ID_KEY)
+        refuse_development_secret(self, "audit_key", DEV_AUDIT_KEY)
+        require_kafka_principal(self)

@@ -21,6 +21,7 @@ from services.common.startup import BackgroundConnection
 from services.common.database import create_schema_racing_others, sqlalchemy_engine
 from services.common.kafka import ensure_topics, kafka_broker
 from services.common.http import serve_unless_unsafe
+from services.common.local_mode import require_kafka_principal
 from services.common.token_settings import build_token_verifier
 from services.common.logging import configure_logging
 from services.common.problems import install_problem_handlers
@@ -120,7 +121,11 @@ async def ensure_consumed_topics(settings: NotificationSettings) -> None:
 def main() -> int:
     settings = NotificationSettings()
     configure_logging(settings.log_level)
-    return serve_unless_unsafe(lambda: create_app(settings), settings)
+    def build():
+        require_kafka_principal(settings)
+        return create_app(settings)
+
+    return serve_unless_unsafe(build, settings)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,8 @@ from services.common.body_limit import limit_bodies
 from services.common.startup import BackgroundConnection
 from services.common.database import create_schema_racing_others, sqlalchemy_engine
 from services.common.kafka import ensure_topics, kafka_broker
-from services.common.http import serve
+from services.common.http import serve_unless_unsafe
+from services.common.local_mode import require_kafka_principal
 from services.common.logging import configure_logging
 from services.common.problems import install_problem_handlers
 from services.common.urls import masked_url
@@ -192,7 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level)
     if args.command == "retry":
         return asyncio.run(retry_refund(settings, args.idempotency_key))
-    return serve(create_app(settings), settings)
+    def build():
+        require_kafka_principal(settings)
+        return create_app(settings)
+
+    return serve_unless_unsafe(build, settings)
 
 
 if __name__ == "__main__":

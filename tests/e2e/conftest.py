@@ -13,6 +13,7 @@ from contracts.topics import ORDERS_EVENTS
 from infra.ports import free_port
 from services.common.kafka import KafkaConnection, idempotent_producer
 from tests.support.orders import order_delivered, order_placed
+from tests.support.keys import DISPUTE_KEYS
 from tests.support.processes import ServiceProcess
 from tests.support.tokens import SECRET
 
@@ -55,7 +56,7 @@ def start_system(postgres, kafka, log_dir: Path, extra_env: dict[str, str] | Non
     env = {
         "DISPUTE_DATABASE_URL": postgres.create_database(f"e2e{n}_dispute"),
         "DISPUTE_HTTP_PORT": str(ports["dispute"]),
-        "DISPUTE_JWT_SECRET": SECRET, "DISPUTE_RELAY_POLL_INTERVAL": "0.1",
+        "DISPUTE_JWT_SECRET": SECRET, **DISPUTE_KEYS, "DISPUTE_RELAY_POLL_INTERVAL": "0.1",
         "DISPUTE_DEADLINE_POLL_INTERVAL": "0.5", "DISPUTE_RELAY_METRICS_PORT": "0",
         "NOTIFICATION_DATABASE_URL": postgres.create_database(f"e2e{n}_notification"),
         "NOTIFICATION_JWT_SECRET": SECRET,

@@ -16,6 +16,7 @@ from services.dispute.main import build_application
 from services.dispute.relay import RelayPosition
 from services.dispute.settings import DisputeSettings
 from tests.support.kafka import eventually
+from tests.support.keys import DISPUTE_KEYS
 from tests.support.processes import ServiceProcess
 from tests.support.relay_streams import (check_records, open_disputes, read_to_end,
                                          stored_public_event_ids, topic_settings,
@@ -33,7 +34,7 @@ class RelayRig:
         self.app = build_application(DisputeSettings(database_url=self.db))
         self.position = RelayPosition(sqlalchemy_engine(self.db), self.topic)
         self.position.create_tables()
-        self.env = {"DISPUTE_DATABASE_URL": self.db, **kafka.env("DISPUTE", "admin"),
+        self.env = {"DISPUTE_DATABASE_URL": self.db, **DISPUTE_KEYS, **kafka.env("DISPUTE", "admin"),
                     "DISPUTE_EVENTS_TOPIC": self.topic, "DISPUTE_RELAY_BATCH_SIZE": "20",
                     "DISPUTE_RELAY_POLL_INTERVAL": "0.05", "DISPUTE_RELAY_METRICS_PORT": "0"}
 

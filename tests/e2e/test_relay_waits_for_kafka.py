@@ -13,6 +13,7 @@ from services.dispute.orders import OrderBook
 from services.dispute.settings import DisputeSettings
 from tests.support.kafka import eventually, read_topic
 from tests.support.orders import NOW, order_placed
+from tests.support.keys import DISPUTE_KEYS
 from tests.support.processes import ServiceProcess
 
 pytestmark = pytest.mark.e2e
@@ -28,7 +29,7 @@ async def test_a_relay_started_before_its_broker_publishes_once_the_broker_is_up
     late.data_dir.mkdir(parents=True)
     late.prepare_credentials()  # the relay is given its own before the broker exists
     relay = ServiceProcess("relay", "services.dispute.main", ["relay"], {
-        "DISPUTE_DATABASE_URL": url, **late.env("DISPUTE", "dispute-relay"),
+        "DISPUTE_DATABASE_URL": url, **late.env("DISPUTE", "dispute-relay"), **DISPUTE_KEYS,
         "DISPUTE_RELAY_METRICS_PORT": "0"}, tmp_path)
     broker = None
     try:

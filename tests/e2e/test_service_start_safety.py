@@ -12,12 +12,17 @@ import pytest
 
 from infra.ports import free_port
 from services.common.auth import DEV_SECRET
+from tests.support.keys import DISPUTE_KEYS
 from tests.support.processes import ROOT, ServiceProcess
 from tests.support.tokens import SECRET
 from tools.run_local import service_env
 
 pytestmark = pytest.mark.e2e
-CLOSED_KAFKA = {"DISPUTE_KAFKA_BOOTSTRAP": "127.0.0.1:1", "NOTIFICATION_KAFKA_BOOTSTRAP": "127.0.0.1:1"}
+# a broker nobody listens on, and each service's own principal for it (required outside local mode)
+CLOSED_KAFKA = {"DISPUTE_KAFKA_BOOTSTRAP": "127.0.0.1:1", "NOTIFICATION_KAFKA_BOOTSTRAP": "127.0.0.1:1",
+                "DISPUTE_KAFKA_USERNAME": "dispute", "DISPUTE_KAFKA_PASSWORD": "unused",
+                "NOTIFICATION_KAFKA_USERNAME": "notification", "NOTIFICATION_KAFKA_PASSWORD": "unused",
+                **DISPUTE_KEYS}
 SERVICES = {"dispute": ("services.dispute.main", ["serve"]), "notification": ("services.notification.main", [])}
 
 
@@ -86,3 +91,23 @@ def test_the_database_password_never_reaches_the_log(postgres, tmp_path):
     started = next(line for line in log.splitlines() if "dispute_api_started" in line)
     assert url.replace("pw-s3cret-do-not-log", "***") in started
     assert "pw-s3cret-do-not-log" not in log
+
+
+@pytest.mark.parametrize("command, variable", [(["relay"], "DISPUTE_AUDIT_KEY"), (["serve"], "DISPUTE_ID_KEY")])
+def test_the_relay_and_api_refuse_a_development_key_outside_local_mode(command, variable, tmp_path):
+    env = {**CLOSED_KAFKA, "PLATFORM_LOCAL_MODE": "false", "DISPUTE_JWT_SECRET": SECRET,
+           "DISPUTE_DATABASE_URL": f"sqlite:///{tmp_path}/dispute.sqlite", "DISPUTE_RELAY_METRICS_PORT": "0"}
+    env.pop(variable)
+    proc = ServiceProcess("dispute", "services.dispute.main", command, env, tmp_path)
+    assert exit_code(proc) == 2
+    log = proc.log_path.read_text()
+    assert f"{variable} is the development default" in log and "Traceback" not in log
+    assert not (tmp_path / "dispute.sqlite").exists()
+
+
+def test_the_refund_service_refuses_to_start_as_an_anonymous_kafka_client(tmp_path):
+    env = {"PLATFORM_LOCAL_MODE": "false", "REFUND_KAFKA_BOOTSTRAP": "127.0.0.1:1",
+           "REFUND_DATABASE_URL": f"sqlite:///{tmp_path}/refund.sqlite", "REFUND_HTTP_PORT": str(free_port())}
+    proc = ServiceProcess("refund", "services.refund.main", [], env, tmp_path)
+    assert exit_code(proc) == 2
+    assert "REFUND_KAFKA_USERNAME and REFUND_KAFKA_PASSWORD are required" in proc.log_path.read_text()

@@ -11,6 +11,7 @@ from infra.ports import free_port
 from tests.e2e.conftest import System
 from tests.support.dispute_api import Party
 from tests.support.kafka import eventually
+from tests.support.keys import DISPUTE_KEYS
 from tests.support.processes import ServiceProcess
 from tests.support.tokens import SECRET
 
@@ -32,7 +33,7 @@ async def test_services_started_before_kafka_serve_then_consume_once_it_is_up(po
     ports = {name: free_port() for name in ("dispute", "notification", "refund")}
     env = {"DISPUTE_DATABASE_URL": postgres.create_database("late_kafka_dispute"),
            **late.env("DISPUTE", "dispute"), "DISPUTE_HTTP_PORT": str(ports["dispute"]),
-           "DISPUTE_JWT_SECRET": SECRET,
+           "DISPUTE_JWT_SECRET": SECRET, **DISPUTE_KEYS,
            "NOTIFICATION_DATABASE_URL": postgres.create_database("late_kafka_notification"),
            **late.env("NOTIFICATION", "notification"), "NOTIFICATION_HTTP_PORT": str(ports["notification"]),
            "NOTIFICATION_JWT_SECRET": SECRET,

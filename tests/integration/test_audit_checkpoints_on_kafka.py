@@ -132,7 +132,7 @@ def test_a_checkpoint_forged_without_the_key_is_refused_and_proves_nothing(publi
 
 def cli_env(settings) -> dict:
     return {"DISPUTE_DATABASE_URL": settings.database_url, "DISPUTE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-            "DISPUTE_KAFKA_USERNAME": settings.kafka_username, "DISPUTE_KAFKA_PASSWORD": settings.kafka_password,
+            "DISPUTE_KAFKA_USERNAME": settings.kafka_username, "DISPUTE_KAFKA_PASSWORD": settings.kafka_password.get_secret_value(),
             "DISPUTE_AUDIT_TOPIC": settings.audit_topic, "DISPUTE_AUDIT_KEY": TEST_KEY,
             "DISPUTE_AUDIT_KEY_ID": "test-1"}
 

@@ -12,10 +12,11 @@ from uuid import uuid4
 import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import GroupCoordinatorNotAvailableError
 
 from infra.ports import free_port
 from services.common.database import sqlalchemy_engine
-from services.common.kafka import idempotent_producer
+from services.common.kafka import ensure_topics, idempotent_producer
 from services.dispute.domain import Actor, Role
 from services.dispute.kafka_replay import GroupHasMembers, replay_group
 from services.dispute.main import build_application
@@ -38,6 +39,15 @@ GROUPS = ("notification", "refund")
 
 
 
+async def publish_order(connection, topic: str, placed) -> None:
+    producer = idempotent_producer(connection, "test-orders")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, placed.model_dump_json().encode(), key=placed.order_id.encode())
+    finally:
+        await producer.stop()
+
+
 @asynccontextmanager
 async def running(*apps):
     async with AsyncExitStack() as stack:
@@ -51,8 +61,11 @@ async def committed_to_the_end(connection, group: str, topic: str) -> bool:
     consumer = AIOKafkaConsumer(**connection.client_options())
     await admin.start(), await consumer.start()
     try:
-        committed = {tp: o.offset for tp, o in (await admin.list_consumer_group_offsets(group)).items()
-                     if tp.topic == topic}
+        try:
+            offsets = await admin.list_consumer_group_offsets(group)
+        except GroupCoordinatorNotAvailableError:  # a fresh broker: __consumer_offsets not made yet
+            return False
+        committed = {tp: o.offset for tp, o in offsets.items() if tp.topic == topic}
         ends = await consumer.end_offsets(list(committed))
     finally:
         await admin.close(), await consumer.stop()
@@ -63,20 +76,24 @@ async def committed_to_the_end(connection, group: str, topic: str) -> bool:
 def settled_dispute(tmp_path):
     """Opened (full refund of 100.00 USD), then the seller accepts the claim: Resolved."""
     disputes = build_application(DisputeSettings(database_url=f"sqlite:///{tmp_path}/disputes.sqlite"))
-    order = OrderBook.facts_from(order_placed(order_id=f"O-{uuid4().hex[:8]}"))
+    placed = order_placed(order_id=f"O-{uuid4().hex[:8]}")
+    order = OrderBook.facts_from(placed)
     dispute = disputes.open_dispute(order=order, item_id="I-1", actor=Actor(Role.BUYER, "B-1"),
                                     reason="DAMAGED", request="FULL_REFUND", request_amount=None,
                                     description="", at=NOW)
     at = NOW + timedelta(days=1)
     disputes.execute(dispute.id, at, lambda d: d.accept_claim(
         actor=Actor(Role.SELLER, "S-1"), at=at, policy=disputes.policy))
-    return disputes, order.order_id, tmp_path
+    return disputes, placed, tmp_path
 
 
 async def test_replayed_groups_send_no_second_email_and_pay_no_second_refund(settled_dispute, postgres, kafka):
-    disputes, order_id, tmp_path = settled_dispute
+    disputes, placed, tmp_path = settled_dispute
+    order_id = placed.order_id
     run = uuid4().hex[:8]
-    topic = f"it-{run}.disputes.events"
+    topic, orders = f"it-{run}.disputes.events", f"it-{run}.orders.events"
+    await ensure_topics(kafka.admin, {topic: {}, orders: {}, f"it-{run}.refunds.events": {}}, 3)
+    await publish_order(kafka.admin, orders, placed)  # the refund service pays known orders only
     notification = NotificationSettings(
         database_url=postgres.create_database(f"replay_notification_{run}"), **kafka.settings(),
         events_topic=topic, topic_partitions=3, smtp_port=free_port(), email_backoff_initial=300,
@@ -85,6 +102,7 @@ async def test_replayed_groups_send_no_second_email_and_pay_no_second_refund(set
         refund = RefundSettings(
             database_url=postgres.create_database(f"replay_refund_{run}"), **kafka.settings(),
             topic_partitions=3, disputes_topic=topic, refunds_topic=f"it-{run}.refunds.events",
+            orders_topic=orders,
             provider_url=simulator.url, provider_timeout=2)
         outbox = EmailOutbox(sqlalchemy_engine(notification.database_url))
         before_anything = datetime.now(timezone.utc) - timedelta(seconds=5)

@@ -15,6 +15,7 @@ from uuid import uuid4
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from contracts.envelope import ActorRef, EventEnvelope, event_id_for
 from contracts.refunds import RefundFailed, RefundIssued, parse_refund_event
@@ -227,7 +228,9 @@ def paid_before_the_crash(simulator, instruction, order_id, store) -> dict:
 
 
 def env_of(settings: RefundSettings) -> dict[str, str]:
-    return {f"REFUND_{name.upper()}": str(value) for name, value in settings.model_dump().items()}
+    """The settings as the environment of a process (secrets in clear, unset ones left out)."""
+    plain = lambda value: value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+    return {f"REFUND_{name.upper()}": plain(value) for name, value in settings if value is not None}
 
 
 async def test_a_refund_whose_outcome_was_unknown_is_settled_without_a_restart(settings, tmp_path):
