@@ -7,7 +7,14 @@ STAMP := $(VENV)/.installed-stamp
 ROLE ?= buyer
 SUB ?= B-1
 
-.PHONY: install kafka-jars run test test-fast token order mails contracts asyncapi bench bench-export clean
+
+.PHONY: system-run system-test install kafka-jars run test test-fast token order mails contracts asyncapi bench bench-export clean
+
+system-run:  ## Debian packages make run needs (Java, Maven, python3-venv), installed when missing
+	@bash tools/ensure_packages.sh run
+
+system-test:  ## ... and what the tests add (PostgreSQL, Chromium and its driver)
+	@bash tools/ensure_packages.sh test
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -20,10 +27,10 @@ install: $(STAMP)  ## Python environment with the pinned packages
 kafka-jars: install  ## fetch the Kafka broker jars from Maven Central (once, cached)
 	$(PY) -m infra.kafka fetch
 
-run: kafka-jars  ## the whole system locally: Kafka, dispute API + relay, notification, refund
+run: system-run kafka-jars  ## the whole system locally: Kafka, dispute API + relay, notification, refund
 	$(PY) -m tools.run_local
 
-test: kafka-jars  ## every tier, against a real Kafka broker and PostgreSQL started for the run
+test: system-test kafka-jars  ## every tier, against a real Kafka broker and PostgreSQL started for the run
 	$(PY) -m pytest -ra $(PYTEST_ARGS)
 
 test-fast: install  ## unit and component tests only (no servers)
