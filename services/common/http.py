@@ -1,17 +1,20 @@
-"""Serving a service's FastAPI app where its settings say (access logs off: ours are structured)."""
+"""Serving a service's FastAPI app where its settings say (uvicorn's access log off: ours,
+services/common/access_log.py, is one structured line per request)."""
 
 from typing import Callable
 
 import structlog
 import uvicorn
 
+from services.common.access_log import AccessLog
 from services.common.local_mode import UnsafeSettings
 
 log = structlog.get_logger("startup")
 
 
 def serve(app, settings) -> int:
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level="warning")
+    uvicorn.run(AccessLog(app), host=settings.http_host, port=settings.http_port, log_level="warning",
+                access_log=False)
     return 0
 
 

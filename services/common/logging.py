@@ -1,4 +1,7 @@
-"""Structured logs: JSON lines in services, a readable console on a terminal."""
+"""Structured logs: one JSON line per record in services, a readable console on a terminal.
+
+structlog's own loggers and the standard library's (uvicorn, aiokafka, faststream, sqlalchemy)
+go through the same renderer, so a service never mixes plain-text lines into its JSON."""
 
 import logging
 import sys
@@ -9,16 +12,21 @@ import structlog
 def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
     json = (not sys.stderr.isatty()) if json is None else json
     renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    shared = [structlog.processors.add_log_level,
+              structlog.processors.TimeStamper(fmt="iso", utc=True)]
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
+        processors=[structlog.contextvars.merge_contextvars, *shared,
+                    structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.format_exc_info, renderer],
+        foreign_pre_chain=[structlog.contextvars.merge_contextvars, structlog.stdlib.add_logger_name,
+                           *shared]))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)  # libraries: warnings and errors only
