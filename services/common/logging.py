@@ -9,8 +9,9 @@ import sys
 import structlog
 
 
-def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
-    json = (not sys.stderr.isatty()) if json is None else json
+def configure_logging(level: str = "INFO", json: bool | None = None, stream=None) -> None:
+    stream = stream or sys.stderr
+    json = (not stream.isatty()) if json is None else json
     renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     shared = [structlog.processors.add_log_level,
               structlog.processors.TimeStamper(fmt="iso", utc=True)]
@@ -18,10 +19,10 @@ def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
         processors=[structlog.contextvars.merge_contextvars, *shared,
                     structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                     structlog.processors.format_exc_info, renderer],
