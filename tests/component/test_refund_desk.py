@@ -20,7 +20,8 @@ from services.refund.gateway import ProviderError, ProviderRefund, TransientProv
 from services.refund.handlers import RefundFacts, handle_or_redeliver, refund_facts
 from services.refund.main import PeriodicReconcile
 from services.refund.policy import OrderTerms, OutsideRefund, refund_for
-from services.refund.store import FAILED, ISSUED, PENDING, RefundStore
+from services.refund.lifecycle import FAILED, ISSUED, PENDING
+from services.refund.store import RefundStore
 from services.refund.trust import TrustGate, TrustMetrics
 from tests.support.orders import NOW
 from tests.support.refunds import opened_on_known_order

@@ -24,7 +24,8 @@ from services.refund.main import create_app
 from services.refund.orders import PaidOrders
 from services.refund.policy import idempotency_key_for, refund_for
 from services.refund.settings import RefundSettings
-from services.refund.store import PENDING, RefundStore
+from services.refund.lifecycle import PENDING
+from services.refund.store import RefundStore
 from services.common.database import sqlalchemy_engine
 from tests.support.payment_simulator import Simulator
 from tests.support.kafka import read_topic
