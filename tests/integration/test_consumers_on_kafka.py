@@ -14,7 +14,7 @@ from services.common.database import sqlalchemy_engine
 from services.common.topics import ensure_platform_topics
 from services.dispute.consumers import register_order_consumer
 from services.dispute.orders import OrderBook
-from services.notification.handlers import register_dispute_consumer
+from services.notification.consumer import register_dispute_consumer
 from services.notification.store import NotificationStore
 from tests.support.kafka import eventually, read_topic
 from tests.support.orders import NOW, order_delivered, order_placed

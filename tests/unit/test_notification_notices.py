@@ -6,10 +6,10 @@ from string import Template
 import pytest
 
 from contracts.disputes import REGISTRY
-from services.notification.messages import (AUDIENCES, MalformedEvent, Parties, Recipient,
-                                            UnknownEvent, audience, is_known, notices_for)
+from services.notification.notices import (AUDIENCES, MalformedEvent, Parties, Recipient,
+                                           UnknownEvent, audience, is_known, notices_for)
 from services.notification.rendering import template_values, when
-from services.notification.templates import TEMPLATE_DIR, load_templates
+from services.notification.template_files import TEMPLATE_DIR, load_templates
 
 TEMPLATES = load_templates()
 PARTIES = Parties(buyer_id="B-1", seller_id="S-1")
@@ -193,10 +193,10 @@ def test_a_deadline_that_is_not_a_time_is_malformed():
         told("OfferMade", payload={**PAYLOADS["OfferMade"], "respond_by": "soon"})
 
 
-def test_the_message_modules_import_no_io():
+def test_the_notice_modules_import_no_io():
     forbidden = {"os", "socket", "faststream", "aiokafka", "structlog", "httpx", "sqlalchemy",
                  "fastapi", "pathlib", "logging", "time", "aiosmtplib"}
-    for name in ("messages.py", "rendering.py"):
+    for name in ("notices.py", "rendering.py"):
         tree = ast.parse((TEMPLATE_DIR.parent / name).read_text())
         roots = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         roots |= {n.module.split(".")[0] for n in ast.walk(tree)
