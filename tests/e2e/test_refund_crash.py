@@ -26,7 +26,7 @@ pytestmark = pytest.mark.e2e
 def simulator(tmp_path):
     port = free_port()
     env = {"PAYSIM_DATABASE_URL": f"sqlite:///{tmp_path}/paysim.sqlite", "PAYSIM_HTTP_PORT": str(port)}
-    proc = ServiceProcess("payment-simulator", "services.payment_simulator.main", [], env, tmp_path,
+    proc = ServiceProcess("payment-simulator", "standins.payment_provider.main", [], env, tmp_path,
                           f"http://127.0.0.1:{port}/health").wait_healthy()
     yield f"http://127.0.0.1:{port}"
     proc.stop()

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from services.common.database import sqlalchemy_engine
-from services.payment_simulator.app import create_app as create_simulator
-from services.payment_simulator.settings import SimulatorSettings
+from standins.payment_provider.app import create_app as create_simulator
+from standins.payment_provider.settings import SimulatorSettings
 from sqlalchemy import inspect, text
 
 from services.refund.desk import RefundDesk, _instruction
