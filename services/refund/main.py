@@ -34,8 +34,8 @@ from services.common.logging import configure_logging
 from services.common.problems import install_problem_handlers
 from services.common.urls import masked_url
 from services.refund.desk import RefundDesk
+from services.refund.dispute_consumer import register_dispute_consumer
 from services.refund.gateway import PaymentProvider, RetryPolicy, provider_client
-from services.refund.handlers import register_dispute_consumer
 from services.refund.lifecycle import ISSUED
 from services.refund.order_consumer import register_order_consumer
 from services.refund.orders import PaidOrders

@@ -15,13 +15,13 @@ from contracts.disputes import UnknownDisputeEvent
 from contracts.envelope import ActorRef, EventEnvelope, event_id_for
 from contracts.refunds import RefundFailed, RefundIssued
 from services.common.database import sqlalchemy_engine
-from services.refund import handlers
+from services.refund import dispute_consumer
 from services.refund.desk import RefundDesk
+from services.refund.dispute_consumer import handle_or_redeliver, refund_facts
 from services.refund.gateway import ProviderError, ProviderRefund, TransientProviderError
-from services.refund.handlers import handle_or_redeliver, refund_facts
+from services.refund.lifecycle import FAILED, ISSUED, PENDING
 from services.refund.main import PeriodicReconcile
 from services.refund.policy import OrderTerms, OutsideRefund, RefundFacts, refund_for
-from services.refund.lifecycle import FAILED, ISSUED, PENDING
 from services.refund.store import RefundStore
 from services.refund.trust import TrustGate, TrustMetrics
 from tests.support.envelopes import appeal_decided_payload, opened_payload, resolved_payload
@@ -354,7 +354,7 @@ async def test_a_failure_after_reading_pauses_before_kafka_redelivers(store, mon
 
 
 def test_the_consumer_pauses_about_a_second_by_default():
-    assert 0.5 <= handlers.REDELIVERY_PAUSE <= 2
+    assert 0.5 <= dispute_consumer.REDELIVERY_PAUSE <= 2
 
 
 # 7. Correlation ids of any length --------------------------------------------------------------

@@ -12,7 +12,7 @@ from contracts.orders import OrderRefunded
 from services.common.consumers import RetryLater
 from services.common.database import sqlalchemy_engine
 from services.refund.desk import RefundDesk
-from services.refund.handlers import handle_or_redeliver, refund_facts
+from services.refund.dispute_consumer import handle_or_redeliver, refund_facts
 from services.refund.orders import OrderContradicted, PaidOrders
 from services.refund.store import ISSUED, RefundStore
 from services.refund.trust import TrustGate, TrustMetrics, Untrusted
