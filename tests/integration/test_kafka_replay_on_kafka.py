@@ -85,6 +85,7 @@ async def test_replayed_groups_send_no_second_email_and_pay_no_second_refund(set
         refund = RefundSettings(
             database_url=postgres.create_database(f"replay_refund_{run}"), **kafka.settings(),
             topic_partitions=3, disputes_topic=topic, refunds_topic=f"it-{run}.refunds.events",
+            orders_topic=f"it-{run}.orders.events",
             provider_url=simulator.url, provider_timeout=2)
         outbox = EmailOutbox(sqlalchemy_engine(notification.database_url))
         before_anything = datetime.now(timezone.utc) - timedelta(seconds=5)
@@ -92,6 +93,9 @@ async def test_replayed_groups_send_no_second_email_and_pay_no_second_refund(set
         async with running(create_notification(notification), create_refund(refund)):
             producer = idempotent_producer(kafka.admin, client_id=f"relay-{run}")
             await producer.start()
+            # the order service's record: the refund service pays only orders it learned itself
+            await producer.send_and_wait(refund.orders_topic, key=order_id.encode(),
+                                         value=order_placed(order_id=order_id).model_dump_json().encode())
             relay = Relay(disputes, producer, RelayPosition(sqlalchemy_engine(f"sqlite:///{tmp_path}/relay.sqlite"), topic),
                           topic=topic)
             relay.position.create_tables()
