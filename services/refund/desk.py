@@ -44,8 +44,9 @@ class RefundDesk:
                 correlation_id=stored.correlation_id, refund_id=stored.refund_id):
             if stored.state.awaiting_provider:
                 stored = await self._settle(stored)
-            if not stored.published:
-                # What is stored now, not what this call saw: a late success may have won.
+            if stored.state.to_announce:
+                # What is stored now, not what this call saw: a late success may have won; and
+                # an instruction reopened meanwhile (PENDING again) has no result to announce.
                 await self.publisher.publish(refund_event(stored))
                 await asyncio.to_thread(self.store.mark_published, idempotency_key,
                                         stored.attempt, stored.status)

@@ -47,6 +47,11 @@ class InstructionState:
         return self.status is FAILED and self.reserved
 
     @property
+    def to_announce(self) -> bool:
+        """A result (ISSUED or FAILED) not yet published on `refunds.events`; PENDING has none."""
+        return self.status is not PENDING and not self.published
+
+    @property
     def awaiting_provider(self) -> bool:
         """The provider must still be asked (again, with the same key) for a result."""
         return self.status is PENDING or self.outcome_unknown
@@ -101,7 +106,7 @@ def reopen(state: InstructionState) -> InstructionState:
 
 def announce(state: InstructionState) -> InstructionState:
     """The result of this attempt was published; a PENDING instruction has none to publish."""
-    _require("announce", state, state.status is not PENDING and not state.published)
+    _require("announce", state, state.to_announce)
     return replace(state, published=True)
 
 

@@ -153,6 +153,23 @@ def test_marking_a_failed_result_published_leaves_a_late_success_unpublished(sto
     assert store.instruction(key).published is False
 
 
+async def test_an_instruction_reopened_while_it_was_settled_announces_no_result(store, monkeypatch):
+    """An operator reopened it between our recording FAILED and our reading it back: it is
+    PENDING again, with no result to publish."""
+    key = award(store, dispute(store), "30.00")
+    record_failed = store.record_failed
+
+    def failed_then_reopened(idempotency_key, reason, retryable):
+        record_failed(idempotency_key, reason, retryable)
+        store.reopen(idempotency_key)
+
+    monkeypatch.setattr(store, "record_failed", failed_then_reopened)
+    publisher = Publisher()
+    stored = await RefundDesk(store, Provider("pay-then-timeout"), publisher).pay(key)
+    assert (stored.status, stored.attempt, stored.published, publisher.published) == (
+        PENDING, 2, False, [])
+
+
 # 3. Stuck retries and the periodic reconcile ---------------------------------------------------
 
 async def test_an_operator_retry_of_a_pending_instruction_pays_it(store):

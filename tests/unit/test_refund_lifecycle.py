@@ -85,6 +85,11 @@ def test_the_provider_is_asked_for_pending_instructions_and_unknown_outcomes_onl
         "pending", "pending reserved", "failed, outcome unknown"]
 
 
+def test_only_an_unannounced_result_is_to_be_announced():
+    assert [name for name, state in STATES.items() if state.to_announce] == [
+        "failed, outcome unknown", "failed, outcome known", "issued"]
+
+
 def test_the_refund_lifecycle_imports_no_io():
     source = Path(__file__).resolve().parents[2] / "services" / "refund" / "lifecycle.py"
     imported = {node.module.split(".")[0] for node in ast.walk(ast.parse(source.read_text()))
