@@ -13,8 +13,9 @@ from services.common.consumers import RetryLater
 from services.common.database import sqlalchemy_engine
 from services.refund.desk import RefundDesk
 from services.refund.dispute_consumer import handle_or_redeliver, refund_facts
+from services.refund.lifecycle import ISSUED
 from services.refund.orders import OrderContradicted, PaidOrders
-from services.refund.store import ISSUED, RefundStore
+from services.refund.store import RefundStore
 from services.refund.trust import TrustGate, TrustMetrics, Untrusted
 from tests.component.test_refund_desk import Provider, Publisher
 from tests.support.clock import Clock
