@@ -8,6 +8,7 @@ RUN pip install --no-cache-dir -c requirements.lock $(python -c "import tomllib;
 COPY contracts contracts
 COPY services services
 COPY infra infra
+COPY standins standins
 COPY tools tools
 RUN pip install --no-cache-dir --no-deps . \
  && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin platform \

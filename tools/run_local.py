@@ -24,9 +24,9 @@ RUN_DIR = ROOT / ".run"
 SERVICES = [
     ("dispute-api", ["services.dispute.main", "serve"], 8000),
     ("dispute-relay", ["services.dispute.main", "relay"], None),
-    ("smtp-sink", ["services.notification.smtp_sink", "--folder", ".run/mail"], 8026),
+    ("smtp-sink", ["standins.smtp_sink", "--folder", ".run/mail"], 8026),
     ("notification", ["services.notification.main"], 8001),
-    ("payment-simulator", ["services.payment_simulator.main"], 8003),
+    ("payment-simulator", ["standins.payment_provider.main"], 8003),
     ("refund", ["services.refund.main"], 8002),
 ]
 # process -> (settings prefix, its own Kafka principal): each authenticates as itself, and the

@@ -1,5 +1,6 @@
-"""Composition root of the notification service: HTTP inbox, the `disputes.events` consumer
-and the e-mail sender.
+"""Composition root of the notification service: HTTP inbox (inbox_api.py), the
+`disputes.events` consumer (consumer.py, which asks notices.py who is told what) and the
+e-mail sender (mail_sender.py, draining email_outbox.py).
 
 python -m services.notification.main
 """
@@ -26,12 +27,12 @@ from services.common.token_settings import build_token_verifier
 from services.common.logging import configure_logging
 from services.common.problems import install_problem_handlers
 from services.common.write_guard import guard_writes
-from services.notification.api import install_inbox_routes, principal_from
-from services.notification.handlers import GROUP, NotifyConfig, register_dispute_consumer
-from services.notification.mailer import Backoff, EmailSender, SmtpServer
-from services.notification.outbox import EmailOutbox
+from services.notification.consumer import GROUP, NotifyConfig, register_dispute_consumer
+from services.notification.email_outbox import EmailOutbox
+from services.notification.inbox_api import install_inbox_routes, principal_from
+from services.notification.mail_sender import Backoff, EmailSender, SmtpServer
+from services.notification.notices import Recipient
 from services.notification.settings import NotificationSettings
-from services.notification.messages import Recipient
 from services.notification.store import NotificationStore, Profile
 
 log = structlog.get_logger("notification")

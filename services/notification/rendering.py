@@ -13,8 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DATETIME_FIELDS = frozenset({"respond_by", "due", "acknowledge_by", "appeal_until", "ship_by",
                              "escalation_allowed_from"})
-AMOUNT_FIELDS = frozenset({"amount", "refund_amount", "extra_refund", "paid_amount",
-                           "request_amount"})
+AMOUNT_FIELDS = frozenset({"amount", "refund_amount", "paid_amount", "request_amount"})
 CODE_FIELDS = frozenset({"reason", "request", "offer_type", "remedy", "outcome", "resolved_by",
                          "condition", "trigger", "deadline", "from_party", "made_by"})
 ACTORS = {"buyer": "the buyer", "seller": "the seller", "operator": "the platform",

@@ -6,7 +6,7 @@ from pydantic_settings import SettingsConfigDict
 from contracts.topics import DISPUTES_EVENTS
 from services.common.kafka import KafkaSettings
 from services.common.token_settings import TokenSettings
-from services.notification.messages import Recipient
+from services.notification.notices import Recipient
 
 
 class NotificationSettings(TokenSettings, KafkaSettings):

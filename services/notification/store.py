@@ -15,7 +15,7 @@ from uuid import uuid4
 from sqlalchemy import Engine, and_, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from services.notification.messages import Notice, Parties, Recipient
+from services.notification.notices import Notice, Parties, Recipient
 from services.notification.tables import (WIDENED, dispute_parties, email_outbox,
                                           handled_events, metadata, notifications,
                                           recipient_profiles)

@@ -13,9 +13,10 @@ from typing import Callable, Protocol
 import structlog
 
 from services.refund.gateway import PaymentProvider, ProviderError
+from services.refund.lifecycle import PENDING, TransitionRefused
 from services.refund.policy import RefundInstruction
 from services.refund.publishing import refund_event
-from services.refund.store import FAILED, PENDING, RefundStore, StoredInstruction
+from services.refund.store import RefundStore, StoredInstruction
 
 log = structlog.get_logger("refund")
 UNKNOWN_PROVIDER_STATUSES = {"pending", "requires_action", "processing"}
@@ -41,10 +42,11 @@ class RefundDesk:
         with structlog.contextvars.bound_contextvars(
                 dispute_id=stored.dispute_id, event_id=stored.cause_event_id,
                 correlation_id=stored.correlation_id, refund_id=stored.refund_id):
-            if stored.status == PENDING or _outcome_unknown(stored):
+            if stored.state.awaiting_provider:
                 stored = await self._settle(stored)
-            if not stored.published:
-                # What is stored now, not what this call saw: a late success may have won.
+            if stored.state.to_announce:
+                # What is stored now, not what this call saw: a late success may have won; and
+                # an instruction reopened meanwhile (PENDING again) has no result to announce.
                 await self.publisher.publish(refund_event(stored))
                 await asyncio.to_thread(self.store.mark_published, idempotency_key,
                                         stored.attempt, stored.status)
@@ -68,7 +70,7 @@ class RefundDesk:
         """An operator's second try with the same idempotency key: a FAILED refund is reopened;
         a PENDING one (a retry or a service killed midway) is simply driven again."""
         stored = await asyncio.to_thread(self.store.instruction, idempotency_key)
-        if stored is not None and stored.status == PENDING:
+        if stored is not None and stored.status is PENDING:
             log.info("refund_pending_driven_again", idempotency_key=idempotency_key)
             return await self.pay(idempotency_key)
         if not await asyncio.to_thread(self.store.reopen, idempotency_key):
@@ -88,6 +90,9 @@ class RefundDesk:
             else:
                 terms = await asyncio.to_thread(self.store.terms, stored.dispute_id)
                 await self._call_provider(stored, terms.order_id)
+        except TransitionRefused as refused:  # another replica settled it meanwhile
+            log.info("refund_settled_elsewhere", transition=refused.transition,
+                     status=refused.state.status)
         finally:
             self._in_flight.discard(stored.idempotency_key)
         return await asyncio.to_thread(self.store.instruction, stored.idempotency_key)
@@ -121,10 +126,6 @@ class RefundDesk:
     async def _record_refused(self, stored: StoredInstruction, reason: str) -> None:
         await asyncio.to_thread(self.store.record_refused, stored.idempotency_key, reason)
         log.warning("refund_refused", amount=str(stored.amount), reason=reason, retryable=False)
-
-
-def _outcome_unknown(stored: StoredInstruction) -> bool:
-    return stored.status == FAILED and stored.reserved
 
 
 def _instruction(stored: StoredInstruction) -> RefundInstruction:

@@ -35,8 +35,9 @@ from services.common.logging import configure_logging
 from services.common.problems import install_problem_handlers
 from services.common.urls import masked_url
 from services.refund.desk import RefundDesk
+from services.refund.dispute_consumer import register_dispute_consumer
 from services.refund.gateway import PaymentProvider, RetryPolicy, provider_client
-from services.refund.handlers import register_dispute_consumer
+from services.refund.lifecycle import ISSUED
 from services.refund.order_consumer import register_order_consumer
 from services.refund.orders import PaidOrders
 from services.refund.publishing import RefundEventsPublisher
@@ -179,7 +180,7 @@ async def retry_refund(settings: RefundSettings, idempotency_key: str) -> int:
         await parts.stop()
     print(json.dumps({"idempotency_key": idempotency_key, "status": stored.status,
                       "provider_reference": stored.provider_reference, "reason": stored.reason}))
-    return 0 if stored.status == "ISSUED" else 1
+    return 0 if stored.status is ISSUED else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,6 @@
 """Pure: which dispute events become refund instructions, whether the refund service trusts
-them, and how much may be paid. No I/O here.
+them, and how much may be paid. No I/O here; payloads arrive already read through their
+public contract (contracts/disputes.py).
 
 A dispute event is a claim; what was paid is a fact the refund service learns itself, from
 `orders.events` (`PaidOrder`). A resolution is paid only when its dispute and its order are
@@ -10,10 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
-PAYING_EVENTS = {"Resolved", "AppealDecided"}
-HANDLED_EVENTS = {"DisputeOpened", "RefundedOutsideDispute", *PAYING_EVENTS}
+from contracts.disputes import (AppealDecided, DisputeOpened, DisputePayload,
+                                RefundedOutsideDispute, Resolved)
+
+PAYING_EVENTS = {Resolved.event_type, AppealDecided.event_type}
+HANDLED_EVENTS = {DisputeOpened.event_type, RefundedOutsideDispute.event_type, *PAYING_EVENTS}
 
 
 @dataclass(frozen=True)
@@ -82,8 +85,15 @@ class Refusal:
     retryable: bool
 
 
-class PoisonPayload(ValueError):
-    """The event is well formed but its payload cannot be read as a refund fact."""
+@dataclass(frozen=True)
+class RefundFacts:
+    """What one dispute event teaches the refund service, or asks it to pay."""
+    terms: OrderTerms | None = None
+    instruction: RefundInstruction | None = None
+    outside_refund: OutsideRefund | None = None
+
+    def __bool__(self) -> bool:
+        return any((self.terms, self.instruction, self.outside_refund))
 
 
 def idempotency_key_for(dispute_id: str, event_id: str) -> str:
@@ -91,38 +101,36 @@ def idempotency_key_for(dispute_id: str, event_id: str) -> str:
     return f"refund:{dispute_id}:{event_id}"
 
 
-def order_terms_from(event_type: str, dispute_id: str, payload: dict[str, Any]) -> OrderTerms | None:
-    if event_type != "DisputeOpened":
-        return None
-    try:
-        return OrderTerms(dispute_id, str(payload["order_id"]), _amount(payload["paid_amount"]),
-                          str(payload["currency"]), _amount(payload.get("refunded_before", "0")),
-                          item_id=str(payload["item_id"]), buyer_id=str(payload["buyer_id"]),
-                          seller_id=str(payload["seller_id"]))
-    except KeyError as missing:
-        raise PoisonPayload(f"DisputeOpened without {missing}") from None
+def refund_facts_from(dispute_id: str, event_id: str, payload: DisputePayload) -> RefundFacts:
+    """What a dispute event's payload (read through its contract) teaches or asks."""
+    match payload:
+        case DisputeOpened():
+            return RefundFacts(terms=order_terms_from(dispute_id, payload))
+        case RefundedOutsideDispute():
+            return RefundFacts(outside_refund=outside_refund_from(dispute_id, payload))
+        case Resolved() | AppealDecided():
+            return RefundFacts(instruction=refund_for(event_id, dispute_id, payload))
+    return RefundFacts()
 
 
-def outside_refund_from(event_type: str, dispute_id: str,
-                        payload: dict[str, Any]) -> OutsideRefund | None:
-    if event_type != "RefundedOutsideDispute":
-        return None
-    if "refunded_before" not in payload:
-        raise PoisonPayload("RefundedOutsideDispute without 'refunded_before'")
-    return OutsideRefund(dispute_id, _amount(payload["refunded_before"]))
+def order_terms_from(dispute_id: str, opened: DisputeOpened) -> OrderTerms:
+    return OrderTerms(dispute_id, opened.order_id, opened.paid_amount, opened.currency,
+                      opened.refunded_before, item_id=opened.item_id, buyer_id=opened.buyer_id,
+                      seller_id=opened.seller_id)
 
 
-def refund_for(event_type: str, event_id: str, dispute_id: str,
-               payload: dict[str, Any]) -> RefundInstruction | None:
-    """A resolution (or appeal award) with money to return; None for everything else."""
-    if event_type not in PAYING_EVENTS:
+def outside_refund_from(dispute_id: str, refunded: RefundedOutsideDispute) -> OutsideRefund:
+    return OutsideRefund(dispute_id, refunded.refunded_before)
+
+
+def refund_for(event_id: str, dispute_id: str,
+               decision: Resolved | AppealDecided) -> RefundInstruction | None:
+    """A resolution, or an appeal award (its `refund_amount` is the extra amount awarded), with
+    money to return; None when it returns nothing."""
+    if decision.refund_amount <= 0:
         return None
-    amount = _amount(payload.get("refund_amount") or payload.get("extra_refund_amount") or "0")
-    if amount <= 0:
-        return None
-    if not payload.get("currency"):
-        raise PoisonPayload(f"{event_type} with a refund but no currency")
-    return RefundInstruction(dispute_id=dispute_id, amount=amount, currency=payload["currency"],
+    return RefundInstruction(dispute_id=dispute_id, amount=decision.refund_amount,
+                             currency=decision.currency,
                              idempotency_key=idempotency_key_for(dispute_id, event_id),
                              cause_event_id=event_id)
 
@@ -202,13 +210,3 @@ def order_changes(known: PaidOrder, placed: PaidOrder) -> list[str]:
               ("items", sorted(known.items) != sorted(placed.items)),
               ("paid_amount", known.paid_amount != placed.paid_amount))
     return [name for name, differs in checks if differs]
-
-
-def _amount(value: Any) -> Decimal:
-    try:
-        amount = Decimal(str(value))
-    except ArithmeticError:
-        raise PoisonPayload(f"not an amount: {value!r}") from None
-    if not amount.is_finite():
-        raise PoisonPayload(f"not an amount: {value!r}")
-    return amount

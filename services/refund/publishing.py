@@ -6,7 +6,8 @@ from aiokafka import AIOKafkaProducer
 
 from contracts.refunds import RefundFailed, RefundIssued, refund_event_id
 from services.common.kafka import KafkaConnection, idempotent_producer
-from services.refund.store import ISSUED, StoredInstruction
+from services.refund.lifecycle import ISSUED
+from services.refund.store import StoredInstruction
 
 
 def refund_event(stored: StoredInstruction) -> RefundIssued | RefundFailed:
@@ -15,7 +16,7 @@ def refund_event(stored: StoredInstruction) -> RefundIssued | RefundFailed:
               "amount": stored.amount, "currency": stored.currency,
               "occurred_at": stored.updated_at, "causation_id": stored.cause_event_id,
               "correlation_id": stored.correlation_id}
-    if stored.status == ISSUED:
+    if stored.status is ISSUED:
         return RefundIssued(event_id=refund_event_id(stored.refund_id, stored.attempt, "RefundIssued"),
                             provider_reference=stored.provider_reference, **common)
     return RefundFailed(event_id=refund_event_id(stored.refund_id, stored.attempt, "RefundFailed"),

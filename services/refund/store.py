@@ -15,6 +15,7 @@ a definitive refusal releases it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -27,7 +28,10 @@ from sqlalchemy.exc import IntegrityError
 
 from services.common.database import UtcDateTime
 
+from services.refund import lifecycle
 from services.refund import orders as paid_orders
+from services.refund.lifecycle import (FAILED, ISSUED, PENDING, InstructionState, RefundStatus,
+                                       TransitionRefused)
 from services.refund.orders import read_order
 from services.refund.policy import (Committed, OrderTerms, OutsideRefund, PaidOrder,
                                     RefundInstruction, Refusal, refusal_for)
@@ -35,7 +39,8 @@ from services.refund.terms import metadata as terms_metadata
 from services.refund.terms import (add_missing_parties, order_terms, raise_refunded_before,
                                    read_terms, remember_terms)
 
-PENDING, ISSUED, FAILED = "PENDING", "ISSUED", "FAILED"
+COMPARE_AND_SET_ROUNDS = 5
+"""How often a move is decided again when other processes keep moving the instruction first."""
 log = structlog.get_logger("refund.store")
 
 metadata = MetaData()
@@ -73,7 +78,7 @@ class StoredInstruction:
     correlation_id: str | None
     amount: Decimal
     currency: str
-    status: str
+    status: RefundStatus
     attempt: int
     provider_reference: str | None
     reason: str | None
@@ -81,6 +86,10 @@ class StoredInstruction:
     reserved: bool
     published: bool
     updated_at: datetime
+
+    @property
+    def state(self) -> InstructionState:
+        return InstructionState(self.status, self.reserved, self.attempt, self.published)
 
 
 def refund_id_for(idempotency_key: str) -> str:
@@ -165,16 +174,22 @@ class RefundStore:
         instruction count (PENDING, or FAILED with an unknown outcome), for this dispute and
         for every dispute of the order, so no two in-flight refunds can overshoot together, nor
         one the provider may have paid already.
+
+        Raises `TransitionRefused` when the instruction is no longer PENDING (another process
+        settled it meanwhile): it must not be paid from here.
         """
         key, dispute_id = instruction.idempotency_key, instruction.dispute_id
         with self.engine.begin() as conn:
             terms = read_terms(conn, dispute_id)
             order = read_order(conn, terms.order_id, for_update=True) if terms else None
+            before = self._state(key, conn)
+            if before is None:
+                raise TransitionRefused("reserve", lifecycle.WRITTEN)
+            reserved = lifecycle.reserve(before)
             committed = _committed(conn, key, terms) if terms else Committed()
             refusal = refusal_for(instruction, terms, order, committed)
-            if refusal is None:
-                conn.execute(update(instructions).where(instructions.c.idempotency_key == key)
-                             .values(reserved=True))
+            if refusal is None and not self._compare_and_set(key, before, reserved, {}, conn):
+                raise TransitionRefused("reserve", before)
         return refusal
 
     def instruction(self, idempotency_key: str) -> StoredInstruction | None:
@@ -189,51 +204,33 @@ class RefundStore:
             return [_stored(row) for row in conn.execute(query).mappings()]
 
     def record_issued(self, idempotency_key: str, provider_reference: str) -> bool:
-        """The provider paid under this key: that is the truth even if another process recorded
-        FAILED meanwhile (its call timed out, ours got the answer), so FAILED moves on too and
-        the result is published again."""
-        with self.engine.begin() as conn:
-            return conn.execute(update(instructions).where(
-                instructions.c.idempotency_key == idempotency_key,
-                instructions.c.status.in_((PENDING, FAILED)),
-            ).values(status=ISSUED, provider_reference=provider_reference, reason=None,
-                     retryable=None, published=False,
-                     updated_at=_now())).rowcount == 1
+        """The provider paid under this key (see `lifecycle.issue`)."""
+        return self._move(idempotency_key, lifecycle.issue, provider_reference=provider_reference,
+                          reason=None, retryable=None, updated_at=_now())
 
     def record_failed(self, idempotency_key: str, reason: str, retryable: bool) -> bool:
-        """A PENDING instruction did not get paid. Its reservation stays: this covers an unknown
-        outcome (the provider may have paid), and a refusal that never reached the provider
-        holds nothing anyway. A definitive provider refusal goes through `record_refused`."""
-        return self._settle(idempotency_key, status=FAILED, reason=reason, retryable=retryable)
+        """A PENDING instruction did not get paid, or not knowingly (see `lifecycle.fail`). A
+        definitive provider refusal goes through `record_refused`."""
+        return self._move(idempotency_key, lifecycle.fail, reason=reason, retryable=retryable,
+                          updated_at=_now())
 
     def record_refused(self, idempotency_key: str, reason: str) -> bool:
-        """The provider refused for good: nothing was paid, so the reservation is released.
-        A FAILED instruction whose outcome was unknown learns it here, and announces it anew."""
-        values = {"status": FAILED, "reason": reason, "retryable": False, "reserved": False}
-        if self._settle(idempotency_key, **values):
-            return True
-        with self.engine.begin() as conn:
-            return conn.execute(update(instructions).where(
-                instructions.c.idempotency_key == idempotency_key, *_outcome_unknown(),
-            ).values(**values, attempt=instructions.c.attempt + 1, published=False,
-                     updated_at=_now())).rowcount == 1
+        """The provider refused for good (see `lifecycle.refuse`)."""
+        return self._move(idempotency_key, lifecycle.refuse, reason=reason, retryable=False,
+                          updated_at=_now())
 
-    def mark_published(self, idempotency_key: str, attempt: int, status: str) -> None:
+    def mark_published(self, idempotency_key: str, attempt: int, status: str) -> bool:
         """Only the result that was published: a late success may have replaced it meanwhile."""
-        with self.engine.begin() as conn:
-            conn.execute(update(instructions).where(
-                instructions.c.idempotency_key == idempotency_key,
-                instructions.c.attempt == attempt, instructions.c.status == status,
-            ).values(published=True))
+        def announce(state: InstructionState) -> InstructionState:
+            if (state.attempt, state.status) != (attempt, status):
+                raise TransitionRefused("announce", state)
+            return lifecycle.announce(state)
+        return self._move(idempotency_key, announce)
 
     def reopen(self, idempotency_key: str) -> bool:
-        """An operator asks for another try of a FAILED refund (same idempotency key). The
-        reservation is kept as it is: one the provider may have paid must stay held."""
-        with self.engine.begin() as conn:
-            return conn.execute(update(instructions).where(
-                instructions.c.idempotency_key == idempotency_key, instructions.c.status == FAILED,
-            ).values(status=PENDING, attempt=instructions.c.attempt + 1, published=False,
-                     reason=None, retryable=None, updated_at=_now())).rowcount == 1
+        """An operator asks for another try of a FAILED refund (see `lifecycle.reopen`)."""
+        return self._move(idempotency_key, lifecycle.reopen, reason=None, retryable=None,
+                          updated_at=_now())
 
     def pending_keys(self, older_than: float = 0) -> list[str]:
         return self._keys(instructions.c.status == PENDING, _settled_before(older_than))
@@ -251,11 +248,47 @@ class RefundStore:
         with self.engine.connect() as conn:
             return list(conn.execute(query).scalars())
 
-    def _settle(self, idempotency_key: str, **values) -> bool:
+    def _move(self, idempotency_key: str, transition: Callable[[InstructionState], InstructionState],
+              **values) -> bool:
+        """Write the state `transition` leads to, compare-and-set: only where the stored state
+        is still the one it was decided from (`values`: the data the move records with it,
+        `updated_at` for a result or a reopening). Another process moving the instruction meanwhile
+        makes the write miss; the move is then decided again from what that process wrote.
+        False when the instruction is unknown or the lifecycle refuses the move."""
+        for _ in range(COMPARE_AND_SET_ROUNDS):
+            before = self._state(idempotency_key)
+            if before is None:
+                return False
+            try:
+                after = transition(before)
+            except TransitionRefused as refused:
+                log.info("refund_transition_refused", idempotency_key=idempotency_key,
+                         transition=refused.transition, status=before.status,
+                         reserved=before.reserved, attempt=before.attempt)
+                return False
+            if self._compare_and_set(idempotency_key, before, after, values):
+                return True
+        log.warning("refund_transition_contended", idempotency_key=idempotency_key)
+        return False
+
+    def _state(self, idempotency_key: str, conn=None) -> InstructionState | None:
+        query = select(*_STATE_COLUMNS).where(instructions.c.idempotency_key == idempotency_key)
+        if conn is not None:
+            row = conn.execute(query).first()
+        else:
+            with self.engine.connect() as conn:
+                row = conn.execute(query).first()
+        return _state_of(row) if row else None
+
+    def _compare_and_set(self, idempotency_key: str, before: InstructionState,
+                         after: InstructionState, values: dict, conn=None) -> bool:
+        statement = update(instructions).where(
+            instructions.c.idempotency_key == idempotency_key, *_is_state(before),
+        ).values(**_state_values(after), **values)
+        if conn is not None:
+            return conn.execute(statement).rowcount == 1
         with self.engine.begin() as conn:
-            return conn.execute(update(instructions).where(
-                instructions.c.idempotency_key == idempotency_key, instructions.c.status == PENDING,
-            ).values(**values, updated_at=_now())).rowcount == 1
+            return conn.execute(statement).rowcount == 1
 
 
 def _committed(conn, key: str, terms: OrderTerms) -> Committed:
@@ -274,7 +307,27 @@ def _held(conn, key: str, scope) -> Decimal:
 
 
 def _outcome_unknown() -> tuple:
+    """`InstructionState.outcome_unknown`, as a WHERE clause."""
     return instructions.c.status == FAILED, instructions.c.reserved.is_(True)
+
+
+_STATE_COLUMNS = (instructions.c.status, instructions.c.reserved, instructions.c.attempt,
+                  instructions.c.published)
+
+
+def _state_of(row) -> InstructionState:
+    return InstructionState(RefundStatus(row.status), bool(row.reserved), row.attempt,
+                            bool(row.published))
+
+
+def _state_values(state: InstructionState) -> dict:
+    return {"status": state.status.value, "reserved": state.reserved, "attempt": state.attempt,
+            "published": state.published}
+
+
+def _is_state(state: InstructionState) -> tuple:
+    return tuple(column == value for column, value in
+                 zip(_STATE_COLUMNS, _state_values(state).values()))
 
 
 def _settled_before(seconds: float):
@@ -286,11 +339,12 @@ def _new_row(instruction: RefundInstruction, correlation_id: str | None) -> dict
             "refund_id": refund_id_for(instruction.idempotency_key),
             "dispute_id": instruction.dispute_id, "cause_event_id": instruction.cause_event_id,
             "correlation_id": correlation_id, "amount": str(instruction.amount),
-            "currency": instruction.currency, "status": PENDING, "attempt": 1,
-            "reserved": False, "published": False, "updated_at": _now()}
+            "currency": instruction.currency, **_state_values(lifecycle.WRITTEN),
+            "updated_at": _now()}
 
 
 def _stored(row) -> StoredInstruction:
     values = dict(row)
     values["amount"] = Decimal(values["amount"])
+    values["status"] = RefundStatus(values["status"])
     return StoredInstruction(**values)

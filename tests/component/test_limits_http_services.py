@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 
 from services.notification.main import create_app as notification_app
 from services.notification.settings import NotificationSettings
-from services.payment_simulator.app import create_app as simulator_app
-from services.payment_simulator.settings import SimulatorSettings
+from standins.payment_provider.app import create_app as simulator_app
+from standins.payment_provider.settings import SimulatorSettings
 from services.refund.main import create_app as refund_app
 from services.refund.settings import RefundSettings
 from tests.support.asgi import call_raw

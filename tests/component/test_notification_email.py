@@ -10,10 +10,10 @@ import pytest
 
 from infra.ports import free_port
 from services.common.database import sqlalchemy_engine
-from services.notification.mailer import LEASE_MARGIN, Backoff, EmailSender, SmtpServer
-from services.notification.messages import Notice, Parties, Recipient
-from services.notification.outbox import EmailOutbox
-from services.notification.smtp_sink import SmtpSink
+from services.notification.mail_sender import LEASE_MARGIN, Backoff, EmailSender, SmtpServer
+from services.notification.notices import Notice, Parties, Recipient
+from services.notification.email_outbox import EmailOutbox
+from standins.smtp_sink import SmtpSink
 from services.notification.store import NotificationStore
 
 

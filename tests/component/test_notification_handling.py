@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from services.common.database import sqlalchemy_engine
-from services.notification.handlers import NotifyConfig, consume, handle
-from services.notification.messages import Notice, Parties, Recipient
-from services.notification.outbox import EmailOutbox
+from services.notification.consumer import NotifyConfig, consume, handle
+from services.notification.notices import Notice, Parties, Recipient
+from services.notification.email_outbox import EmailOutbox
 from services.notification.store import NotificationStore
 from tests.support.envelopes import opened
 

@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from contracts.envelope import ActorRef, EventEnvelope, event_id_for
-from services.notification.handlers import handle
+from services.notification.consumer import handle
 from services.notification.main import create_app, notify_config
-from services.notification.outbox import EmailOutbox
+from services.notification.email_outbox import EmailOutbox
 from services.notification.settings import NotificationSettings
 from tests.support.envelopes import opened
 from tests.support.orders import NOW

@@ -4,9 +4,9 @@ read what, mark-as-read, paging, and recipient profiles."""
 import pytest
 from fastapi.testclient import TestClient
 
-from services.notification.handlers import handle
+from services.notification.consumer import handle
 from services.notification.main import create_app
-from services.notification.outbox import EmailOutbox
+from services.notification.email_outbox import EmailOutbox
 from services.notification.settings import NotificationSettings
 from tests.support.envelopes import opened
 from tests.support.tokens import SECRET, bearer

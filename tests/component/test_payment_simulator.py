@@ -3,8 +3,8 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from services.payment_simulator.app import create_app
-from services.payment_simulator.settings import SimulatorSettings
+from standins.payment_provider.app import create_app
+from standins.payment_provider.settings import SimulatorSettings
 
 BODY = {"amount": "30.00", "currency": "USD", "order_reference": "O-1",
         "metadata": {"dispute_id": "d-1"}}

@@ -5,8 +5,8 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from services.payment_simulator.app import create_app
-from services.payment_simulator.settings import SimulatorSettings
+from standins.payment_provider.app import create_app
+from standins.payment_provider.settings import SimulatorSettings
 from services.refund.gateway import (PaymentProvider, ProviderError, RetryPolicy,
                                      TransientProviderError)
 

@@ -8,20 +8,23 @@ from decimal import Decimal
 from uuid import uuid4
 
 import pytest
+from pydantic import ValidationError
 
 from contracts import disputes
 from contracts.disputes import UnknownDisputeEvent
 from contracts.envelope import ActorRef, EventEnvelope, event_id_for
 from contracts.refunds import RefundFailed, RefundIssued
 from services.common.database import sqlalchemy_engine
-from services.refund import handlers
+from services.refund import dispute_consumer
 from services.refund.desk import RefundDesk
+from services.refund.dispute_consumer import handle_or_redeliver, refund_facts
 from services.refund.gateway import ProviderError, ProviderRefund, TransientProviderError
-from services.refund.handlers import RefundFacts, handle_or_redeliver, refund_facts
+from services.refund.lifecycle import FAILED, ISSUED, PENDING
 from services.refund.main import PeriodicReconcile
-from services.refund.policy import OrderTerms, OutsideRefund, refund_for
-from services.refund.store import FAILED, ISSUED, PENDING, RefundStore
+from services.refund.policy import OrderTerms, OutsideRefund, RefundFacts, refund_for
+from services.refund.store import RefundStore
 from services.refund.trust import TrustGate, TrustMetrics
+from tests.support.envelopes import appeal_decided_payload, opened_payload, resolved_payload
 from tests.support.orders import NOW
 from tests.support.refunds import opened_on_known_order
 
@@ -74,8 +77,8 @@ def gate(store: RefundStore) -> TrustGate:
 
 def award(store: RefundStore, dispute_id: str, amount: str) -> str:
     event_id = str(uuid4())
-    instruction = refund_for("AppealDecided", event_id, dispute_id,
-                             {"refund_amount": amount, "currency": "USD"})
+    decided = disputes.AppealDecided.model_validate(appeal_decided_payload(amount))
+    instruction = refund_for(event_id, dispute_id, decided)
     store.accept(event_id=event_id, terms=None, instruction=instruction, correlation_id="c-1")
     return instruction.idempotency_key
 
@@ -148,6 +151,23 @@ def test_marking_a_failed_result_published_leaves_a_late_success_unpublished(sto
     store.record_issued(key, "re_9")
     store.mark_published(key, 1, FAILED)  # the process that published FAILED, a moment late
     assert store.instruction(key).published is False
+
+
+async def test_an_instruction_reopened_while_it_was_settled_announces_no_result(store, monkeypatch):
+    """An operator reopened it between our recording FAILED and our reading it back: it is
+    PENDING again, with no result to publish."""
+    key = award(store, dispute(store), "30.00")
+    record_failed = store.record_failed
+
+    def failed_then_reopened(idempotency_key, reason, retryable):
+        record_failed(idempotency_key, reason, retryable)
+        store.reopen(idempotency_key)
+
+    monkeypatch.setattr(store, "record_failed", failed_then_reopened)
+    publisher = Publisher()
+    stored = await RefundDesk(store, Provider("pay-then-timeout"), publisher).pay(key)
+    assert (stored.status, stored.attempt, stored.published, publisher.published) == (
+        PENDING, 2, False, [])
 
 
 # 3. Stuck retries and the periodic reconcile ---------------------------------------------------
@@ -271,9 +291,7 @@ def envelope(event_type: str, version: int = 1, **payload) -> EventEnvelope:
 
 
 def test_a_dispute_opening_and_a_refund_outside_it_are_read_from_the_consumed_events():
-    opened = refund_facts(envelope("DisputeOpened", order_id="O-1", item_id="I-1", buyer_id="B-1",
-                                   seller_id="S-1", paid_amount="100.00",
-                                   refunded_before="15.00", currency="USD"))
+    opened = refund_facts(envelope("DisputeOpened", **opened_payload(refunded_before="15.00")))
     outside = refund_facts(envelope("RefundedOutsideDispute", order_event_id="oe-1",
                                     refunded_before="40.00"))
     assert opened.terms.refunded_before == Decimal("15.00")
@@ -294,7 +312,30 @@ async def test_the_consumer_stores_a_refund_outside_the_dispute(store):
 
 def test_a_handled_event_in_an_unknown_schema_version_is_refused_for_the_dead_letter_topic():
     with pytest.raises(UnknownDisputeEvent):
-        refund_facts(envelope("Resolved", version=99, refund_amount="30.00", currency="USD"))
+        refund_facts(envelope("Resolved", version=99, **resolved_payload("30.00")))
+
+
+UNREADABLE = {
+    "a resolution with an unreadable amount": ("Resolved", resolved_payload("thirty")),
+    "a resolution with money but no currency": (
+        "Resolved", {k: v for k, v in resolved_payload("30.00").items() if k != "currency"}),
+    "an appeal award under a key its contract does not have": (
+        "AppealDecided", {**appeal_decided_payload("0"), "extra_refund_amount": "15.00"}),
+    "a dispute opening with an unreadable paid amount": (
+        "DisputeOpened", opened_payload(paid_amount="lots")),
+    **{f"a dispute opening without its {field}": (
+        "DisputeOpened", {k: v for k, v in opened_payload().items() if k != field})
+       for field in ("paid_amount", "item_id", "buyer_id", "seller_id")},
+    "a refund outside the dispute without its total": (
+        "RefundedOutsideDispute", {"order_event_id": "oe-1"}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNREADABLE))
+def test_a_handled_event_its_contract_cannot_read_is_refused_for_the_dead_letter_topic(case):
+    event_type, payload = UNREADABLE[case]
+    with pytest.raises(ValidationError):
+        refund_facts(envelope(event_type, **payload))
 
 
 def test_an_event_type_the_refund_service_does_not_handle_is_ignored_whatever_its_version():
@@ -304,8 +345,10 @@ def test_an_event_type_the_refund_service_does_not_handle_is_ignored_whatever_it
 def test_an_older_schema_version_is_upcast_before_it_is_read(monkeypatch):
     monkeypatch.setitem(disputes.REGISTRY, "Resolved", (2, disputes.REGISTRY["Resolved"][1]))
     monkeypatch.setitem(disputes.UPCASTERS, ("Resolved", 1),
-                        lambda p: {**p, "refund_amount": p.pop("amount")})
-    facts = refund_facts(envelope("Resolved", version=1, amount="30.00", currency="USD"))
+                        lambda p: {**{k: v for k, v in p.items() if k != "amount"},
+                                   "refund_amount": p["amount"]})
+    v1 = {k: v for k, v in resolved_payload("30.00").items() if k != "refund_amount"}
+    facts = refund_facts(envelope("Resolved", version=1, amount="30.00", **v1))
     assert facts.instruction.amount == Decimal("30.00")
 
 
@@ -317,7 +360,7 @@ async def test_a_failure_after_reading_pauses_before_kafka_redelivers(store, mon
     def database_away(**_):
         raise OperationalError("INSERT", {}, Exception("connection refused"))
 
-    event = envelope("Resolved", refund_amount="30.00", currency="USD")
+    event = envelope("Resolved", **resolved_payload("30.00"))
     dispute(store, dispute_id=str(event.dispute_id))
     monkeypatch.setattr(store, "accept", database_away)
     started = time.monotonic()
@@ -328,14 +371,15 @@ async def test_a_failure_after_reading_pauses_before_kafka_redelivers(store, mon
 
 
 def test_the_consumer_pauses_about_a_second_by_default():
-    assert 0.5 <= handlers.REDELIVERY_PAUSE <= 2
+    assert 0.5 <= dispute_consumer.REDELIVERY_PAUSE <= 2
 
 
 # 7. Correlation ids of any length --------------------------------------------------------------
 
 def test_a_long_correlation_id_is_stored_whole(store):
     dispute_id = dispute(store)
-    instruction = refund_for("Resolved", "e-1", dispute_id, {"refund_amount": "1", "currency": "USD"})
+    resolved = disputes.Resolved.model_validate(resolved_payload("1"))
+    instruction = refund_for("e-1", dispute_id, resolved)
     store.accept(event_id="e-1", terms=None, instruction=instruction, correlation_id="c" * 1000)
     assert store.instruction(instruction.idempotency_key).correlation_id == "c" * 1000
 

@@ -12,21 +12,22 @@ from contracts.orders import OrderRefunded
 from services.common.consumers import RetryLater
 from services.common.database import sqlalchemy_engine
 from services.refund.desk import RefundDesk
-from services.refund.handlers import handle_or_redeliver, refund_facts
+from services.refund.dispute_consumer import handle_or_redeliver, refund_facts
+from services.refund.lifecycle import ISSUED
 from services.refund.orders import OrderContradicted, PaidOrders
-from services.refund.store import ISSUED, RefundStore
+from services.refund.store import RefundStore
 from services.refund.trust import TrustGate, TrustMetrics, Untrusted
 from tests.component.test_refund_desk import Provider, Publisher
 from tests.support.clock import Clock
+from tests.support.envelopes import decision_payload, opened_payload, resolved_payload
 from tests.support.orders import NOW, order_placed
 
 
 class Dispute:
     def __init__(self, order_id: str = "O-1", paid: str = "100.00", **claim):
         self.id, self.version = uuid4(), 0
-        self.opened = self.event("DisputeOpened", **{
-            "order_id": order_id, "item_id": "I-1", "buyer_id": "B-1", "seller_id": "S-1",
-            "paid_amount": paid, "currency": "USD", **claim})
+        self.opened = self.event("DisputeOpened", **opened_payload(
+            order_id=order_id, paid_amount=paid, request_amount=paid, **claim))
 
     def event(self, event_type: str, **payload) -> EventEnvelope:
         self.version += 1
@@ -36,7 +37,7 @@ class Dispute:
                              actor=ActorRef(role="operator", id="OP-1"), payload=payload)
 
     def resolved(self, amount: str, currency: str = "USD") -> EventEnvelope:
-        return self.event("Resolved", refund_amount=amount, currency=currency)
+        return self.event("Resolved", **resolved_payload(amount, currency))
 
 
 class Service:
@@ -61,7 +62,7 @@ def service(tmp_path) -> Service:
 @pytest.mark.parametrize("event_type", ["Resolved", "AppealDecided"])
 async def test_a_refund_of_a_dispute_never_opened_is_refused_and_pays_nothing(service, event_type):
     service.orders.apply(order_placed())
-    forged = Dispute().event(event_type, refund_amount="30.00", currency="USD")
+    forged = Dispute().event(event_type, **decision_payload(event_type, "30.00"))
     with pytest.raises(Untrusted) as refused:
         await service.consume(forged)
     assert refused.value.reason == "DISPUTE_UNKNOWN" and service.provider.calls == []

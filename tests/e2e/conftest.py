@@ -71,10 +71,10 @@ def start_system(postgres, kafka, log_dir: Path, extra_env: dict[str, str] | Non
     }
     url = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     specs = [
-        ("mailbox", "services.notification.smtp_sink",
+        ("mailbox", "standins.smtp_sink",
          ["--port", str(ports["smtp"]), "--http-port", str(ports["mailbox"]),
           "--folder", str(log_dir / "mail")], f"{url['mailbox']}/messages"),
-        ("payments", "services.payment_simulator.main", [], f"{url['payments']}/health"),
+        ("payments", "standins.payment_provider.main", [], f"{url['payments']}/health"),
         ("dispute", "services.dispute.main", ["serve"], f"{url['dispute']}/health"),
         ("relay", "services.dispute.main", ["relay"], None),
         ("notification", "services.notification.main", [], f"{url['notification']}/health"),

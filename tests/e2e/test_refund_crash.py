@@ -14,6 +14,7 @@ from contracts.envelope import ActorRef, EventEnvelope, event_id_for
 from contracts.refunds import RefundIssued, parse_refund_event
 from infra.ports import free_port
 from services.common.kafka import ensure_topics, idempotent_producer
+from tests.support.envelopes import opened_payload, resolved_payload
 from tests.support.kafka import read_topic
 from tests.support.orders import NOW, order_placed
 from tests.support.processes import ServiceProcess
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.e2e
 def simulator(tmp_path):
     port = free_port()
     env = {"PAYSIM_DATABASE_URL": f"sqlite:///{tmp_path}/paysim.sqlite", "PAYSIM_HTTP_PORT": str(port)}
-    proc = ServiceProcess("payment-simulator", "services.payment_simulator.main", [], env, tmp_path,
+    proc = ServiceProcess("payment-simulator", "standins.payment_provider.main", [], env, tmp_path,
                           f"http://127.0.0.1:{port}/health").wait_healthy()
     yield f"http://127.0.0.1:{port}"
     proc.stop()
@@ -60,10 +61,8 @@ def dispute_events(order_id: str) -> tuple[EventEnvelope, EventEnvelope]:
                              occurred_at=NOW, correlation_id="c-crash",
                              actor=ActorRef(role="seller", id="S-1"), payload=payload)
 
-    return (event(1, "DisputeOpened", order_id=order_id, item_id="I-1", buyer_id="B-1",
-                  seller_id="S-1", paid_amount="100.00", currency="USD"),
-            event(2, "Resolved", refund_amount="40.00", currency="USD", outcome="AGREED",
-                  resolved_by="SELLER_ACCEPTED_CLAIM"))
+    return (event(1, "DisputeOpened", **opened_payload(order_id=order_id)),
+            event(2, "Resolved", **resolved_payload("40.00", resolved_by="SELLER_ACCEPTED_CLAIM")))
 
 
 async def publish(bootstrap: str, topic: str, *events: EventEnvelope) -> None:

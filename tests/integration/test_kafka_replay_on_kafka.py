@@ -24,7 +24,7 @@ from services.dispute.orders import OrderBook
 from services.dispute.relay import Relay, RelayPosition
 from services.dispute.settings import DisputeSettings
 from services.notification.main import create_app as create_notification
-from services.notification.outbox import EmailOutbox
+from services.notification.email_outbox import EmailOutbox
 from services.notification.settings import NotificationSettings
 from services.refund.main import create_app as create_refund
 from services.refund.settings import RefundSettings

@@ -20,10 +20,10 @@ from contracts.topics import dead_letter_topic
 from infra.ports import free_port
 from services.common.database import sqlalchemy_engine
 from services.common.kafka import ensure_topics
-from services.notification.handlers import GROUP, NotifyConfig, register_dispute_consumer
-from services.notification.mailer import Backoff, EmailSender, SmtpServer
-from services.notification.outbox import EmailOutbox
-from services.notification.smtp_sink import SmtpSink
+from services.notification.consumer import GROUP, NotifyConfig, register_dispute_consumer
+from services.notification.mail_sender import Backoff, EmailSender, SmtpServer
+from services.notification.email_outbox import EmailOutbox
+from standins.smtp_sink import SmtpSink
 from services.notification.store import NotificationStore
 from tests.support.kafka import eventually, read_topic
 from tests.support.orders import NOW

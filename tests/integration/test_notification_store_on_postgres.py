@@ -10,9 +10,9 @@ from sqlalchemy import text
 
 from contracts.envelope import ActorRef, EventEnvelope, event_id_for
 from services.common.database import sqlalchemy_engine
-from services.notification.handlers import handle
-from services.notification.messages import Parties, Recipient
-from services.notification.outbox import EmailOutbox
+from services.notification.consumer import handle
+from services.notification.notices import Parties, Recipient
+from services.notification.email_outbox import EmailOutbox
 from services.notification.store import NotificationStore, Profile
 from tests.support.orders import NOW
 

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from services.common.database import sqlalchemy_engine
-from services.payment_simulator.app import create_app as create_simulator
-from services.payment_simulator.settings import SimulatorSettings
+from standins.payment_provider.app import create_app as create_simulator
+from standins.payment_provider.settings import SimulatorSettings
 from sqlalchemy import inspect, text
 
 from services.refund.desk import RefundDesk, _instruction
@@ -21,6 +21,7 @@ from contracts.orders import OrderItem, OrderRefunded
 from services.refund.orders import PaidOrders
 from services.refund.policy import OutsideRefund, refund_for
 from services.refund.store import RefundStore
+from tests.support.envelopes import decision
 from tests.support.payment_simulator import Simulator
 from tests.support.orders import order_placed
 from tests.support.refunds import opened_on_known_order, terms_of
@@ -56,8 +57,7 @@ def awards(store: RefundStore, paid: str, *amounts: str) -> list[str]:
     keys = []
     for amount in amounts:
         event_id = str(uuid4())
-        instruction = refund_for("AppealDecided", event_id, dispute_id,
-                                 {"refund_amount": amount, "currency": "USD"})
+        instruction = refund_for(event_id, dispute_id, decision("AppealDecided", amount))
         store.accept(event_id=event_id, terms=None, instruction=instruction, correlation_id=None)
         keys.append(instruction.idempotency_key)
     return keys
@@ -116,8 +116,7 @@ def test_a_correlation_id_longer_than_200_characters_is_stored_whole(store):
     [key] = awards(store, "50.00", "30.00")
     instruction = _instruction(store.instruction(key))
     event_id = str(uuid4())
-    long_one = refund_for("Resolved", event_id, instruction.dispute_id,
-                          {"refund_amount": "1.00", "currency": "USD"})
+    long_one = refund_for(event_id, instruction.dispute_id, decision("Resolved", "1.00"))
     store.accept(event_id=event_id, terms=None, instruction=long_one, correlation_id="c" * 1000)
     assert store.instruction(long_one.idempotency_key).correlation_id == "c" * 1000
 
@@ -161,7 +160,6 @@ def award_on_item(store: RefundStore, order_id: str, item_id: str) -> str:
     dispute_id, event_id = str(uuid4()), str(uuid4())
     store.accept(event_id=str(uuid4()), instruction=None, correlation_id=None, terms=replace(
         terms_of(dispute_id, order_id, "50.00"), item_id=item_id))
-    instruction = refund_for("Resolved", event_id, dispute_id,
-                             {"refund_amount": "50.00", "currency": "USD"})
+    instruction = refund_for(event_id, dispute_id, decision("Resolved", "50.00"))
     store.accept(event_id=event_id, terms=None, instruction=instruction, correlation_id=None)
     return instruction.idempotency_key

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from contracts.disputes import Resolved
 from contracts.envelope import ActorRef, EventEnvelope, event_id_for
 from contracts.refunds import RefundFailed, RefundIssued, parse_refund_event
 from contracts.topics import dead_letter_topic
@@ -25,9 +26,11 @@ from services.refund.main import create_app
 from services.refund.orders import PaidOrders
 from services.refund.policy import idempotency_key_for, refund_for
 from services.refund.settings import RefundSettings
-from services.refund.store import PENDING, RefundStore
+from services.refund.lifecycle import PENDING
+from services.refund.store import RefundStore
 from services.common.database import sqlalchemy_engine
 from tests.support.payment_simulator import Simulator
+from tests.support.envelopes import appeal_decided_payload, opened_payload, resolved_payload
 from tests.support.kafka import read_topic
 from tests.support.orders import NOW, order_placed
 from tests.support.refunds import terms_of
@@ -70,8 +73,8 @@ class Dispute:
     def __init__(self, paid: str = "100.00"):
         self.id, self.version, self.order_id = uuid4(), 0, f"O-{uuid4().hex[:8]}"
         self.placed = order_placed(order_id=self.order_id, amount=paid)
-        self.opened = self.event("DisputeOpened", order_id=self.order_id, item_id="I-1",
-                                 buyer_id="B-1", seller_id="S-1", paid_amount=paid, currency="USD")
+        self.opened = self.event("DisputeOpened", **opened_payload(
+            order_id=self.order_id, paid_amount=paid, request_amount=paid))
 
     def event(self, event_type: str, **payload) -> EventEnvelope:
         self.version += 1
@@ -82,11 +85,10 @@ class Dispute:
             payload=payload)
 
     def resolved(self, amount: str) -> EventEnvelope:
-        return self.event("Resolved", refund_amount=amount, currency="USD", outcome="AGREED",
-                          resolved_by="AGREEMENT")
+        return self.event("Resolved", **resolved_payload(amount))
 
     def appeal_decided(self, award: str) -> EventEnvelope:
-        return self.event("AppealDecided", refund_amount=award, currency="USD")
+        return self.event("AppealDecided", **appeal_decided_payload(award))
 
 
 async def publish(settings: RefundSettings, *messages, key: bytes, topic: str | None = None) -> None:
@@ -205,7 +207,8 @@ async def test_on_start_up_a_pending_instruction_is_paid_once_with_the_providers
         settings, simulator):
     dispute = Dispute()
     resolved = dispute.resolved("30.00")
-    instruction = refund_for("Resolved", str(resolved.event_id), str(dispute.id), resolved.payload)
+    instruction = refund_for(str(resolved.event_id), str(dispute.id),
+                             Resolved.model_validate(resolved.payload))
     store = RefundStore(sqlalchemy_engine(settings.database_url))
     store.create_tables()
     PaidOrders(store.engine).apply(dispute.placed)
@@ -266,7 +269,8 @@ async def test_a_resolution_in_an_unknown_schema_version_is_dead_lettered(settin
 async def test_an_operator_retry_finishes_a_retry_that_was_killed_midway(settings, simulator):
     dispute = Dispute()
     resolved = dispute.resolved("30.00")
-    instruction = refund_for("Resolved", str(resolved.event_id), str(dispute.id), resolved.payload)
+    instruction = refund_for(str(resolved.event_id), str(dispute.id),
+                             Resolved.model_validate(resolved.payload))
     store = RefundStore(sqlalchemy_engine(settings.database_url))
     store.create_tables()
     PaidOrders(store.engine).apply(dispute.placed)

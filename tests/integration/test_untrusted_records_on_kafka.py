@@ -27,6 +27,7 @@ from services.refund.main import create_app
 from services.refund.settings import RefundSettings
 from tests.integration.test_refund_on_kafka import (Dispute, place, publish, results, settings,
                                                     simulator)
+from tests.support.envelopes import resolved_payload
 from tests.support.kafka import eventually, read_topic
 from tests.support.orders import NOW, order_placed
 
@@ -107,8 +108,7 @@ async def test_a_forged_opening_claiming_more_than_the_order_paid_is_not_paid(se
 async def test_a_dispute_in_another_currency_than_its_order_is_not_paid(settings, simulator):
     dispute = Dispute()
     opened = dispute.event("DisputeOpened", **{**dispute.opened.payload, "currency": "EUR"})
-    resolved = dispute.event("Resolved", refund_amount="30.00", currency="EUR", outcome="AGREED",
-                             resolved_by="AGREEMENT")
+    resolved = dispute.event("Resolved", **resolved_payload("30.00", currency="EUR"))
     async with refund_service(settings):
         await place(settings, dispute)
         await publish(settings, opened, resolved, key=dispute.id.bytes)

@@ -22,3 +22,33 @@ def opened(buyer: str = "B-1", seller: str = "S-1") -> EventEnvelope:
         dispute_id=dispute_id, dispute_version=1, occurred_at=NOW, correlation_id="c-1",
         actor=ActorRef(role="buyer", id=buyer),
         payload={**OPENED, "buyer_id": buyer, "seller_id": seller})
+
+
+def opened_payload(**changes) -> dict:
+    """A whole DisputeOpened payload, as its contract requires it."""
+    return {**OPENED, **changes}
+
+
+def resolved_payload(amount: str, currency: str = "USD", **changes) -> dict:
+    """A whole Resolved payload returning `amount` to the buyer."""
+    return {"outcome": "AGREED", "resolved_by": "AGREEMENT", "remedy": "PARTIAL_REFUND",
+            "refund_amount": amount, "currency": currency,
+            "appeal_until": "2026-03-24T12:00:00Z", "note": "", **changes}
+
+
+def appeal_decided_payload(award: str, currency: str = "USD", **changes) -> dict:
+    """A whole AppealDecided payload awarding `award` on top of the resolution."""
+    return {"appeal_id": "A-1", "outcome": "OVERTURNED", "refund_amount": award,
+            "currency": currency, "note": "", **changes}
+
+
+def decision_payload(event_type: str, amount: str, currency: str = "USD", **changes) -> dict:
+    """The payload of a paying event (Resolved or AppealDecided)."""
+    build = {"Resolved": resolved_payload, "AppealDecided": appeal_decided_payload}[event_type]
+    return build(amount, currency, **changes)
+
+
+def decision(event_type: str, amount: str, currency: str = "USD"):
+    """A paying event's payload read through its contract, as the refund policy takes it."""
+    from contracts.disputes import REGISTRY
+    return REGISTRY[event_type][1].model_validate(decision_payload(event_type, amount, currency))

@@ -10,8 +10,8 @@ import httpx
 import uvicorn
 
 from infra.ports import free_port
-from services.payment_simulator.app import create_app as create_simulator
-from services.payment_simulator.settings import SimulatorSettings
+from standins.payment_provider.app import create_app as create_simulator
+from standins.payment_provider.settings import SimulatorSettings
 
 
 class Simulator:

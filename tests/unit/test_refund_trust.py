@@ -6,8 +6,10 @@ from decimal import Decimal
 
 import pytest
 
+from contracts.disputes import Resolved
 from services.refund.policy import (Committed, OrderTerms, PaidOrder, Refusal, distrust,
                                     order_changes, refund_for, refundable_now, refusal_for)
+from tests.support.envelopes import resolved_payload
 
 DISPUTE = "d-1"
 ORDER = PaidOrder("O-1", "B-1", "S-1", "USD", (("I-1", Decimal("60.00")), ("I-2", Decimal("40.00"))),
@@ -17,7 +19,7 @@ TERMS = OrderTerms(DISPUTE, "O-1", Decimal("60.00"), "USD", item_id="I-1", buyer
 
 
 def resolution(amount: str, currency: str = "USD"):
-    return refund_for("Resolved", "e-1", DISPUTE, {"refund_amount": amount, "currency": currency})
+    return refund_for("e-1", DISPUTE, Resolved.model_validate(resolved_payload(amount, currency)))
 
 
 def test_a_resolution_of_a_known_dispute_agreeing_with_its_order_is_trusted():

@@ -1,6 +1,6 @@
 """The payment-provider simulator as its own process (default http://127.0.0.1:8003).
 
-python -m services.payment_simulator.main
+python -m standins.payment_provider.main
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import sys
 
 from services.common.http import serve
 from services.common.logging import configure_logging
-from services.payment_simulator.app import create_app
-from services.payment_simulator.settings import SimulatorSettings
+from standins.payment_provider.app import create_app
+from standins.payment_provider.settings import SimulatorSettings
 
 
 def main() -> int:

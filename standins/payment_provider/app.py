@@ -15,9 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.common.body_limit import limit_bodies
 from services.common.database import create_schema_racing_others, sqlalchemy_engine
 from services.common.problems import Problem, install_problem_handlers, problem_response
-from services.payment_simulator.faults import FAIL, SLOW, FaultPlan, Faults
-from services.payment_simulator.settings import SimulatorSettings
-from services.payment_simulator.store import KeyReusedWithDifferentPayload, Ledger
+from standins.payment_provider.faults import FAIL, SLOW, FaultPlan, Faults
+from standins.payment_provider.settings import SimulatorSettings
+from standins.payment_provider.store import KeyReusedWithDifferentPayload, Ledger
 
 
 class RefundRequest(BaseModel):

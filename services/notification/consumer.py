@@ -25,11 +25,11 @@ from contracts.disputes import upcast_payload
 from contracts.envelope import EventEnvelope
 from contracts.topics import DISPUTES_EVENTS, dead_letter_topic
 from services.common.consumers import handle_or_dead_letter, transient_errors
-from services.notification.messages import (BUYER, OPERATORS, SELLER, MessageTemplate, Parties,
-                                            Recipient, UnknownEvent, audience, is_known,
-                                            notices_for, parties_from)
+from services.notification.notices import (BUYER, OPERATORS, SELLER, MessageTemplate, Parties,
+                                           Recipient, UnknownEvent, audience, is_known,
+                                           notices_for, parties_from)
 from services.notification.store import NotificationStore
-from services.notification.templates import load_templates
+from services.notification.template_files import load_templates
 
 GROUP = "notification"
 log = structlog.get_logger("notification")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.notification.messages import MessageTemplate
+from services.notification.notices import MessageTemplate
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 

@@ -6,10 +6,10 @@ from string import Template
 import pytest
 
 from contracts.disputes import REGISTRY
-from services.notification.messages import (AUDIENCES, MalformedEvent, Parties, Recipient,
-                                            UnknownEvent, audience, is_known, notices_for)
+from services.notification.notices import (AUDIENCES, MalformedEvent, Parties, Recipient,
+                                           UnknownEvent, audience, is_known, notices_for)
 from services.notification.rendering import template_values, when
-from services.notification.templates import TEMPLATE_DIR, load_templates
+from services.notification.template_files import TEMPLATE_DIR, load_templates
 
 TEMPLATES = load_templates()
 PARTIES = Parties(buyer_id="B-1", seller_id="S-1")
@@ -33,7 +33,7 @@ PAYLOADS = {
     "ClaimAccepted": {"remedy": "FULL_REFUND", "refund_amount": "100.00"},
     "ClaimRejected": {"evidence_ids": ["E-1"], "reason": "as described",
                       "respond_by": "2026-12-08T09:30:00Z"},
-    "EvidenceAdded": {"evidence_id": "E-1", "sha256": "ab", "content_type": "image/png",
+    "EvidenceAdded": {"evidence_id": "E-1", "sha256": "ab" * 32, "content_type": "image/png",
                       "size": 10, "filename": "photo.png", "description": "the box"},
     "EvidenceRequested": {"request_id": "R-1", "from_party": "buyer", "note": "photos please",
                           "due": "2026-12-04T12:00:00Z"},
@@ -55,7 +55,7 @@ PAYLOADS = {
     "RefundedOutsideDispute": {"order_event_id": "OR-1", "refunded_before": "30.00"},
     "DisputeWithdrawn": {"reason": "parcel arrived"},
     "Appealed": {"appeal_id": "A-1", "evidence_ids": ["E-2"], "reason": "unfair"},
-    "AppealDecided": {"appeal_id": "A-1", "outcome": "UPHELD", "extra_refund": None,
+    "AppealDecided": {"appeal_id": "A-1", "outcome": "UPHELD", "refund_amount": "0",
                       "currency": "USD", "note": ""},
     "DisputeClosed": {"reason": "APPEAL_WINDOW_ELAPSED"},
     "FeedbackLeft": {"rating": 5, "comment": "quick"},
@@ -193,10 +193,10 @@ def test_a_deadline_that_is_not_a_time_is_malformed():
         told("OfferMade", payload={**PAYLOADS["OfferMade"], "respond_by": "soon"})
 
 
-def test_the_message_modules_import_no_io():
+def test_the_notice_modules_import_no_io():
     forbidden = {"os", "socket", "faststream", "aiokafka", "structlog", "httpx", "sqlalchemy",
                  "fastapi", "pathlib", "logging", "time", "aiosmtplib"}
-    for name in ("messages.py", "rendering.py"):
+    for name in ("notices.py", "rendering.py"):
         tree = ast.parse((TEMPLATE_DIR.parent / name).read_text())
         roots = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         roots |= {n.module.split(".")[0] for n in ast.walk(tree)
@@ -231,3 +231,26 @@ def test_line_breaks_and_control_characters_in_a_payload_never_reach_a_subject()
     payload = {**PAYLOADS["ReturnShipped"], "carrier": "DHL\r\nBcc: x@evil.example\x00\t\u2028X"}
     [notice] = told("ReturnShipped", payload=payload)
     assert notice.subject == "The return is on its way (DHL Bcc: x@evil.example X)"
+
+
+SHARED_PHRASES = {"dispute_id", "actor", "offer", "remedy_text", "event_type"}
+
+
+def test_every_payload_these_tests_use_is_one_its_contract_accepts():
+    for event_type, payload in PAYLOADS.items():
+        REGISTRY[event_type][1].model_validate(payload)
+
+
+@pytest.mark.parametrize("key", sorted(k for k in TEMPLATES if k.split(".")[0] in REGISTRY))
+def test_a_template_names_only_fields_its_event_carries(key):
+    """A field no event has would read as blank in every notice."""
+    template, fields = TEMPLATES[key], set(REGISTRY[key.split(".")[0]][1].model_fields)
+    names = {m.group("named") or m.group("braced")
+             for m in Template.pattern.finditer(f"{template.subject}\n{template.body}")}
+    names -= {None} | SHARED_PHRASES | fields
+    assert {n for n in names if not (n.startswith("deadline_") and "deadlines" in fields)} == set()
+
+
+def test_an_appeal_award_tells_both_parties_the_extra_refund():
+    award = {**PAYLOADS["AppealDecided"], "outcome": "OVERTURNED", "refund_amount": "15.00"}
+    assert all("Extra refund: 15.00 USD." in notice.body for notice in told("AppealDecided", award))

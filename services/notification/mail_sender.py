@@ -20,7 +20,7 @@ from email.message import EmailMessage
 import aiosmtplib
 import structlog
 
-from services.notification.outbox import EmailOutbox, OutgoingEmail
+from services.notification.email_outbox import EmailOutbox, OutgoingEmail
 
 log = structlog.get_logger("notification.mailer")
 SEND_STEPS = 3

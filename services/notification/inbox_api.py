@@ -21,7 +21,7 @@ from pydantic import BaseModel, field_validator
 
 from services.common.auth import AuthError, Principal, TokenVerifier
 from services.common.problems import Problem
-from services.notification.messages import BOTH, Recipient
+from services.notification.notices import BOTH, Recipient
 from services.notification.rendering import is_time_zone
 from services.notification.store import NotificationStore, Profile
 

@@ -1,7 +1,7 @@
 """A local SMTP sink for `make run` and tests: accepts every mail, keeps it as an .eml file,
 logs one line per mail, and lists them over HTTP.
 
-python -m services.notification.smtp_sink [--port 8025] [--http-port 8026] [--folder .run/mail]
+python -m standins.smtp_sink [--port 8025] [--http-port 8026] [--folder .run/mail]
 GET http://127.0.0.1:8026/messages[?to=ADDRESS] -> [{"to", "subject", "body", "file"}, ...]
 DELETE http://127.0.0.1:8026/messages empties the folder.
 """

@@ -7,16 +7,15 @@ trust.py); a DisputeOpened contradicting the first one of its dispute is refused
 dead-lettered with their reason (`dlq-reason` header) and counted.
 
 The Kafka offset is committed only after the instruction is paid, recorded and its result
-published (NACK_ON_ERROR). A message that cannot be read, or a handled event type in a
-schema_version the contracts do not know, goes to the group's dead-letter topic. Anything else
-that fails (the database or the broker away) is redelivered, after a pause so an outage is
-not a hot loop.
+published (NACK_ON_ERROR). A message that cannot be read (a handled event's payload is read
+through its contract), or a handled event type in a schema_version the contracts do not know,
+goes to the group's dead-letter topic. Anything else that fails (the database or the broker
+away) is redelivered, after a pause so an outage is not a hot loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 
 import structlog
 from faststream import AckPolicy
@@ -24,14 +23,12 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
-from contracts.disputes import UnknownDisputeEvent, upcast_payload
+from contracts.disputes import UnknownDisputeEvent, validate_payload
 from contracts.envelope import EventEnvelope
 from contracts.topics import DISPUTES_EVENTS, dead_letter_topic
 from services.common.consumers import RetryLater, dead_letter, transient_errors
 from services.refund.desk import RefundDesk
-from services.refund.policy import (HANDLED_EVENTS, OrderTerms, OutsideRefund, PoisonPayload,
-                                    RefundInstruction, order_terms_from, outside_refund_from,
-                                    refund_for)
+from services.refund.policy import HANDLED_EVENTS, RefundFacts, refund_facts_from
 from services.refund.store import RefundStore
 from services.refund.terms import TermsContradicted
 from services.refund.trust import TrustGate, Untrusted
@@ -39,16 +36,6 @@ from services.refund.trust import TrustGate, Untrusted
 GROUP = "refund"
 REDELIVERY_PAUSE = 1.0
 log = structlog.get_logger("refund")
-
-
-@dataclass(frozen=True)
-class RefundFacts:
-    terms: OrderTerms | None = None
-    instruction: RefundInstruction | None = None
-    outside_refund: OutsideRefund | None = None
-
-    def __bool__(self) -> bool:
-        return any((self.terms, self.instruction, self.outside_refund))
 
 
 def register_dispute_consumer(broker: KafkaBroker, store: RefundStore, desk: RefundDesk,
@@ -62,7 +49,7 @@ def register_dispute_consumer(broker: KafkaBroker, store: RefundStore, desk: Ref
         try:
             envelope = EventEnvelope.model_validate_json(message.body)
             facts = refund_facts(envelope)
-        except (ValidationError, PoisonPayload, UnknownDisputeEvent) as error:
+        except (ValidationError, UnknownDisputeEvent) as error:
             await dead_letter(broker, dlq, message, error)
             return
         try:
@@ -75,14 +62,13 @@ def register_dispute_consumer(broker: KafkaBroker, store: RefundStore, desk: Ref
 
 
 def refund_facts(envelope: EventEnvelope) -> RefundFacts:
-    """What a dispute event teaches or asks, read from its latest schema version."""
+    """What a dispute event teaches or asks, read through its contract at the latest schema
+    version (raises pydantic's ValidationError, or UnknownDisputeEvent, for the dead-letter
+    topic); an event type the refund service does not handle is not read at all."""
     if envelope.event_type not in HANDLED_EVENTS:
         return RefundFacts()
-    payload = upcast_payload(envelope.event_type, envelope.schema_version, envelope.payload)
-    dispute_id, event_id = str(envelope.dispute_id), str(envelope.event_id)
-    return RefundFacts(terms=order_terms_from(envelope.event_type, dispute_id, payload),
-                       instruction=refund_for(envelope.event_type, event_id, dispute_id, payload),
-                       outside_refund=outside_refund_from(envelope.event_type, dispute_id, payload))
+    payload = validate_payload(envelope.event_type, envelope.schema_version, envelope.payload)
+    return refund_facts_from(str(envelope.dispute_id), str(envelope.event_id), payload)
 
 
 async def handle_or_redeliver(store: RefundStore, desk: RefundDesk, gate: TrustGate,
