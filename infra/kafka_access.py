@@ -3,8 +3,10 @@
 - each topic is written by exactly one principal (services.common.topics.WRITERS);
 - each consumer group is read by its own service's principal, which reads only the topics of
   its group and alone writes the group's dead-letter topics;
-- `ops` (disputectl: replay a group's offsets, read the audit checkpoints) reads and describes,
-  never writes; `admin` is the super user that provisions (topics and ACLs) and nothing else.
+- `ops` (disputectl: read the audit checkpoints, look at groups) reads topics and describes
+  groups, never writes and never joins or commits for a group (READ on a group would let it
+  commit past a consumer's records: `disputectl kafka replay` runs as the group's own
+  principal instead); `admin` is the super user that provisions (topics and ACLs) and nothing else.
 
 `provision(connection)` creates the platform topics and every ACL below; it is idempotent (Kafka
 keeps one copy of an ACL binding however often it is created). aiokafka has no ACL API, so the
@@ -37,7 +39,7 @@ class Acl:
     operation: int
 
     def describe(self) -> str:
-        names = {READ: "Read", WRITE: "Write", CREATE: "Create", DESCRIBE: "Describe"}
+        names = {READ: "Read", WRITE: "Write", CREATE: "Create", DESCRIBE: "Describe"}  # noqa
         kind = {TOPIC: "topic", GROUP: "group"}[self.resource_type]
         return f"User:{self.principal} {names[self.operation]} {kind} {self.resource}"
 
@@ -58,8 +60,8 @@ def acls() -> list[Acl]:
     for group in {g for groups in CONSUMER_GROUPS.values() for g in groups}:
         for dlq in dead_letter_topics_of(group):
             bindings += [Acl(group, TOPIC, dlq, op) for op in (WRITE, DESCRIBE, CREATE)]
-    # ops: describe/read every topic and group (offset replay, audit checkpoints), no writes.
-    bindings += [Acl(OPS, TOPIC, "*", READ), Acl(OPS, GROUP, "*", READ)]
+    # ops: read every topic (audit checkpoints, tail), describe every group; no writes, no commits.
+    bindings += [Acl(OPS, TOPIC, "*", READ), Acl(OPS, GROUP, "*", DESCRIBE)]
     return sorted(set(bindings), key=lambda a: (a.principal, a.resource, a.operation))
 
 

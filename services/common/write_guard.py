@@ -9,6 +9,7 @@ source of the principal).
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import Callable
 
@@ -33,7 +34,7 @@ class WriteGuard:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not self._guarded(scope):
             return await self.app(scope, receive, send)
-        refusal = self._refusal(Request(scope))
+        refusal = await self._refusal(Request(scope))
         if refusal is not None:
             return await refusal(scope, receive, send)
         await self.app(scope, receive, send)
@@ -41,9 +42,9 @@ class WriteGuard:
     def _guarded(self, scope: Scope) -> bool:
         return scope["type"] == "http" and scope["method"] in WRITES
 
-    def _refusal(self, request: Request):
-        try:
-            caller = self.authenticate(request)
+    async def _refusal(self, request: Request):
+        try:  # in a thread: verifying may fetch a JWKS, a blocking call that would stall the loop
+            caller = await asyncio.to_thread(self.authenticate, request)
         except Problem as problem:
             return problem_response(problem.status, problem.code, problem.detail, **problem.extra)
         wait = self.limiter.take((caller.role, caller.id))

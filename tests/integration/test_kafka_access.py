@@ -97,3 +97,12 @@ async def test_a_consumer_reads_only_its_topics_in_its_own_group(kafka):
         await read_one(kafka.connection("notification"), "disputes.events", "refund")
     with pytest.raises((TopicAuthorizationFailedError, GroupAuthorizationFailedError)):
         await read_one(kafka.connection("notification"), "orders.events", "notification")
+
+
+async def test_ops_reads_every_topic_but_can_never_commit_for_a_consumer_group(kafka):
+    """READ on a group would let ops commit past the refund service's records (refunds never
+    paid); it may only read topics without a group and describe groups."""
+    await write(kafka.connection("dispute-relay"), "disputes.events")
+    await read_one(kafka.connection("ops"), "disputes.events", None)
+    with pytest.raises(GroupAuthorizationFailedError):
+        await read_one(kafka.connection("ops"), "disputes.events", "refund")

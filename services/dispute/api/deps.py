@@ -99,7 +99,8 @@ async def refuse_strangers(request: Request) -> None:
         dispute_id = UUID(str(request.path_params.get("dispute_id")))
     except ValueError:
         return  # the route's own validation answers a malformed id, the same for everyone
-    caller = principal(request, request.headers.get("authorization"))
+    # in a thread: verifying may fetch a JWKS, a blocking call that would stall every request
+    caller = await asyncio.to_thread(principal, request, request.headers.get("authorization"))
     if caller.role in PARTIES:
         request.state.dispute_seen_by_party = await dispute_to_read(request, dispute_id, caller)
 
