@@ -57,7 +57,8 @@ class PaidOrder:
 
 @dataclass(frozen=True)
 class Committed:
-    """Refunds issued or held (in flight, or with an unknown outcome) by other instructions."""
+    """Refunds issued or held (in flight, or with an unknown outcome) by other instructions:
+    `dispute` counts every dispute on the same item, `order` every dispute of the order."""
     dispute: Decimal = Decimal(0)
     order: Decimal = Decimal(0)
 

@@ -292,9 +292,15 @@ class RefundStore:
 
 
 def _committed(conn, key: str, terms: OrderTerms) -> Committed:
+    """What other instructions issued or hold for this item (any dispute on it: a second
+    dispute on an item, e.g. after a change of DISPUTE_ID_KEY, shares the item's price) and
+    for the whole order."""
     disputes_of_order = select(order_terms.c.dispute_id).where(
         order_terms.c.order_id == terms.order_id)
-    return Committed(dispute=_held(conn, key, instructions.c.dispute_id == terms.dispute_id),
+    disputes_of_item = select(order_terms.c.dispute_id).where(
+        order_terms.c.order_id == terms.order_id, order_terms.c.item_id == terms.item_id)
+    item = (instructions.c.dispute_id == terms.dispute_id) | instructions.c.dispute_id.in_(disputes_of_item)
+    return Committed(dispute=_held(conn, key, item),
                      order=_held(conn, key, instructions.c.dispute_id.in_(disputes_of_order)))
 
 

@@ -163,3 +163,17 @@ def award_on_item(store: RefundStore, order_id: str, item_id: str) -> str:
     instruction = refund_for(event_id, dispute_id, decision("Resolved", "50.00"))
     store.accept(event_id=event_id, terms=None, instruction=instruction, correlation_id=None)
     return instruction.idempotency_key
+
+
+async def test_two_disputes_on_one_item_never_refund_more_than_its_price_together(store, slow_provider):
+    """A second dispute on an item (possible if DISPUTE_ID_KEY ever changed) shares the item's
+    price: two full awards of 50.00 on the same 50.00 item, paid at once, pay one."""
+    placed = order_placed(order_id="O-3")
+    placed = placed.model_copy(update={"items": [OrderItem(item_id="I-1", amount=Decimal("50.00")),
+                                                 OrderItem(item_id="I-2", amount=Decimal("50.00"))]})
+    PaidOrders(store.engine).apply(placed)
+    keys = [award_on_item(store, "O-3", "I-1") for _ in range(2)]
+    desks = [RefundDesk(store, slow_provider, RecordingPublisher()) for _ in range(2)]
+    settled = await asyncio.gather(desks[0].pay(keys[0]), desks[1].pay(keys[1]))
+    assert sorted((s.status, s.reason) for s in settled) == [
+        ("FAILED", "REFUND_EXCEEDS_PAID_AMOUNT"), ("ISSUED", None)]
