@@ -1,8 +1,11 @@
-"""Value types of the dispute language. Events store plain strings; these enums name them."""
+"""Value types of the dispute language. Events store plain strings; these enums name them, and
+the frozen value objects below are the aggregate's typed state, rebuilt by the event bodies."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -31,7 +34,19 @@ class RequestType(StrEnum):
 
 
 OfferType = RequestType
-NO_REMEDY = "NONE"
+
+
+class Remedy(StrEnum):
+    """What a resolution gives the buyer: one of the request types, or nothing."""
+
+    FULL_REFUND = "FULL_REFUND"
+    PARTIAL_REFUND = "PARTIAL_REFUND"
+    REPLACEMENT = "REPLACEMENT"
+    RETURN_AND_REFUND = "RETURN_AND_REFUND"
+    NONE = "NONE"
+
+
+NO_REMEDY = Remedy.NONE
 """The remedy of a resolution that gives the buyer nothing."""
 
 
@@ -50,8 +65,10 @@ class Status(StrEnum):
 
 NEGOTIATION_STATES = frozenset({Status.AWAITING_SELLER_RESPONSE, Status.AWAITING_BUYER_RESPONSE})
 FINAL_STATES = frozenset({Status.CLOSED, Status.WITHDRAWN})
+"""The one definition of "final": nothing is added to a dispute in these states."""
 DECIDED_STATES = frozenset({Status.RESOLVED, Status.APPEALED, Status.CLOSED})
-BEFORE_RESOLUTION = frozenset(Status) - DECIDED_STATES - {Status.WITHDRAWN}
+ENDED_STATES = DECIDED_STATES | {Status.WITHDRAWN}
+BEFORE_RESOLUTION = frozenset(Status) - ENDED_STATES
 
 
 class Outcome(StrEnum):
@@ -120,6 +137,24 @@ class AppealOutcome(StrEnum):
     """The appellant wins; an extra refund may be awarded to the buyer."""
 
 
+class EvidenceRequestStatus(StrEnum):
+    OPEN = "OPEN"
+    ANSWERED = "ANSWERED"
+    MISSED = "MISSED"
+
+
+class ReturnStatus(StrEnum):
+    REQUESTED = "REQUESTED"
+    SHIPPED = "SHIPPED"
+    RECEIVED = "RECEIVED"
+    MISSED = "MISSED"
+
+
+class AppealStatus(StrEnum):
+    OPEN = "OPEN"
+    DECIDED = "DECIDED"
+
+
 class CloseReason(StrEnum):
     APPEAL_WINDOW_ELAPSED = "APPEAL_WINDOW_ELAPSED"
     APPEAL_DECIDED = "APPEAL_DECIDED"
@@ -137,7 +172,7 @@ class Actor:
         return {"role": str(self.role), "id": self.id}
 
     @classmethod
-    def from_dict(cls, data: dict[str, str]) -> "Actor":
+    def from_dict(cls, data: Mapping[str, str]) -> Actor:
         return cls(role=Role(data["role"]), id=data["id"])
 
 
@@ -166,3 +201,135 @@ class OfferTerms:
     amount: Decimal | None = None
     currency: str | None = None
     note: str = ""
+
+
+# The aggregate's state: replaced whole (dataclasses.replace) by the event bodies ----------
+
+@dataclass(frozen=True)
+class Offer:
+    offer_id: str
+    offer_type: RequestType
+    amount: Decimal | None
+    currency: str
+    round: int
+    made_by: Role
+    note: str
+    status: OfferStatus
+    made_at: datetime
+    respond_by: datetime
+
+
+@dataclass(frozen=True)
+class Evidence:
+    evidence_id: str
+    sha256: str
+    content_type: str
+    size: int
+    filename: str
+    description: str
+    added_by: Role
+    added_at: datetime
+    after_resolution: bool
+
+
+@dataclass(frozen=True)
+class EvidenceRequest:
+    request_id: str
+    from_party: Role
+    note: str
+    due: datetime
+    status: EvidenceRequestStatus
+
+
+@dataclass(frozen=True)
+class Message:
+    message_id: str
+    text: str
+    visibility: Visibility
+    posted_by: Actor
+    posted_at: datetime
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """What the parties agreed (an accepted offer or claim), before it is carried out."""
+
+    remedy: RequestType
+    refund_amount: Decimal
+    resolved_by: ResolvedBy
+    outcome: Outcome = Outcome.AGREED
+
+
+@dataclass(frozen=True)
+class Escalation:
+    trigger: EscalationTrigger
+    automatic: bool
+    note: str
+    escalated_by: Actor
+    escalated_at: datetime
+
+
+@dataclass(frozen=True)
+class ReturnShipment:
+    refund_amount: Decimal
+    outcome: Outcome
+    resolved_by: ResolvedBy
+    ship_by: datetime
+    status: ReturnStatus = ReturnStatus.REQUESTED
+    carrier: str | None = None
+    tracking_number: str | None = None
+    condition: ReturnCondition | None = None
+
+
+@dataclass(frozen=True)
+class Replacement:
+    shipped: bool = False
+    received: bool = False
+    carrier: str | None = None
+    tracking_number: str | None = None
+
+
+@dataclass(frozen=True)
+class Resolution:
+    outcome: Outcome
+    resolved_by: ResolvedBy
+    remedy: Remedy
+    refund_amount: Decimal
+    currency: str
+    note: str
+    resolved_at: datetime
+
+
+@dataclass(frozen=True)
+class Appeal:
+    appeal_id: str
+    evidence_ids: tuple[str, ...]
+    reason: str
+    appealed_by: Role
+    appealed_at: datetime
+    status: AppealStatus = AppealStatus.OPEN
+    outcome: AppealOutcome | None = None
+    extra_refund: Decimal | None = None
+    note: str | None = None
+    decided_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Feedback:
+    rating: int
+    comment: str
+    left_at: datetime
+
+
+@dataclass(frozen=True)
+class Refund:
+    amount: Decimal
+    currency: str
+    issued_at: datetime
+
+
+@dataclass(frozen=True)
+class FailedRefund:
+    reason: str
+    retryable: bool
+    failed_at: datetime
