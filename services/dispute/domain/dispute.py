@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -493,16 +493,21 @@ class Dispute(Aggregate):
 
 
 # Reading events of older class versions --------------------------------------------------
-# Upcasters run on stored dicts, once per event, with no state.
+# Upcasters run on stored dicts, once per event, with no state: what they fill in is pinned
+# here, never read from today's policy or rules, so an old stream replays as it was recorded.
+
+SKELETON_ESCALATION_OPENS_AFTER = timedelta(days=3)
+SKELETON_NEGOTIATION_MAX = timedelta(days=15)
+"""The windows of the walking skeleton's policy, which its `Opened` v1 did not record."""
+
 
 def _opened_v1_to_v2(stored: dict[str, Any]) -> None:
     """Disputes opened by the walking skeleton (stored `Opened` v1) recorded neither the
-    escalation window nor the negotiation deadline: they get the default policy's, counted
-    from their opening, as `Dispute.open` records them today."""
-    policy = DisputePolicy()
-    stored.setdefault("escalation_allowed_from", stored["at"] + policy.escalation_opens_after)
+    escalation window nor the negotiation deadline: they get the skeleton's own windows,
+    counted from their opening."""
+    stored.setdefault("escalation_allowed_from", stored["at"] + SKELETON_ESCALATION_OPENS_AFTER)
     deadlines = stored.setdefault("deadlines", {})
-    deadlines.setdefault(Deadline.NEGOTIATION_MAX.value, stored["at"] + policy.negotiation_max)
+    deadlines.setdefault(Deadline.NEGOTIATION_MAX.value, stored["at"] + SKELETON_NEGOTIATION_MAX)
 
 
 def _opened_v2_to_v3(stored: dict[str, Any]) -> None:

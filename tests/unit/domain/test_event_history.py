@@ -4,14 +4,17 @@ what an upcaster fills in for an older event version is pinned, never today's ru
 from __future__ import annotations
 
 from dataclasses import fields, replace
+from datetime import timedelta
 from functools import reduce
 
 import pytest
 from eventsourcing.application import Application
 
-from services.dispute.domain import Deadline, Dispute, records
+from services.dispute.domain import Deadline, Dispute, DisputePolicy, records
+from services.dispute.domain import dispute as dispute_module
+from tests.support.skeleton_events import store_skeleton_dispute
 from tests.unit.domain.support import (
-    add_evidence, day, decide, escalate, given, offer, open_dispute, request_evidence,
+    T0, add_evidence, day, decide, escalate, given, offer, open_dispute, request_evidence,
 )
 
 
@@ -87,6 +90,16 @@ def _reloaded_with_last_event_as_v1(app: Application, *commands) -> Dispute:
     state["class_version"] = 1
     old = replace(last, state=app.mapper.transcoder.encode(state))
     return _replayed([app.mapper.to_domain_event(event) for event in [*earlier, old]])
+
+
+def test_a_skeleton_dispute_keeps_the_skeletons_windows_whatever_todays_policy(
+        app, monkeypatch):
+    faster = DisputePolicy(escalation_opens_after=timedelta(days=1),
+                           negotiation_max=timedelta(days=2))
+    monkeypatch.setattr(dispute_module, "DisputePolicy", lambda: faster)
+    loaded = app.repository.get(store_skeleton_dispute(app, T0).id)
+    assert loaded.escalation_allowed_from == T0 + timedelta(days=3)
+    assert loaded.deadlines[Deadline.NEGOTIATION_MAX] == T0 + timedelta(days=15)
 
 
 _WHO_AND_WHEN = {"originator_id", "originator_version", "timestamp", "originator_topic",
