@@ -24,12 +24,14 @@ from services.dispute.domain import (
 from services.dispute.domain.orders import OrderFacts
 from services.dispute.domain.policy import DisputePolicy
 from services.dispute.domain.records import Record
+from services.dispute.domain.state import (
+    Agreement, Appeal, Escalation, Evidence, EvidenceRequest, FailedRefund, Feedback, Message,
+    Offer, Refund, Replacement, Resolution, ReturnShipment,
+)
 from services.dispute.domain.values import (
-    DEADLINE_WORKER, Actor, Agreement, Appeal, AppealOutcome, AppealStatus, Deadline, Escalation,
-    EscalationTrigger, Evidence, EvidenceFile, EvidenceRequest, EvidenceRequestStatus,
-    FailedRefund, Feedback, Message, Offer, OfferStatus, OfferTerms, Outcome, Reason, Refund,
-    Remedy, Replacement, RequestType, Resolution, ResolvedBy, ReturnCondition, ReturnShipment,
-    ReturnStatus, Role, Status, Visibility,
+    DEADLINE_WORKER, Actor, AppealOutcome, AppealStatus, Deadline, EscalationTrigger,
+    EvidenceFile, EvidenceRequestStatus, OfferStatus, OfferTerms, Outcome, Reason, Remedy,
+    RequestType, ResolvedBy, ReturnCondition, ReturnStatus, Role, Status, Visibility,
 )
 
 ActorData = dict[str, str]

@@ -13,10 +13,10 @@ from services.dispute.domain import errors, records, rules
 from services.dispute.domain.conversation import evidence_added
 from services.dispute.domain.policy import DisputePolicy
 from services.dispute.domain.records import Record
-from services.dispute.domain.state import DisputeState, capped
+from services.dispute.domain.state import Agreement, DisputeState, ReturnShipment, capped
 from services.dispute.domain.values import (
-    Actor, Agreement, EscalationTrigger, EvidenceFile, Outcome, Remedy, ReturnCondition,
-    ReturnShipment, ReturnStatus, Role, Status,
+    Actor, EscalationTrigger, EvidenceFile, Outcome, Remedy, ReturnCondition, ReturnStatus, Role,
+    Status,
 )
 
 

@@ -14,10 +14,12 @@ from services.dispute.domain import errors, records, rules
 from services.dispute.domain.conversation import evidence_added
 from services.dispute.domain.policy import DisputePolicy
 from services.dispute.domain.records import Record
-from services.dispute.domain.state import DisputeState, current_offer, refundable_amount
+from services.dispute.domain.state import (
+    DisputeState, Offer, current_offer, refundable_amount,
+)
 from services.dispute.domain.values import (
-    BEFORE_RESOLUTION, NEGOTIATION_STATES, Actor, EscalationTrigger, EvidenceFile, Offer,
-    OfferTerms, Outcome, Remedy, RequestType, ResolvedBy, Role, Status,
+    BEFORE_RESOLUTION, NEGOTIATION_STATES, Actor, EscalationTrigger, EvidenceFile, OfferTerms,
+    Outcome, Remedy, RequestType, ResolvedBy, Role, Status,
 )
 
 _OFFER_ANSWERABLE = NEGOTIATION_STATES | {Status.UNDER_REVIEW}

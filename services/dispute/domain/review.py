@@ -12,10 +12,10 @@ from decimal import Decimal
 from services.dispute.domain import errors, records, rules
 from services.dispute.domain.policy import DisputePolicy
 from services.dispute.domain.records import Record
-from services.dispute.domain.state import DisputeState, refundable_amount
+from services.dispute.domain.state import Appeal, DisputeState, Resolution, refundable_amount
 from services.dispute.domain.values import (
-    NO_REMEDY, Actor, Appeal, AppealOutcome, CloseReason, Deadline, Outcome, Remedy,
-    Resolution, ResolvedBy, Role, Status,
+    NO_REMEDY, Actor, AppealOutcome, CloseReason, Deadline, Outcome, Remedy, ResolvedBy, Role,
+    Status,
 )
 
 _DECISIONS = frozenset({Outcome.BUYER_FAVOUR, Outcome.SELLER_FAVOUR, Outcome.PARTIAL})

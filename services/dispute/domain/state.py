@@ -1,4 +1,5 @@
-"""The dispute's state as decisions read it: typed and read-only (the aggregate is one).
+"""The dispute's state: frozen value objects (replaced whole by the event bodies), and
+`DisputeState`, the typed, read-only view that decisions take (the aggregate is one).
 
 Decision functions take a `DisputeState`, never the aggregate class, so they can change
 nothing and a type checker sees every attribute they use.
@@ -7,18 +8,150 @@ nothing and a type checker sees every attribute they use.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 from uuid import UUID
 
 from services.dispute.domain.values import (
-    Agreement, Appeal, Deadline, Escalation, Evidence, EvidenceRequest, FailedRefund, Feedback,
-    Message, Offer, Refund, Replacement, RequestType, Resolution, ReturnShipment, Role, Status,
+    Actor, AppealOutcome, AppealStatus, Deadline, EscalationTrigger, EvidenceRequestStatus,
+    OfferStatus, Outcome, Remedy, RequestType, ResolvedBy, ReturnCondition, ReturnStatus, Role,
+    Status, Visibility,
 )
 
 NOBODY = "none"
 """Whose move it is once no party has one."""
+
+
+@dataclass(frozen=True)
+class Offer:
+    offer_id: str
+    offer_type: RequestType
+    amount: Decimal | None
+    currency: str
+    round: int
+    made_by: Role
+    note: str
+    status: OfferStatus
+    made_at: datetime
+    respond_by: datetime
+
+
+@dataclass(frozen=True)
+class Evidence:
+    evidence_id: str
+    sha256: str
+    content_type: str
+    size: int
+    filename: str
+    description: str
+    added_by: Role
+    added_at: datetime
+    after_resolution: bool
+
+
+@dataclass(frozen=True)
+class EvidenceRequest:
+    request_id: str
+    from_party: Role
+    note: str
+    due: datetime
+    status: EvidenceRequestStatus
+
+
+@dataclass(frozen=True)
+class Message:
+    message_id: str
+    text: str
+    visibility: Visibility
+    posted_by: Actor
+    posted_at: datetime
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """What the parties agreed (an accepted offer or claim), before it is carried out."""
+
+    remedy: RequestType
+    refund_amount: Decimal
+    resolved_by: ResolvedBy
+    outcome: Outcome = Outcome.AGREED
+
+
+@dataclass(frozen=True)
+class Escalation:
+    trigger: EscalationTrigger
+    automatic: bool
+    note: str
+    escalated_by: Actor
+    escalated_at: datetime
+
+
+@dataclass(frozen=True)
+class ReturnShipment:
+    refund_amount: Decimal
+    outcome: Outcome
+    resolved_by: ResolvedBy
+    ship_by: datetime
+    status: ReturnStatus = ReturnStatus.REQUESTED
+    carrier: str | None = None
+    tracking_number: str | None = None
+    condition: ReturnCondition | None = None
+
+
+@dataclass(frozen=True)
+class Replacement:
+    shipped: bool = False
+    received: bool = False
+    carrier: str | None = None
+    tracking_number: str | None = None
+
+
+@dataclass(frozen=True)
+class Resolution:
+    outcome: Outcome
+    resolved_by: ResolvedBy
+    remedy: Remedy
+    refund_amount: Decimal
+    currency: str
+    note: str
+    resolved_at: datetime
+
+
+@dataclass(frozen=True)
+class Appeal:
+    appeal_id: str
+    evidence_ids: tuple[str, ...]
+    reason: str
+    appealed_by: Role
+    appealed_at: datetime
+    status: AppealStatus = AppealStatus.OPEN
+    outcome: AppealOutcome | None = None
+    extra_refund: Decimal | None = None
+    note: str | None = None
+    decided_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Feedback:
+    rating: int
+    comment: str
+    left_at: datetime
+
+
+@dataclass(frozen=True)
+class Refund:
+    amount: Decimal
+    currency: str
+    issued_at: datetime
+
+
+@dataclass(frozen=True)
+class FailedRefund:
+    reason: str
+    retryable: bool
+    failed_at: datetime
 
 
 class DisputeState(Protocol):
