@@ -156,7 +156,8 @@ def _carry_out(state: DisputeState, remedy: RequestType, refund: Decimal,
     """
     if remedy == RequestType.RETURN_AND_REFUND:
         return [records.ReturnRequested(refund_amount=refund, outcome=Outcome.AGREED,
-                                        resolved_by=resolved_by, ship_by=at + policy.return_ship_by)]
+                                        resolved_by=resolved_by,
+                                        ship_by=at + policy.return_ship_by)]
     if remedy == RequestType.REPLACEMENT:
         return []
     return [records.Resolved(outcome=Outcome.AGREED, resolved_by=resolved_by,

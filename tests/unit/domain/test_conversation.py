@@ -1,7 +1,8 @@
 import pytest
 
 from tests.unit.domain.support import (
-    BUYER, OPERATOR, OTHER_BUYER, SELLER, SERVICE, add_evidence, day, given, post_message, refused, when,
+    BUYER, OPERATOR, OTHER_BUYER, SELLER, SERVICE, add_evidence, day, given, post_message,
+    refused, when,
 )
 
 
