@@ -29,7 +29,7 @@ from services.dispute.domain.state import (
     Offer, Refund, Replacement, Resolution, ReturnShipment,
 )
 from services.dispute.domain.values import (
-    DEADLINE_WORKER, Actor, AppealOutcome, AppealStatus, Deadline, EscalationTrigger,
+    DEADLINE_WORKER, Actor, AppealOutcome, AppealStatus, CloseReason, Deadline, EscalationTrigger,
     EvidenceFile, EvidenceRequestStatus, OfferStatus, OfferTerms, Outcome, Reason, Remedy,
     RequestType, ResolvedBy, ReturnCondition, ReturnStatus, Role, Status, Visibility,
 )
@@ -233,7 +233,7 @@ class Dispute(Aggregate):
         self.missed_deadlines: list[Deadline] = []
         self.resolution: Resolution | None = None
         self.appeals: list[Appeal] = []
-        self.closed_reason: str | None = None
+        self.closed_reason: CloseReason | None = None
         self.withdrawal_reason: str | None = None
         self.feedback: dict[Role, Feedback] = {}
         self.refunds: dict[str, Refund] = {}
@@ -446,7 +446,7 @@ class Dispute(Aggregate):
     @event("Closed")
     def _closed(self, reason: str, actor: ActorData, at: datetime) -> None:
         self.status = Status.CLOSED
-        self.closed_reason = reason
+        self.closed_reason = CloseReason(reason)
         self.deadlines = {}
         self.updated_at = at
 

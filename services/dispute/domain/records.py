@@ -34,7 +34,8 @@ def _stored(value: object) -> Stored:
         return [str(item) for item in value]
     if isinstance(value, dict):
         return {str(name): due for name, due in value.items()}
-    assert isinstance(value, (str, int, bool, Decimal, datetime, type(None)))
+    if not isinstance(value, (str, int, bool, Decimal, datetime, type(None))):
+        raise TypeError(f"a record holds plain event data, not {type(value).__name__}")
     return value
 
 
