@@ -8,6 +8,7 @@ generation, so `disputectl projections rebuild timeline` can rebuild it from the
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, is_dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Iterable
@@ -62,6 +63,8 @@ def jsonable(value: Any) -> Any:
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
+    if is_dataclass(value) and not isinstance(value, type):  # the domain's value objects
+        return jsonable(asdict(value))
     return value
 
 

@@ -35,6 +35,13 @@ def _appeal_decided(fields: dict[str, Any]) -> dict[str, Any]:
     return {**fields, "refund_amount": "0" if extra is None else extra}
 
 
+def _evidence_added(fields: dict[str, Any]) -> dict[str, Any]:
+    """What the evidence meant when added (after the resolution, answering a request) is the
+    domain's own bookkeeping: not part of the public contract."""
+    internal = {"after_resolution", "answered_request_id"}
+    return {name: value for name, value in fields.items() if name not in internal}
+
+
 def _message_posted(fields: dict[str, Any]) -> dict[str, Any]:
     return {"message_id": fields["message_id"], "visibility": fields["visibility"]}
 
@@ -50,7 +57,7 @@ PUBLIC_EVENTS: dict[str, tuple[type[public.DisputePayload], Adapt]] = {
     "OfferWithdrawn": (public.OfferWithdrawn, _same),
     "ClaimAccepted": (public.ClaimAccepted, _same),
     "ClaimRejected": (public.ClaimRejected, _same),
-    "EvidenceAdded": (public.EvidenceAdded, _same),
+    "EvidenceAdded": (public.EvidenceAdded, _evidence_added),
     "EvidenceRequested": (public.EvidenceRequested, _same),
     "MessagePosted": (public.MessagePosted, _message_posted),
     "DeadlineMissed": (public.DeadlineMissed, _same),

@@ -55,10 +55,10 @@ async def add_evidence(call: Call, file: Annotated[UploadFile, File()],
 async def download_evidence(dispute_id: UUID, evidence_id: str, caller: Caller, request: Request):
     dispute = await dispute_to_read(request, dispute_id, caller)
     evidence = dispute.evidence.get(evidence_id)
-    path = evidence and request.app.state.evidence.path_for(evidence["sha256"])
+    path = evidence and request.app.state.evidence.path_for(evidence.sha256)
     if path is None or not path.is_file():
         raise Problem(404, "NOT_FOUND", f"no evidence {evidence_id} on this dispute")
-    return FileResponse(path, media_type=evidence["content_type"], filename=evidence["filename"],
+    return FileResponse(path, media_type=evidence.content_type, filename=evidence.filename,
                         headers={"X-Content-Type-Options": "nosniff",
                                  "Cache-Control": "private, max-age=0"})
 

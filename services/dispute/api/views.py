@@ -8,6 +8,7 @@ them (GET /v1/disputes/{id}/messages). Evidence and offers are capped per disput
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -139,41 +140,53 @@ def dispute_view(dispute, viewer: Principal | None = None,
         offers=[_offer(o) for o in dispute.offers.values()],
         paid_amount=dispute.paid_amount, refunded_total=dispute.refunded_total,
         refundable_amount=dispute.refundable_amount, currency=dispute.currency,
-        resolution=dispute.resolution, appeals=dispute.appeals,
+        resolution=_plain(dispute.resolution), appeals=[asdict(a) for a in dispute.appeals],
         evidence=[_evidence(dispute.id, e) for e in dispute.evidence.values()],
         messages=readable[-max(1, latest_messages):], message_count=len(readable),
         messages_url=f"/v1/disputes/{dispute.id}/messages",
-        evidence_request=dispute.evidence_request, escalation=dispute.escalation,
-        return_shipment=dispute.return_shipment, replacement=dispute.replacement,
-        feedback=dispute.feedback, version=dispute.version, created_at=dispute.opened_at,
+        evidence_request=_plain(dispute.evidence_request), escalation=_plain(dispute.escalation),
+        return_shipment=_known(dispute.return_shipment), replacement=_known(dispute.replacement),
+        feedback={str(role): asdict(given) for role, given in dispute.feedback.items()},
+        version=dispute.version, created_at=dispute.opened_at,
         updated_at=dispute.updated_at,
     )
 
 
 def readable_messages(dispute, viewer: Principal | None) -> list[dict]:
     """Every message `viewer` may read, oldest first."""
-    return [m for m in dispute.messages if _may_read(m, viewer)]
+    return [asdict(m) for m in dispute.messages if _may_read(m, viewer)]
 
 
 def evidence_url(dispute_id, evidence_id: str) -> str:
     return f"/v1/disputes/{dispute_id}/evidence/{evidence_id}"
 
 
-def _offer(offer: dict) -> dict:
-    return {**offer, "type": offer["offer_type"]}
+def _plain(value: Any) -> dict[str, Any] | None:
+    """A value object of the domain's state as the view's plain fields."""
+    return None if value is None else asdict(value)
 
 
-def _evidence(dispute_id, evidence: dict) -> dict:
-    return {**evidence, "download_url": evidence_url(dispute_id, evidence["evidence_id"])}
+def _known(value: Any) -> dict[str, Any] | None:
+    """Like `_plain`, leaving out what is not known yet (a return's carrier before it ships)."""
+    plain = _plain(value)
+    return None if plain is None else {k: v for k, v in plain.items() if v is not None}
 
 
-def _may_read(message: dict, viewer: Principal | None) -> bool:
-    if message["visibility"] != "PLATFORM_ONLY":
+def _offer(offer: Any) -> dict:
+    return {**asdict(offer), "type": offer.offer_type}
+
+
+def _evidence(dispute_id, evidence: Any) -> dict:
+    return {**asdict(evidence), "download_url": evidence_url(dispute_id, evidence.evidence_id)}
+
+
+def _may_read(message: Any, viewer: Principal | None) -> bool:
+    if message.visibility != "PLATFORM_ONLY":
         return True
     if viewer is None:
         return False
-    author = message["posted_by"]
-    return viewer.role == "operator" or (author["role"], author["id"]) == (viewer.role, viewer.id)
+    author = message.posted_by
+    return viewer.role == "operator" or (author.role, author.id) == (viewer.role, viewer.id)
 
 
 class OfferCreated(BaseModel):

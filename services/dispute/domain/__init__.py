@@ -6,14 +6,14 @@ from services.dispute.domain.ids import DisputeIds, former_dispute_id, keyed_dis
 from services.dispute.domain.orders import OrderFacts
 from services.dispute.domain.policy import DisputePolicy
 from services.dispute.domain.values import (
-    DEADLINE_WORKER, Actor, AppealOutcome, Deadline, EscalationTrigger, EvidenceFile,
-    OfferTerms, Outcome, Reason, RequestType, ResolvedBy, ReturnCondition, Role, Status,
-    Visibility,
+    DEADLINE_WORKER, FINAL_STATES, Actor, AppealOutcome, Deadline, EscalationTrigger,
+    EvidenceFile, OfferTerms, Outcome, Reason, RequestType, ResolvedBy, ReturnCondition, Role,
+    Status, Visibility,
 )
 
 __all__ = [
-    "DEADLINE_WORKER", "Actor", "AppealOutcome", "Deadline", "Dispute", "DisputeIds",
-    "DisputePolicy",
+    "DEADLINE_WORKER", "FINAL_STATES", "Actor", "AppealOutcome", "Deadline", "Dispute",
+    "DisputeIds", "DisputePolicy",
     "DomainError", "EscalationTrigger", "EvidenceFile", "OfferTerms", "OrderFacts", "Outcome",
     "Reason", "RequestType", "ResolvedBy", "ReturnCondition", "Role", "Status", "Visibility",
     "former_dispute_id", "keyed_dispute_id",

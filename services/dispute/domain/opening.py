@@ -6,10 +6,29 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from services.dispute.domain import errors, rules
+from services.dispute.domain import errors, records, rules
 from services.dispute.domain.orders import OrderFacts
 from services.dispute.domain.policy import DisputePolicy
-from services.dispute.domain.values import Actor, EvidenceFile, Reason, Role
+from services.dispute.domain.values import (
+    Actor, Deadline, EvidenceFile, Reason, RequestType, Role,
+)
+
+
+def open_dispute(order: OrderFacts, item_id: str, actor: Actor, reason: str, request: str,
+                 request_amount: Decimal | None, description: str, at: datetime,
+                 policy: DisputePolicy, evidence: Sequence[EvidenceFile]) -> records.Opened:
+    """The decision of `Dispute.open`: what the new dispute starts from, once it may open."""
+    check_can_open(order, item_id, actor, reason, at, policy, evidence)
+    claimed = claimed_amount(order, item_id, request, request_amount)
+    return records.Opened(
+        order_id=order.order_id, item_id=item_id, buyer_id=order.buyer_id,
+        seller_id=order.seller_id, reason=Reason(reason), request=RequestType(request),
+        request_amount=claimed, description=description,
+        paid_amount=order.item_amount(item_id) or Decimal("0"),
+        refunded_before=refunded_before(order, item_id), currency=order.currency,
+        deadlines={Deadline.SELLER_RESPONSE: at + policy.seller_response_window,
+                   Deadline.NEGOTIATION_MAX: at + policy.negotiation_max},
+        escalation_allowed_from=at + policy.escalation_opens_after)
 
 
 def check_can_open(order: OrderFacts, item_id: str, actor: Actor, reason: str, at: datetime,

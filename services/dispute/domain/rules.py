@@ -6,16 +6,13 @@ import re
 from collections.abc import Collection, Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from services.dispute.domain import errors
+from services.dispute.domain.policy import DisputePolicy
+from services.dispute.domain.state import DisputeState, awaiting
 from services.dispute.domain.values import (
-    DECIDED_STATES, Actor, Deadline, EvidenceFile, Outcome, RequestType, Role,
+    DECIDED_STATES, Actor, Deadline, EvidenceFile, Outcome, RequestType, Role, Status,
 )
-
-if TYPE_CHECKING:
-    from services.dispute.domain.dispute import Dispute
-    from services.dispute.domain.policy import DisputePolicy
 
 EVIDENCE_CONTENT_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "application/pdf"})
 EVIDENCE_MAX_BYTES = 10 * 1024 * 1024
@@ -26,7 +23,7 @@ _PARTIES = (Role.BUYER, Role.SELLER)
 _STATE_CHANGING = frozenset(Deadline) - {Deadline.EVIDENCE_REQUEST}
 
 
-def require_party(dispute: Dispute, actor: Actor, *roles: Role) -> None:
+def require_party(dispute: DisputeState, actor: Actor, *roles: Role) -> None:
     """FORBIDDEN unless the actor plays one of `roles` and, for a party, is this order's party."""
     if actor.role not in roles:
         raise errors.Forbidden(f"a {actor.role} may not do this", role=str(actor.role))
@@ -35,26 +32,28 @@ def require_party(dispute: Dispute, actor: Actor, *roles: Role) -> None:
         raise errors.Forbidden("only the order's own parties may act on its dispute")
 
 
-def require_parties(dispute: Dispute, actor: Actor) -> None:
+def require_parties(dispute: DisputeState, actor: Actor) -> None:
     require_party(dispute, actor, *_PARTIES)
 
 
-def require_status(dispute: Dispute, allowed: Collection[str],
+def require_status(dispute: DisputeState, allowed: Collection[Status],
                    otherwise: type[errors.DomainError] | None = None) -> None:
     if dispute.status in allowed:
         return
     if otherwise is None:
         otherwise = (errors.AlreadyResolved if dispute.status in DECIDED_STATES
                      else errors.InvalidTransition)
-    raise otherwise(f"not allowed while the dispute is {dispute.status}", status=dispute.status)
+    raise otherwise(f"not allowed while the dispute is {dispute.status}",
+                    status=str(dispute.status))
 
 
-def require_turn(dispute: Dispute, actor: Actor) -> None:
-    if dispute.awaiting != actor.role:
-        raise errors.NotYourTurn(f"waiting for the {dispute.awaiting}", awaiting=dispute.awaiting)
+def require_turn(dispute: DisputeState, actor: Actor) -> None:
+    if awaiting(dispute) != actor.role:
+        raise errors.NotYourTurn(f"waiting for the {awaiting(dispute)}",
+                                 awaiting=awaiting(dispute))
 
 
-def require_on_time(dispute: Dispute, at: datetime, late: type[errors.DomainError]) -> None:
+def require_on_time(dispute: DisputeState, at: datetime, late: type[errors.DomainError]) -> None:
     """A command at or after a state-changing deadline is late, even before the timer fires."""
     overdue = sorted(name for name, due in dispute.deadlines.items()
                      if due <= at and name in _STATE_CHANGING)
@@ -62,7 +61,7 @@ def require_on_time(dispute: Dispute, at: datetime, late: type[errors.DomainErro
         raise late(f"the {overdue[0]} deadline has passed", deadline=overdue[0])
 
 
-def require_escalation_open(dispute: Dispute, at: datetime) -> None:
+def require_escalation_open(dispute: DisputeState, at: datetime) -> None:
     if at < dispute.escalation_allowed_from:
         raise errors.EscalationNotYetAllowed(
             "escalation is not allowed yet",
@@ -82,6 +81,12 @@ def require_refund_amount(amount: object, *, refundable: Decimal, currency: str 
             f"at most {refundable} {dispute_currency} can be refunded",
             refundable_amount=str(refundable), amount=str(amount))
     return amount
+
+
+def require_remedy(kind: str) -> RequestType:
+    if kind not in set(RequestType):
+        raise errors.ValidationFailed(f"unknown remedy {kind}", field="type")
+    return RequestType(kind)
 
 
 def require_terms_amount(kind: str, amount: Decimal | None, *, refundable: Decimal,
@@ -128,7 +133,7 @@ def require_room(kind: str, count: int, adding: int, cap: int,
         raise full(f"a dispute holds at most {cap} {kind}", max=cap, count=count)
 
 
-def require_evidence_room(dispute: Dispute, adding: int, policy: DisputePolicy) -> None:
+def require_evidence_room(dispute: DisputeState, adding: int, policy: DisputePolicy) -> None:
     require_room("evidence files", len(dispute.evidence), adding, policy.max_evidence_files,
                  errors.TooManyEvidenceFiles)
 
@@ -151,19 +156,22 @@ def require_evidence_file(file: EvidenceFile, known: Collection[str]) -> None:
         raise errors.EvidenceRejected("evidence files are 1 byte to 10 MB", size=file.size)
 
 
-def require_own_evidence(dispute: Dispute, evidence_ids: Iterable[str], actor: Actor) -> None:
+def require_own_evidence(dispute: DisputeState, evidence_ids: Iterable[str], actor: Actor) -> None:
     """Evidence referred to by id must already be on the dispute, added by the same party."""
     for evidence_id in evidence_ids:
         known = dispute.evidence.get(evidence_id)
-        if known is None or known["added_by"] != actor.role:
+        if known is None or known.added_by != actor.role:
             raise errors.ValidationFailed(f"no evidence {evidence_id} of yours on this dispute",
                                           field="evidence_ids")
 
 
-def losing_parties(outcome: str) -> frozenset[str]:
+def losing_parties(outcome: Outcome) -> frozenset[Role]:
     """Who may appeal: whoever the outcome went against; nobody appeals an agreement."""
-    return {
-        Outcome.BUYER_FAVOUR: frozenset({Role.SELLER.value}),
-        Outcome.SELLER_FAVOUR: frozenset({Role.BUYER.value}),
-        Outcome.PARTIAL: frozenset({Role.BUYER.value, Role.SELLER.value}),
-    }.get(outcome, frozenset())
+    return _LOSERS.get(outcome, frozenset())
+
+
+_LOSERS = {
+    Outcome.BUYER_FAVOUR: frozenset({Role.SELLER}),
+    Outcome.SELLER_FAVOUR: frozenset({Role.BUYER}),
+    Outcome.PARTIAL: frozenset({Role.BUYER, Role.SELLER}),
+}

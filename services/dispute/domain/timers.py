@@ -2,111 +2,122 @@
 
 Timers are commands like any other: they act as the deadline worker, at the due time.
 A deadline that was met has left `deadlines`, so a late timer finds nothing to do.
+`Dispute.expire_due_deadlines` records `on_deadline` for each due deadline, earliest first.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
+from services.dispute.domain import records
 from services.dispute.domain.policy import DisputePolicy
+from services.dispute.domain.records import Record
+from services.dispute.domain.state import DisputeState, capped, current_offer, refundable_amount
 from services.dispute.domain.values import (
-    DEADLINE_WORKER, NO_REMEDY, CloseReason, Deadline, EscalationTrigger, Outcome, RequestType,
+    NO_REMEDY, CloseReason, Deadline, EscalationTrigger, Outcome, Remedy, RequestType,
     ResolvedBy, Role,
 )
 
 _ORDER = list(Deadline)
 
 
-class DeadlineTimers:
-    """Mixed into `Dispute`: `self` is the aggregate."""
-
-    def expire_due_deadlines(self, *, at: datetime, policy: DisputePolicy) -> list[str]:
-        """Apply, in due order, every deadline due at or before `at`; return the names fired."""
-        fired: list[str] = []
-        while (due := self._earliest_deadline()) is not None and due[1] <= at:
-            name, when = due
-            _CONSEQUENCES[name](self, when, policy)
-            if self.deadlines.get(name) == when:
-                raise RuntimeError(f"deadline {name} survived its own consequence")
-            fired.append(name)
-        return fired
-
-    def _earliest_deadline(self) -> tuple[str, datetime] | None:
-        if not self.deadlines:
-            return None
-        return min(self.deadlines.items(), key=lambda item: (item[1], _ORDER.index(item[0])))
-
-    def _miss(self, deadline: Deadline, due: datetime) -> None:
-        self._deadline_missed(deadline=deadline.value, due=due,
-                              actor=DEADLINE_WORKER.as_dict(), at=due)
-
-    def _on_seller_response_due(self, due: datetime, policy: DisputePolicy) -> None:
-        self._miss(Deadline.SELLER_RESPONSE, due)
-        remedy, refund = self._buyers_latest_ask()
-        self._resolve(outcome=Outcome.BUYER_FAVOUR, resolved_by=ResolvedBy.TIMEOUT_SELLER,
-                      remedy=remedy, refund_amount=refund, actor=DEADLINE_WORKER, at=due,
-                      policy=policy)
-
-    def _on_buyer_response_due(self, due: datetime, policy: DisputePolicy) -> None:
-        self._miss(Deadline.BUYER_RESPONSE, due)
-        if self.current_offer_id is not None:
-            self._offer_expired(offer_id=self.current_offer_id,
-                                actor=DEADLINE_WORKER.as_dict(), at=due)
-        if policy.buyer_timeout_escalates:
-            self._escalate(EscalationTrigger.BUYER_RESPONSE_TIMEOUT, DEADLINE_WORKER, due,
-                           automatic=True)
-        else:
-            self._resolve_for_seller_on_timeout(due, policy)
-
-    def _on_negotiation_max_due(self, due: datetime, policy: DisputePolicy) -> None:
-        self._escalate(EscalationTrigger.NEGOTIATION_WINDOW_ELAPSED, DEADLINE_WORKER, due,
-                       automatic=True)
-
-    def _on_return_shipment_due(self, due: datetime, policy: DisputePolicy) -> None:
-        self._miss(Deadline.RETURN_SHIPMENT, due)
-        self._resolve_for_seller_on_timeout(due, policy)
-
-    def _on_return_acknowledgement_due(self, due: datetime, policy: DisputePolicy) -> None:
-        self._miss(Deadline.RETURN_ACKNOWLEDGEMENT, due)
-        self._resolve(outcome=Outcome.BUYER_FAVOUR, resolved_by=ResolvedBy.TIMEOUT_SELLER,
-                      remedy=RequestType.RETURN_AND_REFUND,
-                      refund_amount=self._capped(self.return_shipment["refund_amount"]),
-                      actor=DEADLINE_WORKER, at=due, policy=policy)
-
-    def _on_evidence_request_due(self, due: datetime, policy: DisputePolicy) -> None:
-        self._miss(Deadline.EVIDENCE_REQUEST, due)
-
-    def _on_appeal_window_due(self, due: datetime, policy: DisputePolicy) -> None:
-        self._closed(reason=CloseReason.APPEAL_WINDOW_ELAPSED.value,
-                     actor=DEADLINE_WORKER.as_dict(), at=due)
-
-    def _resolve_for_seller_on_timeout(self, due: datetime, policy: DisputePolicy) -> None:
-        self._resolve(outcome=Outcome.SELLER_FAVOUR, resolved_by=ResolvedBy.TIMEOUT_BUYER,
-                      remedy=NO_REMEDY, refund_amount=Decimal("0"), actor=DEADLINE_WORKER,
-                      at=due, policy=policy)
-
-    def _buyers_latest_ask(self) -> tuple[str, Decimal]:
-        """The buyer's open counter-offer if any, else the request they opened with.
-
-        An unanswered replacement cannot be shipped for the seller, so it becomes a refund.
-        """
-        offer = self.current_offer
-        if offer is not None and offer["made_by"] == Role.BUYER:
-            remedy, amount = offer["offer_type"], offer["amount"]
-        else:
-            remedy, amount = self.request, self.request_amount
-        if remedy in (RequestType.REPLACEMENT, RequestType.FULL_REFUND):
-            return RequestType.FULL_REFUND.value, self.refundable_amount
-        return remedy, self._capped(amount)
+def earliest_deadline(state: DisputeState) -> tuple[Deadline, datetime] | None:
+    """The next deadline to fire: the earliest, ties in the order of `Deadline`."""
+    if not state.deadlines:
+        return None
+    return min(state.deadlines.items(), key=lambda item: (item[1], _ORDER.index(item[0])))
 
 
-_CONSEQUENCES = {
-    Deadline.SELLER_RESPONSE: DeadlineTimers._on_seller_response_due,
-    Deadline.BUYER_RESPONSE: DeadlineTimers._on_buyer_response_due,
-    Deadline.NEGOTIATION_MAX: DeadlineTimers._on_negotiation_max_due,
-    Deadline.RETURN_SHIPMENT: DeadlineTimers._on_return_shipment_due,
-    Deadline.RETURN_ACKNOWLEDGEMENT: DeadlineTimers._on_return_acknowledgement_due,
-    Deadline.EVIDENCE_REQUEST: DeadlineTimers._on_evidence_request_due,
-    Deadline.APPEAL_WINDOW: DeadlineTimers._on_appeal_window_due,
+def on_deadline(state: DisputeState, deadline: Deadline, due: datetime,
+                policy: DisputePolicy) -> list[Record]:
+    """What the passing of `deadline` at `due` records."""
+    return _CONSEQUENCES[deadline](state, due, policy)
+
+
+def _on_seller_response_due(state: DisputeState, due: datetime,
+                            policy: DisputePolicy) -> list[Record]:
+    remedy, refund = _buyers_latest_ask(state)
+    return [records.DeadlineMissed(Deadline.SELLER_RESPONSE, due),
+            _resolved(state, Outcome.BUYER_FAVOUR, ResolvedBy.TIMEOUT_SELLER, remedy, refund,
+                      due, policy)]
+
+
+def _on_buyer_response_due(state: DisputeState, due: datetime,
+                           policy: DisputePolicy) -> list[Record]:
+    missed: list[Record] = [records.DeadlineMissed(Deadline.BUYER_RESPONSE, due)]
+    if state.current_offer_id is not None:
+        missed.append(records.OfferExpired(state.current_offer_id))
+    if policy.buyer_timeout_escalates:
+        return [*missed, records.Escalated(EscalationTrigger.BUYER_RESPONSE_TIMEOUT, True)]
+    return [*missed, _seller_wins_on_timeout(state, due, policy)]
+
+
+def _on_negotiation_max_due(state: DisputeState, due: datetime,
+                            policy: DisputePolicy) -> list[Record]:
+    return [records.Escalated(EscalationTrigger.NEGOTIATION_WINDOW_ELAPSED, True)]
+
+
+def _on_return_shipment_due(state: DisputeState, due: datetime,
+                            policy: DisputePolicy) -> list[Record]:
+    return [records.DeadlineMissed(Deadline.RETURN_SHIPMENT, due),
+            _seller_wins_on_timeout(state, due, policy)]
+
+
+def _on_return_acknowledgement_due(state: DisputeState, due: datetime,
+                                   policy: DisputePolicy) -> list[Record]:
+    agreed = state.return_shipment.refund_amount if state.return_shipment else Decimal("0")
+    return [records.DeadlineMissed(Deadline.RETURN_ACKNOWLEDGEMENT, due),
+            _resolved(state, Outcome.BUYER_FAVOUR, ResolvedBy.TIMEOUT_SELLER,
+                      Remedy.RETURN_AND_REFUND, capped(state, agreed), due, policy)]
+
+
+def _on_evidence_request_due(state: DisputeState, due: datetime,
+                             policy: DisputePolicy) -> list[Record]:
+    return [records.DeadlineMissed(Deadline.EVIDENCE_REQUEST, due)]
+
+
+def _on_appeal_window_due(state: DisputeState, due: datetime,
+                          policy: DisputePolicy) -> list[Record]:
+    return [records.Closed(CloseReason.APPEAL_WINDOW_ELAPSED)]
+
+
+def _seller_wins_on_timeout(state: DisputeState, due: datetime,
+                            policy: DisputePolicy) -> records.Resolved:
+    return _resolved(state, Outcome.SELLER_FAVOUR, ResolvedBy.TIMEOUT_BUYER, NO_REMEDY,
+                     Decimal("0"), due, policy)
+
+
+def _resolved(state: DisputeState, outcome: Outcome, resolved_by: ResolvedBy, remedy: Remedy,
+              refund: Decimal, due: datetime, policy: DisputePolicy) -> records.Resolved:
+    return records.Resolved(outcome=outcome, resolved_by=resolved_by, remedy=remedy,
+                            refund_amount=refund, currency=state.currency,
+                            appeal_until=due + policy.appeal_window)
+
+
+def _buyers_latest_ask(state: DisputeState) -> tuple[Remedy, Decimal]:
+    """The buyer's open counter-offer if any, else the request they opened with.
+
+    An unanswered replacement cannot be shipped for the seller, so it becomes a refund.
+    """
+    offer = current_offer(state)
+    if offer is not None and offer.made_by == Role.BUYER:
+        remedy, amount = offer.offer_type, offer.amount
+    else:
+        remedy, amount = state.request, state.request_amount
+    if remedy in (RequestType.REPLACEMENT, RequestType.FULL_REFUND):
+        return Remedy.FULL_REFUND, refundable_amount(state)
+    return Remedy(remedy), capped(state, amount or Decimal("0"))
+
+
+_Consequence = Callable[[DisputeState, datetime, DisputePolicy], list[Record]]
+_CONSEQUENCES: dict[Deadline, _Consequence] = {
+    Deadline.SELLER_RESPONSE: _on_seller_response_due,
+    Deadline.BUYER_RESPONSE: _on_buyer_response_due,
+    Deadline.NEGOTIATION_MAX: _on_negotiation_max_due,
+    Deadline.RETURN_SHIPMENT: _on_return_shipment_due,
+    Deadline.RETURN_ACKNOWLEDGEMENT: _on_return_acknowledgement_due,
+    Deadline.EVIDENCE_REQUEST: _on_evidence_request_due,
+    Deadline.APPEAL_WINDOW: _on_appeal_window_due,
 }

@@ -1,7 +1,9 @@
-"""Value types of the dispute language. Events store plain strings; these enums name them."""
+"""Value types of the dispute language. Events store plain strings; these enums name them.
+The value objects of the dispute's state are in `state`."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -31,7 +33,19 @@ class RequestType(StrEnum):
 
 
 OfferType = RequestType
-NO_REMEDY = "NONE"
+
+
+class Remedy(StrEnum):
+    """What a resolution gives the buyer: one of the request types, or nothing."""
+
+    FULL_REFUND = "FULL_REFUND"
+    PARTIAL_REFUND = "PARTIAL_REFUND"
+    REPLACEMENT = "REPLACEMENT"
+    RETURN_AND_REFUND = "RETURN_AND_REFUND"
+    NONE = "NONE"
+
+
+NO_REMEDY = Remedy.NONE
 """The remedy of a resolution that gives the buyer nothing."""
 
 
@@ -50,8 +64,10 @@ class Status(StrEnum):
 
 NEGOTIATION_STATES = frozenset({Status.AWAITING_SELLER_RESPONSE, Status.AWAITING_BUYER_RESPONSE})
 FINAL_STATES = frozenset({Status.CLOSED, Status.WITHDRAWN})
+"""The one definition of "final": nothing is added to a dispute in these states."""
 DECIDED_STATES = frozenset({Status.RESOLVED, Status.APPEALED, Status.CLOSED})
-BEFORE_RESOLUTION = frozenset(Status) - DECIDED_STATES - {Status.WITHDRAWN}
+ENDED_STATES = DECIDED_STATES | {Status.WITHDRAWN}
+BEFORE_RESOLUTION = frozenset(Status) - ENDED_STATES
 
 
 class Outcome(StrEnum):
@@ -120,6 +136,24 @@ class AppealOutcome(StrEnum):
     """The appellant wins; an extra refund may be awarded to the buyer."""
 
 
+class EvidenceRequestStatus(StrEnum):
+    OPEN = "OPEN"
+    ANSWERED = "ANSWERED"
+    MISSED = "MISSED"
+
+
+class ReturnStatus(StrEnum):
+    REQUESTED = "REQUESTED"
+    SHIPPED = "SHIPPED"
+    RECEIVED = "RECEIVED"
+    MISSED = "MISSED"
+
+
+class AppealStatus(StrEnum):
+    OPEN = "OPEN"
+    DECIDED = "DECIDED"
+
+
 class CloseReason(StrEnum):
     APPEAL_WINDOW_ELAPSED = "APPEAL_WINDOW_ELAPSED"
     APPEAL_DECIDED = "APPEAL_DECIDED"
@@ -137,7 +171,7 @@ class Actor:
         return {"role": str(self.role), "id": self.id}
 
     @classmethod
-    def from_dict(cls, data: dict[str, str]) -> "Actor":
+    def from_dict(cls, data: Mapping[str, str]) -> Actor:
         return cls(role=Role(data["role"]), id=data["id"])
 
 
@@ -166,3 +200,4 @@ class OfferTerms:
     amount: Decimal | None = None
     currency: str | None = None
     note: str = ""
+

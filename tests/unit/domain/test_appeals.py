@@ -83,7 +83,7 @@ def test_deciding_an_appeal_closes_the_dispute(dispute_appealed):
     assert when(dispute_appealed, decide_appeal()) == ["AppealDecided", "Closed"]
     assert dispute_appealed.status == "CLOSED"
     assert dispute_appealed.closed_reason == "APPEAL_DECIDED"
-    assert dispute_appealed.appeals[-1]["extra_refund"] == Decimal("50.00")
+    assert dispute_appealed.appeals[-1].extra_refund == Decimal("50.00")
 
 
 def test_an_upheld_appeal_awards_nothing_extra(dispute_appealed):

@@ -10,20 +10,20 @@ def test_accepting_a_full_refund_claim_resolves_for_the_claimed_amount(dispute_a
     assert when(dispute_awaiting_seller, accept_claim()) == [
         "SellerResponded", "ClaimAccepted", "Resolved"]
     resolution = dispute_awaiting_seller.resolution
-    assert (resolution["outcome"], resolution["resolved_by"], resolution["refund_amount"]) == (
+    assert (resolution.outcome, resolution.resolved_by, resolution.refund_amount) == (
         "AGREED", "SELLER_ACCEPTED_CLAIM", Decimal("100.00"))
 
 
 def test_accepting_a_partial_refund_claim_refunds_the_requested_amount():
     dispute = given(open_dispute(request="PARTIAL_REFUND", amount="45.00"))
     when(dispute, accept_claim())
-    assert dispute.resolution["refund_amount"] == Decimal("45.00")
+    assert dispute.resolution.refund_amount == Decimal("45.00")
 
 
 def test_accepting_a_return_claim_requests_the_return(dispute_awaiting_seller):
     dispute = given(open_dispute(request="RETURN_AND_REFUND", amount="100.00"))
     assert when(dispute, accept_claim()) == ["SellerResponded", "ClaimAccepted", "ReturnRequested"]
-    assert dispute.return_shipment["resolved_by"] == "SELLER_ACCEPTED_CLAIM"
+    assert dispute.return_shipment.resolved_by == "SELLER_ACCEPTED_CLAIM"
 
 
 def test_accepting_a_replacement_claim_awaits_the_replacement():

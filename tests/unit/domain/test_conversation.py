@@ -1,13 +1,14 @@
 import pytest
 
 from tests.unit.domain.support import (
-    OPERATOR, OTHER_BUYER, SELLER, SERVICE, add_evidence, day, given, post_message, refused, when,
+    BUYER, OPERATOR, OTHER_BUYER, SELLER, SERVICE, add_evidence, day, given, post_message,
+    refused, when,
 )
 
 
 def test_a_party_adds_evidence(dispute_awaiting_seller):
     assert when(dispute_awaiting_seller, add_evidence("E-1")) == ["EvidenceAdded"]
-    assert dispute_awaiting_seller.evidence["E-1"]["added_by"] == "buyer"
+    assert dispute_awaiting_seller.evidence["E-1"].added_by == "buyer"
 
 
 def test_evidence_does_not_change_whose_move_it_is(dispute_awaiting_seller):
@@ -62,12 +63,12 @@ def test_a_stranger_may_not_add_evidence(dispute_awaiting_seller):
 
 def test_a_party_posts_a_message(dispute_awaiting_seller):
     assert when(dispute_awaiting_seller, post_message()) == ["MessagePosted"]
-    assert dispute_awaiting_seller.messages[0]["posted_by"] == {"role": "buyer", "id": "B-1"}
+    assert dispute_awaiting_seller.messages[0].posted_by == BUYER
 
 
 def test_a_party_may_write_to_the_platform_only(dispute_awaiting_seller):
     when(dispute_awaiting_seller, post_message(visibility="PLATFORM_ONLY", by=SELLER))
-    assert dispute_awaiting_seller.messages[0]["visibility"] == "PLATFORM_ONLY"
+    assert dispute_awaiting_seller.messages[0].visibility == "PLATFORM_ONLY"
 
 
 def test_the_operator_may_post_a_message(dispute_under_review):

@@ -15,8 +15,8 @@ def test_a_party_may_escalate_once_the_window_opens(dispute_awaiting_seller):
 
 def test_escalating_records_a_manual_party_request(dispute_awaiting_buyer):
     when(dispute_awaiting_buyer, escalate(at=day(4)))
-    assert dispute_awaiting_buyer.escalation["trigger"] == "PARTY_REQUEST"
-    assert dispute_awaiting_buyer.escalation["automatic"] is False
+    assert dispute_awaiting_buyer.escalation.trigger == "PARTY_REQUEST"
+    assert dispute_awaiting_buyer.escalation.automatic is False
 
 
 def test_escalating_stops_the_negotiation_deadlines(dispute_awaiting_buyer):
@@ -67,7 +67,7 @@ def test_the_buyer_may_withdraw_before_resolution(dispute_awaiting_seller):
 
 def test_withdrawing_withdraws_the_open_offer(dispute_awaiting_buyer):
     assert when(dispute_awaiting_buyer, withdraw(at=day(2))) == ["OfferWithdrawn", "Withdrawn"]
-    assert dispute_awaiting_buyer.offers["A"]["status"] == "WITHDRAWN"
+    assert dispute_awaiting_buyer.offers["A"].status == "WITHDRAWN"
 
 
 def test_the_buyer_may_withdraw_under_review(dispute_under_review):

@@ -1,5 +1,7 @@
 import pytest
 
+from services.dispute.domain import Role
+
 from tests.unit.domain.support import (
     OPERATOR, SELLER, day, feedback, given, refused, when,
 )
@@ -7,7 +9,7 @@ from tests.unit.domain.support import (
 
 def test_the_buyer_leaves_feedback_after_resolution(dispute_resolved_by_agreement):
     assert when(dispute_resolved_by_agreement, feedback(5)) == ["FeedbackLeft"]
-    assert dispute_resolved_by_agreement.feedback["buyer"]["rating"] == 5
+    assert dispute_resolved_by_agreement.feedback[Role.BUYER].rating == 5
 
 
 def test_each_party_may_leave_feedback(dispute_resolved_by_agreement):

@@ -21,18 +21,18 @@ def test_an_offer_hands_the_move_to_the_buyer_with_a_response_deadline(dispute_a
 
 def test_an_offer_is_round_one_and_current(dispute_awaiting_seller):
     when(dispute_awaiting_seller, offer("A"))
-    assert dispute_awaiting_seller.current_offer["round"] == 1
+    assert dispute_awaiting_seller.current_offer.round == 1
     assert dispute_awaiting_seller.current_offer_id == "A"
 
 
 def test_a_full_refund_offer_stands_for_the_refundable_amount(dispute_awaiting_seller):
     when(dispute_awaiting_seller, offer("A", None, kind="FULL_REFUND"))
-    assert dispute_awaiting_seller.current_offer["amount"] == Decimal("100.00")
+    assert dispute_awaiting_seller.current_offer.amount == Decimal("100.00")
 
 
 def test_a_replacement_offer_carries_no_amount(dispute_awaiting_seller):
     when(dispute_awaiting_seller, offer("A", None, kind="REPLACEMENT"))
-    assert dispute_awaiting_seller.current_offer["amount"] is None
+    assert dispute_awaiting_seller.current_offer.amount is None
 
 
 def test_a_later_seller_offer_does_not_repeat_seller_responded(dispute_with_buyer_counter):
@@ -42,7 +42,7 @@ def test_a_later_seller_offer_does_not_repeat_seller_responded(dispute_with_buye
 
 def test_a_new_offer_supersedes_the_current_one(dispute_with_buyer_counter):
     when(dispute_with_buyer_counter, offer("C", "40.00", at=day(3)))
-    assert dispute_with_buyer_counter.offers["B"]["status"] == "SUPERSEDED"
+    assert dispute_with_buyer_counter.offers["B"].status == "SUPERSEDED"
     assert dispute_with_buyer_counter.current_offer_id == "C"
 
 
@@ -125,9 +125,9 @@ def test_a_fourth_offer_is_max_offer_rounds_reached():
 
 def test_accepting_a_partial_refund_resolves_as_agreed(dispute_awaiting_buyer):
     assert when(dispute_awaiting_buyer, accept("A")) == ["OfferAccepted", "Resolved"]
-    assert dispute_awaiting_buyer.resolution["outcome"] == "AGREED"
-    assert dispute_awaiting_buyer.resolution["resolved_by"] == "AGREEMENT"
-    assert dispute_awaiting_buyer.resolution["refund_amount"] == Decimal("30.00")
+    assert dispute_awaiting_buyer.resolution.outcome == "AGREED"
+    assert dispute_awaiting_buyer.resolution.resolved_by == "AGREEMENT"
+    assert dispute_awaiting_buyer.resolution.refund_amount == Decimal("30.00")
 
 
 def test_accepting_a_return_offer_requests_the_return():
@@ -146,7 +146,7 @@ def test_accepting_a_replacement_offer_awaits_the_sellers_shipment():
 def test_the_seller_may_accept_the_buyers_counter(dispute_with_buyer_counter):
     assert when(dispute_with_buyer_counter, accept("B", by=SELLER, at=day(3))) == [
         "OfferAccepted", "Resolved"]
-    assert dispute_with_buyer_counter.resolution["refund_amount"] == Decimal("60.00")
+    assert dispute_with_buyer_counter.resolution.refund_amount == Decimal("60.00")
 
 
 def test_accepting_a_superseded_offer_is_offer_not_current(dispute_with_buyer_counter):
@@ -173,7 +173,7 @@ def test_accepting_after_the_buyer_deadline_is_not_open_for_negotiation(dispute_
 
 def test_a_still_open_offer_may_be_accepted_under_review(dispute_under_review):
     assert when(dispute_under_review, accept("A", at=day(5))) == ["OfferAccepted", "Resolved"]
-    assert dispute_under_review.resolution["resolved_by"] == "AGREEMENT"
+    assert dispute_under_review.resolution.resolved_by == "AGREEMENT"
 
 
 def test_accepting_after_resolution_is_not_open_for_negotiation(dispute_resolved_by_agreement):
@@ -194,8 +194,8 @@ def test_rejecting_hands_the_move_back_to_the_seller(dispute_awaiting_buyer):
 def test_rejecting_with_a_counter_records_the_counter_offer(dispute_awaiting_buyer):
     assert when(dispute_awaiting_buyer, reject("A", counter=terms("B"))) == [
         "OfferRejected", "OfferMade"]
-    assert dispute_awaiting_buyer.current_offer["made_by"] == "buyer"
-    assert dispute_awaiting_buyer.current_offer["round"] == 2
+    assert dispute_awaiting_buyer.current_offer.made_by == "buyer"
+    assert dispute_awaiting_buyer.current_offer.round == 2
 
 
 def test_the_seller_may_reject_the_buyers_counter(dispute_with_buyer_counter):
@@ -228,8 +228,8 @@ def test_rejecting_the_last_round_escalates_automatically():
                     offer("B", "20", at=day(2)), reject("B", at=day(2.5)),
                     offer("C", "30", at=day(3)))
     assert when(dispute, reject("C", at=day(3.5))) == ["OfferRejected", "Escalated"]
-    assert dispute.escalation["trigger"] == "MAX_ROUNDS_REACHED"
-    assert dispute.escalation["automatic"] is True
+    assert dispute.escalation.trigger == "MAX_ROUNDS_REACHED"
+    assert dispute.escalation.automatic is True
     assert dispute.status == "UNDER_REVIEW"
 
 

@@ -14,7 +14,7 @@ def test_the_buyer_confirming_the_replacement_resolves_it(dispute_replacement_sh
     assert when(dispute_replacement_shipped, confirm_replacement()) == [
         "ReplacementReceived", "Resolved"]
     resolution = dispute_replacement_shipped.resolution
-    assert (resolution["outcome"], resolution["remedy"], resolution["refund_amount"]) == (
+    assert (resolution.outcome, resolution.remedy, resolution.refund_amount) == (
         "AGREED", "REPLACEMENT", Decimal("0"))
 
 

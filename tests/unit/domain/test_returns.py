@@ -34,7 +34,7 @@ def test_a_return_not_shipped_in_time_resolves_for_the_seller(dispute_awaiting_r
     assert when(dispute_awaiting_return_shipment, expire(day(11))) == [
         "DeadlineMissed", "Resolved"]
     resolution = dispute_awaiting_return_shipment.resolution
-    assert (resolution["outcome"], resolution["resolved_by"], resolution["refund_amount"]) == (
+    assert (resolution.outcome, resolution.resolved_by, resolution.refund_amount) == (
         "SELLER_FAVOUR", "TIMEOUT_BUYER", Decimal("0"))
 
 
@@ -51,16 +51,16 @@ def test_shipping_when_no_return_was_asked_is_an_invalid_transition(dispute_awai
 def test_a_received_return_resolves_with_the_refund(dispute_return_in_transit):
     assert when(dispute_return_in_transit, acknowledge()) == ["ReturnReceived", "Resolved"]
     resolution = dispute_return_in_transit.resolution
-    assert (resolution["outcome"], resolution["resolved_by"], resolution["remedy"]) == (
+    assert (resolution.outcome, resolution.resolved_by, resolution.remedy) == (
         "AGREED", "SELLER_ACCEPTED_CLAIM", "RETURN_AND_REFUND")
-    assert resolution["refund_amount"] == Decimal("100.00")
+    assert resolution.refund_amount == Decimal("100.00")
 
 
 def test_a_problem_with_the_return_escalates_with_the_evidence(dispute_return_in_transit):
     problem = acknowledge("EMPTY_PACKAGE_OR_DIFFERENT", evidence=[photo("S-E1")])
     assert when(dispute_return_in_transit, problem) == [
         "ReturnReceived", "EvidenceAdded", "Escalated"]
-    assert dispute_return_in_transit.escalation["trigger"] == "RETURN_CONDITION_DISPUTED"
+    assert dispute_return_in_transit.escalation.trigger == "RETURN_CONDITION_DISPUTED"
     assert dispute_return_in_transit.resolution is None
 
 
@@ -92,7 +92,7 @@ def test_acknowledging_before_shipment_is_an_invalid_transition(
 def test_an_unacknowledged_return_refunds_the_buyer(dispute_return_in_transit):
     assert when(dispute_return_in_transit, expire(day(16))) == ["DeadlineMissed", "Resolved"]
     resolution = dispute_return_in_transit.resolution
-    assert (resolution["outcome"], resolution["resolved_by"], resolution["refund_amount"]) == (
+    assert (resolution.outcome, resolution.resolved_by, resolution.refund_amount) == (
         "BUYER_FAVOUR", "TIMEOUT_SELLER", Decimal("100.00"))
 
 

@@ -13,14 +13,14 @@ def test_the_operator_requests_evidence_with_a_due_date(dispute_under_review):
 def test_evidence_from_the_asked_party_answers_the_request(dispute_under_review):
     given(dispute_under_review, request_evidence(at=day(5)))
     assert when(dispute_under_review, add_evidence("E-9", at=day(6))) == ["EvidenceAdded"]
-    assert dispute_under_review.evidence_request["status"] == "ANSWERED"
+    assert dispute_under_review.evidence_request.status == "ANSWERED"
     assert dispute_under_review.deadlines == {}
 
 
 def test_evidence_from_the_other_party_leaves_the_request_open(dispute_under_review):
     given(dispute_under_review, request_evidence(at=day(5)))
     when(dispute_under_review, add_evidence("E-9", by=SELLER, at=day(6)))
-    assert dispute_under_review.evidence_request["status"] == "OPEN"
+    assert dispute_under_review.evidence_request.status == "OPEN"
 
 
 def test_only_an_operator_requests_evidence(dispute_under_review):
@@ -45,25 +45,25 @@ def test_evidence_is_not_requested_during_negotiation(dispute_awaiting_seller):
 def test_a_decision_for_the_buyer_resolves_with_the_refund(dispute_under_review):
     assert when(dispute_under_review, decide("BUYER_FAVOUR", "100.00")) == ["Resolved"]
     resolution = dispute_under_review.resolution
-    assert (resolution["outcome"], resolution["resolved_by"], resolution["remedy"]) == (
+    assert (resolution.outcome, resolution.resolved_by, resolution.remedy) == (
         "BUYER_FAVOUR", "PLATFORM_DECISION", "FULL_REFUND")
 
 
 def test_a_partial_decision_is_a_partial_refund(dispute_under_review):
     when(dispute_under_review, decide("PARTIAL", "40.00"))
-    assert dispute_under_review.resolution["remedy"] == "PARTIAL_REFUND"
-    assert dispute_under_review.resolution["refund_amount"] == Decimal("40.00")
+    assert dispute_under_review.resolution.remedy == "PARTIAL_REFUND"
+    assert dispute_under_review.resolution.refund_amount == Decimal("40.00")
 
 
 def test_a_decision_for_the_seller_refunds_nothing(dispute_under_review):
     when(dispute_under_review, decide("SELLER_FAVOUR", None))
-    assert dispute_under_review.resolution["remedy"] == "NONE"
-    assert dispute_under_review.resolution["refund_amount"] == Decimal("0")
+    assert dispute_under_review.resolution.remedy == "NONE"
+    assert dispute_under_review.resolution.refund_amount == Decimal("0")
 
 
 def test_a_decision_lapses_the_open_offer(dispute_under_review):
     when(dispute_under_review, decide("SELLER_FAVOUR", None))
-    assert dispute_under_review.offers["A"]["status"] == "LAPSED"
+    assert dispute_under_review.offers["A"].status == "LAPSED"
     assert dispute_under_review.current_offer_id is None
 
 
@@ -75,7 +75,7 @@ def test_a_decision_starts_the_appeal_window(dispute_under_review):
 def test_a_decision_may_order_a_return_first(dispute_under_review):
     assert when(dispute_under_review, decide("BUYER_FAVOUR", "100.00", return_required=True)) == [
         "ReturnRequested"]
-    assert dispute_under_review.return_shipment["resolved_by"] == "PLATFORM_DECISION"
+    assert dispute_under_review.return_shipment.resolved_by == "PLATFORM_DECISION"
     assert dispute_under_review.status == "AWAITING_RETURN_SHIPMENT"
 
 

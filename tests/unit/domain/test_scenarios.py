@@ -37,11 +37,11 @@ def test_1_a_partial_refund_is_agreed_and_refunded_once():
     dispute = open_dispute(request="FULL_REFUND", evidence=[photo("E-1"), photo("E-2")])
     assert names(dispute.collect_events()) == ["Opened", "EvidenceAdded", "EvidenceAdded"]
     assert step(dispute, day(1), offer("A", "30.00")) == ["SellerResponded", "OfferMade"]
-    assert dispute.offers["A"]["round"] == 1
+    assert dispute.offers["A"].round == 1
     assert step(dispute, day(2), accept("A")) == ["OfferAccepted", "Resolved"]
-    assert dispute.resolution["outcome"] == "AGREED"
-    assert dispute.resolution["resolved_by"] == "AGREEMENT"
-    assert dispute.resolution["refund_amount"] == Decimal("30.00")
+    assert dispute.resolution.outcome == "AGREED"
+    assert dispute.resolution.resolved_by == "AGREEMENT"
+    assert dispute.resolution.refund_amount == Decimal("30.00")
     assert step(dispute, day(3), refund_issued("R-1", "30.00")) == ["RefundIssued"]
     assert step(dispute, day(3), refund_issued("R-1", "30.00")) == []
     assert dispute.refundable_amount == Decimal("70.00")
@@ -52,8 +52,8 @@ def test_2_a_seller_who_never_responds_loses_and_cannot_offer_late():
     dispute.collect_events()
     assert step(dispute, day(5), lambda d: None) == ["DeadlineMissed", "Resolved"]
     assert dispute.missed_deadlines == ["SELLER_RESPONSE"]
-    assert (dispute.resolution["outcome"], dispute.resolution["resolved_by"],
-            dispute.resolution["refund_amount"]) == ("BUYER_FAVOUR", "TIMEOUT_SELLER",
+    assert (dispute.resolution.outcome, dispute.resolution.resolved_by,
+            dispute.resolution.refund_amount) == ("BUYER_FAVOUR", "TIMEOUT_SELLER",
                                                      Decimal("100.00"))
     assert code_of(dispute, day(5.1), offer("A", at=day(5.1))) == (
         "DISPUTE_NOT_OPEN_FOR_NEGOTIATION")
@@ -75,7 +75,7 @@ def test_3_counter_offers_only_the_current_offer_can_be_accepted():
         "OfferSuperseded", "OfferMade"]
     assert code_of(dispute, day(4), accept("A", at=day(4))) == "OFFER_NOT_CURRENT"
     assert step(dispute, day(4), accept("C", at=day(4))) == ["OfferAccepted", "Resolved"]
-    assert dispute.resolution["refund_amount"] == Decimal("40.00")
+    assert dispute.resolution.refund_amount == Decimal("40.00")
 
 
 def test_4_the_third_rejected_round_escalates_and_early_escalation_is_refused():
@@ -86,7 +86,7 @@ def test_4_the_third_rejected_round_escalates_and_early_escalation_is_refused():
         recorded = step(dispute, day(round_number + 0.5),
                         reject(offer_id, at=day(round_number + 0.5)))
     assert recorded == ["OfferRejected", "Escalated"]
-    assert dispute.escalation["trigger"] == "MAX_ROUNDS_REACHED"
+    assert dispute.escalation.trigger == "MAX_ROUNDS_REACHED"
     assert dispute.status == "UNDER_REVIEW"
 
 
@@ -107,11 +107,11 @@ def test_6_return_and_refund():
     dispute = open_dispute(request="RETURN_AND_REFUND", amount="100.00")
     step(dispute, day(1), offer("A", "100.00", kind="RETURN_AND_REFUND"))
     assert step(dispute, day(2), accept("A")) == ["OfferAccepted", "ReturnRequested"]
-    assert dispute.return_shipment["ship_by"] == day(12)
+    assert dispute.return_shipment.ship_by == day(12)
     assert step(dispute, day(4), ship_return(at=day(4))) == ["ReturnShipped"]
     assert step(dispute, day(8), acknowledge("ITEM_RECEIVED", at=day(8))) == [
         "ReturnReceived", "Resolved"]
-    assert dispute.resolution["refund_amount"] == Decimal("100.00")
+    assert dispute.resolution.refund_amount == Decimal("100.00")
     assert step(dispute, day(9), refund_issued("R-1", "100.00", at=day(9))) == ["RefundIssued"]
     assert step(dispute, day(9), refund_issued("R-1", "100.00", at=day(9))) == []
     assert dispute.refundable_amount == Decimal("0.00")
@@ -122,8 +122,8 @@ def test_7_a_return_not_shipped_in_time_resolves_for_the_seller():
     step(dispute, day(1), offer("A", "100.00", kind="RETURN_AND_REFUND"))
     step(dispute, day(2), accept("A"))
     assert step(dispute, day(12), lambda d: None) == ["DeadlineMissed", "Resolved"]
-    assert (dispute.resolution["outcome"], dispute.resolution["resolved_by"],
-            dispute.resolution["refund_amount"]) == ("SELLER_FAVOUR", "TIMEOUT_BUYER",
+    assert (dispute.resolution.outcome, dispute.resolution.resolved_by,
+            dispute.resolution.refund_amount) == ("SELLER_FAVOUR", "TIMEOUT_BUYER",
                                                      Decimal("0"))
     assert code_of(dispute, day(13), ship_return(at=day(13))) == "RETURN_WINDOW_CLOSED"
 
@@ -137,14 +137,14 @@ def test_8_an_empty_box_goes_to_review_and_is_decided_on_what_is_there():
                         at=day(6))
     assert step(dispute, day(6), empty) == [
         "ReturnReceived", "EvidenceAdded", "EvidenceAdded", "Escalated"]
-    assert dispute.escalation["trigger"] == "RETURN_CONDITION_DISPUTED"
+    assert dispute.escalation.trigger == "RETURN_CONDITION_DISPUTED"
     assert (dispute.status, dispute.resolution) == ("UNDER_REVIEW", None)
     assert step(dispute, day(7), request_evidence(from_party="buyer", at=day(7))) == [
         "EvidenceRequested"]
     assert step(dispute, day(10), decide("SELLER_FAVOUR", None, at=day(10))) == [
         "DeadlineMissed", "Resolved"]
     assert dispute.missed_deadlines == ["EVIDENCE_REQUEST"]
-    assert dispute.resolution["resolved_by"] == "PLATFORM_DECISION"
+    assert dispute.resolution.resolved_by == "PLATFORM_DECISION"
 
 
 def test_9_a_withdrawal_withdraws_open_offers_and_ends_the_dispute_for_good():

@@ -1,6 +1,8 @@
+import json
+
 import pytest
 
-from services.dispute.domain import Dispute
+from services.dispute.domain import Dispute, Status
 from tests.unit.domain.support import day
 
 EVENTS = ["Opened", "SellerResponded", "OfferMade", "OfferAccepted", "OfferRejected",
@@ -35,8 +37,9 @@ def test_each_state_says_whose_move_it_is(request, fixture, status, awaiting):
     assert (dispute.status, dispute.awaiting) == (status, awaiting)
 
 
-def test_the_status_is_a_plain_string(dispute_awaiting_seller):
-    assert type(dispute_awaiting_seller.status) is str
+def test_the_status_is_typed_and_reads_as_its_plain_string(dispute_awaiting_seller):
+    assert dispute_awaiting_seller.status is Status.AWAITING_SELLER_RESPONSE
+    assert json.dumps(dispute_awaiting_seller.status) == '"AWAITING_SELLER_RESPONSE"'
 
 
 def test_updated_at_follows_the_latest_event(dispute_awaiting_buyer):
