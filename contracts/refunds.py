@@ -43,6 +43,8 @@ class RefundEventBase(PublicModel):
     def kafka_value(self) -> bytes:
         return self.model_dump_json().encode()
 
+    event_type: str
+
     def kafka_headers(self) -> list[tuple[str, bytes]]:
         return [("event-type", self.event_type.encode()),
                 ("schema-version", str(self.schema_version).encode()),

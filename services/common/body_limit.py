@@ -40,7 +40,8 @@ class BodyTooLarge(HTTPException):
         self.limit = limit
 
 
-async def body_too_large(_: Request, exc: BodyTooLarge):
+async def body_too_large(_: Request, exc: Exception):
+    assert isinstance(exc, BodyTooLarge)  # registered for BodyTooLarge only
     return problem_response(exc.limit.status, exc.limit.code, str(exc.detail),
                             max_bytes=exc.limit.max_bytes)
 

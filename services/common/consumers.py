@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TypeVar
 
 import structlog
 from faststream.kafka import KafkaBroker
 
 log = structlog.get_logger("consumer")
+T = TypeVar("T")
 
 
 async def dead_letter(broker: KafkaBroker, topic: str, message, error: Exception,
@@ -51,3 +53,11 @@ async def handle_or_dead_letter(broker: KafkaBroker, topic: str, message, handle
     except Exception as error:
         log.error("handler_failed", error=repr(error)[:500], exc_info=error)
         await dead_letter(broker, topic, message, error)
+
+
+def wired(part: "T | None", name: str) -> "T":
+    """A consumer registered without its parts (so `make asyncapi` can document the broker)
+    must never handle a record: say so instead of failing on None."""
+    if part is None:
+        raise RuntimeError(f"{name} is missing: this consumer was registered for documentation only")
+    return part

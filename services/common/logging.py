@@ -13,7 +13,7 @@ def configure_logging(level: str = "INFO", json: bool | None = None, stream=None
     stream = stream or sys.stderr
     json = (not stream.isatty()) if json is None else json
     renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
-    shared = [structlog.processors.add_log_level,
+    shared: list[structlog.typing.Processor] = [structlog.processors.add_log_level,
               structlog.processors.TimeStamper(fmt="iso", utc=True)]
     structlog.configure(
         processors=[structlog.contextvars.merge_contextvars, *shared,

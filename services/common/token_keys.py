@@ -47,6 +47,7 @@ def load_public_key(pem: str, algorithms: list[str]) -> PublicKey:
     """The PEM public key, if it is one (never a private key) and fits one of `algorithms`;
     ValueError otherwise."""
     key = load_pem_public_key(pem.encode())
-    if not any(isinstance(key, KEY_TYPES[a]) for a in algorithms):
+    if not isinstance(key, (RSAPublicKey, Ed25519PublicKey)) or not any(
+            isinstance(key, KEY_TYPES[a]) for a in algorithms):
         raise TypeError(f"not a key for {', '.join(algorithms)}")
     return key

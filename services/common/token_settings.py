@@ -103,7 +103,7 @@ def public_key_source(settings: TokenSettings, algorithms: tuple[str, ...]) -> P
 def jwks_keys(settings: TokenSettings) -> JwksKeys:
     """Keys fetched over HTTPS; plain HTTP, whose key set anyone on the path could swap, only
     from this machine (a sidecar) or in local mode."""
-    name, url = variable(settings, "jwt_jwks_url"), settings.jwt_jwks_url
+    name, url = variable(settings, "jwt_jwks_url"), settings.jwt_jwks_url or ""
     if (urlsplit(url).scheme != "https" and urlsplit(url).hostname not in LOOPBACK
             and not settings.local_mode):
         raise UnsafeSettings(f"{name} must be an https:// URL (plain http only on this machine "
@@ -117,7 +117,7 @@ def jwks_keys(settings: TokenSettings) -> JwksKeys:
 def pem_public_key(settings: TokenSettings, field: str, algorithms: list[str]) -> PublicKey:
     name = variable(settings, field)
     try:
-        pem = settings.jwt_public_key or Path(settings.jwt_public_key_file).read_text()
+        pem = settings.jwt_public_key or Path(settings.jwt_public_key_file or "").read_text()
         return load_public_key(pem, algorithms)
     except TypeError as exc:
         raise UnsafeSettings(f"the key in {name} is {exc}") from None

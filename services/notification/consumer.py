@@ -24,7 +24,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 from contracts.disputes import upcast_payload
 from contracts.envelope import EventEnvelope
 from contracts.topics import DISPUTES_EVENTS, dead_letter_topic
-from services.common.consumers import handle_or_dead_letter, transient_errors
+from services.common.consumers import handle_or_dead_letter, transient_errors, wired
 from services.notification.notices import (BUYER, OPERATORS, SELLER, MessageTemplate, Parties,
                                            Recipient, UnknownEvent, audience, is_known,
                                            notices_for, parties_from)
@@ -50,7 +50,7 @@ class NotifyConfig:
     """After the last attempt failed transiently: Kafka redelivers at once, so wait first."""
 
 
-def register_dispute_consumer(broker: KafkaBroker, store: NotificationStore,
+def register_dispute_consumer(broker: KafkaBroker, store: NotificationStore | None,
                               config: NotifyConfig | None = None) -> None:
     config = config or NotifyConfig()
     dlq = dead_letter_topic(config.topic, GROUP)
@@ -58,7 +58,7 @@ def register_dispute_consumer(broker: KafkaBroker, store: NotificationStore,
     @broker.subscriber(config.topic, group_id=GROUP, auto_offset_reset="earliest",
                        ack_policy=AckPolicy.NACK_ON_ERROR)
     async def on_dispute_event(message: KafkaMessage) -> None:
-        await consume(broker, dlq, store, config, message)
+        await consume(broker, dlq, wired(store, "the notification store"), config, message)
 
 
 async def consume(broker: KafkaBroker, dlq: str, store: NotificationStore, config: NotifyConfig,

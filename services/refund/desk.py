@@ -89,13 +89,18 @@ class RefundDesk:
                 await self._record_failed(stored, refusal.reason, refusal.retryable)
             else:
                 terms = await asyncio.to_thread(self.store.terms, stored.dispute_id)
+                if terms is None:  # refusal_for refuses an instruction without terms
+                    raise RuntimeError(f"no order terms for dispute {stored.dispute_id}")
                 await self._call_provider(stored, terms.order_id)
         except TransitionRefused as refused:  # another replica settled it meanwhile
             log.info("refund_settled_elsewhere", transition=refused.transition,
                      status=refused.state.status)
         finally:
             self._in_flight.discard(stored.idempotency_key)
-        return await asyncio.to_thread(self.store.instruction, stored.idempotency_key)
+        settled = await asyncio.to_thread(self.store.instruction, stored.idempotency_key)
+        if settled is None:  # instructions are never deleted while they are being paid
+            raise RuntimeError(f"refund instruction {stored.idempotency_key} vanished")
+        return settled
 
     async def _call_provider(self, stored: StoredInstruction, order_reference: str) -> None:
         try:

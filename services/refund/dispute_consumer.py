@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from contracts.disputes import UnknownDisputeEvent, validate_payload
 from contracts.envelope import EventEnvelope
 from contracts.topics import DISPUTES_EVENTS, dead_letter_topic
-from services.common.consumers import RetryLater, dead_letter, transient_errors
+from services.common.consumers import RetryLater, dead_letter, transient_errors, wired
 from services.refund.desk import RefundDesk
 from services.refund.policy import HANDLED_EVENTS, RefundFacts, refund_facts_from
 from services.refund.store import RefundStore
@@ -38,8 +38,8 @@ REDELIVERY_PAUSE = 1.0
 log = structlog.get_logger("refund")
 
 
-def register_dispute_consumer(broker: KafkaBroker, store: RefundStore, desk: RefundDesk,
-                              gate: TrustGate, topic: str = DISPUTES_EVENTS, group: str = GROUP,
+def register_dispute_consumer(broker: KafkaBroker, store: RefundStore | None, desk: RefundDesk | None,
+                              gate: TrustGate | None, topic: str = DISPUTES_EVENTS, group: str = GROUP,
                               pause: float = REDELIVERY_PAUSE) -> None:
     dlq = dead_letter_topic(topic, group)
 
@@ -52,10 +52,12 @@ def register_dispute_consumer(broker: KafkaBroker, store: RefundStore, desk: Ref
         except (ValidationError, UnknownDisputeEvent) as error:
             await dead_letter(broker, dlq, message, error)
             return
+        trust = wired(gate, "the trust gate")
         try:
-            await handle_or_redeliver(store, desk, gate, envelope, facts, pause)
+            await handle_or_redeliver(wired(store, "the refund store"), wired(desk, "the refund desk"),
+                                      trust, envelope, facts, pause)
         except Untrusted as refusal:
-            gate.count(refusal)
+            trust.count(refusal)
             log.warning("untrusted_dispute_event", reason=refusal.reason, detail=str(refusal),
                         event_type=envelope.event_type, dispute_id=str(envelope.dispute_id))
             await dead_letter(broker, dlq, message, refusal, reason=refusal.reason)

@@ -122,10 +122,13 @@ async def ensure_refund_topics(settings: RefundSettings) -> None:
 def build_broker(settings: RefundSettings, parts: RefundParts | None = None) -> KafkaBroker:
     """The service's Kafka consumers, unconnected (`make asyncapi` documents this broker)."""
     broker = kafka_broker(settings.kafka_connection(), client_id="refund")
-    register_order_consumer(broker, parts and parts.orders, parts and parts.gate.metrics,
+    # without parts (make asyncapi) the handlers are registered, never run
+    register_order_consumer(broker, parts.orders if parts else None,
+                            parts.gate.metrics if parts else None,
                             settings.orders_topic, settings.consumer_group)
-    register_dispute_consumer(broker, parts and parts.store, parts and parts.desk,
-                              parts and parts.gate, settings.disputes_topic, settings.consumer_group)
+    register_dispute_consumer(broker, parts.store if parts else None, parts.desk if parts else None,
+                              parts.gate if parts else None, settings.disputes_topic,
+                              settings.consumer_group)
     return broker
 
 
@@ -178,6 +181,9 @@ async def retry_refund(settings: RefundSettings, idempotency_key: str) -> int:
         stored = await parts.desk.retry(idempotency_key)
     finally:
         await parts.stop()
+    if stored is None:  # removed meanwhile (the retention purge)
+        print(f"no refund instruction {idempotency_key!r}", file=sys.stderr)
+        return 2
     print(json.dumps({"idempotency_key": idempotency_key, "status": stored.status,
                       "provider_reference": stored.provider_reference, "reason": stored.reason}))
     return 0 if stored.status is ISSUED else 1

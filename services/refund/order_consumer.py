@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from contracts.orders import parse_order_event
 from contracts.topics import ORDERS_EVENTS, dead_letter_topic
-from services.common.consumers import dead_letter, handle_or_dead_letter
+from services.common.consumers import dead_letter, handle_or_dead_letter, wired
 from services.refund.orders import OrderContradicted, PaidOrders
 from services.refund.trust import TrustMetrics
 
@@ -25,7 +25,7 @@ GROUP = "refund"
 log = structlog.get_logger("refund.orders")
 
 
-def register_order_consumer(broker: KafkaBroker, orders: PaidOrders, metrics: TrustMetrics,
+def register_order_consumer(broker: KafkaBroker, orders: PaidOrders | None, metrics: TrustMetrics | None,
                             topic: str = ORDERS_EVENTS, group: str = GROUP,
                             pause: float = 1.0) -> None:
     dlq = dead_letter_topic(topic, group)
@@ -41,9 +41,9 @@ def register_order_consumer(broker: KafkaBroker, orders: PaidOrders, metrics: Tr
 
         async def learn() -> None:
             try:
-                await asyncio.to_thread(learn_order_event, orders, event)
+                await asyncio.to_thread(learn_order_event, wired(orders, "the order facts"), event)
             except OrderContradicted as refusal:
-                metrics.contradicting_orders.inc()
+                wired(metrics, "the trust metrics").contradicting_orders.inc()
                 await dead_letter(broker, dlq, message, refusal, reason=refusal.reason)
 
         await handle_or_dead_letter(broker, dlq, message, learn, pause=pause)

@@ -197,7 +197,7 @@ def refusal_for(instruction: RefundInstruction, terms: OrderTerms | None, order:
     reason = distrust(instruction, terms, order)
     if reason is not None:
         return Refusal(reason, retryable=reason == ORDER_UNKNOWN)
-    if instruction.amount > refundable_now(terms, order, committed):
+    if order is None or instruction.amount > refundable_now(terms, order, committed):
         return Refusal("REFUND_EXCEEDS_PAID_AMOUNT", retryable=False)
     return None
 

@@ -38,5 +38,7 @@ class RefundEventsPublisher:
             await self.producer.stop()
 
     async def publish(self, event: RefundIssued | RefundFailed) -> None:
+        if self.producer is None:
+            raise RuntimeError("the refund events publisher is not started")
         await self.producer.send_and_wait(self.topic, event.kafka_value(), key=event.kafka_key(),
                                           headers=event.kafka_headers())

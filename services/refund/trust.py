@@ -65,7 +65,7 @@ class TrustGate:
         must not be, or `RetryLater` while its order may still arrive."""
         terms, order = await asyncio.to_thread(self.store.order_of, instruction.dispute_id)
         reason = distrust(instruction, terms, order)
-        if reason == ORDER_UNKNOWN:
+        if reason == ORDER_UNKNOWN and terms is not None:  # known terms, their order not yet
             await self._wait_for_order(event_id, terms.order_id)
         elif reason is not None:
             raise Untrusted(reason, f"dispute {instruction.dispute_id}, order "
