@@ -12,7 +12,7 @@ from eventsourcing.persistence import IntegrityError, Mapper
 from services.dispute.adapters.audit_chain import DEV_KEYS, GENESIS, ChainKeys, legacy_digest
 from services.dispute.adapters.event_store import ContextMapper, hash_chain
 from services.dispute.domain import Dispute, DisputeIds, DisputePolicy, DomainError, OrderFacts
-from services.dispute.domain.values import Actor
+from services.dispute.domain.values import Actor, Role
 
 T = TypeVar("T")
 FINAL_STATES = {"CLOSED", "WITHDRAWN"}
@@ -21,6 +21,12 @@ FINAL_STATES = {"CLOSED", "WITHDRAWN"}
 def dispute_not_found(dispute_id: UUID) -> DomainError:
     """The one answer for a dispute that does not exist, and for one the caller may not see."""
     return DomainError(f"no dispute {dispute_id}", code="DISPUTE_NOT_FOUND")
+
+
+def may_act_on(buyer_id: str, seller_id: str, actor: Actor) -> bool:
+    """Operators and services may act on any dispute; a buyer or seller only on their order's."""
+    own = {Role.BUYER: buyer_id, Role.SELLER: seller_id}.get(actor.role)
+    return actor.role not in (Role.BUYER, Role.SELLER) or own == actor.id
 
 
 class DisputeApplication(Application):
@@ -39,7 +45,8 @@ class DisputeApplication(Application):
         return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=ContextMapper)
 
     def save(self, *objs: Any, **kwargs: Any):
-        """Store the pending events, each chained to its dispute's previous event (adapters/event_store.py)."""
+        """Store the pending events, each chained to its dispute's previous event
+        (adapters/event_store.py)."""
         heads = {obj.id: self._chain_head(obj.id, pending[0].originator_version)
                  for obj in objs if (pending := getattr(obj, "_pending_events", None))}
         with hash_chain(heads, self.chain_keys):
@@ -47,7 +54,8 @@ class DisputeApplication(Application):
 
     def _chain_head(self, dispute_id: UUID, first_pending_version: int) -> str:
         """The hash the next event chains from: the last event's keyed hash or, for a dispute
-        stored before the chain was keyed, the legacy digest of all its events (adapters/audit_chain.py)."""
+        stored before the chain was keyed, the legacy digest of all its events
+        (adapters/audit_chain.py)."""
         if first_pending_version == 1:
             return GENESIS
         last = self.recorder.select_events(dispute_id, lte=first_pending_version - 1, desc=True, limit=1)
@@ -86,11 +94,22 @@ class DisputeApplication(Application):
         except AggregateNotFoundError:
             raise dispute_not_found(dispute_id) from None
 
+    def parties_of(self, dispute_id: UUID) -> tuple[str, str]:
+        """(buyer id, seller id), read from the dispute's first event alone (they never change):
+        what a check for strangers needs, without loading the whole stream."""
+        opened = self.get_dispute(dispute_id, version=1)
+        return opened.buyer_id, opened.seller_id
+
     def execute(self, dispute_id: UUID, at: datetime, command: Callable[[Dispute], T],
-                expected_version: int | None = None) -> tuple[Dispute, T]:
-        """Apply due deadlines first (a late command is late even before the timer fires),
-        then the command; a stale `expected_version` is a concurrency conflict."""
+                expected_version: int | None = None,
+                actor: Actor | None = None) -> tuple[Dispute, T]:
+        """Load the dispute once; a buyer or seller `actor` who is not its party gets the
+        answer of a dispute that does not exist. Apply due deadlines first (a late command is
+        late even before the timer fires), then the command; a stale `expected_version` is a
+        concurrency conflict."""
         dispute = self.get_dispute(dispute_id)
+        if actor is not None and not may_act_on(dispute.buyer_id, dispute.seller_id, actor):
+            raise dispute_not_found(dispute_id)
         if expected_version is not None and expected_version != dispute.version:
             raise DomainError("the dispute has changed since you read it",
                               code="CONCURRENCY_CONFLICT", current_version=dispute.version)

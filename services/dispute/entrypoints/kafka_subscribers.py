@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timezone
+from functools import partial
 from typing import Callable
+from uuid import UUID
 
 import structlog
 from faststream import AckPolicy
@@ -19,12 +21,16 @@ from contracts.orders import OrderRefunded, parse_order_event
 from contracts.refunds import RefundFailed, RefundIssued, parse_refund_event
 from contracts.topics import ORDERS_EVENTS, REFUNDS_EVENTS, dead_letter_topic
 from services.common.consumers import RetryLater, dead_letter, handle_or_dead_letter
+from services.dispute.application import use_cases
+from services.dispute.application.commands import (Acting, Command, NoteRefundOutsideDispute,
+                                                   RecordRefundFailed, RecordRefundIssued)
 from services.dispute.application.disputes import DisputeApplication
-from services.dispute.adapters.event_store import command_context
 from services.dispute.domain import Actor, DomainError, Role
 from services.dispute.adapters.order_book import OrderBook, OrderContradicted
 
 GROUP = "dispute"
+ORDER_SERVICE = Actor(Role.SERVICE, "order-service")
+REFUND_SERVICE = Actor(Role.SERVICE, "refund-service")
 
 
 def utc_now() -> datetime:
@@ -73,15 +79,11 @@ def note_outside_refund(book: OrderBook, disputes: DisputeApplication, event: Or
     facts = book.facts(event.order_id)
     if facts is None:  # OrderPlaced not seen yet: no dispute can exist
         return
-    actor = Actor(Role.SERVICE, "order-service")
+    command = NoteRefundOutsideDispute(order=facts, order_event_id=str(event.event_id))
+    by = Acting(ORDER_SERVICE, event.refunded_at, str(event.event_id), str(event.event_id))
     for item_id in facts.items:
         for dispute_id in disputes.dispute_ids_for_item(event.order_id, item_id):
-            run_on_dispute(disputes, dispute_id,
-                           lambda d: d.note_refund_outside_dispute(
-                               order=facts, order_event_id=str(event.event_id), actor=actor,
-                               at=event.refunded_at),
-                           correlation_id=str(event.event_id), causation_id=str(event.event_id),
-                           quiet={"DISPUTE_NOT_FOUND"}, now=now)
+            run_on_dispute(disputes, dispute_id, command, by, quiet={"DISPUTE_NOT_FOUND"}, now=now)
 
 
 def register_refund_consumer(broker: KafkaBroker, disputes: DisputeApplication) -> None:
@@ -97,22 +99,22 @@ def register_refund_consumer(broker: KafkaBroker, disputes: DisputeApplication) 
         except ValidationError as error:
             await dead_letter(broker, dlq, message, error)
             return
-        await handle_or_dead_letter(broker, dlq, message,
-                                    lambda: asyncio.to_thread(record_refund_result, disputes, result))
+        record = partial(asyncio.to_thread, record_refund_result, disputes, result)
+        await handle_or_dead_letter(broker, dlq, message, record)
 
 
 def record_refund_result(disputes: DisputeApplication, result: RefundIssued | RefundFailed,
                          now: Callable[[], datetime] = utc_now) -> None:
-    refused = run_on_dispute(disputes, result.dispute_id, _recording(result),
-                             correlation_id=result.correlation_id or str(result.event_id),
-                             causation_id=str(result.event_id), now=now)
+    by = Acting(REFUND_SERVICE, result.occurred_at, result.correlation_id or str(result.event_id),
+                str(result.event_id))
+    refused = run_on_dispute(disputes, result.dispute_id, _recording(result), by, now=now)
     if refused is None:
         log.info("refund_result_recorded", event_type=result.event_type, refund_id=result.refund_id,
                  dispute_id=str(result.dispute_id))
 
 
-def run_on_dispute(disputes: DisputeApplication, dispute_id, command, *, correlation_id: str,
-                   causation_id: str, quiet: frozenset[str] | set[str] = frozenset(),
+def run_on_dispute(disputes: DisputeApplication, dispute_id: UUID, command: Command, by: Acting, *,
+                   quiet: frozenset[str] | set[str] = frozenset(),
                    now: Callable[[], datetime] = utc_now) -> str | None:
     """Run a command a Kafka message asks for; None when done, else the refusal's code.
 
@@ -123,28 +125,24 @@ def run_on_dispute(disputes: DisputeApplication, dispute_id, command, *, correla
     (the message will never succeed) is logged for operators instead of looping.
     """
     with structlog.contextvars.bound_contextvars(dispute_id=str(dispute_id),
-                                                 correlation_id=correlation_id):
+                                                 correlation_id=by.correlation_id):
         for _ in range(CONFLICT_RETRIES):
             try:
-                with command_context(correlation_id, causation_id=causation_id):
-                    disputes.execute(dispute_id, now(), command)
+                use_cases.run(disputes, dispute_id, command, by, deadlines_at=now())
                 return None
             except DomainError as error:
                 if error.code == "CONCURRENCY_CONFLICT":
                     continue
                 if error.code not in quiet:
-                    log.error("kafka_command_refused", code=error.code, causation_id=causation_id,
-                              detail=error.message)
+                    log.error("kafka_command_refused", code=error.code,
+                              causation_id=by.causation_id, detail=error.message)
                 return error.code
-    raise RetryLater(f"{causation_id}: conflicts persisted on {dispute_id}; Kafka redelivers")
+    raise RetryLater(f"{by.causation_id}: conflicts persisted on {dispute_id}; Kafka redelivers")
 
 
-def _recording(result: RefundIssued | RefundFailed):
-    actor = Actor(Role.SERVICE, "refund-service")
+def _recording(result: RefundIssued | RefundFailed) -> RecordRefundIssued | RecordRefundFailed:
     if isinstance(result, RefundIssued):
-        return lambda d: d.record_refund_issued(refund_id=result.refund_id, amount=result.amount,
-                                                currency=result.currency, actor=actor,
-                                                at=result.occurred_at)
-    return lambda d: d.record_refund_failed(refund_id=result.refund_id, reason=result.reason,
-                                            retryable=result.retryable, actor=actor,
-                                            at=result.occurred_at)
+        return RecordRefundIssued(refund_id=result.refund_id, amount=result.amount,
+                                  currency=result.currency)
+    return RecordRefundFailed(refund_id=result.refund_id, reason=result.reason,
+                              retryable=result.retryable)

@@ -1,5 +1,5 @@
-"""Running one command on a dispute: role and party, Idempotency-Key, If-Match /
-expected_version, one domain call through the application, and the answer.
+"""Running one command on a dispute over HTTP: the role, Idempotency-Key, If-Match /
+expected_version, the named use case (application/use_cases.py), and the answer.
 
 Answers: 200 with the dispute view; 201 for a command that creates an item (offer,
 evidence, message, appeal, evidence request) with `{<item kind>: item, "dispute": view}`
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict, dataclass
-from datetime import datetime
-from typing import Any, Callable
+from functools import partial
+from typing import Any
 from uuid import UUID
 
 from fastapi import Request
@@ -20,21 +20,13 @@ from pydantic import BaseModel
 
 from services.common.auth import Principal
 from services.common.problems import Problem
-from services.dispute.entrypoints.http.deps import CommandCall, dispute_to_act_on, run_domain
+from services.dispute.application import use_cases
+from services.dispute.application.commands import Acting, Command
+from services.dispute.entrypoints.http.deps import CommandCall, actor_of, require_role, run_domain
 from services.dispute.entrypoints.http.errors import to_problem
 from services.dispute.entrypoints.http.idempotency import fingerprint, idempotent
 from services.dispute.entrypoints.http.views import dispute_view
-from services.dispute.adapters.event_store import command_context
-from services.dispute.domain import Actor, DisputePolicy, DomainError, Role
-
-
-@dataclass(frozen=True)
-class Acting:
-    """What a domain call needs besides its own arguments."""
-
-    actor: Actor
-    at: datetime
-    policy: DisputePolicy
+from services.dispute.domain import DomainError
 
 
 # Where each kind of created item sits in the dispute view, and the field naming it
@@ -58,40 +50,29 @@ class Created:
         return found if key is None else next(i for i in found if getattr(i, key) == self.item_id)
 
 
-Act = Callable[[Any, Acting], Any]
-
-
-async def run_command(call: CommandCall, *, roles: frozenset[str], act: Act,
+async def run_command(call: CommandCall, command: Command, *, roles: frozenset[str],
                       body: BaseModel | None, payload: Any = None,
                       created: Created | None = None) -> JSONResponse:
-    await dispute_to_act_on(call, roles)
-    return await run_checked_command(call, act=act, body=body, payload=payload, created=created)
-
-
-async def run_checked_command(call: CommandCall, *, act: Act, body: BaseModel | None,
-                              payload: Any = None, created: Created | None = None) -> JSONResponse:
-    """`run_command` after the role and party checks (for routes that check first)."""
+    """Run one named command for this call (role checked here; the party check, once, in the
+    use case), at most once per Idempotency-Key, and answer with the dispute after it."""
+    require_role(call.caller, roles)
     expected = _expected_version(call, getattr(body, "expected_version", None))
     print_ = fingerprint(call.request, body if payload is None else payload)
     response = await idempotent(call.request, call.caller, call.idempotency_key, print_,
-                                lambda: _execute(call, act, expected, created),
-                                lambda ref: replay_answer(call.request, call.caller, ref))
+                                partial(_run, call, command, expected, created),
+                                partial(replay_answer, call.request, call.caller))
     await call.consistency.after_command(call.request, response)
     return response
 
 
-async def _execute(call: CommandCall, act: Act, expected: int | None,
-                   created: Created | None) -> JSONResponse:
+async def _run(call: CommandCall, command: Command, expected: int | None,
+               created: Created | None) -> JSONResponse:
     state = call.request.app.state
-    acting = Acting(Actor(Role(call.caller.role), call.caller.id), state.clock(),
-                    state.disputes.policy)
-
-    def run():
-        with command_context(call.correlation_id, call.idempotency_key or call.correlation_id):
-            return state.disputes.execute(call.dispute_id, acting.at,
-                                          lambda dispute: act(dispute, acting), expected)
+    by = Acting(actor_of(call.caller), state.clock(), call.correlation_id,
+                call.idempotency_key or call.correlation_id)
     try:
-        dispute, _ = await asyncio.to_thread(run)
+        dispute = await asyncio.to_thread(use_cases.run, state.disputes, call.dispute_id, command,
+                                          by, expected_version=expected)
     except DomainError as exc:
         raise _problem(exc, call) from None
     return answer(dispute, call.request, call.caller, created)

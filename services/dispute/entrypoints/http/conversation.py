@@ -6,6 +6,7 @@ from uuid import uuid4
 
 from fastapi import APIRouter
 
+from services.dispute.application import commands
 from services.dispute.entrypoints.http.commands import Created, run_command
 from services.dispute.entrypoints.http.deps import PARTIES, Call, CommandRoute
 from services.dispute.entrypoints.http.schemas import LeaveFeedback, PostMessage
@@ -20,15 +21,14 @@ async def post_message(body: PostMessage, call: Call):
     """PLATFORM_ONLY messages are shown to operators and to their author only."""
     message_id = str(uuid4())
     created = Created("message", "messages", message_id)
-    return await run_command(call, roles=PARTIES | {"operator"}, body=body, created=created, act=(
-        lambda d, c: d.post_message(message_id=message_id, text=body.text,
-                                    visibility=body.visibility, actor=c.actor, at=c.at,
-                                    policy=c.policy)))
+    command = commands.PostMessage(message_id=message_id, text=body.text,
+                                   visibility=body.visibility)
+    return await run_command(call, command, roles=PARTIES | {"operator"}, body=body,
+                             created=created)
 
 
 @router.post(ON_DISPUTE + "/feedback", response_model=DisputeView)
 async def leave_feedback(body: LeaveFeedback, call: Call):
     """Once per party, after the dispute ended; it cannot be edited."""
-    return await run_command(call, roles=PARTIES, body=body, act=(
-        lambda d, c: d.leave_feedback(rating=body.rating, comment=body.comment, actor=c.actor,
-                                      at=c.at)))
+    command = commands.LeaveFeedback(rating=body.rating, comment=body.comment)
+    return await run_command(call, command, roles=PARTIES, body=body)

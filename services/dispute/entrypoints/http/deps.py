@@ -22,8 +22,8 @@ from services.common.auth import AuthError, Principal
 from services.common.problems import Problem
 from services.dispute.entrypoints.http.consistency import ProjectionWait, ReadYourWrites
 from services.dispute.entrypoints.http.errors import to_problem
-from services.dispute.application.disputes import dispute_not_found
-from services.dispute.domain import DomainError
+from services.dispute.application.disputes import dispute_not_found, may_act_on
+from services.dispute.domain import Actor, DomainError, Role
 
 PARTIES = frozenset({"buyer", "seller"})
 OPERATOR = frozenset({"operator"})
@@ -61,10 +61,8 @@ def correlation_id(request: Request) -> str:
     return given if CORRELATION_ID.fullmatch(given) else str(uuid4())
 
 
-def is_party(dispute, caller: Principal) -> bool:
-    """Operators may act on any dispute; buyer and seller only on their order's."""
-    own = {"buyer": dispute.buyer_id, "seller": dispute.seller_id}.get(caller.role)
-    return caller.role == "operator" or (own is not None and own == caller.id)
+def actor_of(caller: Principal) -> Actor:
+    return Actor(Role(caller.role), caller.id)
 
 
 def require_role(caller: Principal, roles: frozenset[str]) -> None:
@@ -75,33 +73,24 @@ def require_role(caller: Principal, roles: frozenset[str]) -> None:
 async def dispute_to_read(request: Request, dispute_id: UUID, caller: Principal):
     """The dispute, for any role; strangers learn nothing, not even that it exists (404)."""
     dispute = await run_domain(request.app.state.disputes.get_dispute, dispute_id)
-    if caller.role in PARTIES and not is_party(dispute, caller):
+    if not may_act_on(dispute.buyer_id, dispute.seller_id, actor_of(caller)):
         raise to_problem(dispute_not_found(dispute_id))
-    return dispute
-
-
-async def dispute_to_act_on(call: "CommandCall", roles: frozenset[str]):
-    """The dispute, when the caller's role may run this command on it (403 otherwise); a
-    stranger's answer is the missing dispute's (404), as in `CommandRoute`."""
-    require_role(call.caller, roles)
-    dispute = getattr(call.request.state, "dispute_seen_by_party", None)
-    if dispute is None or dispute.id != call.dispute_id:
-        dispute = await run_domain(call.request.app.state.disputes.get_dispute, call.dispute_id)
-    if not is_party(dispute, call.caller):
-        raise to_problem(dispute_not_found(call.dispute_id))
     return dispute
 
 
 async def refuse_strangers(request: Request) -> None:
     """401 without a valid token; 404 for a buyer or seller on a dispute that does not exist
-    or is not theirs. Reads only the path and the Authorization header."""
+    or is not theirs. Reads only the path, the Authorization header and the dispute's parties
+    (its first event: the command's use case loads the dispute itself, once)."""
     try:
         dispute_id = UUID(str(request.path_params.get("dispute_id")))
     except ValueError:
         return  # the route's own validation answers a malformed id, the same for everyone
     caller = principal(request, request.headers.get("authorization"))
     if caller.role in PARTIES:
-        request.state.dispute_seen_by_party = await dispute_to_read(request, dispute_id, caller)
+        parties = await run_domain(request.app.state.disputes.parties_of, dispute_id)
+        if not may_act_on(*parties, actor_of(caller)):
+            raise to_problem(dispute_not_found(dispute_id))
 
 
 class CommandRoute(APIRoute):

@@ -11,9 +11,10 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse
 
 from services.common.problems import Problem
-from services.dispute.entrypoints.http.commands import Created, run_checked_command
+from services.dispute.application import commands
+from services.dispute.entrypoints.http.commands import Created, run_command
 from services.dispute.entrypoints.http.deps import (
-    PARTIES, Call, Caller, CommandRoute, dispute_to_act_on, dispute_to_read, run_domain,
+    PARTIES, Call, Caller, CommandRoute, dispute_to_read, require_role, run_domain,
 )
 from services.dispute.entrypoints.http.schemas import Command
 from services.dispute.entrypoints.http.views import EvidenceCreated
@@ -29,20 +30,20 @@ async def add_evidence(call: Call, file: Annotated[UploadFile, File()],
                        description: Annotated[str, Form(max_length=1000)] = "",
                        expected_version: Annotated[int | None, Form(ge=0)] = None):
     """Add one file; the type is read from its first bytes, the name is kept for display only."""
-    await dispute_to_act_on(call, PARTIES)
+    require_role(call.caller, PARTIES)  # before the file is staged
     await _refuse_unknown_fields(call.request)
     staged = await run_domain(call.request.app.state.evidence.stage, file.file)
     stored, evidence_id, filename = staged.file, str(uuid4()), safe_filename(file.filename)
     payload = {"description": description, "expected_version": expected_version,
                "filename": filename, "sha256": stored.sha256}
     created = Created("evidence", "evidence", evidence_id)
+    command = commands.AddEvidence(evidence_id=evidence_id, sha256=stored.sha256,
+                                   content_type=stored.content_type, size=stored.size,
+                                   filename=filename, description=description)
     try:
-        response = await run_checked_command(
-            call, body=Command(expected_version=expected_version), payload=payload,
-            created=created, act=lambda d, c: d.add_evidence(
-                evidence_id=evidence_id, sha256=stored.sha256, content_type=stored.content_type,
-                size=stored.size, filename=filename, description=description, actor=c.actor,
-                at=c.at, policy=c.policy))
+        response = await run_command(call, command, roles=PARTIES, payload=payload,
+                                     body=Command(expected_version=expected_version),
+                                     created=created)
         if response.status_code < 300:  # recorded: the file joins the store
             await asyncio.to_thread(staged.commit)
         return response

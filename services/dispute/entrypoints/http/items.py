@@ -16,8 +16,9 @@ from pydantic import BaseModel
 
 from services.common.problems import Problem
 from services.dispute.entrypoints.http.deps import Caller, dispute_to_read
-from services.dispute.entrypoints.http.views import (AppealView, DisputeView, EvidenceRequestView, MessageView,
-                                        OfferView, dispute_view, readable_messages)
+from services.dispute.entrypoints.http.views import (AppealView, DisputeView, EvidenceRequestView,
+                                                    MessageView, OfferView, dispute_view,
+                                                    readable_messages)
 
 router = APIRouter()
 ON_DISPUTE = "/disputes/{dispute_id}"

@@ -4,6 +4,7 @@ one module per topic (negotiation, fulfilment, review, conversation, evidence)."
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import Annotated
 from uuid import UUID
 
@@ -11,16 +12,17 @@ from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 
 from services.common.problems import Problem
-from services.dispute.entrypoints.http import conversation, evidence, fulfilment, items, negotiation, review
+from services.dispute.application import commands, use_cases
+from services.dispute.application.commands import Acting
+from services.dispute.entrypoints.http import (conversation, evidence, fulfilment, items,
+                                              negotiation, review)
 from services.dispute.entrypoints.http.commands import answer, replay_answer
 from services.dispute.entrypoints.http.consistency import ReadYourWrites
 from services.dispute.entrypoints.http.deps import (  # noqa: F401 (principal, clock: re-exported)
-    Caller, clock, correlation_id, dispute_to_read, principal, require_role, run_domain,
+    Caller, actor_of, clock, correlation_id, dispute_to_read, principal, require_role, run_domain,
 )
 from services.dispute.entrypoints.http.idempotency import fingerprint, idempotent
 from services.dispute.entrypoints.http.schemas import DisputeView, OpenDispute, dispute_view
-from services.dispute.adapters.event_store import command_context
-from services.dispute.domain import Actor, Role
 
 router = APIRouter(prefix="/v1")
 KeyHeader = Annotated[str | None, Header(min_length=1, max_length=255)]
@@ -31,8 +33,8 @@ async def open_dispute(body: OpenDispute, caller: Caller, request: Request,
                        consistency: ReadYourWrites, idempotency_key: KeyHeader = None):
     require_role(caller, frozenset({"buyer"}))
     response = await idempotent(request, caller, idempotency_key, fingerprint(request, body),
-                                lambda: _open(body, caller, request, idempotency_key),
-                                lambda ref: replay_answer(request, caller, ref))
+                                partial(_open, body, caller, request, idempotency_key),
+                                partial(replay_answer, request, caller))
     await consistency.after_command(request, response)
     return response
 
@@ -45,15 +47,12 @@ async def _open(body: OpenDispute, caller, request: Request, key: str | None) ->
     if order.buyer_id != caller.id:
         raise Problem(403, "FORBIDDEN", "you are not the buyer of this order")
     correlation = correlation_id(request)
-
-    def open_it():
-        with command_context(correlation, key or correlation):
-            return state.disputes.open_dispute(
-                order=order, item_id=body.item_id, actor=Actor(Role.BUYER, caller.id),
-                reason=body.reason, request=body.request, request_amount=body.request_amount,
-                description=body.description, at=state.clock())
-
-    return answer(await run_domain(open_it), request, caller, opened=True)
+    command = commands.OpenDispute(order=order, item_id=body.item_id, reason=body.reason,
+                                   request=body.request, request_amount=body.request_amount,
+                                   description=body.description)
+    by = Acting(actor_of(caller), state.clock(), correlation, key or correlation)
+    dispute = await run_domain(use_cases.open_dispute, state.disputes, command, by)
+    return answer(dispute, request, caller, opened=True)
 
 
 @router.get("/disputes/{dispute_id}", response_model=DisputeView)
