@@ -7,7 +7,7 @@ from uuid import uuid4
 from fastapi import APIRouter
 
 from services.dispute.application import commands
-from services.dispute.entrypoints.http.commands import Created, run_command
+from services.dispute.entrypoints.http.command_requests import Created, run_command
 from services.dispute.entrypoints.http.deps import PARTIES, Call, CommandRoute
 from services.dispute.entrypoints.http.schemas import LeaveFeedback, PostMessage
 from services.dispute.entrypoints.http.views import DisputeView, MessageCreated

@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse
 
 from services.common.problems import Problem
 from services.dispute.application import commands
-from services.dispute.entrypoints.http.commands import Created, run_command
+from services.dispute.entrypoints.http.command_requests import Created, run_command
 from services.dispute.entrypoints.http.deps import (
     PARTIES, Call, Caller, CommandRoute, dispute_to_read, require_role, run_domain,
 )

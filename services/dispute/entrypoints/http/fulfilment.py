@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from services.dispute.application import commands
-from services.dispute.entrypoints.http.commands import run_command
+from services.dispute.entrypoints.http.command_requests import run_command
 from services.dispute.entrypoints.http.deps import Call, CommandRoute
 from services.dispute.entrypoints.http.schemas import AnswerOffer, ReturnReceipt, Shipment
 from services.dispute.entrypoints.http.views import DisputeView

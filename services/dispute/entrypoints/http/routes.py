@@ -16,7 +16,7 @@ from services.dispute.application import commands, use_cases
 from services.dispute.application.commands import Acting
 from services.dispute.entrypoints.http import (conversation, evidence, fulfilment, items,
                                               negotiation, review)
-from services.dispute.entrypoints.http.commands import answer, replay_answer
+from services.dispute.entrypoints.http.command_requests import answer, replay_answer
 from services.dispute.entrypoints.http.consistency import ReadYourWrites
 from services.dispute.entrypoints.http.deps import (  # noqa: F401 (principal, clock: re-exported)
     Caller, actor_of, clock, correlation_id, dispute_to_read, principal, require_role, run_domain,
