@@ -19,10 +19,10 @@ from sqlalchemy import Engine, select
 from services.dispute.application.disputes import DisputeApplication
 from services.dispute.adapters.event_store import command_context
 from services.dispute.domain import DomainError
+from services.dispute.domain.values import FINAL_STATES
 from services.dispute.projections.dispute_index import live_index_table
 
 log = structlog.get_logger("deadlines")
-FINAL = ("CLOSED", "WITHDRAWN")
 
 
 class DeadlineWorker:
@@ -33,7 +33,8 @@ class DeadlineWorker:
     def due_disputes(self, now: datetime) -> list[UUID]:
         index = live_index_table(self.engine)
         query = (select(index.c.dispute_id)
-                 .where(index.c.next_deadline <= now, index.c.status.not_in(FINAL))
+                 .where(index.c.next_deadline <= now,
+                        index.c.status.not_in(sorted(FINAL_STATES)))
                  .order_by(index.c.next_deadline).limit(self.batch_size))
         with self.engine.connect() as conn:
             return [UUID(row) for row in conn.execute(query).scalars()]

@@ -12,10 +12,9 @@ from eventsourcing.persistence import IntegrityError, Mapper
 from services.dispute.adapters.audit_chain import DEV_KEYS, GENESIS, ChainKeys, legacy_digest
 from services.dispute.adapters.event_store import ContextMapper, hash_chain
 from services.dispute.domain import Dispute, DisputeIds, DisputePolicy, DomainError, OrderFacts
-from services.dispute.domain.values import Actor, Role
+from services.dispute.domain.values import FINAL_STATES, Actor, Role
 
 T = TypeVar("T")
-FINAL_STATES = {"CLOSED", "WITHDRAWN"}
 
 
 def dispute_not_found(dispute_id: UUID) -> DomainError:
