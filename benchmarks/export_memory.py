@@ -35,7 +35,7 @@ SIZES = (100_000, 1_000_000)
 def template_events(app) -> list:
     """The stored events of one realistic dispute, through the real mapper (hash chain too)."""
     from services.dispute.domain import Actor, Role
-    from services.dispute.orders import OrderBook
+    from services.dispute.adapters.order_book import OrderBook
     from tests.support.orders import NOW, order_placed
 
     buyer, seller = Actor(Role.BUYER, "B-1"), Actor(Role.SELLER, "S-1")
@@ -55,8 +55,8 @@ def template_events(app) -> list:
 
 def rechained(app, template: list, new_id) -> list[bytes]:
     """The template's stored states for another dispute id, hashed as the mapper would."""
-    from services.dispute.audit_chain import GENESIS, chain_message
-    from services.dispute.context import META_KEY
+    from services.dispute.adapters.audit_chain import GENESIS, chain_message
+    from services.dispute.adapters.event_store import META_KEY
 
     states, previous = [], GENESIS
     for event in template:
@@ -88,14 +88,14 @@ def in_child(url: str, mode: str) -> dict:
 
 
 def export_only() -> None:
-    from services.dispute import audit
-    from services.dispute.main import build_application
+    from services.dispute.audit import history
+    from services.dispute.bootstrap import build_application
     from services.dispute.settings import DisputeSettings
 
     app = build_application(DisputeSettings())
     started = time.monotonic()
     with open(os.devnull, "w") as sink:
-        events = audit.export(app, sink)
+        events = history.export(app, sink)
     seconds = time.monotonic() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"events": events, "seconds": round(seconds, 1),
@@ -103,8 +103,8 @@ def export_only() -> None:
 
 
 def verify_only() -> None:
-    from services.dispute import audit_verify
-    from services.dispute.main import build_application
+    from services.dispute.audit import verify as audit_verify
+    from services.dispute.bootstrap import build_application
     from services.dispute.settings import DisputeSettings
 
     app = build_application(DisputeSettings())
@@ -117,7 +117,7 @@ def verify_only() -> None:
 
 
 def run(url: str) -> None:
-    from services.dispute.main import build_application
+    from services.dispute.bootstrap import build_application
     from services.dispute.settings import DisputeSettings
 
     app = build_application(DisputeSettings(database_url=url))

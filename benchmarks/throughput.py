@@ -84,7 +84,7 @@ async def raw_kafka_produce(connection, count: int) -> float:
 def dispute_commands(app, count: int, threads: int) -> float:
     """Messages posted on `threads` x 10 disputes, one command (load, decide, save) each."""
     from services.dispute.domain import Actor, Role
-    from services.dispute.orders import OrderBook
+    from services.dispute.adapters.order_book import OrderBook
     from tests.support.orders import NOW, order_placed
 
     buyer = Actor(Role.BUYER, "B-1")
@@ -105,7 +105,7 @@ def dispute_commands(app, count: int, threads: int) -> float:
 
 async def relay_throughput(app, connection, engine) -> tuple[float, int]:
     from services.common.kafka import ensure_topics, idempotent_producer
-    from services.dispute.relay import Relay, RelayPosition
+    from services.dispute.relay.relay import Relay, RelayPosition
 
     position = RelayPosition(engine, "bench.disputes")
     position.create_tables()
@@ -133,7 +133,7 @@ def main() -> int:
     from infra.kafka import KafkaServer
     from infra.postgres import PostgresServer
     from services.common.database import sqlalchemy_engine
-    from services.dispute.main import build_application
+    from services.dispute.bootstrap import build_application
     from services.dispute.settings import DisputeSettings
     from services.common.logging import configure_logging
 

@@ -93,10 +93,10 @@ def _topic_messages() -> dict[str, Any]:
 
 
 def _dispute_broker():
-    from services.dispute import main
+    from services.dispute.entrypoints import serve
     from services.dispute.settings import DisputeSettings
 
-    broker = main.build_broker(DisputeSettings.model_construct())
+    broker = serve.build_broker(DisputeSettings.model_construct())
     broker.publisher(DISPUTES_EVENTS, title="disputes.events:relay",
                      description="the relay publishes every public event of the store, in "
                                  "order, key = dispute id (python -m services.dispute.main relay)")

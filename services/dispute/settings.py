@@ -2,24 +2,51 @@
 
 from __future__ import annotations
 
+import os
+from dataclasses import fields
 from datetime import timedelta
+from typing import Any
 
-from pydantic import Field, SecretStr
-from pydantic_settings import SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import PydanticBaseSettingsSource, SettingsConfigDict
 
 from services.common.kafka import KafkaSettings
 from services.common.local_mode import refuse_development_secret, require_kafka_principal
 from services.common.token_settings import TokenSettings
 from services.common.topics import DISPUTES_AUDIT
-from services.dispute.audit_chain import DEV_AUDIT_KEY, ChainKeys
+from services.dispute.adapters.audit_chain import DEV_AUDIT_KEY, ChainKeys
 from services.dispute.domain import DisputeIds, DisputePolicy
 
 
 DEV_ID_KEY = "dev-only-dispute-id-key-change-me-in-production"
+ENV_PREFIX = "DISPUTE_"
+# The environment names of the policy fields whose variable does not repeat the field's name.
+POLICY_ENV_NAMES = {"filing_window_after_promised_delivery": "filing_window",
+                    "max_messages": "max_messages_per_dispute",
+                    "max_evidence_files": "max_evidence_files_per_dispute",
+                    "max_offers": "max_offers_per_dispute"}
+CAPS = ("max_messages", "max_evidence_files", "max_offers")
+
+
+class PolicyFromEnvironment(PydanticBaseSettingsSource):
+    """DISPUTE_<name> for each DisputePolicy field given in the environment, as `policy`
+    (unset fields keep the policy's defaults; pydantic parses them as the field's type)."""
+
+    def get_field_value(self, field, field_name):
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        environment = {name.upper(): value for name, value in os.environ.items()}
+        given = {}
+        for field in fields(DisputePolicy):
+            variable = ENV_PREFIX + POLICY_ENV_NAMES.get(field.name, field.name).upper()
+            if variable in environment:
+                given[field.name] = environment[variable]
+        return {"policy": given} if given else {}
 
 
 class DisputeSettings(TokenSettings, KafkaSettings):
-    model_config = SettingsConfigDict(env_prefix="DISPUTE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     database_url: str = "sqlite:///var/dispute.sqlite"
     http_host: str = "127.0.0.1"
@@ -39,9 +66,9 @@ class DisputeSettings(TokenSettings, KafkaSettings):
     """DISPUTE_ID_KEY: the HMAC key new dispute ids are derived from (one per order and item).
     Production must set its own secret and never change it: with another key, an item whose
     dispute was opened under the old key would get a second dispute."""
-    # The audit chain (audit_chain.py): new hashes and checkpoints are signed with audit_key
-    # under audit_key_id; audit_retired_keys ({"id": "key"}, JSON) still verify older ones;
-    # events up to notification audit_legacy_until may predate the keyed chain.
+    # The audit chain (adapters/audit_chain.py): new hashes and checkpoints are signed with
+    # audit_key under audit_key_id; audit_retired_keys ({"id": "key"}, JSON) still verify older
+    # ones; events up to notification audit_legacy_until may predate the keyed chain.
     audit_key: SecretStr = SecretStr(DEV_AUDIT_KEY)
     audit_key_id: str = Field(default="dev", min_length=1, max_length=64)
     audit_retired_keys: dict[str, SecretStr] = {}
@@ -55,21 +82,24 @@ class DisputeSettings(TokenSettings, KafkaSettings):
     rate_limit_burst: int = Field(default=60, ge=1)
     view_latest_messages: int = Field(default=20, ge=1, le=200)
 
-    filing_window: timedelta = timedelta(days=30)
-    seller_response_window: timedelta = timedelta(days=5)
-    buyer_response_window: timedelta = timedelta(days=5)
-    escalation_opens_after: timedelta = timedelta(days=3)
-    negotiation_max: timedelta = timedelta(days=15)
-    return_ship_by: timedelta = timedelta(days=10)
-    return_acknowledgement_window: timedelta = timedelta(days=7)
-    evidence_request_window: timedelta = timedelta(hours=72)
-    appeal_window: timedelta = timedelta(days=15)
-    max_offer_rounds: int = 3
-    max_appeals: int = 1
-    buyer_timeout_escalates: bool = False
-    max_messages_per_dispute: int = Field(default=500, ge=1)
-    max_evidence_files_per_dispute: int = Field(default=50, ge=1)
-    max_offers_per_dispute: int = Field(default=20, ge=1)
+    policy: DisputePolicy = Field(default_factory=DisputePolicy)
+    """The rule parameters (domain/policy.py has the defaults), each read from DISPUTE_<FIELD>
+    (DISPUTE_SELLER_RESPONSE_WINDOW=P5D, DISPUTE_RETURN_TRANSIT_ALLOWANCE=P7D, ...; the four of
+    POLICY_ENV_NAMES under their older names): see PolicyFromEnvironment."""
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings,
+                                   dotenv_settings, file_secret_settings):
+        return (init_settings, env_settings, PolicyFromEnvironment(settings_cls), dotenv_settings,
+                file_secret_settings)
+
+    @field_validator("policy")
+    @classmethod
+    def _caps_of_at_least_one(cls, policy: DisputePolicy) -> DisputePolicy:
+        low = [name for name in CAPS if getattr(policy, name) < 1]
+        if low:
+            raise ValueError(f"caps per dispute must be at least 1: {', '.join(low)}")
+        return policy
 
     def dispute_ids(self) -> DisputeIds:
         return DisputeIds(self.id_key.encode())
@@ -78,25 +108,6 @@ class DisputeSettings(TokenSettings, KafkaSettings):
         keys = {kid: key.get_secret_value().encode() for kid, key in self.audit_retired_keys.items()}
         keys[self.audit_key_id] = self.audit_key.get_secret_value().encode()
         return ChainKeys(self.audit_key_id, keys)
-
-    def policy(self) -> DisputePolicy:
-        return DisputePolicy(
-            filing_window_after_promised_delivery=self.filing_window,
-            seller_response_window=self.seller_response_window,
-            buyer_response_window=self.buyer_response_window,
-            escalation_opens_after=self.escalation_opens_after,
-            negotiation_max=self.negotiation_max,
-            return_ship_by=self.return_ship_by,
-            return_acknowledgement_window=self.return_acknowledgement_window,
-            evidence_request_window=self.evidence_request_window,
-            appeal_window=self.appeal_window,
-            max_offer_rounds=self.max_offer_rounds,
-            max_appeals=self.max_appeals,
-            buyer_timeout_escalates=self.buyer_timeout_escalates,
-            max_messages=self.max_messages_per_dispute,
-            max_evidence_files=self.max_evidence_files_per_dispute,
-            max_offers=self.max_offers_per_dispute,
-        )
 
     def refuse_unsafe(self) -> None:
         """Before a process starts (API, relay): outside local mode no development key and no

@@ -84,7 +84,7 @@ def test_a_write_that_loses_a_race_is_a_conflict_even_with_if_match(api_with_dis
 
 
 def test_a_command_may_ask_to_wait_for_the_projections(api_with_dispute_awaiting_seller, monkeypatch):
-    monkeypatch.setattr("services.dispute.api.consistency.DEFAULT_WAIT", 0.05)
+    monkeypatch.setattr("services.dispute.entrypoints.http.consistency.DEFAULT_WAIT", 0.05)
     api = api_with_dispute_awaiting_seller
     response = api.post("/messages", json={"text": "hi"}, headers={"Prefer": "wait-for-projections"})
     assert response.headers["preference-applied"] == "wait-for-projections"

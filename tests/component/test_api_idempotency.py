@@ -6,7 +6,7 @@ import pytest
 
 from sqlalchemy import update
 
-from services.dispute.idempotency import idempotency_keys
+from services.dispute.adapters.idempotency_store import idempotency_keys
 from tests.component.test_api_support import *  # noqa: F403 (fixtures)
 from tests.component.test_api_support import BUYER, OPENING, PNG, SELLER, Clock, running_api
 from tests.support.orders import order_placed

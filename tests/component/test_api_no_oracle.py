@@ -8,7 +8,7 @@ from uuid import UUID
 
 import pytest
 
-from services.dispute.consumers import note_outside_refund
+from services.dispute.entrypoints.kafka_subscribers import note_outside_refund
 from services.dispute.domain import Actor, Dispute, Role, former_dispute_id, keyed_dispute_id
 from services.dispute.settings import DisputeSettings
 from tests.component.test_api_auth import OFFER, ROUTES

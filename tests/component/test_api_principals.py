@@ -3,7 +3,7 @@ who share an id never share an Idempotency-Key."""
 
 from sqlalchemy import select
 
-from services.dispute.idempotency import idempotency_keys, principal_key
+from services.dispute.adapters.idempotency_store import idempotency_keys, principal_key
 from tests.component.test_api_support import OPENING, Clock, running_api
 from tests.support.orders import order_placed
 

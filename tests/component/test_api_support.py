@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from services.dispute.main import create_app
+from services.dispute.entrypoints.serve import create_app
 from services.dispute.settings import DisputeSettings
 from tests.support.clock import Clock
 from tests.support.orders import NOW, order_placed

@@ -1,8 +1,8 @@
 """The keyed chain over a long history with every kind of event (in-memory SQLite store)."""
 
-from services.dispute import audit_verify
-from services.dispute.application import DisputeApplication
-from services.dispute.audit_chain import ChainKeys
+from services.dispute.audit import verify as audit_verify
+from services.dispute.application.disputes import DisputeApplication
+from services.dispute.adapters.audit_chain import ChainKeys
 from services.dispute.domain import DisputeIds
 from tests.unit.domain.test_persistence import _long_history
 

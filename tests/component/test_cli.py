@@ -7,13 +7,13 @@ from decimal import Decimal
 import pytest
 from typer.testing import CliRunner
 
-from services.dispute.cli import app as disputectl
+from services.dispute.entrypoints.cli import app as disputectl
 from services.dispute.domain import Actor, Role
-from services.dispute.main import build_application
-from services.dispute.orders import OrderBook
-from services.dispute.projections import DisputeIndexProjection
+from services.dispute.bootstrap import build_application
+from services.dispute.adapters.order_book import OrderBook
+from services.dispute.projections.dispute_index import DisputeIndexProjection
 from services.dispute.settings import DisputeSettings
-from services.dispute.timeline import TimelineProjection
+from services.dispute.projections.timeline import TimelineProjection
 from tests.support.orders import NOW, order_placed
 
 

@@ -6,8 +6,8 @@ from uuid import UUID
 import pytest
 from fastapi.testclient import TestClient
 
-from services.dispute.deadlines import DeadlineWorker
-from services.dispute.main import create_app
+from services.dispute.application.deadline_worker import DeadlineWorker
+from services.dispute.entrypoints.serve import create_app
 from services.dispute.settings import DisputeSettings
 from tests.support.clock import Clock
 from tests.support.orders import NOW, order_placed

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from services.dispute.domain.errors import EvidenceRejected
-from services.dispute.evidence_store import EvidenceStore
+from services.dispute.adapters.evidence_store import EvidenceStore
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 

@@ -8,7 +8,8 @@ import json
 import pytest
 from sqlalchemy import func, select, update
 
-from services.dispute.idempotency import idempotency_keys
+from services.dispute.adapters.idempotency_store import idempotency_keys
+from services.dispute.domain import DisputePolicy
 from tests.component.test_api_support import *  # noqa: F403 (fixtures)
 from tests.component.test_api_support import BUYER, OPERATOR, PNG, SELLER, running_api
 from tests.support.asgi import call_raw
@@ -72,7 +73,7 @@ def test_the_default_budget_lets_a_busy_party_through(api):
 # Caps ----------------------------------------------------------------------------------
 
 def test_a_message_past_the_cap_is_refused_with_its_code(api_with):
-    api = api_with(max_messages_per_dispute=2)
+    api = api_with(policy=DisputePolicy(max_messages=2))
     say(api), say(api, who=SELLER)
     refused = say(api)
     assert problem(refused) == (422, "TOO_MANY_MESSAGES")
@@ -80,7 +81,7 @@ def test_a_message_past_the_cap_is_refused_with_its_code(api_with):
 
 
 def test_an_offer_past_the_cap_is_refused_with_its_code(api_with):
-    api = api_with(max_offers_per_dispute=1, max_offer_rounds=5)
+    api = api_with(policy=DisputePolicy(max_offers=1, max_offer_rounds=5))
     offer_id = api.offer()
     body = {"counter_offer": {"type": "PARTIAL_REFUND", "amount": "60.00"}}
     assert problem(api.post(f"/offers/{offer_id}/reject", json=body, who=BUYER)) == (
@@ -94,7 +95,7 @@ def stored_files(api) -> list:
 
 
 def test_an_upload_refused_by_the_cap_leaves_no_file(api_with):
-    api = api_with(max_evidence_files_per_dispute=1)
+    api = api_with(policy=DisputePolicy(max_evidence_files=1))
     api.evidence()
     before = stored_files(api)
     refused = api.upload(content=PNG + b"another photo")

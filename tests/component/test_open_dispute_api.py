@@ -3,7 +3,7 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from services.dispute.main import create_app
+from services.dispute.entrypoints.serve import create_app
 from services.dispute.settings import DisputeSettings
 from tests.support.orders import NOW, order_placed
 from tests.support.tokens import SECRET, bearer

@@ -4,8 +4,8 @@ that contradicts them is refused, so a forger cannot take the order over and dis
 import pytest
 from fastapi.testclient import TestClient
 
-from services.dispute.main import create_app
-from services.dispute.orders import OrderContradicted
+from services.dispute.entrypoints.serve import create_app
+from services.dispute.adapters.order_book import OrderContradicted
 from services.dispute.settings import DisputeSettings
 from tests.support.orders import NOW, order_placed
 from tests.support.tokens import SECRET, bearer

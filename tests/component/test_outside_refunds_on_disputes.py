@@ -8,10 +8,10 @@ import pytest
 
 from contracts.orders import OrderRefunded
 from services.common.database import sqlalchemy_engine
-from services.dispute.consumers import note_outside_refund
+from services.dispute.entrypoints.kafka_subscribers import note_outside_refund
 from services.dispute.domain import Actor, Role
-from services.dispute.main import build_application
-from services.dispute.orders import OrderBook
+from services.dispute.bootstrap import build_application
+from services.dispute.adapters.order_book import OrderBook
 from services.dispute.settings import DisputeSettings
 from tests.support.orders import NOW, order_placed
 

@@ -3,8 +3,8 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from services.dispute.api import consistency
-from services.dispute.main import create_app
+from services.dispute.entrypoints.http import consistency
+from services.dispute.entrypoints.serve import create_app
 from services.dispute.settings import DisputeSettings
 from tests.support.orders import NOW, order_placed
 from tests.support.tokens import SECRET, bearer

@@ -9,10 +9,10 @@ import structlog
 import structlog.testing
 
 from contracts.refunds import RefundFailed, RefundIssued
-from services.dispute.consumers import record_refund_result
+from services.dispute.entrypoints.kafka_subscribers import record_refund_result
 from services.dispute.domain import Actor, Role
-from services.dispute.main import build_application
-from services.dispute.orders import OrderBook
+from services.dispute.bootstrap import build_application
+from services.dispute.adapters.order_book import OrderBook
 from services.dispute.settings import DisputeSettings
 from tests.support.orders import NOW, order_placed
 

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.dispute.domain import Actor, Role
-from services.dispute.main import create_app
+from services.dispute.entrypoints.serve import create_app
 from services.dispute.settings import DisputeSettings
 from tests.support.clock import Clock
 from tests.support.orders import NOW, order_placed

@@ -18,7 +18,7 @@ from infra.ports import free_port
 from services.common.auth import DEV_SECRET, AuthError, Principal
 from services.common.local_mode import UnsafeSettings
 from services.common.token_settings import build_token_verifier
-from services.dispute.main import create_app
+from services.dispute.entrypoints.serve import create_app
 from services.dispute.settings import DisputeSettings
 from tests.component.test_tokens import assert_unauthenticated, claims
 from tests.support.tokens import SECRET, hs256_signed_with

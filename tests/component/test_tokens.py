@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from services.common.auth import DEV_SECRET, LOCAL_ISSUER, AuthError, Principal
 from services.common.local_mode import UnsafeSettings
 from services.common.token_settings import build_token_verifier
-from services.dispute.main import create_app as create_dispute
+from services.dispute.entrypoints.serve import create_app as create_dispute
 from services.dispute.settings import DisputeSettings
 from services.notification.main import create_app as create_notification
 from services.notification.settings import NotificationSettings

@@ -16,7 +16,7 @@ import pytest
 import uvicorn
 
 from services.dispute.domain import Actor, Role
-from services.dispute.main import create_app
+from services.dispute.entrypoints.serve import create_app
 from services.dispute.settings import DisputeSettings
 from tests.support.orders import NOW, order_placed
 from tests.support.tokens import SECRET, bearer

@@ -12,8 +12,8 @@ import pytest
 
 from infra.ports import free_port
 from services.common.database import sqlalchemy_engine
-from services.dispute.main import build_application
-from services.dispute.relay import RelayPosition
+from services.dispute.bootstrap import build_application
+from services.dispute.relay.relay import RelayPosition
 from services.dispute.settings import DisputeSettings
 from tests.support.kafka import eventually
 from tests.support.keys import DISPUTE_KEYS

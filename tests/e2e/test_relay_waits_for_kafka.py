@@ -8,8 +8,8 @@ from contracts.envelope import EventEnvelope
 from infra.kafka import KafkaServer
 from infra.ports import free_port
 from services.dispute.domain import Actor, Role
-from services.dispute.main import build_application
-from services.dispute.orders import OrderBook
+from services.dispute.bootstrap import build_application
+from services.dispute.adapters.order_book import OrderBook
 from services.dispute.settings import DisputeSettings
 from tests.support.kafka import eventually, read_topic
 from tests.support.orders import NOW, order_placed

@@ -14,13 +14,14 @@ from infra.ports import free_port
 from services.common.database import sqlalchemy_engine
 from services.common.kafka import ensure_topics, idempotent_producer
 from services.common.topics import DISPUTES_AUDIT, platform_topics
-from services.dispute import audit_verify, relay_process
-from services.dispute.audit_chain import DEV_AUDIT_KEY, DEV_KEYS
-from services.dispute.audit_checkpoints import Checkpoint, Head, signed_record
-from services.dispute.audit_topic import CheckpointPublisher, read_checkpoints
-from services.dispute.cli import app as disputectl
-from services.dispute.main import build_application
-from services.dispute.relay import Relay, RelayPosition
+from services.dispute.audit import verify as audit_verify
+from services.dispute.relay import process as relay_process
+from services.dispute.adapters.audit_chain import DEV_AUDIT_KEY, DEV_KEYS
+from services.dispute.audit.checkpoints import Checkpoint, Head, signed_record
+from services.dispute.audit.checkpoint_topic import CheckpointPublisher, read_checkpoints
+from services.dispute.entrypoints.cli import app as disputectl
+from services.dispute.bootstrap import build_application
+from services.dispute.relay.relay import Relay, RelayPosition
 from services.dispute.settings import DisputeSettings
 from tests.integration.test_audit_on_postgres import TEST_KEY, open_and_negotiate
 from tests.support import tampering

@@ -9,13 +9,14 @@ import pytest
 from pydantic import SecretStr
 
 from services.common.database import sqlalchemy_engine
-from services.dispute import audit, audit_verify
-from services.dispute.audit_chain import DEV_AUDIT_KEY
+from services.dispute.audit import history
+from services.dispute.audit import verify as audit_verify
+from services.dispute.adapters.audit_chain import DEV_AUDIT_KEY
 from services.dispute.domain import Actor, Role
-from services.dispute.main import build_application
-from services.dispute.orders import OrderBook
+from services.dispute.bootstrap import build_application
+from services.dispute.adapters.order_book import OrderBook
 from services.dispute.settings import DisputeSettings
-from services.dispute.timeline import TimelineProjection, read_timeline
+from services.dispute.projections.timeline import TimelineProjection, read_timeline
 from tests.support import tampering
 from tests.support.orders import NOW, order_placed
 from tests.support.skeleton_events import store_skeleton_dispute
@@ -162,11 +163,11 @@ def test_a_timeline_read_as_of_a_moment_matches_the_one_captured_then(pg_url):
     timeline.catch_up()
     assert len(read_timeline(engine, dispute.id, None, True)) == len(captured) + 1
     assert read_timeline(engine, dispute.id, moment, True) == captured
-    assert audit.replay(app, dispute.id, as_of=moment)["timeline"] == captured
+    assert history.replay(app, dispute.id, as_of=moment)["timeline"] == captured
 
 
 def test_replay_by_version_gives_the_state_as_it_was(store):
     app, _, ids = store
-    result = audit.replay(app, ids[0], version=3)
+    result = history.replay(app, ids[0], version=3)
     assert result["state"]["status"] == "AWAITING_BUYER_RESPONSE"
     assert [e["event_type"] for e in result["timeline"]] == ["DisputeOpened", "SellerResponded", "OfferMade"]

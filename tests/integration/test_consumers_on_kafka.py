@@ -12,8 +12,8 @@ from contracts.envelope import ActorRef, EventEnvelope, event_id_for
 from contracts.topics import DISPUTES_EVENTS, ORDERS_EVENTS, dead_letter_topic
 from services.common.database import sqlalchemy_engine
 from services.common.topics import ensure_platform_topics
-from services.dispute.consumers import register_order_consumer
-from services.dispute.orders import OrderBook
+from services.dispute.entrypoints.kafka_subscribers import register_order_consumer
+from services.dispute.adapters.order_book import OrderBook
 from services.notification.consumer import register_dispute_consumer
 from services.notification.store import NotificationStore
 from tests.support.kafka import drain_topic, eventually, read_topic
@@ -88,10 +88,10 @@ async def test_a_refund_result_that_fails_for_good_is_dead_lettered_and_the_next
         pg_url, kafka, monkeypatch):
     from decimal import Decimal
 
-    import services.dispute.consumers as consumers
+    import services.dispute.entrypoints.kafka_subscribers as consumers
     from contracts.refunds import RefundIssued
     from contracts.topics import REFUNDS_EVENTS
-    from services.dispute.main import build_application
+    from services.dispute.bootstrap import build_application
     from services.dispute.settings import DisputeSettings
 
     await ensure_platform_topics(kafka.admin, partitions=6)

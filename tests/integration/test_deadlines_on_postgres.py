@@ -6,11 +6,11 @@ from datetime import timedelta
 import pytest
 
 from services.common.database import sqlalchemy_engine
-from services.dispute.deadlines import DeadlineWorker
+from services.dispute.application.deadline_worker import DeadlineWorker
 from services.dispute.domain import Actor, Role
-from services.dispute.main import build_application
-from services.dispute.orders import OrderBook
-from services.dispute.projections import DisputeIndexProjection
+from services.dispute.bootstrap import build_application
+from services.dispute.adapters.order_book import OrderBook
+from services.dispute.projections.dispute_index import DisputeIndexProjection
 from services.dispute.settings import DisputeSettings
 from tests.support.orders import NOW, order_placed
 

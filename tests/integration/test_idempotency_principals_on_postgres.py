@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import pytest
 
 from services.common.database import sqlalchemy_engine
-from services.dispute.idempotency import IdempotencyStore, principal_key
+from services.dispute.adapters.idempotency_store import IdempotencyStore, principal_key
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)

@@ -18,10 +18,10 @@ from infra.ports import free_port
 from services.common.database import sqlalchemy_engine
 from services.common.kafka import ensure_topics, idempotent_producer
 from services.dispute.domain import Actor, Role
-from services.dispute.kafka_replay import GroupHasMembers, replay_group
-from services.dispute.main import build_application
-from services.dispute.orders import OrderBook
-from services.dispute.relay import Relay, RelayPosition
+from services.dispute.adapters.kafka_replay import GroupHasMembers, replay_group
+from services.dispute.bootstrap import build_application
+from services.dispute.adapters.order_book import OrderBook
+from services.dispute.relay.relay import Relay, RelayPosition
 from services.dispute.settings import DisputeSettings
 from services.notification.main import create_app as create_notification
 from services.notification.email_outbox import EmailOutbox

@@ -8,12 +8,12 @@ from sqlalchemy import inspect, select
 
 from services.common.database import sqlalchemy_engine
 from services.dispute.domain import Actor, Role
-from services.dispute.main import build_application
-from services.dispute.orders import OrderBook
-from services.dispute.projections import DisputeIndexProjection, live_index_table
-from services.dispute.projections_rebuild import rebuild, status
+from services.dispute.bootstrap import build_application
+from services.dispute.adapters.order_book import OrderBook
+from services.dispute.projections.dispute_index import DisputeIndexProjection, live_index_table
+from services.dispute.projections.rebuild import rebuild, status
 from services.dispute.settings import DisputeSettings
-from services.dispute.timeline import TimelineProjection, live_timeline_table
+from services.dispute.projections.timeline import TimelineProjection, live_timeline_table
 from tests.support.orders import NOW, order_placed
 
 pytestmark = pytest.mark.integration

@@ -10,10 +10,11 @@ from prometheus_client import CollectorRegistry
 from infra.ports import free_port
 from services.common.database import sqlalchemy_engine
 from services.common.metrics import serve_metrics
-from services.dispute.main import build_application, create_app
-from services.dispute.relay import RelayPosition
-from services.dispute.relay_lag import measure_lag
-from services.dispute.relay_metrics import RelayMetrics
+from services.dispute.bootstrap import build_application
+from services.dispute.entrypoints.serve import create_app
+from services.dispute.relay.relay import RelayPosition
+from services.dispute.relay.lag import measure_lag
+from services.dispute.relay.metrics import RelayMetrics
 from services.dispute.settings import DisputeSettings
 from tests.support.relay_streams import open_disputes
 from tests.support.tokens import SECRET, bearer

@@ -9,9 +9,9 @@ import pytest
 from services.common.database import sqlalchemy_engine
 from services.common.kafka import ensure_topics, idempotent_producer
 from services.common.topics import UNLIMITED_RETENTION
-from services.dispute.main import build_application
-from services.dispute.relay import Relay, RelayPosition
-from services.dispute.relay_lock import FileRelayLock, PostgresRelayLock, relay_lock_for
+from services.dispute.bootstrap import build_application
+from services.dispute.relay.relay import Relay, RelayPosition
+from services.dispute.relay.lock import FileRelayLock, PostgresRelayLock, relay_lock_for
 from services.dispute.settings import DisputeSettings
 from tests.support.kafka import eventually
 from tests.support.relay_streams import (check_records, open_disputes, read_to_end,

@@ -10,11 +10,11 @@ from cloudevents.core.formats.json import JSONFormat
 
 from contracts.envelope import EventEnvelope, event_id_for
 from services.common.kafka import ensure_topics, idempotent_producer
-from services.dispute.context import command_context
+from services.dispute.adapters.event_store import command_context
 from services.dispute.domain import Actor, Role
-from services.dispute.main import build_application
-from services.dispute.orders import OrderBook
-from services.dispute.relay import Relay, RelayPosition
+from services.dispute.bootstrap import build_application
+from services.dispute.adapters.order_book import OrderBook
+from services.dispute.relay.relay import Relay, RelayPosition
 from services.common.database import sqlalchemy_engine
 from services.dispute.settings import DisputeSettings
 from tests.support.kafka import read_topic
@@ -92,8 +92,8 @@ async def test_a_cloudevents_sdk_reads_a_published_record_without_custom_code(re
 
 async def test_an_unpublishable_event_blocks_the_relay_there_and_nothing_after_it_is_skipped(
         relay_parts, kafka, monkeypatch):
-    import services.dispute.relay as relay_module
-    from services.dispute.relay import RelayBlocked
+    import services.dispute.relay.relay as relay_module
+    from services.dispute.relay.relay import RelayBlocked
 
     app, position, topic = relay_parts
     [dispute] = open_disputes(app, 1)
@@ -118,7 +118,7 @@ async def test_an_unpublishable_event_blocks_the_relay_there_and_nothing_after_i
 
 
 def test_a_relay_whose_position_was_moved_by_another_stands_down_instead_of_pulling_it_back(relay_parts):
-    from services.dispute.relay_lock import LockLost
+    from services.dispute.relay.lock import LockLost
 
     _, position, _ = relay_parts
     position.advance(0, 10)

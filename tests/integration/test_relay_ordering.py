@@ -10,11 +10,11 @@ import pytest
 from services.common.database import sqlalchemy_engine
 from services.common.kafka import ensure_topics, idempotent_producer
 from services.common.topics import UNLIMITED_RETENTION
-from services.dispute.main import build_application
-from services.dispute.relay import Relay, RelayPosition
-from services.dispute.relay_lag import measure_lag
-from services.dispute.relay_lock import PostgresRelayLock
-from services.dispute.relay_wakeup import ListenWakeup
+from services.dispute.bootstrap import build_application
+from services.dispute.relay.relay import Relay, RelayPosition
+from services.dispute.relay.lag import measure_lag
+from services.dispute.relay.lock import PostgresRelayLock
+from services.dispute.relay.wakeup import ListenWakeup
 from services.dispute.settings import DisputeSettings
 from tests.support.kafka import eventually
 from tests.support.relay_streams import (check_records, open_disputes, read_to_end,

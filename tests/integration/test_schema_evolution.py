@@ -11,10 +11,10 @@ from contracts import disputes as public
 from contracts.envelope import EventEnvelope
 from services.common.database import sqlalchemy_engine
 from services.common.kafka import ensure_topics, idempotent_producer
-from services.dispute.context import command_context
+from services.dispute.adapters.event_store import command_context
 from services.dispute.domain import Actor, Role
-from services.dispute.main import build_application
-from services.dispute.relay import Relay, RelayPosition
+from services.dispute.bootstrap import build_application
+from services.dispute.relay.relay import Relay, RelayPosition
 from services.dispute.settings import DisputeSettings
 from tests.support.kafka import read_topic
 from tests.support.orders import NOW

@@ -18,10 +18,10 @@ from services.common.kafka import kafka_broker
 from contracts.topics import ORDERS_EVENTS, dead_letter_topic
 from services.common.database import sqlalchemy_engine
 from services.common.topics import ensure_platform_topics
-from services.dispute.consumers import register_order_consumer
+from services.dispute.entrypoints.kafka_subscribers import register_order_consumer
 from services.dispute.domain import Actor, DomainError, Role
-from services.dispute.main import build_application
-from services.dispute.orders import OrderBook
+from services.dispute.bootstrap import build_application
+from services.dispute.adapters.order_book import OrderBook
 from services.dispute.settings import DisputeSettings
 from services.refund.main import create_app
 from services.refund.settings import RefundSettings

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from sqlalchemy import Engine, text
 
-from services.dispute.audit_chain import chain_message
+from services.dispute.adapters.audit_chain import chain_message
 
 WHERE = "WHERE originator_id = :id AND originator_version = :version"
 

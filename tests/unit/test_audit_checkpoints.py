@@ -6,8 +6,8 @@ from uuid import uuid4
 
 import pytest
 
-from services.dispute.audit_chain import ChainKeys
-from services.dispute.audit_checkpoints import (BadCheckpoint, Checkpoint, CheckpointBook, Head,
+from services.dispute.adapters.audit_chain import ChainKeys
+from services.dispute.audit.checkpoints import (BadCheckpoint, Checkpoint, CheckpointBook, Head,
                                                 heads_of, parse_record, signed_record)
 
 KEYS = ChainKeys.single("k1", "the-checkpoint-key-of-these-tests-0123")

@@ -4,7 +4,7 @@
 import pytest
 
 from services.common.local_mode import UnsafeSettings
-from services.dispute.audit_chain import DEV_AUDIT_KEY
+from services.dispute.adapters.audit_chain import DEV_AUDIT_KEY
 from services.dispute.settings import DEV_ID_KEY, DisputeSettings
 from services.notification.settings import NotificationSettings
 from services.refund.settings import RefundSettings

@@ -5,8 +5,8 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
-from services.dispute import timeline_text
-from services.dispute.timeline_text import summarise, when
+from services.dispute.projections import timeline_text
+from services.dispute.projections.timeline_text import summarise, when
 
 AT = datetime(2026, 12, 3, 14, 0, tzinfo=timezone.utc)
 SELLER = {"role": "seller", "id": "S-1"}

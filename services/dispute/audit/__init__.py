@@ -1,0 +1,1 @@
+"""Audit over the event store: replay and export, verify the keyed chain, signed checkpoints."""

@@ -1,0 +1,200 @@
+"""audit verify: walk the store once, in notification order, check every dispute's keyed chain
+and compare it with the signed checkpoints (audit/checkpoints.py); report every finding.
+
+Kinds of finding, each with the dispute id and version:
+  edited          one event's content does not match its (original) hash
+  rehashed        hashes from this version on were recomputed without the key
+  hash_missing    an event after the legacy point has no keyed hash (stripped, or forged)
+  unknown_key     a hash names a key id that is not configured
+  event_missing   a gap in a dispute's versions (events deleted)
+  tail_missing    a checkpoint recorded a later version than the store holds (tail deleted)
+  head_rewritten  the stored hash at a checkpointed version is not the checkpointed one
+  unreadable      a stored state that cannot be decoded
+  checkpoint_refused  a checkpoint whose signature does not match (dispute and version unknown)
+
+Memory: one small head per dispute and one per checkpointed dispute, never the events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+from uuid import UUID
+
+from services.dispute.audit.history import head, notifications
+from services.dispute.adapters.audit_chain import GENESIS, ChainKeys, UnknownKey, chain_message, legacy_hash
+from services.dispute.audit.checkpoints import CheckpointBook
+
+Progress = Callable[[int, int], None]
+BATCH = 1000
+KEPT_FINDINGS = 1000
+
+
+@dataclass
+class Finding:
+    kind: str
+    dispute_id: str | None
+    version: int | None
+    notification_id: int | None
+    detail: str
+
+
+@dataclass
+class ChainReport:
+    events: int = 0
+    disputes: int = 0
+    legacy: int = 0
+    checkpoints: int = 0
+    checkpointed_disputes: int = 0
+    uncheckpointed: int = 0  # disputes of the store no checkpoint mentions (yet)
+    findings: list[Finding] = field(default_factory=list)
+    problems: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.problems == 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class _Head:
+    version: int = 0
+    hash: str = GENESIS
+    keyed: bool = False  # a keyed event was seen: every later one must be keyed too
+    resync: bool = False  # the previous hash is unknown (gap, stripped): its link is not checked
+    run: tuple[int, int] | None = None  # (version, notification id) where mismatches began
+    run_length: int = 0
+    legacy_upto: int = 0  # the last legacy version: the first keyed event also covers 1..it
+
+
+class ChainWalk:
+    def __init__(self, mapper, keys: ChainKeys, legacy_until: int, book: CheckpointBook | None):
+        self.mapper, self.keys, self.legacy_until = mapper, keys, legacy_until
+        self.book, self.report = book, ChainReport()
+        self.heads: dict[UUID, _Head] = {}
+
+    def found(self, kind: str, dispute_id: Any, version: int | None, notification_id: int | None,
+              detail: str) -> None:
+        self.report.problems += 1
+        if len(self.report.findings) < KEPT_FINDINGS:
+            self.report.findings.append(Finding(kind, dispute_id and str(dispute_id), version,
+                                                notification_id, detail))
+
+    def check(self, n) -> None:
+        head = self.heads.get(n.originator_id)
+        if head is None:
+            head = self.heads[n.originator_id] = _Head()
+        self.report.events += 1
+        if n.originator_version != head.version + 1:
+            self._end_run(n.originator_id, head)
+            self.found("event_missing", n.originator_id, n.originator_version, n.id,
+                       f"versions {head.version + 1}..{n.originator_version - 1} are missing: deleted")
+            head.resync = True
+        head.version = n.originator_version
+        try:
+            state, meta = self.mapper.decoded(n)
+        except Exception as error:
+            self.found("unreadable", n.originator_id, n.originator_version, n.id,
+                       f"stored state cannot be decoded ({type(error).__name__})")
+            head.resync = True
+            return
+        stored_hash = meta.pop("hash", None)
+        self._against_checkpoint(n, stored_hash)
+        if meta.get("key_id") is None or stored_hash is None:
+            self._unkeyed(n, head, state, stored_hash, meta.get("key_id"))
+        else:
+            self._keyed(n, head, state, meta, stored_hash)
+
+    def _against_checkpoint(self, n, stored_hash: str | None) -> None:
+        recorded = self.book and self.book.recorded.get(n.originator_id)
+        if recorded and recorded.version == n.originator_version and recorded.hash != stored_hash:
+            self.found("head_rewritten", n.originator_id, n.originator_version, n.id,
+                       f"the checkpoint of {recorded.at.isoformat()} (position {recorded.position}) "
+                       f"recorded hash {recorded.hash}, the store has {stored_hash}")
+
+    def _unkeyed(self, n, head: _Head, state: dict, stored_hash: str | None, key_id: str | None) -> None:
+        if key_id is None and not head.keyed and n.id <= self.legacy_until:
+            self.report.legacy += 1
+            head.legacy_upto = n.originator_version
+            head.hash = legacy_hash(head.hash, n.topic, n.originator_id, n.originator_version, state)
+            return
+        self._end_run(n.originator_id, head)
+        what = "no hash" if stored_hash is None else "a hash without a key id"
+        self.found("hash_missing", n.originator_id, n.originator_version, n.id,
+                   f"has {what}: stripped (only events up to notification {self.legacy_until}, "
+                   "before any keyed one of their dispute, may lack a keyed hash)")
+        head.keyed, head.resync = True, True
+
+    def _keyed(self, n, head: _Head, state: dict, meta: dict, stored_hash: str) -> None:
+        head.keyed = True
+        message = chain_message(head.hash, n.topic, n.originator_id, n.originator_version, state, meta)
+        try:
+            expected = self.keys.sign(message, meta["key_id"])
+        except UnknownKey:
+            self._end_run(n.originator_id, head)
+            self.found("unknown_key", n.originator_id, n.originator_version, n.id,
+                       f"hashed with key id {meta['key_id']!r}, which is not configured")
+            head.hash, head.resync = stored_hash, True
+            return
+        if head.resync or expected == stored_hash:
+            self._end_run(n.originator_id, head)
+        elif head.run is None:
+            head.run, head.run_length = (n.originator_version, n.id), 1
+        else:
+            head.run_length += 1
+        head.hash, head.resync = stored_hash, False
+
+    def _end_run(self, dispute_id: UUID, head: _Head) -> None:
+        """A mismatch followed by a good link is one edited event; a run of them, a chain
+        recomputed without the key (the next link fails too, its hash is not keyed)."""
+        if head.run is None:
+            return
+        (version, notification_id), length = head.run, head.run_length
+        if length == 1:
+            self.found("edited", dispute_id, version, notification_id,
+                       "its content does not match its hash: edited" + (
+                           f" (or a legacy version 1..{head.legacy_upto} it covers)"
+                           if head.legacy_upto and version == head.legacy_upto + 1 else ""))
+        else:
+            self.found("rehashed", dispute_id, version, notification_id,
+                       f"versions {version}..{version + length - 1} do not chain under the key: "
+                       "hashes recomputed without it")
+        head.run, head.run_length = None, 0
+
+    def finish(self) -> ChainReport:
+        for dispute_id, last in self.heads.items():
+            self._end_run(dispute_id, last)
+        if self.book is not None:
+            self._tails_against_checkpoints(self.book)
+        self.report.disputes = len(self.heads)
+        return self.report
+
+    def _tails_against_checkpoints(self, book: CheckpointBook) -> None:
+        self.report.checkpoints, self.report.checkpointed_disputes = book.read, len(book.recorded)
+        self.report.uncheckpointed = sum(1 for d in self.heads if d not in book.recorded)
+        for refused in book.refused:
+            self.found("checkpoint_refused", None, None, None, f"{refused.where}: {refused.problem}")
+        for dispute_id, recorded in book.recorded.items():
+            last = self.heads.get(dispute_id)
+            held = last.version if last else 0
+            if recorded.version > held:
+                self.found("tail_missing", dispute_id, held + 1, None,
+                           f"the checkpoint of {recorded.at.isoformat()} (position {recorded.position}) "
+                           f"recorded version {recorded.version}, the store ends at version {held}: "
+                           f"versions {held + 1}..{recorded.version} deleted")
+
+
+def verify(app, checkpoints: CheckpointBook | None = None, legacy_until: int = 0,
+           progress: Progress | None = None) -> ChainReport:
+    """Walk the store and check every dispute's keyed chain (read `checkpoints` before the
+    store, so the store can only be ahead of them)."""
+    walk, total = ChainWalk(app.mapper, app.chain_keys, legacy_until, checkpoints), head(app.recorder)
+    for n in notifications(app.recorder):
+        walk.check(n)
+        if progress and walk.report.events % BATCH == 0:
+            progress(walk.report.events, total)
+    if progress:
+        progress(walk.report.events, total)
+    return walk.finish()

@@ -1,0 +1,66 @@
+"""HTTP routes of the dispute service, under /v1: opening and reading here, the commands in
+one module per topic (negotiation, fulfilment, review, conversation, evidence)."""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import JSONResponse
+
+from services.common.problems import Problem
+from services.dispute.application import commands, use_cases
+from services.dispute.application.commands import Acting
+from services.dispute.entrypoints.http import (conversation, evidence, fulfilment, items,
+                                              negotiation, review)
+from services.dispute.entrypoints.http.command_requests import answer, replay_answer
+from services.dispute.entrypoints.http.consistency import ReadYourWrites
+from services.dispute.entrypoints.http.deps import (  # noqa: F401 (principal, clock: re-exported)
+    Caller, actor_of, clock, correlation_id, dispute_to_read, principal, require_role, run_domain,
+)
+from services.dispute.entrypoints.http.idempotency import fingerprint, idempotent
+from services.dispute.entrypoints.http.schemas import DisputeView, OpenDispute, dispute_view
+
+router = APIRouter(prefix="/v1")
+KeyHeader = Annotated[str | None, Header(min_length=1, max_length=255)]
+
+
+@router.post("/disputes", status_code=201, response_model=DisputeView)
+async def open_dispute(body: OpenDispute, caller: Caller, request: Request,
+                       consistency: ReadYourWrites, idempotency_key: KeyHeader = None):
+    require_role(caller, frozenset({"buyer"}))
+    response = await idempotent(request, caller, idempotency_key, fingerprint(request, body),
+                                partial(_open, body, caller, request, idempotency_key),
+                                partial(replay_answer, request, caller))
+    await consistency.after_command(request, response)
+    return response
+
+
+async def _open(body: OpenDispute, caller, request: Request, key: str | None) -> JSONResponse:
+    state = request.app.state
+    order = await asyncio.to_thread(state.orders.facts, body.order_id)
+    if order is None:
+        raise Problem(422, "ORDER_NOT_FOUND", f"order {body.order_id} is not known")
+    if order.buyer_id != caller.id:
+        raise Problem(403, "FORBIDDEN", "you are not the buyer of this order")
+    correlation = correlation_id(request)
+    command = commands.OpenDispute(order=order, item_id=body.item_id, reason=body.reason,
+                                   request=body.request, request_amount=body.request_amount,
+                                   description=body.description)
+    by = Acting(actor_of(caller), state.clock(), correlation, key or correlation)
+    dispute = await run_domain(use_cases.open_dispute, state.disputes, command, by)
+    return answer(dispute, request, caller, opened=True)
+
+
+@router.get("/disputes/{dispute_id}", response_model=DisputeView)
+async def get_dispute(dispute_id: UUID, caller: Caller, request: Request, response: Response):
+    dispute = await dispute_to_read(request, dispute_id, caller)
+    response.headers["ETag"] = f'"{dispute.version}"'
+    return dispute_view(dispute, caller, request.app.state.settings.view_latest_messages)
+
+
+for _topic in (negotiation, fulfilment, review, conversation, evidence, items):
+    router.include_router(_topic.router)

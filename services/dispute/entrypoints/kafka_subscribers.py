@@ -1,0 +1,148 @@
+"""Kafka consumers of the dispute service: upstream order events feed the order book (and
+refunds made outside disputes reach the open disputes of the order); refund results are
+recorded on their disputes. An OrderPlaced contradicting a known order is dead-lettered with
+its reason (`dlq-reason`), the order keeping its first facts."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+from functools import partial
+from typing import Callable
+from uuid import UUID
+
+import structlog
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
+
+from contracts.orders import OrderRefunded, parse_order_event
+from contracts.refunds import RefundFailed, RefundIssued, parse_refund_event
+from contracts.topics import ORDERS_EVENTS, REFUNDS_EVENTS, dead_letter_topic
+from services.common.consumers import RetryLater, dead_letter, handle_or_dead_letter
+from services.dispute.application import use_cases
+from services.dispute.application.commands import (Acting, Command, NoteRefundOutsideDispute,
+                                                   RecordRefundFailed, RecordRefundIssued)
+from services.dispute.application.disputes import DisputeApplication
+from services.dispute.domain import Actor, DomainError, Role
+from services.dispute.adapters.order_book import OrderBook, OrderContradicted
+
+GROUP = "dispute"
+ORDER_SERVICE = Actor(Role.SERVICE, "order-service")
+REFUND_SERVICE = Actor(Role.SERVICE, "refund-service")
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+CONFLICT_RETRIES = 5
+log = structlog.get_logger("orders")
+
+
+def register_order_consumer(broker: KafkaBroker, order_book: OrderBook,
+                            disputes: DisputeApplication | None = None) -> None:
+    dlq = dead_letter_topic(ORDERS_EVENTS, GROUP)
+
+    @broker.subscriber(ORDERS_EVENTS, group_id=GROUP, auto_offset_reset="earliest",
+                       ack_policy=AckPolicy.NACK_ON_ERROR)
+    async def on_order_event(message: KafkaMessage) -> None:
+        try:
+            event = parse_order_event(message.body)
+        except ValidationError as error:
+            await dead_letter(broker, dlq, message, error)
+            return
+
+        async def apply() -> None:
+            try:
+                await asyncio.to_thread(apply_order_event, order_book, disputes, event)
+            except OrderContradicted as refusal:
+                log.warning("order_contradicts_known_order", order_id=event.order_id,
+                            event_id=str(event.event_id), changes=refusal.changes)
+                await dead_letter(broker, dlq, message, refusal, reason=refusal.reason)
+
+        await handle_or_dead_letter(broker, dlq, message, apply)
+
+
+def apply_order_event(book: OrderBook, disputes: DisputeApplication | None, event) -> None:
+    applied = book.apply(event)
+    log.info("order_event_applied" if applied else "order_event_duplicate",
+             order_id=event.order_id, event_type=event.event_type, event_id=str(event.event_id))
+    if isinstance(event, OrderRefunded) and disputes is not None:
+        # also on a duplicate: a crash after the book and before the disputes is redelivered
+        note_outside_refund(book, disputes, event)
+
+
+def note_outside_refund(book: OrderBook, disputes: DisputeApplication, event: OrderRefunded,
+                        now: Callable[[], datetime] = utc_now) -> None:
+    """Every dispute of the order that exists learns of the refund (once per order event)."""
+    facts = book.facts(event.order_id)
+    if facts is None:  # OrderPlaced not seen yet: no dispute can exist
+        return
+    command = NoteRefundOutsideDispute(order=facts, order_event_id=str(event.event_id))
+    by = Acting(ORDER_SERVICE, event.refunded_at, str(event.event_id), str(event.event_id))
+    for item_id in facts.items:
+        for dispute_id in disputes.dispute_ids_for_item(event.order_id, item_id):
+            run_on_dispute(disputes, dispute_id, command, by, quiet={"DISPUTE_NOT_FOUND"}, now=now)
+
+
+def register_refund_consumer(broker: KafkaBroker, disputes: DisputeApplication) -> None:
+    """RefundIssued / RefundFailed from the refund service are recorded on the dispute, once
+    per refund id (the aggregate ignores a refund id it has already recorded)."""
+    dlq = dead_letter_topic(REFUNDS_EVENTS, GROUP)
+
+    @broker.subscriber(REFUNDS_EVENTS, group_id=GROUP, auto_offset_reset="earliest",
+                       ack_policy=AckPolicy.NACK_ON_ERROR)
+    async def on_refund_result(message: KafkaMessage) -> None:
+        try:
+            result = parse_refund_event(message.body)
+        except ValidationError as error:
+            await dead_letter(broker, dlq, message, error)
+            return
+        record = partial(asyncio.to_thread, record_refund_result, disputes, result)
+        await handle_or_dead_letter(broker, dlq, message, record)
+
+
+def record_refund_result(disputes: DisputeApplication, result: RefundIssued | RefundFailed,
+                         now: Callable[[], datetime] = utc_now) -> None:
+    by = Acting(REFUND_SERVICE, result.occurred_at, result.correlation_id or str(result.event_id),
+                str(result.event_id))
+    refused = run_on_dispute(disputes, result.dispute_id, _recording(result), by, now=now)
+    if refused is None:
+        log.info("refund_result_recorded", event_type=result.event_type, refund_id=result.refund_id,
+                 dispute_id=str(result.dispute_id))
+
+
+def run_on_dispute(disputes: DisputeApplication, dispute_id: UUID, command: Command, by: Acting, *,
+                   quiet: frozenset[str] | set[str] = frozenset(),
+                   now: Callable[[], datetime] = utc_now) -> str | None:
+    """Run a command a Kafka message asks for; None when done, else the refusal's code.
+
+    Deadlines are applied at this service's own clock: a message stamped by another service's
+    (possibly skewed) clock must not fire a timer early. The command keeps the message's time.
+
+    Conflicts with concurrent commands are retried, then left to Kafka's redelivery; a refusal
+    (the message will never succeed) is logged for operators instead of looping.
+    """
+    with structlog.contextvars.bound_contextvars(dispute_id=str(dispute_id),
+                                                 correlation_id=by.correlation_id):
+        for _ in range(CONFLICT_RETRIES):
+            try:
+                use_cases.run(disputes, dispute_id, command, by, deadlines_at=now())
+                return None
+            except DomainError as error:
+                if error.code == "CONCURRENCY_CONFLICT":
+                    continue
+                if error.code not in quiet:
+                    log.error("kafka_command_refused", code=error.code,
+                              causation_id=by.causation_id, detail=error.message)
+                return error.code
+    raise RetryLater(f"{by.causation_id}: conflicts persisted on {dispute_id}; Kafka redelivers")
+
+
+def _recording(result: RefundIssued | RefundFailed) -> RecordRefundIssued | RecordRefundFailed:
+    if isinstance(result, RefundIssued):
+        return RecordRefundIssued(refund_id=result.refund_id, amount=result.amount,
+                                  currency=result.currency)
+    return RecordRefundFailed(refund_id=result.refund_id, reason=result.reason,
+                              retryable=result.retryable)

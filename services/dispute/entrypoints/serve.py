@@ -1,0 +1,116 @@
+"""Composition root of the API process (`python -m services.dispute.main serve`): the HTTP
+routes, the Kafka consumers (orders, refund results) and the workers (projections, deadlines,
+idempotency purge), over parts built once from settings (bootstrap.ApiParts)."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+from datetime import datetime, timezone
+from typing import Callable
+
+import structlog
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+
+from services.common.kafka import ensure_topics, kafka_broker
+from services.common.periodic import every
+from services.common.problems import install_problem_handlers
+from services.common.startup import BackgroundConnection
+from services.common.token_settings import build_token_verifier
+from services.common.topics import dead_letter_topics_of
+from services.common.urls import masked_url
+from services.dispute.adapters.order_book import OrderBook
+from services.dispute.application.deadline_worker import DeadlineWorker
+from services.dispute.application.disputes import DisputeApplication
+from services.dispute.bootstrap import ApiParts
+from services.dispute.entrypoints.http import console, ops, queries, routes, timeline_routes
+from services.dispute.entrypoints.http.limits import install_limits
+from services.dispute.entrypoints.kafka_subscribers import (register_order_consumer,
+                                                            register_refund_consumer)
+from services.dispute.settings import DisputeSettings
+
+log = structlog.get_logger("dispute")
+ROUTERS = (routes.router, ops.router, queries.router, timeline_routes.router, console.router)
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def build_broker(settings: DisputeSettings, order_book: OrderBook | None = None,
+                 disputes: DisputeApplication | None = None) -> KafkaBroker:
+    """The API's Kafka consumers, unconnected (`make asyncapi` documents this broker)."""
+    broker = kafka_broker(settings.kafka_connection(), client_id="dispute-api")
+    register_order_consumer(broker, order_book, disputes)
+    register_refund_consumer(broker, disputes)
+    return broker
+
+
+def create_app(settings: DisputeSettings, clock: Callable[[], datetime] = utc_now,
+               run_consumers: bool = True, run_workers: bool | None = None) -> FastAPI:
+    """run_consumers: Kafka consumers; run_workers: projection and deadline worker
+    (default: settings.run_workers). Raises UnsafeSettings before touching anything when the
+    token settings are not fit outside local mode."""
+    tokens = build_token_verifier(settings)
+    parts = ApiParts.build(settings)
+    broker = build_broker(settings, parts.orders, parts.disputes)
+    kafka = BackgroundConnection("dispute-consumers", lambda: _connect(settings, broker), broker.stop)
+    workers = settings.run_workers if run_workers is None else run_workers
+    app = FastAPI(title="Dispute service", version="1",
+                  lifespan=_lifespan(settings, parts, kafka, run_consumers, workers))
+    _hold(app, parts, settings=settings, clock=clock, tokens=tokens, broker=broker)
+    install_problem_handlers(app)
+    install_limits(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.get("/health")(lambda: {"status": "ok", "kafka": "connected" if kafka.connected
+                                else ("off" if not run_consumers else "connecting")})
+    return app
+
+
+def _hold(app: FastAPI, parts: ApiParts, **more) -> None:
+    """What handlers read from `request.app.state`: the parts, and settings, clock, tokens."""
+    for name in ApiParts.__dataclass_fields__:
+        setattr(app.state, name, getattr(parts, name))
+    app.state.projections = parts.projections
+    for name, value in more.items():
+        setattr(app.state, name, value)
+
+
+async def _connect(settings: DisputeSettings, broker: KafkaBroker) -> None:
+    # Only the dead-letter topics it writes: the topics it reads are provisioned.
+    await ensure_topics(settings.kafka_connection(), {t: {} for t in dead_letter_topics_of("dispute")},
+                        settings.topic_partitions)
+    await broker.start()
+
+
+def _lifespan(settings: DisputeSettings, parts: ApiParts, kafka: BackgroundConnection,
+              run_consumers: bool, run_workers: bool):
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        stopping = asyncio.Event()
+        if run_consumers:
+            kafka.begin()
+        workers = _start_workers(app, parts, settings, stopping) if run_workers else []
+        log.info("dispute_api_started", port=settings.http_port,
+                 database=masked_url(settings.database_url))
+        yield
+        stopping.set()
+        await asyncio.gather(*workers)
+        await kafka.end()
+
+    return lifespan
+
+
+def _start_workers(app: FastAPI, parts: ApiParts, settings: DisputeSettings,
+                   stopping: asyncio.Event) -> list[asyncio.Task]:
+    """The projections, the deadline worker and the idempotency purge, on the app's clock
+    (read at each tick: tests move it)."""
+    now = lambda: app.state.clock()  # noqa: E731
+    deadlines = DeadlineWorker(parts.disputes, parts.engine, now)
+    purge = lambda: parts.idempotency.purge_expired(now())  # noqa: E731
+    return [asyncio.create_task(parts.projection.run(stopping)),
+            asyncio.create_task(parts.timeline.run(stopping)),
+            asyncio.create_task(deadlines.run(stopping, settings.deadline_poll_interval)),
+            asyncio.create_task(every(3600, purge, stopping, "idempotency_purge"))]

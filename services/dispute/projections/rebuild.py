@@ -1,0 +1,90 @@
+"""Rebuild a projection without downtime.
+
+The next generation's table is built beside the live one from the start of history (readers
+keep reading the live one), caught up to the head, then `projection_versions` is switched in
+one transaction; the running service's projection follows the new generation from its own
+position, and the old table is dropped once readers that resolved it have had time to finish.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from sqlalchemy import Engine, delete
+
+from services.dispute.projections.dispute_index import DisputeIndexProjection
+from services.dispute.projections.tracked import (TrackedProjection, live_version,
+                                               projection_positions, switch_live_version)
+from services.dispute.projections.timeline import TimelineProjection
+
+PROJECTIONS: dict[str, type[TrackedProjection]] = {
+    DisputeIndexProjection.name: DisputeIndexProjection,
+    TimelineProjection.name: TimelineProjection,
+}
+ALIASES = {"index": DisputeIndexProjection.name, "timeline": TimelineProjection.name}
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Rebuilt:
+    name: str
+    old_version: int
+    new_version: int
+    table: str
+    events: int
+    seconds: float
+
+
+def projection_named(name: str) -> type[TrackedProjection]:
+    try:
+        return PROJECTIONS[ALIASES.get(name, name)]
+    except KeyError:
+        raise LookupError(f"no projection {name!r}; known: {', '.join(PROJECTIONS)}") from None
+
+
+def rebuild(kind: type[TrackedProjection], app, engine: Engine, progress: Progress | None = None,
+            grace_seconds: float = 2.0, batch_size: int = 1000) -> Rebuilt:
+    started = time.monotonic()
+    with engine.connect() as conn:
+        old = live_version(conn, kind.name)
+    builder = kind(app, engine, batch_size=batch_size, version=old + 1)
+    _fresh(builder, engine, old + 1)
+    done = 0
+    while batch := builder.catch_up_once():
+        done += batch
+        if progress:
+            progress(done, app.recorder.max_notification_id() or 0)
+    with engine.begin() as conn:
+        switch_live_version(conn, kind.name, old, old + 1)
+    done += builder.catch_up()
+    time.sleep(grace_seconds)  # requests that resolved the old table before the switch finish
+    _drop(builder, engine, old)
+    return Rebuilt(kind.name, old, old + 1, builder.table(old + 1).name, done,
+                   round(time.monotonic() - started, 2))
+
+
+def _fresh(builder: TrackedProjection, engine: Engine, version: int) -> None:
+    """A table left by an interrupted rebuild is not live: start it again from nothing."""
+    _drop(builder, engine, version)
+    builder.table(version).metadata.create_all(engine)
+
+
+def _drop(builder: TrackedProjection, engine: Engine, version: int) -> None:
+    table = builder.table(version)
+    table.drop(engine, checkfirst=True)
+    with engine.begin() as conn:
+        conn.execute(delete(projection_positions).where(projection_positions.c.name == table.name))
+
+
+def status(app, engine: Engine) -> list[dict]:
+    head = app.recorder.max_notification_id() or 0
+    rows = []
+    for kind in PROJECTIONS.values():
+        projection = kind(app, engine)
+        position = projection.position()
+        rows.append({"name": kind.name, "version": projection.version(),
+                     "table": projection.live_table().name, "position": position,
+                     "head": head, "behind": head - position})
+    return rows

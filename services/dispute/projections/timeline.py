@@ -1,0 +1,152 @@
+"""The timeline: one row per stored dispute event, with who, when and a human sentence.
+
+A tracked projection (tracked.py): rows and position in one transaction, one table per
+generation, so `disputectl projections rebuild timeline` can rebuild it from the events.
+`timeline_entry` is also what audit replay uses to show a timeline from the events alone.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, is_dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, Iterable
+from uuid import UUID
+
+from sqlalchemy import (JSON, Column, Engine, Integer, MetaData, String, Table, Text,
+                        insert, select)
+
+from services.common.database import UtcDateTime
+
+from services.dispute.projections.tracked import TrackedProjection, live_version, physical_name
+from services.dispute.projections.timeline_text import summarise
+
+TIMELINE = "timeline_entries"
+PLATFORM_ONLY, PARTIES = "PLATFORM_ONLY", "PARTIES"
+PUBLIC_NAMES = {"Opened": "DisputeOpened", "Withdrawn": "DisputeWithdrawn", "Closed": "DisputeClosed"}
+BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+
+
+def timeline_table(table_name: str, meta: MetaData) -> Table:
+    return Table(
+        table_name, meta,
+        Column("dispute_id", String(36), primary_key=True),
+        Column("version", Integer, primary_key=True),
+        Column("at", UtcDateTime(), nullable=False, index=True),
+        Column("actor_role", String(16), nullable=False),
+        Column("actor_id", String(128), nullable=False),
+        Column("event_type", String(64), nullable=False),
+        Column("summary", Text, nullable=False),
+        Column("details", JSON, nullable=False),
+        Column("visibility", String(16), nullable=False),
+    )
+
+
+_live_tables: dict[str, Table] = {}
+
+
+def live_timeline_table(engine: Engine) -> Table:
+    with engine.connect() as conn:
+        name = physical_name(TIMELINE, live_version(conn, TIMELINE))
+    if name not in _live_tables:
+        _live_tables[name] = timeline_table(name, MetaData())
+    return _live_tables[name]
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal | UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return utc(value).isoformat().replace("+00:00", "Z")
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if is_dataclass(value) and not isinstance(value, type):  # the domain's value objects
+        return jsonable(asdict(value))
+    return value
+
+
+def utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def timeline_entry(event: Any, currency: str) -> dict:
+    """The timeline row of one domain event; `currency` is the dispute's (from its opening)."""
+    kind = type(event).__name__
+    fields = {k: v for k, v in vars(event).items() if k not in BASE_FIELDS}
+    actor = fields["actor"]
+    details = jsonable({k: v for k, v in fields.items() if k not in ("actor", "at")})
+    secret = kind == "MessagePosted" and fields.get("visibility") == PLATFORM_ONLY
+    return {
+        "dispute_id": str(event.originator_id), "version": event.originator_version,
+        "at": utc(fields.get("at") or event.timestamp), "actor_role": str(actor["role"]),
+        "actor_id": str(actor["id"]), "event_type": PUBLIC_NAMES.get(kind, kind),
+        "summary": summarise(kind, fields, currency), "details": details,
+        "visibility": PLATFORM_ONLY if secret else PARTIES,
+    }
+
+
+def timeline_from_events(events: Iterable[Any]) -> list[dict]:
+    """The timeline of one dispute from its domain events alone (audit replay)."""
+    entries, currency = [], ""
+    for event in events:
+        currency = getattr(event, "currency", None) if event.originator_version == 1 else currency
+        entries.append(timeline_entry(event, currency or ""))
+    return entries
+
+
+def entry_view(row: dict) -> dict:
+    """The API shape of a stored row (or of a `timeline_entry`)."""
+    return {"at": jsonable(row["at"]), "actor": {"role": row["actor_role"], "id": row["actor_id"]},
+            "event_type": row["event_type"], "summary": row["summary"],
+            "details": row["details"] if isinstance(row["details"], dict) else json.loads(row["details"]),
+            "version": row["version"], "visibility": row["visibility"]}
+
+
+class TimelineProjection(TrackedProjection):
+    name = TIMELINE
+
+    def define_table(self, table_name: str, meta: MetaData) -> Table:
+        return timeline_table(table_name, meta)
+
+    def prepare(self, notifications) -> list[Any]:
+        return [self.app.mapper.to_domain_event(n) for n in notifications]
+
+    def write(self, conn, table: Table, events: list[Any]) -> None:
+        currencies: dict[UUID, str] = {}
+        for event in events:
+            currency = self._currency(conn, table, event, currencies)
+            row = timeline_entry(event, currency)
+            exists = conn.execute(select(table.c.version).where(
+                table.c.dispute_id == row["dispute_id"], table.c.version == row["version"])).first()
+            if exists is None:
+                conn.execute(insert(table).values(**row))
+
+    def _currency(self, conn, table: Table, event: Any, known: dict[UUID, str]) -> str:
+        dispute_id = event.originator_id
+        if event.originator_version == 1:
+            known[dispute_id] = event.currency
+        if dispute_id not in known:
+            details = conn.execute(select(table.c.details).where(
+                table.c.dispute_id == str(dispute_id), table.c.version == 1)).scalar()
+            details = json.loads(details) if isinstance(details, str) else (details or {})
+            known[dispute_id] = details.get("currency", "")
+        return known[dispute_id]
+
+
+def read_timeline(engine: Engine, dispute_id: UUID, as_of: datetime | None,
+                  include_platform_only: bool, *, after_version: int = 0,
+                  limit: int | None = None) -> list[dict]:
+    """Entries in version order, after `after_version`, at most `limit` of them."""
+    table = live_timeline_table(engine)
+    query = select(table).where(table.c.dispute_id == str(dispute_id),
+                                table.c.version > after_version)
+    if as_of is not None:
+        query = query.where(table.c.at <= as_of)
+    if not include_platform_only:
+        query = query.where(table.c.visibility != PLATFORM_ONLY)
+    with engine.connect() as conn:
+        rows = conn.execute(query.order_by(table.c.version).limit(limit)).mappings().all()
+    return [entry_view(row) for row in rows]

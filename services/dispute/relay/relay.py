@@ -1,0 +1,152 @@
+"""The relay: follows the event store's notification log and publishes, in log order, to Kafka.
+
+Its position is recorded only after Kafka acknowledged the batch, so a crash re-publishes
+(same `event_id`s, consumers drop the duplicates) and never skips. With `checkpoints`, each
+batch is followed by a signed checkpoint of its chain heads (`audit/checkpoint_topic.py`).
+Only the holder of the relay lock publishes (`lock.py`); the others stand by and take over
+when it dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from sqlalchemy import BigInteger, Column, Engine, MetaData, String, Table, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from contracts.topics import DISPUTES_EVENTS
+from services.dispute.audit.checkpoint_topic import CheckpointPublisher
+from services.dispute.relay.lock import LockLost, Unguarded, wait_for_lock
+from services.dispute.relay.metrics import RelayMetrics
+from services.dispute.relay.wakeup import PollingWakeup
+from services.dispute.relay.translation import is_public, to_envelope
+
+log = structlog.get_logger("relay")
+metadata = MetaData()
+relay_positions = Table(
+    "relay_positions", metadata,
+    Column("name", String(64), primary_key=True), Column("position", BigInteger, nullable=False),
+)
+
+
+class RelayPosition:
+    def __init__(self, engine: Engine, name: str = DISPUTES_EVENTS):
+        self.engine, self.name = engine, name
+
+    def create_tables(self) -> None:
+        metadata.create_all(self.engine)
+
+    def get(self) -> int:
+        with self.engine.connect() as conn:
+            value = conn.execute(select(relay_positions.c.position)
+                                 .where(relay_positions.c.name == self.name)).scalar()
+        return value or 0
+
+    def set(self, position: int) -> None:
+        with self.engine.begin() as conn:
+            done = conn.execute(update(relay_positions).where(relay_positions.c.name == self.name)
+                                .values(position=position)).rowcount
+            if not done:
+                conn.execute(insert(relay_positions).values(name=self.name, position=position))
+
+    def advance(self, start: int, position: int) -> None:
+        """Move from `start` to `position`, or raise LockLost if another relay moved it first:
+        a relay that lost its lock unnoticed must not pull the position back."""
+        with self.engine.begin() as conn:
+            moved = conn.execute(update(relay_positions)
+                                 .where(relay_positions.c.name == self.name,
+                                        relay_positions.c.position == start)
+                                 .values(position=position)).rowcount
+            if moved:
+                return
+            current = conn.execute(select(relay_positions.c.position)
+                                   .where(relay_positions.c.name == self.name)).scalar()
+            if current is not None or start != 0:
+                raise LockLost()
+            try:
+                conn.execute(insert(relay_positions).values(name=self.name, position=position))
+            except IntegrityError:
+                raise LockLost() from None
+
+
+class RelayBlocked(Exception):
+    """A stored event cannot be published (its contract refuses it): the relay stops there, so
+    nothing after it is published out of order or skipped, until the code is fixed."""
+
+    def __init__(self, notification_id: int, error: Exception):
+        super().__init__(f"stored event {notification_id} cannot be published: {error!r}")
+        self.notification_id, self.error = notification_id, error
+
+
+class Relay:
+    def __init__(self, app, producer, position: RelayPosition, batch_size: int = 200,
+                 poll_interval: float = 0.2, topic: str = DISPUTES_EVENTS, *, lock=None,
+                 wakeup: PollingWakeup | None = None, metrics: RelayMetrics | None = None,
+                 checkpoints: CheckpointPublisher | None = None):
+        self.app, self.producer, self.position = app, producer, position
+        self.checkpoints = checkpoints
+        self.batch_size, self.poll_interval, self.topic = batch_size, poll_interval, topic
+        self.lock, self.wakeup = lock or Unguarded(), wakeup or PollingWakeup()
+        self.metrics = metrics or RelayMetrics()
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Stand by for the lock, publish while it is held; again if it is lost."""
+        while await wait_for_lock(self.lock, stopping):
+            try:
+                await self._publish_while_held(stopping)
+            except LockLost:
+                log.warning("relay_lock_lost", lock=self.lock.name)
+            finally:
+                self.metrics.active.set(0)
+                await self.lock.release()
+
+    async def _publish_while_held(self, stopping: asyncio.Event) -> None:
+        # The previous holder may have advanced the position: every batch reads it afresh.
+        log.info("relay_took_over", lock=self.lock.name, topic=self.topic,
+                 position=await asyncio.to_thread(self.position.get))
+        self.metrics.active.set(1)
+        while not stopping.is_set():
+            if not await self.lock.still_held():
+                raise LockLost()
+            if await self.publish_next_batch() == 0:
+                await self.wakeup.wait(self.poll_interval, stopping)
+
+    async def publish_next_batch(self) -> int:
+        start = await asyncio.to_thread(self.position.get)
+        notifications = await asyncio.to_thread(
+            self.app.recorder.select_notifications, start, self.batch_size, inclusive_of_start=False)
+        if not notifications:
+            return 0
+        envelopes, links, blocked = self._translate(notifications)
+        if envelopes:
+            await self._publish(envelopes)
+            if self.checkpoints:
+                await self.checkpoints.publish(envelopes[-1][0], links)
+            await asyncio.to_thread(self.position.advance, start, envelopes[-1][0])
+            self.metrics.published.inc(len(envelopes))
+            log.info("relay_published", count=len(envelopes), first=envelopes[0][0],
+                     position=envelopes[-1][0])
+        if blocked is not None:
+            raise blocked
+        return len(envelopes)
+
+    def _translate(self, notifications) -> tuple[list, list, RelayBlocked | None]:
+        """(notification id, envelope or None for internal events) for the batch, up to the
+        first event that cannot be published; and (dispute id, version, hash) of the same."""
+        envelopes, links = [], []
+        for notification in notifications:
+            try:
+                domain_event, meta = self.app.mapper.to_domain_event_with_meta(notification)
+                envelope = to_envelope(domain_event, meta) if is_public(domain_event) else None
+            except Exception as error:
+                return envelopes, links, RelayBlocked(notification.id, error)
+            envelopes.append((notification.id, envelope))
+            links.append((notification.originator_id, notification.originator_version, meta.get("hash")))
+        return envelopes, links, None
+
+    async def _publish(self, envelopes) -> None:
+        sent = [await self.producer.send(self.topic, value=e.kafka_value(), key=e.kafka_key(),
+                                         headers=e.kafka_headers())
+                for _, e in envelopes if e is not None]
+        await asyncio.gather(*sent)
