@@ -8,7 +8,7 @@ ROLE ?= buyer
 SUB ?= B-1
 
 
-.PHONY: system-run system-test install kafka-jars run test test-fast token order mails contracts asyncapi bench bench-export clean
+.PHONY: system-run system-test install kafka-jars check run test test-fast token order mails contracts asyncapi bench bench-export clean
 
 system-run:  ## Debian packages make run needs (Java, Maven, python3-venv), installed when missing
 	@bash tools/ensure_packages.sh run
@@ -30,8 +30,12 @@ kafka-jars: install  ## fetch the Kafka broker jars from Maven Central (once, ca
 run: system-run kafka-jars  ## the whole system locally: Kafka, dispute API + relay, notification, refund
 	$(PY) -m tools.run_local
 
-test: system-test kafka-jars  ## every tier, against a real Kafka broker and PostgreSQL started for the run
+test: system-test kafka-jars check  ## the layering and types, then every tier against a real Kafka broker and PostgreSQL started for the run
 	$(PY) -m pytest -ra $(PYTEST_ARGS)
+
+check: install  ## import-linter contracts (the layering) and mypy (strict on the domain); part of make test
+	$(VENV)/bin/lint-imports --no-cache
+	$(PY) -m mypy
 
 test-fast: install  ## unit and component tests only (no servers)
 	$(PY) -m pytest -ra tests/unit tests/component

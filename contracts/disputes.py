@@ -158,7 +158,7 @@ class EvidenceRequested(DisputePayload):
 
 
 class MessagePosted(DisputePayload):
-    """That a party wrote; the text stays behind the API (see services/dispute/relay/translation.py)."""
+    """That a party wrote; the text stays behind the API (see services/dispute/adapters/translation.py)."""
 
     event_type: ClassVar[str] = "MessagePosted"
     message_id: str

@@ -1,7 +1,7 @@
 """Start a dispute process from the environment (DISPUTE_*):
 
 python -m services.dispute.main serve   HTTP API (+ its Kafka consumers and workers): entrypoints/serve.py
-python -m services.dispute.main relay   publish the event store to Kafka: relay/process.py
+python -m services.dispute.main relay   publish the event store to Kafka: entrypoints/relay_process.py
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from services.common.http import serve_unless_unsafe
 from services.common.local_mode import UnsafeSettings
 from services.common.logging import configure_logging
 from services.dispute.entrypoints.serve import create_app
-from services.dispute.relay.process import run_until_signalled
+from services.dispute.entrypoints.relay_process import run_until_signalled
 from services.dispute.settings import DisputeSettings
 
 log = structlog.get_logger("dispute")

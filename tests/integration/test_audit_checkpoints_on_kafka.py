@@ -15,7 +15,7 @@ from services.common.database import sqlalchemy_engine
 from services.common.kafka import ensure_topics, idempotent_producer
 from services.common.topics import DISPUTES_AUDIT, platform_topics
 from services.dispute.audit import verify as audit_verify
-from services.dispute.relay import process as relay_process
+from services.dispute.entrypoints import relay_process
 from services.dispute.adapters.audit_chain import DEV_AUDIT_KEY, DEV_KEYS
 from services.dispute.audit.checkpoints import Checkpoint, Head, signed_record
 from services.dispute.audit.checkpoint_topic import CheckpointPublisher, read_checkpoints

@@ -15,7 +15,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from contracts.envelope import EventEnvelope, event_id_for
 from services.dispute.domain import Actor, Role
 from services.dispute.adapters.order_book import OrderBook
-from services.dispute.relay.translation import is_public
+from services.dispute.adapters.translation import is_public
 from tests.support.orders import NOW, order_placed
 
 BUYER = Actor(Role.BUYER, "B-1")

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from contracts import disputes as public
 from contracts.envelope import EventEnvelope
 from services.dispute.domain import Dispute, values
-from services.dispute.relay.translation import (
+from services.dispute.adapters.translation import (
     INTERNAL, PUBLIC_EVENTS, UnmappedDomainEvent, is_public, to_envelope, to_payload,
 )
 from tests.unit.domain.support import (

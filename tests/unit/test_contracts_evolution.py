@@ -14,7 +14,7 @@ from contracts import disputes as public
 from services.dispute.application.disputes import DisputeApplication
 from services.dispute.adapters.event_store import command_context
 from services.dispute.domain import Actor, Role
-from services.dispute.relay.translation import to_envelope
+from services.dispute.adapters.translation import to_envelope
 from tests.support.skeleton_events import store_skeleton_dispute
 from tests.unit.domain.support import IDS, open_dispute
 

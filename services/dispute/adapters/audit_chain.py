@@ -62,14 +62,14 @@ def chain_message(previous: str, topic: str, originator_id: UUID, version: int, 
     return previous.encode() + canonical([topic, str(originator_id), version, state, meta])
 
 
-def legacy_hash(previous: str, topic: str, originator_id: UUID, version: int, state: dict) -> str:
+def legacy_hash(previous: str, topic: str, originator_id: UUID | str, version: int, state: dict) -> str:
     """The unkeyed sha256 link stored before the chain was keyed."""
     body = json.dumps([topic, str(originator_id), version, state], sort_keys=True,
                       separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256((previous + body).encode()).hexdigest()
 
 
-def legacy_digest(events: Iterable[tuple[str, UUID, int, dict]], previous: str = GENESIS) -> str:
+def legacy_digest(events: Iterable[tuple[str, UUID | str, int, dict]], previous: str = GENESIS) -> str:
     """The unkeyed chain over (topic, dispute id, version, state) of legacy events."""
     for topic, originator_id, version, state in events:
         previous = legacy_hash(previous, topic, originator_id, version, state)

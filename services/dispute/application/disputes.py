@@ -30,6 +30,7 @@ def may_act_on(buyer_id: str, seller_id: str, actor: Actor) -> bool:
 
 class DisputeApplication(Application):
     name = "disputes"
+    mapper: ContextMapper  # construct_mapper's class, with the chain's links and one decode
 
     # With database functions eventsourcing inserts without its table lock: notification ids
     # could then commit out of order and the relay or a projection skip one for good.
@@ -138,7 +139,7 @@ class DisputeApplication(Application):
 
     def _refuse_second_dispute(self, dispute_id: UUID) -> None:
         try:
-            existing = self.repository.get(dispute_id)
+            existing: Dispute = self.repository.get(dispute_id)
         except AggregateNotFoundError:
             return
         code = ("DISPUTE_PREVIOUSLY_CLOSED_FOR_ITEM" if existing.status in FINAL_STATES

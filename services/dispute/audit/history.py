@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator, TextIO
 from uuid import UUID
 
 from services.dispute.projections.timeline import entry_view, jsonable, timeline_from_events, utc
-from services.dispute.relay.translation import is_public, to_envelope
+from services.dispute.adapters.translation import is_public, to_envelope
 
 Progress = Callable[[int, int], None]
 BATCH = 1000

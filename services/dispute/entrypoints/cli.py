@@ -67,9 +67,13 @@ def _context():
 
 
 def _utc(value: datetime | None) -> datetime | None:
+    return value and _to_utc(value)
+
+
+def _to_utc(value: datetime) -> datetime:
     from services.dispute.projections.timeline import utc
 
-    return value and utc(value)
+    return utc(value)
 
 
 @projections.command("status")
@@ -219,7 +223,7 @@ def kafka_replay(group: Annotated[str, typer.Option(help="consumer group to rese
 
     settings = DisputeSettings()
     try:
-        resets = asyncio.run(replay_group(settings.kafka_connection(), group, _utc(to_datetime), topic))
+        resets = asyncio.run(replay_group(settings.kafka_connection(), group, _to_utc(to_datetime), topic))
     except (GroupHasMembers, LookupError) as error:
         typer.echo(f"refused: {error}", err=True)
         raise typer.Exit(2)

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from contracts.orders import OrderRefunded, parse_order_event
 from contracts.refunds import RefundFailed, RefundIssued, parse_refund_event
 from contracts.topics import ORDERS_EVENTS, REFUNDS_EVENTS, dead_letter_topic
-from services.common.consumers import RetryLater, dead_letter, handle_or_dead_letter
+from services.common.consumers import RetryLater, dead_letter, handle_or_dead_letter, wired
 from services.dispute.application import use_cases
 from services.dispute.application.commands import (Acting, Command, NoteRefundOutsideDispute,
                                                    RecordRefundFailed, RecordRefundIssued)
@@ -40,7 +40,7 @@ CONFLICT_RETRIES = 5
 log = structlog.get_logger("orders")
 
 
-def register_order_consumer(broker: KafkaBroker, order_book: OrderBook,
+def register_order_consumer(broker: KafkaBroker, order_book: OrderBook | None,
                             disputes: DisputeApplication | None = None) -> None:
     dlq = dead_letter_topic(ORDERS_EVENTS, GROUP)
 
@@ -55,7 +55,7 @@ def register_order_consumer(broker: KafkaBroker, order_book: OrderBook,
 
         async def apply() -> None:
             try:
-                await asyncio.to_thread(apply_order_event, order_book, disputes, event)
+                await asyncio.to_thread(apply_order_event, wired(order_book, "the order book"), disputes, event)
             except OrderContradicted as refusal:
                 log.warning("order_contradicts_known_order", order_id=event.order_id,
                             event_id=str(event.event_id), changes=refusal.changes)
@@ -86,7 +86,7 @@ def note_outside_refund(book: OrderBook, disputes: DisputeApplication, event: Or
             run_on_dispute(disputes, dispute_id, command, by, quiet={"DISPUTE_NOT_FOUND"}, now=now)
 
 
-def register_refund_consumer(broker: KafkaBroker, disputes: DisputeApplication) -> None:
+def register_refund_consumer(broker: KafkaBroker, disputes: DisputeApplication | None) -> None:
     """RefundIssued / RefundFailed from the refund service are recorded on the dispute, once
     per refund id (the aggregate ignores a refund id it has already recorded)."""
     dlq = dead_letter_topic(REFUNDS_EVENTS, GROUP)
@@ -99,7 +99,7 @@ def register_refund_consumer(broker: KafkaBroker, disputes: DisputeApplication) 
         except ValidationError as error:
             await dead_letter(broker, dlq, message, error)
             return
-        record = partial(asyncio.to_thread, record_refund_result, disputes, result)
+        record = partial(asyncio.to_thread, record_refund_result, wired(disputes, "the disputes"), result)
         await handle_or_dead_letter(broker, dlq, message, record)
 
 

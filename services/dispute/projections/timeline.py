@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, is_dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 from uuid import UUID
 
 from sqlalchemy import (JSON, Column, Engine, Integer, MetaData, String, Table, Text,
@@ -92,12 +92,12 @@ def timeline_from_events(events: Iterable[Any]) -> list[dict]:
     """The timeline of one dispute from its domain events alone (audit replay)."""
     entries, currency = [], ""
     for event in events:
-        currency = getattr(event, "currency", None) if event.originator_version == 1 else currency
+        currency = (getattr(event, "currency", None) or "") if event.originator_version == 1 else currency
         entries.append(timeline_entry(event, currency or ""))
     return entries
 
 
-def entry_view(row: dict) -> dict:
+def entry_view(row: Mapping[Any, Any]) -> dict:
     """The API shape of a stored row (or of a `timeline_entry`)."""
     return {"at": jsonable(row["at"]), "actor": {"role": row["actor_role"], "id": row["actor_id"]},
             "event_type": row["event_type"], "summary": row["summary"],

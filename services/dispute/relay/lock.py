@@ -33,10 +33,13 @@ class PostgresRelayLock:
         if self._conn is None or self._conn.closed:
             self._conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
         cursor = await self._conn.execute("SELECT pg_try_advisory_lock(%s)", [self.key])
-        return bool((await cursor.fetchone())[0])
+        row = await cursor.fetchone()
+        return bool(row and row[0])
 
     async def still_held(self) -> bool:
         """A session-level lock lives as long as its session: a live session still holds it."""
+        if self._conn is None:
+            return False
         try:
             await asyncio.wait_for(self._conn.execute("SELECT 1"), timeout=5)
             return True

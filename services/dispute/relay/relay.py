@@ -10,6 +10,7 @@ when it dies.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import structlog
 from sqlalchemy import BigInteger, Column, Engine, MetaData, String, Table, insert, select, update
@@ -20,7 +21,7 @@ from services.dispute.audit.checkpoint_topic import CheckpointPublisher
 from services.dispute.relay.lock import LockLost, Unguarded, wait_for_lock
 from services.dispute.relay.metrics import RelayMetrics
 from services.dispute.relay.wakeup import PollingWakeup
-from services.dispute.relay.translation import is_public, to_envelope
+from services.dispute.adapters.translation import is_public, to_envelope
 
 log = structlog.get_logger("relay")
 metadata = MetaData()
@@ -134,7 +135,8 @@ class Relay:
     def _translate(self, notifications) -> tuple[list, list, RelayBlocked | None]:
         """(notification id, envelope or None for internal events) for the batch, up to the
         first event that cannot be published; and (dispute id, version, hash) of the same."""
-        envelopes, links = [], []
+        envelopes: list[tuple[int, Any]] = []
+        links: list[tuple[Any, int, str | None]] = []
         for notification in notifications:
             try:
                 domain_event, meta = self.app.mapper.to_domain_event_with_meta(notification)

@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from services.common.auth import Principal
@@ -52,7 +52,7 @@ class Created:
 
 async def run_command(call: CommandCall, command: Command, *, roles: frozenset[str],
                       body: BaseModel | None, payload: Any = None,
-                      created: Created | None = None) -> JSONResponse:
+                      created: Created | None = None) -> Response:
     """Run one named command for this call (role checked here; the party check, once, in the
     use case), at most once per Idempotency-Key, and answer with the dispute after it."""
     require_role(call.caller, roles)

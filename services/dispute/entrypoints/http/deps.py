@@ -89,8 +89,8 @@ async def refuse_strangers(request: Request) -> None:
     # in a thread: verifying may fetch a JWKS, a blocking call that would stall every request
     caller = await asyncio.to_thread(principal, request, request.headers.get("authorization"))
     if caller.role in PARTIES:
-        parties = await run_domain(request.app.state.disputes.parties_of, dispute_id)
-        if not may_act_on(*parties, actor_of(caller)):
+        buyer_id, seller_id = await run_domain(request.app.state.disputes.parties_of, dispute_id)
+        if not may_act_on(buyer_id, seller_id, actor_of(caller)):
             raise to_problem(dispute_not_found(dispute_id))
 
 
