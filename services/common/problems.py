@@ -29,6 +29,24 @@ def problem_response(status: int, code: str, detail: str, **extra: Any) -> JSONR
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
 
 
+RETRY_AFTER_SECONDS = 2
+
+
+def store_unavailable_errors() -> tuple[type[Exception], ...]:
+    """What a database away (restarting, unreachable, out of connections) raises through
+    psycopg, SQLAlchemy, sqlite3 or eventsourcing: the request may well succeed when retried."""
+    import sqlite3
+
+    import psycopg
+    from eventsourcing.persistence import InterfaceError as StoreInterfaceError
+    from eventsourcing.persistence import OperationalError as StoreOperationalError
+    from sqlalchemy.exc import InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    return (psycopg.OperationalError, psycopg.InterfaceError, OperationalError, InterfaceError,
+            PoolTimeout, StoreOperationalError, StoreInterfaceError, sqlite3.OperationalError)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(_: Request, exc: Problem):
@@ -49,6 +67,17 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _out_of_range(_: Request, exc: OverflowError):
         # dates and durations from the request pushed past what a datetime can hold
         return problem_response(422, "VALIDATION_FAILED", "a date or duration is out of range")
+
+    async def _store_unavailable(request: Request, exc: Exception):
+        # Nothing was acknowledged: a retry (with the same Idempotency-Key) is safe.
+        log.warning("store_unavailable", path=request.url.path, error=repr(exc)[:300])
+        response = problem_response(503, "SERVICE_UNAVAILABLE", "the service's database is not "
+                                    "available right now; retry", retry_after_seconds=RETRY_AFTER_SECONDS)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    for error in store_unavailable_errors():
+        app.add_exception_handler(error, _store_unavailable)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):

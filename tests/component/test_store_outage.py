@@ -1,0 +1,49 @@
+"""A database that is away (restarting, unreachable) answers 503 with Retry-After, never a 500
+(issue 12: a PostgreSQL restart under load answered 500 `unhandled_error`, AdminShutdown)."""
+
+import psycopg
+import pytest
+from eventsourcing.persistence import OperationalError as StoreOperationalError
+from sqlalchemy.exc import OperationalError
+
+from tests.component.test_api_support import *  # noqa: F403 (fixtures)
+from tests.component.test_api_support import SELLER
+
+OUTAGES = [psycopg.errors.AdminShutdown("terminating connection due to administrator command"),
+           StoreOperationalError("connection refused"),
+           OperationalError("SELECT 1", {}, Exception("server closed the connection"))]
+
+
+@pytest.mark.parametrize("outage", OUTAGES, ids=lambda e: type(e).__name__)
+def test_a_read_during_a_database_outage_is_503_with_retry_after(api_with_dispute_awaiting_seller,
+                                                                  monkeypatch, outage):
+    api = api_with_dispute_awaiting_seller
+
+    def away(*_args, **_kwargs):
+        raise outage
+
+    monkeypatch.setattr(api.app.state.disputes, "get_dispute", away)
+    response = api.get("")
+    assert response.status_code == 503, response.text
+    assert response.headers["Retry-After"] == "2"
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["code"] == "SERVICE_UNAVAILABLE"
+
+
+def test_a_command_during_an_outage_is_503_and_its_idempotency_key_can_be_retried(
+        api_with_dispute_awaiting_seller, monkeypatch):
+    api = api_with_dispute_awaiting_seller
+    disputes = api.app.state.disputes
+    save = disputes.save
+
+    def away(*_args, **_kwargs):
+        raise psycopg.errors.AdminShutdown("the database system is shutting down")
+
+    monkeypatch.setattr(disputes, "save", away)
+    body, key = {"type": "PARTIAL_REFUND", "amount": "30.00"}, {"Idempotency-Key": "k-outage"}
+    refused = api.post("/offers", json=body, who=SELLER, headers=key)
+    assert (refused.status_code, refused.headers.get("Retry-After")) == (503, "2"), refused.text
+    monkeypatch.setattr(disputes, "save", save)
+    retried = api.post("/offers", json=body, who=SELLER, headers=key)
+    assert retried.status_code == 201, retried.text
+    assert "Idempotent-Replayed" not in retried.headers  # it ran now: nothing was kept before
