@@ -61,7 +61,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException):
         code = HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
-        return problem_response(exc.status_code, code, str(exc.detail))
+        response = problem_response(exc.status_code, code, str(exc.detail))
+        response.headers.update(exc.headers or {})  # e.g. the Allow of a 405 (RFC 9110)
+        return response
 
     @app.exception_handler(OverflowError)
     async def _out_of_range(_: Request, exc: OverflowError):

@@ -1,4 +1,4 @@
-"""A database that is away (restarting, unreachable) answers 503 with Retry-After, never a 500
+"""HTTP errors a client can act on: a database away answers 503 with Retry-After, never a 500
 (issue 12: a PostgreSQL restart under load answered 500 `unhandled_error`, AdminShutdown)."""
 
 import psycopg
@@ -8,6 +8,7 @@ from sqlalchemy.exc import OperationalError
 
 from tests.component.test_api_support import *  # noqa: F403 (fixtures)
 from tests.component.test_api_support import SELLER
+from tests.support.tokens import bearer
 
 OUTAGES = [psycopg.errors.AdminShutdown("terminating connection due to administrator command"),
            StoreOperationalError("connection refused"),
@@ -47,3 +48,12 @@ def test_a_command_during_an_outage_is_503_and_its_idempotency_key_can_be_retrie
     retried = api.post("/offers", json=body, who=SELLER, headers=key)
     assert retried.status_code == 201, retried.text
     assert "Idempotent-Replayed" not in retried.headers  # it ran now: nothing was kept before
+
+
+def test_a_method_a_route_does_not_take_is_405_with_allow(api_with_dispute_awaiting_seller):
+    """RFC 9110: a 405 names the methods the resource takes (schemathesis flagged it)."""
+    api = api_with_dispute_awaiting_seller
+    response = api.client.delete(api.url(""), headers=bearer(*SELLER))
+    assert response.status_code == 405, response.text
+    assert response.json()["code"] == "METHOD_NOT_ALLOWED"
+    assert "GET" in response.headers["Allow"]
