@@ -64,6 +64,14 @@ def sqlalchemy_engine(url: str) -> Engine:
     return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
+def sqlite_path_of(url: str) -> str | None:
+    """The file of a `sqlite:///PATH` URL (None for other databases and in-memory ones)."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split("sqlite:///", 1)[-1]
+    return path if path and path != ":memory:" else None
+
+
 def _sqlite_path(url: str) -> str:
     path = url.split("sqlite:///", 1)[-1]
     if path and path != ":memory:":
