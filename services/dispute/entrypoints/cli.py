@@ -38,7 +38,6 @@ app = typer.Typer(help="Operators' tools for the dispute service.", no_args_is_h
 projections = typer.Typer(help="Rebuild and inspect projections.", no_args_is_help=True)
 audit_app = typer.Typer(help="Replay, export and verify the event store.", no_args_is_help=True)
 kafka = typer.Typer(help="Kafka consumer groups.", no_args_is_help=True)
-EVENT_TABLES = ["stored_events"]  # eventsourcing's table (SQLite and PostgreSQL)
 app.add_typer(projections, name="projections")
 app.add_typer(audit_app, name="audit")
 app.add_typer(kafka, name="kafka")
@@ -104,11 +103,18 @@ def _fail(line: str, code: int):
     raise typer.Exit(code)
 
 
+def _event_table(url: str) -> str:
+    """eventsourcing's table: one per file on SQLite, named after the application on PostgreSQL."""
+    from services.dispute.application.disputes import DisputeApplication
+
+    return "stored_events" if url.startswith("sqlite") else f"{DisputeApplication.name}_events"
+
+
 def _context():
     from services.dispute.bootstrap import build_application
 
     settings = DisputeSettings()
-    require_store(settings.database_url, "DISPUTE_DATABASE_URL", EVENT_TABLES)
+    require_store(settings.database_url, "DISPUTE_DATABASE_URL", [_event_table(settings.database_url)])
     return settings, build_application(settings), sqlalchemy_engine(settings.database_url)
 
 
