@@ -2,6 +2,7 @@
 of creating an empty one, read the local settings file under the environment, and end no command
 with a traceback."""
 
+import asyncio
 import sqlite3
 
 import pytest
@@ -14,7 +15,8 @@ from services.dispute.bootstrap import build_application
 from services.dispute.domain import Actor, Role
 from services.dispute.entrypoints.cli import app as disputectl
 from services.dispute.settings import DisputeSettings
-from services.refund.main import main as refund_main
+from services.refund.main import retry_refund
+from services.refund.settings import RefundSettings
 from tests.support.orders import NOW, order_placed
 
 STORE_COMMANDS = [["audit", "verify", "--checkpoints", "none"], ["audit", "export"],
@@ -109,9 +111,9 @@ def test_bad_dates_and_ids_are_usage_errors_not_tracebacks(store_with_one_disput
         assert result.exit_code == 2 and "Invalid value" in result.output and "Traceback" not in result.output
 
 
-def test_the_refund_retry_refuses_a_missing_store_and_creates_none(tmp_path, monkeypatch, capsys):
+def test_the_refund_retry_refuses_a_missing_store_and_creates_none(tmp_path, capsys):
     missing = tmp_path / "refund.sqlite"
-    monkeypatch.setenv("REFUND_DATABASE_URL", f"sqlite:///{missing}")
-    assert refund_main(["retry", "some-key"]) == 2
+    settings = RefundSettings(database_url=f"sqlite:///{missing}")
+    assert asyncio.run(retry_refund(settings, "some-key")) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "REFUND_DATABASE_URL" in err and not missing.exists()
