@@ -133,6 +133,8 @@ def main() -> int:
             print(f"a service did not start: {exc}; see {run.dir}/*.log")
         return 0
     finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not cut the stop short
+            signal.signal(signum, signal.SIG_IGN)
         print("stopping ...", flush=True)
         for proc in processes.values():
             if proc.poll() is None:

@@ -111,7 +111,8 @@ async def test_a_second_make_run_keeps_the_first_runs_disputes_and_new_ones_flow
     try:
         ordered = run.tool("tools.dev", "order", "--order-id", "O-1")
         assert ordered.returncode == 0, ordered.stderr
-        assert run.tool("tools.dev", "order", "--order-id", "O-2").returncode == 0
+        ordered = run.tool("tools.dev", "order", "--order-id", "O-2")
+        assert ordered.returncode == 0, ordered.stderr
         async with httpx.AsyncClient(timeout=10) as http:
             first = await open_dispute(http, run, "O-1")
             assert await seller_notices(http, run, first)
@@ -126,8 +127,10 @@ async def test_a_second_make_run_keeps_the_first_runs_disputes_and_new_ones_flow
             second = await open_dispute(http, run, "O-2")
             assert len(await seller_notices(http, run, second)) == 1
         assert {first, second} <= await disputes_on_kafka_as_ops(run, expect=2)
-        verified = run.tool("services.dispute.entrypoints.cli", "audit", "verify", "--checkpoints", "none")
+        verified = run.tool("services.dispute.entrypoints.cli", "audit", "verify")  # checkpoints read as ops
         assert verified.returncode == 0 and "OK: " in verified.stdout and " of 2 disputes" in verified.stdout, \
             verified.stdout + verified.stderr
+        status = run.tool("services.dispute.entrypoints.cli", "projections", "status")
+        assert status.returncode == 0 and "dispute_index" in status.stdout, status.stdout + status.stderr
     finally:
         run.interrupt()
