@@ -22,12 +22,19 @@ from contracts.orders import OrderDelivered, OrderItem, OrderPlaced
 from contracts.topics import ORDERS_EVENTS
 from services.common.auth import DEV_SECRET, LOCAL_ISSUER, issue_token
 from services.common.kafka import KafkaConnection, idempotent_producer
+from services.common.local_env import load_local_env
 from services.dispute.settings import DisputeSettings
 from services.notification.settings import NotificationSettings
 
 LOCAL_CREDENTIALS = Path(".run/kafka/credentials.json")
 
 cli = typer.Typer(add_completion=False, help="Local helpers: tokens and sample orders.")
+
+
+@cli.callback()
+def _local_settings() -> None:
+    """Environment variables first, then .run/local.env (written by `make run`), then defaults."""
+    load_local_env()
 
 
 def local_audiences() -> list[str]:

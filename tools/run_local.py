@@ -4,6 +4,11 @@ mode (PLATFORM_LOCAL_MODE=true: the development token secret is accepted).
 Starts Kafka (127.0.0.1:9092), the dispute API (:8000), the relay, a local SMTP sink (:8025,
 mails listed on :8026), the notification service (:8001), the payment-provider simulator
 (:8003) and the refund service (:8002); prints where each listens; Ctrl-C stops them all.
+Writes RUN_DIR/local.env, the settings the operator tools beside it read (disputectl,
+`python -m tools.dev`, the refund service's `retry`): services/common/local_env.py.
+
+The folder and ports are settings (RUN_DIR, RUN_KAFKA_PORT, RUN_DISPUTE_PORT, ...: RunSettings),
+so a test can run a second system beside `make run`; a rerun on the same folder keeps its data.
 """
 
 from __future__ import annotations
@@ -15,53 +20,104 @@ import sys
 import time
 from pathlib import Path
 
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
 from infra.kafka import KafkaServer
 from infra.ports import wait_for_port
+from services.common.local_env import write_local_env
 from services.common.local_mode import LOCAL_MODE_VARIABLE
 
 ROOT = Path(__file__).resolve().parents[1]
-RUN_DIR = ROOT / ".run"
-SERVICES = [
-    ("dispute-api", ["services.dispute.main", "serve"], 8000),
-    ("dispute-relay", ["services.dispute.main", "relay"], None),
-    ("smtp-sink", ["standins.smtp_sink", "--folder", ".run/mail"], 8026),
-    ("notification", ["services.notification.main"], 8001),
-    ("payment-simulator", ["standins.payment_provider.main"], 8003),
-    ("refund", ["services.refund.main"], 8002),
-]
+
+
+class RunSettings(BaseSettings):
+    """RUN_<NAME>: where `make run` keeps its data and the ports it listens on (the defaults)."""
+
+    model_config = SettingsConfigDict(env_prefix="RUN_", extra="ignore")
+
+    dir: Path = ROOT / ".run"
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    dispute_port: int = 8000
+    relay_metrics_port: int = 9102
+    notification_port: int = 8001
+    refund_port: int = 8002
+    paysim_port: int = 8003
+    smtp_port: int = 8025
+    smtp_http_port: int = 8026
+
+
+RUN = RunSettings()
+RUN_DIR = RUN.dir
+
+
+def services(run: RunSettings) -> list[tuple[str, list[str], int | None]]:
+    return [
+        ("dispute-api", ["services.dispute.main", "serve"], run.dispute_port),
+        ("dispute-relay", ["services.dispute.main", "relay"], None),
+        ("smtp-sink", ["standins.smtp_sink", "--folder", str(run.dir / "mail"), "--port",
+                       str(run.smtp_port), "--http-port", str(run.smtp_http_port)], run.smtp_http_port),
+        ("notification", ["services.notification.main"], run.notification_port),
+        ("payment-simulator", ["standins.payment_provider.main"], run.paysim_port),
+        ("refund", ["services.refund.main"], run.refund_port),
+    ]
+
+
+SERVICES = services(RUN)
 # process -> (settings prefix, its own Kafka principal): each authenticates as itself, and the
 # broker's ACLs let it at its own topics only (infra/kafka_access.py).
 KAFKA_PRINCIPALS = {"dispute-api": ("DISPUTE", "dispute"), "dispute-relay": ("DISPUTE", "dispute-relay"),
                     "notification": ("NOTIFICATION", "notification"), "refund": ("REFUND", "refund")}
 
 
-def service_env() -> dict[str, str]:
-    """The services' environment: local mode (development token secret accepted), SQLite in .run/."""
-    return {**os.environ, LOCAL_MODE_VARIABLE: "true", "DISPUTE_DATABASE_URL": os.environ.get(
-        "DISPUTE_DATABASE_URL", f"sqlite:///{RUN_DIR}/dispute.sqlite"),
-        "NOTIFICATION_DATABASE_URL": f"sqlite:///{RUN_DIR}/notification.sqlite",
-        "REFUND_DATABASE_URL": f"sqlite:///{RUN_DIR}/refund.sqlite",
-        "PAYSIM_DATABASE_URL": f"sqlite:///{RUN_DIR}/payment_simulator.sqlite"}
+def local_settings(run: RunSettings = RUN) -> dict[str, str]:
+    """What the services share, and the operator tools read from RUN_DIR/local.env."""
+    return {LOCAL_MODE_VARIABLE: "true", "DISPUTE_DATABASE_URL": os.environ.get(
+        "DISPUTE_DATABASE_URL", f"sqlite:///{run.dir}/dispute.sqlite"),
+        "NOTIFICATION_DATABASE_URL": f"sqlite:///{run.dir}/notification.sqlite",
+        "REFUND_DATABASE_URL": f"sqlite:///{run.dir}/refund.sqlite",
+        "PAYSIM_DATABASE_URL": f"sqlite:///{run.dir}/payment_simulator.sqlite",
+        "DISPUTE_EVIDENCE_DIR": str(run.dir / "evidence"),
+        "DISPUTE_HTTP_PORT": str(run.dispute_port), "DISPUTE_RELAY_METRICS_PORT": str(run.relay_metrics_port),
+        "NOTIFICATION_HTTP_PORT": str(run.notification_port), "NOTIFICATION_SMTP_PORT": str(run.smtp_port),
+        "REFUND_HTTP_PORT": str(run.refund_port), "REFUND_PROVIDER_URL": f"http://127.0.0.1:{run.paysim_port}",
+        "PAYSIM_HTTP_PORT": str(run.paysim_port)}
 
 
-def start_service(name: str, module_args: list[str], kafka: KafkaServer) -> subprocess.Popen:
-    log = open(RUN_DIR / f"{name}.log", "ab")
+def service_env(run: RunSettings = RUN) -> dict[str, str]:
+    """The services' environment: local mode (development token secret accepted), SQLite in RUN_DIR."""
+    return {**os.environ, **local_settings(run)}
+
+
+def tools_env(run: RunSettings, kafka: KafkaServer) -> dict[str, str]:
+    """The operator tools' settings: the services' stores, Kafka as `ops` (the refund retry as
+    `refund`: it publishes), the local order service's principal for `tools.dev order`."""
+    return {**local_settings(run), **kafka.env("DISPUTE", "ops"), **kafka.env("OPS", "ops"),
+            **kafka.env("ORDERS", "orders"), **kafka.env("REFUND", "refund"),
+            "LOCAL_KAFKA_CREDENTIALS": str(kafka.data_dir / "credentials.json")}
+
+
+def start_service(name: str, module_args: list[str], kafka: KafkaServer,
+                  run: RunSettings = RUN) -> subprocess.Popen:
+    log = open(run.dir / f"{name}.log", "ab")
     credentials = kafka.env(*KAFKA_PRINCIPALS[name]) if name in KAFKA_PRINCIPALS else {}
     return subprocess.Popen([sys.executable, "-m", *module_args], cwd=ROOT,
-                            env={**service_env(), **credentials},
+                            env={**service_env(run), **credentials},
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def main() -> int:
-    RUN_DIR.mkdir(exist_ok=True)
-    kafka = KafkaServer(RUN_DIR / "kafka", port=9092, controller_port=9093)
-    print("starting Kafka on 127.0.0.1:9092 ...", flush=True)
+    run = RUN
+    run.dir.mkdir(parents=True, exist_ok=True)
+    kafka = KafkaServer(run.dir / "kafka", port=run.kafka_port, controller_port=run.kafka_controller_port)
+    print(f"starting Kafka on 127.0.0.1:{run.kafka_port} ...", flush=True)
     try:
         kafka.start()
     except Exception as exc:
-        print(f"Kafka did not start: {exc}\n(is port 9092 taken? see {kafka.log_file})")
+        print(f"Kafka did not start: {exc}\n(is port {run.kafka_port} taken? see {kafka.log_file})")
         return 1
-    processes = {name: start_service(name, args, kafka) for name, args, _ in SERVICES}
+    write_local_env(run.dir / "local.env", tools_env(run, kafka))
+    processes = {name: start_service(name, args, kafka, run) for name, args, _ in SERVICES}
     try:
         for name, _, port in SERVICES:
             if port:
@@ -70,13 +126,15 @@ def main() -> int:
         while all(p.poll() is None for p in processes.values()):
             time.sleep(0.5)
         dead = [n for n, p in processes.items() if p.poll() is not None]
-        print(f"stopped because {', '.join(dead)} exited; see .run/<name>.log")
+        print(f"stopped because {', '.join(dead)} exited; see {run.dir}/<name>.log")
         return 1
     except (KeyboardInterrupt, TimeoutError) as exc:
         if isinstance(exc, TimeoutError):
-            print(f"a service did not start: {exc}; see .run/*.log")
+            print(f"a service did not start: {exc}; see {run.dir}/*.log")
         return 0
     finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not cut the stop short
+            signal.signal(signum, signal.SIG_IGN)
         print("stopping ...", flush=True)
         for proc in processes.values():
             if proc.poll() is None:
@@ -90,18 +148,20 @@ def main() -> int:
         print("all stopped", flush=True)
 
 
-def print_banner() -> None:
+def print_banner(run: RunSettings = RUN) -> None:
     print(f"""
-The dispute platform is up (logs in {RUN_DIR}/):
-  Kafka                 127.0.0.1:9092  (SASL/SCRAM; logins in {RUN_DIR}/kafka/credentials.json,
+The dispute platform is up (logs in {run.dir}/):
+  Kafka                 127.0.0.1:{run.kafka_port}  (SASL/SCRAM; logins in {run.dir}/kafka/credentials.json,
                         `python -m tools.dev tail disputes.events` reads a topic as `ops`)
-  dispute API           http://127.0.0.1:8000   (OpenAPI: http://127.0.0.1:8000/docs)
-  operator console      http://127.0.0.1:8000/console  (token: make -s token ROLE=operator SUB=OP-1)
-  dispute relay         store -> disputes.events (metrics: http://127.0.0.1:9102/metrics)
-  notification service  http://127.0.0.1:8001/v1/notifications
-  SMTP sink (mails)     127.0.0.1:8025 -> {RUN_DIR}/mail/*.eml, http://127.0.0.1:8026/messages
-  refund service        http://127.0.0.1:8002/health
-  payment simulator     http://127.0.0.1:8003/refunds
+  dispute API           http://127.0.0.1:{run.dispute_port}   (OpenAPI: http://127.0.0.1:{run.dispute_port}/docs)
+  operator console      http://127.0.0.1:{run.dispute_port}/console  (token: make -s token ROLE=operator SUB=OP-1)
+  dispute relay         store -> disputes.events (metrics: http://127.0.0.1:{run.relay_metrics_port}/metrics)
+  notification service  http://127.0.0.1:{run.notification_port}/v1/notifications
+  SMTP sink (mails)     127.0.0.1:{run.smtp_port} -> {run.dir}/mail/*.eml, http://127.0.0.1:{run.smtp_http_port}/messages
+  refund service        http://127.0.0.1:{run.refund_port}/health
+  payment simulator     http://127.0.0.1:{run.paysim_port}/refunds
+  operator tools        disputectl, python -m tools.dev: settings in {run.dir}/local.env
+                        (environment variables win over it)
 Try it: see README "Try it". Ctrl-C stops everything.
 """, flush=True)
 

@@ -64,6 +64,14 @@ def sqlalchemy_engine(url: str) -> Engine:
     return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
+def sqlite_path_of(url: str) -> str | None:
+    """The file of a `sqlite:///PATH` URL (None for other databases and in-memory ones)."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split("sqlite:///", 1)[-1]
+    return path if path and path != ":memory:" else None
+
+
 def _sqlite_path(url: str) -> str:
     path = url.split("sqlite:///", 1)[-1]
     if path and path != ":memory:":
@@ -80,16 +88,18 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 def create_schema_racing_others(create, attempts: int = 5):
     """Two processes creating the same tables at once collide in PostgreSQL's catalogue
-    (IF NOT EXISTS is not atomic); the loser simply tries again and finds them there."""
+    (IF NOT EXISTS is not atomic) and on SQLite ("table ... already exists": the API and the
+    relay of a first `make run`); the loser simply tries again and finds them there."""
     import time
 
     from eventsourcing.persistence import IntegrityError as StoreIntegrityError
-    from sqlalchemy.exc import IntegrityError, ProgrammingError
+    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
     for attempt in range(attempts):
         try:
             return create()
-        except (StoreIntegrityError, IntegrityError, ProgrammingError):
-            if attempt == attempts - 1:
+        except (StoreIntegrityError, IntegrityError, ProgrammingError, OperationalError) as error:
+            collided = not isinstance(error, OperationalError) or "already exists" in str(error)
+            if not collided or attempt == attempts - 1:
                 raise
             time.sleep(0.2 * (attempt + 1))

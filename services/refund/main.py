@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
+from aiokafka.errors import KafkaError
 import structlog
 from fastapi import FastAPI, Response
 from faststream.kafka import KafkaBroker
@@ -31,7 +32,9 @@ from services.common.database import create_schema_racing_others, sqlalchemy_eng
 from services.common.kafka import ensure_topics, kafka_broker
 from services.common.http import serve_unless_unsafe
 from services.common.local_mode import require_kafka_principal
+from services.common.local_env import load_local_env
 from services.common.logging import configure_logging
+from services.common.stores import MissingStore, require_store
 from services.common.problems import install_problem_handlers
 from services.common.urls import masked_url
 from services.refund.desk import RefundDesk
@@ -171,14 +174,24 @@ def create_app(settings: RefundSettings, run_consumers: bool = True) -> FastAPI:
 
 
 async def retry_refund(settings: RefundSettings, idempotency_key: str) -> int:
+    """An operator's command: refuses a store that does not exist (exit 2, one line)."""
+    try:
+        require_store(settings.database_url, "REFUND_DATABASE_URL", ["refund_instructions"])
+    except MissingStore as error:
+        print(f"refused: {error}", file=sys.stderr)
+        return 2
     parts = build_parts(settings)
     if parts.store.instruction(idempotency_key) is None:
         print(f"no refund instruction {idempotency_key!r}", file=sys.stderr)
         await parts.http.aclose()
         return 2
-    await parts.start()
     try:
+        await parts.start()
         stored = await parts.desk.retry(idempotency_key)
+    except KafkaError as error:
+        print(f"refused: Kafka at REFUND_KAFKA_BOOTSTRAP={settings.kafka_bootstrap} as "
+              f"REFUND_KAFKA_USERNAME={settings.kafka_username}: {error!r}"[:500], file=sys.stderr)
+        return 2
     finally:
         await parts.stop()
     if stored is None:  # removed meanwhile (the retention purge)
@@ -196,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     retry = commands.add_parser("retry", help="retry a FAILED or stuck PENDING refund instruction")
     retry.add_argument("idempotency_key")
     args = parser.parse_args(argv)
+    if args.command == "retry":
+        load_local_env()  # the operator's command only: `make run` gives the service its environment
     settings = RefundSettings()
     configure_logging(settings.log_level)
     if args.command == "retry":

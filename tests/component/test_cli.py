@@ -87,7 +87,8 @@ def test_rebuild_switches_to_a_new_generation_and_status_shows_it(env):
 
 def test_an_unknown_projection_name_is_refused(env):
     result = CliRunner().invoke(disputectl, ["projections", "rebuild", "nope"], env=env)
-    assert result.exit_code != 0 and "no projection 'nope'" in str(result.exception)
+    assert result.exit_code == 2 and "no projection 'nope'" in result.output
+    assert isinstance(result.exception, SystemExit)  # a refusal, not an exception ending in a traceback
 
 
 def test_verify_refuses_to_pass_when_the_checkpoints_cannot_be_read(env):

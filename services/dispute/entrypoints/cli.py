@@ -1,4 +1,6 @@
-"""disputectl: the operators' tools. Settings come from the environment (DISPUTE_*).
+"""disputectl: the operators' tools. Settings come from the environment (DISPUTE_*), then from
+the local settings file `make run` writes (.run/local.env; services/common/local_env.py).
+A store that does not exist is refused (exit 2, one line naming the setting), never created.
 
   disputectl projections status | rebuild [NAME]
   disputectl audit replay DISPUTE_ID [--as-of T | --version N] | export [...] | verify [...]
@@ -9,7 +11,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import logging
 import sys
 import time
 from datetime import datetime
@@ -17,16 +21,20 @@ from pathlib import Path
 from typing import Annotated, Optional
 from uuid import UUID
 
+import click
 import typer
 from aiokafka.errors import KafkaError
 
 from services.common.database import sqlalchemy_engine
+from services.common.local_env import load_local_env
+from services.common.stores import MissingStore, require_store
 from services.dispute.audit import history
 from services.dispute.projections import rebuild as projections_rebuild
 from services.dispute.audit import verify as audit_verify_module
 from services.dispute.settings import DisputeSettings
 
-app = typer.Typer(help="Operators' tools for the dispute service.", no_args_is_help=True)
+app = typer.Typer(help="Operators' tools for the dispute service.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
 projections = typer.Typer(help="Rebuild and inspect projections.", no_args_is_help=True)
 audit_app = typer.Typer(help="Replay, export and verify the event store.", no_args_is_help=True)
 kafka = typer.Typer(help="Kafka consumer groups.", no_args_is_help=True)
@@ -59,10 +67,54 @@ class ProgressLine:
         self.stream.write("\n")
 
 
+@app.callback()
+def _local_settings() -> None:
+    """Environment variables first, then .run/local.env (written by `make run`), then defaults."""
+    load_local_env()
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # the refusal says it in one line
+
+
+def _refusing_errors(command):
+    """One line on stderr instead of a traceback: exit 2 for a missing store, an unreachable
+    or refusing Kafka, an unreadable file or an unknown name; exit 1 for anything else."""
+
+    @functools.wraps(command)
+    def guarded(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except MissingStore as error:
+            _fail(f"refused: {error}", 2)
+        except KafkaError as error:
+            settings = DisputeSettings()
+            _fail(f"refused: Kafka at DISPUTE_KAFKA_BOOTSTRAP={settings.kafka_bootstrap} as "
+                  f"DISPUTE_KAFKA_USERNAME={settings.kafka_username}: {error!r}"[:500], 2)
+        except (OSError, LookupError, ValueError) as error:
+            _fail(f"refused: {error}", 2)
+        except Exception as error:  # an operator reads one line, not a traceback
+            _fail(f"failed: {type(error).__name__}: {error}"[:500], 1)
+
+    return guarded
+
+
+def _fail(line: str, code: int):
+    typer.echo(line.splitlines()[0] if line else "failed", err=True)
+    raise typer.Exit(code)
+
+
+def _event_table(url: str) -> str:
+    """eventsourcing's table: one per file on SQLite, named after the application on PostgreSQL."""
+    from services.dispute.application.disputes import DisputeApplication
+
+    return "stored_events" if url.startswith("sqlite") else f"{DisputeApplication.name}_events"
+
+
 def _context():
     from services.dispute.bootstrap import build_application
 
     settings = DisputeSettings()
+    require_store(settings.database_url, "DISPUTE_DATABASE_URL", [_event_table(settings.database_url)])
     return settings, build_application(settings), sqlalchemy_engine(settings.database_url)
 
 
@@ -77,6 +129,7 @@ def _to_utc(value: datetime) -> datetime:
 
 
 @projections.command("status")
+@_refusing_errors
 def projections_status():
     """Each projection's live table, position and how far it is behind the store."""
     _, disputes, engine = _context()
@@ -86,6 +139,7 @@ def projections_status():
 
 
 @projections.command("rebuild")
+@_refusing_errors
 def projections_rebuild_command(name: Annotated[Optional[str], typer.Argument(
         help="dispute_index (index) or timeline_entries (timeline); all when omitted")] = None,
         grace: float = typer.Option(2.0, help="seconds readers get before the old table is dropped")):
@@ -101,6 +155,7 @@ def projections_rebuild_command(name: Annotated[Optional[str], typer.Argument(
 
 
 @audit_app.command("replay")
+@_refusing_errors
 def audit_replay(dispute_id: UUID, as_of: Time = None,
                  version: Annotated[Optional[int], typer.Option(min=1)] = None,
                  as_json: Annotated[bool, typer.Option("--json")] = False):
@@ -123,6 +178,7 @@ def audit_replay(dispute_id: UUID, as_of: Time = None,
 
 
 @audit_app.command("export")
+@_refusing_errors
 def audit_export(since: Annotated[Optional[datetime], typer.Option("--from", formats=FORMATS)] = None,
                  until: Annotated[Optional[datetime], typer.Option("--to", formats=FORMATS)] = None,
                  dispute: Annotated[Optional[UUID], typer.Option()] = None,
@@ -141,6 +197,7 @@ def audit_export(since: Annotated[Optional[datetime], typer.Option("--from", for
 
 
 @audit_app.command("verify")
+@_refusing_errors
 def audit_verify(
         checkpoints: Annotated[str, typer.Option(help=(
             "where the signed chain heads come from: 'kafka' (the audit topic), a file written by "
@@ -185,11 +242,15 @@ def _checkpoint_book(settings, keys, source: str):
             typer.echo(f"cannot read the checkpoints from {settings.audit_topic} at "
                        f"{settings.kafka_bootstrap}: {error!r}; give --checkpoints FILE or none", err=True)
             raise typer.Exit(2)
-    with Path(source).open() as lines:
-        return CheckpointBook().add_lines(lines, keys, source)
+    try:
+        with Path(source).open() as lines:
+            return CheckpointBook().add_lines(lines, keys, source)
+    except OSError as error:
+        raise OSError(f"cannot read --checkpoints {source}: {error.strerror}") from None
 
 
 @audit_app.command("checkpoints")
+@_refusing_errors
 def audit_checkpoints(output: Annotated[Optional[Path], typer.Option("--output", "-o")] = None):
     """Copy the audit topic's signed checkpoints as JSON lines (to keep beside an export;
     `audit verify --checkpoints FILE` reads them back)."""
@@ -215,6 +276,7 @@ def audit_checkpoints(output: Annotated[Optional[Path], typer.Option("--output",
 
 
 @kafka.command("replay")
+@_refusing_errors
 def kafka_replay(group: Annotated[str, typer.Option(help="consumer group to reset")],
                  to_datetime: Annotated[datetime, typer.Option(formats=FORMATS, help="reprocess from this time (RFC 3339)")],
                  topic: Annotated[Optional[list[str]], typer.Option(help="default: the group's topics")] = None):
