@@ -20,6 +20,8 @@ from contracts.topics import dead_letter_topic
 from services.common.body_limit import limit_bodies
 from services.common.startup import BackgroundConnection
 from services.common.database import create_schema_racing_others, sqlalchemy_engine
+from services.common.health import (consumers_assigned, database_answers, install_health_routes,
+                                    kafka_connected)
 from services.common.kafka import ensure_topics, kafka_broker
 from services.common.http import serve_unless_unsafe
 from services.common.local_mode import require_kafka_principal
@@ -83,8 +85,9 @@ def create_app(settings: NotificationSettings, run_consumers: bool = True) -> Fa
     guard_writes(app, lambda request: principal_from(tokens, request.headers.get("authorization")),
                  settings.rate_limit_per_second, settings.rate_limit_burst)
     limit_bodies(app, settings.max_body_bytes)
-    app.get("/health")(lambda: {"status": "ok", "kafka": "connected" if kafka.connected
-                                else ("off" if not run_consumers else "connecting")})
+    install_health_routes(app, {"database": database_answers(engine), "kafka": kafka_connected(kafka),
+                                "consumers": consumers_assigned(kafka, broker)},
+                          kafka, run_consumers)
     return app
 
 

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.body_limit import limit_bodies
+from services.common.health import database_answers, install_health_routes
 from services.common.database import create_schema_racing_others, sqlalchemy_engine
 from services.common.problems import Problem, install_problem_handlers, problem_response
 from standins.payment_provider.faults import FAIL, SLOW, FaultPlan, Faults
@@ -86,5 +87,5 @@ def create_app(settings: SimulatorSettings) -> FastAPI:
         timing.update({k: v for k in timing if (v := getattr(new, k)) is not None})
         return {**vars(faults.plan), **timing}
 
-    app.get("/health")(lambda: {"status": "ok"})
+    install_health_routes(app, {"database": database_answers(ledger.engine)})
     return app

@@ -26,6 +26,12 @@ async def health(url: str) -> dict | None:
         return None
 
 
+async def readiness(url: str) -> tuple[int, list[str]]:
+    async with httpx.AsyncClient(timeout=5) as http:
+        answer = await http.get(f"{url}/readyz")
+    return answer.status_code, answer.json().get("missing", [])
+
+
 async def test_services_started_before_kafka_serve_then_consume_once_it_is_up(postgres, tmp_path):
     late = KafkaServer(tmp_path / "late-kafka", port=free_port())
     late.data_dir.mkdir(parents=True)
@@ -50,6 +56,7 @@ async def test_services_started_before_kafka_serve_then_consume_once_it_is_up(po
         for proc in procs:
             proc.wait_healthy()
         assert [(await health(url[name]))["kafka"] for name in modules] == ["connecting"] * 3
+        assert [await readiness(url[name]) for name in modules] == [(503, ["kafka"])] * 3
         broker = await asyncio.to_thread(late.start)
 
         async def all_connected():
@@ -57,6 +64,11 @@ async def test_services_started_before_kafka_serve_then_consume_once_it_is_up(po
             return all(s and s["kafka"] == "connected" for s in states)
 
         assert await eventually(all_connected, timeout=90)
+
+        async def all_ready():
+            return all([(await readiness(url[name]))[0] == 200 for name in modules])
+
+        assert await eventually(all_ready, timeout=60), [await readiness(url[n]) for n in modules]
         await System(url=url, kafka=late.connection("orders"), reader=late.admin, log_dir=tmp_path).publish_order("O-LATE")
         async with httpx.AsyncClient(timeout=10) as http:
             opened = await Party(http, url["dispute"], "buyer", "B-1").open_dispute("O-LATE")

@@ -58,3 +58,10 @@ def test_every_kafka_client_has_its_own_principal_and_nothing_runs_in_local_mode
     assert principals == {"dispute-api": "dispute", "dispute-relay": "dispute-relay",
                           "notification": "notification", "refund": "refund"}
     assert all(environment(name).get("PLATFORM_LOCAL_MODE", "false") == "false" for name in SERVICES)
+
+
+def test_the_http_services_are_healthy_only_when_ready():
+    probes = {name: " ".join(SERVICES[name]["healthcheck"]["test"]) for name in OWN_IMAGE
+              if "urlopen" in str(SERVICES[name].get("healthcheck", {}).get("test"))}
+    assert len(probes) >= 3, probes
+    assert all(re.search(r"urlopen\('http://127\.0\.0\.1:\d+/readyz'\)", probe) for probe in probes.values()), probes

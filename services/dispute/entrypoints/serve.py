@@ -13,6 +13,8 @@ import structlog
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
+from services.common.health import (consumers_assigned, database_answers, install_health_routes,
+                                    kafka_connected)
 from services.common.kafka import ensure_topics, kafka_broker
 from services.common.periodic import every
 from services.common.problems import install_problem_handlers
@@ -64,8 +66,10 @@ def create_app(settings: DisputeSettings, clock: Callable[[], datetime] = utc_no
     install_limits(app)
     for router in ROUTERS:
         app.include_router(router)
-    app.get("/health")(lambda: {"status": "ok", "kafka": "connected" if kafka.connected
-                                else ("off" if not run_consumers else "connecting")})
+    install_health_routes(app, {"database": database_answers(parts.engine),
+                                "kafka": kafka_connected(kafka),
+                                "consumers": consumers_assigned(kafka, broker)},
+                          kafka, run_consumers)
     return app
 
 
