@@ -1,5 +1,6 @@
 """The parts the dispute processes share, built once from settings (each process's own
-composition root, `entrypoints/serve.py`, `relay/process.py`, `entrypoints/cli.py`, calls these)."""
+composition root, `entrypoints/serve.py`, `entrypoints/relay_process.py`, `entrypoints/cli.py`,
+calls these)."""
 
 from __future__ import annotations
 

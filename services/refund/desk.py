@@ -70,7 +70,7 @@ class RefundDesk:
         """An operator's second try with the same idempotency key: a FAILED refund is reopened;
         a PENDING one (a retry or a service killed midway) is simply driven again."""
         stored = await asyncio.to_thread(self.store.instruction, idempotency_key)
-        if stored is not None and stored.status is PENDING:
+        if stored is not None and stored.status == PENDING:
             log.info("refund_pending_driven_again", idempotency_key=idempotency_key)
             return await self.pay(idempotency_key)
         if not await asyncio.to_thread(self.store.reopen, idempotency_key):

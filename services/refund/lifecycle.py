@@ -44,17 +44,17 @@ class InstructionState:
     @property
     def outcome_unknown(self) -> bool:
         """FAILED while still holding its reservation: the provider may have paid."""
-        return self.status is FAILED and self.reserved
+        return self.status == FAILED and self.reserved
 
     @property
     def to_announce(self) -> bool:
         """A result (ISSUED or FAILED) not yet published on `refunds.events`; PENDING has none."""
-        return self.status is not PENDING and not self.published
+        return self.status != PENDING and not self.published
 
     @property
     def awaiting_provider(self) -> bool:
         """The provider must still be asked (again, with the same key) for a result."""
-        return self.status is PENDING or self.outcome_unknown
+        return self.status == PENDING or self.outcome_unknown
 
 
 WRITTEN = InstructionState(PENDING)
@@ -71,7 +71,7 @@ class TransitionRefused(Exception):
 
 def reserve(state: InstructionState) -> InstructionState:
     """Hold the amount just before the provider is called (again, for another replica)."""
-    _require("reserve", state, state.status is PENDING)
+    _require("reserve", state, state.status == PENDING)
     return replace(state, reserved=True)
 
 
@@ -85,22 +85,22 @@ def issue(state: InstructionState) -> InstructionState:
 def fail(state: InstructionState) -> InstructionState:
     """Not paid, or not known to be: the reservation stays, so an unknown outcome keeps holding
     the amount, and a refusal before the provider was called holds nothing anyway."""
-    _require("fail", state, state.status is PENDING)
+    _require("fail", state, state.status == PENDING)
     return replace(state, status=FAILED, published=False)
 
 
 def refuse(state: InstructionState) -> InstructionState:
     """The provider refused for good: nothing was paid, the reservation is released. A FAILED
     instruction whose outcome was unknown learns it here and announces it anew."""
-    _require("refuse", state, state.status is PENDING or state.outcome_unknown)
-    attempt = state.attempt + 1 if state.status is FAILED else state.attempt
+    _require("refuse", state, state.status == PENDING or state.outcome_unknown)
+    attempt = state.attempt + 1 if state.status == FAILED else state.attempt
     return replace(state, status=FAILED, reserved=False, attempt=attempt, published=False)
 
 
 def reopen(state: InstructionState) -> InstructionState:
     """An operator's retry of a FAILED refund, with the same key. The reservation is kept as it
     is: one the provider may have paid must stay held."""
-    _require("reopen", state, state.status is FAILED)
+    _require("reopen", state, state.status == FAILED)
     return replace(state, status=PENDING, attempt=state.attempt + 1, published=False)
 
 

@@ -203,7 +203,7 @@ async def retry_refund(settings: RefundSettings, idempotency_key: str) -> int:
         return 2
     print(json.dumps({"idempotency_key": idempotency_key, "status": stored.status,
                       "provider_reference": stored.provider_reference, "reason": stored.reason}))
-    return 0 if stored.status is ISSUED else 1
+    return 0 if stored.status == ISSUED else 1
 
 
 def main(argv: list[str] | None = None) -> int:

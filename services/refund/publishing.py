@@ -16,7 +16,7 @@ def refund_event(stored: StoredInstruction) -> RefundIssued | RefundFailed:
               "amount": stored.amount, "currency": stored.currency,
               "occurred_at": stored.updated_at, "causation_id": stored.cause_event_id,
               "correlation_id": stored.correlation_id}
-    if stored.status is ISSUED:
+    if stored.status == ISSUED:
         return RefundIssued(event_id=refund_event_id(stored.refund_id, stored.attempt, "RefundIssued"),
                             provider_reference=stored.provider_reference, **common)
     return RefundFailed(event_id=refund_event_id(stored.refund_id, stored.attempt, "RefundFailed"),

@@ -29,11 +29,11 @@ def lines(buffer) -> list[dict]:
 
 def test_a_library_logging_through_the_standard_library_comes_out_as_json(stderr):
     configure_logging("INFO", json=True, stream=stderr)
-    logging.getLogger("aiokafka").warning("Unable connect to %s", "127.0.0.1:1")
+    logging.getLogger("tests.some_library").warning("Unable connect to %s", "127.0.0.1:1")
     structlog.get_logger("ours").info("relay_published", count=3)
     library, ours = lines(stderr)
     assert library["event"] == "Unable connect to 127.0.0.1:1" and library["level"] == "warning"
-    assert library["logger"] == "aiokafka" and "timestamp" in library
+    assert library["logger"] == "tests.some_library" and "timestamp" in library
     assert ours["event"] == "relay_published" and ours["count"] == 3
 
 
