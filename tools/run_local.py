@@ -123,11 +123,7 @@ def main() -> int:
             if port:
                 wait_for_port(port, timeout=60)
         print_banner()
-        while all(p.poll() is None for p in processes.values()):
-            time.sleep(0.5)
-        dead = [n for n, p in processes.items() if p.poll() is not None]
-        print(f"stopped because {', '.join(dead)} exited; see {run.dir}/<name>.log")
-        return 1
+        supervise(processes, lambda name, args: start_service(name, args, kafka, run), run)
     except (KeyboardInterrupt, TimeoutError) as exc:
         if isinstance(exc, TimeoutError):
             print(f"a service did not start: {exc}; see {run.dir}/*.log")
@@ -148,6 +144,37 @@ def main() -> int:
         print("all stopped", flush=True)
 
 
+QUICK_EXIT = 60.0  # a service that dies sooner after its start backs off longer each time
+MAX_BACKOFF = 30.0
+
+
+def supervise(processes: dict[str, subprocess.Popen], restart, run: RunSettings = RUN) -> None:
+    """Until Ctrl-C: a service that exits is started again, as a supervisor would (one crash
+    must not take the whole local system down: it is how a crash is watched here). The pause
+    before a restart doubles from 1 s to 30 s while the service keeps dying within a minute."""
+    args = {name: module_args for name, module_args, _ in SERVICES}
+    started = {name: time.monotonic() for name in processes}
+    backoff = {name: 0.5 for name in processes}
+    restart_at: dict[str, float] = {}
+    while True:
+        now = time.monotonic()
+        for name, proc in processes.items():
+            if name in restart_at or proc.poll() is None:
+                continue
+            quick = now - started[name] < QUICK_EXIT
+            backoff[name] = min(backoff[name] * 2, MAX_BACKOFF) if quick else 1.0
+            restart_at[name] = now + backoff[name]
+            print(f"{name} exited with {proc.returncode}; restarting it in {backoff[name]:.0f} s "
+                  f"(see {run.dir}/{name}.log)", flush=True)
+        for name, at in list(restart_at.items()):
+            if now >= at:
+                processes[name] = restart(name, args[name])
+                started[name] = time.monotonic()
+                del restart_at[name]
+                print(f"{name} restarted", flush=True)
+        time.sleep(0.5)
+
+
 def print_banner(run: RunSettings = RUN) -> None:
     print(f"""
 The dispute platform is up (logs in {run.dir}/):
@@ -162,7 +189,7 @@ The dispute platform is up (logs in {run.dir}/):
   payment simulator     http://127.0.0.1:{run.paysim_port}/refunds
   operator tools        disputectl, python -m tools.dev: settings in {run.dir}/local.env
                         (environment variables win over it)
-Try it: see README "Try it". Ctrl-C stops everything.
+Try it: see README "Try it". A service that exits is started again; Ctrl-C stops everything.
 """, flush=True)
 
 

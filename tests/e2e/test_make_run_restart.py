@@ -134,3 +134,48 @@ async def test_a_second_make_run_keeps_the_first_runs_disputes_and_new_ones_flow
         assert status.returncode == 0 and "dispute_index" in status.stdout, status.stdout + status.stderr
     finally:
         run.interrupt()
+
+
+def children_running(parent: int, module: str) -> list[int]:
+    """The pids of `parent`'s children that run `python -m <module>` (from /proc)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == parent and module.encode() in cmdline:
+            found.append(int(proc.name))
+    return found
+
+
+async def test_a_service_killed_under_make_run_is_started_again_and_the_rest_keeps_running(tmp_path):
+    """Issue 12: one crash used to stop everything ("stopped because refund exited")."""
+    run = LocalRun(tmp_path / "run")
+    run.dir.mkdir()
+    run.start()
+    try:
+        [refund] = children_running(run.process.pid, "services.refund.main")
+        os.kill(refund, signal.SIGKILL)
+
+        async def back() -> bool:
+            pids = children_running(run.process.pid, "services.refund.main")
+            if not pids or pids == [refund]:
+                return False
+            async with httpx.AsyncClient(timeout=2) as http:
+                try:
+                    return (await http.get(f"{run.url('REFUND')}/healthz")).status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+        assert await eventually(back, timeout=60)
+        assert run.process.poll() is None  # make run itself goes on
+        async with httpx.AsyncClient(timeout=5) as http:
+            assert (await http.get(f"{run.url('DISPUTE')}/healthz")).status_code == 200
+    finally:
+        run.interrupt()
+    outputs = "".join(p.read_text() for p in tmp_path.glob("run-*.out"))
+    assert "refund exited with -9; restarting it" in outputs and "refund restarted" in outputs
