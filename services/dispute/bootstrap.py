@@ -15,17 +15,34 @@ from services.dispute.adapters.evidence_store import EvidenceStore
 from services.dispute.adapters.idempotency_store import IdempotencyStore
 from services.dispute.adapters.order_book import OrderBook
 from services.dispute.application.disputes import DisputeApplication
+from services.dispute.application.shards import Disputes, ShardedDisputes
 from services.dispute.projections.dispute_index import DisputeIndexProjection
 from services.dispute.projections.timeline import TimelineProjection
 from services.dispute.relay.relay import RelayPosition
 from services.dispute.settings import DisputeSettings
 
 
-def build_application(settings: DisputeSettings) -> DisputeApplication:
-    """The event store application (its schema created on first use)."""
+def build_application(settings: DisputeSettings, url: str | None = None) -> DisputeApplication:
+    """The event store application on `url` (default: the first shard's database), its schema
+    created on first use."""
     return create_schema_racing_others(lambda: DisputeApplication(
-        env=eventsourcing_env(settings.database_url), ids=settings.dispute_ids(),
+        env=eventsourcing_env(url or settings.shard_database_urls()[0]), ids=settings.dispute_ids(),
         policy=settings.policy, chain_keys=settings.chain_keys()))
+
+
+def build_disputes(settings: DisputeSettings) -> Disputes:
+    """The store commands go through: the one application, or every shard's behind the
+    routing facade (application/shards.py)."""
+    urls = settings.shard_database_urls()
+    if len(urls) == 1:
+        return build_application(settings, urls[0])
+    return ShardedDisputes([build_application(settings, url) for url in urls])
+
+
+def relay_positions(settings: DisputeSettings) -> list[RelayPosition]:
+    """Each shard's relay position, in the shard's own database."""
+    return [with_tables(RelayPosition(sqlalchemy_engine(url), settings.events_topic))
+            for url in settings.shard_database_urls()]
 
 
 def with_tables(part):
@@ -38,26 +55,27 @@ class ApiParts:
     """Everything the API process reads and writes, built and schema-ready before it serves."""
 
     engine: Engine
-    disputes: DisputeApplication
+    disputes: Disputes
     orders: OrderBook
     projection: DisputeIndexProjection
     timeline: TimelineProjection
     idempotency: IdempotencyStore
     evidence: EvidenceStore
-    relay_position: RelayPosition
+    relay_position: RelayPosition  # the first shard's
+    relay_positions: list[RelayPosition]  # one per shard, in shard order
 
     @classmethod
     def build(cls, settings: DisputeSettings) -> "ApiParts":
         engine = sqlalchemy_engine(settings.database_url)
-        disputes = build_application(settings)
+        disputes = build_disputes(settings)
         evidence = EvidenceStore(Path(settings.evidence_dir))
         evidence.sweep_staged()
+        positions = relay_positions(settings)
         return cls(engine=engine, disputes=disputes, orders=with_tables(OrderBook(engine)),
                    projection=with_tables(DisputeIndexProjection(disputes, engine)),
                    timeline=with_tables(TimelineProjection(disputes, engine)),
                    idempotency=with_tables(IdempotencyStore(engine, settings.idempotency_retention)),
-                   evidence=evidence,
-                   relay_position=with_tables(RelayPosition(engine, settings.events_topic)))
+                   evidence=evidence, relay_position=positions[0], relay_positions=positions)
 
     @property
     def projections(self) -> list:

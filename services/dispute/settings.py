@@ -28,6 +28,10 @@ POLICY_ENV_NAMES = {"filing_window_after_promised_delivery": "filing_window",
 CAPS = ("max_messages", "max_evidence_files", "max_offers")
 
 
+def split_urls(value: str) -> list[str]:
+    return [url.strip() for url in value.split(",") if url.strip()]
+
+
 class PolicyFromEnvironment(PydanticBaseSettingsSource):
     """DISPUTE_<name> for each DisputePolicy field given in the environment, as `policy`
     (unset fields keep the policy's defaults; pydantic parses them as the field's type)."""
@@ -49,6 +53,12 @@ class DisputeSettings(TokenSettings, KafkaSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     database_url: str = "sqlite:///var/dispute.sqlite"
+    shard_urls: str = ""
+    """DISPUTE_SHARD_URLS: the event store's shards, database URLs separated by commas, in a
+    fixed order (a dispute lives in shard sha256(id) mod N, adapters/shards.py). Empty: one
+    shard, the event store in DISPUTE_DATABASE_URL. Projections, the order book and the
+    idempotency keys stay in DISPUTE_DATABASE_URL (which may also be the first shard's URL).
+    Fixed once data exists: another list moves disputes to shards that do not hold them."""
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     topic_partitions: int = 6
@@ -100,6 +110,18 @@ class DisputeSettings(TokenSettings, KafkaSettings):
         if low:
             raise ValueError(f"caps per dispute must be at least 1: {', '.join(low)}")
         return policy
+
+    @field_validator("shard_urls")
+    @classmethod
+    def _distinct_shards(cls, value: str) -> str:
+        urls = split_urls(value)
+        if len(set(urls)) != len(urls):
+            raise ValueError("DISPUTE_SHARD_URLS names a database twice: each shard needs its own")
+        return value
+
+    def shard_database_urls(self) -> list[str]:
+        """The event store's databases in shard order (one, DISPUTE_DATABASE_URL, by default)."""
+        return split_urls(self.shard_urls) or [self.database_url]
 
     def dispute_ids(self) -> DisputeIds:
         return DisputeIds(self.id_key.encode())

@@ -16,7 +16,7 @@ from uuid import UUID
 import structlog
 from sqlalchemy import Engine, select
 
-from services.dispute.application.disputes import DisputeApplication
+from services.dispute.application.shards import Disputes
 from services.dispute.adapters.event_store import command_context
 from services.dispute.domain import DomainError
 from services.dispute.domain.values import FINAL_STATES
@@ -26,7 +26,7 @@ log = structlog.get_logger("deadlines")
 
 
 class DeadlineWorker:
-    def __init__(self, app: DisputeApplication, engine: Engine, clock: Callable[[], datetime],
+    def __init__(self, app: Disputes, engine: Engine, clock: Callable[[], datetime],
                  batch_size: int = 200):
         self.app, self.engine, self.clock, self.batch_size = app, engine, clock, batch_size
 

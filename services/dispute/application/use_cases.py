@@ -13,11 +13,11 @@ from uuid import UUID
 
 from services.dispute.adapters.event_store import command_context
 from services.dispute.application.commands import Acting, Command, OpenDispute
-from services.dispute.application.disputes import DisputeApplication
+from services.dispute.application.shards import Disputes
 from services.dispute.domain import Dispute
 
 
-def run(disputes: DisputeApplication, dispute_id: UUID, command: Command, by: Acting, *,
+def run(disputes: Disputes, dispute_id: UUID, command: Command, by: Acting, *,
         expected_version: int | None = None, deadlines_at: datetime | None = None) -> Dispute:
     """The dispute after `command`; deadlines are applied at `deadlines_at` (this service's
     clock, when `by.at` is another's), else at `by.at`. A stale `expected_version` is a
@@ -29,7 +29,7 @@ def run(disputes: DisputeApplication, dispute_id: UUID, command: Command, by: Ac
     return dispute
 
 
-def open_dispute(disputes: DisputeApplication, command: OpenDispute, by: Acting) -> Dispute:
+def open_dispute(disputes: Disputes, command: OpenDispute, by: Acting) -> Dispute:
     """The buyer opens one dispute per item of their order (refused if the item has one)."""
     with command_context(by.correlation_id, by.causation_id):
         return disputes.open_dispute(order=command.order, item_id=command.item_id,

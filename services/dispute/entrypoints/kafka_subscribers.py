@@ -24,7 +24,7 @@ from services.common.consumers import RetryLater, dead_letter, handle_or_dead_le
 from services.dispute.application import use_cases
 from services.dispute.application.commands import (Acting, Command, NoteRefundOutsideDispute,
                                                    RecordRefundFailed, RecordRefundIssued)
-from services.dispute.application.disputes import DisputeApplication
+from services.dispute.application.shards import Disputes
 from services.dispute.domain import Actor, DomainError, Role
 from services.dispute.adapters.order_book import OrderBook, OrderContradicted
 
@@ -41,7 +41,7 @@ log = structlog.get_logger("orders")
 
 
 def register_order_consumer(broker: KafkaBroker, order_book: OrderBook | None,
-                            disputes: DisputeApplication | None = None) -> None:
+                            disputes: Disputes | None = None) -> None:
     dlq = dead_letter_topic(ORDERS_EVENTS, GROUP)
 
     @broker.subscriber(ORDERS_EVENTS, group_id=GROUP, auto_offset_reset="earliest",
@@ -64,7 +64,7 @@ def register_order_consumer(broker: KafkaBroker, order_book: OrderBook | None,
         await handle_or_dead_letter(broker, dlq, message, apply)
 
 
-def apply_order_event(book: OrderBook, disputes: DisputeApplication | None, event) -> None:
+def apply_order_event(book: OrderBook, disputes: Disputes | None, event) -> None:
     applied = book.apply(event)
     log.info("order_event_applied" if applied else "order_event_duplicate",
              order_id=event.order_id, event_type=event.event_type, event_id=str(event.event_id))
@@ -73,7 +73,7 @@ def apply_order_event(book: OrderBook, disputes: DisputeApplication | None, even
         note_outside_refund(book, disputes, event)
 
 
-def note_outside_refund(book: OrderBook, disputes: DisputeApplication, event: OrderRefunded,
+def note_outside_refund(book: OrderBook, disputes: Disputes, event: OrderRefunded,
                         now: Callable[[], datetime] = utc_now) -> None:
     """Every dispute of the order that exists learns of the refund (once per order event)."""
     facts = book.facts(event.order_id)
@@ -86,7 +86,7 @@ def note_outside_refund(book: OrderBook, disputes: DisputeApplication, event: Or
             run_on_dispute(disputes, dispute_id, command, by, quiet={"DISPUTE_NOT_FOUND"}, now=now)
 
 
-def register_refund_consumer(broker: KafkaBroker, disputes: DisputeApplication | None) -> None:
+def register_refund_consumer(broker: KafkaBroker, disputes: Disputes | None) -> None:
     """RefundIssued / RefundFailed from the refund service are recorded on the dispute, once
     per refund id (the aggregate ignores a refund id it has already recorded)."""
     dlq = dead_letter_topic(REFUNDS_EVENTS, GROUP)
@@ -103,7 +103,7 @@ def register_refund_consumer(broker: KafkaBroker, disputes: DisputeApplication |
         await handle_or_dead_letter(broker, dlq, message, record)
 
 
-def record_refund_result(disputes: DisputeApplication, result: RefundIssued | RefundFailed,
+def record_refund_result(disputes: Disputes, result: RefundIssued | RefundFailed,
                          now: Callable[[], datetime] = utc_now) -> None:
     by = Acting(REFUND_SERVICE, result.occurred_at, result.correlation_id or str(result.event_id),
                 str(result.event_id))
@@ -113,7 +113,7 @@ def record_refund_result(disputes: DisputeApplication, result: RefundIssued | Re
                  dispute_id=str(result.dispute_id))
 
 
-def run_on_dispute(disputes: DisputeApplication, dispute_id: UUID, command: Command, by: Acting, *,
+def run_on_dispute(disputes: Disputes, dispute_id: UUID, command: Command, by: Acting, *,
                    quiet: frozenset[str] | set[str] = frozenset(),
                    now: Callable[[], datetime] = utc_now) -> str | None:
     """Run a command a Kafka message asks for; None when done, else the refusal's code.

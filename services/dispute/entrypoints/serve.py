@@ -24,7 +24,7 @@ from services.common.topics import dead_letter_topics_of
 from services.common.urls import masked_url
 from services.dispute.adapters.order_book import OrderBook
 from services.dispute.application.deadline_worker import DeadlineWorker
-from services.dispute.application.disputes import DisputeApplication
+from services.dispute.application.shards import Disputes
 from services.dispute.bootstrap import ApiParts
 from services.dispute.entrypoints.http import console, ops, queries, routes, timeline_routes
 from services.dispute.entrypoints.http.limits import install_limits
@@ -41,7 +41,7 @@ def utc_now() -> datetime:
 
 
 def build_broker(settings: DisputeSettings, order_book: OrderBook | None = None,
-                 disputes: DisputeApplication | None = None) -> KafkaBroker:
+                 disputes: Disputes | None = None) -> KafkaBroker:
     """The API's Kafka consumers, unconnected (`make asyncapi` documents this broker)."""
     broker = kafka_broker(settings.kafka_connection(), client_id="dispute-api")
     register_order_consumer(broker, order_book, disputes)

@@ -77,11 +77,11 @@ class DisputeIndexProjection(TrackedProjection):
     def define_table(self, table_name: str, meta: MetaData) -> Table:
         return index_table(table_name, meta)
 
-    def prepare(self, notifications) -> list[dict]:
+    def prepare(self, notifications, shard) -> list[dict]:
         newest: dict[UUID, int] = {}
         for n in notifications:
             newest[n.originator_id] = max(newest.get(n.originator_id, 0), n.originator_version)
-        return [index_row(self.app.repository.get(d, version=v)) for d, v in newest.items()]
+        return [index_row(shard.repository.get(d, version=v)) for d, v in newest.items()]
 
     def write(self, conn, table: Table, rows: list[dict]) -> None:
         for row in rows:

@@ -4,6 +4,8 @@ The next generation's table is built beside the live one from the start of histo
 keep reading the live one), caught up to the head, then `projection_versions` is switched in
 one transaction; the running service's projection follows the new generation from its own
 position, and the old table is dropped once readers that resolved it have had time to finish.
+A sharded store is replayed shard by shard into the new generation (one position per shard)
+before the switch.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, delete, or_
+
+from services.dispute.adapters.shards import shard_apps
 
 from services.dispute.projections.dispute_index import DisputeIndexProjection
 from services.dispute.projections.tracked import (TrackedProjection, live_version,
@@ -55,7 +59,7 @@ def rebuild(kind: type[TrackedProjection], app, engine: Engine, progress: Progre
     while batch := builder.catch_up_once():
         done += batch
         if progress:
-            progress(done, app.recorder.max_notification_id() or 0)
+            progress(done, store_head(app))
     with engine.begin() as conn:
         switch_live_version(conn, kind.name, old, old + 1)
     done += builder.catch_up()
@@ -75,16 +79,27 @@ def _drop(builder: TrackedProjection, engine: Engine, version: int) -> None:
     table = builder.table(version)
     table.drop(engine, checkfirst=True)
     with engine.begin() as conn:
-        conn.execute(delete(projection_positions).where(projection_positions.c.name == table.name))
+        names = projection_positions.c.name
+        conn.execute(delete(projection_positions).where(
+            or_(names == table.name, names.like(f"{table.name}@%"))))
+
+
+def store_head(app) -> int:
+    """How many events the store holds, over every shard (notification ids are dense)."""
+    return sum(heads(app))
+
+
+def heads(app) -> list[int]:
+    return [shard.recorder.max_notification_id() or 0 for shard in shard_apps(app)]
 
 
 def status(app, engine: Engine) -> list[dict]:
-    head = app.recorder.max_notification_id() or 0
-    rows = []
+    """Per projection and shard: its live table, position, the shard's head, how far behind."""
+    shard_heads, rows = heads(app), []
     for kind in PROJECTIONS.values():
         projection = kind(app, engine)
-        position = projection.position()
-        rows.append({"name": kind.name, "version": projection.version(),
-                     "table": projection.live_table().name, "position": position,
-                     "head": head, "behind": head - position})
+        for shard, (position, head) in enumerate(zip(projection.positions(), shard_heads)):
+            rows.append({"name": kind.name, "version": projection.version(), "shard": shard,
+                         "table": projection.live_table().name, "position": position,
+                         "head": head, "behind": head - position})
     return rows

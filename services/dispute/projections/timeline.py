@@ -111,8 +111,8 @@ class TimelineProjection(TrackedProjection):
     def define_table(self, table_name: str, meta: MetaData) -> Table:
         return timeline_table(table_name, meta)
 
-    def prepare(self, notifications) -> list[Any]:
-        return [self.app.mapper.to_domain_event(n) for n in notifications]
+    def prepare(self, notifications, shard) -> list[Any]:
+        return [shard.mapper.to_domain_event(n) for n in notifications]
 
     def write(self, conn, table: Table, events: list[Any]) -> None:
         currencies: dict[UUID, str] = {}

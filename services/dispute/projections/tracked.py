@@ -5,6 +5,11 @@ A projection's rows live in a physical table per generation: `<name>` for the fi
 resolve it per request. Each generation has its own position in `projection_positions`
 (keyed by the physical table name), written in the same transaction as its rows, guarded by
 the position the batch started from, so two runners never apply one batch twice.
+
+A sharded store has one notification log per shard: a generation keeps one position per
+shard (`<table>` for the first, `<table>@<shard>` for the others, adapters/shards.py) and
+follows every log. Rows are per dispute and a dispute lives in one shard, so the order
+between shards never matters.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from typing import Any, Sequence
 
 import structlog
 from sqlalchemy import BigInteger, Column, Engine, Integer, MetaData, String, Table, insert, select, update
+
+from services.dispute.adapters.shards import shard_apps, shard_position_name
 
 log = structlog.get_logger("projection")
 metadata = MetaData()
@@ -61,19 +68,22 @@ def switch_live_version(conn, name: str, old: int, new: int) -> None:
 
 class TrackedProjection:
     """Subclasses name the projection, define its table and turn a batch into writes:
-    `prepare(notifications)` outside the transaction, `write(conn, table, prepared)` inside."""
+    `prepare(notifications, shard)` outside the transaction (`shard`: the application whose
+    log they come from), `write(conn, table, prepared)` inside. `app` is the store followed:
+    one application, or a sharded store (every shard's log)."""
 
     name: str = ""
 
     def __init__(self, app, engine: Engine, batch_size: int = 500, version: int | None = None):
         self.app, self.engine, self.batch_size = app, engine, batch_size
+        self.shards = shard_apps(app)
         self.fixed_version = version
         self._tables: dict[int, Table] = {}
 
     def define_table(self, table_name: str, meta: MetaData) -> Table:
         raise NotImplementedError
 
-    def prepare(self, notifications: Sequence[Any]) -> Any:
+    def prepare(self, notifications: Sequence[Any], shard: Any) -> Any:
         return notifications
 
     def write(self, conn, table: Table, prepared: Any) -> None:
@@ -97,23 +107,34 @@ class TrackedProjection:
         metadata.create_all(self.engine)
         self.table(self.version()).metadata.create_all(self.engine)
 
-    def position(self) -> int:
+    def position(self, shard: int = 0) -> int:
+        """The last notification id of shard `shard`'s log the live generation has projected."""
         with self.engine.connect() as conn:
-            return _position(conn, self.live_table().name)
+            return _position(conn, shard_position_name(self.live_table().name, shard))
+
+    def positions(self) -> list[int]:
+        """The live generation's position in each shard's log, in shard order."""
+        name = self.live_table().name
+        with self.engine.connect() as conn:
+            return [_position(conn, shard_position_name(name, i)) for i in range(len(self.shards))]
 
     def catch_up_once(self) -> int:
-        """Project the next batch of stored events; returns how many were read."""
+        """Project the next batch of stored events of each shard; returns how many were read."""
         table = self.live_table()
+        return sum(self._catch_up_shard(table, i) for i in range(len(self.shards)))
+
+    def _catch_up_shard(self, table: Table, shard: int) -> int:
+        source, name = self.shards[shard], shard_position_name(table.name, shard)
         with self.engine.connect() as conn:
-            start = _position(conn, table.name)
-        notifications = self.app.recorder.select_notifications(
+            start = _position(conn, name)
+        notifications = source.recorder.select_notifications(
             start, self.batch_size, inclusive_of_start=False)
         if not notifications:
             return 0
-        prepared = self.prepare(notifications)
+        prepared = self.prepare(notifications, source)
         with self.engine.begin() as conn:
             self.write(conn, table, prepared)
-            _set_position(conn, table.name, notifications[-1].id, expected=start)
+            _set_position(conn, name, notifications[-1].id, expected=start)
         return len(notifications)
 
     def catch_up(self) -> int:

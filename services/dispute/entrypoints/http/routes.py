@@ -35,7 +35,8 @@ async def open_dispute(body: OpenDispute, caller: Caller, request: Request,
     response = await idempotent(request, caller, idempotency_key, fingerprint(request, body),
                                 partial(_open, body, caller, request, idempotency_key),
                                 partial(replay_answer, request, caller))
-    await consistency.after_command(request, response)
+    opened, _ = request.app.state.disputes.dispute_ids_for_item(body.order_id, body.item_id)
+    await consistency.after_command(request, response, opened)
     return response
 
 
