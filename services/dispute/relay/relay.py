@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from contracts.topics import DISPUTES_EVENTS
 from services.dispute.audit.checkpoint_topic import CheckpointPublisher
 from services.dispute.relay.lock import LockLost, Unguarded, wait_for_lock
-from services.dispute.relay.metrics import RelayMetrics
+from services.dispute.relay.metrics import RelayMetrics, ShardRelayMetrics
 from services.dispute.relay.wakeup import PollingWakeup
 from services.dispute.adapters.translation import is_public, to_envelope
 
@@ -83,7 +83,8 @@ class RelayBlocked(Exception):
 class Relay:
     def __init__(self, app, producer, position: RelayPosition, batch_size: int = 200,
                  poll_interval: float = 0.2, topic: str = DISPUTES_EVENTS, *, lock=None,
-                 wakeup: PollingWakeup | None = None, metrics: RelayMetrics | None = None,
+                 wakeup: PollingWakeup | None = None,
+                 metrics: RelayMetrics | ShardRelayMetrics | None = None,
                  checkpoints: CheckpointPublisher | None = None):
         self.app, self.producer, self.position = app, producer, position
         self.checkpoints = checkpoints
