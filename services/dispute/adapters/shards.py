@@ -34,3 +34,9 @@ def shard_position_name(name: str, shard: int) -> str:
     """The name a follower of the store (projection generation, relay) keeps its position in
     shard `shard`'s log under; shard 0 keeps the name it had before stores were sharded."""
     return name if shard == 0 else f"{name}@{shard}"
+
+
+def shard_app_for(store: Any, dispute_id: UUID) -> Any:
+    """The application of the shard holding the dispute."""
+    apps = shard_apps(store)
+    return apps[shard_index(dispute_id, len(apps))]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 from uuid import UUID
 
 from services.dispute.adapters.audit_chain import ChainKeys, UnknownKey, canonical
@@ -105,6 +105,15 @@ class CheckpointBook:
             if known is None or head.version > known.version:
                 self.recorded[head.dispute_id] = Recorded(head.version, head.hash,
                                                           checkpoint.position, checkpoint.at)
+
+    def restricted(self, holds: Callable[[UUID], bool], with_refused: bool) -> "CheckpointBook":
+        """The heads of the disputes `holds` keeps (one shard's); the refused checkpoints and
+        the count read only `with_refused` (they belong to no shard: reported once)."""
+        book = CheckpointBook()
+        book.recorded = {d: r for d, r in self.recorded.items() if holds(d)}
+        if with_refused:
+            book.refused, book.read = list(self.refused), self.read
+        return book
 
     def add_lines(self, lines: Iterator[str], keys: ChainKeys, source: str) -> "CheckpointBook":
         for number, line in enumerate(lines, 1):

@@ -1,7 +1,8 @@
 """Audit tools over the event store: replay one dispute, export (verify: verify.py).
 
 They read the store through the recorder in batches (by notification id, or one
-dispute's stream), so memory stays flat however long the history is.
+dispute's stream), so memory stays flat however long the history is. A sharded store is read
+shard after shard (notification ids are those of each shard's own log; each line says which).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from datetime import datetime
 from typing import Any, Callable, Iterator, TextIO
 from uuid import UUID
 
+from services.dispute.adapters.shards import shard_app_for, shard_apps, shard_index
 from services.dispute.projections.timeline import entry_view, jsonable, timeline_from_events, utc
 from services.dispute.adapters.translation import is_public, to_envelope
 
@@ -36,6 +38,7 @@ def head(recorder) -> int:
 
 def replay(app, dispute_id: UUID, as_of: datetime | None = None, version: int | None = None) -> dict:
     """The dispute's state and timeline as they were at `version` or at `as_of`."""
+    app = shard_app_for(app, dispute_id)
     stored = app.recorder.select_events(dispute_id, lte=version)
     events = [app.mapper.to_domain_event(s) for s in stored]
     if as_of is not None:
@@ -58,24 +61,32 @@ def state_view(dispute) -> dict:
 
 def export(app, out: TextIO, since: datetime | None = None, until: datetime | None = None,
            dispute_id: UUID | None = None, progress: Progress | None = None) -> int:
-    """JSON Lines, one stored event a line, with its public envelope (null when internal)."""
-    rows = (app.recorder.select_events(dispute_id) if dispute_id else notifications(app.recorder))
-    total, written, n = head(app.recorder), 0, 0
-    for n, stored in enumerate(rows, 1):
-        event, meta = app.mapper.to_domain_event_with_meta(stored)
-        at = utc(getattr(event, "at", None) or event.timestamp)
-        if (since is None or at >= utc(since)) and (until is None or at <= utc(until)):
-            out.write(json.dumps(export_line(stored, event, meta, at), separators=(",", ":")) + "\n")
-            written += 1
-        if progress and n % BATCH == 0:
-            progress(n, total)
+    """JSON Lines, one stored event a line, with its public envelope (null when internal);
+    every shard of a sharded store, or the one holding `dispute_id`."""
+    shards = shard_apps(app)
+    chosen = [shard_index(dispute_id, len(shards))] if dispute_id else list(range(len(shards)))
+    total, written, n = sum(head(shards[i].recorder) for i in chosen), 0, 0
+    for shard in chosen:
+        source = shards[shard]
+        rows = source.recorder.select_events(dispute_id) if dispute_id else notifications(source.recorder)
+        for stored in rows:
+            n += 1
+            event, meta = source.mapper.to_domain_event_with_meta(stored)
+            at = utc(getattr(event, "at", None) or event.timestamp)
+            if (since is None or at >= utc(since)) and (until is None or at <= utc(until)):
+                line = export_line(stored, event, meta, at, shard)
+                out.write(json.dumps(line, separators=(",", ":")) + "\n")
+                written += 1
+            if progress and n % BATCH == 0:
+                progress(n, total)
     if progress:
         progress(n, n if dispute_id else total)
     return written
 
 
-def export_line(stored, event, meta: dict, at: datetime) -> dict:
-    return {"notification_id": getattr(stored, "id", None), "dispute_id": str(stored.originator_id),
+def export_line(stored, event, meta: dict, at: datetime, shard: int = 0) -> dict:
+    return {"shard": shard, "notification_id": getattr(stored, "id", None),
+            "dispute_id": str(stored.originator_id),
             "version": stored.originator_version, "topic": stored.topic,
             "occurred_at": jsonable(at), "hash": meta.get("hash"), "key_id": meta.get("key_id"),
             "envelope": _envelope(event, meta)}

@@ -13,14 +13,18 @@ Kinds of finding, each with the dispute id and version:
   checkpoint_refused  a checkpoint whose signature does not match (dispute and version unknown)
 
 Memory: one small head per dispute and one per checkpointed dispute, never the events.
+A sharded store is walked shard after shard (`verify_shards`), each against the checkpointed
+heads of its own disputes; every finding names its shard.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any, Callable
 from uuid import UUID
 
+from services.dispute.adapters.shards import shard_apps, shard_index
 from services.dispute.audit.history import head, notifications
 from services.dispute.adapters.audit_chain import GENESIS, ChainKeys, UnknownKey, chain_message, legacy_hash
 from services.dispute.audit.checkpoints import CheckpointBook
@@ -37,6 +41,7 @@ class Finding:
     version: int | None
     notification_id: int | None
     detail: str
+    shard: int = 0
 
 
 @dataclass
@@ -198,3 +203,34 @@ def verify(app, checkpoints: CheckpointBook | None = None, legacy_until: int = 0
     if progress:
         progress(walk.report.events, total)
     return walk.finish()
+
+
+def verify_shards(store, checkpoints: CheckpointBook | None = None, legacy_until: int = 0,
+                  progress: Progress | None = None) -> ChainReport:
+    """`verify` over every shard of the store, as one report (`legacy_until` is a notification
+    id: it applies to the first shard, the store as it was before it was sharded)."""
+    shards = shard_apps(store)
+    total, merged = sum(head(s.recorder) for s in shards), ChainReport()
+    for index, shard in enumerate(shards):
+        book = checkpoints.restricted(partial(_in_shard, index, len(shards)), with_refused=index == 0) \
+            if checkpoints is not None else None
+        step = partial(_overall, progress, merged.events, total) if progress else None
+        report = verify(shard, book, legacy_until if index == 0 else 0, step)
+        _merge(merged, report, index)
+    return merged
+
+
+def _in_shard(shard: int, count: int, dispute_id: UUID) -> bool:
+    return shard_index(dispute_id, count) == shard
+
+
+def _overall(progress: Progress, before: int, total: int, done: int, _shard_total: int) -> None:
+    progress(before + done, total)
+
+
+def _merge(merged: ChainReport, report: ChainReport, shard: int) -> None:
+    for name in ("events", "disputes", "legacy", "checkpoints", "checkpointed_disputes",
+                 "uncheckpointed", "problems"):
+        setattr(merged, name, getattr(merged, name) + getattr(report, name))
+    room = KEPT_FINDINGS - len(merged.findings)
+    merged.findings.extend(Finding(**{**asdict(f), "shard": shard}) for f in report.findings[:room])

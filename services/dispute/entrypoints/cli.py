@@ -111,11 +111,15 @@ def _event_table(url: str) -> str:
 
 
 def _context():
-    from services.dispute.bootstrap import build_application
+    """(settings, the store with every shard, the service database's engine)."""
+    from services.dispute.bootstrap import build_disputes
 
     settings = DisputeSettings()
-    require_store(settings.database_url, "DISPUTE_DATABASE_URL", [_event_table(settings.database_url)])
-    return settings, build_application(settings), sqlalchemy_engine(settings.database_url)
+    urls = settings.shard_database_urls()
+    setting = "DISPUTE_SHARD_URLS" if settings.shard_urls else "DISPUTE_DATABASE_URL"
+    for url in urls:
+        require_store(url, setting, [_event_table(url)])
+    return settings, build_disputes(settings), sqlalchemy_engine(settings.database_url)
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -131,11 +135,12 @@ def _to_utc(value: datetime) -> datetime:
 @projections.command("status")
 @_refusing_errors
 def projections_status():
-    """Each projection's live table, position and how far it is behind the store."""
+    """Each projection's live table, and per shard its position and how far it is behind."""
     _, disputes, engine = _context()
     for row in projections_rebuild.status(disputes, engine):
-        typer.echo(f"{row['name']:<18} v{row['version']}  table {row['table']:<22} position "
-                   f"{row['position']:,}/{row['head']:,}  behind {row['behind']:,}")
+        typer.echo(f"{row['name']:<18} v{row['version']}  shard {row['shard']}  table "
+                   f"{row['table']:<22} position {row['position']:,}/{row['head']:,}  "
+                   f"behind {row['behind']:,}")
 
 
 @projections.command("rebuild")
@@ -143,7 +148,8 @@ def projections_status():
 def projections_rebuild_command(name: Annotated[Optional[str], typer.Argument(
         help="dispute_index (index) or timeline_entries (timeline); all when omitted")] = None,
         grace: float = typer.Option(2.0, help="seconds readers get before the old table is dropped")):
-    """Build a fresh generation from the start of history, switch reads to it, drop the old."""
+    """Build a fresh generation from the start of history (every shard's), switch reads to it,
+    drop the old."""
     _, disputes, engine = _context()
     kinds = [projections_rebuild.projection_named(name)] if name else list(projections_rebuild.PROJECTIONS.values())
     for kind in kinds:
@@ -205,16 +211,18 @@ def audit_verify(
         legacy_until: Annotated[Optional[int], typer.Option(min=0, help=(
             "events up to this notification id may predate the keyed chain "
             "(default DISPUTE_AUDIT_LEGACY_UNTIL)"))] = None):
-    """Check every dispute's keyed hash chain against the signed checkpoints; list every
-    finding with its dispute and version (exit 1 if any)."""
+    """Check every dispute's keyed hash chain, in every shard, against the signed checkpoints;
+    list every finding with its shard, dispute and version (exit 1 if any)."""
     settings, disputes, _ = _context()
     book = _checkpoint_book(settings, disputes.chain_keys, checkpoints)
     progress = ProgressLine("verify")
-    report = audit_verify_module.verify(disputes, book, settings.audit_legacy_until
-                                        if legacy_until is None else legacy_until, progress)
+    report = audit_verify_module.verify_shards(disputes, book, settings.audit_legacy_until
+                                               if legacy_until is None else legacy_until, progress)
     progress.close()
+    sharded = len(settings.shard_database_urls()) > 1
     for f in report.findings:
         where = f"dispute {f.dispute_id} version {f.version}" if f.dispute_id else "checkpoint"
+        where = f"shard {f.shard} {where}" if sharded and f.dispute_id else where
         typer.echo(f"{f.kind.upper()} {where}" + (f" (notification {f.notification_id})"
                                                   if f.notification_id else "") + f": {f.detail}")
     if not report.ok:
