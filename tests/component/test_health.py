@@ -131,3 +131,18 @@ def test_readyz_names_the_database_once_it_stops_answering(service, pg_url, tmp_
     assert (answer.status_code, answer.json()["code"]) == (503, "NOT_READY")
     assert "database" in answer.json()["missing"]
     assert alive == 200
+
+
+def test_readyz_names_a_shard_whose_database_stops_answering(postgres, pg_url, tmp_path):
+    shard = postgres.create_database(pg_url.rsplit("/", 1)[1] + "_s1")
+    proxy = Proxy((urlparse(shard).hostname, urlparse(shard).port))
+    settings = DisputeSettings(database_url=pg_url, shard_urls=f"{pg_url},{through(proxy, shard)}",
+                               jwt_secret=SECRET, kafka_bootstrap=UNREACHABLE_KAFKA,
+                               evidence_dir=str(tmp_path / "evidence"))
+    with TestClient(dispute_app(settings, run_consumers=False, run_workers=False)) as client:
+        before = client.get("/readyz").json()["missing"]
+        proxy.cut()
+        answer = client.get("/readyz")
+    assert "shard_1" not in before and "shard_0" not in before
+    assert answer.status_code == 503 and "shard_1" in answer.json()["missing"]
+    assert "shard_0" not in answer.json()["missing"]

@@ -67,10 +67,19 @@ def create_app(settings: DisputeSettings, clock: Callable[[], datetime] = utc_no
     for router in ROUTERS:
         app.include_router(router)
     install_health_routes(app, {"database": database_answers(parts.engine),
+                                **_shard_checks(parts),
                                 "kafka": kafka_connected(kafka),
                                 "consumers": consumers_assigned(kafka, broker)},
                           kafka, run_consumers)
     return app
+
+
+def _shard_checks(parts: ApiParts) -> dict:
+    """With several shards, each shard's database must answer too (`shard_<n>`): a command on
+    a dispute of a shard that is away would fail."""
+    if len(parts.relay_positions) == 1:
+        return {}
+    return {f"shard_{i}": database_answers(p.engine) for i, p in enumerate(parts.relay_positions)}
 
 
 def _hold(app: FastAPI, parts: ApiParts, **more) -> None:
