@@ -73,3 +73,13 @@ def test_a_database_named_twice_in_the_shard_list_is_refused(monkeypatch):
     monkeypatch.setenv("DISPUTE_SHARD_URLS", "postgresql://a/s0,postgresql://a/s0")
     with pytest.raises(ValidationError, match="twice"):
         DisputeSettings()
+
+
+def test_a_lone_application_is_wrapped_in_a_one_shard_facade_and_a_facade_kept(tmp_path):
+    from services.dispute.application.shards import ShardedDisputes, sharded
+    from services.dispute.bootstrap import build_application
+
+    app = build_application(DisputeSettings(database_url=f"sqlite:///{tmp_path}/d.sqlite"))
+    one = sharded(app)
+    assert one.shards == [app] and one.app_for(KNOWN) is app and one.index_of(KNOWN) == 0
+    assert sharded(one) is one and isinstance(one, ShardedDisputes)

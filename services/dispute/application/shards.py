@@ -86,6 +86,12 @@ class Disputes(Protocol):
                      at: datetime) -> Dispute: ...
 
 
+def sharded(disputes: Disputes) -> ShardedDisputes:
+    """The facade over `disputes` (a one-shard facade over a lone application), for parts that
+    are built per shard (a writer, a cache) whatever the number of shards."""
+    return disputes if isinstance(disputes, ShardedDisputes) else ShardedDisputes(shard_apps(disputes))
+
+
 def index_of(disputes: Disputes, dispute_id: UUID) -> int:
     """The shard of a dispute, for either kind of store (0 for one application)."""
     return shard_index(dispute_id, len(shard_apps(disputes)))
