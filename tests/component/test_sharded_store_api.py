@@ -112,3 +112,28 @@ def test_the_deadline_worker_fires_the_due_timers_of_both_shards(settings, order
         assert worker.fire_due_once() == 2
         missed = [client.app.state.disputes.get_dispute(UUID(d)).deadlines for d in opened]
         assert missed == [{}, {}]  # every deadline of both fired and was recorded in its shard
+
+
+async def test_the_projections_follow_the_other_shards_while_one_fails(settings, orders):
+    import asyncio
+
+    from tests.support.kafka import eventually
+
+    with sharded_api(settings, orders) as client:
+        opened = [open_dispute(client, o)["id"] for o in (orders[0][0], orders[1][0])]
+        projection = client.app.state.projection
+        broken = projection.shards[0].recorder  # the first: the one read before the other
+
+        def away(*args, **kwargs):
+            raise ConnectionError("shard 0's database is away")
+
+        broken.select_notifications = away
+        stopping = asyncio.Event()
+        following = asyncio.create_task(projection.run(stopping, poll_interval=0.01))
+        try:
+            assert await eventually(lambda: projection.positions()[1] > 0, timeout=10)
+        finally:
+            stopping.set()
+            await following
+        listed = client.get("/v1/disputes", headers=OPERATOR).json()["items"]
+    assert [d["id"] for d in listed] == [opened[1]] and projection.positions()[0] == 0

@@ -123,6 +123,19 @@ class TrackedProjection:
         table = self.live_table()
         return sum(self._catch_up_shard(table, i) for i in range(len(self.shards)))
 
+    def _follow_every_shard(self) -> int:
+        """One batch of each shard; a shard that fails (its database away) is logged and
+        retried next round while the others' events go on being projected."""
+        table, done = self.live_table(), 0
+        for shard in range(len(self.shards)):
+            try:
+                done += self._catch_up_shard(table, shard)
+            except PositionMoved:
+                done += 1  # another runner projected it: look again at once
+            except Exception as error:
+                log.error("projection_failed", projection=self.name, shard=shard, error=repr(error))
+        return done
+
     def _catch_up_shard(self, table: Table, shard: int) -> int:
         source, name = self.shards[shard], shard_position_name(table.name, shard)
         with self.engine.connect() as conn:
@@ -146,9 +159,7 @@ class TrackedProjection:
     async def run(self, stopping: asyncio.Event, poll_interval: float = 0.2) -> None:
         while not stopping.is_set():
             try:
-                done = await asyncio.to_thread(self.catch_up_once)
-            except PositionMoved:
-                continue
+                done = await asyncio.to_thread(self._follow_every_shard)
             except Exception as error:  # keep following; the next round retries the batch
                 log.error("projection_failed", projection=self.name, error=repr(error))
                 done = 0
