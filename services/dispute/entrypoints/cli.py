@@ -1,6 +1,7 @@
 """disputectl: the operators' tools. Settings come from the environment (DISPUTE_*), then from
 the local settings file `make run` writes (.run/local.env; services/common/local_env.py).
 A store that does not exist is refused (exit 2, one line naming the setting), never created.
+A sharded store (DISPUTE_SHARD_URLS) is read whole: every shard, each finding naming its shard.
 
   disputectl projections status | rebuild [NAME]
   disputectl audit replay DISPUTE_ID [--as-of T | --version N] | export [...] | verify [...]

@@ -107,7 +107,8 @@ def _lifespan(settings: DisputeSettings, parts: ApiParts, kafka: BackgroundConne
             kafka.begin()
         workers = _start_workers(app, parts, settings, stopping) if run_workers else []
         log.info("dispute_api_started", port=settings.http_port,
-                 database=masked_url(settings.database_url))
+                 database=masked_url(settings.database_url),
+                 shards=[masked_url(url) for url in settings.shard_database_urls()])
         yield
         stopping.set()
         await asyncio.gather(*workers)
