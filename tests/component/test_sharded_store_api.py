@@ -137,3 +137,12 @@ async def test_the_projections_follow_the_other_shards_while_one_fails(settings,
             await following
         listed = client.get("/v1/disputes", headers=OPERATOR).json()["items"]
     assert [d["id"] for d in listed] == [opened[1]] and projection.positions()[0] == 0
+
+
+def test_the_relay_lag_is_reported_per_shard_and_in_total(settings, orders):
+    with sharded_api(settings, orders) as client:
+        for order_id in orders[0] + orders[1][:1]:
+            open_dispute(client, order_id)
+        lag = client.get("/v1/ops/relay-lag", headers=OPERATOR).json()
+    assert [(s["shard"], s["events_pending"]) for s in lag["shards"]] == [(0, 2), (1, 1)]
+    assert (lag["events_pending"], lag["last_notification_id"], lag["position"]) == (3, 3, 0)
