@@ -15,6 +15,7 @@ from typing import Callable
 from sqlalchemy import Engine, delete
 
 from services.dispute.projections.dispute_index import DisputeIndexProjection
+from services.dispute.projections.seller_record import SellerRecordProjection
 from services.dispute.projections.tracked import (TrackedProjection, live_version,
                                                projection_positions, switch_live_version)
 from services.dispute.projections.timeline import TimelineProjection
@@ -22,8 +23,10 @@ from services.dispute.projections.timeline import TimelineProjection
 PROJECTIONS: dict[str, type[TrackedProjection]] = {
     DisputeIndexProjection.name: DisputeIndexProjection,
     TimelineProjection.name: TimelineProjection,
+    SellerRecordProjection.name: SellerRecordProjection,
 }
-ALIASES = {"index": DisputeIndexProjection.name, "timeline": TimelineProjection.name}
+ALIASES = {"index": DisputeIndexProjection.name, "timeline": TimelineProjection.name,
+           "seller-record": SellerRecordProjection.name}
 Progress = Callable[[int, int], None]
 
 
