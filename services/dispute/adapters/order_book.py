@@ -84,6 +84,15 @@ class OrderBook:
         with self.engine.connect() as conn:
             return _facts(conn, order_id)
 
+    def orders_of_buyer(self, buyer_id: str, limit: int = 100) -> list[OrderFacts]:
+        """The buyer's orders, newest first (for the buyer's "my orders" page)."""
+        query = (select(orders.c.order_id).where(orders.c.buyer_id == buyer_id,
+                                                 orders.c.placed_at.is_not(None))
+                 .order_by(orders.c.placed_at.desc()).limit(limit))
+        with self.engine.connect() as conn:
+            found = [_facts(conn, order_id) for order_id in conn.execute(query).scalars()]
+        return [facts for facts in found if facts is not None]
+
     def orders_placed(self, seller_id: str, since: datetime, until: datetime) -> int:
         """How many of the seller's orders were placed in (since, until] (the seller record's
         "orders seen")."""

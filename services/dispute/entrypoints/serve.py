@@ -26,7 +26,7 @@ from services.dispute.adapters.order_book import OrderBook
 from services.dispute.application.deadline_worker import DeadlineWorker
 from services.dispute.application.disputes import DisputeApplication
 from services.dispute.bootstrap import ApiParts
-from services.dispute.entrypoints.http import (console, ops, queries, routes, sellers,
+from services.dispute.entrypoints.http import (center, ops, queries, routes, sellers,
                                               timeline_routes)
 from services.dispute.entrypoints.http.limits import install_limits
 from services.dispute.entrypoints.kafka_subscribers import (register_order_consumer,
@@ -35,7 +35,7 @@ from services.dispute.settings import DisputeSettings
 
 log = structlog.get_logger("dispute")
 ROUTERS = (routes.router, ops.router, queries.router, timeline_routes.router, sellers.router,
-           console.router)
+           center.router, center.pages)
 
 
 def utc_now() -> datetime:
