@@ -277,12 +277,21 @@ class FeedbackLeft(DisputePayload):
     comment: Text
 
 
+class FeedbackReplied(DisputePayload):
+    """The party a feedback is about answered it (once); `feedback_of` is who left it."""
+
+    event_type: ClassVar[str] = "FeedbackReplied"
+    feedback_of: Party
+    text: Text
+
+
 LATEST_MODELS: tuple[type[DisputePayload], ...] = (
     DisputeOpened, SellerResponded, OfferMade, OfferAccepted, OfferRejected, OfferSuperseded,
     OfferExpired, OfferWithdrawn, ClaimAccepted, ClaimRejected, EvidenceAdded, EvidenceRequested,
     MessagePosted, DeadlineMissed, Escalated, ReturnRequested, ReturnShipped, ReturnReceived,
     ReplacementShipped, ReplacementReceived, Resolved, RefundIssued, RefundFailed,
     RefundedOutsideDispute, DisputeWithdrawn, Appealed, AppealDecided, DisputeClosed, FeedbackLeft,
+    FeedbackReplied,
 )
 OLDER_MODELS: tuple[type[DisputePayload], ...] = ()
 """Superseded versions, kept so their JSON Schema stays published while records of them exist."""

@@ -28,8 +28,10 @@ log = structlog.get_logger("http")
 
 
 class WriteGuard:
-    def __init__(self, app: ASGIApp, authenticate: Authenticate, limiter: RateLimiter):
+    def __init__(self, app: ASGIApp, authenticate: Authenticate, limiter: RateLimiter,
+                 anonymous: frozenset[str] = frozenset()):
         self.app, self.authenticate, self.limiter = app, authenticate, limiter
+        self.anonymous = anonymous
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not self._guarded(scope):
@@ -40,7 +42,8 @@ class WriteGuard:
         await self.app(scope, receive, send)
 
     def _guarded(self, scope: Scope) -> bool:
-        return scope["type"] == "http" and scope["method"] in WRITES
+        return (scope["type"] == "http" and scope["method"] in WRITES
+                and scope["path"] not in self.anonymous)
 
     async def _refusal(self, request: Request):
         try:  # in a thread: verifying may fetch a JWKS, a blocking call that would stall the loop
@@ -58,9 +61,12 @@ class WriteGuard:
         return response
 
 
-def guard_writes(app: FastAPI, authenticate: Authenticate, rate: float, burst: int) -> RateLimiter:
-    """Put the guard in front of `app` (inside any body limit added after it)."""
+def guard_writes(app: FastAPI, authenticate: Authenticate, rate: float, burst: int,
+                 anonymous: frozenset[str] = frozenset()) -> RateLimiter:
+    """Put the guard in front of `app` (inside any body limit added after it); `anonymous`:
+    the exact paths a write needs no token for (the local sign-in, in local mode only)."""
     limiter = RateLimiter(rate, burst)
     app.state.rate_limiter = limiter
-    app.add_middleware(WriteGuard, authenticate=authenticate, limiter=limiter)
+    app.add_middleware(WriteGuard, authenticate=authenticate, limiter=limiter,
+                       anonymous=anonymous)
     return limiter

@@ -17,6 +17,7 @@ from services.dispute.adapters.order_book import OrderBook
 from services.dispute.application.disputes import DisputeApplication
 from services.dispute.application.shards import Disputes, ShardedDisputes
 from services.dispute.projections.dispute_index import DisputeIndexProjection
+from services.dispute.projections.seller_record import SellerRecordProjection
 from services.dispute.projections.timeline import TimelineProjection
 from services.dispute.relay.relay import RelayPosition
 from services.dispute.settings import DisputeSettings
@@ -59,6 +60,7 @@ class ApiParts:
     orders: OrderBook
     projection: DisputeIndexProjection
     timeline: TimelineProjection
+    seller_record: SellerRecordProjection
     idempotency: IdempotencyStore
     evidence: EvidenceStore
     relay_position: RelayPosition  # the first shard's
@@ -74,9 +76,10 @@ class ApiParts:
         return cls(engine=engine, disputes=disputes, orders=with_tables(OrderBook(engine)),
                    projection=with_tables(DisputeIndexProjection(disputes, engine)),
                    timeline=with_tables(TimelineProjection(disputes, engine)),
+                   seller_record=with_tables(SellerRecordProjection(disputes, engine)),
                    idempotency=with_tables(IdempotencyStore(engine, settings.idempotency_retention)),
                    evidence=evidence, relay_position=positions[0], relay_positions=positions)
 
     @property
     def projections(self) -> list:
-        return [self.projection, self.timeline]
+        return [self.projection, self.timeline, self.seller_record]

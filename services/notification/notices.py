@@ -117,6 +117,7 @@ AUDIENCES: dict[str, Audience] = {
     "AppealDecided": lambda p, a: BOTH,
     "DisputeClosed": lambda p, a: BOTH,
     "FeedbackLeft": lambda p, a: (OPERATORS,),
+    "FeedbackReplied": lambda p, a: (p["feedback_of"], OPERATORS),
 }
 
 

@@ -35,6 +35,7 @@ ROUTES = [
     ("POST", "/appeals", {"evidence_ids": ["E-1"]}, {"buyer", "seller"}),
     ("POST", "/appeals/A-X/decision", {"outcome": "UPHELD"}, {"operator"}),
     ("POST", "/feedback", {"rating": 5}, {"buyer", "seller"}),
+    ("POST", "/feedback/buyer/reply", {"text": "thanks"}, {"buyer", "seller"}),
     ("POST", "/close", {}, {"operator"}),
 ]
 READS = [("GET", "", None, None), ("GET", "/evidence/E-X", None, None)]

@@ -83,3 +83,22 @@ def test_feedback_before_the_dispute_ends_is_an_invalid_transition(api_with_disp
 def test_a_rating_outside_one_to_five_is_a_validation_problem(api_with_dispute_resolved_for_buyer):
     api = api_with_dispute_resolved_for_buyer
     assert problem(api.post("/feedback", json={"rating": 6}, who=BUYER)) == (422, "VALIDATION_FAILED")
+
+
+def test_the_seller_replies_once_to_the_buyers_feedback(api_with_dispute_resolved_for_buyer):
+    api = api_with_dispute_resolved_for_buyer
+    api.ok(api.post("/feedback", json={"rating": 2, "comment": "slow"}, who=BUYER))
+    view = api.ok(api.post("/feedback/buyer/reply", json={"text": "we were short-staffed"},
+                           who=SELLER))
+    assert view["feedback"]["buyer"]["reply"] == "we were short-staffed"
+    again = api.post("/feedback/buyer/reply", json={"text": "edited"}, who=SELLER)
+    assert problem(again) == (409, "INVALID_TRANSITION")
+    assert api.view(who=BUYER)["feedback"]["buyer"]["reply"] == "we were short-staffed"
+
+
+def test_a_party_cannot_answer_their_own_feedback(api_with_dispute_resolved_for_buyer):
+    api = api_with_dispute_resolved_for_buyer
+    api.ok(api.post("/feedback", json={"rating": 2}, who=BUYER))
+    assert problem(api.post("/feedback/buyer/reply", json={"text": "me"}, who=BUYER)) == (
+        403, "FORBIDDEN")
+    assert api.post("/feedback/operator/reply", json={"text": "x"}, who=SELLER).status_code == 422

@@ -22,7 +22,8 @@ from services.dispute.adapters.translation import (
 from tests.unit.domain.support import (
     OPERATOR, SELLER, accept, accept_claim, acknowledge, add_evidence, appeal, confirm_replacement, day,
     decide, decide_appeal, escalate, expire, feedback, offer, open_dispute, post_message,
-    refund_failed, refund_issued, refunded_outside, reject, reject_claim, request_evidence, ship_replacement,
+    refund_failed, refund_issued, refunded_outside, reject, reject_claim, reply_to_feedback,
+    request_evidence, ship_replacement,
     ship_return, terms, withdraw,
 )
 
@@ -44,7 +45,8 @@ def negotiated_review_appeal() -> list:
         decide("PARTIAL", "45.00", at=day(6)), refund_failed("R-1", at=day(6.5)),
         refund_issued("R-1", "45.00", at=day(7)), add_evidence("S-new", by=SELLER, at=day(8)),
         appeal("AP-1", ["S-new"], by=SELLER, at=day(8)),
-        decide_appeal(outcome="UPHELD", extra_refund=None, at=day(9)), feedback(4, at=day(10)))
+        decide_appeal(outcome="UPHELD", extra_refund=None, at=day(9)), feedback(4, at=day(10)),
+        reply_to_feedback(at=day(11)))
 
 
 def every_kind_of_event() -> list:

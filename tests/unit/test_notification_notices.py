@@ -59,10 +59,11 @@ PAYLOADS = {
                       "currency": "USD", "note": ""},
     "DisputeClosed": {"reason": "APPEAL_WINDOW_ELAPSED"},
     "FeedbackLeft": {"rating": 5, "comment": "quick"},
+    "FeedbackReplied": {"feedback_of": "buyer", "text": "thank you"},
 }
 ACTORS = {"OfferAccepted": "buyer", "OfferRejected": "buyer", "ClaimAccepted": "seller",
           "ClaimRejected": "seller", "EvidenceAdded": "buyer", "MessagePosted": "buyer",
-          "Appealed": "seller", "FeedbackLeft": "buyer", "DisputeWithdrawn": "buyer"}
+          "Appealed": "seller", "FeedbackLeft": "buyer", "FeedbackReplied": "seller", "DisputeWithdrawn": "buyer"}
 
 
 def told(event_type, payload=None, parties=PARTIES, actor=None, zones=None):

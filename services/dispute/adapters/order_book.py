@@ -10,9 +10,10 @@ contradicts it (another buyer, seller, items, amounts or dates) is refused with
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import (Column, Engine, MetaData, String, Table, Text, insert, select,
+from sqlalchemy import (Column, Engine, MetaData, String, Table, Text, func, insert, select,
                         update)
 from sqlalchemy.exc import IntegrityError
 
@@ -82,6 +83,24 @@ class OrderBook:
     def facts(self, order_id: str) -> OrderFacts | None:
         with self.engine.connect() as conn:
             return _facts(conn, order_id)
+
+    def orders_of_buyer(self, buyer_id: str, limit: int = 100) -> list[OrderFacts]:
+        """The buyer's orders, newest first (for the buyer's "my orders" page)."""
+        query = (select(orders.c.order_id).where(orders.c.buyer_id == buyer_id,
+                                                 orders.c.placed_at.is_not(None))
+                 .order_by(orders.c.placed_at.desc()).limit(limit))
+        with self.engine.connect() as conn:
+            found = [_facts(conn, order_id) for order_id in conn.execute(query).scalars()]
+        return [facts for facts in found if facts is not None]
+
+    def orders_placed(self, seller_id: str, since: datetime, until: datetime) -> int:
+        """How many of the seller's orders were placed in (since, until] (the seller record's
+        "orders seen")."""
+        query = select(func.count()).select_from(orders).where(
+            orders.c.seller_id == seller_id, orders.c.placed_at > since,
+            orders.c.placed_at <= until)
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar() or 0)
 
     @staticmethod
     def facts_from(placed: OrderPlaced) -> OrderFacts:

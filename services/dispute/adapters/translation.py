@@ -76,6 +76,7 @@ PUBLIC_EVENTS: dict[str, tuple[type[public.DisputePayload], Adapt]] = {
     "AppealDecided": (public.AppealDecided, _appeal_decided),
     "Closed": (public.DisputeClosed, _same),
     "FeedbackLeft": (public.FeedbackLeft, _same),
+    "FeedbackReplied": (public.FeedbackReplied, _same),
 }
 """Domain event class name -> (contract model, adapter)."""
 

@@ -213,6 +213,16 @@ class LeaveFeedback:
 
 
 @dataclass(frozen=True)
+class ReplyToFeedback:
+    feedback_of: str
+    text: str
+
+    def apply_to(self, dispute: Dispute, by: Acting, policy: DisputePolicy) -> None:
+        dispute.reply_to_feedback(feedback_of=self.feedback_of, text=self.text, actor=by.actor,
+                                  at=by.at)
+
+
+@dataclass(frozen=True)
 class AddEvidence:
     evidence_id: str
     sha256: str

@@ -59,6 +59,30 @@ def leave_feedback(state: DisputeState, rating: int, comment: str,
     return [records.FeedbackLeft(rating=rating, comment=comment)]
 
 
+def reply_to_feedback(state: DisputeState, feedback_of: str, text: str,
+                      actor: Actor) -> list[Record]:
+    """The party the feedback is about answers it, once; the reply cannot be edited."""
+    rules.require_parties(state, actor)
+    author = _party_named(feedback_of)
+    if author == actor.role:
+        raise errors.Forbidden("only the other party may reply to this feedback")
+    given = state.feedback.get(author)
+    if given is None:
+        raise errors.InvalidTransition(f"the {author.value} has left no feedback to reply to")
+    if given.reply is not None:
+        raise errors.InvalidTransition("this feedback was already replied to and the reply "
+                                       "cannot be edited")
+    rules.require_text("text", text)
+    return [records.FeedbackReplied(feedback_of=author, text=text)]
+
+
+def _party_named(name: str) -> Role:
+    if name not in (Role.BUYER.value, Role.SELLER.value):
+        raise errors.ValidationFailed("feedback is left by the buyer or the seller",
+                                      field="feedback_of")
+    return Role(name)
+
+
 def evidence_added(state: DisputeState, files: Iterable[EvidenceFile],
                    actor: Actor) -> list[records.EvidenceAdded]:
     """Files the rules accepted, each with what it means at the time it is added: whether it

@@ -147,6 +147,10 @@ class Dispute(Aggregate):
                        at: datetime) -> None:
         self._record(conversation.leave_feedback(self, rating, comment, actor), actor, at)
 
+    def reply_to_feedback(self, *, feedback_of: str, text: str, actor: Actor,
+                          at: datetime) -> None:
+        self._record(conversation.reply_to_feedback(self, feedback_of, text, actor), actor, at)
+
     def note_refund_outside_dispute(self, *, order: OrderFacts, order_event_id: str,
                                     actor: Actor, at: datetime) -> None:
         self._record(refunds.note_refund_outside_dispute(self, order, order_event_id, actor),
@@ -453,6 +457,13 @@ class Dispute(Aggregate):
     @event("FeedbackLeft")
     def _feedback_left(self, rating: int, comment: str, actor: ActorData, at: datetime) -> None:
         self.feedback[Role(actor["role"])] = Feedback(rating, comment, at)
+        self.updated_at = at
+
+    @event("FeedbackReplied")
+    def _feedback_replied(self, feedback_of: str, text: str, actor: ActorData,
+                          at: datetime) -> None:
+        role = Role(feedback_of)
+        self.feedback[role] = replace(self.feedback[role], reply=text, replied_at=at)
         self.updated_at = at
 
     # Assignments shared by the event bodies ---------------------------------------------

@@ -247,3 +247,9 @@ class Closed(Record):
 class FeedbackLeft(Record):
     rating: int
     comment: str
+
+
+@dataclass(frozen=True)
+class FeedbackReplied(Record):
+    feedback_of: Role
+    text: str

@@ -138,6 +138,9 @@ class Feedback:
     rating: int
     comment: str
     left_at: datetime
+    reply: str | None = None
+    """The rated party's answer (once; it cannot be edited either)."""
+    replied_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -26,14 +26,16 @@ from services.dispute.adapters.order_book import OrderBook
 from services.dispute.application.deadline_worker import DeadlineWorker
 from services.dispute.application.shards import Disputes
 from services.dispute.bootstrap import ApiParts
-from services.dispute.entrypoints.http import console, ops, queries, routes, timeline_routes
+from services.dispute.entrypoints.http import (center, ops, queries, routes, sellers,
+                                              timeline_routes)
 from services.dispute.entrypoints.http.limits import install_limits
 from services.dispute.entrypoints.kafka_subscribers import (register_order_consumer,
                                                             register_refund_consumer)
 from services.dispute.settings import DisputeSettings
 
 log = structlog.get_logger("dispute")
-ROUTERS = (routes.router, ops.router, queries.router, timeline_routes.router, console.router)
+ROUTERS = (routes.router, ops.router, queries.router, timeline_routes.router, sellers.router,
+           center.router, center.pages)
 
 
 def utc_now() -> datetime:
@@ -124,7 +126,6 @@ def _start_workers(app: FastAPI, parts: ApiParts, settings: DisputeSettings,
     now = lambda: app.state.clock()  # noqa: E731
     deadlines = DeadlineWorker(parts.disputes, parts.engine, now)
     purge = lambda: parts.idempotency.purge_expired(now())  # noqa: E731
-    return [asyncio.create_task(parts.projection.run(stopping)),
-            asyncio.create_task(parts.timeline.run(stopping)),
+    return [*(asyncio.create_task(projection.run(stopping)) for projection in parts.projections),
             asyncio.create_task(deadlines.run(stopping, settings.deadline_poll_interval)),
             asyncio.create_task(every(3600, purge, stopping, "idempotency_purge"))]

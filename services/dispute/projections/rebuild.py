@@ -19,6 +19,7 @@ from sqlalchemy import Engine, delete, or_
 from services.dispute.adapters.shards import shard_apps
 
 from services.dispute.projections.dispute_index import DisputeIndexProjection
+from services.dispute.projections.seller_record import SellerRecordProjection
 from services.dispute.projections.tracked import (TrackedProjection, live_version,
                                                projection_positions, switch_live_version)
 from services.dispute.projections.timeline import TimelineProjection
@@ -26,8 +27,10 @@ from services.dispute.projections.timeline import TimelineProjection
 PROJECTIONS: dict[str, type[TrackedProjection]] = {
     DisputeIndexProjection.name: DisputeIndexProjection,
     TimelineProjection.name: TimelineProjection,
+    SellerRecordProjection.name: SellerRecordProjection,
 }
-ALIASES = {"index": DisputeIndexProjection.name, "timeline": TimelineProjection.name}
+ALIASES = {"index": DisputeIndexProjection.name, "timeline": TimelineProjection.name,
+           "seller-record": SellerRecordProjection.name}
 Progress = Callable[[int, int], None]
 
 

@@ -131,6 +131,10 @@ def _feedback_left(f: Fields, c: str) -> str:
     return f"{_who(f)} left feedback: {f['rating']} out of 5"
 
 
+def _feedback_replied(f: Fields, c: str) -> str:
+    return f"{_who(f)} replied to the {f['feedback_of']}'s feedback"
+
+
 SENTENCES: dict[str, Callable[[Fields, str], str]] = {
     "Opened": _opened,
     "SellerResponded": lambda f, c: "Seller responded to the dispute",
@@ -161,6 +165,7 @@ SENTENCES: dict[str, Callable[[Fields, str], str]] = {
     "AppealDecided": _appeal_decided,
     "Closed": lambda f, c: f"The dispute was closed ({words(f['reason'])})",
     "FeedbackLeft": _feedback_left,
+    "FeedbackReplied": _feedback_replied,
 }
 
 

@@ -207,6 +207,11 @@ def feedback(rating: int = 4, *, by: Actor = BUYER, at: datetime = day(7)) -> Co
     return lambda d: d.leave_feedback(rating=rating, comment="quick and fair", actor=by, at=at)
 
 
+def reply_to_feedback(feedback_of: str = "buyer", text: str = "thank you", *, by: Actor = SELLER,
+                      at: datetime = day(8)) -> Command:
+    return lambda d: d.reply_to_feedback(feedback_of=feedback_of, text=text, actor=by, at=at)
+
+
 def refund_issued(refund_id: str = "R-1", amount: str = "100.00", *, currency: str = "USD",
                   by: Actor = SERVICE, at: datetime = day(6)) -> Command:
     return lambda d: d.record_refund_issued(refund_id=refund_id, amount=usd(amount),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Literal
 from uuid import uuid4
 
 from fastapi import APIRouter
@@ -9,7 +10,7 @@ from fastapi import APIRouter
 from services.dispute.application import commands
 from services.dispute.entrypoints.http.command_requests import Created, run_command
 from services.dispute.entrypoints.http.deps import PARTIES, Call, CommandRoute
-from services.dispute.entrypoints.http.schemas import LeaveFeedback, PostMessage
+from services.dispute.entrypoints.http.schemas import LeaveFeedback, PostMessage, ReplyToFeedback
 from services.dispute.entrypoints.http.views import DisputeView, MessageCreated
 
 router = APIRouter(route_class=CommandRoute)
@@ -31,4 +32,12 @@ async def post_message(body: PostMessage, call: Call):
 async def leave_feedback(body: LeaveFeedback, call: Call):
     """Once per party, after the dispute ended; it cannot be edited."""
     command = commands.LeaveFeedback(rating=body.rating, comment=body.comment)
+    return await run_command(call, command, roles=PARTIES, body=body)
+
+
+@router.post(ON_DISPUTE + "/feedback/{feedback_of}/reply", response_model=DisputeView)
+async def reply_to_feedback(feedback_of: Literal["buyer", "seller"], body: ReplyToFeedback,
+                            call: Call):
+    """The party the feedback is about answers it, once; the reply cannot be edited."""
+    command = commands.ReplyToFeedback(feedback_of=feedback_of, text=body.text)
     return await run_command(call, command, roles=PARTIES, body=body)

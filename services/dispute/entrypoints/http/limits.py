@@ -42,5 +42,8 @@ def authenticate(request: Request) -> Principal:
 def install_limits(app: FastAPI) -> None:
     """Outermost first: the body limit, then the write guard, then the app."""
     settings = app.state.settings
-    guard_writes(app, authenticate, settings.rate_limit_per_second, settings.rate_limit_burst)
+    # The local sign-in (center.py) is the one write a stranger may make, and only in local mode.
+    anonymous = frozenset({"/v1/local/sign-in"}) if settings.local_mode else frozenset()
+    guard_writes(app, authenticate, settings.rate_limit_per_second, settings.rate_limit_burst,
+                 anonymous=anonymous)
     limit_bodies(app, limit_for=body_limit_for(settings.max_body_bytes))

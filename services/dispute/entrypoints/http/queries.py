@@ -60,6 +60,7 @@ async def list_disputes(
     status: Annotated[list[Status] | None, Query()] = None,
     order_id: OrderId = None, buyer_id: PartyId = None, seller_id: PartyId = None,
     awaiting: Literal["buyer", "seller", "operator", "none"] | None = None,
+    reason: Literal["ITEM_NOT_RECEIVED", "DAMAGED", "NOT_AS_DESCRIBED", "LATE_DELIVERY"] | None = None,
     due_within: Annotated[timedelta | None, Query(description="ISO 8601 duration, e.g. PT24H")] = None,
     sort: Literal["created_at", "next_deadline"] = "created_at",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -69,6 +70,8 @@ async def list_disputes(
     table = await asyncio.to_thread(live_index_table, engine)  # a rebuild may have switched it
     filters = _visible_to(table, caller, buyer_id, seller_id)
     filters += _filters(table, status, order_id, buyer_id, seller_id, awaiting)
+    if reason is not None:
+        filters.append(table.c.reason == reason)
     if due_within is not None:
         filters.append(table.c.next_deadline <= request.app.state.clock() + due_within)
     page = await asyncio.to_thread(_page, engine, table, filters, sort, limit, _decode(cursor))

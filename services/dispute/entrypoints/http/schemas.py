@@ -124,3 +124,7 @@ class DecideAppeal(Command):
 class LeaveFeedback(Command):
     rating: int = Field(ge=1, le=5)
     comment: Text = ""
+
+
+class ReplyToFeedback(Command):
+    text: Text = Field(min_length=1)

@@ -1,0 +1,61 @@
+"""Every seller's public dispute record, readable by any authenticated principal.
+
+Built from the seller record projection (projections/seller_record.py) and the order book;
+it names no buyer and carries no comment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel
+
+from services.common.problems import Problem
+from services.dispute.entrypoints.http.deps import Caller
+from services.dispute.projections.seller_record import read_facts, seller_record
+from services.dispute.projections.timeline import utc
+
+router = APIRouter(prefix="/v1")
+SHORTEST, LONGEST = timedelta(days=1), timedelta(days=3650)
+
+
+class SellerRecordView(BaseModel):
+    seller_id: str
+    window: timedelta
+    as_of: datetime
+    orders_seen: int
+    disputes_opened: int
+    dispute_rate: float | None
+    disputes_ended: int
+    outcome_shares: dict[str, float]
+    resolved_by_seller_timeout_share: float | None
+    median_time_to_resolution: timedelta | None
+    p90_time_to_resolution: timedelta | None
+    escalation_rate: float | None
+    average_feedback: float | None
+    feedback_count: int
+
+
+@router.get("/sellers/{seller_id}/dispute-record", response_model=SellerRecordView,
+            tags=["sellers"])
+async def dispute_record(
+    seller_id: Annotated[str, Path(max_length=2048)], caller: Caller, request: Request,
+    window: Annotated[timedelta, Query(description="ISO 8601 duration, from P1D to P3650D")]
+    = timedelta(days=90),
+    as_of: Annotated[datetime | None, Query(description="the record as it stood then "
+                                                        "(default: now)")] = None,
+) -> SellerRecordView:
+    """Disputes per order, outcome shares, timeouts, time to resolution, escalations and
+    buyers' ratings of the seller's disputes opened in the window ending at `as_of`."""
+    if not SHORTEST <= window <= LONGEST:
+        raise Problem(422, "VALIDATION_FAILED", "window runs from P1D to P3650D", field="window")
+    state = request.app.state
+    until = utc(as_of) if as_of is not None else utc(state.clock())
+    since = until - window
+    facts = await asyncio.to_thread(read_facts, state.engine, seller_id, since, until)
+    orders = await asyncio.to_thread(state.orders.orders_placed, seller_id, since, until)
+    record = seller_record(seller_id, facts, orders, until, window)
+    return SellerRecordView(**vars(record))
