@@ -12,6 +12,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from services.common.database import sqlalchemy_engine
+from services.dispute.projections.rebuild import PROJECTIONS
 from services.dispute.adapters.order_book import OrderBook
 from services.dispute.bootstrap import build_disputes
 from services.dispute.domain import Actor, Role
@@ -106,4 +107,4 @@ def test_a_rebuild_over_both_shards_gives_the_live_rows(store):
     assert [rows(engine, live_index_table(engine)), rows(engine, live_timeline_table(engine))] == before
     status = run(env, "projections", "status").output
     assert "dispute_index      v2  shard 1  table dispute_index_v2" in status
-    assert status.count("behind 0") == 4
+    assert status.count("behind 0") == 2 * len(PROJECTIONS)  # each projection, in each shard

@@ -73,8 +73,8 @@ class SellerRecordProjection(TrackedProjection):
     def define_table(self, table_name: str, meta: MetaData) -> Table:
         return facts_table(table_name, meta)
 
-    def prepare(self, notifications) -> list[Any]:
-        return [self.app.mapper.to_domain_event(n) for n in notifications
+    def prepare(self, notifications, shard) -> list[Any]:
+        return [shard.mapper.to_domain_event(n) for n in notifications
                 if _event_name(n.topic) in FACT_EVENTS]
 
     def write(self, conn, table: Table, events: list[Any]) -> None:
