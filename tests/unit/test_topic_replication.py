@@ -36,3 +36,14 @@ def test_more_in_sync_replicas_than_copies_is_refused():
 def test_a_replication_factor_below_one_is_refused():
     with pytest.raises(ValidationError):
         TopicReplication(replication_factor=0)
+
+
+def test_provisioning_refuses_unreachable_replication_settings_in_one_line(monkeypatch, capsys):
+    from infra.kafka import provision_from_environment
+
+    monkeypatch.setenv("KAFKA_ADMIN_PASSWORD", "unused")
+    monkeypatch.setenv("KAFKA_TOPIC_REPLICATION_FACTOR", "2")
+    monkeypatch.setenv("KAFKA_TOPIC_MIN_INSYNC_REPLICAS", "3")
+    assert provision_from_environment(attempts=1) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "KAFKA_TOPIC_MIN_INSYNC_REPLICAS" in err, err
