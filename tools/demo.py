@@ -68,7 +68,7 @@ def bearer(role: str, sub: str) -> dict[str, str]:
 def until(what: str, check, timeout: float = WAIT):
     """check()'s first truthy answer, polled; Stalled naming `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
-    while (answer := check()) is None or answer is False or answer == []:
+    while not (answer := check()):
         if time.monotonic() > deadline:
             raise Stalled(f"{what} did not happen within {timeout:.0f} s (see the logs in .run/)")
         time.sleep(0.5)
