@@ -8,7 +8,7 @@ ROLE ?= buyer
 SUB ?= B-1
 
 
-.PHONY: system-run system-test install kafka-jars check run test test-fast token order mails contracts asyncapi bench bench-export clean
+.PHONY: system-run system-test install kafka-jars check run test test-fast token order mails demo contracts asyncapi bench bench-export clean
 
 system-run:  ## Debian packages make run needs (Java, Maven, python3-venv), installed when missing
 	@bash tools/ensure_packages.sh run
@@ -48,6 +48,9 @@ order: install  ## publish a sample paid, delivered order O-1 (buyer B-1, seller
 
 mails: install  ## the e-mails the local SMTP sink received while `make run` is going
 	@$(PY) -c "import json, urllib.request; [print(m['to'], '|', m['subject']) for m in json.load(urllib.request.urlopen('http://127.0.0.1:8026/messages'))]"
+
+demo: install  ## against a running `make run`: three orders, one dispute from opening to refund over HTTP; prints the timeline, the refund and the e-mails
+	@$(PY) -m tools.demo
 
 contracts: install  ## JSON Schema of every contract into contracts/schema/ (a test checks they are current)
 	$(PY) -m tools.gen_docs contracts

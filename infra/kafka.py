@@ -33,6 +33,7 @@ from pathlib import Path
 from infra.kafka_access import ADMIN, principals, provision
 from infra.ports import free_port, wait_for_port
 from services.common.kafka import KafkaConnection
+from services.common.topic_replication import TopicReplication
 
 POM_DIR = Path(__file__).resolve().parent / "kafka"
 LIBS_DIR = Path(os.environ.get("KAFKA_LIBS_DIR", Path.home() / ".cache/dispute-kafka/libs"))
@@ -281,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
 def provision_from_environment(attempts: int = 60) -> int:
     """Topics and ACLs on a broker run elsewhere (compose's kafka-setup container), as the
     super user: KAFKA_BOOTSTRAP, KAFKA_ADMIN_USERNAME (admin), KAFKA_ADMIN_PASSWORD (required),
-    KAFKA_TOPIC_PARTITIONS (6), KAFKA_REPLICATION_FACTOR (1). Waits for the broker to answer."""
+    KAFKA_TOPIC_PARTITIONS (6), KAFKA_TOPIC_REPLICATION_FACTOR and KAFKA_TOPIC_MIN_INSYNC_REPLICAS
+    (the broker's defaults unless set). Waits for the broker to answer."""
     try:
         password = os.environ["KAFKA_ADMIN_PASSWORD"]
     except KeyError:
@@ -290,7 +292,11 @@ def provision_from_environment(attempts: int = 60) -> int:
     connection = KafkaConnection(os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
                                  os.environ.get("KAFKA_ADMIN_USERNAME", ADMIN), password)
     partitions = int(os.environ.get("KAFKA_TOPIC_PARTITIONS", "6"))
-    replication = int(os.environ.get("KAFKA_REPLICATION_FACTOR", "1"))
+    try:
+        replication = TopicReplication()
+    except ValueError as error:  # pydantic's ValidationError: say which setting, no traceback
+        print("provision: KAFKA_TOPIC_* settings refused: " + " ".join(str(error).split()), file=sys.stderr)
+        return 2
     for attempt in range(attempts):
         try:
             asyncio.run(provision(connection, partitions, replication))

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from aiokafka.protocol.admin import CreateAclsRequest
 
 from services.common.kafka import KafkaConnection, admin_client
+from services.common.topic_replication import TopicReplication
 from services.common.topics import CONSUMER_GROUPS, WRITERS, dead_letter_topics_of, ensure_platform_topics
 
 ADMIN = "admin"
@@ -80,7 +81,8 @@ async def create_acls(connection: KafkaConnection, bindings: list[Acl]) -> None:
         await admin.close()
 
 
-async def provision(connection: KafkaConnection, partitions: int = 6, replication: int = 1) -> None:
+async def provision(connection: KafkaConnection, partitions: int = 6,
+                    replication: TopicReplication | None = None) -> None:
     """Topics first (with their configs), then the ACLs that let each principal at them."""
     await ensure_platform_topics(connection, partitions, replication)
     await create_acls(connection, acls())

@@ -4,13 +4,17 @@ logs one line per mail, and lists them over HTTP.
 python -m standins.smtp_sink [--port 8025] [--http-port 8026] [--folder .run/mail]
 GET http://127.0.0.1:8026/messages[?to=ADDRESS] -> [{"to", "subject", "body", "file"}, ...]
 DELETE http://127.0.0.1:8026/messages empties the folder.
+GET /healthz: the HTTP side serves; GET /readyz: 200 only when the SMTP listener greets and the
+folder takes files, else 503 naming what is missing (compose's health check).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
+import smtplib
 import threading
 import time
 import uuid
@@ -50,10 +54,32 @@ class MailFolder:
         return "250 Message accepted for delivery"
 
 
-def _http_handler(folder: Path):
+def missing(folder: Path, smtp_address: tuple[str, int]) -> list[str]:
+    """What keeps the sink from taking mail: its SMTP listener not greeting, or the folder."""
+    gaps = []
+    try:
+        with smtplib.SMTP(*smtp_address, timeout=2) as smtp:
+            smtp.noop()
+    except (OSError, smtplib.SMTPException):
+        gaps.append("smtp")
+    if not (folder.is_dir() and os.access(folder, os.W_OK)):
+        gaps.append("folder")
+    return gaps
+
+
+def _http_handler(folder: Path, smtp_address: tuple[str, int]):
     class Messages(BaseHTTPRequestHandler):
         def do_GET(self):
             url = urlparse(self.path)
+            if url.path == "/healthz":
+                return self._reply(200, {"status": "ok"})
+            if url.path == "/readyz":
+                gaps = missing(folder, smtp_address)
+                if gaps:
+                    return self._reply(503, {"type": "urn:problem:NOT_READY", "title": "Not ready", "status": 503,
+                                             "code": "NOT_READY", "detail": f"not ready: {', '.join(gaps)}",
+                                             "missing": gaps}, "application/problem+json")
+                return self._reply(200, {"status": "ready"})
             if url.path != "/messages":
                 return self._reply(404, {"error": "try GET /messages"})
             to = parse_qs(url.query).get("to", [None])[0]
@@ -64,10 +90,10 @@ def _http_handler(folder: Path):
                 path.unlink(missing_ok=True)
             self._reply(200, [])
 
-        def _reply(self, status: int, body) -> None:
+        def _reply(self, status: int, body, content_type: str = "application/json") -> None:
             data = json.dumps(body).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -83,7 +109,8 @@ class SmtpSink:
                  host: str = "127.0.0.1"):
         self.folder = Path(folder)
         self.smtp = Controller(MailFolder(self.folder), hostname=host, port=port)
-        self.http = ThreadingHTTPServer((host, http_port), _http_handler(self.folder)) \
+        probe = ("127.0.0.1" if host in ("0.0.0.0", "") else host, port)  # noqa: S104 (the wildcard is reached locally)
+        self.http = ThreadingHTTPServer((host, http_port), _http_handler(self.folder, probe)) \
             if http_port is not None else None
 
     def start(self) -> "SmtpSink":

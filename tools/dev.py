@@ -63,17 +63,24 @@ def order(order_id: str = "O-1", buyer: str = "B-1", seller: str = "S-1", item: 
           password: str = typer.Option(None, envvar="ORDERS_KAFKA_PASSWORD",
                                        help="default: the local one from `make run`")) -> None:
     """Publish OrderPlaced (placed 10 days ago, promised 3 days ago) and OrderDelivered."""
+    events = sample_order(order_id, buyer, seller, item, amount, currency, delivered)
+    connection = KafkaConnection(bootstrap, username, password or local_password(username))
+    asyncio.run(publish_orders(connection, events))
+    typer.echo(f"published {', '.join(e.event_type for e in events)} for {order_id} on {ORDERS_EVENTS}")
+
+
+def sample_order(order_id: str, buyer: str, seller: str, item: str = "I-1", amount: str = "100.00",
+                 currency: str = "USD", delivered: bool = True) -> list:
+    """An order paid 10 days ago, promised 3 days ago and (if `delivered`) delivered 2 days ago."""
     now = datetime.now(timezone.utc)
-    events = [OrderPlaced(event_id=uuid4(), order_id=order_id, buyer_id=buyer, seller_id=seller,
-                          currency=currency, items=[OrderItem(item_id=item, amount=Decimal(amount))],
-                          total_amount=Decimal(amount), placed_at=now - timedelta(days=10),
-                          promised_delivery_date=now - timedelta(days=3))]
+    events: list = [OrderPlaced(event_id=uuid4(), order_id=order_id, buyer_id=buyer, seller_id=seller,
+                                currency=currency, items=[OrderItem(item_id=item, amount=Decimal(amount))],
+                                total_amount=Decimal(amount), placed_at=now - timedelta(days=10),
+                                promised_delivery_date=now - timedelta(days=3))]
     if delivered:
         events.append(OrderDelivered(event_id=uuid4(), order_id=order_id,
                                      delivered_at=now - timedelta(days=2)))
-    connection = KafkaConnection(bootstrap, username, password or local_password(username))
-    asyncio.run(_publish(connection, events))
-    typer.echo(f"published {', '.join(e.event_type for e in events)} for {order_id} on {ORDERS_EVENTS}")
+    return events
 
 
 @cli.command("kafka-env")
@@ -122,7 +129,7 @@ def local_password(principal: str) -> str:
                                  "is `make run` going? (or set ORDERS_KAFKA_PASSWORD)") from None
 
 
-async def _publish(connection: KafkaConnection, events) -> None:
+async def publish_orders(connection: KafkaConnection, events) -> None:
     producer = idempotent_producer(connection, client_id="dev-cli")
     await producer.start()
     try:

@@ -94,7 +94,8 @@ def tools_env(run: RunSettings, kafka: KafkaServer) -> dict[str, str]:
     `refund`: it publishes), the local order service's principal for `tools.dev order`."""
     return {**local_settings(run), **kafka.env("DISPUTE", "ops"), **kafka.env("OPS", "ops"),
             **kafka.env("ORDERS", "orders"), **kafka.env("REFUND", "refund"),
-            "LOCAL_KAFKA_CREDENTIALS": str(kafka.data_dir / "credentials.json")}
+            "LOCAL_KAFKA_CREDENTIALS": str(kafka.data_dir / "credentials.json"),
+            "SMTP_SINK_URL": f"http://127.0.0.1:{run.smtp_http_port}"}  # `make demo` lists the mails there
 
 
 def start_service(name: str, module_args: list[str], kafka: KafkaServer,

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaTimeoutError, TopicAlreadyExistsError
 from pydantic import SecretStr
 
 from services.common.local_mode import LocalModeSettings
+from services.common.topic_replication import TopicReplication
 
 SCRAM = "SCRAM-SHA-512"
 
@@ -101,13 +102,15 @@ def admin_client(connection: KafkaConnection, client_id: str = "admin", **option
 
 
 async def ensure_topics(connection: KafkaConnection, topics: dict[str, dict[str, str]],
-                        partitions: int, replication: int = 1) -> None:
-    """Create missing topics (name -> topic configs); existing ones are left as they are."""
+                        partitions: int, replication: TopicReplication | None = None) -> None:
+    """Create missing topics (name -> topic configs); existing ones are left as they are.
+    Replication: KAFKA_TOPIC_* from the environment unless given (services/common/topic_replication.py)."""
+    replication = replication or TopicReplication()
     admin = admin_client(connection, "ensure-topics")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [NewTopic(name, partitions, replication, topic_configs=configs)
+        missing = [replication.new_topic(name, partitions, configs)
                    for name, configs in topics.items() if name not in existing]
         if missing:
             try:

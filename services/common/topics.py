@@ -6,6 +6,7 @@ and each service ensures only the topics it writes (never Kafka's defaults)."""
 
 from contracts.topics import DISPUTES_EVENTS, ORDERS_EVENTS, REFUNDS_EVENTS, dead_letter_topic
 from services.common.kafka import KafkaConnection, ensure_topics
+from services.common.topic_replication import TopicReplication
 
 UNLIMITED_RETENTION = {"retention.ms": "-1", "retention.bytes": "-1"}
 # Signed checkpoints of the audit chain heads: written by the dispute relay only (its producer,
@@ -35,6 +36,6 @@ def dead_letter_topics_of(group: str) -> list[str]:
 
 
 async def ensure_platform_topics(connection: KafkaConnection, partitions: int,
-                                 replication: int = 1) -> None:
+                                 replication: TopicReplication | None = None) -> None:
     """Provisioning only: needs a principal that may create every topic."""
     await ensure_topics(connection, platform_topics(), partitions, replication)

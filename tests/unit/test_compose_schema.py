@@ -1,0 +1,32 @@
+"""Both compose files, alone and merged as `docker compose -f docker-compose.yml -f
+docker-compose.cluster.yml` merges them, are valid by the Compose Specification's JSON Schema
+(vendored in tests/support/compose_spec/, source and commit in SOURCE there)."""
+
+import json
+
+import jsonschema
+import pytest
+
+from tests.support.compose import BASE, CLUSTER, ROOT, load
+
+SCHEMA = json.loads((ROOT / "tests/support/compose_spec/compose-spec.json").read_text())
+VALIDATOR = jsonschema.validators.validator_for(SCHEMA)(SCHEMA)
+
+
+def problems(document) -> list[str]:
+    return [f"{'/'.join(map(str, error.absolute_path))}: {error.message}"
+            for error in VALIDATOR.iter_errors(document)]
+
+
+@pytest.mark.parametrize("files", [(BASE,), (CLUSTER,), (BASE, CLUSTER)], ids=["one node", "cluster file", "merged"])
+def test_the_compose_files_follow_the_compose_specification(files):
+    assert problems(load(*files)) == []
+
+
+def test_the_schema_refuses_what_compose_would_refuse():
+    """The check bites: a misspelt key and an unknown start condition are errors."""
+    compose = load(BASE)
+    compose["services"]["refund"]["depends-on"] = compose["services"]["refund"].pop("depends_on")
+    compose["services"]["notification"]["depends_on"]["smtp-sink"] = {"condition": "service_ready"}
+    found = problems(compose)
+    assert any("depends-on" in p for p in found) and any("notification" in p for p in found), found
