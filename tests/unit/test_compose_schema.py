@@ -1,15 +1,14 @@
 """Both compose files, alone and merged as `docker compose -f docker-compose.yml -f
 docker-compose.cluster.yml` merges them, are valid by the Compose Specification's JSON Schema
-(vendored in tests/support/compose_spec/, source and commit in SOURCE there)."""
-
-import json
+(fetched once, pinned and checksummed, from compose-go's module: tests/support/compose_schema.py)."""
 
 import jsonschema
 import pytest
 
-from tests.support.compose import BASE, CLUSTER, ROOT, load
+from tests.support.compose import BASE, CLUSTER, load
+from tests.support.compose_schema import compose_schema
 
-SCHEMA = json.loads((ROOT / "tests/support/compose_spec/compose-spec.json").read_text())
+SCHEMA = compose_schema()
 VALIDATOR = jsonschema.validators.validator_for(SCHEMA)(SCHEMA)
 
 
