@@ -89,7 +89,7 @@ def test_the_wheel_carries_the_templates_and_renders_a_notification_outside_the_
     assert set(rendered["notices"]) == {"buyer", "seller"}
 
 
-def test_the_dispute_api_installed_from_the_wheel_serves_the_console(installed, tmp_path):
+def test_the_dispute_api_installed_from_the_wheel_serves_the_pages(installed, tmp_path):
     python, env = installed
     port = free_port()
     env = {**env, "PLATFORM_LOCAL_MODE": "true", "DISPUTE_HTTP_PORT": str(port),
@@ -102,11 +102,11 @@ def test_the_dispute_api_installed_from_the_wheel_serves_the_console(installed, 
     try:
         url = f"http://127.0.0.1:{port}"
         wait_until_alive(server, f"{url}/healthz", tmp_path / "serve.log")
-        page, script = httpx.get(f"{url}/console"), httpx.get(f"{url}/console/console.js")
+        page, script = httpx.get(f"{url}/"), httpx.get(f"{url}/app/center.js")
         assert page.status_code == 200 and "<html" in page.text.lower(), page.text[:300]
         assert page.headers["content-type"].startswith("text/html")
         assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
-        assert script.text == (ROOT / "services/dispute/entrypoints/http/console/console.js").read_text()
+        assert script.text == (ROOT / "services/dispute/entrypoints/http/center/center.js").read_text()
     finally:
         server.terminate()
         server.wait(15)
