@@ -4,6 +4,7 @@ logs one line per mail, and lists them over HTTP.
 python -m standins.smtp_sink [--port 8025] [--http-port 8026] [--folder .run/mail]
 GET http://127.0.0.1:8026/messages[?to=ADDRESS] -> [{"to", "subject", "body", "file"}, ...]
 DELETE http://127.0.0.1:8026/messages empties the folder.
+GET http://127.0.0.1:8026/metrics: Prometheus text, `smtp_sink_mails_accepted_total`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 from aiosmtpd.controller import Controller
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
 
 def read_mails(folder: Path) -> list[dict]:
@@ -37,9 +39,11 @@ def read_mails(folder: Path) -> list[dict]:
 class MailFolder:
     """aiosmtpd handler: one .eml file per accepted mail."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, registry: CollectorRegistry | None = None):
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
+        self.accepted = Counter("smtp_sink_mails_accepted", "Mails the sink accepted and kept",
+                                registry=registry or CollectorRegistry())
 
     async def handle_DATA(self, server, session, envelope) -> str:
         path = self.folder / f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.eml"
@@ -47,13 +51,16 @@ class MailFolder:
         subject = message_from_bytes(envelope.content, policy=policy.default)["Subject"]
         print(f"mail to={','.join(envelope.rcpt_tos)} subject={subject!r} file={path.name}",
               flush=True)
+        self.accepted.inc()
         return "250 Message accepted for delivery"
 
 
-def _http_handler(folder: Path):
+def _http_handler(folder: Path, registry: CollectorRegistry):
     class Messages(BaseHTTPRequestHandler):
         def do_GET(self):
             url = urlparse(self.path)
+            if url.path == "/metrics":
+                return self._metrics()
             if url.path != "/messages":
                 return self._reply(404, {"error": "try GET /messages"})
             to = parse_qs(url.query).get("to", [None])[0]
@@ -64,10 +71,15 @@ def _http_handler(folder: Path):
                 path.unlink(missing_ok=True)
             self._reply(200, [])
 
+        def _metrics(self) -> None:
+            self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
+
         def _reply(self, status: int, body) -> None:
-            data = json.dumps(body).encode()
+            self._send(status, json.dumps(body).encode(), "application/json")
+
+        def _send(self, status: int, data: bytes, content_type: str) -> None:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -81,9 +93,9 @@ def _http_handler(folder: Path):
 class SmtpSink:
     def __init__(self, folder: Path, port: int = 8025, http_port: int | None = 8026,
                  host: str = "127.0.0.1"):
-        self.folder = Path(folder)
-        self.smtp = Controller(MailFolder(self.folder), hostname=host, port=port)
-        self.http = ThreadingHTTPServer((host, http_port), _http_handler(self.folder)) \
+        self.folder, self.registry = Path(folder), CollectorRegistry()
+        self.smtp = Controller(MailFolder(self.folder, self.registry), hostname=host, port=port)
+        self.http = ThreadingHTTPServer((host, http_port), _http_handler(self.folder, self.registry)) \
             if http_port is not None else None
 
     def start(self) -> "SmtpSink":

@@ -15,9 +15,11 @@ T = TypeVar("T")
 async def dead_letter(broker: KafkaBroker, topic: str, message, error: Exception,
                       reason: str | None = None) -> None:
     """Keep the poison message, with why it failed (and a stable `dlq-reason` code when the
-    consumer refused it on purpose), and let the consumer move on."""
+    consumer refused it on purpose), and let the consumer move on. The broker's dead-letter
+    counter (kafka_metrics.DeadLetterCounter) counts it from these headers."""
     raw = message.raw_message
-    headers = {"dlq-error": repr(error)[:1000], "dlq-source-topic": raw.topic,
+    headers = {"dlq-error": repr(error)[:1000], "dlq-error-type": type(error).__name__,
+               "dlq-source-topic": raw.topic,
                "dlq-source-partition": str(raw.partition), "dlq-source-offset": str(raw.offset)}
     if reason is not None:
         headers["dlq-reason"] = reason

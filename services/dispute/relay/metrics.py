@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 log = structlog.get_logger("relay")
 
@@ -40,3 +40,8 @@ class RelayLagCollector:
                                 value=lag.oldest_pending_age_seconds)
         yield GaugeMetricFamily("dispute_relay_position",
                                 "Last notification id published and recorded", value=lag.position)
+        # The store's highest notification id: ids are never reused, but a rolled-back insert
+        # may leave a gap, so this counts at most a few more events than were appended.
+        yield CounterMetricFamily("dispute_events_appended",
+                                  "Events appended to the event store (its highest notification id)",
+                                  value=lag.last_notification_id)
