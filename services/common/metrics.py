@@ -30,6 +30,7 @@ def instrument_http(app: FastAPI, registry: CollectorRegistry) -> None:
         http_metrics.requests(registry=registry),
         http_metrics.latency(buckets=LATENCY_BUCKETS, registry=registry))
     instrumentator.instrument(app).expose(app, include_in_schema=False)
+    app.state.metrics_registry = registry
 
 
 def serve_metrics(registry: CollectorRegistry, host: str, port: int):

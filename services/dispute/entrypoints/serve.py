@@ -72,7 +72,7 @@ def create_app(settings: DisputeSettings, clock: Callable[[], datetime] = utc_no
     app = FastAPI(title="Dispute service", version="1",
                   lifespan=_lifespan(settings, parts, kafka, run_consumers, workers, lag))
     _hold(app, parts, settings=settings, clock=clock, tokens=tokens, broker=broker,
-          metrics_registry=registry, deadline_metrics=DeadlineMetrics(registry) if workers else None)
+          deadline_metrics=DeadlineMetrics(registry) if workers else None)
     install_problem_handlers(app)
     install_limits(app)
     for router in ROUTERS:
