@@ -47,6 +47,7 @@ class PrometheusServer:
         self.folder, self.jobs, self.port = Path(folder), jobs, port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
+        self._log = None
 
     @property
     def log_file(self) -> Path:
@@ -57,10 +58,11 @@ class PrometheusServer:
         self.folder.mkdir(parents=True, exist_ok=True)
         config = self.folder / "prometheus.yml"
         config.write_text(json.dumps(scrape_config(self.jobs), indent=2))  # JSON is YAML
+        self._log = open(self.log_file, "wb")
         self.process = subprocess.Popen(
             [binary, f"--config.file={config}", f"--storage.tsdb.path={self.folder / 'data'}",
              f"--web.listen-address=127.0.0.1:{self.port}"],
-            stdout=open(self.log_file, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
         self._wait_ready(timeout)
         return self
 
@@ -97,3 +99,5 @@ class PrometheusServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self._log is not None:
+            self._log.close()

@@ -110,11 +110,9 @@ async def measure_lag(connection: KafkaConnection,
     await admin.start()
     try:
         await offsets.start()
-        await offsets.topics()  # metadata: the partitions of every topic we may see
         lags: dict[tuple[str, str, int], int] = {}
         for group, topics in groups.items():
-            partitions = [TopicPartition(t, p) for t in topics
-                          for p in sorted(offsets.partitions_for_topic(t) or ())]
+            partitions = await _partitions(admin, topics)
             if not partitions:
                 continue
             committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
@@ -126,3 +124,10 @@ async def measure_lag(connection: KafkaConnection,
     finally:
         await offsets.stop()
         await admin.close()
+
+
+async def _partitions(admin, topics: Sequence[str]) -> list[TopicPartition]:
+    """The partitions of the topics that exist (a topic not yet provisioned has none)."""
+    described = await admin.describe_topics(list(topics))
+    return [TopicPartition(topic["topic"], partition["partition"]) for topic in described
+            if not topic["error_code"] for partition in sorted(topic["partitions"], key=lambda p: p["partition"])]
