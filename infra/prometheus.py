@@ -43,8 +43,10 @@ def scrape_config(jobs: dict[str, str], interval: str = "1s", rules: Path | None
 
 
 class PrometheusServer:
-    def __init__(self, folder: Path, jobs: dict[str, str], port: int | None = None):
+    def __init__(self, folder: Path, jobs: dict[str, str], port: int | None = None,
+                 interval: str = "1s"):
         self.folder, self.jobs, self.port = Path(folder), jobs, port or free_port()
+        self.interval = interval
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
         self._log = None
@@ -57,7 +59,7 @@ class PrometheusServer:
         binary = prometheus_binary()
         self.folder.mkdir(parents=True, exist_ok=True)
         config = self.folder / "prometheus.yml"
-        config.write_text(json.dumps(scrape_config(self.jobs), indent=2))  # JSON is YAML
+        config.write_text(json.dumps(scrape_config(self.jobs, self.interval), indent=2))  # JSON is YAML
         self._log = open(self.log_file, "wb")
         self.process = subprocess.Popen(
             [binary, f"--config.file={config}", f"--storage.tsdb.path={self.folder / 'data'}",
