@@ -82,12 +82,15 @@ class KafkaSettings(LocalModeSettings):
 
 
 def kafka_broker(connection: KafkaConnection, client_id: str, middlewares: Sequence[Any] = ()):
-    """A faststream KafkaBroker that authenticates as this process's principal (`middlewares`:
+    """A faststream KafkaBroker that authenticates as this process's principal and binds each
+    record's ids to its log lines (log_context.py); `middlewares` add to that (the metrics:
     services/common/kafka_metrics.consumer_middlewares)."""
     from faststream.kafka import KafkaBroker
 
-    return KafkaBroker(connection.bootstrap, client_id=client_id,
-                       security=connection.broker_security(), middlewares=tuple(middlewares))
+    from services.common.log_context import LogContext
+
+    return KafkaBroker(connection.bootstrap, client_id=client_id, security=connection.broker_security(),
+                       middlewares=(LogContext, *middlewares))
 
 
 def idempotent_producer(connection: KafkaConnection, client_id: str) -> AIOKafkaProducer:
