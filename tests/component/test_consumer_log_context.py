@@ -22,6 +22,7 @@ HEADERS = {"correlation-id": "c-from-http", "ce_id": "e-1", "ce_subject": "d-1",
 
 async def test_a_handler_and_its_dead_letter_see_the_records_ids_bound():
     seen: list[dict] = []
+    dead: list[dict] = []
     broker = kafka_broker(KafkaConnection("127.0.0.1:9"), "log-context-test")
 
     @broker.subscriber("disputes", group_id="g", ack_policy=AckPolicy.NACK_ON_ERROR)
@@ -34,11 +35,14 @@ async def test_a_handler_and_its_dead_letter_see_the_records_ids_bound():
 
     @broker.subscriber("disputes.dlq.g", group_id="dlq")
     async def on_dead_letter(message: KafkaMessage) -> None:
-        pass
+        dead.append(message.headers)
 
     async with TestKafkaBroker(broker) as running:
         await running.publish(b"{}", topic="disputes", headers=HEADERS)
     assert seen == [{"correlation_id": "c-from-http", "event_id": "e-1", "dispute_id": "d-1"}]
+    # the dead letter keeps what traces it, not every header of the record
+    assert {k: dead[0].get(k) for k in ("correlation-id", "ce_id", "ce_subject", "event-type")} == {
+        "correlation-id": "c-from-http", "ce_id": "e-1", "ce_subject": "d-1", "event-type": None}
     assert structlog.contextvars.get_contextvars() == {}  # unbound once the record is done
 
 
