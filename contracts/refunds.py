@@ -49,6 +49,7 @@ class RefundEventBase(PublicModel):
         return [("event-type", self.event_type.encode()),
                 ("schema-version", str(self.schema_version).encode()),
                 ("correlation-id", (self.correlation_id or "").encode()),
+                ("event-id", str(self.event_id).encode()), ("dispute-id", str(self.dispute_id).encode()),
                 ("content-type", CONTENT_TYPE.encode())]
 
 

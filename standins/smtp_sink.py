@@ -6,6 +6,7 @@ GET http://127.0.0.1:8026/messages[?to=ADDRESS] -> [{"to", "subject", "body", "f
 DELETE http://127.0.0.1:8026/messages empties the folder.
 GET /healthz: the HTTP side serves; GET /readyz: 200 only when the SMTP listener greets and the
 folder takes files, else 503 naming what is missing (compose's health check).
+GET http://127.0.0.1:8026/metrics: Prometheus text, `smtp_sink_mails_accepted_total`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 from aiosmtpd.controller import Controller
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
 
 def read_mails(folder: Path) -> list[dict]:
@@ -41,9 +43,11 @@ def read_mails(folder: Path) -> list[dict]:
 class MailFolder:
     """aiosmtpd handler: one .eml file per accepted mail."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, registry: CollectorRegistry | None = None):
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
+        self.accepted = Counter("smtp_sink_mails_accepted", "Mails the sink accepted and kept",
+                                registry=registry or CollectorRegistry())
 
     async def handle_DATA(self, server, session, envelope) -> str:
         path = self.folder / f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.eml"
@@ -51,6 +55,7 @@ class MailFolder:
         subject = message_from_bytes(envelope.content, policy=policy.default)["Subject"]
         print(f"mail to={','.join(envelope.rcpt_tos)} subject={subject!r} file={path.name}",
               flush=True)
+        self.accepted.inc()
         return "250 Message accepted for delivery"
 
 
@@ -67,10 +72,12 @@ def missing(folder: Path, smtp_address: tuple[str, int]) -> list[str]:
     return gaps
 
 
-def _http_handler(folder: Path, smtp_address: tuple[str, int]):
+def _http_handler(folder: Path, smtp_address: tuple[str, int], registry: CollectorRegistry):
     class Messages(BaseHTTPRequestHandler):
         def do_GET(self):
             url = urlparse(self.path)
+            if url.path == "/metrics":
+                return self._metrics()
             if url.path == "/healthz":
                 return self._reply(200, {"status": "ok"})
             if url.path == "/readyz":
@@ -90,8 +97,13 @@ def _http_handler(folder: Path, smtp_address: tuple[str, int]):
                 path.unlink(missing_ok=True)
             self._reply(200, [])
 
+        def _metrics(self) -> None:
+            self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
+
         def _reply(self, status: int, body, content_type: str = "application/json") -> None:
-            data = json.dumps(body).encode()
+            self._send(status, json.dumps(body).encode(), content_type)
+
+        def _send(self, status: int, data: bytes, content_type: str) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
@@ -107,10 +119,10 @@ def _http_handler(folder: Path, smtp_address: tuple[str, int]):
 class SmtpSink:
     def __init__(self, folder: Path, port: int = 8025, http_port: int | None = 8026,
                  host: str = "127.0.0.1"):
-        self.folder = Path(folder)
-        self.smtp = Controller(MailFolder(self.folder), hostname=host, port=port)
+        self.folder, self.registry = Path(folder), CollectorRegistry()
+        self.smtp = Controller(MailFolder(self.folder, self.registry), hostname=host, port=port)
         probe = ("127.0.0.1" if host in ("0.0.0.0", "") else host, port)  # noqa: S104 (the wildcard is reached locally)
-        self.http = ThreadingHTTPServer((host, http_port), _http_handler(self.folder, probe)) \
+        self.http = ThreadingHTTPServer((host, http_port), _http_handler(self.folder, probe, self.registry)) \
             if http_port is not None else None
 
     def start(self) -> "SmtpSink":

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Debian packages `make run` (run) or `make test` (test) needs, installed when missing:
 # Java 17 runs the Kafka broker, Maven fetches its jars once, python3-venv makes .venv, and the
-# tests add PostgreSQL's server and Chromium with its driver (the console's browser test).
+# tests add PostgreSQL's server, Chromium with its driver (the console's browser test) and
+# Prometheus with promtool (the scrape test and the alerting rules' checks).
 # Installs with apt-get as root, or with sudo when it needs no password; otherwise stops at once
 # with the one command to run.
 set -euo pipefail
@@ -15,6 +16,7 @@ if [ "${1:-run}" = test ]; then
   compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
   [ -x /usr/bin/chromium ] || need+=(chromium)
   [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
+  command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(prometheus)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 

@@ -8,16 +8,24 @@ from typing import TypeVar
 import structlog
 from faststream.kafka import KafkaBroker
 
+from services.common.log_context import HEADERS
+
 log = structlog.get_logger("consumer")
 T = TypeVar("T")
+TRACE_HEADERS = frozenset(header for header, _ in HEADERS)
 
 
 async def dead_letter(broker: KafkaBroker, topic: str, message, error: Exception,
                       reason: str | None = None) -> None:
     """Keep the poison message, with why it failed (and a stable `dlq-reason` code when the
-    consumer refused it on purpose), and let the consumer move on."""
+    consumer refused it on purpose), and let the consumer move on. The record's correlation,
+    event and dispute headers go along (log_context.HEADERS), so the dead letter can be traced.
+    The broker's dead-letter counter (kafka_metrics.DeadLetterCounter) counts it from these."""
     raw = message.raw_message
-    headers = {"dlq-error": repr(error)[:1000], "dlq-source-topic": raw.topic,
+    traced = {name: value for name, value in (getattr(message, "headers", None) or {}).items()
+              if name in TRACE_HEADERS}
+    headers = {**traced, "dlq-error": repr(error)[:1000], "dlq-error-type": type(error).__name__,
+               "dlq-source-topic": raw.topic,
                "dlq-source-partition": str(raw.partition), "dlq-source-offset": str(raw.offset)}
     if reason is not None:
         headers["dlq-reason"] = reason

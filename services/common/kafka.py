@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import ssl
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaTimeoutError, TopicAlreadyExistsError
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from services.common.local_mode import LocalModeSettings
 from services.common.topic_replication import TopicReplication
@@ -66,7 +66,7 @@ class KafkaConnection:
 class KafkaSettings(LocalModeSettings):
     """The Kafka fields every service's settings carry (`<PREFIX>_KAFKA_...`): the broker,
     this process's SCRAM principal and password, and TLS (with a CA file) where the broker
-    listener has it."""
+    listener has it; how often a consuming process measures its groups' lag (seconds)."""
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_username: str | None = None
@@ -74,6 +74,7 @@ class KafkaSettings(LocalModeSettings):
     kafka_sasl_mechanism: str = SCRAM
     kafka_tls: bool = False
     kafka_tls_cafile: str | None = None
+    consumer_lag_interval: float = Field(15.0, gt=0)
 
     def kafka_connection(self) -> KafkaConnection:
         password = self.kafka_password.get_secret_value() if self.kafka_password else None
@@ -81,12 +82,16 @@ class KafkaSettings(LocalModeSettings):
                                self.kafka_sasl_mechanism, self.kafka_tls, self.kafka_tls_cafile)
 
 
-def kafka_broker(connection: KafkaConnection, client_id: str):
-    """A faststream KafkaBroker that authenticates as this process's principal."""
+def kafka_broker(connection: KafkaConnection, client_id: str, middlewares: Sequence[Any] = ()):
+    """A faststream KafkaBroker that authenticates as this process's principal and binds each
+    record's ids to its log lines (log_context.py); `middlewares` add to that (the metrics:
+    services/common/kafka_metrics.consumer_middlewares)."""
     from faststream.kafka import KafkaBroker
 
-    return KafkaBroker(connection.bootstrap, client_id=client_id,
-                       security=connection.broker_security())
+    from services.common.log_context import LogContext
+
+    return KafkaBroker(connection.bootstrap, client_id=client_id, security=connection.broker_security(),
+                       middlewares=(LogContext, *middlewares))
 
 
 def idempotent_producer(connection: KafkaConnection, client_id: str) -> AIOKafkaProducer:

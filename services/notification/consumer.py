@@ -25,6 +25,7 @@ from contracts.disputes import upcast_payload
 from contracts.envelope import EventEnvelope
 from contracts.topics import DISPUTES_EVENTS, dead_letter_topic
 from services.common.consumers import handle_or_dead_letter, transient_errors, wired
+from services.notification.metrics import NotificationMetrics
 from services.notification.notices import (BUYER, OPERATORS, SELLER, MessageTemplate, Parties,
                                            Recipient, UnknownEvent, audience, is_known,
                                            notices_for, parties_from)
@@ -51,23 +52,24 @@ class NotifyConfig:
 
 
 def register_dispute_consumer(broker: KafkaBroker, store: NotificationStore | None,
-                              config: NotifyConfig | None = None) -> None:
-    config = config or NotifyConfig()
+                              config: NotifyConfig | None = None,
+                              metrics: NotificationMetrics | None = None) -> None:
+    config, metrics = config or NotifyConfig(), metrics or NotificationMetrics()
     dlq = dead_letter_topic(config.topic, GROUP)
 
     @broker.subscriber(config.topic, group_id=GROUP, auto_offset_reset="earliest",
                        ack_policy=AckPolicy.NACK_ON_ERROR)
     async def on_dispute_event(message: KafkaMessage) -> None:
-        await consume(broker, dlq, wired(store, "the notification store"), config, message)
+        await consume(broker, dlq, wired(store, "the notification store"), config, message, metrics)
 
 
 async def consume(broker: KafkaBroker, dlq: str, store: NotificationStore, config: NotifyConfig,
-                  message) -> None:
+                  message, metrics: NotificationMetrics | None = None) -> None:
     """One record: handled, dead-lettered if it can never be, or (transient) raised after a
     pause so that Kafka redelivers it."""
     async def handle_message() -> None:
         envelope = EventEnvelope.model_validate_json(message.body)
-        await _with_retries(config, handle, store, envelope, config)
+        await _with_retries(config, handle, store, envelope, config, metrics)
 
     await handle_or_dead_letter(broker, dlq, message, handle_message,
                                 pause=config.redelivery_pause)
@@ -85,7 +87,7 @@ async def _with_retries(config: NotifyConfig, function, *args):
 
 
 def handle(store: NotificationStore, envelope: EventEnvelope,
-           config: NotifyConfig | None = None) -> bool:
+           config: NotifyConfig | None = None, metrics: NotificationMetrics | None = None) -> bool:
     config = config or NotifyConfig()
     if not is_known(envelope.event_type):
         raise UnknownEvent(envelope.event_type)
@@ -109,6 +111,8 @@ def handle(store: NotificationStore, envelope: EventEnvelope,
                               addresses={r: a for r, a in addresses.items() if a})
         log.info("notified" if stored else "duplicate_skipped", event_type=envelope.event_type,
                  recipients=[n.recipient for n in notices])
+        if metrics is not None:
+            metrics.inbox(len(notices), stored)
         return stored
 
 

@@ -21,6 +21,7 @@ import aiosmtplib
 import structlog
 
 from services.notification.email_outbox import EmailOutbox, OutgoingEmail
+from services.notification.metrics import NotificationMetrics
 
 log = structlog.get_logger("notification.mailer")
 SEND_STEPS = 3
@@ -60,8 +61,10 @@ def as_message(email: OutgoingEmail, sender: str) -> EmailMessage:
 
 class EmailSender:
     def __init__(self, outbox: EmailOutbox, smtp: SmtpServer, backoff: Backoff,
-                 poll_interval: float = 0.5, batch: int = 20):
+                 poll_interval: float = 0.5, batch: int = 20,
+                 metrics: NotificationMetrics | None = None):
         self.outbox, self.smtp, self.backoff = outbox, smtp, backoff
+        self.metrics = metrics or NotificationMetrics()
         self.poll_interval, self.batch = poll_interval, batch
         self.send_deadline = smtp.timeout * SEND_STEPS
         self.lease = timedelta(seconds=self.send_deadline) + LEASE_MARGIN
@@ -95,6 +98,7 @@ class EmailSender:
             await asyncio.to_thread(self._failed, email, error)
             return
         await asyncio.to_thread(self.outbox.mark_sent, email.id, datetime.now(timezone.utc))
+        self.metrics.email("sent")
         log.info("email_sent", recipient=email.recipient, event_id=email.event_id)
 
     async def _send(self, message: EmailMessage) -> None:
@@ -109,10 +113,12 @@ class EmailSender:
             return
         retry_at = now + self.backoff.delay(attempts)
         self.outbox.retry_later(email.id, attempts, retry_at, repr(error))
+        self.metrics.email("retry_scheduled")
         log.warning("email_retry_scheduled", recipient=email.recipient, attempts=attempts,
                     retry_at=retry_at.isoformat(), error=repr(error))
 
     def _give_up(self, email: OutgoingEmail, attempts: int, error: Exception) -> None:
         self.outbox.give_up(email.id, attempts, datetime.now(timezone.utc), repr(error))
+        self.metrics.email("given_up")
         log.error("email_given_up", recipient=email.recipient, event_id=email.event_id,
                   attempts=attempts, error=repr(error))

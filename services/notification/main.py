@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
+from prometheus_client import CollectorRegistry
 
 from contracts.topics import dead_letter_topic
 from services.common.body_limit import limit_bodies
@@ -23,6 +24,8 @@ from services.common.database import create_schema_racing_others, sqlalchemy_eng
 from services.common.health import (consumers_assigned, database_answers, install_health_routes,
                                     kafka_connected)
 from services.common.kafka import ensure_topics, kafka_broker
+from services.common.kafka_metrics import ConsumerLag, consumer_middlewares
+from services.common.metrics import instrument_http
 from services.common.http import serve_unless_unsafe
 from services.common.local_mode import require_kafka_principal
 from services.common.token_settings import build_token_verifier
@@ -33,6 +36,7 @@ from services.notification.consumer import GROUP, NotifyConfig, register_dispute
 from services.notification.email_outbox import EmailOutbox
 from services.notification.inbox_api import install_inbox_routes, principal_from
 from services.notification.mail_sender import Backoff, EmailSender, SmtpServer
+from services.notification.metrics import NotificationMetrics
 from services.notification.notices import Recipient
 from services.notification.settings import NotificationSettings
 from services.notification.store import NotificationStore, Profile
@@ -40,10 +44,13 @@ from services.notification.store import NotificationStore, Profile
 log = structlog.get_logger("notification")
 
 
-def build_broker(settings: NotificationSettings, store: NotificationStore | None = None) -> KafkaBroker:
-    """The service's Kafka consumers, unconnected (`make asyncapi` documents this broker)."""
-    broker = kafka_broker(settings.kafka_connection(), client_id="notification")
-    register_dispute_consumer(broker, store, notify_config(settings))
+def build_broker(settings: NotificationSettings, store: NotificationStore | None = None,
+                 metrics: NotificationMetrics | None = None) -> KafkaBroker:
+    """The service's Kafka consumers, unconnected (`make asyncapi` documents this broker); their
+    metrics go to `metrics.registry` when given."""
+    middlewares = consumer_middlewares(metrics.registry, "notification", GROUP) if metrics else ()
+    broker = kafka_broker(settings.kafka_connection(), client_id="notification", middlewares=middlewares)
+    register_dispute_consumer(broker, store, notify_config(settings), metrics)
     return broker
 
 
@@ -55,14 +62,18 @@ def create_app(settings: NotificationSettings, run_consumers: bool = True) -> Fa
     store = NotificationStore(engine)
     create_schema_racing_others(store.create_tables)
     seed_recipients(store, settings)
-    broker = build_broker(settings, store)
-    sender = email_sender(EmailOutbox(engine), settings)
+    metrics = NotificationMetrics(CollectorRegistry())
+    broker = build_broker(settings, store, metrics)
+    sender = email_sender(EmailOutbox(engine), settings, metrics)
+    lag = ConsumerLag(settings.kafka_connection(), {GROUP: [settings.events_topic]}, metrics.registry,
+                      settings.consumer_lag_interval)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         sending = None
         if run_consumers:
             kafka.begin()
+            lag.begin()
             sending = asyncio.create_task(sender.run(), name="email-sender")
         log.info("notification_started", port=settings.http_port, topic=settings.events_topic,
                  smtp=f"{settings.smtp_host}:{settings.smtp_port}")
@@ -71,6 +82,7 @@ def create_app(settings: NotificationSettings, run_consumers: bool = True) -> Fa
             sending.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sending
+        await lag.end()
         await kafka.end()
 
     async def connect() -> None:
@@ -88,6 +100,7 @@ def create_app(settings: NotificationSettings, run_consumers: bool = True) -> Fa
     install_health_routes(app, {"database": database_answers(engine), "kafka": kafka_connected(kafka),
                                 "consumers": consumers_assigned(kafka, broker)},
                           kafka, run_consumers)
+    instrument_http(app, metrics.registry)
     return app
 
 
@@ -99,12 +112,14 @@ def notify_config(settings: NotificationSettings) -> NotifyConfig:
                         redelivery_pause=settings.handler_redelivery_pause)
 
 
-def email_sender(outbox: EmailOutbox, settings: NotificationSettings) -> EmailSender:
+def email_sender(outbox: EmailOutbox, settings: NotificationSettings,
+                 metrics: NotificationMetrics | None = None) -> EmailSender:
     smtp = SmtpServer(settings.smtp_host, settings.smtp_port, settings.smtp_from,
                       settings.smtp_timeout)
     backoff = Backoff(settings.email_max_attempts, settings.email_backoff_initial,
                       settings.email_backoff_max)
-    return EmailSender(outbox, smtp, backoff, poll_interval=settings.outbox_poll_interval)
+    return EmailSender(outbox, smtp, backoff, poll_interval=settings.outbox_poll_interval,
+                       metrics=metrics)
 
 
 def seed_recipients(store: NotificationStore, settings: NotificationSettings) -> None:

@@ -14,6 +14,7 @@ import structlog
 
 from services.refund.gateway import PaymentProvider, ProviderError
 from services.refund.lifecycle import PENDING, TransitionRefused
+from services.refund.metrics import RefundMetrics
 from services.refund.policy import RefundInstruction
 from services.refund.publishing import refund_event
 from services.refund.store import RefundStore, StoredInstruction
@@ -29,8 +30,10 @@ class Publisher(Protocol):
 
 class RefundDesk:
     def __init__(self, store: RefundStore, provider: PaymentProvider, publisher: Publisher,
-                 after_provider_call: Callable[[], None] = lambda: None):
+                 after_provider_call: Callable[[], None] = lambda: None,
+                 metrics: RefundMetrics | None = None):
         self.store, self.provider, self.publisher = store, provider, publisher
+        self.metrics = metrics or RefundMetrics()
         self.after_provider_call = after_provider_call
         self._in_flight: set[str] = set()
 
@@ -86,6 +89,7 @@ class RefundDesk:
             refusal = None if stored.reserved else await asyncio.to_thread(
                 self.store.reserve, _instruction(stored))
             if refusal is not None:
+                self.metrics.ceiling_refusals.labels(reason=refusal.reason).inc()
                 await self._record_failed(stored, refusal.reason, refusal.retryable)
             else:
                 terms = await asyncio.to_thread(self.store.terms, stored.dispute_id)
@@ -121,15 +125,18 @@ class RefundDesk:
         if result.status != "succeeded":
             return await self._record_refused(stored, f"PROVIDER_STATUS_{result.status.upper()}")
         await asyncio.to_thread(self.store.record_issued, stored.idempotency_key, result.reference)
+        self.metrics.issued.inc()
         log.info("refund_issued", amount=str(stored.amount), currency=stored.currency,
                  provider_reference=result.reference)
 
     async def _record_failed(self, stored: StoredInstruction, reason: str, retryable: bool) -> None:
         await asyncio.to_thread(self.store.record_failed, stored.idempotency_key, reason, retryable)
+        self.metrics.failed.labels(reason=reason, retryable=str(retryable).lower()).inc()
         log.warning("refund_failed", amount=str(stored.amount), reason=reason, retryable=retryable)
 
     async def _record_refused(self, stored: StoredInstruction, reason: str) -> None:
         await asyncio.to_thread(self.store.record_refused, stored.idempotency_key, reason)
+        self.metrics.failed.labels(reason=reason, retryable="false").inc()
         log.warning("refund_refused", amount=str(stored.amount), reason=reason, retryable=False)
 
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import httpx
 from aiokafka.errors import KafkaError
 import structlog
-from fastapi import FastAPI, Response
+from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CollectorRegistry
 
 from contracts.topics import dead_letter_topic
 from services.common.body_limit import limit_bodies
@@ -32,6 +32,8 @@ from services.common.database import create_schema_racing_others, sqlalchemy_eng
 from services.common.health import (consumers_assigned, database_answers, install_health_routes,
                                     kafka_connected)
 from services.common.kafka import ensure_topics, kafka_broker
+from services.common.kafka_metrics import ConsumerLag, consumer_middlewares
+from services.common.metrics import instrument_http
 from services.common.http import serve_unless_unsafe
 from services.common.local_mode import require_kafka_principal
 from services.common.local_env import load_local_env
@@ -43,6 +45,7 @@ from services.refund.desk import RefundDesk
 from services.refund.dispute_consumer import register_dispute_consumer
 from services.refund.gateway import PaymentProvider, RetryPolicy, provider_client
 from services.refund.lifecycle import ISSUED
+from services.refund.metrics import RefundMetrics
 from services.refund.order_consumer import register_order_consumer
 from services.refund.orders import PaidOrders
 from services.refund.publishing import RefundEventsPublisher
@@ -67,6 +70,7 @@ class RefundParts:
     desk: RefundDesk
     publisher: RefundEventsPublisher
     http: httpx.AsyncClient
+    metrics: RefundMetrics
 
     async def start(self) -> None:
         await self.publisher.start()
@@ -111,10 +115,12 @@ def build_parts(settings: RefundSettings) -> RefundParts:
     http = provider_client(settings.provider_url, settings.provider_timeout)
     retry = RetryPolicy(settings.provider_attempts, settings.provider_backoff_initial,
                         settings.provider_backoff_max)
+    metrics = RefundMetrics(CollectorRegistry())
     desk = RefundDesk(store, PaymentProvider(http, retry), publisher,
-                      after_provider_call=crash_now if settings.crash_after_provider_call else lambda: None)
-    gate = TrustGate(store, TrustMetrics(), settings.unknown_order_wait)
-    return RefundParts(store, PaidOrders(store.engine), gate, desk, publisher, http)
+                      after_provider_call=crash_now if settings.crash_after_provider_call else lambda: None,
+                      metrics=metrics)
+    gate = TrustGate(store, TrustMetrics(metrics.registry), settings.unknown_order_wait)
+    return RefundParts(store, PaidOrders(store.engine), gate, desk, publisher, http, metrics)
 
 
 async def ensure_refund_topics(settings: RefundSettings) -> None:
@@ -125,8 +131,11 @@ async def ensure_refund_topics(settings: RefundSettings) -> None:
 
 
 def build_broker(settings: RefundSettings, parts: RefundParts | None = None) -> KafkaBroker:
-    """The service's Kafka consumers, unconnected (`make asyncapi` documents this broker)."""
-    broker = kafka_broker(settings.kafka_connection(), client_id="refund")
+    """The service's Kafka consumers, unconnected (`make asyncapi` documents this broker); their
+    metrics go to the parts' registry."""
+    middlewares = consumer_middlewares(parts.metrics.registry, "refund", settings.consumer_group) \
+        if parts else ()
+    broker = kafka_broker(settings.kafka_connection(), client_id="refund", middlewares=middlewares)
     # without parts (make asyncapi) the handlers are registered, never run
     register_order_consumer(broker, parts.orders if parts else None,
                             parts.gate.metrics if parts else None,
@@ -140,13 +149,19 @@ def build_broker(settings: RefundSettings, parts: RefundParts | None = None) -> 
 def create_app(settings: RefundSettings, run_consumers: bool = True) -> FastAPI:
     parts = build_parts(settings)
     broker = build_broker(settings, parts)
+    parts.metrics.watch_held(parts.store.held_by_status)
+    lag = ConsumerLag(settings.kafka_connection(),
+                      {settings.consumer_group: [settings.orders_topic, settings.disputes_topic]},
+                      parts.metrics.registry, settings.consumer_lag_interval)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if run_consumers:
             kafka.begin()
+            lag.begin()
         log.info("refund_started", port=settings.http_port, provider=masked_url(settings.provider_url))
         yield
+        await lag.end()
         await kafka.end()
 
     reconciler = PeriodicReconcile(parts.desk, settings.reconcile_interval)
@@ -166,14 +181,13 @@ def create_app(settings: RefundSettings, run_consumers: bool = True) -> FastAPI:
     kafka = BackgroundConnection("refund-consumer", connect, disconnect)
     app = FastAPI(title="Refund service", version="1", lifespan=lifespan)
     app.state.store, app.state.orders, app.state.metrics = parts.store, parts.orders, parts.gate.metrics
-    app.get("/metrics", include_in_schema=False)(
-        lambda: Response(generate_latest(parts.gate.metrics.registry), media_type=CONTENT_TYPE_LATEST))
     install_problem_handlers(app)
     limit_bodies(app, settings.max_body_bytes)
     install_health_routes(app, {"database": database_answers(parts.store.engine),
                                 "kafka": kafka_connected(kafka),
                                 "consumers": consumers_assigned(kafka, broker)},
                           kafka, run_consumers)
+    instrument_http(app, parts.metrics.registry)
     return app
 
 

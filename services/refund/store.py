@@ -23,7 +23,7 @@ from uuid import NAMESPACE_URL, uuid5
 
 import structlog
 from sqlalchemy import (Boolean, Column, Engine, Integer, MetaData, String, Table, Text,
-                        inspect, insert, select, text, update)
+                        func, inspect, insert, select, text, update)
 from sqlalchemy.exc import IntegrityError
 
 from services.common.database import UtcDateTime
@@ -238,6 +238,15 @@ class RefundStore:
     def unknown_outcome_keys(self, older_than: float = 0) -> list[str]:
         """FAILED instructions the provider may have paid: to be asked again, with their key."""
         return self._keys(*_outcome_unknown(), _settled_before(older_than))
+
+    def held_by_status(self) -> dict[str, int]:
+        """Instructions holding their reservation, by status: PENDING ones being paid, FAILED
+        ones whose outcome is unknown (the provider may have paid)."""
+        query = (select(instructions.c.status, func.count())
+                 .where(instructions.c.reserved.is_(True), instructions.c.status != ISSUED)
+                 .group_by(instructions.c.status))
+        with self.engine.connect() as conn:
+            return {status: count for status, count in conn.execute(query).all()}
 
     def unpublished_keys(self) -> list[str]:
         return self._keys(instructions.c.status != PENDING, instructions.c.published.is_(False))

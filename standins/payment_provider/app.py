@@ -10,11 +10,13 @@ from typing import Annotated
 
 from fastapi import FastAPI, Header, Query
 from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.body_limit import limit_bodies
 from services.common.health import database_answers, install_health_routes
 from services.common.database import create_schema_racing_others, sqlalchemy_engine
+from services.common.metrics import instrument_http
 from services.common.problems import Problem, install_problem_handlers, problem_response
 from standins.payment_provider.faults import FAIL, SLOW, FaultPlan, Faults
 from standins.payment_provider.settings import SimulatorSettings
@@ -88,4 +90,5 @@ def create_app(settings: SimulatorSettings) -> FastAPI:
         return {**vars(faults.plan), **timing}
 
     install_health_routes(app, {"database": database_answers(ledger.engine)})
+    instrument_http(app, CollectorRegistry())
     return app

@@ -5,8 +5,10 @@ from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
 
 from services.dispute.application.deadline_worker import DeadlineWorker
+from services.dispute.application.metrics import DeadlineMetrics
 from services.dispute.entrypoints.serve import create_app
 from services.dispute.settings import DisputeSettings
 from tests.support.clock import Clock
@@ -121,3 +123,28 @@ def test_one_dispute_that_fails_does_not_stop_the_other_timers(api_with_three_di
 
     app.state.disputes.fire_deadlines = fire_except_broken
     assert worker.fire_due_once() == 2
+
+
+def test_the_deadlines_a_worker_fires_are_counted_by_name_with_its_last_pass(
+        api_with_three_disputes, app, clock):
+    clock.now = NOW + timedelta(days=5, minutes=1)
+    metrics = DeadlineMetrics(CollectorRegistry())
+    metrics.last_pass.set(0)
+    DeadlineWorker(app.state.disputes, app.state.engine, clock, metrics=metrics).fire_due_once()
+    fired = {s.labels["deadline"]: s.value for s in metrics.fired.collect()[0].samples
+             if s.name.endswith("_total")}
+    assert sum(fired.values()) == 1 and len(fired) == 1
+    assert metrics.registry.get_sample_value("dispute_deadline_worker_last_pass_timestamp_seconds") > 0
+
+
+def test_a_dispute_whose_deadline_cannot_fire_is_counted_as_a_failure(api_with_three_disputes, app, clock):
+    clock.now = NOW + timedelta(days=6)
+    metrics = DeadlineMetrics(CollectorRegistry())
+    worker = DeadlineWorker(app.state.disputes, app.state.engine, clock, metrics=metrics)
+
+    def broken(dispute_id, at):
+        raise KeyError("a bug in one dispute's consequence")
+
+    app.state.disputes.fire_deadlines = broken
+    worker.fire_due_once()
+    assert metrics.registry.get_sample_value("dispute_deadline_failures_total") == 3

@@ -16,6 +16,7 @@ from uuid import UUID
 import structlog
 from sqlalchemy import Engine, select
 
+from services.dispute.application.metrics import DeadlineMetrics
 from services.dispute.application.shards import Disputes
 from services.dispute.adapters.event_store import command_context
 from services.dispute.domain import DomainError
@@ -27,8 +28,9 @@ log = structlog.get_logger("deadlines")
 
 class DeadlineWorker:
     def __init__(self, app: Disputes, engine: Engine, clock: Callable[[], datetime],
-                 batch_size: int = 200):
+                 batch_size: int = 200, metrics: DeadlineMetrics | None = None):
         self.app, self.engine, self.clock, self.batch_size = app, engine, clock, batch_size
+        self.metrics = metrics or DeadlineMetrics()
 
     def due_disputes(self, now: datetime) -> list[UUID]:
         index = live_index_table(self.engine)
@@ -45,6 +47,7 @@ class DeadlineWorker:
         changed = 0
         for dispute_id in self.due_disputes(now):
             changed += self._fire(dispute_id, now)
+        self.metrics.passed()
         return changed
 
     def _fire(self, dispute_id: UUID, now: datetime) -> int:
@@ -56,8 +59,11 @@ class DeadlineWorker:
                 log.info("deadline_skipped", code=error.code)
                 return 0
             except Exception as error:  # one broken dispute must not hold up every other timer
+                self.metrics.failures.inc()
                 log.error("deadline_failed", error=repr(error)[:500], exc_info=error)
                 return 0
+            for deadline in fired:
+                self.metrics.fired.labels(deadline=deadline).inc()
             if fired:
                 log.info("deadlines_fired", deadlines=fired)
             return int(bool(fired))

@@ -13,6 +13,7 @@ from uuid import UUID
 
 from services.dispute.adapters.event_store import command_context
 from services.dispute.application.commands import Acting, Command, OpenDispute
+from services.dispute.application.metrics import counted
 from services.dispute.application.shards import Disputes
 from services.dispute.domain import Dispute
 
@@ -22,7 +23,7 @@ def run(disputes: Disputes, dispute_id: UUID, command: Command, by: Acting, *,
     """The dispute after `command`; deadlines are applied at `deadlines_at` (this service's
     clock, when `by.at` is another's), else at `by.at`. A stale `expected_version` is a
     concurrency conflict; a refusal (DomainError) still saves the deadlines that fired."""
-    with command_context(by.correlation_id, by.causation_id):
+    with counted(command), command_context(by.correlation_id, by.causation_id):
         dispute, _ = disputes.execute(dispute_id, deadlines_at or by.at,
                                       partial(command.apply_to, by=by, policy=disputes.policy),
                                       expected_version, actor=by.actor)
@@ -31,7 +32,7 @@ def run(disputes: Disputes, dispute_id: UUID, command: Command, by: Acting, *,
 
 def open_dispute(disputes: Disputes, command: OpenDispute, by: Acting) -> Dispute:
     """The buyer opens one dispute per item of their order (refused if the item has one)."""
-    with command_context(by.correlation_id, by.causation_id):
+    with counted(command), command_context(by.correlation_id, by.causation_id):
         return disputes.open_dispute(order=command.order, item_id=command.item_id,
                                      actor=by.actor, reason=command.reason,
                                      request=command.request,

@@ -12,24 +12,28 @@ from typing import Callable
 import structlog
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
+from prometheus_client import CollectorRegistry
 
 from services.common.health import (consumers_assigned, database_answers, install_health_routes,
                                     kafka_connected)
 from services.common.kafka import ensure_topics, kafka_broker
+from services.common.kafka_metrics import ConsumerLag, consumer_middlewares
+from services.common.metrics import instrument_http
 from services.common.periodic import every
 from services.common.problems import install_problem_handlers
 from services.common.startup import BackgroundConnection
 from services.common.token_settings import build_token_verifier
-from services.common.topics import dead_letter_topics_of
+from services.common.topics import CONSUMER_GROUPS, dead_letter_topics_of
 from services.common.urls import masked_url
 from services.dispute.adapters.order_book import OrderBook
 from services.dispute.application.deadline_worker import DeadlineWorker
+from services.dispute.application.metrics import COMMANDS, DeadlineMetrics
 from services.dispute.application.shards import Disputes
 from services.dispute.bootstrap import ApiParts
 from services.dispute.entrypoints.http import (center, ops, queries, routes, sellers,
                                               timeline_routes)
 from services.dispute.entrypoints.http.limits import install_limits
-from services.dispute.entrypoints.kafka_subscribers import (register_order_consumer,
+from services.dispute.entrypoints.kafka_subscribers import (GROUP, register_order_consumer,
                                                             register_refund_consumer)
 from services.dispute.settings import DisputeSettings
 
@@ -43,9 +47,12 @@ def utc_now() -> datetime:
 
 
 def build_broker(settings: DisputeSettings, order_book: OrderBook | None = None,
-                 disputes: Disputes | None = None) -> KafkaBroker:
-    """The API's Kafka consumers, unconnected (`make asyncapi` documents this broker)."""
-    broker = kafka_broker(settings.kafka_connection(), client_id="dispute-api")
+                 disputes: Disputes | None = None,
+                 registry: CollectorRegistry | None = None) -> KafkaBroker:
+    """The API's Kafka consumers, unconnected (`make asyncapi` documents this broker); their
+    metrics go to `registry` when given."""
+    middlewares = consumer_middlewares(registry, "dispute", GROUP) if registry else ()
+    broker = kafka_broker(settings.kafka_connection(), client_id="dispute-api", middlewares=middlewares)
     register_order_consumer(broker, order_book, disputes)
     register_refund_consumer(broker, disputes)
     return broker
@@ -58,12 +65,16 @@ def create_app(settings: DisputeSettings, clock: Callable[[], datetime] = utc_no
     token settings are not fit outside local mode."""
     tokens = build_token_verifier(settings)
     parts = ApiParts.build(settings)
-    broker = build_broker(settings, parts.orders, parts.disputes)
+    registry = process_registry()
+    broker = build_broker(settings, parts.orders, parts.disputes, registry)
     kafka = BackgroundConnection("dispute-consumers", lambda: _connect(settings, broker), broker.stop)
     workers = settings.run_workers if run_workers is None else run_workers
+    lag = ConsumerLag(settings.kafka_connection(), groups_of(GROUP), registry,
+                      settings.consumer_lag_interval)
     app = FastAPI(title="Dispute service", version="1",
-                  lifespan=_lifespan(settings, parts, kafka, run_consumers, workers))
-    _hold(app, parts, settings=settings, clock=clock, tokens=tokens, broker=broker)
+                  lifespan=_lifespan(settings, parts, kafka, run_consumers, workers, lag))
+    _hold(app, parts, settings=settings, clock=clock, tokens=tokens, broker=broker,
+          deadline_metrics=DeadlineMetrics(registry) if workers else None)
     install_problem_handlers(app)
     install_limits(app)
     for router in ROUTERS:
@@ -73,6 +84,7 @@ def create_app(settings: DisputeSettings, clock: Callable[[], datetime] = utc_no
                                 "kafka": kafka_connected(kafka),
                                 "consumers": consumers_assigned(kafka, broker)},
                           kafka, run_consumers)
+    instrument_http(app, registry)
     return app
 
 
@@ -82,6 +94,18 @@ def _shard_checks(parts: ApiParts) -> dict:
     if len(parts.relay_positions) == 1:
         return {}
     return {f"shard_{i}": database_answers(p.engine) for i, p in enumerate(parts.relay_positions)}
+
+
+def process_registry() -> CollectorRegistry:
+    """The API process's metrics: the use cases' command counter and what is built here."""
+    registry = CollectorRegistry()
+    registry.register(COMMANDS)
+    return registry
+
+
+def groups_of(group: str) -> dict[str, list[str]]:
+    """The topics `group` reads (services/common/topics.py), for its lag."""
+    return {group: [topic for topic, groups in CONSUMER_GROUPS.items() if group in groups]}
 
 
 def _hold(app: FastAPI, parts: ApiParts, **more) -> None:
@@ -101,12 +125,13 @@ async def _connect(settings: DisputeSettings, broker: KafkaBroker) -> None:
 
 
 def _lifespan(settings: DisputeSettings, parts: ApiParts, kafka: BackgroundConnection,
-              run_consumers: bool, run_workers: bool):
+              run_consumers: bool, run_workers: bool, lag: ConsumerLag):
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         stopping = asyncio.Event()
         if run_consumers:
             kafka.begin()
+            lag.begin()
         workers = _start_workers(app, parts, settings, stopping) if run_workers else []
         log.info("dispute_api_started", port=settings.http_port,
                  database=masked_url(settings.database_url),
@@ -114,6 +139,7 @@ def _lifespan(settings: DisputeSettings, parts: ApiParts, kafka: BackgroundConne
         yield
         stopping.set()
         await asyncio.gather(*workers)
+        await lag.end()
         await kafka.end()
 
     return lifespan
@@ -124,7 +150,7 @@ def _start_workers(app: FastAPI, parts: ApiParts, settings: DisputeSettings,
     """The projections, the deadline worker and the idempotency purge, on the app's clock
     (read at each tick: tests move it)."""
     now = lambda: app.state.clock()  # noqa: E731
-    deadlines = DeadlineWorker(parts.disputes, parts.engine, now)
+    deadlines = DeadlineWorker(parts.disputes, parts.engine, now, metrics=app.state.deadline_metrics)
     purge = lambda: parts.idempotency.purge_expired(now())  # noqa: E731
     return [*(asyncio.create_task(projection.run(stopping)) for projection in parts.projections),
             asyncio.create_task(deadlines.run(stopping, settings.deadline_poll_interval)),

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 log = structlog.get_logger("relay")
 
@@ -43,6 +43,11 @@ class RelayLagCollector:
                                 value=lag.oldest_pending_age_seconds)
         yield GaugeMetricFamily("dispute_relay_position",
                                 "Last notification id published and recorded", value=lag.position)
+        # The store's highest notification id: ids are never reused, but a rolled-back insert
+        # may leave a gap, so this counts at most a few more events than were appended.
+        yield CounterMetricFamily("dispute_events_appended",
+                                  "Events appended to the event store (its highest notification id)",
+                                  value=lag.last_notification_id)
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,9 @@ class ShardLagCollector:
 
     def collect(self):
         families = {name: GaugeMetricFamily(name, doc, labels=["shard"]) for name, doc in LAG_GAUGES}
+        appended = CounterMetricFamily("dispute_events_appended",
+                                       "Events appended to the shard's event store (its highest "
+                                       "notification id)", labels=["shard"])
         for shard, measure in sorted(self.lags.items()):
             try:
                 lag = measure()
@@ -90,7 +98,9 @@ class ShardLagCollector:
             for name, value in zip(families, (lag.events_pending, lag.oldest_pending_age_seconds,
                                               lag.position)):
                 families[name].add_metric([shard], value)
+            appended.add_metric([shard], lag.last_notification_id)
         yield from families.values()
+        yield appended
 
 
 LAG_GAUGES = (("dispute_relay_events_pending", "Stored events not yet published to Kafka"),
