@@ -15,6 +15,7 @@ from services.dispute.adapters.evidence_store import EvidenceStore
 from services.dispute.adapters.idempotency_store import IdempotencyStore
 from services.dispute.adapters.order_book import OrderBook
 from services.dispute.application.disputes import DisputeApplication
+from services.dispute.application.writer import CommandWriter
 from services.dispute.projections.dispute_index import DisputeIndexProjection
 from services.dispute.projections.timeline import TimelineProjection
 from services.dispute.relay.relay import RelayPosition
@@ -45,6 +46,7 @@ class ApiParts:
     idempotency: IdempotencyStore
     evidence: EvidenceStore
     relay_position: RelayPosition
+    writer: CommandWriter  # every HTTP command goes through it (one per DisputeApplication)
 
     @classmethod
     def build(cls, settings: DisputeSettings) -> "ApiParts":
@@ -52,12 +54,13 @@ class ApiParts:
         disputes = build_application(settings)
         evidence = EvidenceStore(Path(settings.evidence_dir))
         evidence.sweep_staged()
+        idempotency = with_tables(IdempotencyStore(engine, settings.idempotency_retention))
         return cls(engine=engine, disputes=disputes, orders=with_tables(OrderBook(engine)),
                    projection=with_tables(DisputeIndexProjection(disputes, engine)),
                    timeline=with_tables(TimelineProjection(disputes, engine)),
-                   idempotency=with_tables(IdempotencyStore(engine, settings.idempotency_retention)),
-                   evidence=evidence,
-                   relay_position=with_tables(RelayPosition(engine, settings.events_topic)))
+                   idempotency=idempotency, evidence=evidence,
+                   relay_position=with_tables(RelayPosition(engine, settings.events_topic)),
+                   writer=CommandWriter(disputes, idempotency, settings.writer_settings()))
 
     @property
     def projections(self) -> list:

@@ -103,6 +103,7 @@ def _lifespan(settings: DisputeSettings, parts: ApiParts, kafka: BackgroundConne
         stopping.set()
         await asyncio.gather(*workers)
         await kafka.end()
+        await asyncio.to_thread(parts.writer.close)
 
     return lifespan
 

@@ -1,5 +1,6 @@
 """Running one command on a dispute over HTTP: the role, Idempotency-Key, If-Match /
-expected_version, the named use case (application/use_cases.py), and the answer.
+expected_version, the command submitted to the writer (application/writer.py: batched with
+concurrent commands, answered once its batch committed), and the answer.
 
 Answers: 200 with the dispute view; 201 for a command that creates an item (offer,
 evidence, message, appeal, evidence request) with `{<item kind>: item, "dispute": view}`
@@ -8,7 +9,6 @@ and the item's Location. Every answer carries the new version as ETag.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any
@@ -20,11 +20,11 @@ from pydantic import BaseModel
 
 from services.common.auth import Principal
 from services.common.problems import Problem
-from services.dispute.application import use_cases
+from services.dispute.application.batch import Submission
 from services.dispute.application.commands import Acting, Command
 from services.dispute.entrypoints.http.deps import CommandCall, actor_of, require_role, run_domain
 from services.dispute.entrypoints.http.errors import to_problem
-from services.dispute.entrypoints.http.idempotency import fingerprint, idempotent
+from services.dispute.entrypoints.http.idempotency import fingerprint, written, key_claim, kept
 from services.dispute.entrypoints.http.views import dispute_view
 from services.dispute.domain import DomainError
 
@@ -58,24 +58,19 @@ async def run_command(call: CommandCall, command: Command, *, roles: frozenset[s
     require_role(call.caller, roles)
     expected = _expected_version(call, getattr(body, "expected_version", None))
     print_ = fingerprint(call.request, body if payload is None else payload)
-    response = await idempotent(call.request, call.caller, call.idempotency_key, print_,
-                                partial(_run, call, command, expected, created),
-                                partial(replay_answer, call.request, call.caller))
-    await call.consistency.after_command(call.request, response)
-    return response
-
-
-async def _run(call: CommandCall, command: Command, expected: int | None,
-               created: Created | None) -> JSONResponse:
-    state = call.request.app.state
-    by = Acting(actor_of(call.caller), state.clock(), call.correlation_id,
+    by = Acting(actor_of(call.caller), call.request.app.state.clock(), call.correlation_id,
                 call.idempotency_key or call.correlation_id)
+    submission = Submission(call.dispute_id, command, by,
+                            partial(answer, request=call.request, caller=call.caller, created=created),
+                            expected_version=expected, kept=kept,
+                            key=key_claim(call.caller, call.idempotency_key, print_, by.at))
     try:
-        dispute = await asyncio.to_thread(use_cases.run, state.disputes, call.dispute_id, command,
-                                          by, expected_version=expected)
+        response = await written(call.request, submission, print_,
+                                 partial(replay_answer, call.request, call.caller))
     except DomainError as exc:
         raise _problem(exc, call) from None
-    return answer(dispute, call.request, call.caller, created)
+    await call.consistency.after_command(call.request, response)
+    return response
 
 
 def answer(dispute, request: Request, caller: Principal, created: Created | None = None,
