@@ -59,7 +59,7 @@ class ProjectionWait:
             response.headers["X-Projections-Lag"] = "true"
 
 
-def projection_wait(wait: Annotated[bool, Query(description="wait (bounded) until lists and "
+async def projection_wait(wait: Annotated[bool, Query(description="wait (bounded) until lists and "
                                                 "timelines show this command")] = False,
                     prefer: Annotated[str | None, Header()] = None) -> ProjectionWait:
     preferences = {p.strip().lower() for p in (prefer or "").split(",")}
