@@ -89,7 +89,7 @@ class DisputeSettings(TokenSettings, KafkaSettings):
     # writer_parties_cache_size disputes.
     writer_max_batch: int = Field(default=64, ge=1, le=1000)
     writer_max_wait_ms: float = Field(default=2.0, ge=0, le=1000)
-    writer_cache_size: int = Field(default=10_000, ge=0)
+    writer_cache_size: int = Field(default=1_000, ge=0)
     writer_parties_cache_size: int = Field(default=100_000, ge=0)
 
     policy: DisputePolicy = Field(default_factory=DisputePolicy)

@@ -56,7 +56,7 @@ class KeyAlreadyUsed(Exception):
 class WriterSettings:
     max_batch: int = 64
     max_wait: float = 0.002
-    cache_size: int = 10_000
+    cache_size: int = 1_000
     parties_size: int = 100_000
 
 
