@@ -132,6 +132,7 @@ class WriterBehaviour:
         monkeypatch.setattr(one.disputes.recorder, "_insert_events", fails_after_writing)
         outcomes = one.writer.run([message(dispute_id, "a", key="k-1"), message(other, "b")])
         assert [type(o) for o in outcomes] == [Failed, Failed]
+        assert one.writer.cache.get(dispute_id) is None and one.writer.cache.get(other) is None
         monkeypatch.undo()
         assert (one.versions(dispute_id), one.versions(other), one.kept_keys()) == (1, 1, 0)
 
