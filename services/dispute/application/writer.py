@@ -85,8 +85,12 @@ class CommandWriter:
         self._hold_key(submission.scope)
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._start()
-        self._queue.put(_Pending(submission, future, loop))
+        try:
+            self._start()
+            self._queue.put(_Pending(submission, future, loop))
+        except BaseException:
+            self._release_key(submission.scope)
+            raise
         outcome: Outcome = await future
         if isinstance(outcome, Answered):
             return outcome.value
@@ -152,11 +156,13 @@ class CommandWriter:
             batch.append(item)
         return batch
 
-    def _settle(self, pending: _Pending, outcome: Outcome) -> None:
-        scope = pending.submission.scope
+    def _release_key(self, scope: tuple[str, str] | None) -> None:
         if scope is not None:
             with self._lock:
                 self._in_flight.discard(scope)
+
+    def _settle(self, pending: _Pending, outcome: Outcome) -> None:
+        self._release_key(pending.submission.scope)
         if isinstance(outcome, Answered):
             self._note_parties(pending.submission)
         try:
