@@ -69,6 +69,12 @@ class TokenVerifier:
                  public_keys: PublicKeys | None = None):
         self.rules, self._secret, self._public_keys = rules, secret, public_keys
 
+    @property
+    def may_block(self) -> bool:
+        """Whether verifying may wait on the network (public keys may come from a JWKS URL);
+        with a shared secret it is pure computation."""
+        return self._public_keys is not None
+
     def read(self, authorization: str | None) -> Principal:
         token = bearer_token(authorization)
         try:

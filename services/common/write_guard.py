@@ -10,8 +10,9 @@ source of the principal).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import math
-from typing import Callable
+from typing import Awaitable, Callable
 
 import structlog
 from fastapi import FastAPI
@@ -23,7 +24,9 @@ from services.common.problems import Problem, problem_response
 from services.common.rate_limit import RateLimiter
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-Authenticate = Callable[[Request], Principal]
+# A coroutine function is awaited (it knows when verifying may block); a plain one runs in
+# a thread: verifying may fetch a JWKS, a blocking call that would stall the loop.
+Authenticate = Callable[[Request], Principal] | Callable[[Request], Awaitable[Principal]]
 log = structlog.get_logger("http")
 
 
@@ -46,8 +49,11 @@ class WriteGuard:
                 and scope["path"] not in self.anonymous)
 
     async def _refusal(self, request: Request):
-        try:  # in a thread: verifying may fetch a JWKS, a blocking call that would stall the loop
-            caller = await asyncio.to_thread(self.authenticate, request)
+        try:
+            if inspect.iscoroutinefunction(self.authenticate):
+                caller = await self.authenticate(request)
+            else:
+                caller = await asyncio.to_thread(self.authenticate, request)
         except Problem as problem:
             return problem_response(problem.status, problem.code, problem.detail, **problem.extra)
         wait = self.limiter.take((caller.role, caller.id))

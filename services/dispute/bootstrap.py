@@ -15,6 +15,7 @@ from services.dispute.adapters.evidence_store import EvidenceStore
 from services.dispute.adapters.idempotency_store import IdempotencyStore
 from services.dispute.adapters.order_book import OrderBook
 from services.dispute.application.disputes import DisputeApplication
+from services.dispute.application.shard_writers import ShardWriters
 from services.dispute.application.shards import Disputes, ShardedDisputes
 from services.dispute.projections.dispute_index import DisputeIndexProjection
 from services.dispute.projections.seller_record import SellerRecordProjection
@@ -46,6 +47,14 @@ def relay_positions(settings: DisputeSettings) -> list[RelayPosition]:
             for url in settings.shard_database_urls()]
 
 
+def idempotency_stores(settings: DisputeSettings, engine: Engine) -> list[IdempotencyStore]:
+    """Each shard's idempotency keys, in the shard's own database (the command writer records
+    a key in the transaction of its events); `engine` serves the shard on DISPUTE_DATABASE_URL."""
+    return [with_tables(IdempotencyStore(engine if url == settings.database_url
+                                         else sqlalchemy_engine(url), settings.idempotency_retention))
+            for url in settings.shard_database_urls()]
+
+
 def with_tables(part):
     create_schema_racing_others(part.create_tables)
     return part
@@ -65,6 +74,8 @@ class ApiParts:
     evidence: EvidenceStore
     relay_position: RelayPosition  # the first shard's
     relay_positions: list[RelayPosition]  # one per shard, in shard order
+    idempotency_stores: list[IdempotencyStore]  # one per shard, beside its events
+    writer: ShardWriters  # every HTTP command goes through its shard's writer
 
     @classmethod
     def build(cls, settings: DisputeSettings) -> "ApiParts":
@@ -73,12 +84,14 @@ class ApiParts:
         evidence = EvidenceStore(Path(settings.evidence_dir))
         evidence.sweep_staged()
         positions = relay_positions(settings)
+        keys = idempotency_stores(settings, engine)
         return cls(engine=engine, disputes=disputes, orders=with_tables(OrderBook(engine)),
                    projection=with_tables(DisputeIndexProjection(disputes, engine)),
                    timeline=with_tables(TimelineProjection(disputes, engine)),
                    seller_record=with_tables(SellerRecordProjection(disputes, engine)),
-                   idempotency=with_tables(IdempotencyStore(engine, settings.idempotency_retention)),
-                   evidence=evidence, relay_position=positions[0], relay_positions=positions)
+                   idempotency=keys[0], idempotency_stores=keys, evidence=evidence,
+                   relay_position=positions[0], relay_positions=positions,
+                   writer=ShardWriters(disputes, keys, settings.writer_settings()))
 
     @property
     def projections(self) -> list:

@@ -15,6 +15,7 @@ from services.common.local_mode import refuse_development_secret, require_kafka_
 from services.common.token_settings import TokenSettings
 from services.common.topics import DISPUTES_AUDIT
 from services.dispute.adapters.audit_chain import DEV_AUDIT_KEY, ChainKeys
+from services.dispute.application.writer import WriterSettings
 from services.dispute.domain import DisputeIds, DisputePolicy
 
 
@@ -56,8 +57,9 @@ class DisputeSettings(TokenSettings, KafkaSettings):
     shard_urls: str = ""
     """DISPUTE_SHARD_URLS: the event store's shards, database URLs separated by commas, in a
     fixed order (a dispute lives in shard sha256(id) mod N, adapters/shards.py). Empty: one
-    shard, the event store in DISPUTE_DATABASE_URL. Projections, the order book and the
-    idempotency keys stay in DISPUTE_DATABASE_URL (which may also be the first shard's URL).
+    shard, the event store in DISPUTE_DATABASE_URL. Projections and the order book stay in
+    DISPUTE_DATABASE_URL; each shard keeps its idempotency keys beside its events (the command
+    writer records a key in the transaction of its events).
     Fixed once data exists: another list moves disputes to shards that do not hold them."""
     http_host: str = "127.0.0.1"
     http_port: int = 8000
@@ -92,6 +94,15 @@ class DisputeSettings(TokenSettings, KafkaSettings):
     rate_limit_burst: int = Field(default=60, ge=1)
     view_latest_messages: int = Field(default=20, ge=1, le=200)
 
+    # The command writer (application/writer.py): a batch takes up to writer_max_batch
+    # commands, waiting at most writer_max_wait_ms after its first; the writer keeps its
+    # latest writer_cache_size disputes in memory (0: none) and the parties of up to
+    # writer_parties_cache_size disputes.
+    writer_max_batch: int = Field(default=64, ge=1, le=1000)
+    writer_max_wait_ms: float = Field(default=2.0, ge=0, le=1000)
+    writer_cache_size: int = Field(default=1_000, ge=0)
+    writer_parties_cache_size: int = Field(default=100_000, ge=0)
+
     policy: DisputePolicy = Field(default_factory=DisputePolicy)
     """The rule parameters (domain/policy.py has the defaults), each read from DISPUTE_<FIELD>
     (DISPUTE_SELLER_RESPONSE_WINDOW=P5D, DISPUTE_RETURN_TRANSIT_ALLOWANCE=P7D, ...; the four of
@@ -122,6 +133,12 @@ class DisputeSettings(TokenSettings, KafkaSettings):
     def shard_database_urls(self) -> list[str]:
         """The event store's databases in shard order (one, DISPUTE_DATABASE_URL, by default)."""
         return split_urls(self.shard_urls) or [self.database_url]
+
+    def writer_settings(self) -> WriterSettings:
+        return WriterSettings(max_batch=self.writer_max_batch,
+                              max_wait=self.writer_max_wait_ms / 1000,
+                              cache_size=self.writer_cache_size,
+                              parties_size=self.writer_parties_cache_size)
 
     def dispute_ids(self) -> DisputeIds:
         return DisputeIds(self.id_key.encode())

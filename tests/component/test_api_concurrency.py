@@ -78,7 +78,7 @@ def test_a_write_that_loses_a_race_is_a_conflict_even_with_if_match(api_with_dis
     def lost_race(*_args, **_kwargs):
         raise IntegrityError("another writer saved this version first")
 
-    monkeypatch.setattr(api.app.state.disputes, "save", lost_race)
+    monkeypatch.setattr(api.app.state.disputes.recorder, "insert_events", lost_race)
     response = api.post("/withdraw", headers={"If-Match": '"1"'})
     assert problem(response) == (409, "CONCURRENCY_CONFLICT")
 

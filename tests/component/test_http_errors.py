@@ -34,17 +34,17 @@ def test_a_read_during_a_database_outage_is_503_with_retry_after(api_with_disput
 def test_a_command_during_an_outage_is_503_and_its_idempotency_key_can_be_retried(
         api_with_dispute_awaiting_seller, monkeypatch):
     api = api_with_dispute_awaiting_seller
-    disputes = api.app.state.disputes
-    save = disputes.save
+    recorder = api.app.state.disputes.recorder  # the command writer stores through it
+    insert = recorder.insert_events
 
     def away(*_args, **_kwargs):
         raise psycopg.errors.AdminShutdown("the database system is shutting down")
 
-    monkeypatch.setattr(disputes, "save", away)
+    monkeypatch.setattr(recorder, "insert_events", away)
     body, key = {"type": "PARTIAL_REFUND", "amount": "30.00"}, {"Idempotency-Key": "k-outage"}
     refused = api.post("/offers", json=body, who=SELLER, headers=key)
     assert (refused.status_code, refused.headers.get("Retry-After")) == (503, "2"), refused.text
-    monkeypatch.setattr(disputes, "save", save)
+    monkeypatch.setattr(recorder, "insert_events", insert)
     retried = api.post("/offers", json=body, who=SELLER, headers=key)
     assert retried.status_code == 201, retried.text
     assert "Idempotent-Replayed" not in retried.headers  # it ran now: nothing was kept before

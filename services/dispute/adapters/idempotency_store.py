@@ -1,22 +1,25 @@
 """Idempotency keys of the dispute API, in the service's database (they survive a restart).
 
-A key belongs to one principal. Its row is claimed (unique primary key: the race-safe lock)
-before the command runs, and completed with the response afterwards; a claim nobody
-completed within the lease (the process died) may be taken over, and a key expires after
-the retention (24 hours by default, as DOMAIN.md asks for at least).
+A key belongs to one principal. The command writer stores a key's row (a `KeyRecord`, the
+answer to replay) in the transaction of the command's events (adapters/keyed_recorders.py):
+the unique primary key makes a second recording of the key fail with the events it came
+with. Before running a command the writer looks the key up (`earlier`): a row found is
+replayed; a row past the retention (24 hours by default, as DOMAIN.md asks for at least), or
+an unfinished claim older than the lease (written by `claim`, the older two-step protocol),
+is forgotten first.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import uuid4
 
 import structlog
 from sqlalchemy import (Column, Engine, Integer, MetaData, String, Table, Text, delete,
-                        insert, select, update)
+                        insert, select, tuple_, update)
 from sqlalchemy.exc import IntegrityError
 
 from services.common.database import UtcDateTime
@@ -59,6 +62,31 @@ class Recorded:
     body: str | None
 
 
+@dataclass(frozen=True)
+class KeyClaim:
+    """A request under an Idempotency-Key: whose key, and what request it names."""
+
+    principal: str
+    key: str
+    fingerprint: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """The row a key keeps: its claim and the answer a retry is given."""
+
+    principal: str
+    key: str
+    fingerprint: str
+    created_at: datetime
+    status_code: int
+    media_type: str
+    headers: dict[str, str]
+    body: str
+    claim: str = field(default_factory=lambda: str(uuid4()))
+
+
 class IdempotencyStore:
     def __init__(self, engine: Engine, retention: timedelta = timedelta(hours=24),
                  lease: timedelta = timedelta(minutes=5)):
@@ -85,6 +113,25 @@ class IdempotencyStore:
             if earlier is not None:
                 self._delete(principal, key, earlier.claim)
         raise RuntimeError(f"could not claim idempotency key {key!r}")
+
+    def earlier(self, claims: list[KeyClaim]) -> dict[tuple[str, str], Recorded]:
+        """The live rows of these (principal, key)s, in one query; rows past their retention
+        or lease are deleted, so the key may be recorded again."""
+        if not claims:
+            return {}
+        wanted = {(c.principal, c.key): c for c in claims}
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(idempotency_keys).where(tuple_(
+                idempotency_keys.c.principal, idempotency_keys.c.idempotency_key).in_(
+                list(wanted)))).mappings().all()
+        found = {}
+        for row in rows:
+            earlier, scope = _recorded(row), (row["principal"], row["idempotency_key"])
+            if self._stale(earlier, wanted[scope].at):
+                self._delete(*scope, earlier.claim)
+            else:
+                found[scope] = earlier
+        return found
 
     def complete(self, principal: str, key: str, token: str, status_code: int,
                  media_type: str, headers: dict[str, str], body: str) -> None:
@@ -117,12 +164,7 @@ class IdempotencyStore:
         with self.engine.connect() as conn:
             row = conn.execute(select(idempotency_keys).where(
                 *self._row(principal, key))).mappings().first()
-        if row is None:
-            return None
-        return Recorded(fingerprint=row["fingerprint"], claim=row["claim"],
-                        created_at=row["created_at"], status_code=row["status_code"],
-                        media_type=row["media_type"], headers=json.loads(row["headers"] or "{}"),
-                        body=row["body"])
+        return None if row is None else _recorded(row)
 
     def _delete(self, principal: str, key: str, token: str) -> None:
         with self.engine.begin() as conn:
@@ -133,3 +175,10 @@ class IdempotencyStore:
         where = [idempotency_keys.c.principal == principal,
                  idempotency_keys.c.idempotency_key == key]
         return where + ([idempotency_keys.c.claim == token] if token else [])
+
+
+def _recorded(row) -> Recorded:
+    return Recorded(fingerprint=row["fingerprint"], claim=row["claim"],
+                    created_at=row["created_at"], status_code=row["status_code"],
+                    media_type=row["media_type"], headers=json.loads(row["headers"] or "{}"),
+                    body=row["body"])

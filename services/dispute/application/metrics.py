@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from services.dispute.domain import DomainError
 
-ACCEPTED, FAILED = "accepted", "error"
+ACCEPTED, FAILED, REPLAYED = "accepted", "error", "replayed"
 
 COMMANDS = Counter("dispute_commands", "Commands run on disputes, by command and outcome "
                    "(accepted, the refusal's error code, or error)", ["command", "outcome"],
@@ -54,3 +54,11 @@ class DeadlineMetrics:
 
     def passed(self) -> None:
         self.last_pass.set(time.time())
+
+
+def count_outcome(command: object, accepted: bool, refusal: str | None = None,
+                  replayed: bool = False) -> None:
+    """Count one command the writer settled: accepted, refused (its code), replayed under its
+    Idempotency-Key, or failed (the store away)."""
+    outcome = ACCEPTED if accepted else REPLAYED if replayed else refusal or FAILED
+    COMMANDS.labels(command=type(command).__name__, outcome=outcome).inc()

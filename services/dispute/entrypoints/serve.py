@@ -141,6 +141,7 @@ def _lifespan(settings: DisputeSettings, parts: ApiParts, kafka: BackgroundConne
         await asyncio.gather(*workers)
         await lag.end()
         await kafka.end()
+        await asyncio.to_thread(parts.writer.close)
 
     return lifespan
 
@@ -151,7 +152,7 @@ def _start_workers(app: FastAPI, parts: ApiParts, settings: DisputeSettings,
     (read at each tick: tests move it)."""
     now = lambda: app.state.clock()  # noqa: E731
     deadlines = DeadlineWorker(parts.disputes, parts.engine, now, metrics=app.state.deadline_metrics)
-    purge = lambda: parts.idempotency.purge_expired(now())  # noqa: E731
+    purge = lambda: sum(keys.purge_expired(now()) for keys in parts.idempotency_stores)  # noqa: E731
     return [*(asyncio.create_task(projection.run(stopping)) for projection in parts.projections),
             asyncio.create_task(deadlines.run(stopping, settings.deadline_poll_interval)),
             asyncio.create_task(every(3600, purge, stopping, "idempotency_purge"))]

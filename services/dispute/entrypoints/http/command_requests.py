@@ -1,5 +1,6 @@
 """Running one command on a dispute over HTTP: the role, Idempotency-Key, If-Match /
-expected_version, the named use case (application/use_cases.py), and the answer.
+expected_version, the command submitted to the writer (application/writer.py: batched with
+concurrent commands, answered once its batch committed), and the answer.
 
 Answers: 200 with the dispute view; 201 for a command that creates an item (offer,
 evidence, message, appeal, evidence request) with `{<item kind>: item, "dispute": view}`
@@ -8,23 +9,22 @@ and the item's Location. Every answer carries the new version as ETag.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any
 from uuid import UUID
 
 from fastapi import Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 from services.common.auth import Principal
 from services.common.problems import Problem
-from services.dispute.application import use_cases
+from services.dispute.application.batch import Submission
 from services.dispute.application.commands import Acting, Command
 from services.dispute.entrypoints.http.deps import CommandCall, actor_of, require_role, run_domain
 from services.dispute.entrypoints.http.errors import to_problem
-from services.dispute.entrypoints.http.idempotency import fingerprint, idempotent
+from services.dispute.entrypoints.http.idempotency import fingerprint, written, key_claim, kept
 from services.dispute.entrypoints.http.views import dispute_view
 from services.dispute.domain import DomainError
 
@@ -58,47 +58,43 @@ async def run_command(call: CommandCall, command: Command, *, roles: frozenset[s
     require_role(call.caller, roles)
     expected = _expected_version(call, getattr(body, "expected_version", None))
     print_ = fingerprint(call.request, body if payload is None else payload)
-    response = await idempotent(call.request, call.caller, call.idempotency_key, print_,
-                                partial(_run, call, command, expected, created),
-                                partial(replay_answer, call.request, call.caller))
+    by = Acting(actor_of(call.caller), call.request.app.state.clock(), call.correlation_id,
+                call.idempotency_key or call.correlation_id)
+    submission = Submission(call.dispute_id, command, by,
+                            partial(answer, request=call.request, caller=call.caller, created=created),
+                            expected_version=expected, kept=kept,
+                            key=key_claim(call.caller, call.idempotency_key, print_, by.at))
+    try:
+        response = await written(call.request, submission, print_,
+                                 partial(replay_answer, call.request, call.caller))
+    except DomainError as exc:
+        raise _problem(exc, call) from None
     await call.consistency.after_command(call.request, response)
     return response
 
 
-async def _run(call: CommandCall, command: Command, expected: int | None,
-               created: Created | None) -> JSONResponse:
-    state = call.request.app.state
-    by = Acting(actor_of(call.caller), state.clock(), call.correlation_id,
-                call.idempotency_key or call.correlation_id)
-    try:
-        dispute = await asyncio.to_thread(use_cases.run, state.disputes, call.dispute_id, command,
-                                          by, expected_version=expected)
-    except DomainError as exc:
-        raise _problem(exc, call) from None
-    return answer(dispute, call.request, call.caller, created)
-
-
 def answer(dispute, request: Request, caller: Principal, created: Created | None = None,
-           opened: bool = False) -> JSONResponse:
+           opened: bool = False) -> Response:
     """The view (201 with Location when `opened`), or {item kind: item, "dispute": view} for a
-    created item; `replay_ref` is what an idempotent replay needs to give it again."""
+    created item; `replay_ref` is what an idempotent replay needs to give it again. Written
+    straight to JSON by pydantic (one pass; it runs in the writer's thread for every command)."""
     view = dispute_view(dispute, caller, request.app.state.settings.view_latest_messages)
     headers, status = {"ETag": f'"{dispute.version}"'}, 200
-    body: dict = view.model_dump(mode="json")
+    body = view.model_dump_json().encode()
     if opened:
         headers["Location"], status = f"/v1/disputes/{dispute.id}", 201
     if created is not None:
         headers["Location"] = f"/v1/disputes/{dispute.id}/{created.collection}/{created.item_id}"
-        item = created.pick(view).model_dump(mode="json")
-        body, status = {created.kind: item, "dispute": body}, 201
-    response = JSONResponse(body, status_code=status, headers=headers)
+        item = created.pick(view).model_dump_json().encode()
+        body, status = b'{"%s":%s,"dispute":%s}' % (created.kind.encode(), item, body), 201
+    response = Response(body, status_code=status, headers=headers, media_type="application/json")
     ref = {"dispute_id": str(dispute.id), "version": dispute.version, "opened": opened,
            "created": created and asdict(created)}
     response.replay_ref = ref  # type: ignore[attr-defined]
     return response
 
 
-async def replay_answer(request: Request, caller: Principal, ref: dict) -> JSONResponse:
+async def replay_answer(request: Request, caller: Principal, ref: dict) -> Response:
     """The answer a command gave, rebuilt from the dispute as it stood right after it."""
     dispute = await run_domain(request.app.state.disputes.get_dispute, UUID(ref["dispute_id"]),
                                ref["version"])

@@ -88,7 +88,7 @@ def _path_dispute(request: Request) -> UUID | None:
         return None
 
 
-def projection_wait(wait: Annotated[bool, Query(description="wait (bounded) until lists and "
+async def projection_wait(wait: Annotated[bool, Query(description="wait (bounded) until lists and "
                                                 "timelines show this command")] = False,
                     prefer: Annotated[str | None, Header()] = None) -> ProjectionWait:
     preferences = {p.strip().lower() for p in (prefer or "").split(",")}

@@ -29,9 +29,21 @@ PARTIES = frozenset({"buyer", "seller"})
 OPERATOR = frozenset({"operator"})
 
 
-def principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+async def principal(request: Request,
+                    authorization: Annotated[str | None, Header()] = None) -> Principal:
+    """The caller, verified once per request (CommandRoute may have done it already)."""
+    known = getattr(request.state, "principal", None)
+    if known is None:
+        known = request.state.principal = await verified(request, authorization)
+    return known
+
+
+async def verified(request: Request, authorization: str | None) -> Principal:
+    tokens = request.app.state.tokens
     try:
-        return request.app.state.tokens.read(authorization)
+        if getattr(tokens, "may_block", True):  # fetching a JWKS would stall every request
+            return await asyncio.to_thread(tokens.read, authorization)
+        return tokens.read(authorization)
     except AuthError as exc:
         raise Problem(401, "UNAUTHENTICATED", str(exc)) from None
 
@@ -81,15 +93,16 @@ async def dispute_to_read(request: Request, dispute_id: UUID, caller: Principal)
 async def refuse_strangers(request: Request) -> None:
     """401 without a valid token; 404 for a buyer or seller on a dispute that does not exist
     or is not theirs. Reads only the path, the Authorization header and the dispute's parties
-    (its first event: the command's use case loads the dispute itself, once)."""
+    (from the writer's memory, else its first event: they never change)."""
     try:
         dispute_id = UUID(str(request.path_params.get("dispute_id")))
     except ValueError:
         return  # the route's own validation answers a malformed id, the same for everyone
-    # in a thread: verifying may fetch a JWKS, a blocking call that would stall every request
-    caller = await asyncio.to_thread(principal, request, request.headers.get("authorization"))
+    caller = await principal(request, request.headers.get("authorization"))
     if caller.role in PARTIES:
-        buyer_id, seller_id = await run_domain(request.app.state.disputes.parties_of, dispute_id)
+        writer = request.app.state.writer.for_dispute(dispute_id)
+        buyer_id, seller_id = (writer.parties.get(dispute_id)
+                               or await run_domain(writer.parties_of, dispute_id))
         if not may_act_on(buyer_id, seller_id, actor_of(caller)):
             raise to_problem(dispute_not_found(dispute_id))
 
@@ -135,7 +148,7 @@ class CommandCall:
     consistency: ProjectionWait
 
 
-def command_call(dispute_id: UUID, request: Request, caller: Caller, consistency: ReadYourWrites,
+async def command_call(dispute_id: UUID, request: Request, caller: Caller, consistency: ReadYourWrites,
                  if_match: Annotated[str | None, Header()] = None,
                  idempotency_key: Annotated[str | None, Header(min_length=1, max_length=255)] = None,
                  ) -> CommandCall:

@@ -1,5 +1,10 @@
 """Idempotency-Key on every POST (DOMAIN.md, Stripe semantics), scoped per principal.
 
+The command writer (application/writer.py) looks the key up before the command runs and
+records it in the transaction of the command's events: a key is recorded exactly when its
+command's events are, so a retry after a failed batch runs the command again, and a retry
+after a success (in this process or another) replays.
+
 The first successful (2xx) answer under a key is kept and returned again, unchanged and
 without running anything, for a retry with the same request. What is kept is small: status,
 Location, ETag and a reference (dispute id, version, created item); the replay rebuilds the
@@ -13,9 +18,9 @@ canonical JSON (for uploads: the form fields and the file's sha256).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
+from datetime import datetime
 from typing import Awaitable, Callable
 
 from fastapi import Request, Response
@@ -23,7 +28,9 @@ from pydantic import BaseModel
 
 from services.common.auth import Principal
 from services.common.problems import Problem
-from services.dispute.adapters.idempotency_store import Recorded, principal_key
+from services.dispute.adapters.idempotency_store import KeyClaim, Recorded, principal_key
+from services.dispute.application.batch import Kept, Submission
+from services.dispute.application.writer import KeyAlreadyUsed
 
 KEPT_HEADERS = ("location", "etag")
 REPLAY_REF = "application/vnd.dispute.replay-ref+json"
@@ -38,30 +45,28 @@ def fingerprint(request: Request, payload: BaseModel | dict | None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-async def idempotent(request: Request, caller: Principal, key: str | None, print_: str,
-                     produce: Callable[[], Awaitable[Response]], rebuild: Rebuild) -> Response:
-    """Run `produce` once per (principal, key); replay its answer afterwards, by `rebuild`
-    from the `replay_ref` the answer carried."""
+def key_claim(caller: Principal, key: str | None, print_: str, at: datetime) -> KeyClaim | None:
+    """What the writer looks up, and records with the command's events, for this key."""
     if key is None:
-        return await produce()
-    store, scope = request.app.state.idempotency, principal_key(caller.role, caller.id)
-    token, earlier = await asyncio.to_thread(store.claim, scope, key, print_,
-                                             request.app.state.clock())
-    if earlier is not None:
-        return await _replay(earlier, print_, rebuild)
+        return None
+    return KeyClaim(principal_key(caller.role, caller.id), key, print_, at)
+
+
+async def written(request: Request, submission: Submission, print_: str,
+                  rebuild: Rebuild) -> Response:
+    """The writer's answer to `submission`, or the replay of the answer its key got first."""
     try:
-        response = await produce()
-    except BaseException:
-        await asyncio.to_thread(store.release, scope, key, token)
-        raise
-    if 200 <= response.status_code < 300:
-        headers = {h: response.headers[h] for h in KEPT_HEADERS if h in response.headers}
-        media_type, body = _kept(response)
-        await asyncio.to_thread(store.complete, scope, key, token, response.status_code,
-                                media_type, headers, body)
-    else:
-        await asyncio.to_thread(store.release, scope, key, token)
-    return response
+        return await request.app.state.writer.submit(submission)
+    except KeyAlreadyUsed as used:
+        return await replay(used.earlier, print_, rebuild)
+
+
+def kept(response: Response) -> Kept:
+    """What a key keeps of a 2xx answer: status, media type, Location and ETag, and the
+    answer's replay reference (or else its body)."""
+    headers = {h: response.headers[h] for h in KEPT_HEADERS if h in response.headers}
+    media_type, body = _kept(response)
+    return response.status_code, media_type, headers, body
 
 
 def _kept(response: Response) -> tuple[str, str]:
@@ -72,7 +77,7 @@ def _kept(response: Response) -> tuple[str, str]:
     return str(response.media_type), bytes(response.body).decode()
 
 
-async def _replay(earlier: Recorded, print_: str, rebuild: Rebuild) -> Response:
+async def replay(earlier: Recorded, print_: str, rebuild: Rebuild) -> Response:
     if earlier.fingerprint != print_:
         raise Problem(422, "IDEMPOTENCY_KEY_REUSED_WITH_DIFFERENT_PAYLOAD",
                       "this Idempotency-Key was used for a different request")

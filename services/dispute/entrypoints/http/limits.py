@@ -34,9 +34,10 @@ def body_limit_for(default_bytes: int):
     return limit_for
 
 
-def authenticate(request: Request) -> Principal:
-    """The same principal the routes see (deps.principal), from the headers alone."""
-    return principal(request, request.headers.get("authorization"))
+async def authenticate(request: Request) -> Principal:
+    """The same principal the routes see (deps.principal, verified once per request), from
+    the headers alone."""
+    return await principal(request, request.headers.get("authorization"))
 
 
 def install_limits(app: FastAPI) -> None:

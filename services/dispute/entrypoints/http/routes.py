@@ -9,10 +9,10 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Request, Response
-from fastapi.responses import JSONResponse
 
 from services.common.problems import Problem
-from services.dispute.application import commands, use_cases
+from services.dispute.application import commands
+from services.dispute.application.batch import Submission
 from services.dispute.application.commands import Acting
 from services.dispute.entrypoints.http import (conversation, evidence, fulfilment, items,
                                               negotiation, review)
@@ -21,8 +21,10 @@ from services.dispute.entrypoints.http.consistency import ReadYourWrites
 from services.dispute.entrypoints.http.deps import (  # noqa: F401 (principal, clock: re-exported)
     Caller, actor_of, clock, correlation_id, dispute_to_read, principal, require_role, run_domain,
 )
-from services.dispute.entrypoints.http.idempotency import fingerprint, idempotent
+from services.dispute.entrypoints.http.errors import to_problem
+from services.dispute.entrypoints.http.idempotency import fingerprint, key_claim, kept, written
 from services.dispute.entrypoints.http.schemas import DisputeView, OpenDispute, dispute_view
+from services.dispute.domain import DomainError
 
 router = APIRouter(prefix="/v1")
 KeyHeader = Annotated[str | None, Header(min_length=1, max_length=255)]
@@ -32,16 +34,7 @@ KeyHeader = Annotated[str | None, Header(min_length=1, max_length=255)]
 async def open_dispute(body: OpenDispute, caller: Caller, request: Request,
                        consistency: ReadYourWrites, idempotency_key: KeyHeader = None):
     require_role(caller, frozenset({"buyer"}))
-    response = await idempotent(request, caller, idempotency_key, fingerprint(request, body),
-                                partial(_open, body, caller, request, idempotency_key),
-                                partial(replay_answer, request, caller))
-    opened, _ = request.app.state.disputes.dispute_ids_for_item(body.order_id, body.item_id)
-    await consistency.after_command(request, response, opened)
-    return response
-
-
-async def _open(body: OpenDispute, caller, request: Request, key: str | None) -> JSONResponse:
-    state = request.app.state
+    state, print_ = request.app.state, fingerprint(request, body)
     order = await asyncio.to_thread(state.orders.facts, body.order_id)
     if order is None:
         raise Problem(422, "ORDER_NOT_FOUND", f"order {body.order_id} is not known")
@@ -51,9 +44,17 @@ async def _open(body: OpenDispute, caller, request: Request, key: str | None) ->
     command = commands.OpenDispute(order=order, item_id=body.item_id, reason=body.reason,
                                    request=body.request, request_amount=body.request_amount,
                                    description=body.description)
-    by = Acting(actor_of(caller), state.clock(), correlation, key or correlation)
-    dispute = await run_domain(use_cases.open_dispute, state.disputes, command, by)
-    return answer(dispute, request, caller, opened=True)
+    by = Acting(actor_of(caller), state.clock(), correlation, idempotency_key or correlation)
+    dispute_id, _ = state.disputes.dispute_ids_for_item(order.order_id, body.item_id)
+    submission = Submission(dispute_id, command, by,
+                            partial(answer, request=request, caller=caller, opened=True),
+                            key=key_claim(caller, idempotency_key, print_, by.at), kept=kept)
+    try:
+        response = await written(request, submission, print_, partial(replay_answer, request, caller))
+    except DomainError as exc:
+        raise to_problem(exc) from None
+    await consistency.after_command(request, response, dispute_id)
+    return response
 
 
 @router.get("/disputes/{dispute_id}", response_model=DisputeView)

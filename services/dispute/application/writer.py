@@ -1,0 +1,252 @@
+"""The command writer of one DisputeApplication: group commit for concurrent commands.
+
+Callers `await writer.submit(submission)`. One thread per writer takes what has arrived (up
+to `max_batch` commands, waiting at most `max_wait` after the first) and runs it as one
+Batch (application/batch.py) in one transaction; while it commits, the next batch fills up.
+Each caller is answered only after its batch committed, with what its own command gave:
+
+- a refusal (DomainError) fails that command alone;
+- a store failure fails the whole batch, and nothing of it is stored (the caller may retry,
+  with the same Idempotency-Key);
+- a write that collides (another process saved the same dispute version or the same key
+  first, or the cache was behind) is run again one command at a time on fresh loads: only
+  the loser of a real race gets CONCURRENCY_CONFLICT, a key recorded meanwhile is replayed.
+
+Kafka consumers and the deadline worker still call the application directly (they are other
+paths, maybe other processes); the writer's cache stays correct beside them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import structlog
+from eventsourcing.persistence import IntegrityError, PersistenceError
+from sqlalchemy.exc import SQLAlchemyError
+
+from services.dispute.adapters.idempotency_store import IdempotencyStore
+from services.dispute.application.batch import (Answered, Batch, Failed, Outcome, Refused, Replay,
+                                                Submission)
+from services.dispute.application.commands import OpenDispute
+from services.dispute.application.dispute_cache import DisputeCache, Parties
+from services.dispute.application.disputes import DisputeApplication, second_dispute
+from services.dispute.application.metrics import count_outcome
+from services.dispute.domain import DomainError
+
+log = structlog.get_logger("writer")
+STORE_ERRORS = (PersistenceError, SQLAlchemyError)
+STOP = object()
+
+
+class KeyAlreadyUsed(Exception):
+    """The Idempotency-Key was recorded already: replay `earlier` (or refuse another payload)."""
+
+    def __init__(self, earlier: Any):
+        super().__init__("idempotency key recorded already")
+        self.earlier = earlier
+
+
+@dataclass(frozen=True)
+class WriterSettings:
+    max_batch: int = 64
+    max_wait: float = 0.002
+    cache_size: int = 1_000
+    parties_size: int = 100_000
+
+
+@dataclass
+class _Pending:
+    submission: Submission
+    future: asyncio.Future
+    loop: asyncio.AbstractEventLoop
+    arrived: float = field(default_factory=time.monotonic)
+
+
+class CommandWriter:
+    def __init__(self, disputes: DisputeApplication, keys: IdempotencyStore,
+                 settings: WriterSettings = WriterSettings()):
+        self.disputes, self.keys, self.settings = disputes, keys, settings
+        self.cache = DisputeCache(settings.cache_size)
+        self.parties = Parties(settings.parties_size)
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._in_flight: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    async def submit(self, submission: Submission) -> Any:
+        """The answer once its batch committed; raises the command's DomainError, the store's
+        error, or KeyAlreadyUsed."""
+        self._hold_key(submission.scope)
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        try:
+            self._start()
+            self._queue.put(_Pending(submission, future, loop))
+        except BaseException:
+            self._release_key(submission.scope)
+            raise
+        outcome: Outcome = await future
+        if isinstance(outcome, Answered):
+            return outcome.value
+        if isinstance(outcome, Replay):
+            raise KeyAlreadyUsed(outcome.earlier)
+        error = outcome.error
+        raise (error if isinstance(outcome, Refused) else copy.copy(error))
+
+    def parties_of(self, dispute_id: UUID) -> tuple[str, str]:
+        """(buyer id, seller id), from memory once known (blocking on a miss: call in a thread)."""
+        known = self.parties.get(dispute_id)
+        if known is None:
+            opened = self.disputes.get_dispute(dispute_id, version=1)
+            self.parties.note(opened)
+            known = opened.buyer_id, opened.seller_id
+        return known
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._queue.put(STOP)
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _hold_key(self, scope: tuple[str, str] | None) -> None:
+        if scope is None:
+            return
+        with self._lock:
+            if scope in self._in_flight:
+                raise DomainError("a request with this Idempotency-Key is still being processed;"
+                                  " retry", code="CONCURRENCY_CONFLICT")
+            self._in_flight.add(scope)
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="command-writer", daemon=True)
+                self._thread.start()
+
+    def _loop(self) -> None:
+        while (batch := self._next_batch()) is not None:
+            try:
+                outcomes = self.run([p.submission for p in batch])
+            except BaseException as error:  # never leave a caller waiting
+                log.error("writer_batch_crashed", error=repr(error), exc_info=error)
+                outcomes = [Failed(error)] * len(batch)
+            for pending, outcome in zip(batch, outcomes):
+                self._settle(pending, outcome)
+
+    def _next_batch(self) -> list[_Pending] | None:
+        first = self._queue.get()
+        if first is STOP:
+            return None
+        batch, until = [first], first.arrived + self.settings.max_wait
+        while len(batch) < self.settings.max_batch:
+            left = until - time.monotonic()
+            try:
+                item = self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is STOP:
+                self._queue.put(STOP)
+                break
+            batch.append(item)
+        return batch
+
+    def _release_key(self, scope: tuple[str, str] | None) -> None:
+        if scope is not None:
+            with self._lock:
+                self._in_flight.discard(scope)
+
+    def _settle(self, pending: _Pending, outcome: Outcome) -> None:
+        self._release_key(pending.submission.scope)
+        count_outcome(pending.submission.command, isinstance(outcome, Answered),
+                      outcome.error.code if isinstance(outcome, Refused) else None,
+                      replayed=isinstance(outcome, Replay))
+        if isinstance(outcome, Answered):
+            self._note_parties(pending.submission)
+        try:
+            pending.loop.call_soon_threadsafe(_resolve, pending.future, outcome)
+        except RuntimeError:  # the caller's loop is gone (shutdown): nobody to answer
+            pass
+
+    def _note_parties(self, submission: Submission) -> None:
+        if self.parties.get(submission.dispute_id) is None:
+            entry = self.cache.get(submission.dispute_id)
+            if entry is not None:
+                self.parties.note(entry.dispute)
+
+    def run(self, submissions: list[Submission]) -> list[Outcome]:
+        """The outcome of each command of one batch, in order (in the writer's thread)."""
+        try:
+            earlier = self.keys.earlier([s.key for s in submissions if s.key is not None])
+        except STORE_ERRORS as error:
+            return [Failed(error)] * len(submissions)
+        outcomes: dict[int, Outcome] = {i: Replay(earlier[s.scope]) for i, s in enumerate(submissions)
+                                        if s.scope in earlier}
+        todo = [(i, s) for i, s in enumerate(submissions) if i not in outcomes]
+        outcomes.update(zip((i for i, _ in todo), self._together([s for _, s in todo])))
+        return [outcomes[i] for i in range(len(submissions))]
+
+    def _together(self, submissions: list[Submission]) -> list[Outcome]:
+        """All in one transaction (from the cache; again from the store if the cache was
+        behind); one at a time when a write collides or a command breaks unexpectedly."""
+        for fresh in (False, True):
+            batch = Batch(self.disputes, self.cache, fresh=fresh)
+            try:
+                outcomes = [batch.run(s) for s in submissions]
+                if not fresh and batch.stale():
+                    self.cache.forget(batch.working)
+                    continue
+                batch.commit()
+            except IntegrityError:
+                self.cache.forget(batch.working)
+                break
+            except STORE_ERRORS as error:
+                self.cache.forget(batch.working)
+                log.warning("writer_batch_failed", commands=len(submissions), error=repr(error)[:300])
+                return [Failed(error)] * len(submissions)
+            except Exception as error:
+                self.cache.forget(batch.working)
+                log.error("writer_batch_broke", error=repr(error)[:300], exc_info=error)
+                break
+            batch.remember()
+            return outcomes
+        return [self._alone(s) for s in submissions]
+
+    def _alone(self, submission: Submission) -> Outcome:
+        batch = Batch(self.disputes, self.cache, fresh=True)
+        try:
+            outcome = batch.run(submission)
+            batch.commit()
+        except IntegrityError:
+            self.cache.forget(batch.working)
+            return self._lost_race(submission)
+        except Exception as error:
+            self.cache.forget(batch.working)
+            return Failed(error)
+        batch.remember()
+        return outcome
+
+    def _lost_race(self, submission: Submission) -> Outcome:
+        """Another writer stored this key, or this dispute's next version, first."""
+        if submission.key is not None:
+            earlier = self.keys.earlier([submission.key])
+            if submission.scope in earlier:
+                return Replay(earlier[submission.scope])
+        if isinstance(submission.command, OpenDispute):
+            try:
+                return Refused(second_dispute(self.disputes.get_dispute(submission.dispute_id)))
+            except DomainError:
+                pass
+        return Refused(DomainError("another change to this dispute was saved first; retry",
+                                   code="CONCURRENCY_CONFLICT"))
+
+
+def _resolve(future: asyncio.Future, outcome: Outcome) -> None:
+    if not future.done():
+        future.set_result(outcome)
