@@ -1,5 +1,7 @@
 """Read-your-writes: a command asked to wait answers once lists and timelines show it."""
 
+import asyncio
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -52,4 +54,4 @@ def test_without_asking_nobody_waits(tmp_path):
 
 @pytest.mark.parametrize("prefer", ["respond-async, wait-for-projections", "WAIT-FOR-PROJECTIONS"])
 def test_the_preference_is_found_among_others_and_in_any_case(prefer):
-    assert consistency.projection_wait(wait=False, prefer=prefer).wanted
+    assert asyncio.run(consistency.projection_wait(wait=False, prefer=prefer)).wanted  # an async dependency

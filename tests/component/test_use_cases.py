@@ -45,7 +45,7 @@ def test_a_partys_command_on_a_dispute_the_writer_holds_loads_nothing(
 def test_the_party_check_reads_the_opening_event_once_then_remembers_the_parties(
         api_with_dispute_awaiting_seller, loads):
     api = api_with_dispute_awaiting_seller
-    api.app.state.writer.parties = Parties(10)  # as after a restart
+    api.app.state.writer.writers[0].parties = Parties(10)  # as after a restart
     api.offer(who=SELLER)
     api.ok(api.post("/messages", json={"text": "hi"}, who=SELLER), 201)
     assert loads == [1]
@@ -70,7 +70,7 @@ def test_an_operators_command_on_a_dispute_the_writer_holds_loads_nothing(
 def test_a_command_on_a_dispute_the_writer_does_not_hold_loads_it_once(
         api_with_dispute_awaiting_seller, loads):
     api = api_with_dispute_awaiting_seller
-    api.app.state.writer.cache.forget([UUID(api.dispute_id)])
+    api.app.state.writer.writers[0].cache.forget([UUID(api.dispute_id)])
     api.ok(api.post("/messages", json={"text": "looking into it"}, who=OPERATOR), 201)
     assert loads == [None]
 
@@ -78,7 +78,7 @@ def test_a_command_on_a_dispute_the_writer_does_not_hold_loads_it_once(
 def test_a_strangers_command_is_refused_without_loading_the_dispute(
         api_with_dispute_awaiting_seller, loads):
     api = api_with_dispute_awaiting_seller
-    api.app.state.writer.parties = Parties(10)
+    api.app.state.writer.writers[0].parties = Parties(10)
     response = api.post("/messages", json={"text": "hello"}, who=OTHER_SELLER)
     assert (response.status_code, response.json()["code"]) == (404, "DISPUTE_NOT_FOUND")
     assert loads == [1]
