@@ -1,0 +1,337 @@
+"""Two of each, on one broker and one database: consumers scale by partitions and groups.
+
+Two dispute API processes, two relays (one publishes, the other stands by), two notification
+services and two refund services run as real processes, each as its own Kafka principal,
+beside the payment simulator and the SMTP sink. Whole lifecycles of many disputes are driven
+over both API processes; halfway, the publishing relay and one instance of each consumer
+service are killed with SIGKILL. Then the ledger is counted: every stored event is on
+`disputes.events` once per event id (after de-duplication) and in per-dispute order; every
+resolution with a refund is paid exactly once at the provider; every (event, recipient) has
+exactly one inbox entry and at most one e-mail; and every instance had partitions and handled
+records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import signal
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from email import message_from_bytes, policy
+from pathlib import Path
+from uuid import uuid4
+
+import httpx
+import psycopg
+import pytest
+
+from contracts.envelope import EventEnvelope
+from contracts.topics import DISPUTES_EVENTS
+from infra.ports import free_port
+from services.notification.notices import audience
+from tests.e2e.conftest import KAFKA_PRINCIPALS, System, stop_system
+from tests.support.dispute_api import Party
+from tests.support.keys import DISPUTE_KEYS
+from tests.support.kafka import drain_topic, eventually
+from tests.support.processes import ServiceProcess
+from tests.support.tokens import SECRET
+
+pytestmark = pytest.mark.e2e
+DISPUTES = 40
+PAIRED = ("dispute", "relay", "notification", "refund")
+# What each instance logs for a record it consumed (structlog JSON events).
+HANDLED = {"dispute": ('"order_event_applied"', '"refund_result_recorded"'),
+           "notification": ('"notified"', '"duplicate_skipped"'),
+           "refund": ('"accepted"', '"duplicate_skipped"')}
+
+
+def shared_env(postgres) -> dict[str, str]:
+    run = uuid4().hex[:6]
+    return {
+        "DISPUTE_DATABASE_URL": postgres.create_database(f"two_{run}_dispute"),
+        "DISPUTE_JWT_SECRET": SECRET, **DISPUTE_KEYS, "DISPUTE_RELAY_POLL_INTERVAL": "0.1",
+        "DISPUTE_RELAY_METRICS_PORT": "0", "DISPUTE_DEADLINE_POLL_INTERVAL": "0.5",
+        # escalation at once, so the operator's part fits in a test; one operator decides all
+        "DISPUTE_ESCALATION_OPENS_AFTER": "PT0S", "DISPUTE_RATE_LIMIT_BURST": "10000",
+        "NOTIFICATION_DATABASE_URL": postgres.create_database(f"two_{run}_notification"),
+        "NOTIFICATION_JWT_SECRET": SECRET, "NOTIFICATION_HANDLER_REDELIVERY_PAUSE": "0.2",
+        "REFUND_DATABASE_URL": postgres.create_database(f"two_{run}_refund"),
+        "REFUND_PROVIDER_BACKOFF_INITIAL": "0.05",
+        "PAYSIM_DATABASE_URL": postgres.create_database(f"two_{run}_payments"),
+    }
+
+
+@dataclass
+class Fleet(System):
+    notification_database: str = ""
+
+
+def start_two_of_each(postgres, kafka, log_dir: Path) -> Fleet:
+    env = shared_env(postgres)
+    fleet = Fleet(url={}, kafka=kafka.connection("orders"), reader=kafka.admin, log_dir=log_dir,
+                  notification_database=env["NOTIFICATION_DATABASE_URL"])
+    try:
+        smtp = free_port()
+        _start(fleet, "mailbox", "standins.smtp_sink", env, "/messages", lambda port: [
+            "--port", str(smtp), "--http-port", str(port), "--folder", str(log_dir / "mail")])
+        _start(fleet, "payments", "standins.payment_provider.main", {**env, "PAYSIM_HTTP_PORT": "{port}"},
+               "/health")
+        env |= {"REFUND_PROVIDER_URL": fleet.url["payments"], "NOTIFICATION_SMTP_PORT": str(smtp)}
+        for n in (1, 2):
+            for kind, module, args, port_variable in SERVICES:
+                own = {**env, **kafka.env(*KAFKA_PRINCIPALS[kind])}
+                if port_variable:
+                    own[port_variable] = "{port}"
+                _start(fleet, f"{kind}-{n}", module, own, "/health" if port_variable else None,
+                       lambda port, args=args: args)
+    except Exception:
+        stop_system(fleet)
+        raise
+    return fleet
+
+
+SERVICES = [("dispute", "services.dispute.main", ["serve"], "DISPUTE_HTTP_PORT"),
+            ("relay", "services.dispute.main", ["relay"], None),
+            ("notification", "services.notification.main", [], "NOTIFICATION_HTTP_PORT"),
+            ("refund", "services.refund.main", [], "REFUND_HTTP_PORT")]
+
+
+def _start(fleet: Fleet, name: str, module: str, env: dict[str, str], health: str | None,
+           args=lambda port: [], attempts: int = 3) -> None:
+    """Start and wait until healthy, on a port picked just before: another process of this
+    busy machine may take a free port first (then a new one is tried)."""
+    for attempt in range(attempts):
+        port = free_port()
+        fleet.url[name] = f"http://127.0.0.1:{port}"
+        proc = ServiceProcess(f"{name}" if attempt == 0 else f"{name}.{attempt}", module, args(port),
+                              {k: v.replace("{port}", str(port)) for k, v in env.items()},
+                              fleet.log_dir, health and f"{fleet.url[name]}{health}")
+        proc.name = name
+        fleet.processes[name] = proc
+        try:
+            proc.wait_healthy(timeout=120)
+            return
+        except RuntimeError:
+            proc.stop()
+            if "address already in use" not in proc.log_tail() or attempt == attempts - 1:
+                raise
+
+
+@pytest.fixture
+def fleet(postgres, kafka, tmp_path):
+    running = start_two_of_each(postgres, kafka, tmp_path)
+    yield running
+    stop_system(running)
+
+
+# Lifecycles -----------------------------------------------------------------------------
+
+class Lifecycle:
+    """One dispute on its own order, every command sent to the next API process in turn."""
+
+    def __init__(self, fleet: System, http: httpx.AsyncClient, n: int):
+        self.n, self.order_id = n, f"O-two-{n}-{uuid4().hex[:6]}"
+        self.apis = itertools.cycle([fleet.url["dispute-1"], fleet.url["dispute-2"]][n % 2:] +
+                                    [fleet.url["dispute-1"], fleet.url["dispute-2"]][:n % 2])
+        self.http, self.fleet = http, fleet
+        self.buyer, self.seller = f"B-two-{n}", f"S-two-{n}"
+        self.dispute_id = ""
+
+    def party(self, role: str) -> Party:
+        sub = {"buyer": self.buyer, "seller": self.seller, "operator": "OP-two"}[role]
+        return Party(self.http, next(self.apis), role, sub)
+
+    async def command(self, role: str, action: str, body: dict | None = None) -> dict:
+        response = await self.party(role).post(f"/v1/disputes/{self.dispute_id}/{action}", body,
+                                               expect=None, **{"Idempotency-Key": str(uuid4())})
+        assert response.status_code in (200, 201), f"{self.n} {action}: {response.text}"
+        return response.json()
+
+    async def run(self) -> Decimal:
+        """Drives the lifecycle of kind n % 5; returns the refund it awards."""
+        await self.fleet.publish_order(self.order_id, buyer=self.buyer, seller=self.seller)
+        self.dispute_id = (await self.party("buyer").open_dispute(self.order_id)).json()["id"]
+        return await [self.claim_accepted, self.offer_accepted, self.counter_accepted,
+                      self.decided_and_closed, self.withdrawn][self.n % 5]()
+
+    async def claim_accepted(self) -> Decimal:
+        await self.command("seller", "accept-claim")
+        return Decimal("100.00")
+
+    async def offer_accepted(self) -> Decimal:
+        offer = (await self.command("seller", "offers", {"type": "PARTIAL_REFUND", "amount": "30.00"}))
+        await self.command("buyer", f"offers/{offer['offer']['offer_id']}/accept")
+        return Decimal("30.00")
+
+    async def counter_accepted(self) -> Decimal:
+        offer = await self.command("seller", "offers", {"type": "PARTIAL_REFUND", "amount": "20.00"})
+        view = await self.command("buyer", f"offers/{offer['offer']['offer_id']}/reject",
+                                  {"counter_offer": {"type": "PARTIAL_REFUND", "amount": "60.00"}})
+        await self.command("seller", f"offers/{view['current_offer_id']}/accept")
+        return Decimal("60.00")
+
+    async def decided_and_closed(self) -> Decimal:
+        await self.command("buyer", "messages", {"text": "the box was crushed"})
+        await self.command("buyer", "escalate")
+        await self.command("operator", "decision", {"outcome": "PARTIAL", "refund_amount": "45.00"})
+        await self.command("operator", "close")
+        return Decimal("45.00")
+
+    async def withdrawn(self) -> Decimal:
+        await self.command("seller", "messages", {"text": "did you check with the neighbours?"})
+        await self.command("buyer", "withdraw")
+        return Decimal("0")
+
+
+async def drive(lifecycles: list[Lifecycle], at_once: int = 8) -> dict[str, Decimal]:
+    gate = asyncio.Semaphore(at_once)
+
+    async def one(lifecycle: Lifecycle) -> Decimal:
+        async with gate:
+            return await lifecycle.run()
+
+    awards = await asyncio.gather(*(one(lifecycle) for lifecycle in lifecycles))
+    return {lifecycle.dispute_id: award for lifecycle, award in zip(lifecycles, awards)}
+
+
+# The ledger -----------------------------------------------------------------------------
+
+async def settled_views(fleet: System, http: httpx.AsyncClient, lifecycles: list[Lifecycle],
+                        awards: dict[str, Decimal]) -> dict[str, dict]:
+    """Each dispute once the refund it awards is recorded on it (the refund result came back
+    through refunds.events to one of the API processes)."""
+    operator = Party(http, fleet.url["dispute-1"], "operator", "OP-two")
+
+    async def settled():
+        views = {lc.dispute_id: await operator.dispute(lc.dispute_id) for lc in lifecycles}
+        done = all(Decimal(str(v["refunded_total"])) == awards[d] for d, v in views.items())
+        return views if done else None
+
+    views = await eventually(settled, timeout=120, interval=1)
+    assert views, "some awarded refunds never came back to their disputes"
+    return views
+
+
+async def published(fleet: System, views: dict[str, dict]) -> dict[str, list[EventEnvelope]]:
+    """Every dispute's records on disputes.events, once its last stored version is there."""
+    async def read():
+        records = await drain_topic(fleet.reader, DISPUTES_EVENTS, quiet_ms=1000, limit=60)
+        envelopes = defaultdict(list)
+        for record in records:
+            envelope = EventEnvelope.model_validate_json(record.value)
+            if str(envelope.dispute_id) in views:
+                envelopes[str(envelope.dispute_id)].append((record.partition, envelope))
+        complete = all(max((e.dispute_version for _, e in envelopes[d]), default=0) >= v["version"]
+                       for d, v in views.items())
+        return envelopes if complete else None
+
+    envelopes = await eventually(read, timeout=120, interval=1)
+    assert envelopes, "some stored events never reached disputes.events"
+    partitions = {d: {p for p, _ in pairs} for d, pairs in envelopes.items()}
+    assert all(len(p) == 1 for p in partitions.values()), f"a dispute on two partitions: {partitions}"
+    return {d: [e for _, e in pairs] for d, pairs in envelopes.items()}
+
+
+def deduplicated(envelopes: list[EventEnvelope]) -> list[EventEnvelope]:
+    """As a consumer that skips an event id it has seen (a relay may publish a batch twice)."""
+    seen: dict = {}
+    for envelope in envelopes:
+        first = seen.setdefault(envelope.event_id, envelope)
+        assert first.model_dump() == envelope.model_dump(), "one event id, two contents"
+    return list(seen.values())
+
+
+def inbox_entries(database_url: str, dispute_ids: set[str]) -> Counter:
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute("SELECT event_id, recipient_role, recipient, dispute_id FROM notifications"
+                            ).fetchall()
+    return Counter((e, role, who) for e, role, who, d in rows if d in dispute_ids)
+
+
+def mails_by_event_and_recipient(folder: Path) -> Counter:
+    mails = [message_from_bytes(p.read_bytes(), policy=policy.default) for p in folder.glob("*.eml")]
+    return Counter((str(m["X-Dispute-Event-Id"]), str(m["To"])) for m in mails)
+
+
+def expected_recipients(stream: list[EventEnvelope], buyer: str, seller: str) -> set:
+    ids = {"buyer": buyer, "seller": seller, "operators": "operators"}
+    return {(str(e.event_id), role, ids[role]) for e in stream
+            for role in audience(e.event_type, e.payload, e.actor.role)}
+
+
+async def refunds_paid(fleet: System, http: httpx.AsyncClient, order_id: str) -> list[Decimal]:
+    response = await http.get(f"{fleet.url['payments']}/refunds", params={"order_reference": order_id})
+    return [Decimal(str(r["amount"])) for r in response.json()["data"]]
+
+
+async def all_ready(fleet: System, http: httpx.AsyncClient, names: list[str]) -> bool:
+    """`/readyz` of each: a consumer instance is ready only with partitions of every subscriber."""
+    async def ready():
+        answers = [await http.get(f"{fleet.url[name]}/readyz") for name in names]
+        return all(a.status_code == 200 for a in answers)
+
+    return await eventually(ready, timeout=90, interval=0.5)
+
+
+def handled(proc: ServiceProcess) -> int:
+    kind = proc.name.rsplit("-", 1)[0]
+    return sum(line.count(mark) for line in proc.log_path.read_text(errors="replace").splitlines()
+               for mark in HANDLED[kind] if '"event": ' + mark in line)
+
+
+def took_over(proc: ServiceProcess) -> bool:
+    return '"relay_took_over"' in proc.log_path.read_text(errors="replace")
+
+
+async def test_two_of_each_service_lose_nothing_and_do_nothing_twice_while_one_of_each_dies(fleet):
+    consumers = [f"{kind}-{n}" for kind in ("dispute", "notification", "refund") for n in (1, 2)]
+    async with httpx.AsyncClient(timeout=60) as http:
+        assert await all_ready(fleet, http, consumers), "an instance never got its partitions"
+        lifecycles = [Lifecycle(fleet, http, n) for n in range(DISPUTES)]
+        awards = await drive(lifecycles[:DISPUTES // 2])
+        second_half = asyncio.create_task(drive(lifecycles[DISPUTES // 2:]))
+        await asyncio.sleep(2)  # the second half is under way when one of each dies
+        [publishing] = [fleet.processes[f"relay-{n}"] for n in (1, 2)
+                        if took_over(fleet.processes[f"relay-{n}"])]
+        killed = [publishing, fleet.processes["notification-1"], fleet.processes["refund-1"]]
+        for proc in killed:
+            proc.process.send_signal(signal.SIGKILL)
+        awards |= await second_half
+        views = await settled_views(fleet, http, lifecycles, awards)
+        streams = await published(fleet, views)
+        paid = {lc.dispute_id: await refunds_paid(fleet, http, lc.order_id) for lc in lifecycles}
+
+        for lifecycle in lifecycles:  # each stored event once, in per-dispute order
+            stream = deduplicated(streams[lifecycle.dispute_id])
+            assert [e.dispute_version for e in stream] == list(range(1, views[lifecycle.dispute_id]["version"] + 1))
+        assert {d: p for d, p in paid.items() if awards[d]} == {d: [a] for d, a in awards.items() if a}
+        assert not [d for d, p in paid.items() if p and not awards[d]], "a refund nobody awarded"
+
+        expected = set().union(*(expected_recipients(deduplicated(streams[lc.dispute_id]), lc.buyer,
+                                                     lc.seller) for lc in lifecycles))
+
+        async def inbox_complete():
+            entries = inbox_entries(fleet.notification_database, set(views))
+            return entries if set(entries) >= expected else None
+
+        entries = await eventually(inbox_complete, timeout=60, interval=1)
+        assert entries, "some notifications were never written"
+        assert set(entries) == expected and set(entries.values()) == {1}, \
+            [k for k, count in entries.items() if count > 1]
+        await asyncio.sleep(2)  # mails of the last events are still leaving the outbox
+    mails = mails_by_event_and_recipient(fleet.log_dir / "mail")
+    ours = {str(e.event_id) for d in views for e in streams[d]}
+    assert [k for k, count in mails.items() if k[0] in ours and count > 1] == []
+    assert {k[0] for k in mails} & ours, "no mail was sent at all"
+
+    survivor = next(fleet.processes[f"relay-{n}"] for n in (1, 2) if fleet.processes[f"relay-{n}"] is not publishing)
+    assert took_over(survivor), "the standby relay never took over"
+    counts = {name: handled(fleet.processes[name]) for name in consumers}
+    assert all(counts.values()), f"an instance handled nothing: {counts}"
+    print(json.dumps({"disputes": len(views), "events": sum(v["version"] for v in views.values()),
+                      "records": sum(len(s) for s in streams.values()),
+                      "refunds": sum(len(p) for p in paid.values()), "inbox": sum(entries.values()),
+                      "handled": counts, "killed": [p.name for p in killed]}))
