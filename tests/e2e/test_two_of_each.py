@@ -41,6 +41,7 @@ from tests.support.tokens import SECRET
 
 pytestmark = pytest.mark.e2e
 DISPUTES = 40
+CONFLICT_RETRIES = 10
 PAIRED = ("dispute", "relay", "notification", "refund")
 # What each instance logs for a record it consumed (structlog JSON events).
 HANDLED = {"dispute": ('"order_event_applied"', '"refund_result_recorded"'),
@@ -138,15 +139,23 @@ class Lifecycle:
                                     [fleet.url["dispute-1"], fleet.url["dispute-2"]][:n % 2])
         self.http, self.fleet = http, fleet
         self.buyer, self.seller = f"B-two-{n}", f"S-two-{n}"
-        self.dispute_id = ""
+        self.dispute_id, self.conflicts = "", 0
 
     def party(self, role: str) -> Party:
         sub = {"buyer": self.buyer, "seller": self.seller, "operator": "OP-two"}[role]
         return Party(self.http, next(self.apis), role, sub)
 
     async def command(self, role: str, action: str, body: dict | None = None) -> dict:
-        response = await self.party(role).post(f"/v1/disputes/{self.dispute_id}/{action}", body,
-                                               expect=None, **{"Idempotency-Key": str(uuid4())})
+        """As a client should: a lost race (409 CONCURRENCY_CONFLICT, e.g. against a refund
+        result being recorded) is retried with the same Idempotency-Key, on the other API."""
+        key = {"Idempotency-Key": str(uuid4())}
+        for _ in range(CONFLICT_RETRIES):
+            response = await self.party(role).post(f"/v1/disputes/{self.dispute_id}/{action}",
+                                                   body, expect=None, **key)
+            if response.status_code != 409 or response.json()["code"] != "CONCURRENCY_CONFLICT":
+                break
+            self.conflicts += 1
+            await asyncio.sleep(0.1)
         assert response.status_code in (200, 201), f"{self.n} {action}: {response.text}"
         return response.json()
 
@@ -334,4 +343,5 @@ async def test_two_of_each_service_lose_nothing_and_do_nothing_twice_while_one_o
     print(json.dumps({"disputes": len(views), "events": sum(v["version"] for v in views.values()),
                       "records": sum(len(s) for s in streams.values()),
                       "refunds": sum(len(p) for p in paid.values()), "inbox": sum(entries.values()),
+                      "conflicts_retried": sum(lc.conflicts for lc in lifecycles),
                       "handled": counts, "killed": [p.name for p in killed]}))
