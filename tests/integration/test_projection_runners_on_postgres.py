@@ -2,19 +2,24 @@
 project the same batch at once, the one that commits second skips it (PositionMoved) instead
 of failing on the rows the first one wrote, and each row is there once."""
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, text
 
 from services.common.database import sqlalchemy_engine
 from services.dispute.bootstrap import build_application
-from services.dispute.projections.dispute_index import DisputeIndexProjection
+from services.dispute.domain import Actor, Role
+from services.dispute.projections import dispute_index
+from services.dispute.projections.dispute_index import DisputeIndexProjection, live_index_table
 from services.dispute.projections.timeline import TimelineProjection
 from services.dispute.projections.tracked import PositionMoved
 from services.dispute.settings import DisputeSettings
 from tests.integration.test_projection_rebuild_on_postgres import open_with_offer
+from tests.support.orders import NOW
 
 pytestmark = pytest.mark.integration
 
@@ -62,3 +67,64 @@ def test_an_overtaken_runner_skips_its_batch(pg_url, kind):
     assert count == (15 if kind is TimelineProjection else 5)
     assert second.position() == app.recorder.max_notification_id()
     engine.dispose()
+
+
+def orders_in_descending_dispute_ids(settings: DisputeSettings) -> tuple[int, int]:
+    """Two order numbers whose disputes' ids sort the other way round than they are opened."""
+    ids = settings.dispute_ids()
+    first, second = (str(ids.for_new_dispute(f"O-{n}", "I-1")) for n in (0, 1))
+    return (0, 1) if first > second else (1, 0)
+
+
+def test_a_stale_runner_and_a_current_one_never_deadlock_on_the_index(pg_url, monkeypatch):
+    """The stale runner read its batch (disputes in the order hi, lo) before the current one
+    projected it and then went on with newer events (lo, hi): both update both rows at once."""
+    settings = DisputeSettings(database_url=pg_url)
+    app, engine = build_application(settings), sqlalchemy_engine(pg_url)
+    current = DisputeIndexProjection(app, engine)
+    current.create_tables()
+    hi, lo = (open_with_offer(app, n) for n in orders_in_descending_dispute_ids(settings))
+    pool = ThreadPoolExecutor(1, thread_name_prefix="current-runner")
+    holding_first_row = hold_after_first_row_in(monkeypatch, "current-runner", engine)
+
+    class Stale(DisputeIndexProjection):
+        def prepare(self, notifications):
+            rows = super().prepare(notifications)
+            current.catch_up_once()
+            for dispute_id in (lo, hi):
+                post_message(app, dispute_id)
+            self.newer = pool.submit(current.catch_up_once)
+            holding_first_row.wait(30)
+            return rows
+
+    stale = Stale(app, engine)
+    with pool:
+        with pytest.raises(PositionMoved):
+            stale.catch_up_once()
+        assert stale.newer.result() == 2
+    with engine.connect() as conn:
+        versions = dict(conn.execute(select(live_index_table(engine).c.dispute_id,
+                                            live_index_table(engine).c.version)).all())
+    assert versions == {str(hi): 4, str(lo): 4}
+    engine.dispose()
+
+
+def hold_after_first_row_in(monkeypatch, thread_prefix: str, engine) -> threading.Event:
+    """In threads named `thread_prefix`, the index writer pauses after its first row until
+    another session waits on a lock; the event is set once it holds that first row."""
+    upsert, holding = dispute_index._upsert, threading.Event()
+
+    def upsert_then_hold(conn, table, row):
+        upsert(conn, table, row)
+        if threading.current_thread().name.startswith(thread_prefix) and not holding.is_set():
+            holding.set()
+            wait_until_a_session_waits_on_a_lock(engine)
+
+    monkeypatch.setattr(dispute_index, "_upsert", upsert_then_hold)
+    return holding
+
+
+def post_message(app, dispute_id) -> None:
+    at = NOW + timedelta(days=2)
+    app.execute(dispute_id, at, lambda d: d.post_message(
+        message_id=f"M-{dispute_id}", text="any news?", actor=Actor(Role.BUYER, "B-1"), at=at))
