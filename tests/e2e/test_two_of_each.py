@@ -340,6 +340,8 @@ async def test_two_of_each_service_lose_nothing_and_do_nothing_twice_while_one_o
     assert took_over(survivor), "the standby relay never took over"
     counts = {name: handled(fleet.processes[name]) for name in consumers}
     assert all(counts.values()), f"an instance handled nothing: {counts}"
+    for name in ("dispute-1", "dispute-2"):  # two projection runners on one database
+        assert '"projection_failed"' not in fleet.processes[name].log_path.read_text(errors="replace")
     print(json.dumps({"disputes": len(views), "events": sum(v["version"] for v in views.values()),
                       "records": sum(len(s) for s in streams.values()),
                       "refunds": sum(len(p) for p in paid.values()), "inbox": sum(entries.values()),
