@@ -68,6 +68,7 @@ def shared_env(postgres) -> dict[str, str]:
 @dataclass
 class Fleet(System):
     notification_database: str = ""
+    records_read: int = 0  # of our disputes on disputes.events, duplicates included
 
 
 def start_two_of_each(postgres, kafka, log_dir: Path) -> Fleet:
@@ -224,7 +225,7 @@ async def settled_views(fleet: System, http: httpx.AsyncClient, lifecycles: list
     return views
 
 
-async def published(fleet: System, views: dict[str, dict]) -> dict[str, list[EventEnvelope]]:
+async def published(fleet: Fleet, views: dict[str, dict]) -> dict[str, list[EventEnvelope]]:
     """Every dispute's records on disputes.events, once its last stored version is there."""
     async def read():
         records = await drain_topic(fleet.reader, DISPUTES_EVENTS, quiet_ms=1000, limit=60)
@@ -239,6 +240,7 @@ async def published(fleet: System, views: dict[str, dict]) -> dict[str, list[Eve
 
     envelopes = await eventually(read, timeout=120, interval=1)
     assert envelopes, "some stored events never reached disputes.events"
+    fleet.records_read = sum(len(pairs) for pairs in envelopes.values())
     partitions = {d: {p for p, _ in pairs} for d, pairs in envelopes.items()}
     assert all(len(p) == 1 for p in partitions.values()), f"a dispute on two partitions: {partitions}"
     return {d: [e for _, e in pairs] for d, pairs in envelopes.items()}
@@ -291,8 +293,13 @@ def handled(proc: ServiceProcess) -> int:
                for mark in HANDLED[kind] if '"event": ' + mark in line)
 
 
-def took_over(proc: ServiceProcess) -> bool:
-    return '"relay_took_over"' in proc.log_path.read_text(errors="replace")
+def takeovers(proc: ServiceProcess) -> int:
+    return proc.log_path.read_text(errors="replace").count('"relay_took_over"')
+
+
+def holds_the_lock(proc: ServiceProcess) -> bool:
+    log = proc.log_path.read_text(errors="replace")
+    return log.rfind('"relay_took_over"') > log.rfind('"relay_lock_lost"')
 
 
 async def test_two_of_each_service_lose_nothing_and_do_nothing_twice_while_one_of_each_dies(fleet):
@@ -303,47 +310,76 @@ async def test_two_of_each_service_lose_nothing_and_do_nothing_twice_while_one_o
         awards = await drive(lifecycles[:DISPUTES // 2])
         second_half = asyncio.create_task(drive(lifecycles[DISPUTES // 2:]))
         await asyncio.sleep(2)  # the second half is under way when one of each dies
-        [publishing] = [fleet.processes[f"relay-{n}"] for n in (1, 2)
-                        if took_over(fleet.processes[f"relay-{n}"])]
-        killed = [publishing, fleet.processes["notification-1"], fleet.processes["refund-1"]]
-        for proc in killed:
-            proc.process.send_signal(signal.SIGKILL)
+        killed, standby, standby_takeovers = kill_one_of_each(fleet)
         awards |= await second_half
         views = await settled_views(fleet, http, lifecycles, awards)
-        streams = await published(fleet, views)
+        streams = {d: deduplicated(records) for d, records in (await published(fleet, views)).items()}
+        for dispute_id, stream in streams.items():  # each stored event once, in order
+            assert [e.dispute_version for e in stream] == list(range(1, views[dispute_id]["version"] + 1))
         paid = {lc.dispute_id: await refunds_paid(fleet, http, lc.order_id) for lc in lifecycles}
+    assert paid == {d: [award] if award else [] for d, award in awards.items()}
+    entries = await one_inbox_entry_per_recipient(fleet, lifecycles, streams)
+    mails = await at_most_one_mail_per_recipient(fleet, {str(e.event_id) for s in streams.values() for e in s})
 
-        for lifecycle in lifecycles:  # each stored event once, in per-dispute order
-            stream = deduplicated(streams[lifecycle.dispute_id])
-            assert [e.dispute_version for e in stream] == list(range(1, views[lifecycle.dispute_id]["version"] + 1))
-        assert {d: p for d, p in paid.items() if awards[d]} == {d: [a] for d, a in awards.items() if a}
-        assert not [d for d, p in paid.items() if p and not awards[d]], "a refund nobody awarded"
-
-        expected = set().union(*(expected_recipients(deduplicated(streams[lc.dispute_id]), lc.buyer,
-                                                     lc.seller) for lc in lifecycles))
-
-        async def inbox_complete():
-            entries = inbox_entries(fleet.notification_database, set(views))
-            return entries if set(entries) >= expected else None
-
-        entries = await eventually(inbox_complete, timeout=60, interval=1)
-        assert entries, "some notifications were never written"
-        assert set(entries) == expected and set(entries.values()) == {1}, \
-            [k for k, count in entries.items() if count > 1]
-        await asyncio.sleep(2)  # mails of the last events are still leaving the outbox
-    mails = mails_by_event_and_recipient(fleet.log_dir / "mail")
-    ours = {str(e.event_id) for d in views for e in streams[d]}
-    assert [k for k, count in mails.items() if k[0] in ours and count > 1] == []
-    assert {k[0] for k in mails} & ours, "no mail was sent at all"
-
-    survivor = next(fleet.processes[f"relay-{n}"] for n in (1, 2) if fleet.processes[f"relay-{n}"] is not publishing)
-    assert took_over(survivor), "the standby relay never took over"
+    assert takeovers(standby) > standby_takeovers, "the standby relay never took over"
     counts = {name: handled(fleet.processes[name]) for name in consumers}
     assert all(counts.values()), f"an instance handled nothing: {counts}"
     for name in ("dispute-1", "dispute-2"):  # two projection runners on one database
         assert '"projection_failed"' not in fleet.processes[name].log_path.read_text(errors="replace")
     print(json.dumps({"disputes": len(views), "events": sum(v["version"] for v in views.values()),
-                      "records": sum(len(s) for s in streams.values()),
-                      "refunds": sum(len(p) for p in paid.values()), "inbox": sum(entries.values()),
+                      "records": fleet.records_read, "refunds": sum(len(p) for p in paid.values()),
+                      "inbox": entries, "mails": mails,
                       "conflicts_retried": sum(lc.conflicts for lc in lifecycles),
                       "handled": counts, "killed": [p.name for p in killed]}))
+
+
+def kill_one_of_each(fleet: Fleet) -> tuple[list[ServiceProcess], ServiceProcess, int]:
+    """SIGKILL the relay holding the lock, one notification and one refund instance; the
+    standby relay and how often it had taken over until now."""
+    relays = [fleet.processes["relay-1"], fleet.processes["relay-2"]]
+    [publishing] = [relay for relay in relays if holds_the_lock(relay)]
+    [standby] = [relay for relay in relays if relay is not publishing]
+    killed = [publishing, fleet.processes["notification-1"], fleet.processes["refund-1"]]
+    for proc in killed:
+        proc.process.send_signal(signal.SIGKILL)
+    return killed, standby, takeovers(standby)
+
+
+async def one_inbox_entry_per_recipient(fleet: Fleet, lifecycles: list[Lifecycle],
+                                        streams: dict[str, list[EventEnvelope]]) -> int:
+    """Every (event, recipient) the notification rules name is in the inbox, exactly once."""
+    expected = set().union(*(expected_recipients(streams[lc.dispute_id], lc.buyer, lc.seller)
+                             for lc in lifecycles))
+
+    async def complete():
+        entries = inbox_entries(fleet.notification_database, set(streams))
+        return entries if set(entries) >= expected else None
+
+    entries = await eventually(complete, timeout=60, interval=1)
+    assert entries, "some notifications were never written"
+    assert set(entries) == expected
+    assert [key for key, count in entries.items() if count > 1] == []
+    return sum(entries.values())
+
+
+async def at_most_one_mail_per_recipient(fleet: Fleet, event_ids: set[str]) -> int:
+    """Once the outbox has nothing left to send for these events, the sink holds one mail per
+    outbox row sent, and never two for one (event, recipient)."""
+    sent = await eventually(lambda: outbox_settled(fleet.notification_database, event_ids),
+                            timeout=60, interval=1)
+    assert sent, "some e-mails never left the outbox"
+    mails = mails_by_event_and_recipient(fleet.log_dir / "mail")
+    ours = {key: count for key, count in mails.items() if key[0] in event_ids}
+    assert [key for key, count in ours.items() if count > 1] == []
+    assert len(ours) == sent
+    return sent
+
+
+def outbox_settled(database_url: str, event_ids: set[str]) -> int | None:
+    """How many of these events' e-mails were sent, once none is still waiting to be."""
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute("SELECT event_id, sent_at, failed_at FROM email_outbox").fetchall()
+    ours = [(sent, failed) for event_id, sent, failed in rows if event_id in event_ids]
+    if any(sent is None and failed is None for sent, failed in ours):
+        return None
+    return sum(1 for sent, _ in ours if sent is not None)
