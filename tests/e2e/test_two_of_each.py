@@ -14,15 +14,11 @@ records.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
-import signal
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 from decimal import Decimal
 from email import message_from_bytes, policy
 from pathlib import Path
-from uuid import uuid4
 
 import httpx
 import psycopg
@@ -30,97 +26,15 @@ import pytest
 
 from contracts.envelope import EventEnvelope
 from contracts.topics import DISPUTES_EVENTS
-from infra.ports import free_port
 from services.notification.notices import audience
-from tests.e2e.conftest import KAFKA_PRINCIPALS, System, stop_system
+from tests.e2e.conftest import stop_system
+from tests.e2e.fleet import Fleet, handled, kill_one_of_each, start_two_of_each, takeovers
+from tests.e2e.lifecycles import Lifecycle, drive
 from tests.support.dispute_api import Party
-from tests.support.keys import DISPUTE_KEYS
 from tests.support.kafka import drain_topic, eventually
-from tests.support.processes import ServiceProcess
-from tests.support.tokens import SECRET
 
 pytestmark = pytest.mark.e2e
 DISPUTES = 40
-CONFLICT_RETRIES = 10
-PAIRED = ("dispute", "relay", "notification", "refund")
-# What each instance logs for a record it consumed (structlog JSON events).
-HANDLED = {"dispute": ('"order_event_applied"', '"refund_result_recorded"'),
-           "notification": ('"notified"', '"duplicate_skipped"'),
-           "refund": ('"accepted"', '"duplicate_skipped"')}
-
-
-def shared_env(postgres) -> dict[str, str]:
-    run = uuid4().hex[:6]
-    return {
-        "DISPUTE_DATABASE_URL": postgres.create_database(f"two_{run}_dispute"),
-        "DISPUTE_JWT_SECRET": SECRET, **DISPUTE_KEYS, "DISPUTE_RELAY_POLL_INTERVAL": "0.1",
-        "DISPUTE_RELAY_METRICS_PORT": "0", "DISPUTE_DEADLINE_POLL_INTERVAL": "0.5",
-        # escalation at once, so the operator's part fits in a test; one operator decides all
-        "DISPUTE_ESCALATION_OPENS_AFTER": "PT0S", "DISPUTE_RATE_LIMIT_BURST": "10000",
-        "NOTIFICATION_DATABASE_URL": postgres.create_database(f"two_{run}_notification"),
-        "NOTIFICATION_JWT_SECRET": SECRET, "NOTIFICATION_HANDLER_REDELIVERY_PAUSE": "0.2",
-        "NOTIFICATION_SMTP_TIMEOUT": "2",  # a lease of 36 s: a killed sender's mail settles sooner
-        "REFUND_DATABASE_URL": postgres.create_database(f"two_{run}_refund"),
-        "REFUND_PROVIDER_BACKOFF_INITIAL": "0.05",
-        "PAYSIM_DATABASE_URL": postgres.create_database(f"two_{run}_payments"),
-    }
-
-
-@dataclass
-class Fleet(System):
-    notification_database: str = ""
-    records_read: int = 0  # of our disputes on disputes.events, duplicates included
-
-
-def start_two_of_each(postgres, kafka, log_dir: Path) -> Fleet:
-    env = shared_env(postgres)
-    fleet = Fleet(url={}, kafka=kafka.connection("orders"), reader=kafka.admin, log_dir=log_dir,
-                  notification_database=env["NOTIFICATION_DATABASE_URL"])
-    try:
-        smtp = free_port()
-        _start(fleet, "mailbox", "standins.smtp_sink", env, "/messages", lambda port: [
-            "--port", str(smtp), "--http-port", str(port), "--folder", str(log_dir / "mail")])
-        _start(fleet, "payments", "standins.payment_provider.main", {**env, "PAYSIM_HTTP_PORT": "{port}"},
-               "/health")
-        env |= {"REFUND_PROVIDER_URL": fleet.url["payments"], "NOTIFICATION_SMTP_PORT": str(smtp)}
-        for n in (1, 2):
-            for kind, module, args, port_variable in SERVICES:
-                own = {**env, **kafka.env(*KAFKA_PRINCIPALS[kind])}
-                if port_variable:
-                    own[port_variable] = "{port}"
-                _start(fleet, f"{kind}-{n}", module, own, "/health" if port_variable else None,
-                       lambda port, args=args: args)
-    except Exception:
-        stop_system(fleet)
-        raise
-    return fleet
-
-
-SERVICES = [("dispute", "services.dispute.main", ["serve"], "DISPUTE_HTTP_PORT"),
-            ("relay", "services.dispute.main", ["relay"], None),
-            ("notification", "services.notification.main", [], "NOTIFICATION_HTTP_PORT"),
-            ("refund", "services.refund.main", [], "REFUND_HTTP_PORT")]
-
-
-def _start(fleet: Fleet, name: str, module: str, env: dict[str, str], health: str | None,
-           args=lambda port: [], attempts: int = 3) -> None:
-    """Start and wait until healthy, on a port picked just before: another process of this
-    busy machine may take a free port first (then a new one is tried)."""
-    for attempt in range(attempts):
-        port = free_port()
-        fleet.url[name] = f"http://127.0.0.1:{port}"
-        proc = ServiceProcess(f"{name}" if attempt == 0 else f"{name}.{attempt}", module, args(port),
-                              {k: v.replace("{port}", str(port)) for k, v in env.items()},
-                              fleet.log_dir, health and f"{fleet.url[name]}{health}")
-        proc.name = name
-        fleet.processes[name] = proc
-        try:
-            proc.wait_healthy(timeout=120)
-            return
-        except RuntimeError:
-            proc.stop()
-            if "address already in use" not in proc.log_tail() or attempt == attempts - 1:
-                raise
 
 
 @pytest.fixture
@@ -130,87 +44,9 @@ def fleet(postgres, kafka, tmp_path):
     stop_system(running)
 
 
-# Lifecycles -----------------------------------------------------------------------------
-
-class Lifecycle:
-    """One dispute on its own order, every command sent to the next API process in turn."""
-
-    def __init__(self, fleet: System, http: httpx.AsyncClient, n: int):
-        self.n, self.order_id = n, f"O-two-{n}-{uuid4().hex[:6]}"
-        self.apis = itertools.cycle([fleet.url["dispute-1"], fleet.url["dispute-2"]][n % 2:] +
-                                    [fleet.url["dispute-1"], fleet.url["dispute-2"]][:n % 2])
-        self.http, self.fleet = http, fleet
-        self.buyer, self.seller = f"B-two-{n}", f"S-two-{n}"
-        self.dispute_id, self.conflicts = "", 0
-
-    def party(self, role: str) -> Party:
-        sub = {"buyer": self.buyer, "seller": self.seller, "operator": "OP-two"}[role]
-        return Party(self.http, next(self.apis), role, sub)
-
-    async def command(self, role: str, action: str, body: dict | None = None) -> dict:
-        """As a client should: a lost race (409 CONCURRENCY_CONFLICT, e.g. against a refund
-        result being recorded) is retried with the same Idempotency-Key, on the other API."""
-        key = {"Idempotency-Key": str(uuid4())}
-        for _ in range(CONFLICT_RETRIES):
-            response = await self.party(role).post(f"/v1/disputes/{self.dispute_id}/{action}",
-                                                   body, expect=None, **key)
-            if response.status_code != 409 or response.json()["code"] != "CONCURRENCY_CONFLICT":
-                break
-            self.conflicts += 1
-            await asyncio.sleep(0.1)
-        assert response.status_code in (200, 201), f"{self.n} {action}: {response.text}"
-        return response.json()
-
-    async def run(self) -> Decimal:
-        """Drives the lifecycle of kind n % 5; returns the refund it awards."""
-        await self.fleet.publish_order(self.order_id, buyer=self.buyer, seller=self.seller)
-        self.dispute_id = (await self.party("buyer").open_dispute(self.order_id)).json()["id"]
-        return await [self.claim_accepted, self.offer_accepted, self.counter_accepted,
-                      self.decided_and_closed, self.withdrawn][self.n % 5]()
-
-    async def claim_accepted(self) -> Decimal:
-        await self.command("seller", "accept-claim")
-        return Decimal("100.00")
-
-    async def offer_accepted(self) -> Decimal:
-        offer = (await self.command("seller", "offers", {"type": "PARTIAL_REFUND", "amount": "30.00"}))
-        await self.command("buyer", f"offers/{offer['offer']['offer_id']}/accept")
-        return Decimal("30.00")
-
-    async def counter_accepted(self) -> Decimal:
-        offer = await self.command("seller", "offers", {"type": "PARTIAL_REFUND", "amount": "20.00"})
-        view = await self.command("buyer", f"offers/{offer['offer']['offer_id']}/reject",
-                                  {"counter_offer": {"type": "PARTIAL_REFUND", "amount": "60.00"}})
-        await self.command("seller", f"offers/{view['current_offer_id']}/accept")
-        return Decimal("60.00")
-
-    async def decided_and_closed(self) -> Decimal:
-        await self.command("buyer", "messages", {"text": "the box was crushed"})
-        await self.command("buyer", "escalate")
-        await self.command("operator", "decision", {"outcome": "PARTIAL", "refund_amount": "45.00"})
-        await self.command("operator", "close")
-        return Decimal("45.00")
-
-    async def withdrawn(self) -> Decimal:
-        await self.command("seller", "messages", {"text": "did you check with the neighbours?"})
-        await self.command("buyer", "withdraw")
-        return Decimal("0")
-
-
-async def drive(lifecycles: list[Lifecycle], at_once: int = 8) -> dict[str, Decimal]:
-    gate = asyncio.Semaphore(at_once)
-
-    async def one(lifecycle: Lifecycle) -> Decimal:
-        async with gate:
-            return await lifecycle.run()
-
-    awards = await asyncio.gather(*(one(lifecycle) for lifecycle in lifecycles))
-    return {lifecycle.dispute_id: award for lifecycle, award in zip(lifecycles, awards)}
-
-
 # The ledger -----------------------------------------------------------------------------
 
-async def settled_views(fleet: System, http: httpx.AsyncClient, lifecycles: list[Lifecycle],
+async def settled_views(fleet: Fleet, http: httpx.AsyncClient, lifecycles: list[Lifecycle],
                         awards: dict[str, Decimal]) -> dict[str, dict]:
     """Each dispute once the refund it awards is recorded on it (the refund result came back
     through refunds.events to one of the API processes)."""
@@ -274,33 +110,18 @@ def expected_recipients(stream: list[EventEnvelope], buyer: str, seller: str) ->
             for role in audience(e.event_type, e.payload, e.actor.role)}
 
 
-async def refunds_paid(fleet: System, http: httpx.AsyncClient, order_id: str) -> list[Decimal]:
+async def refunds_paid(fleet: Fleet, http: httpx.AsyncClient, order_id: str) -> list[Decimal]:
     response = await http.get(f"{fleet.url['payments']}/refunds", params={"order_reference": order_id})
     return [Decimal(str(r["amount"])) for r in response.json()["data"]]
 
 
-async def all_ready(fleet: System, http: httpx.AsyncClient, names: list[str]) -> bool:
+async def all_ready(fleet: Fleet, http: httpx.AsyncClient, names: list[str]) -> bool:
     """`/readyz` of each: a consumer instance is ready only with partitions of every subscriber."""
     async def ready():
         answers = [await http.get(f"{fleet.url[name]}/readyz") for name in names]
         return all(a.status_code == 200 for a in answers)
 
     return await eventually(ready, timeout=90, interval=0.5)
-
-
-def handled(proc: ServiceProcess) -> int:
-    kind = proc.name.rsplit("-", 1)[0]
-    return sum(line.count(mark) for line in proc.log_path.read_text(errors="replace").splitlines()
-               for mark in HANDLED[kind] if '"event": ' + mark in line)
-
-
-def takeovers(proc: ServiceProcess) -> int:
-    return proc.log_path.read_text(errors="replace").count('"relay_took_over"')
-
-
-def holds_the_lock(proc: ServiceProcess) -> bool:
-    log = proc.log_path.read_text(errors="replace")
-    return log.rfind('"relay_took_over"') > log.rfind('"relay_lock_lost"')
 
 
 async def test_two_of_each_service_lose_nothing_and_do_nothing_twice_while_one_of_each_dies(fleet):
@@ -332,18 +153,6 @@ async def test_two_of_each_service_lose_nothing_and_do_nothing_twice_while_one_o
                       "inbox": entries, "mails": mails,
                       "conflicts_retried": sum(lc.conflicts for lc in lifecycles),
                       "handled": counts, "killed": [p.name for p in killed]}))
-
-
-def kill_one_of_each(fleet: Fleet) -> tuple[list[ServiceProcess], ServiceProcess, int]:
-    """SIGKILL the relay holding the lock, one notification and one refund instance; the
-    standby relay and how often it had taken over until now."""
-    relays = [fleet.processes["relay-1"], fleet.processes["relay-2"]]
-    [publishing] = [relay for relay in relays if holds_the_lock(relay)]
-    [standby] = [relay for relay in relays if relay is not publishing]
-    killed = [publishing, fleet.processes["notification-1"], fleet.processes["refund-1"]]
-    for proc in killed:
-        proc.process.send_signal(signal.SIGKILL)
-    return killed, standby, takeovers(standby)
 
 
 async def one_inbox_entry_per_recipient(fleet: Fleet, lifecycles: list[Lifecycle],
