@@ -1,16 +1,27 @@
 """E-mails waiting to be sent. Rows are written with the inbox entries (store.record); the
-sender claims due rows for a lease, so two senders never send one row at the same time."""
+sender claims due rows for a lease, so two senders never send one row at the same time.
+
+An e-mail goes out at most once: a claim marks the row DELIVERY_STARTED, and every outcome
+(sent, failed and retried later, given up) replaces the mark. A row still marked when its
+lease ends lost its sender during delivery (killed, say, after the SMTP server took the mail
+and before it was marked sent): whether it arrived is unknown, so it is given up, not sent a
+second time. The inbox entry, written with the row, is there either way."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import structlog
 from sqlalchemy import Engine, select, update
 
 from services.notification.tables import email_outbox
 
+log = structlog.get_logger("notification")
 o = email_outbox.c
+DELIVERY_STARTED = "delivery started; no outcome recorded yet"
+OUTCOME_UNKNOWN = ("its sender stopped during delivery: not sent again, so that it never arrives "
+                   "twice (it may have arrived once)")
 
 
 @dataclass(frozen=True)
@@ -36,10 +47,16 @@ class EmailOutbox:
         claimed = []
         with self.engine.begin() as conn:
             for row in conn.execute(due).mappings().all():
+                unknown = row["last_error"] == DELIVERY_STARTED
+                change = (dict(failed_at=now, last_error=OUTCOME_UNKNOWN) if unknown else
+                          dict(next_attempt_at=now + lease, last_error=DELIVERY_STARTED))
                 taken = conn.execute(update(email_outbox).where(
                     o.id == row["id"], o.next_attempt_at == row["next_attempt_at"]).values(
-                    next_attempt_at=now + lease)).rowcount
-                if taken == 1:
+                    **change)).rowcount
+                if taken == 1 and unknown:
+                    log.warning("email_outcome_unknown", recipient=row["recipient"],
+                                event_id=row["event_id"], attempts=row["attempts"])
+                elif taken == 1:
                     claimed.append(OutgoingEmail(*(row[f] for f in OutgoingEmail.__dataclass_fields__)))
         return claimed
 

@@ -6,7 +6,8 @@ never the consumer or the inbox, and one recipient's failure never holds up anot
 A claimed e-mail is leased to this sender; the lease must outlast the whole send, or a second
 sender claims the row mid-send and the mail goes out twice. aiosmtplib's timeout bounds each
 step (connect, EHLO, MAIL, RCPT, DATA, ...), not the exchange, so the exchange is cut off after
-SEND_STEPS x timeout, and the lease adds LEASE_MARGIN for marking the row afterwards.
+SEND_STEPS x timeout, and the lease adds LEASE_MARGIN for marking the row afterwards. A row
+whose sender died during delivery is given up after its lease, not sent again (email_outbox).
 """
 
 from __future__ import annotations

@@ -79,6 +79,27 @@ def test_a_claimed_email_is_not_claimed_again_before_its_lease_ends(store):
     assert outbox.claim_due(now, timedelta(minutes=1)) == []
 
 
+async def test_an_email_whose_sender_died_during_delivery_is_not_sent_a_second_time(store, sink):
+    """The first sender claimed it, may have handed it to the SMTP server, and was killed
+    before marking it sent: after its lease the next sender gives it up instead."""
+    queue_one_email(store)
+    mailer = sender(store, sink.smtp.port)
+    assert len(EmailOutbox(store.engine).claim_due(datetime.now(timezone.utc), mailer.lease)) == 1
+    after_the_lease = datetime.now(timezone.utc) + mailer.lease * 2
+    assert EmailOutbox(store.engine).claim_due(after_the_lease, mailer.lease) == []
+    assert await mailer.drain_once() == 0 and sink.mails() == []
+    [email] = EmailOutbox(store.engine).emails()
+    assert email["failed_at"] is not None and "stopped during delivery" in email["last_error"]
+
+
+async def test_an_email_whose_attempt_failed_is_sent_on_the_next_attempt(store, sink):
+    queue_one_email(store)
+    await sender(store, free_port()).drain_once()
+    assert await sender(store, sink.smtp.port).drain_once() == 1
+    [email] = EmailOutbox(store.engine).emails()
+    assert email["sent_at"] is not None and email["failed_at"] is None and len(sink.mails()) == 1
+
+
 async def test_the_sink_lists_received_mails_over_http(store, sink):
     queue_one_email(store)
     await sender(store, sink.smtp.port).drain_once()

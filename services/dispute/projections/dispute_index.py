@@ -84,7 +84,9 @@ class DisputeIndexProjection(TrackedProjection):
         return [index_row(shard.repository.get(d, version=v)) for d, v in newest.items()]
 
     def write(self, conn, table: Table, rows: list[dict]) -> None:
-        for row in rows:
+        # One lock order for every runner: two runners (two API processes) on overlapping
+        # batches would otherwise lock the same rows in different orders and deadlock.
+        for row in sorted(rows, key=lambda row: row["dispute_id"]):
             _upsert(conn, table, row)
 
 

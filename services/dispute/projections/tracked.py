@@ -19,6 +19,7 @@ from typing import Any, Sequence
 
 import structlog
 from sqlalchemy import BigInteger, Column, Engine, Integer, MetaData, String, Table, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from services.dispute.adapters.shards import shard_apps, shard_position_name
 
@@ -145,9 +146,16 @@ class TrackedProjection:
         if not notifications:
             return 0
         prepared = self.prepare(notifications, source)
-        with self.engine.begin() as conn:
-            self.write(conn, table, prepared)
-            _set_position(conn, name, notifications[-1].id, expected=start)
+        try:
+            with self.engine.begin() as conn:
+                self.write(conn, table, prepared)
+                _set_position(conn, name, notifications[-1].id, expected=start)
+        except IntegrityError:
+            # Two runners (two API processes) read the same batch: the other one's rows, then
+            # its position, got in first. Nothing was written twice; it is not a failure.
+            if self.position(shard) != start:
+                raise PositionMoved(name) from None
+            raise
         return len(notifications)
 
     def catch_up(self) -> int:
