@@ -16,6 +16,7 @@ from faststream.kafka import KafkaBroker
 from services.common.health import (consumers_assigned, database_answers, install_health_routes,
                                     kafka_connected)
 from services.common.kafka import ensure_topics, kafka_broker
+from services.common.openapi import install_openapi, operation_id
 from services.common.periodic import every
 from services.common.problems import install_problem_handlers
 from services.common.startup import BackgroundConnection
@@ -33,6 +34,13 @@ from services.dispute.entrypoints.kafka_subscribers import (register_order_consu
 from services.dispute.settings import DisputeSettings
 
 log = structlog.get_logger("dispute")
+TAGS = [{"name": "disputes", "description": "opening and reading disputes and their items"},
+        {"name": "negotiation", "description": "offers, the claim, escalation, withdrawal"},
+        {"name": "fulfilment", "description": "returns and replacements"},
+        {"name": "review", "description": "the platform's evidence requests, decisions, appeals"},
+        {"name": "conversation", "description": "messages and feedback"},
+        {"name": "evidence", "description": "evidence files"},
+        {"name": "operations", "description": "the platform's plumbing, for operators"}]
 ROUTERS = (routes.router, ops.router, queries.router, timeline_routes.router, console.router)
 
 
@@ -59,8 +67,10 @@ def create_app(settings: DisputeSettings, clock: Callable[[], datetime] = utc_no
     broker = build_broker(settings, parts.orders, parts.disputes)
     kafka = BackgroundConnection("dispute-consumers", lambda: _connect(settings, broker), broker.stop)
     workers = settings.run_workers if run_workers is None else run_workers
-    app = FastAPI(title="Dispute service", version="1",
+    app = FastAPI(title="Dispute service", version="1", openapi_tags=TAGS,
+                  generate_unique_id_function=operation_id,
                   lifespan=_lifespan(settings, parts, kafka, run_consumers, workers))
+    install_openapi(app)
     _hold(app, parts, settings=settings, clock=clock, tokens=tokens, broker=broker)
     install_problem_handlers(app)
     install_limits(app)

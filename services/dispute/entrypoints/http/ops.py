@@ -8,11 +8,13 @@ from datetime import datetime, timezone
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
+from services.common.conditional import conditional_json
 from services.common.problems import Problem
 from services.dispute.entrypoints.http.deps import Caller
+from services.dispute.entrypoints.http.responses import LIST
 from services.dispute.relay.lag import measure_lag
 
-router = APIRouter(prefix="/v1/ops")
+router = APIRouter(prefix="/v1/ops", tags=["operations"])
 
 
 class RelayLagView(BaseModel):
@@ -22,7 +24,7 @@ class RelayLagView(BaseModel):
     oldest_pending_age_seconds: float
 
 
-@router.get("/relay-lag", response_model=RelayLagView)
+@router.get("/relay-lag", response_model=RelayLagView, responses=LIST)
 async def relay_lag(caller: Caller, request: Request):
     """Events stored but not yet on Kafka, and how long the oldest of them has waited."""
     if caller.role != "operator":
@@ -30,4 +32,4 @@ async def relay_lag(caller: Caller, request: Request):
     state = request.app.state
     lag = await asyncio.to_thread(measure_lag, state.disputes, state.relay_position,
                                   datetime.now(timezone.utc))
-    return RelayLagView(**lag.as_dict())
+    return conditional_json(request, RelayLagView(**lag.as_dict()))
