@@ -19,11 +19,12 @@ from services.common.conditional import conditional_json
 from services.common.problems import Problem
 from services.dispute.entrypoints.http.responses import LIST
 from services.dispute.entrypoints.http.routes import Caller
+from services.dispute.entrypoints.http.schemas import NO_NUL
 from services.dispute.projections.dispute_index import live_index_table, utc
 
 router = APIRouter(prefix="/v1", tags=["disputes"])
-OrderId = Annotated[str | None, Query(max_length=128)]  # as long as an order id may be
-PartyId = Annotated[str | None, Query(max_length=2048)]  # party ids are unbounded upstream
+OrderId = Annotated[str | None, Query(max_length=128, pattern=NO_NUL)]  # as long as an order id may be
+PartyId = Annotated[str | None, Query(max_length=2048, pattern=NO_NUL)]  # party ids are unbounded upstream
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
 Status = Literal["AWAITING_SELLER_RESPONSE", "AWAITING_BUYER_RESPONSE", "AWAITING_RETURN_SHIPMENT",
                  "RETURN_IN_TRANSIT", "AWAITING_REPLACEMENT", "UNDER_REVIEW", "RESOLVED", "APPEALED",
