@@ -177,3 +177,9 @@ def test_text_with_a_nul_character_is_refused_before_anything_is_stored(
 def test_a_list_filter_with_a_nul_character_is_refused(api_with_dispute_awaiting_seller):
     response = api_with_dispute_awaiting_seller.get("/v1/disputes?order_id=O%001", who=OPERATOR)
     assert (response.status_code, response.json()["code"]) == (422, "VALIDATION_FAILED")
+
+
+def test_a_timeline_cursor_beyond_any_version_is_refused(api_with_dispute_awaiting_seller):
+    """PostgreSQL keeps versions in an INTEGER: a 12-digit cursor was a 500 there."""
+    response = api_with_dispute_awaiting_seller.get("/timeline?cursor=845461323935", who=OPERATOR)
+    assert (response.status_code, response.json()["code"]) == (422, "VALIDATION_FAILED")

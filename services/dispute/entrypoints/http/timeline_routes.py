@@ -22,6 +22,9 @@ from services.dispute.entrypoints.http.responses import READ
 from services.dispute.projections.timeline import read_timeline, utc
 
 router = APIRouter(prefix="/v1", tags=["disputes"])
+# A cursor is a dispute version, an INTEGER column: nine digits stay inside it (PostgreSQL
+# answered a longer one with "integer out of range", a 500, found by schemathesis).
+VERSION = r"^[0-9]{1,9}$"
 
 
 class ActorView(BaseModel):
@@ -50,7 +53,7 @@ class Timeline(BaseModel):
 async def get_timeline(dispute_id: UUID, caller: Caller, request: Request,
                        as_of: AwareDatetime | None = None,
                        limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                       cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,12}$")] = None):
+                       cursor: Annotated[str | None, Query(pattern=VERSION)] = None):
     """Entries in order (oldest first); `as_of` (RFC 3339) keeps those recorded at or before it."""
     state = request.app.state
     await dispute_to_read(request, dispute_id, caller)
