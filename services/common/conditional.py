@@ -20,7 +20,7 @@ CACHE_CONTROL = "private, no-cache"
 ETAG_HEADER = {"ETag": {"description": "names this representation; send it back as "
                         "If-None-Match to get 304 when nothing changed", "required": True,
                         "schema": {"type": "string"}}}
-NOT_MODIFIED = {304: {"description": "Not modified: If-None-Match named the current ETag",
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {304: {"description": "Not modified: If-None-Match named the current ETag",
                       "headers": ETAG_HEADER}}
 
 

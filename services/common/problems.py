@@ -23,6 +23,7 @@ HTTP_CODES = {400: "VALIDATION_FAILED", 401: "UNAUTHENTICATED", 403: "FORBIDDEN"
 # {status: codes} into response declarations with an `application/problem+json` schema whose
 # `code` is one of those codes. Services build their shared `responses=` dicts from it.
 StatusCodes = dict[int, frozenset[str]]
+Responses = dict[int | str, dict[str, Any]]  # FastAPI's `responses=`
 RETRY_AFTER_HEADER = {"Retry-After": {"description": "seconds to wait before retrying",
                                       "required": True, "schema": {"type": "string",
                                                                    "pattern": "^[0-9]+$"}}}
@@ -56,9 +57,9 @@ def problem_schema(status: int, named: frozenset[str]) -> dict[str, Any]:
             "additionalProperties": True}
 
 
-def problem_responses(statuses: StatusCodes) -> dict[int | str, dict[str, Any]]:
+def problem_responses(statuses: StatusCodes) -> Responses:
     """`responses=` declarations of FastAPI for these error statuses and codes."""
-    declared: dict[int | str, dict[str, Any]] = {}
+    declared: Responses = {}
     for status, named in sorted(statuses.items()):
         declared[status] = {"description": DESCRIPTIONS.get(status, "Error"),
                             "content": {PROBLEM: {"schema": problem_schema(status, named)}}}
@@ -102,7 +103,7 @@ def allowed_methods(request: Request) -> list[str]:
     /messages), HEAD wherever GET is; from the routes as included (prefixes applied)."""
     path, methods = request.url.path, set()
     for route in iter_route_contexts(request.app.routes):
-        if route.methods and compile_path(route.path)[0].match(path):
+        if route.methods and route.path and compile_path(route.path)[0].match(path):
             methods |= set(route.methods)
     return sorted(methods)
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel, field_validator
 
 from services.common.auth import AuthError, Principal, TokenVerifier
 from services.common.conditional import ETAG_HEADER, NOT_MODIFIED, conditional_json
-from services.common.problems import Problem, codes, problem_responses
+from services.common.problems import Problem, Responses, codes, problem_responses
 from services.notification.notices import BOTH, Recipient
 from services.notification.rendering import is_time_zone
 from services.notification.store import NotificationStore, Profile
@@ -71,10 +71,10 @@ ANY: dict[int, frozenset[str]] = {401: frozenset({"UNAUTHENTICATED"}), 503: froz
 VALIDATED = {422: frozenset({"VALIDATION_FAILED"})}
 FORBIDDEN = {403: frozenset({"FORBIDDEN"})}
 WRITE = {400: frozenset({"VALIDATION_FAILED"}), 413: frozenset({"PAYLOAD_TOO_LARGE"})}
-READ_OK = {200: {"description": "The current representation", "headers": ETAG_HEADER}, **NOT_MODIFIED}
-LIST_ANSWERS = {**READ_OK, **problem_responses(codes(ANY, VALIDATED, FORBIDDEN))}
+READ_OK: Responses = {200: {"description": "The current representation", "headers": ETAG_HEADER}, **NOT_MODIFIED}
+LIST_ANSWERS: Responses = {**READ_OK, **problem_responses(codes(ANY, VALIDATED, FORBIDDEN))}
 MARK_ANSWERS = problem_responses(codes(ANY, VALIDATED, WRITE, {404: frozenset({"NOT_FOUND"})}))
-PROFILE_ANSWERS = {**READ_OK, **problem_responses(codes(ANY, FORBIDDEN))}
+PROFILE_ANSWERS: Responses = {**READ_OK, **problem_responses(codes(ANY, FORBIDDEN))}
 SET_PROFILE_ANSWERS = problem_responses(codes(ANY, VALIDATED, FORBIDDEN, WRITE))
 
 

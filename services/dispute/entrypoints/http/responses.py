@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.common.conditional import ETAG_HEADER, NOT_MODIFIED
-from services.common.problems import StatusCodes, codes, problem_responses
+from services.common.problems import Responses, StatusCodes, codes, problem_responses
 from services.dispute.entrypoints.http.errors import STATUS
 
 
@@ -89,29 +89,29 @@ def item_links(kind: str) -> dict[str, Any]:
 
 
 def _ok(description: str, status: int = 200, headers: dict | None = None,
-        links: dict | None = None) -> dict[int | str, dict[str, Any]]:
+        links: dict | None = None) -> Responses:
     answer: dict[str, Any] = {"description": description, "headers": {**ETAG_HEADER, **(headers or {})}}
     if links:
         answer["links"] = links
     return {status: answer}
 
 
-OPEN = {**_ok("Opened: the dispute; Location names it", 201, LOCATION, dispute_links()),
+OPEN: Responses = {**_ok("Opened: the dispute; Location names it", 201, LOCATION, dispute_links()),
         **problem_responses(OPEN_ERRORS)}
-COMMAND = {**_ok("Recorded: the dispute after the command", links=dispute_links()),
+COMMAND: Responses = {**_ok("Recorded: the dispute after the command", links=dispute_links()),
            **problem_responses(COMMAND_ERRORS)}
 
 
-def creating(kind: str) -> dict[int | str, dict[str, Any]]:
+def creating(kind: str) -> Responses:
     """A command that creates an item: 201 with {kind: item, "dispute": view} and Location."""
     return {**_ok(f"Recorded: the new {kind} and the dispute after it", 201, LOCATION,
                   item_links(kind)), **problem_responses(COMMAND_ERRORS)}
 
 
-DISPUTE_READ = {**_ok("The dispute as this caller may see it; its version is the ETag",
+DISPUTE_READ: Responses = {**_ok("The dispute as this caller may see it; its version is the ETag",
                     links=dispute_links()), **NOT_MODIFIED, **problem_responses(READ_ERRORS)}
-READ = {**_ok("The current representation"), **NOT_MODIFIED, **problem_responses(READ_ERRORS)}
-ITEM_READ = {**_ok("The current representation"), **NOT_MODIFIED,
+READ: Responses = {**_ok("The current representation"), **NOT_MODIFIED, **problem_responses(READ_ERRORS)}
+ITEM_READ: Responses = {**_ok("The current representation"), **NOT_MODIFIED,
              **problem_responses(ITEM_READ_ERRORS)}
-LIST = {**_ok("One page"), **NOT_MODIFIED, **problem_responses(LIST_ERRORS)}
+LIST: Responses = {**_ok("One page"), **NOT_MODIFIED, **problem_responses(LIST_ERRORS)}
 
