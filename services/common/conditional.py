@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 CACHE_CONTROL = "private, no-cache"
 ETAG_HEADER = {"ETag": {"description": "names this representation; send it back as "
@@ -47,12 +47,3 @@ def conditional_json(request: Request, content: Any, etag: str | None = None,
     if matches(request.headers.get("if-none-match"), tag):
         return Response(status_code=304, headers=headers)
     return Response(body, status_code=status_code, headers=headers, media_type="application/json")
-
-
-def with_etag(response: JSONResponse, request: Request) -> Response:
-    """An answer built elsewhere, given its digest ETag (and 304 when it matches)."""
-    tag = digest_tag(bytes(response.body))
-    if matches(request.headers.get("if-none-match"), tag):
-        return Response(status_code=304, headers={"ETag": tag, "Cache-Control": CACHE_CONTROL})
-    response.headers["ETag"], response.headers["Cache-Control"] = tag, CACHE_CONTROL
-    return response

@@ -5,7 +5,8 @@ them; so can a client generator).
 
 The codes come from where they are raised: `errors.STATUS` (domain codes to statuses, every
 other domain code is 409), the HTTP layer (`deps`, `idempotency`, the limits) and the
-use cases. tests/unit/test_api_responses.py keeps every domain error's code declared here.
+use cases. tests/component/test_api_contract_document.py keeps every domain error's code
+declared by some route.
 """
 
 from __future__ import annotations
