@@ -79,6 +79,7 @@ class ContractRun:
     def _toml(self, auth: Path) -> str:
         peers = list(self.principals) if len(self.principals) > 1 else None
         lines = [f"hooks = {json.dumps(str(HOOKS))}", f"seed = {self.seed}", "workers = 1",
+                 "[cache]", "enabled = false",  # no state kept in the repository between runs
                  "[generation]", f"max-examples = {self.max_examples}", 'database = ":memory:"',
                  "[phases.stateful]", f"max-steps = {self.stateful_steps}",
                  "[phases.stateful.inference]", "algorithms = []",
