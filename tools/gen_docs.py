@@ -5,10 +5,12 @@ python -m tools.gen_docs asyncapi    AsyncAPI 3.0 of every service -> docs/async
 
 AsyncAPI comes from each service's faststream broker (`build_broker` in services/*/main.py,
 built unconnected, from default settings, so the environment cannot change the document).
-Two things faststream cannot see are added here: the relay and the refund service publish with
-plain idempotent aiokafka producers, so their publications are declared below; and handlers
+Three things faststream cannot see are added here: the relay and the refund service publish
+with plain idempotent aiokafka producers, so their publications are declared below; handlers
 take the raw `KafkaMessage` (to dead-letter what does not parse), so each channel's message is
-filled in from the topic's contract.
+filled in from the topic's contract; and the Kafka headers our producers set (`kafka_headers()`
+of the contracts), with `correlationId` at the `correlation-id` header. `orders.events` is
+written upstream: its headers are not ours to promise, so it names no correlation id.
 """
 
 from __future__ import annotations
@@ -139,6 +141,48 @@ def asyncapi_documents() -> dict[Path, str]:
     return documents
 
 
+HEADER_MEANINGS = {
+    "event-type": "the payload's event type (what `event_type` says)",
+    "schema-version": "the payload's schema version, a number",
+    "correlation-id": "the request or message that caused this event, carried end to end",
+    "content-type": "application/json: the value is the JSON of the message",
+    "ce_specversion": "CloudEvents 1.0 Kafka binding (binary mode): spec version",
+    "ce_id": "CloudEvents id: the event id", "ce_source": "CloudEvents source",
+    "ce_type": "CloudEvents type: com.dispute-platform.<event type>",
+    "ce_time": "CloudEvents time (RFC 3339, UTC)", "ce_subject": "CloudEvents subject: the dispute id",
+}
+
+
+def _header_names() -> dict[str, list[str]]:
+    """topic -> the headers its producer sets, read from the contracts' own `kafka_headers()`."""
+    from datetime import datetime, timezone
+    from uuid import uuid4
+
+    sample = EventEnvelope.model_construct(event_id=uuid4(), event_type="Sample", schema_version=1,
+                                           dispute_id=uuid4(), occurred_at=datetime.now(timezone.utc),
+                                           correlation_id="c")
+    names = {DISPUTES_EVENTS: [name for name, _ in sample.kafka_headers()]}
+    if refunds := _refund_event():
+        issued = _union_members(refunds)[0].model_construct(correlation_id="c")
+        names[REFUNDS_EVENTS] = [name for name, _ in issued.kafka_headers()]
+    return names
+
+
+def _headers_schema(names: list[str]) -> dict[str, Any]:
+    return {"type": "object", "required": names,
+            "properties": {name: {"type": "string", "description": HEADER_MEANINGS[name]}
+                           for name in names}}
+
+
+def _describe_headers(message: dict[str, Any], topic: str, headers: dict[str, list[str]]) -> None:
+    if topic not in headers:
+        message.pop("correlationId", None)
+        return
+    message["headers"] = _headers_schema(headers[topic])
+    message["correlationId"] = {"location": "$message.header#/correlation-id",
+                                "description": HEADER_MEANINGS["correlation-id"]}
+
+
 def _attach_contracts(spec: dict[str, Any]) -> dict[str, Any]:
     """Each channel's messages carry its topic's contract, with the models in components
     (generated together, so models of the same name on two topics get distinct names)."""
@@ -147,11 +191,14 @@ def _attach_contracts(spec: dict[str, Any]) -> dict[str, Any]:
         mode="serialization", ref_template="#/components/schemas/{model}")
     by_topic = dict(zip(topics, together["prefixItems"]))
     messages = spec.setdefault("components", {}).setdefault("messages", {})
+    headers = _header_names()
     for channel in spec.get("channels", {}).values():
         if channel["address"] not in by_topic:
             continue
         for ref in channel["messages"].values():
-            messages[ref["$ref"].rsplit("/", 1)[-1]]["payload"] = by_topic[channel["address"]]
+            message = messages[ref["$ref"].rsplit("/", 1)[-1]]
+            message["payload"] = by_topic[channel["address"]]
+            _describe_headers(message, channel["address"], headers)
     everything = {**spec["components"].get("schemas", {}), **together.get("$defs", {})}
     spec["components"]["schemas"] = {
         name: everything[name] for name in everything

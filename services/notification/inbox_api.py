@@ -16,16 +16,18 @@ import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Header, Query
+from fastapi import FastAPI, Header, Query, Request
 from pydantic import BaseModel, field_validator
 
 from services.common.auth import AuthError, Principal, TokenVerifier
-from services.common.problems import Problem
+from services.common.conditional import ETAG_HEADER, NOT_MODIFIED, conditional_json
+from services.common.problems import Problem, Responses, codes, problem_responses
 from services.notification.notices import BOTH, Recipient
 from services.notification.rendering import is_time_zone
 from services.notification.store import NotificationStore, Profile
 
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EMAIL = re.compile(r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL cannot store a NUL character
 
 
 class RecipientProfile(BaseModel):
@@ -64,6 +66,18 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise Problem(422, "VALIDATION_FAILED", "the cursor is not one this service gave out") from None
 
 
+# What each route may answer (its OpenAPI document says so): problem+json codes per status.
+ANY: dict[int, frozenset[str]] = {401: frozenset({"UNAUTHENTICATED"}), 503: frozenset({"SERVICE_UNAVAILABLE"})}
+VALIDATED = {422: frozenset({"VALIDATION_FAILED"})}
+FORBIDDEN = {403: frozenset({"FORBIDDEN"})}
+WRITE = {400: frozenset({"VALIDATION_FAILED"}), 413: frozenset({"PAYLOAD_TOO_LARGE"})}
+READ_OK: Responses = {200: {"description": "The current representation", "headers": ETAG_HEADER}, **NOT_MODIFIED}
+LIST_ANSWERS: Responses = {**READ_OK, **problem_responses(codes(ANY, VALIDATED, FORBIDDEN))}
+MARK_ANSWERS = problem_responses(codes(ANY, VALIDATED, WRITE, {404: frozenset({"NOT_FOUND"})}))
+PROFILE_ANSWERS: Responses = {**READ_OK, **problem_responses(codes(ANY, FORBIDDEN))}
+SET_PROFILE_ANSWERS = problem_responses(codes(ANY, VALIDATED, FORBIDDEN, WRITE))
+
+
 def principal_from(tokens: TokenVerifier, authorization: str | None) -> Principal:
     try:
         return tokens.read(authorization)
@@ -83,11 +97,12 @@ def install_inbox_routes(app: FastAPI, store: NotificationStore, tokens: TokenVe
                           "operators' address is set by NOTIFICATION_OPERATORS_EMAIL")
         return Recipient(who.role, who.id)
 
-    @app.get("/v1/notifications")
+    @app.get("/v1/notifications", tags=["inbox"], responses=LIST_ANSWERS)
     async def list_notifications(
+            request: Request,
             # ids have no length limit upstream: only bound what a query string may carry
-            recipient: Annotated[str | None, Query(max_length=2048)] = None,
-            recipient_role: Annotated[str | None, Query(max_length=16)] = None,
+            recipient: Annotated[str | None, Query(max_length=2048, pattern=NO_NUL)] = None,
+            recipient_role: Annotated[str | None, Query(max_length=16, pattern=NO_NUL)] = None,
             limit: Annotated[int, Query(ge=1, le=200)] = 50,
             cursor: Annotated[str | None, Query(max_length=512)] = None,
             unread: bool = False,
@@ -103,25 +118,27 @@ def install_inbox_routes(app: FastAPI, store: NotificationStore, tokens: TokenVe
         items = await asyncio.to_thread(store.inbox, recipient, limit, role=recipient_role,
                                         before=before, unread_only=unread)
         next_cursor = encode_cursor(items[-1]) if len(items) == limit else None
-        return {"items": [{**i, "created_at": rfc3339(i["created_at"]),
-                           "read_at": rfc3339(i["read_at"])} for i in items],
-                "next_cursor": next_cursor}
+        return conditional_json(request, {
+            "items": [{**i, "created_at": rfc3339(i["created_at"]), "read_at": rfc3339(i["read_at"])}
+                      for i in items], "next_cursor": next_cursor})
 
-    @app.post("/v1/notifications/{notification_id}/read", status_code=204)
+    @app.post("/v1/notifications/{notification_id}/read", status_code=204, tags=["inbox"],
+              responses=MARK_ANSWERS)
     async def mark_read(notification_id: str, authorization: Annotated[str | None, Header()] = None):
         who = await caller(authorization)
         owner = None if who.role == "operator" else Recipient(who.role, who.id)
         if not await asyncio.to_thread(store.mark_read, notification_id, owner):
             raise Problem(404, "NOT_FOUND", "no such notification in your inbox")
 
-    @app.get("/v1/recipients/me")
-    async def my_profile(authorization: Annotated[str | None, Header()] = None):
+    @app.get("/v1/recipients/me", tags=["recipients"], responses=PROFILE_ANSWERS)
+    async def my_profile(request: Request, authorization: Annotated[str | None, Header()] = None):
         me = await party(authorization)
         profile = (await asyncio.to_thread(store.profiles, [me])).get(me)
-        return {"recipient_id": me.id, "recipient_role": me.role,
-                "email": profile and profile.email, "time_zone": profile and profile.time_zone}
+        return conditional_json(request, {"recipient_id": me.id, "recipient_role": me.role,
+                                          "email": profile and profile.email,
+                                          "time_zone": profile and profile.time_zone})
 
-    @app.put("/v1/recipients/me")
+    @app.put("/v1/recipients/me", tags=["recipients"], responses=SET_PROFILE_ANSWERS)
     async def set_my_profile(body: RecipientProfile,
                              authorization: Annotated[str | None, Header()] = None):
         """The caller's own profile, and only in the caller's role."""

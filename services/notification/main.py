@@ -30,6 +30,7 @@ from services.common.http import serve_unless_unsafe
 from services.common.local_mode import require_kafka_principal
 from services.common.token_settings import build_token_verifier
 from services.common.logging import configure_logging
+from services.common.openapi import install_openapi, operation_id
 from services.common.problems import install_problem_handlers
 from services.common.write_guard import guard_writes
 from services.notification.consumer import GROUP, NotifyConfig, register_dispute_consumer
@@ -90,7 +91,9 @@ def create_app(settings: NotificationSettings, run_consumers: bool = True) -> Fa
         await broker.start()
 
     kafka = BackgroundConnection("notification-consumer", connect, broker.stop)
-    app = FastAPI(title="Notification service", version="1", lifespan=lifespan)
+    app = FastAPI(title="Notification service", version="1", lifespan=lifespan,
+                  generate_unique_id_function=operation_id)
+    install_openapi(app)
     app.state.store, app.state.sender = store, sender
     install_problem_handlers(app)
     install_inbox_routes(app, store, tokens)

@@ -120,3 +120,25 @@ def test_an_opened_dispute_queues_one_email_per_party(app, notified):
     emails = EmailOutbox(app.state.store.engine).emails()
     assert sorted(e["to_address"] for e in emails) == [
         "B-1@example.invalid", "B-2@example.invalid", "S-1@example.invalid", "S-2@example.invalid"]
+
+
+def test_the_inbox_answers_304_to_the_etag_it_gave(api, notified):
+    first = api.get("/v1/notifications", headers=bearer("seller", "S-1"))
+    again = api.get("/v1/notifications", headers={**bearer("seller", "S-1"),
+                                                  "If-None-Match": first.headers["ETag"]})
+    assert (again.status_code, again.content) == (304, b"")
+
+
+def test_the_inbox_document_declares_its_errors_and_the_bearer_scheme(api):
+    document = api.get("/openapi.json").json()
+    listing = document["paths"]["/v1/notifications"]["get"]
+    assert listing["operationId"] == "list_notifications" and listing["security"] == [{"bearer": []}]
+    codes = listing["responses"]["403"]["content"]["application/problem+json"]["schema"]
+    assert codes["properties"]["code"]["enum"] == ["FORBIDDEN"]
+    assert "304" in listing["responses"]
+
+
+def test_an_email_address_holding_a_nul_character_is_refused(api):
+    response = api.put("/v1/recipients/me", json={"email": "a\u0000b@example.com"},
+                       headers=bearer("buyer", "B-1"))
+    assert response.status_code == 422

@@ -19,6 +19,7 @@ from services.common.health import (consumers_assigned, database_answers, instal
 from services.common.kafka import ensure_topics, kafka_broker
 from services.common.kafka_metrics import ConsumerLag, consumer_middlewares
 from services.common.metrics import instrument_http
+from services.common.openapi import install_openapi, operation_id
 from services.common.periodic import every
 from services.common.problems import install_problem_handlers
 from services.common.startup import BackgroundConnection
@@ -38,6 +39,15 @@ from services.dispute.entrypoints.kafka_subscribers import (GROUP, register_orde
 from services.dispute.settings import DisputeSettings
 
 log = structlog.get_logger("dispute")
+TAGS = [{"name": "disputes", "description": "opening and reading disputes and their items"},
+        {"name": "negotiation", "description": "offers, the claim, escalation, withdrawal"},
+        {"name": "fulfilment", "description": "returns and replacements"},
+        {"name": "review", "description": "the platform's evidence requests, decisions, appeals"},
+        {"name": "conversation", "description": "messages and feedback"},
+        {"name": "evidence", "description": "evidence files"},
+        {"name": "operations", "description": "the platform's plumbing, for operators"},
+        {"name": "sellers", "description": "every seller's public dispute record"},
+        {"name": "buyers", "description": "the buyer's own orders, as the pages show them"}]
 ROUTERS = (routes.router, ops.router, queries.router, timeline_routes.router, sellers.router,
            center.router, center.pages)
 
@@ -71,8 +81,10 @@ def create_app(settings: DisputeSettings, clock: Callable[[], datetime] = utc_no
     workers = settings.run_workers if run_workers is None else run_workers
     lag = ConsumerLag(settings.kafka_connection(), groups_of(GROUP), registry,
                       settings.consumer_lag_interval)
-    app = FastAPI(title="Dispute service", version="1",
+    app = FastAPI(title="Dispute service", version="1", openapi_tags=TAGS,
+                  generate_unique_id_function=operation_id,
                   lifespan=_lifespan(settings, parts, kafka, run_consumers, workers, lag))
+    install_openapi(app)
     _hold(app, parts, settings=settings, clock=clock, tokens=tokens, broker=broker,
           deadline_metrics=DeadlineMetrics(registry) if workers else None)
     install_problem_handlers(app)

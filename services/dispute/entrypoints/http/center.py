@@ -14,14 +14,16 @@ from pathlib import Path
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from services.common.auth import issue_token
+from services.common.conditional import conditional_json
 from services.common.problems import Problem
 from services.dispute.domain.eligibility import eligibility
 from services.dispute.entrypoints.http.deps import Caller, actor_of, require_role
+from services.dispute.entrypoints.http.responses import LIST
 from services.dispute.projections.dispute_index import live_index_table
 
 ASSETS = Path(__file__).resolve().parent / "center"
@@ -62,7 +64,7 @@ class SignedIn(BaseModel):
     expires_at: datetime
 
 
-@router.post("/local/sign-in", response_model=SignedIn, tags=["local"])
+@router.post("/local/sign-in", response_model=SignedIn, include_in_schema=False)
 async def local_sign_in(body: SignIn, request: Request) -> SignedIn:
     """Local mode only (PLATFORM_LOCAL_MODE=true, shared-secret tokens): a token for the
     principal picked on the sign-in page. Anywhere else tokens come from the identity provider
@@ -101,8 +103,8 @@ class MyOrder(BaseModel):
     items: list[ItemOnOrder]
 
 
-@router.get("/my/orders", response_model=list[MyOrder], tags=["buyers"])
-async def my_orders(caller: Caller, request: Request) -> list[MyOrder]:
+@router.get("/my/orders", response_model=list[MyOrder], responses=LIST, tags=["buyers"])
+async def my_orders(caller: Caller, request: Request) -> Response:
     """The buyer's orders (newest first), each item with its dispute or why none may be
     opened now (window closed, delivery not due yet, already disputed)."""
     require_role(caller, frozenset({"buyer"}))
@@ -110,12 +112,12 @@ async def my_orders(caller: Caller, request: Request) -> list[MyOrder]:
     orders = await asyncio.to_thread(state.orders.orders_of_buyer, caller.id)
     disputed = await asyncio.to_thread(_disputes_of, state.engine, caller.id)
     now, actor = state.clock(), actor_of(caller)
-    return [MyOrder(order_id=o.order_id, seller_id=o.seller_id, currency=o.currency,
+    return conditional_json(request, [MyOrder(order_id=o.order_id, seller_id=o.seller_id, currency=o.currency,
                     total_amount=o.total_amount, placed_at=o.placed_at,
                     promised_delivery_date=o.promised_delivery_date, delivered_at=o.delivered_at,
                     items=[_item(o, item_id, amount, disputed, actor, now, state.disputes.policy)
                            for item_id, amount in o.items.items()])
-            for o in orders]
+            for o in orders])
 
 
 def _item(order, item_id, amount, disputed, actor, now, policy) -> ItemOnOrder:

@@ -14,13 +14,15 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
+from services.common.conditional import conditional_json
 from services.common.problems import Problem
 from services.dispute.entrypoints.http.deps import Caller, dispute_to_read
+from services.dispute.entrypoints.http.responses import ITEM_READ, READ
 from services.dispute.entrypoints.http.views import (AppealView, DisputeView, EvidenceRequestView,
                                                     MessageView, OfferView, dispute_view,
                                                     readable_messages)
 
-router = APIRouter()
+router = APIRouter(tags=["disputes"])
 ON_DISPUTE = "/disputes/{dispute_id}"
 
 
@@ -35,9 +37,10 @@ def _one(items: Sequence, key: str, item_id: str, kind: str):
     raise Problem(404, "NOT_FOUND", f"this dispute has no {kind} {item_id}")
 
 
-@router.get(ON_DISPUTE + "/offers/{offer_id}", response_model=OfferView)
+@router.get(ON_DISPUTE + "/offers/{offer_id}", response_model=OfferView, responses=ITEM_READ)
 async def get_offer(dispute_id: UUID, offer_id: str, caller: Caller, request: Request):
-    return _one((await _view(request, dispute_id, caller)).offers, "offer_id", offer_id, "offer")
+    offers = (await _view(request, dispute_id, caller)).offers
+    return conditional_json(request, _one(offers, "offer_id", offer_id, "offer"))
 
 
 class MessagePage(BaseModel):
@@ -46,16 +49,17 @@ class MessagePage(BaseModel):
     next_cursor: str | None
 
 
-@router.get(ON_DISPUTE + "/messages", response_model=MessagePage)
+@router.get(ON_DISPUTE + "/messages", response_model=MessagePage, responses=READ)
 async def list_messages(dispute_id: UUID, caller: Caller, request: Request,
                         limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                        cursor: Annotated[str | None, Query(max_length=12)] = None):
+                        cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,12}$")] = None):
     """The messages this caller may read, oldest first; pass `next_cursor` back as `cursor`."""
     messages = readable_messages(await dispute_to_read(request, dispute_id, caller), caller)
     start = _position(cursor)
     end = start + limit
-    return MessagePage(items=messages[start:end], total=len(messages),
+    page = MessagePage(items=messages[start:end], total=len(messages),
                        next_cursor=str(end) if end < len(messages) else None)
+    return conditional_json(request, page)
 
 
 def _position(cursor: str | None) -> int:
@@ -66,19 +70,24 @@ def _position(cursor: str | None) -> int:
     return int(cursor)
 
 
-@router.get(ON_DISPUTE + "/messages/{message_id}", response_model=MessageView)
+@router.get(ON_DISPUTE + "/messages/{message_id}", response_model=MessageView,
+            responses=ITEM_READ)
 async def get_message(dispute_id: UUID, message_id: str, caller: Caller, request: Request):
     messages = readable_messages(await dispute_to_read(request, dispute_id, caller), caller)
-    return _one([MessageView(**m) for m in messages], "message_id", message_id, "message")
+    found = _one([MessageView(**m) for m in messages], "message_id", message_id, "message")
+    return conditional_json(request, found)
 
 
-@router.get(ON_DISPUTE + "/appeals/{appeal_id}", response_model=AppealView)
+@router.get(ON_DISPUTE + "/appeals/{appeal_id}", response_model=AppealView, responses=ITEM_READ)
 async def get_appeal(dispute_id: UUID, appeal_id: str, caller: Caller, request: Request):
-    return _one((await _view(request, dispute_id, caller)).appeals, "appeal_id", appeal_id, "appeal")
+    appeals = (await _view(request, dispute_id, caller)).appeals
+    return conditional_json(request, _one(appeals, "appeal_id", appeal_id, "appeal"))
 
 
-@router.get(ON_DISPUTE + "/evidence-requests/{request_id}", response_model=EvidenceRequestView)
+@router.get(ON_DISPUTE + "/evidence-requests/{request_id}", response_model=EvidenceRequestView,
+            responses=ITEM_READ)
 async def get_evidence_request(dispute_id: UUID, request_id: str, caller: Caller, request: Request):
     """Only the dispute's current request is kept in its view."""
     current = (await _view(request, dispute_id, caller)).evidence_request
-    return _one([current] if current else [], "request_id", request_id, "evidence request")
+    found = _one([current] if current else [], "request_id", request_id, "evidence request")
+    return conditional_json(request, found)

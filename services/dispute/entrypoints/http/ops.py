@@ -8,12 +8,14 @@ from datetime import datetime, timezone
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
+from services.common.conditional import conditional_json
 from services.common.problems import Problem
 from services.dispute.adapters.shards import shard_apps
 from services.dispute.entrypoints.http.deps import Caller
+from services.dispute.entrypoints.http.responses import LIST
 from services.dispute.relay.lag import measure_lag
 
-router = APIRouter(prefix="/v1/ops")
+router = APIRouter(prefix="/v1/ops", tags=["operations"])
 
 
 class ShardLagView(BaseModel):
@@ -45,9 +47,10 @@ def lag_of_every_shard(state, now: datetime) -> RelayLagView:
                         shards=shards)
 
 
-@router.get("/relay-lag", response_model=RelayLagView)
+@router.get("/relay-lag", response_model=RelayLagView, responses=LIST)
 async def relay_lag(caller: Caller, request: Request):
     """Events stored but not yet on Kafka, and how long the oldest of them has waited."""
     if caller.role != "operator":
         raise Problem(403, "FORBIDDEN", "only operators see the relay lag")
-    return await asyncio.to_thread(lag_of_every_shard, request.app.state, datetime.now(timezone.utc))
+    lag = await asyncio.to_thread(lag_of_every_shard, request.app.state, datetime.now(timezone.utc))
+    return conditional_json(request, lag)

@@ -15,13 +15,16 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import and_, func, or_, select
 
+from services.common.conditional import conditional_json
 from services.common.problems import Problem
+from services.dispute.entrypoints.http.responses import LIST
 from services.dispute.entrypoints.http.routes import Caller
+from services.dispute.entrypoints.http.schemas import NO_NUL
 from services.dispute.projections.dispute_index import live_index_table, utc
 
-router = APIRouter(prefix="/v1")
-OrderId = Annotated[str | None, Query(max_length=128)]  # as long as an order id may be
-PartyId = Annotated[str | None, Query(max_length=2048)]  # party ids are unbounded upstream
+router = APIRouter(prefix="/v1", tags=["disputes"])
+OrderId = Annotated[str | None, Query(max_length=128, pattern=NO_NUL)]  # as long as an order id may be
+PartyId = Annotated[str | None, Query(max_length=2048, pattern=NO_NUL)]  # party ids are unbounded upstream
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
 Status = Literal["AWAITING_SELLER_RESPONSE", "AWAITING_BUYER_RESPONSE", "AWAITING_RETURN_SHIPMENT",
                  "RETURN_IN_TRANSIT", "AWAITING_REPLACEMENT", "UNDER_REVIEW", "RESOLVED", "APPEALED",
@@ -54,7 +57,7 @@ class DisputePage(BaseModel):
     counts_by_status: dict[str, int] | None = None
 
 
-@router.get("/disputes", response_model=DisputePage)
+@router.get("/disputes", response_model=DisputePage, responses=LIST)
 async def list_disputes(
     caller: Caller, request: Request,
     status: Annotated[list[Status] | None, Query()] = None,
@@ -76,7 +79,8 @@ async def list_disputes(
         filters.append(table.c.next_deadline <= request.app.state.clock() + due_within)
     page = await asyncio.to_thread(_page, engine, table, filters, sort, limit, _decode(cursor))
     counts = (await asyncio.to_thread(_counts, engine, table, filters)) if caller.role == "operator" else None
-    return DisputePage(items=page[0], next_cursor=page[1], counts_by_status=counts)
+    return conditional_json(request, DisputePage(items=page[0], next_cursor=page[1],
+                                                 counts_by_status=counts))
 
 
 def _visible_to(table, caller, buyer_id, seller_id) -> list:

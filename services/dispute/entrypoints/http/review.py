@@ -10,17 +10,19 @@ from fastapi import APIRouter
 from services.dispute.application import commands
 from services.dispute.entrypoints.http.command_requests import Created, run_command
 from services.dispute.entrypoints.http.deps import OPERATOR, PARTIES, Call, CommandRoute
+from services.dispute.entrypoints.http.responses import COMMAND, creating
 from services.dispute.entrypoints.http.schemas import (Appeal, AnswerOffer, Decide, DecideAppeal,
                                                       RequestEvidence)
 from services.dispute.entrypoints.http.views import (AppealCreated, DisputeView,
                                                     EvidenceRequestCreated)
 
-router = APIRouter(route_class=CommandRoute)
+router = APIRouter(route_class=CommandRoute, tags=["review"])
 ON_DISPUTE = "/disputes/{dispute_id}"
 
 
 @router.post(ON_DISPUTE + "/evidence-requests", status_code=201,
-             response_model=EvidenceRequestCreated)
+             response_model=EvidenceRequestCreated,
+             responses=creating("evidence_request"))
 async def request_evidence(body: RequestEvidence, call: Call):
     request_id = str(uuid4())
     created = Created("evidence_request", "evidence-requests", request_id)
@@ -29,7 +31,8 @@ async def request_evidence(body: RequestEvidence, call: Call):
     return await run_command(call, command, roles=OPERATOR, body=body, created=created)
 
 
-@router.post(ON_DISPUTE + "/decision", response_model=DisputeView)
+@router.post(ON_DISPUTE + "/decision", response_model=DisputeView,
+             responses=COMMAND)
 async def decide(body: Decide, call: Call):
     command = commands.Decide(outcome=body.outcome, refund_amount=body.refund_amount,
                               currency=body.currency, return_required=body.return_required,
@@ -37,7 +40,8 @@ async def decide(body: Decide, call: Call):
     return await run_command(call, command, roles=OPERATOR, body=body)
 
 
-@router.post(ON_DISPUTE + "/appeals", status_code=201, response_model=AppealCreated)
+@router.post(ON_DISPUTE + "/appeals", status_code=201, response_model=AppealCreated,
+             responses=creating("appeal"))
 async def appeal(body: Appeal, call: Call):
     """The losing party appeals, citing evidence it uploaded after the resolution."""
     appeal_id = str(uuid4())
@@ -47,7 +51,8 @@ async def appeal(body: Appeal, call: Call):
     return await run_command(call, command, roles=PARTIES, body=body, created=created)
 
 
-@router.post(ON_DISPUTE + "/appeals/{appeal_id}/decision", response_model=DisputeView)
+@router.post(ON_DISPUTE + "/appeals/{appeal_id}/decision", response_model=DisputeView,
+             responses=COMMAND)
 async def decide_appeal(appeal_id: str, body: DecideAppeal, call: Call):
     command = commands.DecideAppeal(appeal_id=appeal_id, outcome=body.outcome,
                                     extra_refund=body.extra_refund, currency=body.currency,
@@ -55,7 +60,8 @@ async def decide_appeal(appeal_id: str, body: DecideAppeal, call: Call):
     return await run_command(call, command, roles=OPERATOR, body=body)
 
 
-@router.post(ON_DISPUTE + "/close", response_model=DisputeView)
+@router.post(ON_DISPUTE + "/close", response_model=DisputeView,
+             responses=COMMAND)
 async def close(call: Call, body: AnswerOffer | None = None):
     """Close a resolved dispute before its appeal window lapses."""
     return await run_command(call, commands.Close(), roles=OPERATOR, body=body)

@@ -8,8 +8,9 @@ from functools import partial
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Request
 
+from services.common.conditional import conditional_json
 from services.common.problems import Problem
 from services.dispute.application import commands
 from services.dispute.application.batch import Submission
@@ -23,6 +24,7 @@ from services.dispute.entrypoints.http.deps import (  # noqa: F401 (principal, c
 )
 from services.dispute.entrypoints.http.errors import to_problem
 from services.dispute.entrypoints.http.idempotency import fingerprint, key_claim, kept, written
+from services.dispute.entrypoints.http.responses import DISPUTE_READ, OPEN
 from services.dispute.entrypoints.http.schemas import DisputeView, OpenDispute, dispute_view
 from services.dispute.domain import DomainError
 
@@ -30,7 +32,8 @@ router = APIRouter(prefix="/v1")
 KeyHeader = Annotated[str | None, Header(min_length=1, max_length=255)]
 
 
-@router.post("/disputes", status_code=201, response_model=DisputeView)
+@router.post("/disputes", status_code=201, response_model=DisputeView, responses=OPEN,
+              tags=["disputes"])
 async def open_dispute(body: OpenDispute, caller: Caller, request: Request,
                        consistency: ReadYourWrites, idempotency_key: KeyHeader = None):
     require_role(caller, frozenset({"buyer"}))
@@ -57,11 +60,13 @@ async def open_dispute(body: OpenDispute, caller: Caller, request: Request,
     return response
 
 
-@router.get("/disputes/{dispute_id}", response_model=DisputeView)
-async def get_dispute(dispute_id: UUID, caller: Caller, request: Request, response: Response):
+@router.get("/disputes/{dispute_id}", response_model=DisputeView, responses=DISPUTE_READ,
+             tags=["disputes"])
+async def get_dispute(dispute_id: UUID, caller: Caller, request: Request):
+    """The ETag is the dispute's version: the tag a command's If-Match takes."""
     dispute = await dispute_to_read(request, dispute_id, caller)
-    response.headers["ETag"] = f'"{dispute.version}"'
-    return dispute_view(dispute, caller, request.app.state.settings.view_latest_messages)
+    view = dispute_view(dispute, caller, request.app.state.settings.view_latest_messages)
+    return conditional_json(request, view, etag=f'"{dispute.version}"')
 
 
 for _topic in (negotiation, fulfilment, review, conversation, evidence, items):

@@ -10,11 +10,13 @@ import asyncio
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
 
+from services.common.conditional import conditional_json
 from services.common.problems import Problem
 from services.dispute.entrypoints.http.deps import Caller
+from services.dispute.entrypoints.http.responses import LIST
 from services.dispute.projections.seller_record import read_facts, seller_record
 from services.dispute.projections.timeline import utc
 
@@ -40,14 +42,14 @@ class SellerRecordView(BaseModel):
 
 
 @router.get("/sellers/{seller_id}/dispute-record", response_model=SellerRecordView,
-            tags=["sellers"])
+            responses=LIST, tags=["sellers"])
 async def dispute_record(
     seller_id: Annotated[str, Path(max_length=2048)], caller: Caller, request: Request,
     window: Annotated[timedelta, Query(description="ISO 8601 duration, from P1D to P3650D")]
     = timedelta(days=90),
     as_of: Annotated[datetime | None, Query(description="the record as it stood then "
                                                         "(default: now)")] = None,
-) -> SellerRecordView:
+) -> Response:
     """Disputes per order, outcome shares, timeouts, time to resolution, escalations and
     buyers' ratings of the seller's disputes opened in the window ending at `as_of`."""
     if not SHORTEST <= window <= LONGEST:
@@ -58,4 +60,4 @@ async def dispute_record(
     facts = await asyncio.to_thread(read_facts, state.engine, seller_id, since, until)
     orders = await asyncio.to_thread(state.orders.orders_placed, seller_id, since, until)
     record = seller_record(seller_id, facts, orders, until, window)
-    return SellerRecordView(**vars(record))
+    return conditional_json(request, SellerRecordView(**vars(record)))

@@ -15,11 +15,16 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime, BaseModel
 
+from services.common.conditional import conditional_json
 from services.common.problems import Problem
 from services.dispute.entrypoints.http.deps import Caller, dispute_to_read
+from services.dispute.entrypoints.http.responses import READ
 from services.dispute.projections.timeline import read_timeline, utc
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", tags=["disputes"])
+# A cursor is a dispute version, an INTEGER column: nine digits stay inside it (PostgreSQL
+# answered a longer one with "integer out of range", a 500, found by schemathesis).
+VERSION = r"^[0-9]{1,9}$"
 
 
 class ActorView(BaseModel):
@@ -44,11 +49,11 @@ class Timeline(BaseModel):
     next_cursor: str | None = None
 
 
-@router.get("/disputes/{dispute_id}/timeline", response_model=Timeline)
+@router.get("/disputes/{dispute_id}/timeline", response_model=Timeline, responses=READ)
 async def get_timeline(dispute_id: UUID, caller: Caller, request: Request,
                        as_of: AwareDatetime | None = None,
                        limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                       cursor: Annotated[str | None, Query(max_length=12)] = None):
+                       cursor: Annotated[str | None, Query(pattern=VERSION)] = None):
     """Entries in order (oldest first); `as_of` (RFC 3339) keeps those recorded at or before it."""
     state = request.app.state
     await dispute_to_read(request, dispute_id, caller)
@@ -60,8 +65,9 @@ async def get_timeline(dispute_id: UUID, caller: Caller, request: Request,
                                       after_version=_after(cursor), limit=limit + 1)
     more = len(entries) > limit
     entries = entries[:limit]
-    return Timeline(dispute_id=dispute_id, as_of=as_of, entries=entries,
-                    next_cursor=str(entries[-1]["version"]) if more else None)
+    timeline = Timeline(dispute_id=dispute_id, as_of=as_of, entries=entries,
+                        next_cursor=str(entries[-1]["version"]) if more else None)
+    return conditional_json(request, timeline)
 
 
 def _after(cursor: str | None) -> int:
