@@ -146,6 +146,8 @@ HEADER_MEANINGS = {
     "schema-version": "the payload's schema version, a number",
     "correlation-id": "the request or message that caused this event, carried end to end",
     "content-type": "application/json: the value is the JSON of the message",
+    "event-id": "the refund event's id (consumers de-duplicate on it)",
+    "dispute-id": "the dispute the refund is for (also the record's key)",
     "ce_specversion": "CloudEvents 1.0 Kafka binding (binary mode): spec version",
     "ce_id": "CloudEvents id: the event id", "ce_source": "CloudEvents source",
     "ce_type": "CloudEvents type: com.dispute-platform.<event type>",
@@ -163,7 +165,8 @@ def _header_names() -> dict[str, list[str]]:
                                            correlation_id="c")
     names = {DISPUTES_EVENTS: [name for name, _ in sample.kafka_headers()]}
     if refunds := _refund_event():
-        issued = _union_members(refunds)[0].model_construct(correlation_id="c")
+        issued = _union_members(refunds)[0].model_construct(correlation_id="c", event_id=uuid4(),
+                                                            dispute_id=uuid4())
         names[REFUNDS_EVENTS] = [name for name, _ in issued.kafka_headers()]
     return names
 
