@@ -1,12 +1,14 @@
 """Audit tools over the event store: replay one dispute, export (verify: verify.py).
 
 They read the store through the recorder in batches (by notification id, or one
-dispute's stream), so memory stays flat however long the history is.
+dispute's stream), so memory stays flat however long the history is. Export decodes each
+stored event once and has pydantic write the envelope's JSON itself (no dict in between).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any, Callable, Iterator, TextIO
 from uuid import UUID
@@ -15,7 +17,11 @@ from services.dispute.projections.timeline import entry_view, jsonable, timeline
 from services.dispute.adapters.translation import is_public, to_envelope
 
 Progress = Callable[[int, int], None]
-BATCH = 1000
+BATCH = 5000  # rows per read: fewer round trips; ~5 MB of stored events at a time
+PROGRESS_EVERY = 1000
+# pydantic's JSON equals json.dumps' (compact) for text of printable ASCII only: json.dumps
+# escapes the rest (non-ASCII, DEL), pydantic writes it as UTF-8
+_SAME_IN_BOTH = re.compile(r"[\x20-\x7e]*")
 
 
 def notifications(recorder, start: int = 0, batch: int = BATCH) -> Iterator[Any]:
@@ -61,24 +67,40 @@ def export(app, out: TextIO, since: datetime | None = None, until: datetime | No
     """JSON Lines, one stored event a line, with its public envelope (null when internal)."""
     rows = (app.recorder.select_events(dispute_id) if dispute_id else notifications(app.recorder))
     total, written, n = head(app.recorder), 0, 0
+    since, until = since and utc(since), until and utc(until)
     for n, stored in enumerate(rows, 1):
         event, meta = app.mapper.to_domain_event_with_meta(stored)
         at = utc(getattr(event, "at", None) or event.timestamp)
-        if (since is None or at >= utc(since)) and (until is None or at <= utc(until)):
-            out.write(json.dumps(export_line(stored, event, meta, at), separators=(",", ":")) + "\n")
+        if (since is None or at >= since) and (until is None or at <= until):
+            out.write(export_text(stored, event, meta, at) + "\n")
             written += 1
-        if progress and n % BATCH == 0:
+        if progress and n % PROGRESS_EVERY == 0:
             progress(n, total)
     if progress:
         progress(n, n if dispute_id else total)
     return written
 
 
-def export_line(stored, event, meta: dict, at: datetime) -> dict:
-    return {"notification_id": getattr(stored, "id", None), "dispute_id": str(stored.originator_id),
+def export_text(stored, event, meta: dict, at: datetime) -> str:
+    """`export_line` as compact JSON, the same text as json.dumps of it."""
+    line = export_line(stored, event, meta, at, with_envelope=False)
+    envelope = to_envelope(event, meta) if is_public(event) else None
+    if envelope is None:
+        text = "null"
+    else:
+        text = envelope.model_dump_json()
+        if not _SAME_IN_BOTH.fullmatch(text):
+            text = json.dumps(envelope.model_dump(mode="json"), separators=(",", ":"))
+    return json.dumps(line, separators=(",", ":"))[:-1] + ',"envelope":' + text + "}"
+
+
+def export_line(stored, event, meta: dict, at: datetime, with_envelope: bool = True) -> dict:
+    line = {"notification_id": getattr(stored, "id", None), "dispute_id": str(stored.originator_id),
             "version": stored.originator_version, "topic": stored.topic,
-            "occurred_at": jsonable(at), "hash": meta.get("hash"), "key_id": meta.get("key_id"),
-            "envelope": _envelope(event, meta)}
+            "occurred_at": jsonable(at), "hash": meta.get("hash"), "key_id": meta.get("key_id")}
+    if with_envelope:
+        line["envelope"] = _envelope(event, meta)
+    return line
 
 
 def _envelope(event, meta: dict) -> dict | None:
