@@ -55,7 +55,15 @@ def live_timeline_table(engine: Engine) -> Table:
     return _live_tables[name]
 
 
+_AS_THEY_ARE = {str, int, bool, float, type(None)}
+
+
 def jsonable(value: Any) -> Any:
+    kind = type(value)
+    if kind in _AS_THEY_ARE:  # the most of any event: answered before the isinstance checks
+        return value
+    if kind is dict:
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, Decimal | UUID):
         return str(value)
     if isinstance(value, datetime):
