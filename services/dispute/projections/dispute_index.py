@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from datetime import datetime, timezone
+from threading import Lock
 from typing import Any, Sequence
 from uuid import UUID
 
@@ -88,6 +89,7 @@ class DisputeIndexProjection(TrackedProjection):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._kept: OrderedDict[UUID, Any] = OrderedDict()
+        self._keeping = Lock()  # batches of several shards may be prepared in parallel threads
 
     def define_table(self, table_name: str, meta: MetaData) -> Table:
         return index_table(table_name, meta)
@@ -103,7 +105,8 @@ class DisputeIndexProjection(TrackedProjection):
 
     def _advanced(self, dispute_id: UUID, stored: Sequence[Any]) -> Any:
         """The dispute at the newest version among `stored` (its events in this batch, in order)."""
-        kept = self._kept.pop(dispute_id, None)
+        with self._keeping:
+            kept = self._kept.pop(dispute_id, None)
         first, newest = stored[0].originator_version, max(s.originator_version for s in stored)
         from_version = 0 if kept is None else kept.version
         contiguous = all(s.originator_version == from_version + n for n, s in enumerate(stored, 1))
@@ -114,9 +117,10 @@ class DisputeIndexProjection(TrackedProjection):
                 # isinstance check against a runtime Protocol (a third of the time)
         else:
             dispute = self.app.repository.get(dispute_id, version=newest)
-        self._kept[dispute_id] = dispute
-        while len(self._kept) > self.KEPT_DISPUTES:
-            self._kept.popitem(last=False)
+        with self._keeping:
+            self._kept[dispute_id] = dispute
+            while len(self._kept) > self.KEPT_DISPUTES:
+                self._kept.popitem(last=False)
         return dispute
 
 

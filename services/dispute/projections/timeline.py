@@ -12,6 +12,7 @@ from collections import OrderedDict
 from dataclasses import asdict, is_dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
+from threading import Lock
 from typing import Any, Iterable, Iterator, Mapping
 from uuid import UUID
 
@@ -123,6 +124,7 @@ class TimelineProjection(TrackedProjection):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._currencies: OrderedDict[str, str] = OrderedDict()
+        self._keeping = Lock()  # batches of several shards may be written in parallel threads
 
     def define_table(self, table_name: str, meta: MetaData) -> Table:
         return timeline_table(table_name, meta)
@@ -143,8 +145,11 @@ class TimelineProjection(TrackedProjection):
             dispute_id = str(event.originator_id)
             if event.originator_version == 1:
                 known[dispute_id] = event.currency
-            elif dispute_id not in known and dispute_id in self._currencies:
-                known[dispute_id] = self._currencies[dispute_id]
+            elif dispute_id not in known:
+                with self._keeping:
+                    kept = self._currencies.get(dispute_id)
+                if kept is not None:
+                    known[dispute_id] = kept
         missing = {str(e.originator_id) for e in events} - known.keys()
         for chunk in _chunks(sorted(missing), 500):
             for dispute_id, details in conn.execute(select(table.c.dispute_id, table.c.details).where(
@@ -154,13 +159,14 @@ class TimelineProjection(TrackedProjection):
         return {dispute_id: known.get(dispute_id, "") for dispute_id in known.keys() | missing}
 
     def _keep(self, currencies: dict[str, str]) -> None:
-        for dispute_id, currency in currencies.items():
-            if not currency:  # no opening row found: ask again next time
-                continue
-            self._currencies.pop(dispute_id, None)
-            self._currencies[dispute_id] = currency
-        while len(self._currencies) > self.KEPT_CURRENCIES:
-            self._currencies.popitem(last=False)
+        with self._keeping:
+            for dispute_id, currency in currencies.items():
+                if not currency:  # no opening row found: ask again next time
+                    continue
+                self._currencies.pop(dispute_id, None)
+                self._currencies[dispute_id] = currency
+            while len(self._currencies) > self.KEPT_CURRENCIES:
+                self._currencies.popitem(last=False)
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
