@@ -8,7 +8,6 @@ stored event once and has pydantic write the envelope's JSON itself (no dict in 
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime
 from typing import Any, Callable, Iterator, TextIO
 from uuid import UUID
@@ -19,9 +18,6 @@ from services.dispute.adapters.translation import is_public, to_envelope
 Progress = Callable[[int, int], None]
 BATCH = 5000  # rows per read: fewer round trips; ~5 MB of stored events at a time
 PROGRESS_EVERY = 1000
-# pydantic's JSON equals json.dumps' (compact) for text of printable ASCII only: json.dumps
-# escapes the rest (non-ASCII, DEL), pydantic writes it as UTF-8
-_SAME_IN_BOTH = re.compile(r"[\x20-\x7e]*")
 
 
 def notifications(recorder, start: int = 0, batch: int = BATCH) -> Iterator[Any]:
@@ -89,7 +85,9 @@ def export_text(stored, event, meta: dict, at: datetime) -> str:
         text = "null"
     else:
         text = envelope.model_dump_json()
-        if not _SAME_IN_BOTH.fullmatch(text):
+        # the same text as json.dumps' unless it holds what json.dumps escapes and pydantic
+        # writes as it is: non-ASCII and DEL (both escape the control characters alike)
+        if not text.isascii() or "\x7f" in text:
             text = json.dumps(envelope.model_dump(mode="json"), separators=(",", ":"))
     return json.dumps(line, separators=(",", ":"))[:-1] + ',"envelope":' + text + "}"
 
