@@ -14,9 +14,10 @@ from its first event to its last.
 
 Each step runs as the real CLI in its own process (`python -m services.dispute.entrypoints.cli
 projections rebuild NAME` / `audit export -o /dev/null` / `audit verify --checkpoints none`),
-and its peak RSS is that process's own high-water mark (VmHWM, written by the child at exit). Its rate is the CLI's own
-figure (the rebuild's "N events in Xs", the progress line's final ev/s), so Python start-up is
-left out. The baseline is a raw scan of the same table in the same run: a psycopg server-side
+and its peak RSS is that process's own high-water mark (VmHWM, written by the child at exit).
+Its rate is the CLI's own figure (the rebuild's "N events in Xs", the progress line's final
+ev/s), so Python start-up is left out; beside it, events per CPU second of the process (its
+CPU less a start-up's), which a busy shared machine changes far less than the wall. The baseline is a raw scan of the same table in the same run: a psycopg server-side
 cursor reading every row. "Flat memory" is the peak RSS at the larger size against the one at
 the smaller (the store grows in place between the two).
 
