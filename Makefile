@@ -8,7 +8,7 @@ ROLE ?= buyer
 SUB ?= B-1
 
 
-.PHONY: system-run system-test install kafka-jars check run test test-fast token order mails demo contracts asyncapi bench bench-export clean
+.PHONY: system-run system-test install kafka-jars check run test test-fast token order mails demo contracts asyncapi bench bench-replay bench-export clean
 
 system-run:  ## Debian packages make run needs (Java, Maven, python3-venv), installed when missing
 	@bash tools/ensure_packages.sh run
@@ -61,8 +61,10 @@ asyncapi: install  ## AsyncAPI document of every service into docs/asyncapi/ (a 
 bench: kafka-jars  ## write-path throughput beside raw PostgreSQL and Kafka rates, same run (a few minutes)
 	$(PY) -m benchmarks.throughput
 
-bench-export: install  ## peak memory of `disputectl audit export` at 100k vs 1M events (minutes; not in make test)
-	$(PY) -m benchmarks.export_memory
+bench-replay: install  ## projection rebuild, audit export and verify over 100k then 1M stored events: events/s beside a raw scan, peak RSS (own durable PostgreSQL; ~30 min; QUICK=1: 10k/50k)
+	$(PY) -m benchmarks.replay $(if $(QUICK),--quick) --json bench/replay.json
+
+bench-export: bench-replay  ## the export's peak memory at 100k vs 1M events: now part of bench-replay
 
 clean:
 	rm -rf .run var .pytest_cache

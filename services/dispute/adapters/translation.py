@@ -16,7 +16,9 @@ What stays internal, and why:
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
+from uuid import UUID
 
 from contracts import disputes as public
 from contracts.envelope import ActorRef, EventEnvelope, event_id_for
@@ -109,11 +111,18 @@ def to_envelope(domain_event: Any, meta: dict[str, Any]) -> EventEnvelope:
         dispute_id=dispute_id,
         dispute_version=version,
         occurred_at=getattr(domain_event, "at", None) or domain_event.timestamp,
-        correlation_id=meta.get("correlation_id") or str(event_id_for(dispute_id, 1)),
+        correlation_id=meta.get("correlation_id") or _opening_event_id(dispute_id),
         causation_id=meta.get("causation_id"),
         actor=ActorRef(**domain_event.actor),
         payload=to_payload(domain_event).model_dump(mode="json"),
     )
+
+
+@lru_cache(maxsize=4096)
+def _opening_event_id(dispute_id: UUID) -> str:
+    """The correlation id of an event stored without one: its dispute's first event id (a
+    uuid5, cached: the relay and the export ask it for every such event of a dispute)."""
+    return str(event_id_for(dispute_id, 1))
 
 
 def to_payload(domain_event: Any) -> public.DisputePayload:

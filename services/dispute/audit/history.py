@@ -3,6 +3,8 @@
 They read the store through the recorder in batches (by notification id, or one
 dispute's stream), so memory stays flat however long the history is. A sharded store is read
 shard after shard (notification ids are those of each shard's own log; each line says which).
+Export decodes each stored event once and has pydantic write the envelope's JSON itself (no
+dict in between).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from services.dispute.projections.timeline import entry_view, jsonable, timeline
 from services.dispute.adapters.translation import is_public, to_envelope
 
 Progress = Callable[[int, int], None]
-BATCH = 1000
+BATCH = 5000  # rows per read: fewer round trips; ~5 MB of stored events at a time
+PROGRESS_EVERY = 1000
 
 
 def notifications(recorder, start: int = 0, batch: int = BATCH) -> Iterator[Any]:
@@ -66,6 +69,7 @@ def export(app, out: TextIO, since: datetime | None = None, until: datetime | No
     shards = shard_apps(app)
     chosen = [shard_index(dispute_id, len(shards))] if dispute_id else list(range(len(shards)))
     total, written, n = sum(head(shards[i].recorder) for i in chosen), 0, 0
+    since, until = since and utc(since), until and utc(until)
     for shard in chosen:
         source = shards[shard]
         rows = source.recorder.select_events(dispute_id) if dispute_id else notifications(source.recorder)
@@ -73,23 +77,40 @@ def export(app, out: TextIO, since: datetime | None = None, until: datetime | No
             n += 1
             event, meta = source.mapper.to_domain_event_with_meta(stored)
             at = utc(getattr(event, "at", None) or event.timestamp)
-            if (since is None or at >= utc(since)) and (until is None or at <= utc(until)):
-                line = export_line(stored, event, meta, at, shard)
-                out.write(json.dumps(line, separators=(",", ":")) + "\n")
+            if (since is None or at >= since) and (until is None or at <= until):
+                out.write(export_text(stored, event, meta, at, shard) + "\n")
                 written += 1
-            if progress and n % BATCH == 0:
+            if progress and n % PROGRESS_EVERY == 0:
                 progress(n, total)
     if progress:
         progress(n, n if dispute_id else total)
     return written
 
 
-def export_line(stored, event, meta: dict, at: datetime, shard: int = 0) -> dict:
-    return {"shard": shard, "notification_id": getattr(stored, "id", None),
+def export_text(stored, event, meta: dict, at: datetime, shard: int = 0) -> str:
+    """`export_line` as compact JSON, the same text as json.dumps of it."""
+    line = export_line(stored, event, meta, at, shard, with_envelope=False)
+    envelope = to_envelope(event, meta) if is_public(event) else None
+    if envelope is None:
+        text = "null"
+    else:
+        text = envelope.model_dump_json()
+        # the same text as json.dumps' unless it holds what json.dumps escapes and pydantic
+        # writes as it is: non-ASCII and DEL (both escape the control characters alike)
+        if not text.isascii() or "\x7f" in text:
+            text = json.dumps(envelope.model_dump(mode="json"), separators=(",", ":"))
+    return json.dumps(line, separators=(",", ":"))[:-1] + ',"envelope":' + text + "}"
+
+
+def export_line(stored, event, meta: dict, at: datetime, shard: int = 0,
+                with_envelope: bool = True) -> dict:
+    line = {"shard": shard, "notification_id": getattr(stored, "id", None),
             "dispute_id": str(stored.originator_id),
             "version": stored.originator_version, "topic": stored.topic,
-            "occurred_at": jsonable(at), "hash": meta.get("hash"), "key_id": meta.get("key_id"),
-            "envelope": _envelope(event, meta)}
+            "occurred_at": jsonable(at), "hash": meta.get("hash"), "key_id": meta.get("key_id")}
+    if with_envelope:
+        line["envelope"] = _envelope(event, meta)
+    return line
 
 
 def _envelope(event, meta: dict) -> dict | None:

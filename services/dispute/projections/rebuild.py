@@ -52,7 +52,7 @@ def projection_named(name: str) -> type[TrackedProjection]:
 
 
 def rebuild(kind: type[TrackedProjection], app, engine: Engine, progress: Progress | None = None,
-            grace_seconds: float = 2.0, batch_size: int = 1000) -> Rebuilt:
+            grace_seconds: float = 2.0, batch_size: int = 5000) -> Rebuilt:
     started = time.monotonic()
     with engine.connect() as conn:
         old = live_version(conn, kind.name)

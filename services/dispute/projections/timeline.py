@@ -8,19 +8,21 @@ generation, so `disputectl projections rebuild timeline` can rebuild it from the
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from dataclasses import asdict, is_dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from threading import Lock
+from typing import Any, Iterable, Iterator, Mapping
 from uuid import UUID
 
-from sqlalchemy import (JSON, Column, Engine, Integer, MetaData, String, Table, Text,
-                        insert, select)
+from sqlalchemy import JSON, Column, Engine, Integer, MetaData, String, Table, Text, select
 
 from services.common.database import UtcDateTime
 
 from services.dispute.projections.tracked import TrackedProjection, live_version, physical_name
 from services.dispute.projections.timeline_text import summarise
+from services.dispute.projections.upserts import insert_missing
 
 TIMELINE = "timeline_entries"
 PLATFORM_ONLY, PARTIES = "PLATFORM_ONLY", "PARTIES"
@@ -54,7 +56,15 @@ def live_timeline_table(engine: Engine) -> Table:
     return _live_tables[name]
 
 
+_AS_THEY_ARE = {str, int, bool, float, type(None)}
+
+
 def jsonable(value: Any) -> Any:
+    kind = type(value)
+    if kind in _AS_THEY_ARE:  # the most of any event: answered before the isinstance checks
+        return value
+    if kind is dict:
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, Decimal | UUID):
         return str(value)
     if isinstance(value, datetime):
@@ -107,6 +117,14 @@ def entry_view(row: Mapping[Any, Any]) -> dict:
 
 class TimelineProjection(TrackedProjection):
     name = TIMELINE
+    KEPT_CURRENCIES = 20_000
+    """Dispute currencies kept between batches (they never change after the opening), so a
+    batch reads the opening row only of disputes it has not seen lately."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._currencies: OrderedDict[str, str] = OrderedDict()
+        self._keeping = Lock()  # batches of several shards may be written in parallel threads
 
     def define_table(self, table_name: str, meta: MetaData) -> Table:
         return timeline_table(table_name, meta)
@@ -115,25 +133,45 @@ class TimelineProjection(TrackedProjection):
         return [shard.mapper.to_domain_event(n) for n in notifications]
 
     def write(self, conn, table: Table, events: list[Any]) -> None:
-        currencies: dict[UUID, str] = {}
-        for event in events:
-            currency = self._currency(conn, table, event, currencies)
-            row = timeline_entry(event, currency)
-            exists = conn.execute(select(table.c.version).where(
-                table.c.dispute_id == row["dispute_id"], table.c.version == row["version"])).first()
-            if exists is None:
-                conn.execute(insert(table).values(**row))
+        currencies = self._currencies_of(conn, table, events)
+        insert_missing(conn, table, [timeline_entry(event, currencies[str(event.originator_id)])
+                                     for event in events])
+        self._keep(currencies)
 
-    def _currency(self, conn, table: Table, event: Any, known: dict[UUID, str]) -> str:
-        dispute_id = event.originator_id
-        if event.originator_version == 1:
-            known[dispute_id] = event.currency
-        if dispute_id not in known:
-            details = conn.execute(select(table.c.details).where(
-                table.c.dispute_id == str(dispute_id), table.c.version == 1)).scalar()
-            details = json.loads(details) if isinstance(details, str) else (details or {})
-            known[dispute_id] = details.get("currency", "")
-        return known[dispute_id]
+    def _currencies_of(self, conn, table: Table, events: list[Any]) -> dict[str, str]:
+        """Each dispute's currency: from its opening in this batch, kept, or its stored first row."""
+        known: dict[str, str] = {}
+        for event in events:
+            dispute_id = str(event.originator_id)
+            if event.originator_version == 1:
+                known[dispute_id] = event.currency
+            elif dispute_id not in known:
+                with self._keeping:
+                    kept = self._currencies.get(dispute_id)
+                if kept is not None:
+                    known[dispute_id] = kept
+        missing = {str(e.originator_id) for e in events} - known.keys()
+        for chunk in _chunks(sorted(missing), 500):
+            for dispute_id, details in conn.execute(select(table.c.dispute_id, table.c.details).where(
+                    table.c.dispute_id.in_(chunk), table.c.version == 1)):
+                details = json.loads(details) if isinstance(details, str) else (details or {})
+                known[dispute_id] = details.get("currency", "")
+        return {dispute_id: known.get(dispute_id, "") for dispute_id in known.keys() | missing}
+
+    def _keep(self, currencies: dict[str, str]) -> None:
+        with self._keeping:
+            for dispute_id, currency in currencies.items():
+                if not currency:  # no opening row found: ask again next time
+                    continue
+                self._currencies.pop(dispute_id, None)
+                self._currencies[dispute_id] = currency
+            while len(self._currencies) > self.KEPT_CURRENCIES:
+                self._currencies.popitem(last=False)
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 def read_timeline(engine: Engine, dispute_id: UUID, as_of: datetime | None,

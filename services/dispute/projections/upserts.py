@@ -1,0 +1,64 @@
+"""A batch of projection rows in one statement instead of a read and a write per row: on a
+rebuild of a million events the round trips were nearly all of the time.
+
+On PostgreSQL the rows are COPY'd into a temporary table shaped like the target (dropped at
+commit), then moved with one `INSERT ... SELECT ... ON CONFLICT`: COPY costs a fraction of a
+parameterised insert per row. On SQLite (tests, a laptop) one executemany of the same
+`INSERT ... ON CONFLICT`. Values go through each column type's own bind processing either way
+(UTC datetimes, JSON text), so the stored rows are the ones SQLAlchemy would have written.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import sqlite
+
+
+def upsert_newer(conn, table: Table, rows: Sequence[dict], key: str, version: str = "version") -> None:
+    """Insert each row, or replace the stored one unless the stored one is newer."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        q = conn.dialect.identifier_preparer.quote
+        changed = ", ".join(f"{q(c.name)} = EXCLUDED.{q(c.name)}" for c in table.columns if c.name != key)
+        _copied_then_inserted(conn, table, rows, f"ON CONFLICT ({q(key)}) DO UPDATE SET {changed} "
+                                                 f"WHERE {q(table.name)}.{q(version)} <= EXCLUDED.{q(version)}")
+        return
+    statement = sqlite.insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=[key],
+        set_={c.name: statement.excluded[c.name] for c in table.columns if c.name != key},
+        where=table.c[version] <= statement.excluded[version])
+    conn.execute(statement, list(rows))
+
+
+def insert_missing(conn, table: Table, rows: Sequence[dict]) -> None:
+    """Insert each row whose primary key is not stored yet; keep the stored ones as they are."""
+    if not rows:
+        return
+    keys = [c.name for c in table.primary_key.columns]
+    if conn.dialect.name == "postgresql":
+        q = conn.dialect.identifier_preparer.quote
+        _copied_then_inserted(conn, table, rows, f"ON CONFLICT ({', '.join(map(q, keys))}) DO NOTHING")
+        return
+    conn.execute(sqlite.insert(table).on_conflict_do_nothing(index_elements=keys), list(rows))
+
+
+def _copied_then_inserted(conn, table: Table, rows: Sequence[dict], on_conflict: str) -> None:
+    q = conn.dialect.identifier_preparer.quote
+    stage, columns = q(f"stage_{table.name}"), [c.name for c in table.columns]
+    names = ", ".join(map(q, columns))
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {stage} (LIKE {q(table.name)}) ON COMMIT DROP")
+    processors = [c.type.bind_processor(conn.dialect) for c in table.columns]
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor, cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([_bound(p, row[name]) for p, name in zip(processors, columns)])
+    conn.exec_driver_sql(f"INSERT INTO {q(table.name)} ({names}) SELECT {names} FROM {stage} {on_conflict}")
+    conn.exec_driver_sql(f"DROP TABLE {stage}")  # a second batch in the same transaction stages again
+
+
+def _bound(processor: Any, value: Any) -> Any:
+    return value if processor is None else processor(value)
