@@ -14,7 +14,8 @@ from services.common.database import sqlalchemy_engine
 from services.dispute.bootstrap import build_application
 from services.dispute.domain import Actor, Role
 from services.dispute.projections import dispute_index
-from services.dispute.projections.dispute_index import DisputeIndexProjection, live_index_table
+from services.dispute.projections.dispute_index import (DisputeIndexProjection, index_row,
+                                                       live_index_table)
 from services.dispute.projections.timeline import TimelineProjection
 from services.dispute.projections.tracked import PositionMoved
 from services.dispute.settings import DisputeSettings
@@ -76,52 +77,37 @@ def orders_in_descending_dispute_ids(settings: DisputeSettings) -> tuple[int, in
     return (0, 1) if first > second else (1, 0)
 
 
-def test_a_stale_runner_and_a_current_one_never_deadlock_on_the_index(pg_url, monkeypatch):
-    """The stale runner read its batch (disputes in the order hi, lo) before the current one
-    projected it and then went on with newer events (lo, hi): both update both rows at once."""
+def test_a_stale_runner_and_a_current_one_never_deadlock_on_the_index(pg_url):
+    """Two runners project overlapping batches whose disputes come in opposite orders, again
+    and again at the same moment: each statement locks its rows in dispute-id order, so neither
+    ever waits for the other crosswise (PostgreSQL would abort one with a deadlock)."""
     settings = DisputeSettings(database_url=pg_url)
     app, engine = build_application(settings), sqlalchemy_engine(pg_url)
-    current = DisputeIndexProjection(app, engine)
-    current.create_tables()
+    runners = [DisputeIndexProjection(app, engine) for _ in range(2)]
+    runners[0].create_tables()
     hi, lo = (open_with_offer(app, n) for n in orders_in_descending_dispute_ids(settings))
-    pool = ThreadPoolExecutor(1, thread_name_prefix="current-runner")
-    holding_first_row = hold_after_first_row_in(monkeypatch, "current-runner", engine)
+    runners[0].catch_up()
+    table = live_index_table(engine)
+    with engine.begin() as conn:  # each row update takes a while: the runners interleave
+        conn.exec_driver_sql("CREATE FUNCTION slow_row() RETURNS trigger AS $$ BEGIN "
+                             "PERFORM pg_sleep(0.2); RETURN NEW; END $$ LANGUAGE plpgsql")
+        conn.exec_driver_sql(f"CREATE TRIGGER slow_rows BEFORE UPDATE ON {table.name} "
+                             "FOR EACH ROW EXECUTE FUNCTION slow_row()")
+    start = threading.Barrier(2)
 
-    class Stale(DisputeIndexProjection):
-        def prepare(self, notifications):
-            rows = super().prepare(notifications)
-            current.catch_up_once()
-            for dispute_id in (lo, hi):
-                post_message(app, dispute_id)
-            self.newer = pool.submit(current.catch_up_once)
-            holding_first_row.wait(30)
-            return rows
+    def write(runner, order, round_):
+        rows = [index_row(app.repository.get(d)) for d in order]
+        start.wait(10)
+        with engine.begin() as conn:
+            runner.write(conn, table, rows)
+        return round_
 
-    stale = Stale(app, engine)
-    with pool:
-        with pytest.raises(PositionMoved):
-            stale.catch_up_once()
-        assert stale.newer.result() == 2
-    with engine.connect() as conn:
-        versions = dict(conn.execute(select(live_index_table(engine).c.dispute_id,
-                                            live_index_table(engine).c.version)).all())
-    assert versions == {str(hi): 4, str(lo): 4}
+    with ThreadPoolExecutor(2) as pool:
+        for round_ in range(3):
+            done = [pool.submit(write, runners[0], (hi, lo), round_),
+                    pool.submit(write, runners[1], (lo, hi), round_)]
+            assert [f.result(timeout=30) for f in done] == [round_, round_]
     engine.dispose()
-
-
-def hold_after_first_row_in(monkeypatch, thread_prefix: str, engine) -> threading.Event:
-    """In threads named `thread_prefix`, the index writer pauses after its first row until
-    another session waits on a lock; the event is set once it holds that first row."""
-    upsert, holding = dispute_index._upsert, threading.Event()
-
-    def upsert_then_hold(conn, table, row):
-        upsert(conn, table, row)
-        if threading.current_thread().name.startswith(thread_prefix) and not holding.is_set():
-            holding.set()
-            wait_until_a_session_waits_on_a_lock(engine)
-
-    monkeypatch.setattr(dispute_index, "_upsert", upsert_then_hold)
-    return holding
 
 
 def post_message(app, dispute_id) -> None:

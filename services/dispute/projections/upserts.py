@@ -56,7 +56,11 @@ def _copied_then_inserted(conn, table: Table, rows: Sequence[dict], on_conflict:
     with cursor, cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row([_bound(p, row[name]) for p, name in zip(processors, columns)])
-    conn.exec_driver_sql(f"INSERT INTO {q(table.name)} ({names}) SELECT {names} FROM {stage} {on_conflict}")
+    # rows locked in key order: two runners on overlapping batches never wait on each other
+    # crosswise (a deadlock), whatever order their batches came in
+    order = ", ".join(q(c.name) for c in table.primary_key.columns)
+    conn.exec_driver_sql(f"INSERT INTO {q(table.name)} ({names}) SELECT {names} FROM {stage} "
+                         f"ORDER BY {order} {on_conflict}")
     conn.exec_driver_sql(f"DROP TABLE {stage}")  # a second batch in the same transaction stages again
 
 
