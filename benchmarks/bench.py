@@ -1,0 +1,359 @@
+"""`make bench` / `make bench-quick`: what users feel, on the system as deployed, each figure
+beside a baseline taken in the same run on the same servers (these machines are shared and
+noisy: the ratios travel, the absolute figures less).
+
+    .venv/bin/python -m benchmarks.bench [--quick]
+
+Phases (one progress line each): start a durable PostgreSQL, Kafka (SASL + ACLs) and every
+service as its own process (tools/run_local.py); idle RSS; orders and disputes; raw
+PostgreSQL transactions; GET /healthz and then HTTP commands (messages) at fixed offered rates
+with vegeta (open loop); end to end (a seller accepts the claim -> RefundIssued on
+refunds.events); peak RSS; the relay (a second relay process republishes the whole store to a
+topic of its own) beside raw aiokafka produce of the same records; replay
+(benchmarks/replay.py, when present). Writes bench/results.json and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import importlib.util
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from uuid import uuid4
+
+from benchmarks import vegeta
+from benchmarks.baselines import create_raw_topic, raw_kafka_produce, raw_postgres_transactions
+from benchmarks.memory import rss_mb
+from benchmarks.report import (RateResult, Row, highest_rate_held, not_measured, parse_vegeta_report,
+                               percentile, row_from_dict, table, write_results)
+from benchmarks.settle import relay_position, settle, store_position, wait_for
+from benchmarks.system import System, start_system
+from benchmarks.watch import KafkaWatch, topic_span
+from benchmarks.workload import (Case, accept_claim_targets, cases, dispute_of, health_targets,
+                                 message_targets, open_disputes, publish_orders)
+from contracts.topics import DISPUTES_EVENTS, REFUNDS_EVENTS
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench"
+SATURATED = 0.5  # below this share of the offered rate achieved, higher rates are not tried
+RSS_LIMIT_MB = 150.0
+E2E_LIMIT_MS = 250.0
+RELAY_SHARE = 0.5
+RELAY_TOPIC, RELAY_AUDIT_TOPIC = "bench.relay.events", "bench.relay.audit"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    rates: tuple[int, ...]
+    command_seconds: int
+    health_seconds: int
+    disputes: int  # the commands are spread over this many disputes, each of its own buyer
+    e2e_rate: int
+    e2e_seconds: int
+    pg_connections: tuple[int, ...]
+    pg_seconds: float
+    raw_produce_max: int
+    refund_wait: float
+
+
+FULL = Sizes(rates=(200, 500, 1000, 2000), command_seconds=10, health_seconds=5, disputes=500,
+             e2e_rate=200, e2e_seconds=10, pg_connections=(4, 8, 16), pg_seconds=5.0,
+             raw_produce_max=200_000, refund_wait=90.0)
+QUICK = Sizes(rates=(200, 500, 1000, 2000), command_seconds=3, health_seconds=2, disputes=100,
+              e2e_rate=200, e2e_seconds=2, pg_connections=(8,), pg_seconds=2.0,
+              raw_produce_max=30_000, refund_wait=30.0)
+
+_start = time.monotonic()
+
+
+def progress(text: str) -> None:
+    print(f"[{time.monotonic() - _start:6.1f}s] {text}", flush=True)
+
+
+def fmt(result: RateResult) -> str:
+    return (f"achieved {result.achieved:,.0f}/s, p50 {result.p50_ms:.1f} ms, p95 {result.p95_ms:.1f} ms, "
+            f"p99 {result.p99_ms:.1f} ms, errors {result.errors}/{result.requests}"
+            + (f" {result.status_codes}" if result.errors else ""))
+
+
+def run_rate(name: str, targets, rate: int, seconds: int, work: Path) -> tuple[RateResult, Path]:
+    targets_file, results_file = work / f"{name}.targets.jsonl", work / f"{name}.results.bin"
+    vegeta.write_targets(targets_file, targets)
+    vegeta.attack(targets_file, rate, seconds, results_file)
+    return parse_vegeta_report(vegeta.report(results_file), rate), results_file
+
+
+def relay_latency_ms(watch: KafkaWatch, start: float, end: float, types: set[str]) -> list[float]:
+    """Event time (set by the command, before its commit) -> the relay's Kafka record
+    timestamp, for the events of `types` published in [start, end]."""
+    return [(r.published_at - r.occurred_at) * 1000 for r in watch.between(DISPUTES_EVENTS, start, end)
+            if r.event_type in types and r.occurred_at is not None]
+
+
+class Bench:
+    def __init__(self, system: System, sizes: Sizes, watch: KafkaWatch):
+        self.system, self.sizes, self.watch = system, sizes, watch
+        self.work = system.folder / "load"
+        self.work.mkdir(exist_ok=True)
+        self.run_id = uuid4().hex[:8]
+        self.rows: list[Row] = []
+        self.details: dict = {}
+
+    # -- preparation -----------------------------------------------------------------------
+    def prepare(self) -> tuple[list[Case], list[Case]]:
+        s = self.sizes
+        talkers = cases("msg", s.disputes, sellers=max(1, s.disputes // 4))
+        refunded = cases("e2e", s.e2e_rate * s.e2e_seconds, sellers=max(1, s.e2e_rate // 2))
+        progress(f"preparing: {len(talkers) + len(refunded)} orders on orders.events, then their disputes over HTTP ...")
+        asyncio.run(publish_orders(self.system.kafka.connection("orders"), talkers + refunded))
+        started = time.monotonic()
+        opened = asyncio.run(open_disputes(self.system.api, talkers + refunded))
+        progress(f"opened {len(opened)} disputes in {time.monotonic() - started:.1f} s; settling ...")
+        self.settle()
+        return opened[:len(talkers)], opened[len(talkers):]
+
+    def settle(self, timeout: float = 120.0) -> None:
+        started = time.monotonic()
+        busy = settle(self.system.dispute_db, self.system.kafka.admin, timeout)
+        if busy:
+            progress(f"  (not settled in {timeout:.0f} s: {busy}; going on)")
+        elif time.monotonic() - started > 5:
+            progress(f"  (settled in {time.monotonic() - started:.0f} s)")
+
+    # -- baselines ---------------------------------------------------------------------------
+    def raw_postgres(self) -> float:
+        dsn = self.system.pg.create_database("bench_raw")
+        rates = {}
+        for connections in self.sizes.pg_connections:
+            rates[connections] = raw_postgres_transactions(dsn, connections, self.sizes.pg_seconds)
+            progress(f"raw PostgreSQL single-row transactions, {connections} connections: {rates[connections]:,.0f}/s")
+        self.details["raw_postgres_tps"] = rates
+        best = max(rates, key=rates.__getitem__)
+        self.pg_best = (rates[best], best)
+        return rates[best]
+
+    def health(self) -> dict[int, RateResult]:
+        results = {}
+        for rate in self.sizes.rates:
+            results[rate], _ = run_rate(f"healthz-{rate}", health_targets(self.system.api), rate,
+                                        self.sizes.health_seconds, self.work)
+            progress(f"GET /healthz @{rate:,}/s for {self.sizes.health_seconds} s: {fmt(results[rate])}")
+        self.details["healthz"] = {rate: asdict(r) for rate, r in results.items()}
+        return results
+
+    # -- HTTP commands -----------------------------------------------------------------------
+    def commands(self, talkers: list[Case]) -> dict[int, RateResult | None]:
+        results: dict[int, RateResult | None] = {}
+        relay: dict[int, float | None] = {}
+        saturated_at = None
+        for rate in self.sizes.rates:
+            if saturated_at is not None:
+                results[rate] = None
+                progress(f"commands @{rate:,}/s: skipped (saturated at {saturated_at:,}/s)")
+                continue
+            count = rate * self.sizes.command_seconds
+            start = time.time()
+            result, _ = run_rate(f"messages-{rate}", message_targets(
+                self.system.api, talkers, count, f"m{rate}-{self.run_id}"), rate, self.sizes.command_seconds, self.work)
+            self.settle()
+            results[rate] = result
+            relay[rate] = percentile(relay_latency_ms(self.watch, start, time.time(), {"MessagePosted"}), 0.99)
+            progress(f"POST messages @{rate:,}/s for {self.sizes.command_seconds} s over {len(talkers)} disputes: "
+                     f"{fmt(result)}; relay p99 {relay[rate] or 0:.0f} ms")
+            if result.achieved < SATURATED * rate:
+                saturated_at = rate
+        self.details["commands"] = {rate: r and asdict(r) for rate, r in results.items()}
+        self.details["relay_event_to_kafka_p99_ms_during_commands"] = relay
+        return results
+
+    # -- end to end --------------------------------------------------------------------------
+    def end_to_end(self, refunded: list[Case]) -> dict:
+        s = self.sizes
+        progress(f"end to end: {len(refunded)} sellers accept the claim at {s.e2e_rate}/s ...")
+        start = time.time()
+        result, results_file = run_rate("accept-claim", accept_claim_targets(
+            self.system.api, refunded, f"a-{self.run_id}"), s.e2e_rate, s.e2e_seconds, self.work)
+        accepted = {dispute_of(a.url): a.answered_at for a in vegeta.answers(results_file) if 200 <= a.code < 300}
+
+        def refunds() -> dict[str, float]:
+            return {r.dispute_id: r.published_at for r in self.watch.between(REFUNDS_EVENTS, start, time.time() + 1)
+                    if r.event_type == "RefundIssued" and r.dispute_id in accepted}
+
+        wait_for(lambda: len(refunds()) >= len(accepted), s.refund_wait, interval=0.5)
+        issued = refunds()
+        latencies = [(issued[d] - accepted[d]) * 1000 for d in issued]
+        relay = relay_latency_ms(self.watch, start, time.time(), {"SellerResponded", "ClaimAccepted", "Resolved"})
+        figures = {"http": asdict(result), "accepted": len(accepted), "refunds_seen": len(issued),
+                   "p50_ms": percentile(latencies, 0.5), "p99_ms": percentile(latencies, 0.99),
+                   "relay_event_to_kafka_p50_ms": percentile(relay, 0.5),
+                   "relay_event_to_kafka_p99_ms": percentile(relay, 0.99)}
+        progress(f"end to end: {len(issued)}/{len(accepted)} RefundIssued seen; accept -> RefundIssued "
+                 f"p50 {figures['p50_ms'] or 0:.0f} ms, p99 {figures['p99_ms'] or 0:.0f} ms "
+                 f"(accept-claim HTTP: {fmt(result)})")
+        self.details["end_to_end"] = figures
+        return figures
+
+    # -- relay -------------------------------------------------------------------------------
+    def relay(self) -> tuple[float, float, int]:
+        """A second relay process, as deployed but publishing to a topic of its own, relays the
+        whole store (every event of the run) while the platform's own relay is caught up."""
+        self.settle()
+        target = store_position(self.system.dispute_db)
+        progress(f"relay: a second relay process republishes the whole store ({target:,} notifications) ...")
+        asyncio.run(create_raw_topic(self.system.kafka.admin))
+        self.system.start_service("bench-relay", ["services.dispute.main", "relay"], {
+            **self.system.kafka.env("DISPUTE", "admin"), "DISPUTE_EVENTS_TOPIC": RELAY_TOPIC,
+            "DISPUTE_AUDIT_TOPIC": RELAY_AUDIT_TOPIC, "DISPUTE_RELAY_METRICS_PORT": "0"})
+        done = wait_for(lambda: relay_position(self.system.dispute_db, RELAY_TOPIC) >= target, 300, 0.5)
+        self.system.stop_service("bench-relay")
+        if not done:
+            raise RuntimeError(f"the bench relay did not reach {target} in 300 s; see {self.system.folder}/bench-relay.log")
+        span = asyncio.run(topic_span(self.system.kafka.admin, RELAY_TOPIC))
+        count = min(span.records, self.sizes.raw_produce_max)
+        raw = asyncio.run(raw_kafka_produce(self.system.kafka.admin, count, span.sample_value,
+                                            span.sample_headers, span.keys))
+        progress(f"relay: {span.records:,} records in {span.last - span.first:.1f} s = {span.rate:,.0f}/s; "
+                 f"raw aiokafka produce of {count:,} such records ({span.mean_value_bytes:.0f} B): {raw:,.0f}/s")
+        self.details["relay"] = {"records": span.records, "seconds": span.last - span.first, "rate": span.rate,
+                                 "mean_value_bytes": span.mean_value_bytes, "raw_produce_records": count,
+                                 "raw_produce_rate": raw}
+        return span.rate, raw, span.records
+
+    # -- replay (h-replay's benchmarks/replay.py) ----------------------------------------------
+    def replay(self, quick: bool) -> list[Row]:
+        figures = ("replay: projection rebuild over 1,000,000 events", "replay: audit export over 1,000,000 events")
+        if importlib.util.find_spec("benchmarks.replay") is None:
+            why = "benchmarks/replay.py not there yet"
+            return [not_measured(f, why, ">= 50,000/s, flat memory") for f in figures]
+        progress("replay: benchmarks.replay.measure ...")
+        try:
+            measured = importlib.import_module("benchmarks.replay").measure(
+                self.system.pg.create_database("bench_replay"), quick)
+        except Exception as error:  # a failing phase must not lose the others' figures
+            progress(f"replay failed: {error!r}")
+            return [not_measured(f, f"replay failed: {error!r}"[:120], ">= 50,000/s, flat memory") for f in figures]
+        self.details["replay"] = measured
+        rows = measured.get("rows", []) if isinstance(measured, dict) else measured
+        return [row_from_dict(row) for row in rows]
+
+
+def memory(system: System, names: list[str], field: str) -> dict[str, float]:
+    return {name: rss_mb(pid, field) for name, pid in system.service_pids().items() if name in names}
+
+
+def http_rows(health: dict[int, RateResult], commands: dict[int, RateResult | None],
+              pg_tps: float, pg_connections: int, seconds: int) -> list[Row]:
+    rows = []
+    for rate, result in commands.items():
+        base = health[rate]
+        name = f"HTTP commands @{rate:,}/s ({seconds} s)"
+        if result is None:
+            rows.append(not_measured(name, "skipped: a lower rate saturated", "<= 50 ms"))
+            continue
+        rows += [Row(f"{name}: achieved", result.achieved, "/s", base.achieved, f"GET /healthz @{rate:,}/s"),
+                 Row(f"{name}: p99 (p50 {result.p50_ms:.1f}, p95 {result.p95_ms:.1f} ms)", result.p99_ms, "ms",
+                     base.p99_ms, "GET /healthz p99", "<= 50 ms", result.p99_ms <= 50),
+                 Row(f"{name}: errors (non-2xx, timeouts)", result.errors, "", base.errors,
+                     "GET /healthz", "0", result.errors == 0)]
+    measured = [r for r in commands.values() if r is not None]
+    held, ceiling = highest_rate_held(measured), highest_rate_held(health.values())
+    held_row = Row("HTTP commands: highest offered rate held (p99 <= 50 ms, no error)", held, "/s",
+                   ceiling, "GET /healthz, same rule", ">= 1,000/s", held is not None and held >= 1000)
+    if held is None:
+        held_row = Row(held_row.figure, None, "/s", ceiling, held_row.baseline_of, held_row.target, False,
+                       "none of the rates")
+    best = max((r.achieved for r in measured), default=None)
+    return rows + [held_row, Row("HTTP commands: best achieved rate (any rate)", best, "/s", pg_tps,
+                                 f"raw PostgreSQL 1-row tx, {pg_connections} conns")]
+
+
+def rss_rows(idle: dict[str, float], peak: dict[str, float]) -> list[Row]:
+    return [Row(f"RSS {name}: peak under load", peak[name], "MB", idle.get(name), "idle after start",
+                f"<= {RSS_LIMIT_MB:.0f} MB", peak[name] <= RSS_LIMIT_MB) for name in sorted(peak)]
+
+
+def machine() -> dict:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    return {"machine": platform.node(), "platform": platform.platform(), "cpu": cpu,
+            "cores": os.cpu_count(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "git_commit": git("rev-parse", "HEAD"), "git_dirty": bool(git("status", "--porcelain")),
+            "load_average_at_start": os.getloadavg(), "python": platform.python_version(),
+            "load_generator": f"vegeta {vegeta.VERSION}"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, same code (under 2 minutes)")
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    meta = {**machine(), "mode": "quick" if args.quick else "full", "sizes": asdict(sizes)}
+    vegeta.vegeta_binary()
+    progress("starting a durable PostgreSQL, Kafka (SASL + ACLs) and the services as processes ...")
+    system = start_system(OUT / "run")
+    watch = KafkaWatch(system.kafka.admin, [DISPUTES_EVENTS, REFUNDS_EVENTS])
+    try:
+        watch.start()
+        time.sleep(2)
+        services = list(system.service_pids())
+        idle = memory(system, services, "VmRSS")
+        progress("idle RSS: " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in idle.items()))
+        bench = Bench(system, sizes, watch)
+        talkers, refunded = bench.prepare()
+        pg_tps = bench.raw_postgres()
+        health = bench.health()
+        commands = bench.commands(talkers)
+        e2e = bench.end_to_end(refunded)
+        peak = memory(system, services, "VmHWM")
+        progress("peak RSS: " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in peak.items()))
+        relay_rate, raw_rate, relayed = bench.relay()
+        replay_rows = bench.replay(args.quick)
+    finally:
+        watch.stop()
+        system.stop()
+    http = e2e["http"]
+    rows = [
+        *http_rows(health, commands, pg_tps, bench.pg_best[1], sizes.command_seconds),
+        Row(f"relay: store -> Kafka, whole store ({relayed:,} events)", relay_rate, "/s", raw_rate,
+            "raw aiokafka produce, same records", f">= {RELAY_SHARE} x raw produce",
+            raw_rate > 0 and relay_rate / raw_rate >= RELAY_SHARE),
+        Row(f"relay: event time -> on Kafka, p99 @{sizes.e2e_rate}/s accept-claim",
+            e2e["relay_event_to_kafka_p99_ms"], "ms", e2e["relay_event_to_kafka_p50_ms"], "p50"),
+        Row(f"end to end @{sizes.e2e_rate}/s: accept-claim answered -> RefundIssued, p50", e2e["p50_ms"], "ms",
+            http["p50_ms"], "accept-claim HTTP p50"),
+        Row(f"end to end @{sizes.e2e_rate}/s: accept-claim answered -> RefundIssued, p99", e2e["p99_ms"], "ms",
+            http["p99_ms"], "accept-claim HTTP p99", f"<= {E2E_LIMIT_MS:.0f} ms",
+            e2e["p99_ms"] is not None and e2e["p99_ms"] <= E2E_LIMIT_MS),
+        Row("end to end: RefundIssued seen for accepted claims", e2e["refunds_seen"], "", e2e["accepted"],
+            "claims accepted (2xx)", "all", e2e["refunds_seen"] == e2e["accepted"]),
+        *replay_rows,
+        *rss_rows(idle, peak),
+    ]
+    write_results(OUT / "results.json", meta, rows, {**bench.details, "rss_idle_mb": idle, "rss_peak_mb": peak})
+    print(f"\n{meta['mode']} run, {meta['date']}, {meta['cores']} cores ({meta['cpu']}), "
+          f"commit {meta['git_commit'][:10]}{' (dirty)' if meta['git_dirty'] else ''}; "
+          f"load average at start {meta['load_average_at_start'][0]:.1f}\n")
+    print(table(rows))
+    print(f"\nwritten: {OUT / 'results.json'} (logs of the run: {system.folder})")
+    return 0
+
+
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt  # so that `finally` stops every process the run started
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _interrupt)
+    sys.exit(main())
