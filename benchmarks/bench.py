@@ -63,14 +63,15 @@ class Sizes:
     pg_seconds: float
     raw_produce_max: int
     refund_wait: float
+    settle_timeout: float
 
 
 FULL = Sizes(rates=(200, 500, 1000, 2000), command_seconds=10, health_seconds=5, disputes=500,
              e2e_rate=200, e2e_seconds=10, pg_connections=(4, 8, 16), pg_seconds=5.0,
-             raw_produce_max=200_000, refund_wait=90.0)
+             raw_produce_max=200_000, refund_wait=90.0, settle_timeout=120.0)
 QUICK = Sizes(rates=(200, 500, 1000, 2000), command_seconds=3, health_seconds=2, disputes=100,
               e2e_rate=200, e2e_seconds=2, pg_connections=(8,), pg_seconds=2.0,
-              raw_produce_max=30_000, refund_wait=30.0)
+              raw_produce_max=30_000, refund_wait=30.0, settle_timeout=30.0)
 
 _start = time.monotonic()
 
@@ -109,20 +110,17 @@ class Bench:
         self.details: dict = {}
 
     # -- preparation -----------------------------------------------------------------------
-    def prepare(self) -> tuple[list[Case], list[Case]]:
-        s = self.sizes
-        talkers = cases("msg", s.disputes, sellers=max(1, s.disputes // 4))
-        refunded = cases("e2e", s.e2e_rate * s.e2e_seconds, sellers=max(1, s.e2e_rate // 2))
-        progress(f"preparing: {len(talkers) + len(refunded)} orders on orders.events, then their disputes over HTTP ...")
-        asyncio.run(publish_orders(self.system.kafka.connection("orders"), talkers + refunded))
+    def open_disputes(self, talkers: list[Case], refunded: list[Case]) -> tuple[list[Case], list[Case]]:
+        """The buyers open their disputes (retried until the API has read their orders)."""
+        progress(f"opening {len(talkers) + len(refunded)} disputes over HTTP ...")
         started = time.monotonic()
         opened = asyncio.run(open_disputes(self.system.api, talkers + refunded))
         progress(f"opened {len(opened)} disputes in {time.monotonic() - started:.1f} s; settling ...")
         self.settle()
         return opened[:len(talkers)], opened[len(talkers):]
 
-    def settle(self, timeout: float = 120.0) -> None:
-        started = time.monotonic()
+    def settle(self) -> None:
+        timeout, started = self.sizes.settle_timeout, time.monotonic()
         busy = settle(self.system.dispute_db, self.system.kafka.admin, timeout)
         if busy:
             progress(f"  (not settled in {timeout:.0f} s: {busy}; going on)")
@@ -301,8 +299,16 @@ def main(argv: list[str] | None = None) -> int:
     sizes = QUICK if args.quick else FULL
     meta = {**machine(), "mode": "quick" if args.quick else "full", "sizes": asdict(sizes)}
     vegeta.vegeta_binary()
+    talkers = cases("msg", sizes.disputes, sellers=max(1, sizes.disputes // 4))
+    refunded = cases("e2e", sizes.e2e_rate * sizes.e2e_seconds, sellers=max(1, sizes.e2e_rate // 2))
+
+    def publish(kafka) -> None:
+        progress(f"Kafka is up; publishing {len(talkers) + len(refunded)} orders on orders.events "
+                 "(as the order service) while the services start ...")
+        asyncio.run(publish_orders(kafka.connection("orders"), talkers + refunded))
+
     progress("starting a durable PostgreSQL, Kafka (SASL + ACLs) and the services as processes ...")
-    system = start_system(OUT / "run")
+    system = start_system(OUT / "run", publish)
     watch = KafkaWatch(system.kafka.admin, [DISPUTES_EVENTS, REFUNDS_EVENTS])
     try:
         watch.start()
@@ -311,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         idle = memory(system, services, "VmRSS")
         progress("idle RSS: " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in idle.items()))
         bench = Bench(system, sizes, watch)
-        talkers, refunded = bench.prepare()
+        talkers, refunded = bench.open_disputes(talkers, refunded)
         pg_tps = bench.raw_postgres()
         health = bench.health()
         commands = bench.commands(talkers)
@@ -341,10 +347,11 @@ def main(argv: list[str] | None = None) -> int:
         *replay_rows,
         *rss_rows(idle, peak),
     ]
+    meta["load_average_at_end"] = os.getloadavg()
     write_results(OUT / "results.json", meta, rows, {**bench.details, "rss_idle_mb": idle, "rss_peak_mb": peak})
     print(f"\n{meta['mode']} run, {meta['date']}, {meta['cores']} cores ({meta['cpu']}), "
-          f"commit {meta['git_commit'][:10]}{' (dirty)' if meta['git_dirty'] else ''}; "
-          f"load average at start {meta['load_average_at_start'][0]:.1f}\n")
+          f"commit {meta['git_commit'][:10]}{' (dirty)' if meta['git_dirty'] else ''}; load average "
+          f"{meta['load_average_at_start'][0]:.1f} at start, {meta['load_average_at_end'][0]:.1f} at the end\n")
     print(table(rows))
     print(f"\nwritten: {OUT / 'results.json'} (logs of the run: {system.folder})")
     return 0

@@ -12,6 +12,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import httpx
 
@@ -69,8 +70,10 @@ class System:
         self.pg.stop()
 
 
-def start_system(folder: Path) -> System:
-    """Fresh data under `folder` (its logs stay there for a look after the run)."""
+def start_system(folder: Path, before_services: Callable[[KafkaServer], None] | None = None) -> System:
+    """Fresh data under `folder` (its logs stay there for a look after the run);
+    `before_services(kafka)` runs once Kafka is up (the upstream orders, published while the
+    services start)."""
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
@@ -88,6 +91,8 @@ def start_system(folder: Path) -> System:
     env = {variable: pg.create_database(name) for variable, name in STORES.items()}
     system = System(folder, pg, kafka, run, env)
     try:
+        if before_services:
+            before_services(kafka)
         for name, args, _ in services(run):
             system.start_service(name, args)
         wait_ready(system)
