@@ -35,7 +35,7 @@ from benchmarks.baselines import create_raw_topic, raw_kafka_produce, raw_postgr
 from benchmarks.memory import rss_mb
 from benchmarks.report import (RateResult, Row, highest_rate_held, not_measured, parse_vegeta_report,
                                percentile, row_from_dict, table, write_results)
-from benchmarks.settle import relay_position, settle, store_position, wait_for
+from benchmarks.settle import settle, store_position, topic_quiet, wait_for
 from benchmarks.system import System, start_system
 from benchmarks.watch import KafkaWatch, topic_span
 from benchmarks.workload import (Case, accept_claim_targets, cases, dispute_of, health_targets,
@@ -49,6 +49,7 @@ RSS_LIMIT_MB = 150.0
 E2E_LIMIT_MS = 250.0
 RELAY_SHARE = 0.5
 RELAY_TOPIC, RELAY_AUDIT_TOPIC = "bench.relay.events", "bench.relay.audit"
+RELAY_QUIET = 3.0  # seconds without a new record on its topic: the bench relay is done
 
 
 @dataclass(frozen=True)
@@ -203,18 +204,21 @@ class Bench:
     # -- relay -------------------------------------------------------------------------------
     def relay(self) -> tuple[float, float, int]:
         """A second relay process, as deployed but publishing to a topic of its own, relays the
-        whole store (every event of the run) while the platform's own relay is caught up."""
-        self.settle()
-        target = store_position(self.system.dispute_db)
-        progress(f"relay: a second relay process republishes the whole store ({target:,} notifications) ...")
+        whole store (every event of the run), with the services stopped: nothing else writes the
+        store or competes for the cores. Its rate is read from the records' timestamps (first
+        to last), so its start-up is not counted; it is done when its topic stopped growing."""
+        progress(f"relay: a second relay process republishes the whole store "
+                 f"({store_position(self.system.dispute_db):,} notifications) ...")
         asyncio.run(create_raw_topic(self.system.kafka.admin))
         self.system.start_service("bench-relay", ["services.dispute.main", "relay"], {
             **self.system.kafka.env("DISPUTE", "admin"), "DISPUTE_EVENTS_TOPIC": RELAY_TOPIC,
             "DISPUTE_AUDIT_TOPIC": RELAY_AUDIT_TOPIC, "DISPUTE_RELAY_METRICS_PORT": "0"})
-        done = wait_for(lambda: relay_position(self.system.dispute_db, RELAY_TOPIC) >= target, 300, 0.5)
-        self.system.stop_service("bench-relay")
+        try:
+            done = asyncio.run(topic_quiet(self.system.kafka.admin, RELAY_TOPIC, 300, quiet_for=RELAY_QUIET))
+        finally:
+            self.system.stop_service("bench-relay")
         if not done:
-            raise RuntimeError(f"the bench relay did not reach {target} in 300 s; see {self.system.folder}/bench-relay.log")
+            raise RuntimeError(f"the bench relay did not finish in 300 s; see {self.system.folder}/bench-relay.log")
         span = asyncio.run(topic_span(self.system.kafka.admin, RELAY_TOPIC))
         count = min(span.records, self.sizes.raw_produce_max)
         raw = asyncio.run(raw_kafka_produce(self.system.kafka.admin, count, span.sample_value,
@@ -292,6 +296,43 @@ def machine() -> dict:
             "load_generator": f"vegeta {vegeta.VERSION}"}
 
 
+def relay_rows(relayed: tuple[float, float, int] | Exception, e2e: dict | Exception, rate: int) -> list[Row]:
+    relay_figure, latency_figure = "relay: store -> Kafka, whole store", f"relay: event time -> on Kafka, p99 @{rate}/s"
+    rows = []
+    if isinstance(relayed, Exception):
+        rows.append(not_measured(relay_figure, repr(relayed)[:100], f">= {RELAY_SHARE} x raw produce"))
+    else:
+        relay_rate, raw_rate, count = relayed
+        rows.append(Row(f"{relay_figure} ({count:,} events)", relay_rate, "/s", raw_rate,
+                        "raw aiokafka produce, same records", f">= {RELAY_SHARE} x raw produce",
+                        raw_rate > 0 and relay_rate / raw_rate >= RELAY_SHARE))
+    if isinstance(e2e, Exception):
+        return rows + [not_measured(latency_figure, repr(e2e)[:100])]
+    return rows + [Row(f"{latency_figure} accept-claim", e2e["relay_event_to_kafka_p99_ms"], "ms",
+                       e2e["relay_event_to_kafka_p50_ms"], "p50")]
+
+
+def e2e_rows(e2e: dict | Exception, rate: int) -> list[Row]:
+    figure = f"end to end @{rate}/s: accept-claim answered -> RefundIssued"
+    if isinstance(e2e, Exception):
+        return [not_measured(figure, repr(e2e)[:100], f"p99 <= {E2E_LIMIT_MS:.0f} ms")]
+    http = e2e["http"]
+    return [Row(f"{figure}, p50", e2e["p50_ms"], "ms", http["p50_ms"], "accept-claim HTTP p50"),
+            Row(f"{figure}, p99", e2e["p99_ms"], "ms", http["p99_ms"], "accept-claim HTTP p99",
+                f"<= {E2E_LIMIT_MS:.0f} ms", e2e["p99_ms"] is not None and e2e["p99_ms"] <= E2E_LIMIT_MS),
+            Row("end to end: RefundIssued seen for accepted claims", e2e["refunds_seen"], "", e2e["accepted"],
+                "claims accepted (2xx)", "all", e2e["refunds_seen"] == e2e["accepted"])]
+
+
+def attempt(phase: str, run):
+    """A phase whose failure must not lose the other phases' figures: its error instead."""
+    try:
+        return run()
+    except Exception as error:
+        progress(f"{phase} failed: {error!r}")
+        return error
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, same code (under 2 minutes)")
@@ -321,32 +362,18 @@ def main(argv: list[str] | None = None) -> int:
         pg_tps = bench.raw_postgres()
         health = bench.health()
         commands = bench.commands(talkers)
-        e2e = bench.end_to_end(refunded)
+        e2e = attempt("end to end", lambda: bench.end_to_end(refunded))
         peak = memory(system, services, "VmHWM")
         progress("peak RSS: " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in peak.items()))
-        relay_rate, raw_rate, relayed = bench.relay()
+        system.stop_services()  # the relay phase and replay have the machine to themselves
+        relayed = attempt("relay", bench.relay)
         replay_rows = bench.replay(args.quick)
     finally:
         watch.stop()
         system.stop()
-    http = e2e["http"]
-    rows = [
-        *http_rows(health, commands, pg_tps, bench.pg_best[1], sizes.command_seconds),
-        Row(f"relay: store -> Kafka, whole store ({relayed:,} events)", relay_rate, "/s", raw_rate,
-            "raw aiokafka produce, same records", f">= {RELAY_SHARE} x raw produce",
-            raw_rate > 0 and relay_rate / raw_rate >= RELAY_SHARE),
-        Row(f"relay: event time -> on Kafka, p99 @{sizes.e2e_rate}/s accept-claim",
-            e2e["relay_event_to_kafka_p99_ms"], "ms", e2e["relay_event_to_kafka_p50_ms"], "p50"),
-        Row(f"end to end @{sizes.e2e_rate}/s: accept-claim answered -> RefundIssued, p50", e2e["p50_ms"], "ms",
-            http["p50_ms"], "accept-claim HTTP p50"),
-        Row(f"end to end @{sizes.e2e_rate}/s: accept-claim answered -> RefundIssued, p99", e2e["p99_ms"], "ms",
-            http["p99_ms"], "accept-claim HTTP p99", f"<= {E2E_LIMIT_MS:.0f} ms",
-            e2e["p99_ms"] is not None and e2e["p99_ms"] <= E2E_LIMIT_MS),
-        Row("end to end: RefundIssued seen for accepted claims", e2e["refunds_seen"], "", e2e["accepted"],
-            "claims accepted (2xx)", "all", e2e["refunds_seen"] == e2e["accepted"]),
-        *replay_rows,
-        *rss_rows(idle, peak),
-    ]
+    rows = [*http_rows(health, commands, pg_tps, bench.pg_best[1], sizes.command_seconds),
+            *relay_rows(relayed, e2e, sizes.e2e_rate), *e2e_rows(e2e, sizes.e2e_rate),
+            *replay_rows, *rss_rows(idle, peak)]
     meta["load_average_at_end"] = os.getloadavg()
     write_results(OUT / "results.json", meta, rows, {**bench.details, "rss_idle_mb": idle, "rss_peak_mb": peak})
     print(f"\n{meta['mode']} run, {meta['date']}, {meta['cores']} cores ({meta['cpu']}), "

@@ -1,5 +1,10 @@
 """Waiting for the system to be quiet between phases, so one phase's backlog (commands still
-being written, events still being relayed or consumed) is not billed to the next."""
+being written, events still being relayed or consumed) is not billed to the next.
+
+Only what any version of the system shows from outside is looked at: the store's notification
+log (SQL), the records on Kafka and the consumer groups' committed offsets; never a table or a
+position name of the relay's own, which a rewrite (shards) may change.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +14,15 @@ import time
 from aiokafka import AIOKafkaConsumer
 
 from benchmarks.watch import partitions_of
-
 from contracts.topics import DISPUTES_EVENTS
 from services.common.kafka import KafkaConnection, admin_client
 from services.common.topics import CONSUMER_GROUPS
 
 # Every table of the store with a notification log (the recorder's own name for it is not
-# ours to rely on; shards, if any, are other databases).
+# ours to rely on).
 LOG_TABLES = ("SELECT table_name FROM information_schema.columns WHERE column_name = 'notification_id' "
               "AND table_schema = current_schema()")
+QUIET_FOR = 1.0  # seconds without growth that count as "done"
 
 
 def store_position(dsn: str) -> int:
@@ -30,14 +35,6 @@ def store_position(dsn: str) -> int:
                     for t in tables] or [0])
 
 
-def relay_position(dsn: str, name: str = DISPUTES_EVENTS) -> int:
-    import psycopg
-
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        row = conn.execute("SELECT position FROM relay_positions WHERE name = %s", (name,)).fetchone()
-        return row[0] if row else 0
-
-
 def wait_for(check, timeout: float, interval: float = 0.2) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -47,16 +44,16 @@ def wait_for(check, timeout: float, interval: float = 0.2) -> bool:
     return False
 
 
-class LagProbe:
-    """Records of disputes.events not yet committed by its consumer groups, added up; one
-    admin client and one consumer for every probe (a SCRAM login costs CPU)."""
+class KafkaProbe:
+    """Records on a topic, and those its consumer groups have not committed yet; one admin
+    client and one consumer for every look (a SCRAM login costs CPU)."""
 
     def __init__(self, connection: KafkaConnection, topic: str = DISPUTES_EVENTS):
         self.connection, self.topic = connection, topic
 
-    async def __aenter__(self) -> "LagProbe":
+    async def __aenter__(self) -> "KafkaProbe":
         self.partitions = await partitions_of(self.connection, self.topic)
-        self.admin = admin_client(self.connection, "bench-lag")
+        self.admin = admin_client(self.connection, "bench-probe")
         self.consumer = AIOKafkaConsumer(**self.connection.client_options(), group_id=None)
         await self.admin.start()
         await self.consumer.start()
@@ -65,6 +62,9 @@ class LagProbe:
     async def __aexit__(self, *_) -> None:
         await self.consumer.stop()
         await self.admin.close()
+
+    async def records(self) -> int:
+        return sum((await self.consumer.end_offsets(self.partitions)).values())
 
     async def lag(self) -> int:
         ends = await self.consumer.end_offsets(self.partitions)
@@ -75,21 +75,47 @@ class LagProbe:
                          for tp in self.partitions)
         return total
 
-
-async def _consumers_caught_up(connection: KafkaConnection, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    async with LagProbe(connection) as probe:
+    async def until_quiet(self, timeout: float, at_least: int = 0, quiet_for: float = QUIET_FOR) -> bool:
+        """Until the topic holds at least `at_least` records and stopped growing for `quiet_for` s."""
+        deadline = time.monotonic() + timeout
+        last, since = -1, time.monotonic()
         while time.monotonic() < deadline:
-            if await probe.lag() == 0:
+            now = await self.records()
+            if now != last:
+                last, since = now, time.monotonic()
+            elif now >= at_least and time.monotonic() - since >= quiet_for:
+                return True
+            await asyncio.sleep(0.2)
+        return False
+
+    async def until_consumed(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if await self.lag() == 0:
                 return True
             await asyncio.sleep(0.5)
-    return False
+        return False
+
+
+async def _relayed_and_consumed(connection: KafkaConnection, timeout: float) -> str | None:
+    deadline = time.monotonic() + timeout
+    async with KafkaProbe(connection) as probe:
+        if not await probe.until_quiet(timeout):
+            return "the relay still publishing"
+        if not await probe.until_consumed(max(0.0, deadline - time.monotonic())):
+            return "consumers of disputes.events behind"
+    return None
+
+
+async def topic_quiet(connection: KafkaConnection, topic: str, timeout: float, quiet_for: float) -> bool:
+    """Until `topic` has records and got no new one for `quiet_for` seconds."""
+    async with KafkaProbe(connection, topic) as probe:
+        return await probe.until_quiet(timeout, at_least=1, quiet_for=quiet_for)
 
 
 def settle(dsn: str, connection: KafkaConnection, timeout: float = 60.0) -> str | None:
-    """Wait until the store stopped growing, the relay published all of it and the consumers
-    of disputes.events read it all; None when it did, else what was still busy (the run goes
-    on)."""
+    """Wait until the store stopped growing, then disputes.events, then its consumers read it
+    all; None when all that happened in time, else what was still busy (the run goes on)."""
     deadline = time.monotonic() + timeout
     last = [-1]
 
@@ -98,10 +124,6 @@ def settle(dsn: str, connection: KafkaConnection, timeout: float = 60.0) -> str 
         quiet, last[0] = now == last[0], now
         return quiet
 
-    if not wait_for(store_quiet, timeout, interval=1.0):
+    if not wait_for(store_quiet, timeout, interval=QUIET_FOR):
         return "the store still growing"
-    if not wait_for(lambda: relay_position(dsn) >= last[0], max(0.0, deadline - time.monotonic())):
-        return "the relay behind the store"
-    if not asyncio.run(_consumers_caught_up(connection, max(0.0, deadline - time.monotonic()))):
-        return "consumers of disputes.events behind"
-    return None
+    return asyncio.run(_relayed_and_consumed(connection, max(0.0, deadline - time.monotonic())))

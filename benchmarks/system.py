@@ -63,9 +63,13 @@ class System:
     def service_pids(self) -> dict[str, int]:
         return {name: proc.pid for name, proc in self.processes.items()}
 
-    def stop(self) -> None:
+    def stop_services(self) -> None:
+        """Every service process; PostgreSQL and Kafka stay up."""
         for name in list(self.processes):
             self.stop_service(name)
+
+    def stop(self) -> None:
+        self.stop_services()
         self.kafka.stop()
         self.pg.stop()
 

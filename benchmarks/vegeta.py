@@ -70,7 +70,9 @@ def attack(targets_file: Path, rate: int, seconds: float, results_file: Path,
     cmd = [str(vegeta_binary()), "attack", "-format=json", f"-targets={targets_file}",
            f"-rate={rate}/s", f"-duration={seconds}s", f"-timeout={timeout}s",
            f"-output={results_file}"]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"vegeta attack failed ({done.returncode}): {done.stderr[-1000:]}")
 
 
 def report(results_file: Path) -> dict[str, Any]:
