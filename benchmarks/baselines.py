@@ -12,6 +12,7 @@ import time
 from uuid import uuid4
 
 from services.common.kafka import KafkaConnection, ensure_topics, idempotent_producer
+from services.common.topics import UNLIMITED_RETENTION
 
 
 def raw_postgres_transactions(dsn: str, connections: int, seconds: float) -> float:
@@ -44,9 +45,10 @@ def raw_postgres_transactions(dsn: str, connections: int, seconds: float) -> flo
     return sum(counts) / (time.perf_counter() - start)
 
 
-async def create_raw_topic(connection: KafkaConnection, topic: str = "bench.raw") -> None:
-    """Ahead of the measure: a new topic's partitions need a moment to elect their leaders."""
-    await ensure_topics(connection, {topic: {}}, partitions=6)
+async def create_topics(connection: KafkaConnection, *topics: str, partitions: int = 6) -> None:
+    """Ahead of the measure: a new topic's partitions need a moment to elect their leaders
+    (and a watch on a topic that does not exist yet would see no partition at all)."""
+    await ensure_topics(connection, {topic: UNLIMITED_RETENTION for topic in topics}, partitions=partitions)
 
 
 async def raw_kafka_produce(connection: KafkaConnection, count: int, value: bytes,

@@ -31,7 +31,7 @@ from pathlib import Path
 from uuid import uuid4
 
 from benchmarks import vegeta
-from benchmarks.baselines import create_raw_topic, raw_kafka_produce, raw_postgres_transactions
+from benchmarks.baselines import create_topics, raw_kafka_produce, raw_postgres_transactions
 from benchmarks.memory import rss_mb
 from benchmarks.report import (RateResult, Row, highest_rate_held, not_measured, parse_vegeta_report,
                                percentile, row_from_dict, table, write_results)
@@ -49,6 +49,7 @@ RSS_LIMIT_MB = 150.0
 E2E_LIMIT_MS = 250.0
 RELAY_SHARE = 0.5
 RELAY_TOPIC, RELAY_AUDIT_TOPIC = "bench.relay.events", "bench.relay.audit"
+RAW_TOPIC = "bench.raw"
 RELAY_QUIET = 3.0  # seconds without a new record on its topic: the bench relay is done
 
 
@@ -209,7 +210,8 @@ class Bench:
         to last), so its start-up is not counted; it is done when its topic stopped growing."""
         progress(f"relay: a second relay process republishes the whole store "
                  f"({store_position(self.system.dispute_db):,} notifications) ...")
-        asyncio.run(create_raw_topic(self.system.kafka.admin))
+        asyncio.run(create_topics(self.system.kafka.admin, RAW_TOPIC, RELAY_TOPIC, RELAY_AUDIT_TOPIC,
+                                  partitions=self.system.kafka.partitions))
         self.system.start_service("bench-relay", ["services.dispute.main", "relay"], {
             **self.system.kafka.env("DISPUTE", "admin"), "DISPUTE_EVENTS_TOPIC": RELAY_TOPIC,
             "DISPUTE_AUDIT_TOPIC": RELAY_AUDIT_TOPIC, "DISPUTE_RELAY_METRICS_PORT": "0"})
@@ -222,7 +224,7 @@ class Bench:
         span = asyncio.run(topic_span(self.system.kafka.admin, RELAY_TOPIC))
         count = min(span.records, self.sizes.raw_produce_max)
         raw = asyncio.run(raw_kafka_produce(self.system.kafka.admin, count, span.sample_value,
-                                            span.sample_headers, span.keys))
+                                            span.sample_headers, span.keys, RAW_TOPIC))
         progress(f"relay: {span.records:,} records in {span.last - span.first:.1f} s = {span.rate:,.0f}/s; "
                  f"raw aiokafka produce of {count:,} such records ({span.mean_value_bytes:.0f} B): {raw:,.0f}/s")
         self.details["relay"] = {"records": span.records, "seconds": span.last - span.first, "rate": span.rate,

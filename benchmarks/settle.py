@@ -31,8 +31,9 @@ def store_position(dsn: str) -> int:
 
     with psycopg.connect(dsn, autocommit=True) as conn:
         tables = [name for (name,) in conn.execute(LOG_TABLES).fetchall()]
-        return max([conn.execute(f'SELECT coalesce(max(notification_id), 0) FROM "{t}"').fetchone()[0]
-                    for t in tables] or [0])
+        highest = [conn.execute(f'SELECT coalesce(max(notification_id), 0) FROM "{t}"').fetchone()
+                   for t in tables]
+        return max([row[0] for row in highest if row] or [0])
 
 
 def wait_for(check, timeout: float, interval: float = 0.2) -> bool:
