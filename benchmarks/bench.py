@@ -35,12 +35,12 @@ from benchmarks.baselines import create_topics, raw_kafka_produce, raw_postgres_
 from benchmarks.memory import rss_mb
 from benchmarks.report import (RateResult, Row, highest_rate_held, not_measured, parse_vegeta_report,
                                percentile, row_from_dict, table, write_results)
-from benchmarks.settle import settle, store_position, topic_quiet, wait_for
+from benchmarks.settle import consumed, settle, store_position, topic_quiet, wait_for
 from benchmarks.system import System, start_system
 from benchmarks.watch import KafkaWatch, topic_span
 from benchmarks.workload import (Case, accept_claim_targets, cases, dispute_of, health_targets,
                                  message_targets, open_disputes, publish_orders)
-from contracts.topics import DISPUTES_EVENTS, REFUNDS_EVENTS
+from contracts.topics import DISPUTES_EVENTS, ORDERS_EVENTS, REFUNDS_EVENTS
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench"
@@ -113,8 +113,13 @@ class Bench:
 
     # -- preparation -----------------------------------------------------------------------
     def open_disputes(self, talkers: list[Case], refunded: list[Case]) -> tuple[list[Case], list[Case]]:
-        """The buyers open their disputes (retried until the API has read their orders)."""
-        progress(f"opening {len(talkers) + len(refunded)} disputes over HTTP ...")
+        """The buyers open their disputes, once the dispute and refund services have read the
+        orders (an open is still retried on ORDER_NOT_FOUND, 429 and 503)."""
+        started = time.monotonic()
+        if not consumed(self.system.kafka.admin, ORDERS_EVENTS, 120):
+            progress("  (the orders were not all read in 120 s; opening anyway)")
+        progress(f"orders read by the services in {time.monotonic() - started:.1f} s; "
+                 f"opening {len(talkers) + len(refunded)} disputes over HTTP ...")
         started = time.monotonic()
         opened = asyncio.run(open_disputes(self.system.api, talkers + refunded))
         progress(f"opened {len(opened)} disputes in {time.monotonic() - started:.1f} s; settling ...")

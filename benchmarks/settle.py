@@ -114,6 +114,16 @@ async def topic_quiet(connection: KafkaConnection, topic: str, timeout: float, q
         return await probe.until_quiet(timeout, at_least=1, quiet_for=quiet_for)
 
 
+async def _consumed(connection: KafkaConnection, topic: str, timeout: float) -> bool:
+    async with KafkaProbe(connection, topic) as probe:
+        return await probe.until_consumed(timeout)
+
+
+def consumed(connection: KafkaConnection, topic: str, timeout: float) -> bool:
+    """Every consumer group of `topic` committed all of it."""
+    return asyncio.run(_consumed(connection, topic, timeout))
+
+
 def settle(dsn: str, connection: KafkaConnection, timeout: float = 60.0) -> str | None:
     """Wait until the store stopped growing, then disputes.events, then its consumers read it
     all; None when all that happened in time, else what was still busy (the run goes on)."""

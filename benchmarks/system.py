@@ -63,10 +63,13 @@ class System:
     def service_pids(self) -> dict[str, int]:
         return {name: proc.pid for name, proc in self.processes.items()}
 
-    def stop_services(self) -> None:
-        """Every service process; PostgreSQL and Kafka stay up."""
+    def stop_services(self, timeout: float = 15.0) -> None:
+        """Every service process, all told at once; PostgreSQL and Kafka stay up."""
+        for proc in self.processes.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
         for name in list(self.processes):
-            self.stop_service(name)
+            self.stop_service(name, timeout)
 
     def stop(self) -> None:
         self.stop_services()
