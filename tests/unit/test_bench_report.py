@@ -107,3 +107,26 @@ def test_proc_status_fields_are_read_in_kilobytes():
     status = "Name:\tpython\nVmHWM:\t  153600 kB\nVmRSS:\t  102400 kB\n"
     assert status_kb(status, "VmRSS") == 102400 and status_kb(status, "VmHWM") == 153600
     assert status_kb(status, "VmSwap") == 0
+
+
+def test_http_rows_name_the_skipped_rates_and_the_highest_rate_held_against_its_target():
+    from benchmarks.bench import http_rows
+
+    health = {200: rate(200, p99=2.0), 500: rate(500, p99=3.0), 1000: rate(1000, p99=90.0)}
+    commands = {200: rate(200, p99=20.0), 500: rate(500, achieved=200, p99=900.0), 1000: None}
+    rows = {row.figure: row for row in http_rows(health, commands, 2500.0, 8, 3)}
+    held = rows["HTTP commands: highest offered rate held (p99 <= 50 ms, no error)"]
+    assert (held.value, held.baseline, held.met) == (200, 500, False)
+    assert rows["HTTP commands @1,000/s (3 s)"].note == "not measured: skipped: a lower rate saturated"
+    assert rows["HTTP commands @500/s (3 s): achieved"].ratio == 200 / 500
+    best = rows["HTTP commands: best achieved rate (any rate)"]
+    assert (best.value, best.baseline) == (200, 2500.0)  # 500/s offered, 200/s achieved
+
+
+def test_a_failed_phase_becomes_rows_that_say_so_instead_of_figures():
+    from benchmarks.bench import e2e_rows, relay_rows
+
+    error = RuntimeError("the bench relay did not finish in 300 s")
+    rows = relay_rows(error, error, 200) + e2e_rows(error, 200)
+    assert [row.value for row in rows] == [None, None, None]
+    assert all("did not finish" in row.note for row in rows)
