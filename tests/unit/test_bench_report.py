@@ -130,3 +130,43 @@ def test_a_failed_phase_becomes_rows_that_say_so_instead_of_figures():
     rows = relay_rows(error, error, 200) + e2e_rows(error, 200)
     assert [row.value for row in rows] == [None, None, None]
     assert all("did not finish" in row.note for row in rows)
+
+
+def test_replay_rows_come_from_benchmarks_replay_measure_when_it_is_there(monkeypatch):
+    import sys
+    import types
+
+    from benchmarks.bench import replay_rows
+
+    calls = []
+    fake = types.ModuleType("benchmarks.replay")
+
+    def measure(pg_url, quick):
+        calls.append((pg_url, quick))
+        return {"rows": [{"figure": "replay: projection rebuild", "value": 60000.0, "unit": "/s",
+                          "baseline": 120000.0, "baseline_of": "raw SELECT", "target": ">= 50,000/s",
+                          "met": True}], "peak_rss_mb": 80}
+
+    fake.measure = measure  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "benchmarks.replay", fake)
+    rows, measured = replay_rows(lambda: "postgresql://postgres@127.0.0.1:5432/bench_replay", True)
+    assert calls == [("postgresql://postgres@127.0.0.1:5432/bench_replay", True)]
+    assert [(r.figure, r.ratio, r.met) for r in rows] == [("replay: projection rebuild", 0.5, True)]
+    assert measured["peak_rss_mb"] == 80
+
+
+def test_a_failing_replay_is_shown_as_not_measured(monkeypatch):
+    import sys
+    import types
+
+    from benchmarks.bench import replay_rows
+
+    fake = types.ModuleType("benchmarks.replay")
+
+    def measure(pg_url, quick):
+        raise RuntimeError("disk full")
+
+    fake.measure = measure  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "benchmarks.replay", fake)
+    rows, measured = replay_rows(lambda: "postgresql://x/y", False)
+    assert measured is None and rows and all(r.value is None and "disk full" in r.note for r in rows)
