@@ -110,7 +110,7 @@ def test_proc_status_fields_are_read_in_kilobytes():
 
 
 def test_http_rows_name_the_skipped_rates_and_the_highest_rate_held_against_its_target():
-    from benchmarks.bench import http_rows
+    from benchmarks.rows import http_rows
 
     health = {200: rate(200, p99=2.0), 500: rate(500, p99=3.0), 1000: rate(1000, p99=90.0)}
     commands = {200: rate(200, p99=20.0), 500: rate(500, achieved=200, p99=900.0), 1000: None}
@@ -124,7 +124,7 @@ def test_http_rows_name_the_skipped_rates_and_the_highest_rate_held_against_its_
 
 
 def test_a_failed_phase_becomes_rows_that_say_so_instead_of_figures():
-    from benchmarks.bench import e2e_rows, relay_rows
+    from benchmarks.rows import e2e_rows, relay_rows
 
     error = RuntimeError("the bench relay did not finish in 300 s")
     rows = relay_rows(error, error, 200) + e2e_rows(error, 200)
@@ -136,7 +136,7 @@ def test_replay_rows_come_from_benchmarks_replay_measure_when_it_is_there(monkey
     import sys
     import types
 
-    from benchmarks.bench import replay_rows
+    from benchmarks.rows import replay_rows
 
     calls = []
     fake = types.ModuleType("benchmarks.replay")
@@ -159,7 +159,7 @@ def test_a_failing_replay_is_shown_as_not_measured(monkeypatch):
     import sys
     import types
 
-    from benchmarks.bench import replay_rows
+    from benchmarks.rows import replay_rows
 
     fake = types.ModuleType("benchmarks.replay")
 
