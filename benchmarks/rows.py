@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from dataclasses import replace
 from typing import Callable
 
 from benchmarks.report import RateResult, Row, highest_rate_held, not_measured, row_from_dict
@@ -64,6 +65,9 @@ def e2e_rows(e2e: dict | Exception, rate: int) -> list[Row]:
     if isinstance(e2e, Exception):
         return [not_measured(figure, repr(e2e)[:100], f"p99 <= {E2E_LIMIT_MS:.0f} ms")]
     http = e2e["http"]
+    if not e2e["accepted"]:  # nothing to time: no claim was answered 2xx within the timeout
+        why = f"no accept-claim answered 2xx ({http['errors']} errors of {http['requests']})"
+        return [replace(not_measured(f"{figure}, p99", why, f"<= {E2E_LIMIT_MS:.0f} ms"), met=False)]
     return [Row(f"{figure}, p50", e2e["p50_ms"], "ms", http["p50_ms"], "accept-claim HTTP p50"),
             Row(f"{figure}, p99", e2e["p99_ms"], "ms", http["p99_ms"], "accept-claim HTTP p99",
                 f"<= {E2E_LIMIT_MS:.0f} ms", e2e["p99_ms"] is not None and e2e["p99_ms"] <= E2E_LIMIT_MS),

@@ -170,3 +170,15 @@ def test_a_failing_replay_is_shown_as_not_measured(monkeypatch):
     monkeypatch.setitem(sys.modules, "benchmarks.replay", fake)
     rows, measured = replay_rows(lambda: "postgresql://x/y", False)
     assert measured is None and rows and all(r.value is None and "disk full" in r.note for r in rows)
+
+
+def test_end_to_end_with_no_claim_accepted_is_not_met_rather_than_all_refunds_seen():
+    from benchmarks.rows import e2e_rows
+
+    nothing = {"http": {"errors": 400, "requests": 400, "p50_ms": 5000.0, "p99_ms": 5001.0}, "accepted": 0,
+               "refunds_seen": 0, "p50_ms": None, "p99_ms": None}
+    rows = e2e_rows(nothing, 200)
+    assert [(r.value, r.met) for r in rows] == [(None, False)]
+    assert "no accept-claim answered 2xx (400 errors of 400)" in rows[0].note
+    some = {**nothing, "accepted": 10, "refunds_seen": 9, "p50_ms": 120.0, "p99_ms": 240.0}
+    assert [r.met for r in e2e_rows(some, 200)] == [None, True, False]
