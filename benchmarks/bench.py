@@ -67,7 +67,7 @@ FULL = Sizes(rates=(200, 500, 1000, 2000), command_seconds=10, health_seconds=5,
              e2e_rate=200, e2e_seconds=10, pg_connections=(4, 8, 16), pg_seconds=5.0,
              raw_produce_max=200_000, refund_wait=90.0, settle_timeout=120.0)
 QUICK = Sizes(rates=(200, 500, 1000, 2000), command_seconds=3, health_seconds=2, disputes=100,
-              e2e_rate=200, e2e_seconds=2, pg_connections=(8,), pg_seconds=2.0,
+              e2e_rate=200, e2e_seconds=1, pg_connections=(8,), pg_seconds=2.0,
               raw_produce_max=30_000, refund_wait=30.0, settle_timeout=45.0)
 
 _start = time.monotonic()
