@@ -8,7 +8,7 @@ ROLE ?= buyer
 SUB ?= B-1
 
 
-.PHONY: system-run system-test install kafka-jars check run test test-fast token order mails demo contracts asyncapi bench bench-replay bench-export clean
+.PHONY: system-run system-test install kafka-jars check run test test-fast token order mails demo contracts asyncapi bench bench-quick bench-replay bench-export clean
 
 system-run:  ## Debian packages make run needs (Java, Maven, python3-venv), installed when missing
 	@bash tools/ensure_packages.sh run
@@ -58,8 +58,11 @@ contracts: install  ## JSON Schema of every contract into contracts/schema/ (a t
 asyncapi: install  ## AsyncAPI document of every service into docs/asyncapi/ (a test checks they are current)
 	$(PY) -m tools.gen_docs asyncapi
 
-bench: kafka-jars  ## write-path throughput beside raw PostgreSQL and Kafka rates, same run (a few minutes)
-	$(PY) -m benchmarks.throughput
+bench: kafka-jars  ## what users feel (HTTP commands, relay, end to end, replay, RSS) beside same-run baselines: bench/results.json (a few minutes)
+	$(PY) -m benchmarks.bench
+
+bench-quick: kafka-jars  ## the same benchmark at smaller sizes (under 2 minutes)
+	$(PY) -m benchmarks.bench --quick
 
 bench-replay: install  ## projection rebuild, audit export and verify over 100k then 1M stored events: events/s beside a raw scan, peak RSS (own durable PostgreSQL; ~30 min; QUICK=1: 10k/50k)
 	$(PY) -m benchmarks.replay $(if $(QUICK),--quick) --json bench/replay.json

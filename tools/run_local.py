@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Mapping
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -99,11 +100,12 @@ def tools_env(run: RunSettings, kafka: KafkaServer) -> dict[str, str]:
 
 
 def start_service(name: str, module_args: list[str], kafka: KafkaServer,
-                  run: RunSettings = RUN) -> subprocess.Popen:
+                  run: RunSettings = RUN, overrides: Mapping[str, str] | None = None) -> subprocess.Popen:
+    """`overrides` win over everything (the benchmark puts every store on its PostgreSQL)."""
     log = open(run.dir / f"{name}.log", "ab")
     credentials = kafka.env(*KAFKA_PRINCIPALS[name]) if name in KAFKA_PRINCIPALS else {}
     return subprocess.Popen([sys.executable, "-m", *module_args], cwd=ROOT,
-                            env={**service_env(run), **credentials},
+                            env={**service_env(run), **credentials, **(overrides or {})},
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 

@@ -1,0 +1,328 @@
+"""`make bench` / `make bench-quick`: what users feel, on the system as deployed, each figure
+beside a baseline taken in the same run on the same servers (these machines are shared and
+noisy: the ratios travel, the absolute figures less).
+
+    .venv/bin/python -m benchmarks.bench [--quick]
+
+Phases (one progress line each): start a durable PostgreSQL, Kafka (SASL + ACLs) and every
+service as its own process (tools/run_local.py); idle RSS; orders and disputes; raw
+PostgreSQL transactions; GET /healthz and then HTTP commands (messages) at fixed offered rates
+with vegeta (open loop); end to end (a seller accepts the claim -> RefundIssued on
+refunds.events); peak RSS; the relay (a second relay process republishes the whole store to a
+topic of its own) beside raw aiokafka produce of the same records; replay
+(benchmarks/replay.py, when present). Writes bench/results.json and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from uuid import uuid4
+
+from benchmarks import vegeta
+from benchmarks.baselines import create_topics, raw_kafka_produce, raw_postgres_transactions
+from benchmarks.memory import rss_mb
+from benchmarks.report import RateResult, Row, parse_vegeta_report, percentile, table, write_results
+from benchmarks.rows import e2e_rows, http_rows, relay_rows, replay_module, replay_rows, rss_rows
+from benchmarks.settle import consumed, settle, store_position, topic_quiet, wait_for
+from benchmarks.system import System, start_system
+from benchmarks.watch import KafkaWatch, topic_span
+from benchmarks.workload import (Case, accept_claim_targets, cases, dispute_of, health_targets,
+                                 message_targets, open_disputes, publish_orders)
+from contracts.topics import DISPUTES_EVENTS, ORDERS_EVENTS, REFUNDS_EVENTS
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench"
+SATURATED = 0.5  # below this share of the offered rate achieved, higher rates are not tried
+RELAY_TOPIC, RELAY_AUDIT_TOPIC = "bench.relay.events", "bench.relay.audit"
+RAW_TOPIC = "bench.raw"
+RELAY_QUIET = 3.0  # seconds without a new record on its topic: the bench relay is done
+
+
+@dataclass(frozen=True)
+class Sizes:
+    rates: tuple[int, ...]
+    command_seconds: int
+    health_seconds: int
+    disputes: int  # the commands are spread over this many disputes, each of its own buyer
+    e2e_rate: int
+    e2e_seconds: int
+    pg_connections: tuple[int, ...]
+    pg_seconds: float
+    raw_produce_max: int
+    refund_wait: float
+    settle_timeout: float
+
+
+FULL = Sizes(rates=(200, 500, 1000, 2000), command_seconds=10, health_seconds=5, disputes=500,
+             e2e_rate=200, e2e_seconds=10, pg_connections=(4, 8, 16), pg_seconds=5.0,
+             raw_produce_max=200_000, refund_wait=90.0, settle_timeout=120.0)
+QUICK = Sizes(rates=(200, 500, 1000, 2000), command_seconds=3, health_seconds=2, disputes=100,
+              e2e_rate=200, e2e_seconds=1, pg_connections=(8,), pg_seconds=2.0,
+              raw_produce_max=30_000, refund_wait=30.0, settle_timeout=45.0)
+
+_start = time.monotonic()
+
+
+def progress(text: str) -> None:
+    print(f"[{time.monotonic() - _start:6.1f}s] {text}", flush=True)
+
+
+def fmt(result: RateResult) -> str:
+    return (f"achieved {result.achieved:,.0f}/s, p50 {result.p50_ms:.1f} ms, p95 {result.p95_ms:.1f} ms, "
+            f"p99 {result.p99_ms:.1f} ms, errors {result.errors}/{result.requests}"
+            + (f" {result.status_codes}" if result.errors else ""))
+
+
+def run_rate(name: str, targets, rate: int, seconds: int, work: Path) -> tuple[RateResult, Path]:
+    targets_file, results_file = work / f"{name}.targets.jsonl", work / f"{name}.results.bin"
+    vegeta.write_targets(targets_file, targets)
+    vegeta.attack(targets_file, rate, seconds, results_file)
+    return parse_vegeta_report(vegeta.report(results_file), rate), results_file
+
+
+def relay_latency_ms(watch: KafkaWatch, start: float, end: float, types: set[str]) -> list[float]:
+    """Event time (set by the command, before its commit) -> the relay's Kafka record
+    timestamp, for the events of `types` published in [start, end]."""
+    return [(r.published_at - r.occurred_at) * 1000 for r in watch.between(DISPUTES_EVENTS, start, end)
+            if r.event_type in types and r.occurred_at is not None]
+
+
+class Bench:
+    def __init__(self, system: System, sizes: Sizes, watch: KafkaWatch):
+        self.system, self.sizes, self.watch = system, sizes, watch
+        self.work = system.folder / "load"
+        self.work.mkdir(exist_ok=True)
+        self.run_id = uuid4().hex[:8]
+        self.rows: list[Row] = []
+        self.details: dict = {}
+
+    # -- preparation -----------------------------------------------------------------------
+    def open_disputes(self, talkers: list[Case], refunded: list[Case]) -> tuple[list[Case], list[Case]]:
+        """The buyers open their disputes, once the dispute and refund services have read the
+        orders (an open is still retried on ORDER_NOT_FOUND, 429 and 503)."""
+        started = time.monotonic()
+        if not consumed(self.system.kafka.admin, ORDERS_EVENTS, 120):
+            progress("  (the orders were not all read in 120 s; opening anyway)")
+        progress(f"orders read by the services in {time.monotonic() - started:.1f} s; "
+                 f"opening {len(talkers) + len(refunded)} disputes over HTTP ...")
+        started = time.monotonic()
+        opened = asyncio.run(open_disputes(self.system.api, talkers + refunded))
+        progress(f"opened {len(opened)} disputes in {time.monotonic() - started:.1f} s; settling ...")
+        self.settle()
+        return opened[:len(talkers)], opened[len(talkers):]
+
+    def settle(self) -> None:
+        timeout, started = self.sizes.settle_timeout, time.monotonic()
+        busy = settle(self.system.dispute_db, self.system.kafka.admin, timeout)
+        if busy:
+            progress(f"  (not settled in {timeout:.0f} s: {busy}; going on)")
+        elif time.monotonic() - started > 5:
+            progress(f"  (settled in {time.monotonic() - started:.0f} s)")
+
+    # -- baselines ---------------------------------------------------------------------------
+    def raw_postgres(self) -> float:
+        dsn = self.system.pg.create_database("bench_raw")
+        rates = {}
+        for connections in self.sizes.pg_connections:
+            rates[connections] = raw_postgres_transactions(dsn, connections, self.sizes.pg_seconds)
+            progress(f"raw PostgreSQL single-row transactions, {connections} connections: {rates[connections]:,.0f}/s")
+        self.details["raw_postgres_tps"] = rates
+        best = max(rates, key=rates.__getitem__)
+        self.pg_best = (rates[best], best)
+        return rates[best]
+
+    def health(self) -> dict[int, RateResult]:
+        results = {}
+        for rate in self.sizes.rates:
+            results[rate], _ = run_rate(f"healthz-{rate}", health_targets(self.system.api), rate,
+                                        self.sizes.health_seconds, self.work)
+            progress(f"GET /healthz @{rate:,}/s for {self.sizes.health_seconds} s: {fmt(results[rate])}")
+        self.details["healthz"] = {rate: asdict(r) for rate, r in results.items()}
+        return results
+
+    # -- HTTP commands -----------------------------------------------------------------------
+    def commands(self, talkers: list[Case]) -> dict[int, RateResult | None]:
+        results: dict[int, RateResult | None] = {}
+        relay: dict[int, float | None] = {}
+        saturated_at = None
+        for rate in self.sizes.rates:
+            if saturated_at is not None:
+                results[rate] = None
+                progress(f"commands @{rate:,}/s: skipped (saturated at {saturated_at:,}/s)")
+                continue
+            count = rate * self.sizes.command_seconds
+            start = time.time()
+            result, _ = run_rate(f"messages-{rate}", message_targets(
+                self.system.api, talkers, count, f"m{rate}-{self.run_id}"), rate, self.sizes.command_seconds, self.work)
+            self.settle()
+            results[rate] = result
+            relay[rate] = percentile(relay_latency_ms(self.watch, start, time.time(), {"MessagePosted"}), 0.99)
+            progress(f"POST messages @{rate:,}/s for {self.sizes.command_seconds} s over {len(talkers)} disputes: "
+                     f"{fmt(result)}; relay p99 {relay[rate] or 0:.0f} ms")
+            if result.achieved < SATURATED * rate:
+                saturated_at = rate
+        self.details["commands"] = {rate: r and asdict(r) for rate, r in results.items()}
+        self.details["relay_event_to_kafka_p99_ms_during_commands"] = relay
+        return results
+
+    # -- end to end --------------------------------------------------------------------------
+    def end_to_end(self, refunded: list[Case]) -> dict:
+        s = self.sizes
+        progress(f"end to end: {len(refunded)} sellers accept the claim at {s.e2e_rate}/s ...")
+        start = time.time()
+        result, results_file = run_rate("accept-claim", accept_claim_targets(
+            self.system.api, refunded, f"a-{self.run_id}"), s.e2e_rate, s.e2e_seconds, self.work)
+        accepted = {dispute_of(a.url): a.answered_at for a in vegeta.answers(results_file) if 200 <= a.code < 300}
+
+        def refunds() -> dict[str, float]:
+            return {r.dispute_id: r.published_at for r in self.watch.between(REFUNDS_EVENTS, start, time.time() + 1)
+                    if r.event_type == "RefundIssued" and r.dispute_id in accepted}
+
+        wait_for(lambda: len(refunds()) >= len(accepted), s.refund_wait, interval=0.5)
+        issued = refunds()
+        latencies = [(issued[d] - accepted[d]) * 1000 for d in issued]
+        relay = relay_latency_ms(self.watch, start, time.time(), {"SellerResponded", "ClaimAccepted", "Resolved"})
+        figures = {"http": asdict(result), "accepted": len(accepted), "refunds_seen": len(issued),
+                   "p50_ms": percentile(latencies, 0.5), "p99_ms": percentile(latencies, 0.99),
+                   "relay_event_to_kafka_p50_ms": percentile(relay, 0.5),
+                   "relay_event_to_kafka_p99_ms": percentile(relay, 0.99)}
+        progress(f"end to end: {len(issued)}/{len(accepted)} RefundIssued seen; accept -> RefundIssued "
+                 f"p50 {figures['p50_ms'] or 0:.0f} ms, p99 {figures['p99_ms'] or 0:.0f} ms "
+                 f"(accept-claim HTTP: {fmt(result)})")
+        self.details["end_to_end"] = figures
+        return figures
+
+    # -- relay -------------------------------------------------------------------------------
+    def relay(self) -> tuple[float, float, int]:
+        """A second relay process, as deployed but publishing to a topic of its own, relays the
+        whole store (every event of the run), with the services stopped: nothing else writes the
+        store or competes for the cores. Its rate is read from the records' timestamps (first
+        to last), so its start-up is not counted; it is done when its topic stopped growing."""
+        progress(f"relay: a second relay process republishes the whole store "
+                 f"({store_position(self.system.dispute_db):,} notifications) ...")
+        asyncio.run(create_topics(self.system.kafka.admin, RAW_TOPIC, RELAY_TOPIC, RELAY_AUDIT_TOPIC,
+                                  partitions=self.system.kafka.partitions))
+        self.system.start_service("bench-relay", ["services.dispute.main", "relay"], {
+            **self.system.kafka.env("DISPUTE", "admin"), "DISPUTE_EVENTS_TOPIC": RELAY_TOPIC,
+            "DISPUTE_AUDIT_TOPIC": RELAY_AUDIT_TOPIC, "DISPUTE_RELAY_METRICS_PORT": "0"})
+        try:
+            done = asyncio.run(topic_quiet(self.system.kafka.admin, RELAY_TOPIC, 300, quiet_for=RELAY_QUIET))
+        finally:
+            self.system.stop_service("bench-relay")
+        if not done:
+            raise RuntimeError(f"the bench relay did not finish in 300 s; see {self.system.folder}/bench-relay.log")
+        span = asyncio.run(topic_span(self.system.kafka.admin, RELAY_TOPIC))
+        count = min(span.records, self.sizes.raw_produce_max)
+        raw = asyncio.run(raw_kafka_produce(self.system.kafka.admin, count, span.sample_value,
+                                            span.sample_headers, span.keys, RAW_TOPIC))
+        progress(f"relay: {span.records:,} records in {span.last - span.first:.1f} s = {span.rate:,.0f}/s; "
+                 f"raw aiokafka produce of {count:,} such records ({span.mean_value_bytes:.0f} B): {raw:,.0f}/s")
+        self.details["relay"] = {"records": span.records, "seconds": span.last - span.first, "rate": span.rate,
+                                 "mean_value_bytes": span.mean_value_bytes, "raw_produce_records": count,
+                                 "raw_produce_rate": raw}
+        return span.rate, raw, span.records
+
+    # -- replay (h-replay's benchmarks/replay.py) ----------------------------------------------
+    def replay(self, quick: bool) -> list[Row]:
+        progress("replay: benchmarks.replay.measure ..." if replay_module() else
+                 "replay: benchmarks/replay.py not there yet (not measured)")
+        rows, measured = replay_rows(lambda: self.system.pg.create_database("bench_replay"), quick, progress)
+        if measured is not None:
+            self.details["replay"] = measured
+        return rows
+
+
+def memory(system: System, names: list[str], field: str) -> dict[str, float]:
+    return {name: rss_mb(pid, field) for name, pid in system.service_pids().items() if name in names}
+
+
+def machine() -> dict:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    return {"machine": platform.node(), "platform": platform.platform(), "cpu": cpu,
+            "cores": os.cpu_count(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "git_commit": git("rev-parse", "HEAD"), "git_dirty": bool(git("status", "--porcelain")),
+            "load_average_at_start": os.getloadavg(), "python": platform.python_version(),
+            "load_generator": f"vegeta {vegeta.VERSION}"}
+
+
+def attempt(phase: str, run):
+    """A phase whose failure must not lose the other phases' figures: its error instead."""
+    try:
+        return run()
+    except Exception as error:
+        progress(f"{phase} failed: {error!r}")
+        return error
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, same code (under 2 minutes)")
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    meta = {**machine(), "mode": "quick" if args.quick else "full", "sizes": asdict(sizes)}
+    vegeta.vegeta_binary()
+    talkers = cases("msg", sizes.disputes, sellers=max(1, sizes.disputes // 4))
+    refunded = cases("e2e", sizes.e2e_rate * sizes.e2e_seconds, sellers=max(1, sizes.e2e_rate // 2))
+
+    def publish(kafka) -> None:
+        progress(f"Kafka is up; publishing {len(talkers) + len(refunded)} orders on orders.events "
+                 "(as the order service) while the services start ...")
+        asyncio.run(publish_orders(kafka.connection("orders"), talkers + refunded))
+
+    progress("starting a durable PostgreSQL, Kafka (SASL + ACLs) and the services as processes ...")
+    system = start_system(OUT / "run", publish)
+    watch = KafkaWatch(system.kafka.admin, [DISPUTES_EVENTS, REFUNDS_EVENTS])
+    try:
+        watch.start()
+        time.sleep(2)
+        services = list(system.service_pids())
+        idle = memory(system, services, "VmRSS")
+        progress("idle RSS: " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in idle.items()))
+        bench = Bench(system, sizes, watch)
+        talkers, refunded = bench.open_disputes(talkers, refunded)
+        pg_tps = bench.raw_postgres()
+        health = bench.health()
+        commands = bench.commands(talkers)
+        e2e = attempt("end to end", lambda: bench.end_to_end(refunded))
+        peak = memory(system, services, "VmHWM")
+        progress("peak RSS: " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in peak.items()))
+        system.stop_services()  # the relay phase and replay have the machine to themselves
+        relayed = attempt("relay", bench.relay)
+        replay_rows = bench.replay(args.quick)
+    finally:
+        watch.stop()
+        system.stop()
+    rows = [*http_rows(health, commands, pg_tps, bench.pg_best[1], sizes.command_seconds),
+            *relay_rows(relayed, e2e, sizes.e2e_rate), *e2e_rows(e2e, sizes.e2e_rate),
+            *replay_rows, *rss_rows(idle, peak)]
+    meta["load_average_at_end"] = os.getloadavg()
+    write_results(OUT / "results.json", meta, rows, {**bench.details, "rss_idle_mb": idle, "rss_peak_mb": peak})
+    print(f"\n{meta['mode']} run, {meta['date']}, {meta['cores']} cores ({meta['cpu']}), "
+          f"commit {meta['git_commit'][:10]}{' (dirty)' if meta['git_dirty'] else ''}; load average "
+          f"{meta['load_average_at_start'][0]:.1f} at start, {meta['load_average_at_end'][0]:.1f} at the end\n")
+    print(table(rows))
+    print(f"\nwritten: {OUT / 'results.json'} (logs of the run: {system.folder})")
+    return 0
+
+
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt  # so that `finally` stops every process the run started
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _interrupt)
+    sys.exit(main())

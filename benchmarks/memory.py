@@ -1,0 +1,35 @@
+"""Resident memory of a process from /proc (Linux): now (VmRSS) and its peak so far (VmHWM),
+in MB, its child processes included (none of the services forks today, but uvicorn could)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+KB_PER_MB = 1024
+
+
+def status_kb(text: str, field: str) -> int:
+    """A `/proc/<pid>/status` field in kB (0 when absent)."""
+    for line in text.splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """VmRSS (now) or VmHWM (peak) of `pid` and its descendants; 0 when it has exited."""
+    try:
+        own = status_kb(Path(f"/proc/{pid}/status").read_text(), field)
+    except OSError:
+        return 0.0
+    return own / KB_PER_MB + sum(rss_mb(child, field) for child in _children(pid))
