@@ -8,7 +8,7 @@ ROLE ?= buyer
 SUB ?= B-1
 
 
-.PHONY: system-run system-test install kafka-jars check run test test-fast token order mails demo contracts asyncapi bench bench-quick bench-replay bench-export clean
+.PHONY: system-run system-test install kafka-jars check run test test-fast token order mails demo contracts asyncapi bench bench-quick bench-replay bench-shards bench-export clean
 
 system-run:  ## Debian packages make run needs (Java, Maven, python3-venv), installed when missing
 	@bash tools/ensure_packages.sh run
@@ -66,6 +66,9 @@ bench-quick: kafka-jars  ## the same benchmark at smaller sizes (under 2 minutes
 
 bench-replay: install  ## projection rebuild, audit export and verify over 100k then 1M stored events: events/s beside a raw scan, peak RSS (own durable PostgreSQL; ~30 min; QUICK=1: 10k/50k)
 	$(PY) -m benchmarks.replay $(if $(QUICK),--quick) --json bench/replay.json
+
+bench-shards: kafka-jars  ## in-process commands/s with one event store shard beside two on one durable PostgreSQL (minutes)
+	$(PY) -m benchmarks.shards
 
 bench-export: bench-replay  ## the export's peak memory at 100k vs 1M events: now part of bench-replay
 

@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.throughput import dispute_commands, raw_postgres_inserts  # noqa: E402
+from benchmarks.in_process import dispute_commands, raw_postgres_inserts  # noqa: E402
 
 THREADS = [int(t) for t in os.environ.get("BENCH_SHARD_THREADS", "4,8").split(",")]
 COMMANDS = int(os.environ.get("BENCH_COMMANDS", "2000"))
