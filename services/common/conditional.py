@@ -4,6 +4,10 @@ whose `If-None-Match` names it gets `304 Not Modified` without a body.
 The tag is strong and names the representation this caller receives: a given one (a dispute's
 version, the same tag If-Match takes), or else a digest of the JSON body. Answers are private
 (`Cache-Control: private, no-cache`): a view depends on who reads it, and a cache must ask again.
+They carry `Vary: Authorization`: two principals read different views under one tag (a
+dispute's version), so a cache (a browser signed in as one, then another) must never answer
+one principal's request with the body it kept for another's (it did: an operator's internal
+note reached the buyer signed in after them in the same browser).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import Response
 
 CACHE_CONTROL = "private, no-cache"
+VARY = "Authorization"
 ETAG_HEADER = {"ETag": {"description": "names this representation; send it back as "
                         "If-None-Match to get 304 when nothing changed", "required": True,
                         "schema": {"type": "string"}}}
@@ -43,7 +48,7 @@ def conditional_json(request: Request, content: Any, etag: str | None = None,
     body = json.dumps(jsonable_encoder(content), ensure_ascii=False, allow_nan=False,
                       separators=(",", ":")).encode()
     tag = etag or digest_tag(body)
-    headers = {"ETag": tag, "Cache-Control": CACHE_CONTROL}
+    headers = {"ETag": tag, "Cache-Control": CACHE_CONTROL, "Vary": VARY}
     if matches(request.headers.get("if-none-match"), tag):
         return Response(status_code=304, headers=headers)
     return Response(body, status_code=status_code, headers=headers, media_type="application/json")

@@ -4,7 +4,7 @@ the buyer's orders with what each item allows."""
 from datetime import timedelta
 
 from tests.component.test_api_support import *  # noqa: F403 (fixtures)
-from tests.component.test_api_support import BUYER, SELLER, Clock, running_api
+from tests.component.test_api_support import BUYER, OPERATOR, SELLER, Clock, running_api
 from tests.support.orders import order_placed
 from tests.support.tokens import bearer
 
@@ -53,3 +53,16 @@ def test_the_pages_are_served_and_the_console_leads_to_the_desk(api):
     assert api.client.get("/app/secrets.txt").status_code == 404
     moved = api.client.get("/console", follow_redirects=False)
     assert moved.status_code in (302, 307) and moved.headers["location"] == "/#/desk"
+
+
+def test_a_view_kept_by_a_cache_is_never_given_to_another_principal(api_with_dispute_awaiting_seller):
+    """One tag (the version) names different views for different principals: every read says
+    Vary: Authorization, so a browser signed in as an operator, then as the buyer, asks anew
+    instead of showing the buyer the operator's internal notes."""
+    api = api_with_dispute_awaiting_seller
+    api.ok(api.post("/messages", json={"text": "internal: watch this seller",
+                                       "visibility": "PLATFORM_ONLY"}, who=OPERATOR), 201)
+    for path in ("", "/timeline", "/messages"):
+        answer = api.get(path, who=OPERATOR)
+        assert answer.headers["vary"] == "Authorization", path
+    assert "watch this seller" not in api.get("", who=BUYER).text

@@ -16,7 +16,7 @@ from services.dispute.entrypoints.http.command_requests import Created, run_comm
 from services.dispute.entrypoints.http.deps import (
     PARTIES, Call, Caller, CommandRoute, dispute_to_read, require_role, run_domain,
 )
-from services.common.conditional import CACHE_CONTROL, matches
+from services.common.conditional import CACHE_CONTROL, VARY, matches
 from services.dispute.entrypoints.http.responses import ITEM_READ, creating
 from services.dispute.entrypoints.http.schemas import Command, EvidenceUpload
 from services.dispute.entrypoints.http.views import EvidenceCreated
@@ -64,7 +64,7 @@ async def download_evidence(dispute_id: UUID, evidence_id: str, caller: Caller, 
     path = evidence and request.app.state.evidence.path_for(evidence.sha256)
     if path is None or not path.is_file():
         raise Problem(404, "NOT_FOUND", f"no evidence {evidence_id} on this dispute")
-    headers = {"ETag": f'"{evidence.sha256}"', "Cache-Control": CACHE_CONTROL}
+    headers = {"ETag": f'"{evidence.sha256}"', "Cache-Control": CACHE_CONTROL, "Vary": VARY}
     if matches(request.headers.get("if-none-match"), headers["ETag"]):
         return Response(status_code=304, headers=headers)
     return FileResponse(path, media_type=evidence.content_type, filename=evidence.filename,

@@ -83,7 +83,8 @@ async function api(method, path, { body, form, version } = {}) {
   let payload;
   if (form) payload = form;
   else if (body !== undefined) { headers["Content-Type"] = "application/json"; payload = JSON.stringify(body); }
-  const response = await fetch(path, { method, headers, body: payload });
+  // no-store: whoever signs in next in this tab must never be shown what this one was
+  const response = await fetch(path, { method, headers, body: payload, cache: "no-store" });
   if (!response.ok) throw new Refused(response.status, await response.json().catch(() => ({})));
   const type = response.headers.get("content-type") || "";
   return type.includes("json") ? response.json() : response.blob();
