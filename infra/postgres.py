@@ -55,7 +55,8 @@ class PostgresServer:
         if not (self.data_dir / "PG_VERSION").exists():
             self._as_owner([pg_bin("initdb"), "-D", str(self.data_dir), "-U", self.user,
                             "--auth=trust", "-E", "UTF8", "--no-sync"])
-        options = f"-p {self.port} -k {self._socket_dir()} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        # a test session holds many pools at once (every app under test has its own): 400
+        options = f"-p {self.port} -k {self._socket_dir()} -c listen_addresses=127.0.0.1 -c max_connections=400"
         if not self.durable:
             options += " " + " ".join(FAST_UNSAFE)
         self._as_owner([pg_bin("pg_ctl"), "-D", str(self.data_dir), "-o", options,

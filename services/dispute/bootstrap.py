@@ -41,17 +41,22 @@ def build_disputes(settings: DisputeSettings) -> Disputes:
     return ShardedDisputes([build_application(settings, url) for url in urls])
 
 
-def relay_positions(settings: DisputeSettings) -> list[RelayPosition]:
-    """Each shard's relay position, in the shard's own database."""
-    return [with_tables(RelayPosition(sqlalchemy_engine(url), settings.events_topic))
+def relay_positions(settings: DisputeSettings, engine: Engine | None = None) -> list[RelayPosition]:
+    """Each shard's relay position, in the shard's own database; `engine` serves the shard on
+    DISPUTE_DATABASE_URL (one pool per database, not one per part)."""
+    return [with_tables(RelayPosition(_engine_for(url, settings, engine), settings.events_topic))
             for url in settings.shard_database_urls()]
+
+
+def _engine_for(url: str, settings: DisputeSettings, engine: Engine | None) -> Engine:
+    return engine if engine is not None and url == settings.database_url else sqlalchemy_engine(url)
 
 
 def idempotency_stores(settings: DisputeSettings, engine: Engine) -> list[IdempotencyStore]:
     """Each shard's idempotency keys, in the shard's own database (the command writer records
     a key in the transaction of its events); `engine` serves the shard on DISPUTE_DATABASE_URL."""
-    return [with_tables(IdempotencyStore(engine if url == settings.database_url
-                                         else sqlalchemy_engine(url), settings.idempotency_retention))
+    return [with_tables(IdempotencyStore(_engine_for(url, settings, engine),
+                                         settings.idempotency_retention))
             for url in settings.shard_database_urls()]
 
 
@@ -83,7 +88,7 @@ class ApiParts:
         disputes = build_disputes(settings)
         evidence = EvidenceStore(Path(settings.evidence_dir))
         evidence.sweep_staged()
-        positions = relay_positions(settings)
+        positions = relay_positions(settings, engine)
         keys = idempotency_stores(settings, engine)
         return cls(engine=engine, disputes=disputes, orders=with_tables(OrderBook(engine)),
                    projection=with_tables(DisputeIndexProjection(disputes, engine)),
