@@ -40,3 +40,16 @@ def test_a_window_out_of_range_is_a_validation_problem(api):
 def test_a_seller_without_disputes_has_an_empty_record(api):
     record = api.ok(api.client.get("/v1/sellers/S-404/dispute-record", headers=bearer(*BUYER)))
     assert (record["orders_seen"], record["disputes_opened"], record["dispute_rate"]) == (0, 0, None)
+
+
+def test_times_and_durations_are_text_as_the_document_says_not_seconds(api_with_dispute_awaiting_seller):
+    """pydantic alone would take a number of seconds for a date-time or a duration."""
+    api = api_with_dispute_awaiting_seller
+    asked = [(RECORD, {"as_of": "0.5"}), (RECORD, {"window": "7776000"}),
+             (f"/v1/disputes/{api.dispute_id}/timeline", {"as_of": "1700000000"}),
+             ("/v1/disputes", {"due_within": "3600"})]
+    for path, params in asked:
+        response = api.client.get(path, params=params, headers=bearer(*OTHER_BUYER if path == RECORD else BUYER))
+        assert (response.status_code, response.json()["code"]) == (422, "VALIDATION_FAILED"), (path, params)
+    assert api.client.get(RECORD, params={"window": "P30D", "as_of": "2026-03-10T12:00:00Z"},
+                          headers=bearer(*BUYER)).status_code == 200

@@ -20,6 +20,7 @@ from services.common.problems import Problem
 from services.dispute.entrypoints.http.responses import LIST
 from services.dispute.entrypoints.http.routes import Caller
 from services.dispute.entrypoints.http.schemas import NO_NUL
+from services.dispute.entrypoints.http.query_types import IsoDuration
 from services.dispute.projections.dispute_index import live_index_table, utc
 
 router = APIRouter(prefix="/v1", tags=["disputes"])
@@ -64,7 +65,7 @@ async def list_disputes(
     order_id: OrderId = None, buyer_id: PartyId = None, seller_id: PartyId = None,
     awaiting: Literal["buyer", "seller", "operator", "none"] | None = None,
     reason: Literal["ITEM_NOT_RECEIVED", "DAMAGED", "NOT_AS_DESCRIBED", "LATE_DELIVERY"] | None = None,
-    due_within: Annotated[timedelta | None, Query(description="ISO 8601 duration, e.g. PT24H")] = None,
+    due_within: Annotated[IsoDuration | None, Query(description="ISO 8601 duration, e.g. PT24H")] = None,
     sort: Literal["created_at", "next_deadline"] = "created_at",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from services.common.conditional import conditional_json
 from services.common.problems import Problem
 from services.dispute.entrypoints.http.deps import Caller
+from services.dispute.entrypoints.http.query_types import IsoDuration, Rfc3339
 from services.dispute.entrypoints.http.responses import LIST
 from services.dispute.projections.seller_record import read_facts, seller_record
 from services.dispute.projections.timeline import utc
@@ -45,9 +46,9 @@ class SellerRecordView(BaseModel):
             responses=LIST, tags=["sellers"])
 async def dispute_record(
     seller_id: Annotated[str, Path(max_length=2048)], caller: Caller, request: Request,
-    window: Annotated[timedelta, Query(description="ISO 8601 duration, from P1D to P3650D")]
+    window: Annotated[IsoDuration, Query(description="ISO 8601 duration, from P1D to P3650D")]
     = timedelta(days=90),
-    as_of: Annotated[datetime | None, Query(description="the record as it stood then "
+    as_of: Annotated[Rfc3339 | None, Query(description="the record as it stood then "
                                                         "(default: now)")] = None,
 ) -> Response:
     """Disputes per order, outcome shares, timeouts, time to resolution, escalations and

@@ -13,12 +13,13 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from services.common.conditional import conditional_json
 from services.common.problems import Problem
 from services.dispute.entrypoints.http.deps import Caller, dispute_to_read
 from services.dispute.entrypoints.http.responses import READ
+from services.dispute.entrypoints.http.query_types import Rfc3339
 from services.dispute.projections.timeline import read_timeline, utc
 
 router = APIRouter(prefix="/v1", tags=["disputes"])
@@ -51,7 +52,7 @@ class Timeline(BaseModel):
 
 @router.get("/disputes/{dispute_id}/timeline", response_model=Timeline, responses=READ)
 async def get_timeline(dispute_id: UUID, caller: Caller, request: Request,
-                       as_of: AwareDatetime | None = None,
+                       as_of: Rfc3339 | None = None,
                        limit: Annotated[int, Query(ge=1, le=500)] = 100,
                        cursor: Annotated[str | None, Query(pattern=VERSION)] = None):
     """Entries in order (oldest first); `as_of` (RFC 3339) keeps those recorded at or before it."""
