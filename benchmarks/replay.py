@@ -293,11 +293,14 @@ def measure(pg_url: str, quick: bool) -> dict:
     """For `make bench`: {"rows": [...]}, each step's events/s beside the raw scan of the same
     run, then each step's peak RSS at the larger size beside the one at the smaller."""
     sizes = QUICK_SIZES if quick else FULL_SIZES
-    url = own_database(pg_url)
+    # the database is made and dropped from the server's maintenance database: `pg_url` may
+    # name the very database to be replaced (make bench hands over a fresh one)
+    server = urlunparse(urlparse(pg_url)._replace(path="/postgres"))
+    url = own_database(server)
     try:
         return {"sizes": list(sizes), "rows": run(url, sizes)}
     finally:
-        drop_database(pg_url)
+        drop_database(server)
 
 
 def main() -> None:
