@@ -49,7 +49,10 @@ def not_measured(figure: str, why: str, target: str = "") -> Row:
 
 
 def row_from_dict(data: Mapping[str, Any]) -> Row:
-    """A row handed back as plain JSON (benchmarks/replay.py); `ratio` is recomputed."""
+    """A row handed back as plain JSON (benchmarks/replay.py); `ratio` is recomputed. The
+    replay module names its fields `name` and `baseline_name`: read as `figure`, `baseline_of`."""
+    aliases = {"name": "figure", "baseline_name": "baseline_of"}
+    data = {aliases.get(key, key): value for key, value in data.items()}
     known = {name: data[name] for name in Row.__dataclass_fields__ if name in data}
     return Row(**known)
 

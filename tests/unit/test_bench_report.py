@@ -182,3 +182,12 @@ def test_end_to_end_with_no_claim_accepted_is_not_met_rather_than_all_refunds_se
     assert "no accept-claim answered 2xx (400 errors of 400)" in rows[0].note
     some = {**nothing, "accepted": 10, "refunds_seen": 9, "p50_ms": 120.0, "p99_ms": 240.0}
     assert [r.met for r in e2e_rows(some, 200)] == [None, True, False]
+
+
+def test_a_row_of_the_replay_module_reads_with_its_own_field_names():
+    from benchmarks.report import row_from_dict
+    row = row_from_dict({"name": "rebuild index (50,000 events)", "value": 16000.0, "unit": "events/s",
+                         "baseline_name": "raw SELECT scan", "baseline": 100000.0, "ratio": 0.16,
+                         "target": ">= 50,000 events/s", "met": False})
+    assert (row.figure, row.baseline_of, row.value, row.met) == (
+        "rebuild index (50,000 events)", "raw SELECT scan", 16000.0, False)
