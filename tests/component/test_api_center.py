@@ -66,3 +66,15 @@ def test_a_view_kept_by_a_cache_is_never_given_to_another_principal(api_with_dis
         answer = api.get(path, who=OPERATOR)
         assert answer.headers["vary"] == "Authorization", path
     assert "watch this seller" not in api.get("", who=BUYER).text
+
+
+def test_the_order_is_read_by_operators_and_its_own_parties_only(api_with_dispute_awaiting_seller):
+    api = api_with_dispute_awaiting_seller
+    for who in (OPERATOR, BUYER, SELLER):
+        order = api.ok(api.client.get("/v1/orders/O-1", headers=bearer(*who)))
+        assert (order["buyer_id"], order["seller_id"], order["total_amount"]) == ("B-1", "S-1", "100.00")
+        assert order["promised_delivery_date"] and order["items"] == {"I-1": "100.00"}
+    for who, path in ((("buyer", "B-2"), "/v1/orders/O-1"), (("seller", "S-2"), "/v1/orders/O-1"),
+                      (OPERATOR, "/v1/orders/O-404")):
+        refused = api.client.get(path, headers=bearer(*who))
+        assert (refused.status_code, refused.json()["code"]) == (404, "ORDER_NOT_FOUND"), (who, path)

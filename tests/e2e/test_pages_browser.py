@@ -226,6 +226,7 @@ def test_an_escalated_dispute_is_decided_by_an_operator_after_an_evidence_reques
     pages.screenshot("operator-queue.png")
     pages.click("O-PAGES-2 / I-1")
     pages.until_text("Dispute record of seller S-1")
+    assert "Order O-PAGES-2" in pages.text() and pages.fact("Order total") == "100.00 USD"
     request = pages.form("Request evidence")
     pages.fill(request, from_party="buyer", note="a photo of the damage, please")
     pages.submit(request)

@@ -47,7 +47,8 @@ TAGS = [{"name": "disputes", "description": "opening and reading disputes and th
         {"name": "evidence", "description": "evidence files"},
         {"name": "operations", "description": "the platform's plumbing, for operators"},
         {"name": "sellers", "description": "every seller's public dispute record"},
-        {"name": "buyers", "description": "the buyer's own orders, as the pages show them"}]
+        {"name": "buyers", "description": "the buyer's own orders, as the pages show them"},
+        {"name": "orders", "description": "an order as the dispute service knows it"}]
 ROUTERS = (routes.router, ops.router, queries.router, timeline_routes.router, sellers.router,
            center.router, center.pages)
 

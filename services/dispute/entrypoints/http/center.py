@@ -11,9 +11,10 @@ import asyncio
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Request
+from fastapi import Path as PathParameter
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -23,7 +24,9 @@ from services.common.conditional import conditional_json
 from services.common.problems import Problem
 from services.dispute.domain.eligibility import eligibility
 from services.dispute.entrypoints.http.deps import Caller, actor_of, require_role
-from services.dispute.entrypoints.http.responses import LIST
+from services.dispute.entrypoints.http.responses import LIST, ORDER_READ
+from services.dispute.entrypoints.http.schemas import NO_NUL
+from services.dispute.application.disputes import may_act_on
 from services.dispute.projections.dispute_index import live_index_table
 
 ASSETS = Path(__file__).resolve().parent / "center"
@@ -78,6 +81,35 @@ async def local_sign_in(body: SignIn, request: Request) -> SignedIn:
                         now=now, issuer=settings.jwt_issuer,
                         audience=[settings.jwt_audience, "notification-api"])
     return SignedIn(token=token, role=body.role, id=body.id, expires_at=now + LOCAL_TOKEN_LIFETIME)
+
+
+class OrderView(BaseModel):
+    order_id: str
+    buyer_id: str
+    seller_id: str
+    currency: str
+    items: dict[str, Decimal]
+    total_amount: Decimal
+    placed_at: datetime
+    promised_delivery_date: datetime
+    delivered_at: datetime | None
+    refunded_outside_disputes: Decimal
+
+
+@router.get("/orders/{order_id}", response_model=OrderView, responses=ORDER_READ, tags=["orders"])
+async def order_facts(order_id: Annotated[str, PathParameter(max_length=128, pattern=NO_NUL)],
+                      caller: Caller, request: Request) -> Response:
+    """The order as the dispute service learnt it from `orders.events` (what an operator
+    weighs beside a dispute). Operators read any; a buyer or seller only their own, and any
+    other order is answered as one that is not known (404 ORDER_NOT_FOUND): no oracle."""
+    facts = await asyncio.to_thread(request.app.state.orders.facts, order_id)
+    if facts is None or not may_act_on(facts.buyer_id, facts.seller_id, actor_of(caller)):
+        raise Problem(404, "ORDER_NOT_FOUND", f"order {order_id} is not known")
+    return conditional_json(request, OrderView(
+        order_id=facts.order_id, buyer_id=facts.buyer_id, seller_id=facts.seller_id,
+        currency=facts.currency, items=dict(facts.items), total_amount=facts.total_amount,
+        placed_at=facts.placed_at, promised_delivery_date=facts.promised_delivery_date,
+        delivered_at=facts.delivered_at, refunded_outside_disputes=facts.refunded_outside_disputes))
 
 
 class ItemOnOrder(BaseModel):

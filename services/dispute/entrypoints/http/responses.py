@@ -114,5 +114,7 @@ DISPUTE_READ: Responses = {**_ok("The dispute as this caller may see it; its ver
 READ: Responses = {**_ok("The current representation"), **NOT_MODIFIED, **problem_responses(READ_ERRORS)}
 ITEM_READ: Responses = {**_ok("The current representation"), **NOT_MODIFIED,
              **problem_responses(ITEM_READ_ERRORS)}
+ORDER_READ: Responses = {**_ok("The order as the dispute service knows it"), **NOT_MODIFIED,
+                          **problem_responses(codes(EVERY_ROUTE, {404: frozenset({"ORDER_NOT_FOUND"})}))}
 LIST: Responses = {**_ok("One page"), **NOT_MODIFIED, **problem_responses(LIST_ERRORS)}
 

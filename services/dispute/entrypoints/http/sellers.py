@@ -18,6 +18,7 @@ from services.common.problems import Problem
 from services.dispute.entrypoints.http.deps import Caller
 from services.dispute.entrypoints.http.query_types import IsoDuration, Rfc3339
 from services.dispute.entrypoints.http.responses import LIST
+from services.dispute.entrypoints.http.schemas import NO_NUL
 from services.dispute.projections.seller_record import read_facts, seller_record
 from services.dispute.projections.timeline import utc
 
@@ -45,7 +46,7 @@ class SellerRecordView(BaseModel):
 @router.get("/sellers/{seller_id}/dispute-record", response_model=SellerRecordView,
             responses=LIST, tags=["sellers"])
 async def dispute_record(
-    seller_id: Annotated[str, Path(max_length=2048)], caller: Caller, request: Request,
+    seller_id: Annotated[str, Path(max_length=2048, pattern=NO_NUL)], caller: Caller, request: Request,
     window: Annotated[IsoDuration, Query(description="ISO 8601 duration, from P1D to P3650D")]
     = timedelta(days=90),
     as_of: Annotated[Rfc3339 | None, Query(description="the record as it stood then "

@@ -354,7 +354,7 @@ async function disputePage(id) {
     offersSection(d, me), actionsSection(d, me), resolutionSection(d), feedbackSection(d, me),
     messagesSection(d, me), await evidenceSection(d, me), timelineSection(timeline),
   ];
-  if (me.role === "operator") sections.splice(3, 0, await recordSection(d.seller_id));
+  if (me.role === "operator") sections.splice(3, 0, await orderSection(d.order_id), await recordSection(d.seller_id));
   return page(sections);
 }
 
@@ -580,6 +580,18 @@ async function evidenceSection(d, me) {
 function timelineSection(timeline) {
   return el("section", {}, el("h3", { text: "Timeline" }), el("ol", { id: "timeline" }, (timeline.entries || []).map((t) =>
     el("li", {}, el("span", { class: "muted", text: when(t.at) }), " ", t.summary))));
+}
+
+async function orderSection(orderId) {
+  try {
+    const o = await api("GET", `/v1/orders/${encodeURIComponent(orderId)}`);
+    const rows = [["Placed", when(o.placed_at)], ["Promised delivery", when(o.promised_delivery_date)],
+      ["Delivered", o.delivered_at ? when(o.delivered_at) : "not reported"], ["Order total", money(o.total_amount, o.currency)],
+      ["Refunded outside disputes", money(o.refunded_outside_disputes, o.currency)],
+      ...Object.entries(o.items).map(([item, amount]) => [`Item ${item}`, money(amount, o.currency)])];
+    return el("section", { id: "order" }, el("h3", { text: `Order ${o.order_id}` }),
+      el("dl", { class: "facts" }, rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })])));
+  } catch (error) { return el("p", { class: "error", text: `The order could not be read: ${error.message}` }); }
 }
 
 async function recordSection(sellerId) {
