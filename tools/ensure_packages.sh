@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Debian packages `make run` (run) or `make test` (test) needs, installed when missing:
 # Java 17 runs the Kafka broker, Maven fetches its jars once, python3-venv makes .venv, and the
-# tests add PostgreSQL's server, Chromium with its driver (the console's browser test) and
+# tests add PostgreSQL's server, Chromium with its driver (the pages' browser tests) and
 # Prometheus with promtool (the scrape test and the alerting rules' checks).
 # Installs with apt-get as root, or with sudo when it needs no password; otherwise stops at once
 # with the one command to run.
