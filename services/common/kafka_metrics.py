@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any, Mapping, Sequence
 
 import structlog
@@ -23,6 +22,7 @@ from faststream import BaseMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from services.common.background import BackgroundLoop
 from services.common.kafka import KafkaConnection, admin_client
 
 log = structlog.get_logger("metrics")
@@ -63,9 +63,11 @@ class _CountDeadLetters(BaseMiddleware):
         return result
 
 
-class ConsumerLag:
+class ConsumerLag(BackgroundLoop):
     """Every `interval` seconds, the lag of `groups` (group -> topics) per partition. A failed
     measurement clears the figures (stale ones would hide a stalled consumer) and is logged."""
+
+    name = "consumer-lag"
 
     def __init__(self, connection: KafkaConnection, groups: Mapping[str, Sequence[str]],
                  registry: CollectorRegistry, interval: float = 15.0):
@@ -73,17 +75,7 @@ class ConsumerLag:
         self.lag = Gauge("kafka_consumer_group_lag_records",
                          "Records on a partition not yet committed by the consumer group",
                          ["group", "topic", "partition"], registry=registry)
-        self._task: asyncio.Task | None = None
-
-    def begin(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="consumer-lag")
-
-    async def end(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        super().__init__()
 
     async def _run(self) -> None:
         while True:

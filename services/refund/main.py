@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import signal
@@ -26,6 +25,7 @@ from faststream.kafka import KafkaBroker
 from prometheus_client import CollectorRegistry
 
 from contracts.topics import dead_letter_topic
+from services.common.background import BackgroundLoop
 from services.common.body_limit import limit_bodies
 from services.common.startup import BackgroundConnection
 from services.common.database import create_schema_racing_others, sqlalchemy_engine
@@ -80,24 +80,16 @@ class RefundParts:
         await self.http.aclose()
 
 
-class PeriodicReconcile:
+class PeriodicReconcile(BackgroundLoop):
     """Every `interval` seconds, drive again the instructions nobody is driving: PENDING ones a
     killed retry left behind, FAILED ones whose outcome is unknown. Started once the producer
     is connected (reconcile publishes); a failing round (the database away) waits for the next."""
 
+    name = "refund-reconcile"
+
     def __init__(self, desk: RefundDesk, interval: float):
+        super().__init__()
         self.desk, self.interval = desk, interval
-        self._task: asyncio.Task | None = None
-
-    def begin(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="refund-reconcile")
-
-    async def end(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def _run(self) -> None:
         while True:

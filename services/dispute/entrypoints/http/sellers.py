@@ -7,11 +7,11 @@ it names no buyer and carries no comment.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import TypeAdapter
 
 from services.common.conditional import conditional_json
 from services.common.problems import Problem
@@ -19,31 +19,15 @@ from services.dispute.entrypoints.http.deps import Caller
 from services.dispute.entrypoints.http.query_types import IsoDuration, Rfc3339
 from services.dispute.entrypoints.http.responses import LIST
 from services.dispute.entrypoints.http.schemas import NO_NUL
-from services.dispute.projections.seller_record import read_facts, seller_record
+from services.dispute.projections.seller_record import SellerRecord, read_facts, seller_record
 from services.dispute.projections.timeline import utc
 
 router = APIRouter(prefix="/v1")
 SHORTEST, LONGEST = timedelta(days=1), timedelta(days=3650)
+AS_JSON = TypeAdapter(SellerRecord)  # durations as ISO 8601, as the document says
 
 
-class SellerRecordView(BaseModel):
-    seller_id: str
-    window: timedelta
-    as_of: datetime
-    orders_seen: int
-    disputes_opened: int
-    dispute_rate: float | None
-    disputes_ended: int
-    outcome_shares: dict[str, float]
-    resolved_by_seller_timeout_share: float | None
-    median_time_to_resolution: timedelta | None
-    p90_time_to_resolution: timedelta | None
-    escalation_rate: float | None
-    average_feedback: float | None
-    feedback_count: int
-
-
-@router.get("/sellers/{seller_id}/dispute-record", response_model=SellerRecordView,
+@router.get("/sellers/{seller_id}/dispute-record", response_model=SellerRecord,
             responses=LIST, tags=["sellers"])
 async def dispute_record(
     seller_id: Annotated[str, Path(max_length=2048, pattern=NO_NUL)], caller: Caller, request: Request,
@@ -62,4 +46,4 @@ async def dispute_record(
     facts = await asyncio.to_thread(read_facts, state.engine, seller_id, since, until)
     orders = await asyncio.to_thread(state.orders.orders_placed, seller_id, since, until)
     record = seller_record(seller_id, facts, orders, until, window)
-    return conditional_json(request, SellerRecordView(**vars(record)))
+    return conditional_json(request, AS_JSON.dump_python(record, mode="json"))
