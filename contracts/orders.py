@@ -15,6 +15,11 @@ Amount = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=2)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 
 
+SCHEMA_VERSIONS = frozenset({1})
+"""The `schema_version`s this contract reads (a record without one is at version 1); a
+consumer dead-letters any other as unknown."""
+
+
 class OrderItem(PublicModel):
     item_id: str = Field(min_length=1, max_length=128)
     amount: Amount

@@ -21,6 +21,11 @@ Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(lambda v: v.astimezone(timezone.utc))]
 
 
+SCHEMA_VERSIONS = frozenset({1})
+"""The `schema_version`s this contract reads (a record without one is at version 1); a
+consumer dead-letters any other as unknown."""
+
+
 def refund_event_id(refund_id: str, attempt: int, outcome: str) -> UUID:
     """Stable per (refund, operator attempt, outcome): re-publishing keeps the id."""
     return uuid5(NAMESPACE_URL, f"urn:refund-event:{refund_id}:{attempt}:{outcome}")

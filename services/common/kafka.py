@@ -18,6 +18,7 @@ from aiokafka.errors import KafkaTimeoutError, TopicAlreadyExistsError
 from pydantic import Field, SecretStr
 
 from services.common.local_mode import LocalModeSettings
+from services.common.records import DEFAULT_MAX_RECORD_BYTES
 from services.common.topic_replication import TopicReplication
 
 SCRAM = "SCRAM-SHA-512"
@@ -66,7 +67,8 @@ class KafkaConnection:
 class KafkaSettings(LocalModeSettings):
     """The Kafka fields every service's settings carry (`<PREFIX>_KAFKA_...`): the broker,
     this process's SCRAM principal and password, and TLS (with a CA file) where the broker
-    listener has it; how often a consuming process measures its groups' lag (seconds)."""
+    listener has it; how often a consuming process measures its groups' lag (seconds); the
+    largest record its consumers read (bytes)."""
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_username: str | None = None
@@ -75,6 +77,8 @@ class KafkaSettings(LocalModeSettings):
     kafka_tls: bool = False
     kafka_tls_cafile: str | None = None
     consumer_lag_interval: float = Field(15.0, gt=0)
+    # A consumed record larger than this is dead-lettered RECORD_TOO_LARGE unparsed (records.py).
+    kafka_max_record_bytes: int = Field(DEFAULT_MAX_RECORD_BYTES, ge=1024)
 
     def kafka_connection(self) -> KafkaConnection:
         password = self.kafka_password.get_secret_value() if self.kafka_password else None

@@ -1,9 +1,10 @@
 """Consumes `disputes.events` (group `notification`): one inbox entry set (and outbox e-mails)
 per event id.
 
-A message that cannot be parsed, whose (event_type, schema_version) the contracts do not know,
-or whose event type we have no words for, goes to `<topic>.dlq.notification` at once, as does
-any other failure that would recur on every redelivery. A transient fault (the database away) is
+A record its contract refuses (services/common/records.py: too large, not a JSON object, an
+(event_type, schema_version) the contracts do not know, an envelope or payload of the wrong
+shape) goes to `<topic>.dlq.notification` with its reason at once, as does one whose event
+type we have no words for and any other failure that would recur on every redelivery. A transient fault (the database away) is
 retried here a few times with backoff; if it persists the handler pauses and raises, faststream
 does not commit, and Kafka redelivers the same message: nothing is dead-lettered for being
 unlucky, and an outage is not a hot redelivery loop.
@@ -24,7 +25,8 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 from contracts.disputes import upcast_payload
 from contracts.envelope import EventEnvelope
 from contracts.topics import DISPUTES_EVENTS, dead_letter_topic
-from services.common.consumers import handle_or_dead_letter, transient_errors, wired
+from services.common.consumers import dead_letter, handle_or_dead_letter, transient_errors, wired
+from services.common.records import DEFAULT_MAX_RECORD_BYTES, Refused, read_dispute_event
 from services.notification.metrics import NotificationMetrics
 from services.notification.notices import (BUYER, OPERATORS, SELLER, MessageTemplate, Parties,
                                            Recipient, UnknownEvent, audience, is_known,
@@ -49,6 +51,7 @@ class NotifyConfig:
     backoff: float = 0.2
     redelivery_pause: float = 1.0
     """After the last attempt failed transiently: Kafka redelivers at once, so wait first."""
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
 
 
 def register_dispute_consumer(broker: KafkaBroker, store: NotificationStore | None,
@@ -65,11 +68,17 @@ def register_dispute_consumer(broker: KafkaBroker, store: NotificationStore | No
 
 async def consume(broker: KafkaBroker, dlq: str, store: NotificationStore, config: NotifyConfig,
                   message, metrics: NotificationMetrics | None = None) -> None:
-    """One record: handled, dead-lettered if it can never be, or (transient) raised after a
-    pause so that Kafka redelivers it."""
+    """One record: read through its contract (else dead-lettered with the reason,
+    services/common/records.py), handled, dead-lettered if it can never be, or (transient)
+    raised after a pause so that Kafka redelivers it."""
+    try:
+        record = read_dispute_event(message.body, config.max_record_bytes)
+    except Refused as refusal:
+        await dead_letter(broker, dlq, message, refusal, reason=refusal.reason)
+        return
+
     async def handle_message() -> None:
-        envelope = EventEnvelope.model_validate_json(message.body)
-        await _with_retries(config, handle, store, envelope, config, metrics)
+        await _with_retries(config, handle, store, record.envelope, config, metrics)
 
     await handle_or_dead_letter(broker, dlq, message, handle_message,
                                 pause=config.redelivery_pause)

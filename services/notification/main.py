@@ -112,7 +112,8 @@ def notify_config(settings: NotificationSettings) -> NotifyConfig:
                         operators_email=settings.operators_email, topic=settings.events_topic,
                         email_fallback_domain=settings.email_fallback_domain,
                         attempts=settings.handler_attempts, backoff=settings.handler_backoff,
-                        redelivery_pause=settings.handler_redelivery_pause)
+                        redelivery_pause=settings.handler_redelivery_pause,
+                        max_record_bytes=settings.kafka_max_record_bytes)
 
 
 def email_sender(outbox: EmailOutbox, settings: NotificationSettings,

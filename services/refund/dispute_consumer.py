@@ -7,9 +7,9 @@ trust.py); a DisputeOpened contradicting the first one of its dispute is refused
 dead-lettered with their reason (`dlq-reason` header) and counted.
 
 The Kafka offset is committed only after the instruction is paid, recorded and its result
-published (NACK_ON_ERROR). A message that cannot be read (a handled event's payload is read
-through its contract), or a handled event type in a schema_version the contracts do not know,
-goes to the group's dead-letter topic. Anything else that fails (the database or the broker
+published (NACK_ON_ERROR). A record its contract refuses (services/common/records.py: too large,
+not a JSON object, a known event type in a schema_version the contracts do not know, a payload
+of the wrong shape) goes to the group's dead-letter topic with its reason. Anything else that fails (the database or the broker
 away) is redelivered, after a pause so an outage is not a hot loop.
 """
 
@@ -21,12 +21,10 @@ import structlog
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import ValidationError
-
-from contracts.disputes import UnknownDisputeEvent, validate_payload
 from contracts.envelope import EventEnvelope
 from contracts.topics import DISPUTES_EVENTS, dead_letter_topic
 from services.common.consumers import RetryLater, dead_letter, transient_errors, wired
+from services.common.records import (DEFAULT_MAX_RECORD_BYTES, Refused, read_dispute_event)
 from services.refund.desk import RefundDesk
 from services.refund.policy import HANDLED_EVENTS, RefundFacts, refund_facts_from
 from services.refund.store import RefundStore
@@ -40,37 +38,48 @@ log = structlog.get_logger("refund")
 
 def register_dispute_consumer(broker: KafkaBroker, store: RefundStore | None, desk: RefundDesk | None,
                               gate: TrustGate | None, topic: str = DISPUTES_EVENTS, group: str = GROUP,
-                              pause: float = REDELIVERY_PAUSE) -> None:
+                              pause: float = REDELIVERY_PAUSE,
+                              max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> None:
     dlq = dead_letter_topic(topic, group)
 
     @broker.subscriber(topic, group_id=group, auto_offset_reset="earliest",
                        ack_policy=AckPolicy.NACK_ON_ERROR)
     async def on_dispute_event(message: KafkaMessage) -> None:
-        try:
-            envelope = EventEnvelope.model_validate_json(message.body)
-            facts = refund_facts(envelope)
-        except (ValidationError, UnknownDisputeEvent) as error:
-            await dead_letter(broker, dlq, message, error)
-            return
-        trust = wired(gate, "the trust gate")
-        try:
-            await handle_or_redeliver(wired(store, "the refund store"), wired(desk, "the refund desk"),
-                                      trust, envelope, facts, pause)
-        except Untrusted as refusal:
-            trust.count(refusal)
-            log.warning("untrusted_dispute_event", reason=refusal.reason, detail=str(refusal),
-                        event_type=envelope.event_type, dispute_id=str(envelope.dispute_id))
-            await dead_letter(broker, dlq, message, refusal, reason=refusal.reason)
+        await take_dispute_record(broker, dlq, message, store, desk, gate, pause, max_record_bytes)
 
 
-def refund_facts(envelope: EventEnvelope) -> RefundFacts:
+async def take_dispute_record(broker: KafkaBroker, dlq: str, message, store: RefundStore | None,
+                              desk: RefundDesk | None, gate: TrustGate | None,
+                              pause: float = REDELIVERY_PAUSE,
+                              max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> None:
+    try:
+        envelope, facts = read_dispute_record(message.body, max_record_bytes)
+    except Refused as refusal:
+        await dead_letter(broker, dlq, message, refusal, reason=refusal.reason)
+        return
+    trust = wired(gate, "the trust gate")
+    try:
+        await handle_or_redeliver(wired(store, "the refund store"), wired(desk, "the refund desk"),
+                                  trust, envelope, facts, pause)
+    except Untrusted as refusal:
+        trust.count(refusal)
+        log.warning("untrusted_dispute_event", reason=refusal.reason, detail=str(refusal),
+                    event_type=envelope.event_type, dispute_id=str(envelope.dispute_id))
+        await dead_letter(broker, dlq, message, refusal, reason=refusal.reason)
+
+
+def read_dispute_record(body: bytes | None,
+                        max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> tuple[EventEnvelope, RefundFacts]:
     """What a dispute event teaches or asks, read through its contract at the latest schema
-    version (raises pydantic's ValidationError, or UnknownDisputeEvent, for the dead-letter
-    topic); an event type the refund service does not handle is not read at all."""
-    if envelope.event_type not in HANDLED_EVENTS:
-        return RefundFacts()
-    payload = validate_payload(envelope.event_type, envelope.schema_version, envelope.payload)
-    return refund_facts_from(str(envelope.dispute_id), str(envelope.event_id), payload)
+    version (raises Refused, for the dead-letter topic). Every event type the contracts know is
+    read, handled or not: a record that breaks the contract is refused by every consumer. A
+    type they do not know (one newer than this service) is skipped: the refund service acts on
+    four known types only, so nothing it should do can hide in a new one."""
+    record = read_dispute_event(body, max_record_bytes, skip_unknown_types=True)
+    envelope = record.envelope
+    if record.payload is None or envelope.event_type not in HANDLED_EVENTS:
+        return envelope, RefundFacts()
+    return envelope, refund_facts_from(str(envelope.dispute_id), str(envelope.event_id), record.payload)
 
 
 async def handle_or_redeliver(store: RefundStore, desk: RefundDesk, gate: TrustGate,

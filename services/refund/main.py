@@ -131,10 +131,11 @@ def build_broker(settings: RefundSettings, parts: RefundParts | None = None) -> 
     # without parts (make asyncapi) the handlers are registered, never run
     register_order_consumer(broker, parts.orders if parts else None,
                             parts.gate.metrics if parts else None,
-                            settings.orders_topic, settings.consumer_group)
+                            settings.orders_topic, settings.consumer_group,
+                            max_record_bytes=settings.kafka_max_record_bytes)
     register_dispute_consumer(broker, parts.store if parts else None, parts.desk if parts else None,
                               parts.gate if parts else None, settings.disputes_topic,
-                              settings.consumer_group)
+                              settings.consumer_group, max_record_bytes=settings.kafka_max_record_bytes)
     return broker
 
 

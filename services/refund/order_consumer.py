@@ -1,7 +1,7 @@
 """Consumes `orders.events` (group `refund`): the refund service learns what each order paid
 from the order service itself, never from a dispute event.
 
-An unreadable record, and an OrderPlaced contradicting a known order (whose first facts are
+A record its contract refuses (services/common/records.py), and an OrderPlaced contradicting a known order (whose first facts are
 kept), go to `orders.events.dlq.refund` with the reason; a failure of the store is redelivered.
 """
 
@@ -13,11 +13,9 @@ import structlog
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import ValidationError
-
-from contracts.orders import parse_order_event
 from contracts.topics import ORDERS_EVENTS, dead_letter_topic
 from services.common.consumers import dead_letter, handle_or_dead_letter, wired
+from services.common.records import DEFAULT_MAX_RECORD_BYTES, Refused, read_order_event
 from services.refund.orders import OrderContradicted, PaidOrders
 from services.refund.trust import TrustMetrics
 
@@ -26,27 +24,35 @@ log = structlog.get_logger("refund.orders")
 
 
 def register_order_consumer(broker: KafkaBroker, orders: PaidOrders | None, metrics: TrustMetrics | None,
-                            topic: str = ORDERS_EVENTS, group: str = GROUP,
-                            pause: float = 1.0) -> None:
+                            topic: str = ORDERS_EVENTS, group: str = GROUP, pause: float = 1.0,
+                            max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> None:
     dlq = dead_letter_topic(topic, group)
 
     @broker.subscriber(topic, group_id=group, auto_offset_reset="earliest",
                        ack_policy=AckPolicy.NACK_ON_ERROR)
     async def on_order_event(message: KafkaMessage) -> None:
+        await take_order_record(broker, dlq, message, orders, metrics, pause, max_record_bytes)
+
+
+async def take_order_record(broker: KafkaBroker, dlq: str, message, orders: PaidOrders | None,
+                            metrics: TrustMetrics | None, pause: float = 1.0,
+                            max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> None:
+    """One `orders.events` record: read through its contract (else dead-lettered with the
+    reason, services/common/records.py), then learned."""
+    try:
+        event = read_order_event(message.body, max_record_bytes)
+    except Refused as refusal:
+        await dead_letter(broker, dlq, message, refusal, reason=refusal.reason)
+        return
+
+    async def learn() -> None:
         try:
-            event = parse_order_event(message.body)
-        except ValidationError as error:
-            await dead_letter(broker, dlq, message, error)
-            return
+            await asyncio.to_thread(learn_order_event, wired(orders, "the order facts"), event)
+        except OrderContradicted as refusal:
+            wired(metrics, "the trust metrics").contradicting_orders.inc()
+            await dead_letter(broker, dlq, message, refusal, reason=refusal.reason)
 
-        async def learn() -> None:
-            try:
-                await asyncio.to_thread(learn_order_event, wired(orders, "the order facts"), event)
-            except OrderContradicted as refusal:
-                wired(metrics, "the trust metrics").contradicting_orders.inc()
-                await dead_letter(broker, dlq, message, refusal, reason=refusal.reason)
-
-        await handle_or_dead_letter(broker, dlq, message, learn, pause=pause)
+    await handle_or_dead_letter(broker, dlq, message, learn, pause=pause)
 
 
 def learn_order_event(orders: PaidOrders, event) -> bool:

@@ -8,16 +8,15 @@ from decimal import Decimal
 from uuid import uuid4
 
 import pytest
-from pydantic import ValidationError
 
 from contracts import disputes
-from contracts.disputes import UnknownDisputeEvent
 from contracts.envelope import ActorRef, EventEnvelope, event_id_for
 from contracts.refunds import RefundFailed, RefundIssued
 from services.common.database import sqlalchemy_engine
 from services.refund import dispute_consumer
 from services.refund.desk import RefundDesk
-from services.refund.dispute_consumer import handle_or_redeliver, refund_facts
+from services.common.records import Refused
+from services.refund.dispute_consumer import handle_or_redeliver, read_dispute_record
 from services.refund.gateway import ProviderError, ProviderRefund, TransientProviderError
 from services.refund.lifecycle import FAILED, ISSUED, PENDING
 from services.refund.main import PeriodicReconcile
@@ -27,6 +26,11 @@ from services.refund.trust import TrustGate, TrustMetrics
 from tests.support.envelopes import appeal_decided_payload, opened_payload, resolved_payload
 from tests.support.orders import NOW
 from tests.support.refunds import opened_on_known_order
+
+
+def refund_facts(envelope):
+    """What the consumer reads from this event as it comes off Kafka."""
+    return read_dispute_record(envelope.kafka_value())[1]
 
 
 class Publisher:
@@ -311,8 +315,9 @@ async def test_the_consumer_stores_a_refund_outside_the_dispute(store):
 # 5. Schema versions ----------------------------------------------------------------------------
 
 def test_a_handled_event_in_an_unknown_schema_version_is_refused_for_the_dead_letter_topic():
-    with pytest.raises(UnknownDisputeEvent):
+    with pytest.raises(Refused) as refused:
         refund_facts(envelope("Resolved", version=99, **resolved_payload("30.00")))
+    assert refused.value.reason == "UNKNOWN_SCHEMA_VERSION"
 
 
 UNREADABLE = {
@@ -334,8 +339,9 @@ UNREADABLE = {
 @pytest.mark.parametrize("case", sorted(UNREADABLE))
 def test_a_handled_event_its_contract_cannot_read_is_refused_for_the_dead_letter_topic(case):
     event_type, payload = UNREADABLE[case]
-    with pytest.raises(ValidationError):
+    with pytest.raises(Refused) as refused:
         refund_facts(envelope(event_type, **payload))
+    assert refused.value.reason == "CONTRACT_VIOLATION"
 
 
 def test_an_event_type_the_refund_service_does_not_handle_is_ignored_whatever_its_version():

@@ -12,7 +12,7 @@ from contracts.orders import OrderRefunded
 from services.common.consumers import RetryLater
 from services.common.database import sqlalchemy_engine
 from services.refund.desk import RefundDesk
-from services.refund.dispute_consumer import handle_or_redeliver, refund_facts
+from services.refund.dispute_consumer import handle_or_redeliver, read_dispute_record
 from services.refund.lifecycle import ISSUED
 from services.refund.orders import OrderContradicted, PaidOrders
 from services.refund.store import RefundStore
@@ -21,6 +21,11 @@ from tests.component.test_refund_desk import Provider, Publisher
 from tests.support.clock import Clock
 from tests.support.envelopes import decision_payload, opened_payload, resolved_payload
 from tests.support.orders import NOW, order_placed
+
+
+def refund_facts(envelope):
+    """What the consumer reads from this event as it comes off Kafka."""
+    return read_dispute_record(envelope.kafka_value())[1]
 
 
 class Dispute:

@@ -1,7 +1,8 @@
 """Kafka consumers of the dispute service: upstream order events feed the order book (and
 refunds made outside disputes reach the open disputes of the order); refund results are
-recorded on their disputes. An OrderPlaced contradicting a known order is dead-lettered with
-its reason (`dlq-reason`), the order keeping its first facts."""
+recorded on their disputes. A record its contract refuses (services/common/records.py), and an
+OrderPlaced contradicting a known order, are dead-lettered with their reason (`dlq-reason`),
+the order keeping its first facts."""
 
 from __future__ import annotations
 
@@ -15,12 +16,12 @@ import structlog
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import ValidationError
-
-from contracts.orders import OrderRefunded, parse_order_event
-from contracts.refunds import RefundFailed, RefundIssued, parse_refund_event
+from contracts.orders import OrderRefunded
+from contracts.refunds import RefundFailed, RefundIssued
 from contracts.topics import ORDERS_EVENTS, REFUNDS_EVENTS, dead_letter_topic
 from services.common.consumers import RetryLater, dead_letter, handle_or_dead_letter, wired
+from services.common.records import (DEFAULT_MAX_RECORD_BYTES, Refused, read_order_event,
+                                     read_refund_event)
 from services.dispute.application import use_cases
 from services.dispute.application.commands import (Acting, Command, NoteRefundOutsideDispute,
                                                    RecordRefundFailed, RecordRefundIssued)
@@ -41,27 +42,36 @@ log = structlog.get_logger("orders")
 
 
 def register_order_consumer(broker: KafkaBroker, order_book: OrderBook | None,
-                            disputes: Disputes | None = None) -> None:
+                            disputes: Disputes | None = None,
+                            max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> None:
     dlq = dead_letter_topic(ORDERS_EVENTS, GROUP)
 
     @broker.subscriber(ORDERS_EVENTS, group_id=GROUP, auto_offset_reset="earliest",
                        ack_policy=AckPolicy.NACK_ON_ERROR)
     async def on_order_event(message: KafkaMessage) -> None:
+        await take_order_record(broker, dlq, message, order_book, disputes, max_record_bytes)
+
+
+async def take_order_record(broker: KafkaBroker, dlq: str, message, order_book: OrderBook | None,
+                            disputes: Disputes | None,
+                            max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> None:
+    """One `orders.events` record: read through its contract (else dead-lettered with the
+    reason, services/common/records.py), then applied to the order book."""
+    try:
+        event = read_order_event(message.body, max_record_bytes)
+    except Refused as refusal:
+        await dead_letter(broker, dlq, message, refusal, reason=refusal.reason)
+        return
+
+    async def apply() -> None:
         try:
-            event = parse_order_event(message.body)
-        except ValidationError as error:
-            await dead_letter(broker, dlq, message, error)
-            return
+            await asyncio.to_thread(apply_order_event, wired(order_book, "the order book"), disputes, event)
+        except OrderContradicted as refusal:
+            log.warning("order_contradicts_known_order", order_id=event.order_id,
+                        event_id=str(event.event_id), changes=refusal.changes)
+            await dead_letter(broker, dlq, message, refusal, reason=refusal.reason)
 
-        async def apply() -> None:
-            try:
-                await asyncio.to_thread(apply_order_event, wired(order_book, "the order book"), disputes, event)
-            except OrderContradicted as refusal:
-                log.warning("order_contradicts_known_order", order_id=event.order_id,
-                            event_id=str(event.event_id), changes=refusal.changes)
-                await dead_letter(broker, dlq, message, refusal, reason=refusal.reason)
-
-        await handle_or_dead_letter(broker, dlq, message, apply)
+    await handle_or_dead_letter(broker, dlq, message, apply)
 
 
 def apply_order_event(book: OrderBook, disputes: Disputes | None, event) -> None:
@@ -86,7 +96,8 @@ def note_outside_refund(book: OrderBook, disputes: Disputes, event: OrderRefunde
             run_on_dispute(disputes, dispute_id, command, by, quiet={"DISPUTE_NOT_FOUND"}, now=now)
 
 
-def register_refund_consumer(broker: KafkaBroker, disputes: Disputes | None) -> None:
+def register_refund_consumer(broker: KafkaBroker, disputes: Disputes | None,
+                             max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> None:
     """RefundIssued / RefundFailed from the refund service are recorded on the dispute, once
     per refund id (the aggregate ignores a refund id it has already recorded)."""
     dlq = dead_letter_topic(REFUNDS_EVENTS, GROUP)
@@ -94,13 +105,20 @@ def register_refund_consumer(broker: KafkaBroker, disputes: Disputes | None) -> 
     @broker.subscriber(REFUNDS_EVENTS, group_id=GROUP, auto_offset_reset="earliest",
                        ack_policy=AckPolicy.NACK_ON_ERROR)
     async def on_refund_result(message: KafkaMessage) -> None:
-        try:
-            result = parse_refund_event(message.body)
-        except ValidationError as error:
-            await dead_letter(broker, dlq, message, error)
-            return
-        record = partial(asyncio.to_thread, record_refund_result, wired(disputes, "the disputes"), result)
-        await handle_or_dead_letter(broker, dlq, message, record)
+        await take_refund_record(broker, dlq, message, disputes, max_record_bytes)
+
+
+async def take_refund_record(broker: KafkaBroker, dlq: str, message, disputes: Disputes | None,
+                             max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> None:
+    """One `refunds.events` record: read through its contract (else dead-lettered with the
+    reason), then recorded on its dispute."""
+    try:
+        result = read_refund_event(message.body, max_record_bytes)
+    except Refused as refusal:
+        await dead_letter(broker, dlq, message, refusal, reason=refusal.reason)
+        return
+    record = partial(asyncio.to_thread, record_refund_result, wired(disputes, "the disputes"), result)
+    await handle_or_dead_letter(broker, dlq, message, record)
 
 
 def record_refund_result(disputes: Disputes, result: RefundIssued | RefundFailed,

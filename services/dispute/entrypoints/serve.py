@@ -64,8 +64,8 @@ def build_broker(settings: DisputeSettings, order_book: OrderBook | None = None,
     metrics go to `registry` when given."""
     middlewares = consumer_middlewares(registry, "dispute", GROUP) if registry else ()
     broker = kafka_broker(settings.kafka_connection(), client_id="dispute-api", middlewares=middlewares)
-    register_order_consumer(broker, order_book, disputes)
-    register_refund_consumer(broker, disputes)
+    register_order_consumer(broker, order_book, disputes, settings.kafka_max_record_bytes)
+    register_refund_consumer(broker, disputes, settings.kafka_max_record_bytes)
     return broker
 
 
