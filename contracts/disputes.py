@@ -16,17 +16,20 @@ from datetime import timezone
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, PlainSerializer
+from pydantic import (AfterValidator, AwareDatetime, BeforeValidator, Field, PlainSerializer,
+                      StrictBool, StrictInt)
 from pydantic import WithJsonSchema
 
-from contracts.envelope import EventEnvelope, PublicModel
+from contracts.envelope import EventEnvelope, PublicModel, not_a_number
 
 TOPIC = "disputes.events"
 
 
 def _no_float(value: Any) -> Any:
-    if isinstance(value, float):
-        raise ValueError("amounts are decimal strings, never floats")
+    """The schema says a decimal string: a JSON number (a float loses cents; an integer or a
+    boolean is a producer's mistake) is refused; a Decimal from Python is what it stands for."""
+    if isinstance(value, (float, int)):
+        raise ValueError("amounts are decimal strings, never numbers (floats lose cents)")
     return value
 
 
@@ -35,7 +38,7 @@ Amount = Annotated[
     WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d+)?$", "examples": ["100.00", "0"]}),
 ]
 UtcDatetime = Annotated[
-    AwareDatetime, AfterValidator(lambda v: v.astimezone(timezone.utc)),
+    AwareDatetime, BeforeValidator(not_a_number), AfterValidator(lambda v: v.astimezone(timezone.utc)),
     PlainSerializer(lambda v: v.isoformat().replace("+00:00", "Z")),
     WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2025-03-10T12:00:00Z"]}),
 ]
@@ -96,7 +99,7 @@ class OfferMade(_OfferRef):
     offer_type: RequestType
     amount: Amount | None = Field(description="null for a replacement")
     currency: Currency
-    round_number: int = Field(ge=1)
+    round_number: StrictInt = Field(ge=1)
     made_by: Party
     respond_by: UtcDatetime
     note: Text
@@ -144,7 +147,7 @@ class EvidenceAdded(DisputePayload):
     evidence_id: str
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     content_type: str
-    size: int = Field(ge=0)
+    size: StrictInt = Field(ge=0)
     filename: str
     description: Text
 
@@ -174,7 +177,7 @@ class DeadlineMissed(DisputePayload):
 class Escalated(DisputePayload):
     event_type: ClassVar[str] = "Escalated"
     trigger: EscalationTrigger
-    automatic: bool
+    automatic: StrictBool
     note: Text
 
 
@@ -233,7 +236,7 @@ class RefundFailed(DisputePayload):
     event_type: ClassVar[str] = "RefundFailed"
     refund_id: str
     reason: str
-    retryable: bool
+    retryable: StrictBool
 
 
 class RefundedOutsideDispute(DisputePayload):
@@ -273,7 +276,7 @@ class DisputeClosed(DisputePayload):
 
 class FeedbackLeft(DisputePayload):
     event_type: ClassVar[str] = "FeedbackLeft"
-    rating: int = Field(ge=1, le=5)
+    rating: StrictInt = Field(ge=1, le=5)
     comment: Text
 
 

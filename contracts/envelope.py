@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, field_serializer,
+                      field_validator)
 
 CONTENT_TYPE = "application/json"
 CE_SPECVERSION = "1.0"
 CE_SOURCE = "urn:dispute-platform:dispute-service"
 CE_TYPE_PREFIX = "com.dispute-platform."
+
+
+def not_a_number(value: Any) -> Any:
+    """pydantic would read a number as seconds since 1970: a time in our records is always an
+    RFC 3339 string, so a number is a producer's mistake, not a time."""
+    if isinstance(value, (int, float)):
+        raise ValueError("a time is an RFC 3339 string, never a number")
+    return value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(not_a_number)]
+"""A time as the contracts read it (integers and booleans are read strictly too: StrictInt,
+StrictBool; pydantic would take `true` for 1 and "2" for 2, which the JSON Schema refuses)."""
 
 
 class PublicModel(BaseModel):
@@ -33,10 +47,10 @@ def event_id_for(dispute_id: UUID, dispute_version: int) -> UUID:
 class EventEnvelope(PublicModel):
     event_id: UUID
     event_type: str = Field(min_length=1)
-    schema_version: int = Field(ge=1)
+    schema_version: StrictInt = Field(ge=1)
     dispute_id: UUID
-    dispute_version: int = Field(ge=1)
-    occurred_at: datetime
+    dispute_version: StrictInt = Field(ge=1)
+    occurred_at: Timestamp
     correlation_id: str
     causation_id: str | None = None
     actor: ActorRef

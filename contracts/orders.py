@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal, Union
 from uuid import UUID
 
-from pydantic import Field, TypeAdapter
+from pydantic import Field, StrictInt, TypeAdapter
 
-from contracts.envelope import PublicModel
+from contracts.envelope import PublicModel, Timestamp
 
 Amount = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=2)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
@@ -28,7 +27,7 @@ class OrderItem(PublicModel):
 class OrderEventBase(PublicModel):
     event_id: UUID
     order_id: str = Field(min_length=1, max_length=128)
-    schema_version: int = 1
+    schema_version: StrictInt = 1
 
 
 class OrderPlaced(OrderEventBase):
@@ -38,32 +37,34 @@ class OrderPlaced(OrderEventBase):
     currency: Currency
     items: list[OrderItem] = Field(min_length=1)
     total_amount: Amount
-    placed_at: datetime
-    promised_delivery_date: datetime
+    placed_at: Timestamp
+    promised_delivery_date: Timestamp
 
 
 class OrderShipped(OrderEventBase):
     event_type: Literal["OrderShipped"] = "OrderShipped"
-    shipped_at: datetime
+    shipped_at: Timestamp
     carrier: str
     tracking_number: str
 
 
 class OrderDelivered(OrderEventBase):
     event_type: Literal["OrderDelivered"] = "OrderDelivered"
-    delivered_at: datetime
+    delivered_at: Timestamp
 
 
 class OrderRefunded(OrderEventBase):
     event_type: Literal["OrderRefunded"] = "OrderRefunded"
     amount: Amount
-    refunded_at: datetime
+    refunded_at: Timestamp
 
 
 OrderEvent = Annotated[
     Union[OrderPlaced, OrderShipped, OrderDelivered, OrderRefunded], Field(discriminator="event_type")
 ]
 ORDER_EVENT = TypeAdapter(OrderEvent)
+EVENT_TYPES = frozenset(model.model_fields["event_type"].default
+                        for model in (OrderPlaced, OrderShipped, OrderDelivered, OrderRefunded))
 
 
 def parse_order_event(data: bytes) -> OrderPlaced | OrderShipped | OrderDelivered | OrderRefunded:

@@ -12,13 +12,13 @@ from decimal import Decimal
 from typing import Annotated, Literal, Union
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from pydantic import AfterValidator, AwareDatetime, Field, TypeAdapter
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StrictBool, StrictInt, TypeAdapter
 
-from contracts.envelope import CONTENT_TYPE, PublicModel
+from contracts.envelope import CONTENT_TYPE, PublicModel, not_a_number
 
 Amount = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=2)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(lambda v: v.astimezone(timezone.utc))]
+UtcDatetime = Annotated[AwareDatetime, BeforeValidator(not_a_number), AfterValidator(lambda v: v.astimezone(timezone.utc))]
 
 
 SCHEMA_VERSIONS = frozenset({1})
@@ -33,7 +33,7 @@ def refund_event_id(refund_id: str, attempt: int, outcome: str) -> UUID:
 
 class RefundEventBase(PublicModel):
     event_id: UUID
-    schema_version: int = 1
+    schema_version: StrictInt = 1
     refund_id: str = Field(min_length=1, max_length=128)
     dispute_id: UUID
     amount: Amount
@@ -66,11 +66,12 @@ class RefundIssued(RefundEventBase):
 class RefundFailed(RefundEventBase):
     event_type: Literal["RefundFailed"] = "RefundFailed"
     reason: str = Field(min_length=1)
-    retryable: bool
+    retryable: StrictBool
 
 
 RefundEvent = Annotated[Union[RefundIssued, RefundFailed], Field(discriminator="event_type")]
 REFUND_EVENT = TypeAdapter(RefundEvent)
+EVENT_TYPES = frozenset(model.model_fields["event_type"].default for model in (RefundIssued, RefundFailed))
 
 
 def parse_refund_event(data: bytes) -> RefundIssued | RefundFailed:

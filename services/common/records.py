@@ -7,11 +7,11 @@ A record is read in a fixed order, and the first check it fails names the reason
   refused before it is parsed at all;
 - `MALFORMED_RECORD`: not UTF-8 JSON (truncated, NaN, a lone surrogate...), or JSON that is not
   an object;
-- `UNKNOWN_EVENT_TYPE`: a dispute event type the contracts do not know (a consumer that only
-  ignores what it does not handle may skip these instead);
+- `UNKNOWN_EVENT_TYPE`: an event type the contracts do not know (a consumer of
+  `disputes.events` that acts on a few types only may skip these instead);
 - `UNKNOWN_SCHEMA_VERSION`: a schema version the contracts do not know (on `orders.events` and
-  `refunds.events` any but 1; on `disputes.events` one newer than the event type's latest):
-  upgrade contracts/ and replay the dead letters;
+  `refunds.events` any but 1; on `disputes.events` one below 1 or newer than the event type's
+  latest): upgrade contracts/ and replay the dead letters;
 - `CONTRACT_VIOLATION`: anything the contract refuses: a wrong type, a missing field, an
   extra field, a value out of its limits (lengths, digits).
 """
@@ -76,23 +76,29 @@ def _summary(error: ValidationError) -> str:
                      for e in error.errors(include_url=False, include_input=False)[:5])
 
 
-def _known_version(record: dict[str, Any], known: frozenset[int]) -> None:
-    """A record without a version is at version 1 (the contracts' default); a version that is
-    not even an integer is the contract's to refuse."""
-    version = record.get("schema_version", 1)
-    if isinstance(version, int) and not isinstance(version, bool) and version not in known:
-        raise Refused(UNKNOWN_SCHEMA_VERSION, f"schema_version {version} (known: {sorted(known)})")
+def _known_kind(record: dict[str, Any], types: frozenset[str], versions: frozenset[int]) -> None:
+    """A record without a version is at version 1 (the contracts' default); an event type or
+    a version that is not even a string or an integer is the contract's to refuse."""
+    event_type, version = record.get("event_type"), record.get("schema_version", 1)
+    if isinstance(event_type, str) and event_type not in types:
+        raise Refused(UNKNOWN_EVENT_TYPE, f"no such event type {event_type[:100]!r}")
+    if _integer(version) and version not in versions:
+        raise Refused(UNKNOWN_SCHEMA_VERSION, f"schema_version {version} (known: {sorted(versions)})")
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def read_order_event(body: bytes | None, max_bytes: int = DEFAULT_MAX_RECORD_BYTES):
     """An `orders.events` record, or Refused."""
-    _known_version(json_object(body, max_bytes), orders.SCHEMA_VERSIONS)
+    _known_kind(json_object(body, max_bytes), orders.EVENT_TYPES, orders.SCHEMA_VERSIONS)
     return by_contract(orders.parse_order_event, body)
 
 
 def read_refund_event(body: bytes | None, max_bytes: int = DEFAULT_MAX_RECORD_BYTES):
     """A `refunds.events` record, or Refused."""
-    _known_version(json_object(body, max_bytes), refunds.SCHEMA_VERSIONS)
+    _known_kind(json_object(body, max_bytes), refunds.EVENT_TYPES, refunds.SCHEMA_VERSIONS)
     return by_contract(refunds.parse_refund_event, body)
 
 
@@ -109,7 +115,9 @@ def read_dispute_event(body: bytes | None, max_bytes: int = DEFAULT_MAX_RECORD_B
                        skip_unknown_types: bool = False) -> DisputeRecord:
     """A `disputes.events` record, its envelope and its payload read through the contract of
     its event type and version, or Refused."""
-    json_object(body, max_bytes)
+    version = json_object(body, max_bytes).get("schema_version")
+    if _integer(version) and version < 1:
+        raise Refused(UNKNOWN_SCHEMA_VERSION, f"schema_version {version}: versions start at 1")
     envelope = by_contract(EventEnvelope.model_validate_json, body)
     event_type, version = envelope.event_type, envelope.schema_version
     if event_type not in REGISTRY:
