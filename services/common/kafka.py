@@ -8,6 +8,7 @@ principal; the broker's ACLs decide what it may read and write (infra/kafka_acce
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ssl
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Sequence
@@ -95,7 +96,28 @@ def kafka_broker(connection: KafkaConnection, client_id: str, middlewares: Seque
     from services.common.log_context import LogContext
 
     return KafkaBroker(connection.bootstrap, client_id=client_id, security=connection.broker_security(),
-                       middlewares=(LogContext, *middlewares))
+                       middlewares=(LogContext, *middlewares), parser=readable_headers)
+
+
+async def readable_headers(record: Any, parse: Any) -> Any:
+    """faststream decodes every header as UTF-8 before any handler runs, and a record it
+    cannot decode (a header without a value, bytes that are not UTF-8: any client can write
+    them) is neither handled nor redelivered nor dead-lettered: lost. Headers only trace a
+    record (the body is the contract), so such values are read leniently (U+FFFD, "")."""
+    headers = [(name, _text(value)) for name, value in (record.headers or ())]
+    if headers != list(record.headers or ()):
+        record = dataclasses.replace(record, headers=headers)
+    return await parse(record)
+
+
+def _text(value: bytes | None) -> bytes:
+    if value is None:
+        return b""
+    try:
+        value.decode("utf-8")
+        return value
+    except UnicodeDecodeError:
+        return value.decode("utf-8", "replace").encode("utf-8")
 
 
 def idempotent_producer(connection: KafkaConnection, client_id: str) -> AIOKafkaProducer:

@@ -43,10 +43,11 @@ log = structlog.get_logger("orders")
 
 def register_order_consumer(broker: KafkaBroker, order_book: OrderBook | None,
                             disputes: Disputes | None = None,
-                            max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> None:
-    dlq = dead_letter_topic(ORDERS_EVENTS, GROUP)
+                            max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+                            topic: str = ORDERS_EVENTS) -> None:
+    dlq = dead_letter_topic(topic, GROUP)
 
-    @broker.subscriber(ORDERS_EVENTS, group_id=GROUP, auto_offset_reset="earliest",
+    @broker.subscriber(topic, group_id=GROUP, auto_offset_reset="earliest",
                        ack_policy=AckPolicy.NACK_ON_ERROR)
     async def on_order_event(message: KafkaMessage) -> None:
         await take_order_record(broker, dlq, message, order_book, disputes, max_record_bytes)
@@ -97,12 +98,13 @@ def note_outside_refund(book: OrderBook, disputes: Disputes, event: OrderRefunde
 
 
 def register_refund_consumer(broker: KafkaBroker, disputes: Disputes | None,
-                             max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> None:
+                             max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+                             topic: str = REFUNDS_EVENTS) -> None:
     """RefundIssued / RefundFailed from the refund service are recorded on the dispute, once
     per refund id (the aggregate ignores a refund id it has already recorded)."""
-    dlq = dead_letter_topic(REFUNDS_EVENTS, GROUP)
+    dlq = dead_letter_topic(topic, GROUP)
 
-    @broker.subscriber(REFUNDS_EVENTS, group_id=GROUP, auto_offset_reset="earliest",
+    @broker.subscriber(topic, group_id=GROUP, auto_offset_reset="earliest",
                        ack_policy=AckPolicy.NACK_ON_ERROR)
     async def on_refund_result(message: KafkaMessage) -> None:
         await take_refund_record(broker, dlq, message, disputes, max_record_bytes)
