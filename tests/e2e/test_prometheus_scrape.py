@@ -160,4 +160,4 @@ async def test_an_unreadable_record_is_counted_as_dead_lettered_by_topic_and_rea
     _, prometheus = platform
     for service in ("dispute", "refund"):
         assert await at_least(prometheus, f'sum({service}_dead_lettered_records_total{{topic="orders.events",'
-                                          'reason="ValidationError"})') >= 1
+                                          'reason="MALFORMED_RECORD"})') >= 1

@@ -124,7 +124,7 @@ async def test_a_poison_message_goes_to_the_dlq_and_the_next_good_message_is_pro
     assert len(inbox) == 1
     [dead] = await read_topic(kafka.admin, dead_letter_topic(notifier.topic, GROUP), expect=1)
     headers = dict(dead.headers)
-    assert dead.value == b'{"not": "an envelope"}' and b"validation error" in headers["dlq-error"]
+    assert dead.value == b'{"not": "an envelope"}' and headers["dlq-reason"] == b"CONTRACT_VIOLATION"
     assert headers["dlq-source-topic"] == notifier.topic.encode()
 
 
@@ -137,6 +137,7 @@ async def test_an_unknown_schema_version_goes_to_the_dlq_and_the_next_good_messa
     assert [n["event_id"] for n in inbox] != [str(future.event_id)] and len(inbox) == 1
     [dead] = await read_topic(kafka.admin, dead_letter_topic(notifier.topic, GROUP), expect=1)
     assert b"v99" in dict(dead.headers)["dlq-error"]
+    assert dict(dead.headers)["dlq-reason"] == b"UNKNOWN_SCHEMA_VERSION"
 
 
 async def test_inbox_entries_are_written_at_once_and_emails_follow_when_smtp_comes_back(
