@@ -19,7 +19,7 @@ A record is read in a fixed order, and the first check it fails names the reason
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, TypeGuard, TypeVar
 
 from pydantic import ValidationError
 from pydantic_core import from_json
@@ -86,7 +86,7 @@ def _known_kind(record: dict[str, Any], types: frozenset[str], versions: frozens
         raise Refused(UNKNOWN_SCHEMA_VERSION, f"schema_version {version} (known: {sorted(versions)})")
 
 
-def _integer(value: Any) -> bool:
+def _integer(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -115,9 +115,9 @@ def read_dispute_event(body: bytes | None, max_bytes: int = DEFAULT_MAX_RECORD_B
                        skip_unknown_types: bool = False) -> DisputeRecord:
     """A `disputes.events` record, its envelope and its payload read through the contract of
     its event type and version, or Refused."""
-    version = json_object(body, max_bytes).get("schema_version")
-    if _integer(version) and version < 1:
-        raise Refused(UNKNOWN_SCHEMA_VERSION, f"schema_version {version}: versions start at 1")
+    claimed = json_object(body, max_bytes).get("schema_version")
+    if _integer(claimed) and claimed < 1:
+        raise Refused(UNKNOWN_SCHEMA_VERSION, f"schema_version {claimed}: versions start at 1")
     envelope = by_contract(EventEnvelope.model_validate_json, body)
     event_type, version = envelope.event_type, envelope.schema_version
     if event_type not in REGISTRY:
