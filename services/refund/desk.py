@@ -31,8 +31,9 @@ class Publisher(Protocol):
 class RefundDesk:
     def __init__(self, store: RefundStore, provider: PaymentProvider, publisher: Publisher,
                  after_provider_call: Callable[[], None] = lambda: None,
-                 metrics: RefundMetrics | None = None):
+                 metrics: RefundMetrics | None = None, reservation_lease: float = 0):
         self.store, self.provider, self.publisher = store, provider, publisher
+        self.reservation_lease = reservation_lease
         self.metrics = metrics or RefundMetrics()
         self.after_provider_call = after_provider_call
         self._in_flight: set[str] = set()
@@ -59,8 +60,12 @@ class RefundDesk:
         """Finish what a crash interrupted and ask the provider again about refunds whose outcome
         is unknown (it replays the first result for the key). At start-up everything; from the
         periodic loop only instructions untouched for `older_than` seconds, so one still being
-        paid by a consumer is left to it."""
-        keys = await asyncio.to_thread(self.store.pending_keys, older_than)
+        paid by a consumer is left to it. Never a PENDING instruction reserved less than
+        `reservation_lease` seconds ago: another replica may be calling the provider for it
+        right now, and a second call under its key while the first is in flight could fail and
+        announce a RefundFailed for a refund being paid. A holder that died leaves it to be
+        driven once the lease has passed."""
+        keys = await asyncio.to_thread(self.store.pending_keys, older_than, self.reservation_lease)
         keys += await asyncio.to_thread(self.store.unknown_outcome_keys, older_than)
         keys += await asyncio.to_thread(self.store.unpublished_keys)
         keys = [key for key in dict.fromkeys(keys) if key not in self._in_flight]

@@ -110,7 +110,7 @@ def build_parts(settings: RefundSettings) -> RefundParts:
     metrics = RefundMetrics(CollectorRegistry())
     desk = RefundDesk(store, PaymentProvider(http, retry), publisher,
                       after_provider_call=crash_now if settings.crash_after_provider_call else lambda: None,
-                      metrics=metrics)
+                      metrics=metrics, reservation_lease=settings.reservation_lease)
     gate = TrustGate(store, TrustMetrics(metrics.registry), settings.unknown_order_wait)
     return RefundParts(store, PaidOrders(store.engine), gate, desk, publisher, http, metrics)
 

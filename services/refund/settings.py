@@ -31,6 +31,12 @@ class RefundSettings(KafkaSettings):
     unknown_order_wait: float = Field(120.0, ge=0)
     # How often the service asks again about refunds left PENDING or whose outcome is unknown.
     reconcile_interval: float = Field(60.0, gt=0)
+    # Seconds a reservation (taken just before a provider call) is left to its holder: the
+    # reconcile (at start-up too) does not drive a PENDING instruction reserved more recently,
+    # another replica may be paying it. Above the longest a provider call can take with its
+    # retries (provider_attempts x provider_timeout + backoffs, 32.5 s by default). A refund
+    # whose holder died is driven once the lease has passed (the periodic reconcile).
+    reservation_lease: float = Field(60.0, ge=0)
     # Fault injection for tests only: die with SIGKILL right after the provider answered and
     # before the result is committed, to prove the start-up reconcile pays exactly once.
     crash_after_provider_call: bool = False

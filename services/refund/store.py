@@ -23,7 +23,7 @@ from uuid import NAMESPACE_URL, uuid5
 
 import structlog
 from sqlalchemy import (Boolean, Column, Engine, Integer, MetaData, String, Table, Text,
-                        func, inspect, insert, select, text, update)
+                        func, inspect, insert, not_, select, text, update)
 from sqlalchemy.exc import IntegrityError
 
 from services.common.database import UtcDateTime
@@ -61,6 +61,9 @@ instructions = Table(
     Column("reserved", Boolean, nullable=False, default=False),
     Column("published", Boolean, nullable=False, default=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    # when the amount was last reserved, just before a provider call: a replica calling the
+    # provider now holds it (reconcile leaves it alone for a lease, services/refund/desk.py)
+    Column("reserved_at", UtcDateTime()),
 )
 awaiting_order = Table(
     "refund_resolutions_awaiting_order", metadata,
@@ -86,6 +89,7 @@ class StoredInstruction:
     reserved: bool
     published: bool
     updated_at: datetime
+    reserved_at: datetime | None = None
 
     @property
     def state(self) -> InstructionState:
@@ -120,6 +124,9 @@ class RefundStore:
                 conn.execute(text("ALTER TABLE refund_order_terms "
                                   "ADD COLUMN refunded_before VARCHAR(32) NOT NULL DEFAULT '0'"))
             add_missing_parties(conn, terms)
+            if "reserved_at" not in correlation:
+                stamp = "TIMESTAMP WITH TIME ZONE" if self.engine.dialect.name == "postgresql" else "DATETIME"
+                conn.execute(text(f"ALTER TABLE refund_instructions ADD COLUMN reserved_at {stamp}"))
             if (self.engine.dialect.name == "postgresql"
                     and getattr(correlation["correlation_id"]["type"], "length", None)):
                 conn.execute(text("ALTER TABLE refund_instructions "
@@ -188,7 +195,8 @@ class RefundStore:
             reserved = lifecycle.reserve(before)
             committed = _committed(conn, key, terms) if terms else Committed()
             refusal = refusal_for(instruction, terms, order, committed)
-            if refusal is None and not self._compare_and_set(key, before, reserved, {}, conn):
+            if refusal is None and not self._compare_and_set(key, before, reserved,
+                                                             {"reserved_at": _now()}, conn):
                 raise TransitionRefused("reserve", before)
         return refusal
 
@@ -232,8 +240,14 @@ class RefundStore:
         return self._move(idempotency_key, lifecycle.reopen, reason=None, retryable=None,
                           updated_at=_now())
 
-    def pending_keys(self, older_than: float = 0) -> list[str]:
-        return self._keys(instructions.c.status == PENDING, _settled_before(older_than))
+    def pending_keys(self, older_than: float = 0, lease: float = 0) -> list[str]:
+        """PENDING instructions untouched for `older_than` seconds, but none reserved less than
+        `lease` seconds ago: a replica is calling the provider for it (a reservation without a
+        time is from before reservations had one)."""
+        fresh = instructions.c.reserved.is_(True) & instructions.c.reserved_at.is_not(None) & (
+            instructions.c.reserved_at >= _now() - timedelta(seconds=lease))
+        return self._keys(instructions.c.status == PENDING, _settled_before(older_than),
+                          *([not_(fresh)] if lease > 0 else []))
 
     def unknown_outcome_keys(self, older_than: float = 0) -> list[str]:
         """FAILED instructions the provider may have paid: to be asked again, with their key."""

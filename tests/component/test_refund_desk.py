@@ -4,10 +4,12 @@ and what reaches the dead-letter topic."""
 
 import asyncio
 import time
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from uuid import uuid4
 
 import pytest
+from sqlalchemy import text
 
 from contracts import disputes
 from contracts.envelope import ActorRef, EventEnvelope, event_id_for
@@ -244,6 +246,52 @@ async def test_the_periodic_reconcile_leaves_fresh_pending_instructions_to_their
     provider = Provider()
     assert await RefundDesk(store, provider, Publisher()).reconcile(older_than=60) == 0
     assert store.instruction(key).status == PENDING and provider.calls == []
+
+
+class HeldProvider(Provider):
+    """A provider call that lasts until the test lets it answer: a replica in mid-payment."""
+
+    def __init__(self, *answers):
+        super().__init__(*answers)
+        self.called, self.answer = asyncio.Event(), asyncio.Event()
+
+    async def refund(self, **kwargs):
+        self.called.set()
+        await self.answer.wait()
+        return await super().refund(**kwargs)
+
+
+async def test_the_start_up_reconcile_leaves_a_reservation_a_live_replica_holds(store):
+    """Two replicas: one reserved the instruction and is waiting for the provider; the other
+    starts now. Driving it too would ask the provider under the same key while the first call
+    is in flight, and a failing answer there would announce a RefundFailed for a refund that
+    is being paid."""
+    key = award(store, dispute(store), "30.00")
+    holding, holder_heard = HeldProvider(), Publisher()
+    paying = asyncio.create_task(RefundDesk(store, holding, holder_heard, reservation_lease=60).pay(key))
+    await holding.called.wait()
+    starting, heard = Provider(TransientProviderError("PROVIDER_UNAVAILABLE: HTTP 409 in progress")), Publisher()
+    assert await RefundDesk(store, starting, heard, reservation_lease=60).reconcile() == 0
+    holding.answer.set()
+    await paying
+    assert (starting.calls, heard.published) == ([], [])
+    assert [type(e).__name__ for e in holder_heard.published] == ["RefundIssued"]
+    assert store.instruction(key).status == ISSUED
+
+
+async def test_a_reservation_older_than_the_lease_is_driven_again_its_holder_is_gone(store):
+    key = award(store, dispute(store), "30.00")
+    gone = HeldProvider()
+    abandoned = asyncio.create_task(RefundDesk(store, gone, Publisher(), reservation_lease=60).pay(key))
+    await gone.called.wait()
+    abandoned.cancel()  # the holder died in its provider call, the reservation stays
+    with store.engine.begin() as conn:  # ... two minutes ago
+        conn.execute(text("UPDATE refund_instructions SET reserved_at = :at"),
+                      {"at": datetime.now(timezone.utc) - timedelta(minutes=2)})
+    provider, publisher = Provider(), Publisher()
+    assert await RefundDesk(store, provider, publisher, reservation_lease=60).reconcile() == 1
+    assert provider.calls == [key] and store.instruction(key).status == ISSUED
+    assert [type(e).__name__ for e in publisher.published] == ["RefundIssued"]
 
 
 async def test_the_service_reconciles_periodically():

@@ -33,6 +33,9 @@ def shared_env(postgres) -> dict[str, str]:
         "NOTIFICATION_SMTP_TIMEOUT": "2",  # a lease of 36 s: a killed sender's mail settles sooner
         "REFUND_DATABASE_URL": postgres.create_database(f"two_{run}_refund"),
         "REFUND_PROVIDER_BACKOFF_INITIAL": "0.05",
+        # a replica killed mid-payment is driven again by its restart at once, as before the
+        # lease (the lease against a live replica is tested in tests/component/test_refund_desk.py)
+        "REFUND_RESERVATION_LEASE": "0",
         "PAYSIM_DATABASE_URL": postgres.create_database(f"two_{run}_payments"),
     }
 
