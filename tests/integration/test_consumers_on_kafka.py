@@ -16,6 +16,7 @@ from services.dispute.entrypoints.kafka_subscribers import register_order_consum
 from services.dispute.adapters.order_book import OrderBook
 from services.notification.consumer import register_dispute_consumer
 from services.notification.store import NotificationStore
+from tests.support.envelopes import opened_payload
 from tests.support.kafka import drain_topic, eventually, read_topic
 from tests.support.orders import NOW, order_delivered, order_placed
 
@@ -52,14 +53,12 @@ async def test_order_events_reach_the_book_once_and_poison_goes_to_the_dlq(pg_ur
 
 
 def opened_envelope() -> EventEnvelope:
+    """A whole DisputeOpened (consumers read the payload through its contract)."""
     dispute_id = uuid4()
     return EventEnvelope(
         event_id=event_id_for(dispute_id, 1), event_type="DisputeOpened", schema_version=1,
         dispute_id=dispute_id, dispute_version=1, occurred_at=NOW, correlation_id="c-1",
-        actor=ActorRef(role="buyer", id="B-1"),
-        payload={"order_id": "O-1", "item_id": "I-1", "buyer_id": "B-1", "seller_id": "S-7",
-                 "reason": "DAMAGED", "request": "FULL_REFUND",
-                 "deadlines": {"SELLER_RESPONSE": "2026-03-15T12:00:00Z"}})
+        actor=ActorRef(role="buyer", id="B-1"), payload=opened_payload(seller_id="S-7"))
 
 
 async def test_a_redelivered_dispute_event_makes_no_second_notification(pg_url, kafka):
