@@ -12,6 +12,9 @@ from services.common.log_context import HEADERS
 
 log = structlog.get_logger("consumer")
 T = TypeVar("T")
+# The reason of a dead letter whose handler failed in a way no redelivery would mend (a bug, a
+# record the service cannot act on); records refused on reading have theirs (records.py).
+HANDLING_FAILED = "HANDLING_FAILED"
 TRACE_HEADERS = frozenset(header for header, _ in HEADERS)
 
 
@@ -52,7 +55,7 @@ async def handle_or_dead_letter(broker: KafkaBroker, topic: str, message, handle
                                 pause: float = 1.0) -> None:
     """Run `handle()`: a transient failure is left uncommitted for Kafka to redeliver (after a
     pause, so an outage is not a hot loop); any other failure will never succeed, so the record
-    goes to the dead-letter topic with its error and the consumer goes on."""
+    goes to the dead-letter topic with its error (reason HANDLING_FAILED) and the consumer goes on."""
     try:
         await handle()
     except transient_errors():
@@ -60,7 +63,7 @@ async def handle_or_dead_letter(broker: KafkaBroker, topic: str, message, handle
         raise
     except Exception as error:
         log.error("handler_failed", error=repr(error)[:500], exc_info=error)
-        await dead_letter(broker, topic, message, error)
+        await dead_letter(broker, topic, message, error, reason=HANDLING_FAILED)
 
 
 def wired(part: "T | None", name: str) -> "T":

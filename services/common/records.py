@@ -92,14 +92,16 @@ def _integer(value: Any) -> TypeGuard[int]:
 
 def read_order_event(body: bytes | None, max_bytes: int = DEFAULT_MAX_RECORD_BYTES):
     """An `orders.events` record, or Refused."""
-    _known_kind(json_object(body, max_bytes), orders.EVENT_TYPES, orders.SCHEMA_VERSIONS)
-    return by_contract(orders.parse_order_event, body)
+    record = json_object(body, max_bytes)
+    _known_kind(record, orders.EVENT_TYPES, orders.SCHEMA_VERSIONS)
+    return by_contract(orders.ORDER_EVENT.validate_python, record)  # parsed once, above
 
 
 def read_refund_event(body: bytes | None, max_bytes: int = DEFAULT_MAX_RECORD_BYTES):
     """A `refunds.events` record, or Refused."""
-    _known_kind(json_object(body, max_bytes), refunds.EVENT_TYPES, refunds.SCHEMA_VERSIONS)
-    return by_contract(refunds.parse_refund_event, body)
+    record = json_object(body, max_bytes)
+    _known_kind(record, refunds.EVENT_TYPES, refunds.SCHEMA_VERSIONS)
+    return by_contract(refunds.REFUND_EVENT.validate_python, record)
 
 
 @dataclass(frozen=True)
@@ -115,10 +117,11 @@ def read_dispute_event(body: bytes | None, max_bytes: int = DEFAULT_MAX_RECORD_B
                        skip_unknown_types: bool = False) -> DisputeRecord:
     """A `disputes.events` record, its envelope and its payload read through the contract of
     its event type and version, or Refused."""
-    claimed = json_object(body, max_bytes).get("schema_version")
+    record = json_object(body, max_bytes)
+    claimed = record.get("schema_version")
     if _integer(claimed) and claimed < 1:
         raise Refused(UNKNOWN_SCHEMA_VERSION, f"schema_version {claimed}: versions start at 1")
-    envelope = by_contract(EventEnvelope.model_validate_json, body)
+    envelope = by_contract(EventEnvelope.model_validate, record)
     event_type, version = envelope.event_type, envelope.schema_version
     if event_type not in REGISTRY:
         if skip_unknown_types:

@@ -119,3 +119,4 @@ async def test_a_refund_result_that_fails_for_good_is_dead_lettered_and_the_next
     dlq = await read_topic(kafka.admin, dead_letter_topic(REFUNDS_EVENTS, "dispute"), expect=1)
     assert [RefundIssued.model_validate_json(r.value).refund_id for r in dlq] == ["R-BUG"]
     assert "TypeError" in dict(dlq[0].headers)["dlq-error"].decode()
+    assert dict(dlq[0].headers)["dlq-reason"] == b"HANDLING_FAILED"
