@@ -141,14 +141,26 @@ class Bench:
         self.pg_best = (rates[best], best)
         return rates[best]
 
+    def api_idle_cpu(self, seconds: float = 3.0) -> float:
+        """The API processes' CPU seconds per second with no request (consumers, projections,
+        lag polls): subtracted from each phase's CPU, so that a figure is what answers cost."""
+        pid = self.system.service_pids()["dispute-api"]
+        before, started = cpu_seconds(pid), time.monotonic()
+        time.sleep(seconds)
+        self.idle_cpu = (cpu_seconds(pid) - before) / (time.monotonic() - started)
+        self.details["api_idle_cpu_per_second"] = self.idle_cpu
+        progress(f"API processes idle: {self.idle_cpu * 1000:.0f} ms CPU per second")
+        return self.idle_cpu
+
     def api_cpu_ms(self, run):
         """What `run` returns ((RateResult, results file)), and the API processes' CPU
-        milliseconds per answered request during it (background work included)."""
+        milliseconds per answered request during it, less their idle CPU over that time."""
         pid = self.system.service_pids()["dispute-api"]
-        before = cpu_seconds(pid)
+        before, started = cpu_seconds(pid), time.monotonic()
         result = run()
+        spent = cpu_seconds(pid) - before - getattr(self, "idle_cpu", 0.0) * (time.monotonic() - started)
         answered = result[0].requests - result[0].errors
-        return result, (cpu_seconds(pid) - before) * 1000 / max(1, answered)
+        return result, max(0.0, spent) * 1000 / max(1, answered)
 
     def health(self) -> dict[int, RateResult]:
         results, cpu = {}, {}
@@ -319,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         bench = Bench(system, sizes, watch)
         talkers, refunded = bench.open_disputes(talkers, refunded)
         pg_tps = bench.raw_postgres()
+        bench.api_idle_cpu()
         health = bench.health()
         commands = bench.commands(talkers)
         if not only_http:
