@@ -202,6 +202,48 @@ class WriterBehaviour:
         assert isinstance(lost, Refused) and lost.error.code == "CONCURRENCY_CONFLICT"
         assert won == Answered(2)
 
+    def test_a_batch_behind_another_process_is_retried_as_one_batch(self, one, dispute_id, url,
+                                                                     monkeypatch):
+        """Two API processes on the same disputes: the stale batch is stored again in one
+        transaction on the stored disputes, not one command at a time."""
+        other = self.open(one, "O-2")
+        one.writer.run([message(dispute_id, "mine"), message(other, "mine too")])  # cached
+        process_on(url).writer.run([message(dispute_id, "theirs", SELLER)])
+        inserts = []
+        insert = one.disputes.recorder.insert_events
+
+        def counted(stored_events, **kwargs):
+            inserts.append(len(stored_events))
+            return insert(stored_events, **kwargs)
+
+        monkeypatch.setattr(one.disputes.recorder, "insert_events", counted)
+        outcomes = one.writer.run([message(dispute_id, "again"), message(other, "again")])
+        assert outcomes == [Answered(4), Answered(3)]
+        assert inserts == [2, 2]  # the stale batch, then the same batch on fresh loads
+        assert messages_of(one, dispute_id) == ["mine", "theirs", "again"]
+
+    def test_a_valid_command_that_loses_races_is_decided_again_not_refused(self, one, dispute_id,
+                                                                          monkeypatch):
+        insert, lost = one.disputes.recorder.insert_events, []
+
+        def lost_twice(stored_events, **kwargs):
+            if len(lost) < 3:  # the batch, its fresh retry, then the first attempt alone
+                lost.append(1)
+                raise IntegrityError("another process saved this version first")
+            return insert(stored_events, **kwargs)
+
+        monkeypatch.setattr(one.disputes.recorder, "insert_events", lost_twice)
+        assert one.writer.run([message(dispute_id, "a")]) == [Answered(2)]
+        assert messages_of(one, dispute_id) == ["a"]
+
+    def test_a_stale_expected_version_is_still_a_conflict(self, one, dispute_id, url):
+        """Only the client's own precondition makes a conflict of a newer dispute."""
+        one.writer.run([message(dispute_id, "mine")])  # version 2, cached
+        process_on(url).writer.run([message(dispute_id, "theirs", SELLER)])  # now 3
+        [late] = one.writer.run([message(dispute_id, "next", expected_version=2)])
+        assert isinstance(late, Refused) and late.error.code == "CONCURRENCY_CONFLICT"
+        assert messages_of(one, dispute_id) == ["mine", "theirs"]
+
     def test_no_answer_before_the_batch_commits(self, one, dispute_id, monkeypatch):
         entered, release = threading.Event(), threading.Event()
         insert = one.disputes.recorder.insert_events

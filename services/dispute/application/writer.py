@@ -9,8 +9,12 @@ Each caller is answered only after its batch committed, with what its own comman
 - a store failure fails the whole batch, and nothing of it is stored (the caller may retry,
   with the same Idempotency-Key);
 - a write that collides (another process saved the same dispute version or the same key
-  first, or the cache was behind) is run again one command at a time on fresh loads: only
-  the loser of a real race gets CONCURRENCY_CONFLICT, a key recorded meanwhile is replayed.
+  first, or the cache was behind) is run again as one batch on disputes loaded from the
+  store, then one command at a time, each up to RACE_ATTEMPTS times on fresh loads: a key
+  recorded meanwhile is replayed, and CONCURRENCY_CONFLICT is left only for a command whose
+  client named a version that is no longer current (or that lost every attempt). Two API
+  processes writing the same disputes keep meeting this way: a command that was valid stays
+  valid on the newer dispute and must not be refused for the writer's stale copy.
 
 Kafka consumers and the deadline worker still call the application directly (they are other
 paths, maybe other processes); the writer's cache stays correct beside them.
@@ -43,6 +47,7 @@ from services.dispute.domain import DomainError
 log = structlog.get_logger("writer")
 STORE_ERRORS = (PersistenceError, SQLAlchemyError)
 STOP = object()
+RACE_ATTEMPTS = 3  # fresh attempts of one command whose write keeps colliding
 
 
 class KeyAlreadyUsed(Exception):
@@ -205,7 +210,9 @@ class CommandWriter:
                 batch.commit()
             except IntegrityError:
                 self.cache.forget(batch.working)
-                break
+                if fresh:
+                    break
+                continue  # again as one batch, every dispute from the store
             except STORE_ERRORS as error:
                 self.cache.forget(batch.working)
                 log.warning("writer_batch_failed", commands=len(submissions), error=repr(error)[:300])
@@ -219,21 +226,27 @@ class CommandWriter:
         return [self._alone(s) for s in submissions]
 
     def _alone(self, submission: Submission) -> Outcome:
-        batch = Batch(self.disputes, self.cache, fresh=True)
-        try:
-            outcome = batch.run(submission)
-            batch.commit()
-        except IntegrityError:
-            self.cache.forget(batch.working)
-            return self._lost_race(submission)
-        except Exception as error:
-            self.cache.forget(batch.working)
-            return Failed(error)
-        batch.remember()
-        return outcome
+        for _ in range(RACE_ATTEMPTS):
+            batch = Batch(self.disputes, self.cache, fresh=True)
+            try:
+                outcome = batch.run(submission)
+                batch.commit()
+            except IntegrityError:
+                self.cache.forget(batch.working)
+                settled = self._race_settled(submission)
+                if settled is not None:
+                    return settled
+                continue  # another change to the dispute came first: decide again on it
+            except Exception as error:
+                self.cache.forget(batch.working)
+                return Failed(error)
+            batch.remember()
+            return outcome
+        return self._lost_race(submission)
 
-    def _lost_race(self, submission: Submission) -> Outcome:
-        """Another writer stored this key, or this dispute's next version, first."""
+    def _race_settled(self, submission: Submission) -> Outcome | None:
+        """What a lost race already decided: the key recorded by the winner (replay), or the
+        dispute opened by another (a second dispute); None: try again."""
         if submission.key is not None:
             earlier = self.keys.earlier([submission.key])
             if submission.scope in earlier:
@@ -243,6 +256,13 @@ class CommandWriter:
                 return Refused(second_dispute(self.disputes.get_dispute(submission.dispute_id)))
             except DomainError:
                 pass
+        return None
+
+    def _lost_race(self, submission: Submission) -> Outcome:
+        """Every attempt collided with another writer's save of this dispute or key."""
+        settled = self._race_settled(submission)
+        if settled is not None:
+            return settled
         return Refused(DomainError("another change to this dispute was saved first; retry",
                                    code="CONCURRENCY_CONFLICT"))
 
