@@ -202,25 +202,41 @@ class WriterBehaviour:
         assert isinstance(lost, Refused) and lost.error.code == "CONCURRENCY_CONFLICT"
         assert won == Answered(2)
 
-    def test_a_batch_behind_another_process_is_retried_as_one_batch(self, one, dispute_id, url,
-                                                                     monkeypatch):
-        """Two API processes on the same disputes: the stale batch is stored again in one
-        transaction on the stored disputes, not one command at a time."""
-        other = self.open(one, "O-2")
-        one.writer.run([message(dispute_id, "mine"), message(other, "mine too")])  # cached
-        process_on(url).writer.run([message(dispute_id, "theirs", SELLER)])
-        inserts = []
-        insert = one.disputes.recorder.insert_events
+    @staticmethod
+    def count_inserts(process: Process, monkeypatch, collisions: int = 0) -> list[int]:
+        """The size of every insert the writer tries; the first `collisions` collide."""
+        inserts: list[int] = []
+        insert = process.disputes.recorder.insert_events
 
         def counted(stored_events, **kwargs):
             inserts.append(len(stored_events))
+            if len(inserts) <= collisions:
+                raise IntegrityError("another process saved this version first")
             return insert(stored_events, **kwargs)
 
-        monkeypatch.setattr(one.disputes.recorder, "insert_events", counted)
+        monkeypatch.setattr(process.disputes.recorder, "insert_events", counted)
+        return inserts
+
+    def test_a_batch_behind_another_process_is_caught_up_and_stored_at_once(
+            self, one, dispute_id, url, monkeypatch):
+        """Two API processes on the same disputes: the cached copies are brought up to date
+        before the batch runs (no collision, no reload), one transaction for the batch."""
+        other = self.open(one, "O-2")
+        one.writer.run([message(dispute_id, "mine"), message(other, "mine too")])  # cached
+        process_on(url).writer.run([message(dispute_id, "theirs", SELLER)])
+        inserts = self.count_inserts(one, monkeypatch)
         outcomes = one.writer.run([message(dispute_id, "again"), message(other, "again")])
         assert outcomes == [Answered(4), Answered(3)]
-        assert inserts == [2, 2]  # the stale batch, then the same batch on fresh loads
+        assert inserts == [2]
         assert messages_of(one, dispute_id) == ["mine", "theirs", "again"]
+        assert one.writer.cache.get(dispute_id).dispute.version == 4
+
+    def test_a_batch_that_collides_is_stored_again_as_one_batch(self, one, dispute_id, monkeypatch):
+        other = self.open(one, "O-2")
+        inserts = self.count_inserts(one, monkeypatch, collisions=1)
+        outcomes = one.writer.run([message(dispute_id, "a"), message(other, "b")])
+        assert outcomes == [Answered(2), Answered(2)]
+        assert inserts == [2, 2]  # the batch, then the same batch on fresh loads
 
     def test_a_valid_command_that_loses_races_is_decided_again_not_refused(self, one, dispute_id,
                                                                           monkeypatch):

@@ -198,8 +198,12 @@ class CommandWriter:
         return [outcomes[i] for i in range(len(submissions))]
 
     def _together(self, submissions: list[Submission]) -> list[Outcome]:
-        """All in one transaction (from the cache; again from the store if the cache was
-        behind); one at a time when a write collides or a command breaks unexpectedly."""
+        """All in one transaction (from the cache, caught up; again from the store if the
+        cache was behind); one at a time when a write collides or a command breaks."""
+        try:
+            self._catch_up(submissions)
+        except STORE_ERRORS as error:
+            return [Failed(error)] * len(submissions)
         for fresh in (False, True):
             batch = Batch(self.disputes, self.cache, fresh=fresh)
             try:
@@ -224,6 +228,28 @@ class CommandWriter:
             batch.remember()
             return outcomes
         return [self._alone(s) for s in submissions]
+
+    def _catch_up(self, submissions: list[Submission]) -> None:
+        """The cached disputes of a batch brought up to what the store holds, in one query:
+        another API process (or a consumer, the deadline worker) may have written them. Their
+        new events are applied to the cached dispute (as a reload would, without reading and
+        replaying the whole stream again), and the head of the chain is the last one's."""
+        cached = {s.dispute_id: entry for s in submissions
+                  if (entry := self.cache.get(s.dispute_id)) is not None}
+        if not cached:
+            return
+        newer = self.disputes.recorder.select_newer({i: e.dispute.version for i, e in cached.items()})
+        for dispute_id, stored in newer.items():
+            dispute = cached[dispute_id].dispute
+            try:
+                for event in stored:
+                    dispute = self.disputes.mapper.to_domain_event(event).mutate(dispute)
+            except Exception as error:  # a stream this copy cannot follow: load it whole
+                log.warning("writer_catch_up_failed", dispute_id=str(dispute_id), error=repr(error)[:200])
+                self.cache.forget([dispute_id])
+                continue
+            head, key_id = self.disputes.mapper.stored_link(stored[-1])
+            self.cache.put(dispute, head if key_id is not None else None)
 
     def _alone(self, submission: Submission) -> Outcome:
         for _ in range(RACE_ATTEMPTS):
