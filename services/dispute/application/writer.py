@@ -234,11 +234,12 @@ class CommandWriter:
         another API process (or a consumer, the deadline worker) may have written them. Their
         new events are applied to the cached dispute (as a reload would, without reading and
         replaying the whole stream again), and the head of the chain is the last one's."""
+        select_newer = getattr(self.disputes.recorder, "select_newer", None)  # keyed recorders
         cached = {s.dispute_id: entry for s in submissions
                   if (entry := self.cache.get(s.dispute_id)) is not None}
-        if not cached:
+        if not cached or select_newer is None:
             return
-        newer = self.disputes.recorder.select_newer({i: e.dispute.version for i, e in cached.items()})
+        newer = select_newer({i: e.dispute.version for i, e in cached.items()})
         for dispute_id, stored in newer.items():
             dispute = cached[dispute_id].dispute
             try:
