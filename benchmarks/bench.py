@@ -30,7 +30,7 @@ from uuid import uuid4
 
 from benchmarks import vegeta
 from benchmarks.baselines import create_topics, raw_kafka_produce, raw_postgres_transactions
-from benchmarks.memory import cpu_seconds, rss_mb
+from benchmarks.memory import cpu_seconds, largest_process_mb
 from benchmarks.report import RateResult, Row, parse_vegeta_report, percentile, table, write_results
 from benchmarks.rows import cpu_rows, e2e_rows, http_rows, relay_rows, replay_module, replay_rows, rss_rows
 from benchmarks.settle import consumed, settle, store_position, topic_quiet, wait_for
@@ -270,7 +270,8 @@ class Bench:
 
 
 def memory(system: System, names: list[str], field: str) -> dict[str, float]:
-    return {name: rss_mb(pid, field) for name, pid in system.service_pids().items() if name in names}
+    """Per service, its largest process (the dispute API may be several)."""
+    return {name: largest_process_mb(pid, field) for name, pid in system.service_pids().items() if name in names}
 
 
 def machine() -> dict:

@@ -46,3 +46,13 @@ def cpu_seconds(pid: int) -> float:
         return 0.0
     own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
     return own + sum(cpu_seconds(child) for child in _children(pid))
+
+
+def largest_process_mb(pid: int, field: str = "VmRSS") -> float:
+    """The largest VmRSS (or VmHWM) of one process among `pid` and its descendants: the memory
+    target is per process, and a service may be several (DISPUTE_HTTP_WORKERS)."""
+    try:
+        own = status_kb(Path(f"/proc/{pid}/status").read_text(), field) / KB_PER_MB
+    except OSError:
+        return 0.0
+    return max([own, *(largest_process_mb(child, field) for child in _children(pid))])

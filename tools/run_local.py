@@ -71,6 +71,9 @@ KAFKA_PRINCIPALS = {"dispute-api": ("DISPUTE", "dispute"), "dispute-relay": ("DI
                     "notification": ("NOTIFICATION", "notification"), "refund": ("REFUND", "refund")}
 
 
+LOCAL_HTTP_WORKERS = 2  # dispute API processes on the port: one per core of a laptop's two
+
+
 def local_settings(run: RunSettings = RUN) -> dict[str, str]:
     """What the services share, and the operator tools read from RUN_DIR/local.env."""
     return {LOCAL_MODE_VARIABLE: "true", "DISPUTE_DATABASE_URL": os.environ.get(
@@ -79,6 +82,7 @@ def local_settings(run: RunSettings = RUN) -> dict[str, str]:
         "REFUND_DATABASE_URL": f"sqlite:///{run.dir}/refund.sqlite",
         "PAYSIM_DATABASE_URL": f"sqlite:///{run.dir}/payment_simulator.sqlite",
         "DISPUTE_EVIDENCE_DIR": str(run.dir / "evidence"),
+        "DISPUTE_HTTP_WORKERS": os.environ.get("DISPUTE_HTTP_WORKERS", str(LOCAL_HTTP_WORKERS)),
         "DISPUTE_HTTP_PORT": str(run.dispute_port), "DISPUTE_RELAY_METRICS_PORT": str(run.relay_metrics_port),
         "NOTIFICATION_HTTP_PORT": str(run.notification_port), "NOTIFICATION_SMTP_PORT": str(run.smtp_port),
         "REFUND_HTTP_PORT": str(run.refund_port), "REFUND_PROVIDER_URL": f"http://127.0.0.1:{run.paysim_port}",

@@ -10,13 +10,14 @@ sees writes). Processes without an HTTP API serve their registry on a port of th
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request, Response
 from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram,
-                               generate_latest, start_http_server)
+                               generate_latest, multiprocess, start_http_server)
 from prometheus_fastapi_instrumentator.routing import get_route_name
 from starlette.routing import compile_path
 
@@ -35,9 +36,19 @@ def instrument_http(app: FastAPI, registry: CollectorRegistry) -> None:
 
     @app.get(METRICS_PATH, include_in_schema=False)
     def metrics(request: Request) -> Response:
-        return Response(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return Response(generate_latest(exposed(registry)), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     app.state.metrics_registry = registry
+
+
+def exposed(registry: CollectorRegistry) -> CollectorRegistry:
+    """`registry`, or with several processes of one service on one port (PROMETHEUS_MULTIPROC_DIR,
+    set by the dispute API's DISPUTE_HTTP_WORKERS) what all of them wrote, summed."""
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        return registry
+    merged = CollectorRegistry()
+    multiprocess.MultiProcessCollector(merged)
+    return merged
 
 
 class HttpMetrics:

@@ -63,6 +63,15 @@ class DisputeSettings(TokenSettings, KafkaSettings):
     Fixed once data exists: another list moves disputes to shards that do not hold them."""
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    http_workers: int = Field(default=1, ge=1, le=32)
+    """DISPUTE_HTTP_WORKERS: API processes serving the port (SO_REUSEPORT; the kernel spreads
+    connections over them). One process is bound to one core by the GIL; `serve` with N > 1
+    supervises N worker processes (services/dispute/entrypoints/http_workers.py), of which
+    the first also runs the projections and the deadline worker. `make run` and the benchmark
+    use 2 (tools/run_local.py)."""
+    http_reuse_port: bool = False
+    """DISPUTE_HTTP_REUSE_PORT: bind the port with SO_REUSEPORT, so that several `serve`
+    processes share it (set by DISPUTE_HTTP_WORKERS for its workers)."""
     topic_partitions: int = 6
     relay_batch_size: int = Field(default=200, ge=1, le=5000)
     relay_poll_interval: float = 0.2
