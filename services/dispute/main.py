@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     if settings.http_workers > 1:
         from services.dispute.entrypoints.http_workers import serve_workers
         return serve_workers(settings.http_workers, settings.run_workers)
+    sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)
     from services.common.http import serve_unless_unsafe
     from services.dispute.entrypoints.serve import create_app
     return serve_unless_unsafe(lambda: create_app(settings), settings)
