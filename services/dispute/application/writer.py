@@ -214,6 +214,7 @@ class CommandWriter:
                 batch.commit()
             except IntegrityError:
                 self.cache.forget(batch.working)
+                log.info("writer_batch_collided", commands=len(submissions), fresh=fresh)
                 if fresh:
                     break
                 continue  # again as one batch, every dispute from the store
