@@ -23,16 +23,16 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from uuid import uuid4
 
 from benchmarks import vegeta
 from benchmarks.baselines import create_topics, raw_kafka_produce, raw_postgres_transactions
-from benchmarks.memory import rss_mb
+from benchmarks.memory import cpu_seconds, largest_process_mb
 from benchmarks.report import RateResult, Row, parse_vegeta_report, percentile, table, write_results
-from benchmarks.rows import e2e_rows, http_rows, relay_rows, replay_module, replay_rows, rss_rows
+from benchmarks.rows import cpu_rows, e2e_rows, http_rows, relay_rows, replay_module, replay_rows, rss_rows
 from benchmarks.settle import consumed, settle, store_position, topic_quiet, wait_for
 from benchmarks.system import System, start_system
 from benchmarks.watch import KafkaWatch, topic_span
@@ -141,19 +141,44 @@ class Bench:
         self.pg_best = (rates[best], best)
         return rates[best]
 
+    def api_idle_cpu(self, seconds: float = 3.0) -> float:
+        """The API processes' CPU seconds per second with no request (consumers, projections,
+        lag polls): subtracted from each phase's CPU, so that a figure is what answers cost."""
+        pid = self.system.service_pids()["dispute-api"]
+        before, started = cpu_seconds(pid), time.monotonic()
+        time.sleep(seconds)
+        self.idle_cpu = (cpu_seconds(pid) - before) / (time.monotonic() - started)
+        self.details["api_idle_cpu_per_second"] = self.idle_cpu
+        progress(f"API processes idle: {self.idle_cpu * 1000:.0f} ms CPU per second")
+        return self.idle_cpu
+
+    def api_cpu_ms(self, run):
+        """What `run` returns ((RateResult, results file)), and the API processes' CPU
+        milliseconds per answered request during it, less their idle CPU over that time."""
+        pid = self.system.service_pids()["dispute-api"]
+        before, started = cpu_seconds(pid), time.monotonic()
+        result = run()
+        spent = cpu_seconds(pid) - before - getattr(self, "idle_cpu", 0.0) * (time.monotonic() - started)
+        answered = result[0].requests - result[0].errors
+        return result, max(0.0, spent) * 1000 / max(1, answered)
+
     def health(self) -> dict[int, RateResult]:
-        results = {}
+        results, cpu = {}, {}
         for rate in self.sizes.rates:
-            results[rate], _ = run_rate(f"healthz-{rate}", health_targets(self.system.api), rate,
-                                        self.sizes.health_seconds, self.work)
-            progress(f"GET /healthz @{rate:,}/s for {self.sizes.health_seconds} s: {fmt(results[rate])}")
+            (results[rate], _), cpu[rate] = self.api_cpu_ms(lambda: run_rate(
+                f"healthz-{rate}", health_targets(self.system.api), rate, self.sizes.health_seconds,
+                self.work))
+            progress(f"GET /healthz @{rate:,}/s for {self.sizes.health_seconds} s: {fmt(results[rate])}; "
+                     f"API CPU {cpu[rate]:.2f} ms/request")
         self.details["healthz"] = {rate: asdict(r) for rate, r in results.items()}
+        self.details["healthz_api_cpu_ms_per_request"] = self.health_cpu = cpu
         return results
 
     # -- HTTP commands -----------------------------------------------------------------------
     def commands(self, talkers: list[Case]) -> dict[int, RateResult | None]:
         results: dict[int, RateResult | None] = {}
         relay: dict[int, float | None] = {}
+        cpu: dict[int, float] = {}
         saturated_at = None
         for rate in self.sizes.rates:
             if saturated_at is not None:
@@ -162,17 +187,19 @@ class Bench:
                 continue
             count = rate * self.sizes.command_seconds
             start = time.time()
-            result, _ = run_rate(f"messages-{rate}", message_targets(
-                self.system.api, talkers, count, f"m{rate}-{self.run_id}"), rate, self.sizes.command_seconds, self.work)
+            (result, _), cpu[rate] = self.api_cpu_ms(lambda: run_rate(f"messages-{rate}", message_targets(
+                self.system.api, talkers, count, f"m{rate}-{self.run_id}"), rate, self.sizes.command_seconds,
+                self.work))
             self.settle()
             results[rate] = result
             relay[rate] = percentile(relay_latency_ms(self.watch, start, time.time(), {"MessagePosted"}), 0.99)
             progress(f"POST messages @{rate:,}/s for {self.sizes.command_seconds} s over {len(talkers)} disputes: "
-                     f"{fmt(result)}; relay p99 {relay[rate] or 0:.0f} ms")
+                     f"{fmt(result)}; relay p99 {relay[rate] or 0:.0f} ms; API CPU {cpu[rate]:.2f} ms/command")
             if result.achieved < SATURATED * rate:
                 saturated_at = rate
         self.details["commands"] = {rate: r and asdict(r) for rate, r in results.items()}
         self.details["relay_event_to_kafka_p99_ms_during_commands"] = relay
+        self.details["commands_api_cpu_ms_per_command"] = self.commands_cpu = cpu
         return results
 
     # -- end to end --------------------------------------------------------------------------
@@ -243,7 +270,8 @@ class Bench:
 
 
 def memory(system: System, names: list[str], field: str) -> dict[str, float]:
-    return {name: rss_mb(pid, field) for name, pid in system.service_pids().items() if name in names}
+    """Per service, its largest process (the dispute API may be several)."""
+    return {name: largest_process_mb(pid, field) for name, pid in system.service_pids().items() if name in names}
 
 
 def machine() -> dict:
@@ -271,12 +299,21 @@ def attempt(phase: str, run):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, same code (under 2 minutes)")
+    parser.add_argument("--only", choices=["http"], help="only this section (http: raw PostgreSQL, "
+                        "GET /healthz and the HTTP commands, with the RSS of the services): to repeat it")
+    parser.add_argument("--rates", help="offered rates of the HTTP section, comma-separated "
+                        "(default 200,500,1000,2000)")
     args = parser.parse_args(argv)
+    only_http = args.only == "http"
     sizes = QUICK if args.quick else FULL
-    meta = {**machine(), "mode": "quick" if args.quick else "full", "sizes": asdict(sizes)}
+    if args.rates:
+        sizes = replace(sizes, rates=tuple(int(rate) for rate in args.rates.split(",")))
+    meta = {**machine(), "mode": ("quick" if args.quick else "full") + (" http only" if only_http else ""),
+            "sizes": asdict(sizes)}
     vegeta.vegeta_binary()
     talkers = cases("msg", sizes.disputes, sellers=max(1, sizes.disputes // 4))
-    refunded = cases("e2e", sizes.e2e_rate * sizes.e2e_seconds, sellers=max(1, sizes.e2e_rate // 2))
+    refunded = [] if only_http else cases("e2e", sizes.e2e_rate * sizes.e2e_seconds,
+                                          sellers=max(1, sizes.e2e_rate // 2))
 
     def publish(kafka) -> None:
         progress(f"Kafka is up; publishing {len(talkers) + len(refunded)} orders on orders.events "
@@ -295,27 +332,31 @@ def main(argv: list[str] | None = None) -> int:
         bench = Bench(system, sizes, watch)
         talkers, refunded = bench.open_disputes(talkers, refunded)
         pg_tps = bench.raw_postgres()
+        bench.api_idle_cpu()
         health = bench.health()
         commands = bench.commands(talkers)
-        e2e = attempt("end to end", lambda: bench.end_to_end(refunded))
+        if not only_http:
+            e2e = attempt("end to end", lambda: bench.end_to_end(refunded))
         peak = memory(system, services, "VmHWM")
         progress("peak RSS: " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in peak.items()))
-        system.stop_services()  # the relay phase and replay have the machine to themselves
-        relayed = attempt("relay", bench.relay)
-        replay_rows = bench.replay(args.quick)
+        if not only_http:
+            system.stop_services()  # the relay phase and replay have the machine to themselves
+            relayed = attempt("relay", bench.relay)
+            replay_rows = bench.replay(args.quick)
     finally:
         watch.stop()
         system.stop()
     rows = [*http_rows(health, commands, pg_tps, bench.pg_best[1], sizes.command_seconds),
-            *relay_rows(relayed, e2e, sizes.e2e_rate), *e2e_rows(e2e, sizes.e2e_rate),
-            *replay_rows, *rss_rows(idle, peak)]
+            *cpu_rows(bench.health_cpu, bench.commands_cpu), *(
+        [] if only_http else [*relay_rows(relayed, e2e, sizes.e2e_rate), *e2e_rows(e2e, sizes.e2e_rate),
+                              *replay_rows]), *rss_rows(idle, peak)]
     meta["load_average_at_end"] = os.getloadavg()
-    write_results(OUT / "results.json", meta, rows, {**bench.details, "rss_idle_mb": idle, "rss_peak_mb": peak})
+    write_results(OUT / ("results-http.json" if only_http else "results.json"), meta, rows, {**bench.details, "rss_idle_mb": idle, "rss_peak_mb": peak})
     print(f"\n{meta['mode']} run, {meta['date']}, {meta['cores']} cores ({meta['cpu']}), "
           f"commit {meta['git_commit'][:10]}{' (dirty)' if meta['git_dirty'] else ''}; load average "
           f"{meta['load_average_at_start'][0]:.1f} at start, {meta['load_average_at_end'][0]:.1f} at the end\n")
     print(table(rows))
-    print(f"\nwritten: {OUT / 'results.json'} (logs of the run: {system.folder})")
+    print(f"\nwritten: {OUT / ('results-http.json' if only_http else 'results.json')} (logs of the run: {system.folder})")
     return 0
 
 

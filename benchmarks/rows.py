@@ -103,3 +103,10 @@ def replay_rows(database: Callable[[], str], quick: bool,
     except Exception as error:  # a failing phase must not lose the others' figures
         progress(f"replay failed: {error!r}")
         return [not_measured(f, f"replay failed: {error!r}"[:120], REPLAY_TARGET) for f in REPLAY_FIGURES], None
+
+
+def cpu_rows(health_cpu: dict[int, float], commands_cpu: dict[int, float]) -> list[Row]:
+    """The dispute API processes' CPU per answer at each measured rate (noise-proof: it does
+    not shrink when other work takes the cores), beside the same for GET /healthz."""
+    return [Row(f"API CPU per command @{rate:,}/s (idle CPU subtracted)", ms, "ms", health_cpu.get(rate),
+                f"API CPU per GET /healthz @{rate:,}/s") for rate, ms in commands_cpu.items()]

@@ -63,6 +63,21 @@ class DisputeSettings(TokenSettings, KafkaSettings):
     Fixed once data exists: another list moves disputes to shards that do not hold them."""
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    http_workers: int = Field(default=1, ge=1, le=32)
+    """DISPUTE_HTTP_WORKERS: API processes serving the port (SO_REUSEPORT; the kernel spreads
+    connections over them). One process is bound to one core by the GIL; `serve` with N > 1
+    supervises N worker processes (services/dispute/entrypoints/http_workers.py), of which
+    the first also runs the projections and the deadline worker. Default 1 (and in `make run`):
+    two measured slower on this 2-core machine (README, Performance)."""
+    gil_switch_interval_ms: float = Field(default=0.5, gt=0, le=100)
+    """DISPUTE_GIL_SWITCH_INTERVAL_MS: how long the API process's busy thread keeps the GIL
+    before another may take it (Python's default: 5 ms). The command writer's thread waits up
+    to that long after each round trip of a batch while the event loop is busy, and the
+    event store's table lock is held meanwhile: at 0.5 ms the bench's 200/s went from 27/s
+    achieved (381 of 600 timed out) to 104/s with none, same load."""
+    http_reuse_port: bool = False
+    """DISPUTE_HTTP_REUSE_PORT: bind the port with SO_REUSEPORT, so that several `serve`
+    processes share it (set by DISPUTE_HTTP_WORKERS for its workers)."""
     topic_partitions: int = 6
     relay_batch_size: int = Field(default=200, ge=1, le=5000)
     relay_poll_interval: float = 0.2

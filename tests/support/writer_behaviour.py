@@ -202,6 +202,64 @@ class WriterBehaviour:
         assert isinstance(lost, Refused) and lost.error.code == "CONCURRENCY_CONFLICT"
         assert won == Answered(2)
 
+    @staticmethod
+    def count_inserts(process: Process, monkeypatch, collisions: int = 0) -> list[int]:
+        """The size of every insert the writer tries; the first `collisions` collide."""
+        inserts: list[int] = []
+        insert = process.disputes.recorder.insert_events
+
+        def counted(stored_events, **kwargs):
+            inserts.append(len(stored_events))
+            if len(inserts) <= collisions:
+                raise IntegrityError("another process saved this version first")
+            return insert(stored_events, **kwargs)
+
+        monkeypatch.setattr(process.disputes.recorder, "insert_events", counted)
+        return inserts
+
+    def test_a_batch_behind_another_process_is_caught_up_and_stored_at_once(
+            self, one, dispute_id, url, monkeypatch):
+        """Two API processes on the same disputes: the cached copies are brought up to date
+        before the batch runs (no collision, no reload), one transaction for the batch."""
+        other = self.open(one, "O-2")
+        one.writer.run([message(dispute_id, "mine"), message(other, "mine too")])  # cached
+        process_on(url).writer.run([message(dispute_id, "theirs", SELLER)])
+        inserts = self.count_inserts(one, monkeypatch)
+        outcomes = one.writer.run([message(dispute_id, "again"), message(other, "again")])
+        assert outcomes == [Answered(4), Answered(3)]
+        assert inserts == [2]
+        assert messages_of(one, dispute_id) == ["mine", "theirs", "again"]
+        assert one.writer.cache.get(dispute_id).dispute.version == 4
+
+    def test_a_batch_that_collides_is_stored_again_as_one_batch(self, one, dispute_id, monkeypatch):
+        other = self.open(one, "O-2")
+        inserts = self.count_inserts(one, monkeypatch, collisions=1)
+        outcomes = one.writer.run([message(dispute_id, "a"), message(other, "b")])
+        assert outcomes == [Answered(2), Answered(2)]
+        assert inserts == [2, 2]  # the batch, then the same batch on fresh loads
+
+    def test_a_valid_command_that_loses_races_is_decided_again_not_refused(self, one, dispute_id,
+                                                                          monkeypatch):
+        insert, lost = one.disputes.recorder.insert_events, []
+
+        def lost_twice(stored_events, **kwargs):
+            if len(lost) < 3:  # the batch, its fresh retry, then the first attempt alone
+                lost.append(1)
+                raise IntegrityError("another process saved this version first")
+            return insert(stored_events, **kwargs)
+
+        monkeypatch.setattr(one.disputes.recorder, "insert_events", lost_twice)
+        assert one.writer.run([message(dispute_id, "a")]) == [Answered(2)]
+        assert messages_of(one, dispute_id) == ["a"]
+
+    def test_a_stale_expected_version_is_still_a_conflict(self, one, dispute_id, url):
+        """Only the client's own precondition makes a conflict of a newer dispute."""
+        one.writer.run([message(dispute_id, "mine")])  # version 2, cached
+        process_on(url).writer.run([message(dispute_id, "theirs", SELLER)])  # now 3
+        [late] = one.writer.run([message(dispute_id, "next", expected_version=2)])
+        assert isinstance(late, Refused) and late.error.code == "CONCURRENCY_CONFLICT"
+        assert messages_of(one, dispute_id) == ["mine", "theirs"]
+
     def test_no_answer_before_the_batch_commits(self, one, dispute_id, monkeypatch):
         entered, release = threading.Event(), threading.Event()
         insert = one.disputes.recorder.insert_events

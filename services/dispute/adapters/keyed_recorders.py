@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import json
 from datetime import timezone
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
+from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg.sql import SQL, Identifier
 
 from services.dispute.adapters.idempotency_store import KeyRecord, idempotency_keys
 
@@ -44,6 +46,25 @@ def _insert_statement(placeholder: str) -> str:
 
 
 class KeyedPostgresRecorder(PostgresApplicationRecorder):
+    def select_newer(self, known: Mapping[UUID, int]) -> dict[UUID, list[StoredEvent]]:
+        """The events stored after the given version of each dispute, in one query: what
+        another process wrote since a writer cached them (application/writer.py)."""
+        if not known:
+            return {}
+        statement = SQL("SELECT e.originator_id, e.originator_version, e.topic, e.state FROM {schema}.{table} e"
+                        " JOIN unnest(%s::uuid[], %s::bigint[]) AS k(id, v)"
+                        " ON e.originator_id = k.id AND e.originator_version > k.v"
+                        " ORDER BY e.originator_id, e.originator_version").format(
+            schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
+        newer: dict[UUID, list[StoredEvent]] = {}
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, [list(known), list(known.values())])
+            for row in curs.fetchall():
+                newer.setdefault(row["originator_id"], []).append(StoredEvent(
+                    originator_id=row["originator_id"], originator_version=row["originator_version"],
+                    topic=row["topic"], state=bytes(row["state"])))
+        return newer
+
     def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         records = kwargs.get("idempotency") or ()
         if records:
@@ -52,6 +73,12 @@ class KeyedPostgresRecorder(PostgresApplicationRecorder):
 
 
 class KeyedSQLiteRecorder(SQLiteApplicationRecorder):
+    def select_newer(self, known: Mapping[UUID, int]) -> dict[UUID, list[StoredEvent]]:
+        """As KeyedPostgresRecorder.select_newer (a query per dispute: SQLite is in process)."""
+        newer = {dispute_id: list(self.select_events(dispute_id, gt=version))
+                 for dispute_id, version in known.items()}
+        return {dispute_id: events for dispute_id, events in newer.items() if events}
+
     def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent],
                        **kwargs: Any) -> Sequence[int] | None:
         notification_ids = super()._insert_events(c, stored_events, **kwargs)

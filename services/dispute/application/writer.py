@@ -9,8 +9,12 @@ Each caller is answered only after its batch committed, with what its own comman
 - a store failure fails the whole batch, and nothing of it is stored (the caller may retry,
   with the same Idempotency-Key);
 - a write that collides (another process saved the same dispute version or the same key
-  first, or the cache was behind) is run again one command at a time on fresh loads: only
-  the loser of a real race gets CONCURRENCY_CONFLICT, a key recorded meanwhile is replayed.
+  first, or the cache was behind) is run again as one batch on disputes loaded from the
+  store, then one command at a time, each up to RACE_ATTEMPTS times on fresh loads: a key
+  recorded meanwhile is replayed, and CONCURRENCY_CONFLICT is left only for a command whose
+  client named a version that is no longer current (or that lost every attempt). Two API
+  processes writing the same disputes keep meeting this way: a command that was valid stays
+  valid on the newer dispute and must not be refused for the writer's stale copy.
 
 Kafka consumers and the deadline worker still call the application directly (they are other
 paths, maybe other processes); the writer's cache stays correct beside them.
@@ -43,6 +47,7 @@ from services.dispute.domain import DomainError
 log = structlog.get_logger("writer")
 STORE_ERRORS = (PersistenceError, SQLAlchemyError)
 STOP = object()
+RACE_ATTEMPTS = 3  # fresh attempts of one command whose write keeps colliding
 
 
 class KeyAlreadyUsed(Exception):
@@ -193,8 +198,12 @@ class CommandWriter:
         return [outcomes[i] for i in range(len(submissions))]
 
     def _together(self, submissions: list[Submission]) -> list[Outcome]:
-        """All in one transaction (from the cache; again from the store if the cache was
-        behind); one at a time when a write collides or a command breaks unexpectedly."""
+        """All in one transaction (from the cache, caught up; again from the store if the
+        cache was behind); one at a time when a write collides or a command breaks."""
+        try:
+            self._catch_up(submissions)
+        except STORE_ERRORS as error:
+            return [Failed(error)] * len(submissions)
         for fresh in (False, True):
             batch = Batch(self.disputes, self.cache, fresh=fresh)
             try:
@@ -205,7 +214,10 @@ class CommandWriter:
                 batch.commit()
             except IntegrityError:
                 self.cache.forget(batch.working)
-                break
+                log.info("writer_batch_collided", commands=len(submissions), fresh=fresh)
+                if fresh:
+                    break
+                continue  # again as one batch, every dispute from the store
             except STORE_ERRORS as error:
                 self.cache.forget(batch.working)
                 log.warning("writer_batch_failed", commands=len(submissions), error=repr(error)[:300])
@@ -218,22 +230,51 @@ class CommandWriter:
             return outcomes
         return [self._alone(s) for s in submissions]
 
-    def _alone(self, submission: Submission) -> Outcome:
-        batch = Batch(self.disputes, self.cache, fresh=True)
-        try:
-            outcome = batch.run(submission)
-            batch.commit()
-        except IntegrityError:
-            self.cache.forget(batch.working)
-            return self._lost_race(submission)
-        except Exception as error:
-            self.cache.forget(batch.working)
-            return Failed(error)
-        batch.remember()
-        return outcome
+    def _catch_up(self, submissions: list[Submission]) -> None:
+        """The cached disputes of a batch brought up to what the store holds, in one query:
+        another API process (or a consumer, the deadline worker) may have written them. Their
+        new events are applied to the cached dispute (as a reload would, without reading and
+        replaying the whole stream again), and the head of the chain is the last one's."""
+        select_newer = getattr(self.disputes.recorder, "select_newer", None)  # keyed recorders
+        cached = {s.dispute_id: entry for s in submissions
+                  if (entry := self.cache.get(s.dispute_id)) is not None}
+        if not cached or select_newer is None:
+            return
+        newer = select_newer({i: e.dispute.version for i, e in cached.items()})
+        for dispute_id, stored in newer.items():
+            dispute = cached[dispute_id].dispute
+            try:
+                for event in stored:
+                    dispute = self.disputes.mapper.to_domain_event(event).mutate(dispute)
+            except Exception as error:  # a stream this copy cannot follow: load it whole
+                log.warning("writer_catch_up_failed", dispute_id=str(dispute_id), error=repr(error)[:200])
+                self.cache.forget([dispute_id])
+                continue
+            head, key_id = self.disputes.mapper.stored_link(stored[-1])
+            self.cache.put(dispute, head if key_id is not None else None)
 
-    def _lost_race(self, submission: Submission) -> Outcome:
-        """Another writer stored this key, or this dispute's next version, first."""
+    def _alone(self, submission: Submission) -> Outcome:
+        for _ in range(RACE_ATTEMPTS):
+            batch = Batch(self.disputes, self.cache, fresh=True)
+            try:
+                outcome = batch.run(submission)
+                batch.commit()
+            except IntegrityError:
+                self.cache.forget(batch.working)
+                settled = self._race_settled(submission)
+                if settled is not None:
+                    return settled
+                continue  # another change to the dispute came first: decide again on it
+            except Exception as error:
+                self.cache.forget(batch.working)
+                return Failed(error)
+            batch.remember()
+            return outcome
+        return self._lost_race(submission)
+
+    def _race_settled(self, submission: Submission) -> Outcome | None:
+        """What a lost race already decided: the key recorded by the winner (replay), or the
+        dispute opened by another (a second dispute); None: try again."""
         if submission.key is not None:
             earlier = self.keys.earlier([submission.key])
             if submission.scope in earlier:
@@ -243,6 +284,13 @@ class CommandWriter:
                 return Refused(second_dispute(self.disputes.get_dispute(submission.dispute_id)))
             except DomainError:
                 pass
+        return None
+
+    def _lost_race(self, submission: Submission) -> Outcome:
+        """Every attempt collided with another writer's save of this dispute or key."""
+        settled = self._race_settled(submission)
+        if settled is not None:
+            return settled
         return Refused(DomainError("another change to this dispute was saved first; retry",
                                    code="CONCURRENCY_CONFLICT"))
 
