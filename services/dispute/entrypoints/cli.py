@@ -26,6 +26,7 @@ import click
 import typer
 from aiokafka.errors import KafkaError
 
+from services.common.bulk_gc import bulk_replay
 from services.common.database import sqlalchemy_engine
 from services.common.local_env import load_local_env
 from services.common.stores import MissingStore, require_store
@@ -155,7 +156,8 @@ def projections_rebuild_command(name: Annotated[Optional[str], typer.Argument(
     kinds = [projections_rebuild.projection_named(name)] if name else list(projections_rebuild.PROJECTIONS.values())
     for kind in kinds:
         progress = ProgressLine(f"rebuild {kind.name}")
-        result = projections_rebuild.rebuild(kind, disputes, engine, progress, grace_seconds=grace)
+        with bulk_replay():
+            result = projections_rebuild.rebuild(kind, disputes, engine, progress, grace_seconds=grace)
         progress.close()
         typer.echo(f"{result.name}: v{result.old_version} -> v{result.new_version} ({result.table}), "
                    f"{result.events:,} events in {result.seconds}s; now live")
@@ -195,7 +197,8 @@ def audit_export(since: Annotated[Optional[datetime], typer.Option("--from", for
     progress = ProgressLine("export")
     out = output.open("w") if output else sys.stdout
     try:
-        written = history.export(disputes, out, _utc(since), _utc(until), dispute, progress)
+        with bulk_replay():
+            written = history.export(disputes, out, _utc(since), _utc(until), dispute, progress)
     finally:
         if output:
             out.close()
@@ -217,8 +220,9 @@ def audit_verify(
     settings, disputes, _ = _context()
     book = _checkpoint_book(settings, disputes.chain_keys, checkpoints)
     progress = ProgressLine("verify")
-    report = audit_verify_module.verify_shards(disputes, book, settings.audit_legacy_until
-                                               if legacy_until is None else legacy_until, progress)
+    with bulk_replay():
+        report = audit_verify_module.verify_shards(disputes, book, settings.audit_legacy_until
+                                                   if legacy_until is None else legacy_until, progress)
     progress.close()
     sharded = len(settings.shard_database_urls()) > 1
     for f in report.findings:
