@@ -31,6 +31,7 @@ from services.common.database import sqlalchemy_engine
 from services.common.local_env import load_local_env
 from services.common.stores import MissingStore, require_store
 from services.dispute.audit import history
+from services.dispute.audit.workers import ReplayWorkers
 from services.dispute.projections import rebuild as projections_rebuild
 from services.dispute.audit import verify as audit_verify_module
 from services.dispute.settings import DisputeSettings
@@ -124,6 +125,19 @@ def _context():
     return settings, build_disputes(settings), sqlalchemy_engine(settings.database_url)
 
 
+def _replay_workers(settings: DisputeSettings) -> ReplayWorkers:
+    return ReplayWorkers(settings.replay_workers, settings.replay_min_events_per_worker,
+                         _store_from_environment)
+
+
+def _store_from_environment():
+    """The store with every shard, in a replay worker process (spawned: it has this one's
+    environment, .run/local.env included, and none of its connections)."""
+    from services.dispute.bootstrap import build_disputes
+
+    return build_disputes(DisputeSettings())
+
+
 def _utc(value: datetime | None) -> datetime | None:
     return value and _to_utc(value)
 
@@ -193,12 +207,13 @@ def audit_export(since: Annotated[Optional[datetime], typer.Option("--from", for
                  dispute: Annotated[Optional[UUID], typer.Option()] = None,
                  output: Annotated[Optional[Path], typer.Option("--output", "-o")] = None):
     """JSON Lines of the stored events with their public envelopes, streamed (stdout by default)."""
-    _, disputes, _ = _context()
+    settings, disputes, _ = _context()
     progress = ProgressLine("export")
     out = output.open("w") if output else sys.stdout
     try:
         with bulk_replay():
-            written = history.export(disputes, out, _utc(since), _utc(until), dispute, progress)
+            written = history.export(disputes, out, _utc(since), _utc(until), dispute, progress,
+                                     _replay_workers(settings))
     finally:
         if output:
             out.close()
