@@ -66,7 +66,7 @@ def test_an_export_in_parts_is_byte_for_byte_the_sequential_one(store, tmp_path,
 
 
 def test_the_number_of_workers_follows_the_store_size():
-    from services.dispute.audit.workers import ReplayWorkers
+    from services.dispute.adapters.replay_workers import ReplayWorkers
 
     workers = ReplayWorkers(4, 50_000, lambda: None)
     assert [workers.for_events(n) for n in (0, 49_999, 100_000, 1_000_000)] == [1, 1, 2, 4]

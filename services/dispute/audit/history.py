@@ -20,7 +20,7 @@ from uuid import UUID
 from services.dispute.adapters.shards import shard_app_for, shard_apps, shard_index
 from services.dispute.projections.timeline import entry_view, jsonable, timeline_from_events, utc
 from services.dispute.adapters.translation import is_public, to_envelope
-from services.dispute.audit.workers import ReplayWorkers, results_in_order, worker_store
+from services.dispute.adapters.replay_workers import ReplayWorkers, results_in_order, worker_store
 
 Progress = Callable[[int, int], None]
 BATCH = 5000  # rows per read: fewer round trips; ~5 MB of stored events at a time

@@ -31,7 +31,7 @@ from services.common.database import sqlalchemy_engine
 from services.common.local_env import load_local_env
 from services.common.stores import MissingStore, require_store
 from services.dispute.audit import history
-from services.dispute.audit.workers import ReplayWorkers
+from services.dispute.adapters.replay_workers import ReplayWorkers
 from services.dispute.projections import rebuild as projections_rebuild
 from services.dispute.audit import verify as audit_verify_module
 from services.dispute.settings import DisputeSettings
@@ -125,9 +125,9 @@ def _context():
     return settings, build_disputes(settings), sqlalchemy_engine(settings.database_url)
 
 
-def _replay_workers(settings: DisputeSettings) -> ReplayWorkers:
+def _replay_workers(settings: DisputeSettings, open_store=None) -> ReplayWorkers:
     return ReplayWorkers(settings.replay_workers, settings.replay_min_events_per_worker,
-                         _store_from_environment)
+                         open_store or _store_from_environment)
 
 
 def _store_from_environment():
@@ -136,6 +136,11 @@ def _store_from_environment():
     from services.dispute.bootstrap import build_disputes
 
     return build_disputes(DisputeSettings())
+
+
+def _store_and_engine_from_environment():
+    """(the store, the service database's engine) in a projection rebuild's worker process."""
+    return _store_from_environment(), sqlalchemy_engine(DisputeSettings().database_url)
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -166,12 +171,14 @@ def projections_rebuild_command(name: Annotated[Optional[str], typer.Argument(
         grace: float = typer.Option(2.0, help="seconds readers get before the old table is dropped")):
     """Build a fresh generation from the start of history (every shard's), switch reads to it,
     drop the old."""
-    _, disputes, engine = _context()
+    settings, disputes, engine = _context()
     kinds = [projections_rebuild.projection_named(name)] if name else list(projections_rebuild.PROJECTIONS.values())
+    workers = _replay_workers(settings, _store_and_engine_from_environment)
     for kind in kinds:
         progress = ProgressLine(f"rebuild {kind.name}")
         with bulk_replay():
-            result = projections_rebuild.rebuild(kind, disputes, engine, progress, grace_seconds=grace)
+            result = projections_rebuild.rebuild(kind, disputes, engine, progress, grace_seconds=grace,
+                                                 workers=workers)
         progress.close()
         typer.echo(f"{result.name}: v{result.old_version} -> v{result.new_version} ({result.table}), "
                    f"{result.events:,} events in {result.seconds}s; now live")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any, Sequence
+from uuid import UUID
 
 import structlog
 from sqlalchemy import BigInteger, Column, Engine, Integer, MetaData, String, Table, insert, select, update
@@ -158,6 +159,33 @@ class TrackedProjection:
             raise
         return len(notifications)
 
+    rows_per_dispute = False
+    """True when every row comes from one dispute's events alone: the disputes can then be
+    projected in parts, by separate processes, into the same rows (`project_part`)."""
+
+    def project_part(self, shard: int, part: int, parts: int, stop: int) -> int:
+        """Rows of the disputes of part `part` of `parts` (`dispute_part`), from shard `shard`'s
+        log up to notification `stop`, without a position: the rebuild sets it once every part
+        is in (`mark_projected`). Returns how many notifications were read."""
+        source, table, start, read = self.shards[shard], self.live_table(), 0, 0
+        while start < stop:
+            notifications = source.recorder.select_notifications(
+                start, self.batch_size * parts, stop=stop, inclusive_of_start=False)
+            if not notifications:
+                break
+            start, read = notifications[-1].id, read + len(notifications)
+            mine = [n for n in notifications if dispute_part(n.originator_id, parts) == part]
+            if mine:
+                prepared = self.prepare(mine, source)
+                with self.engine.begin() as conn:
+                    self.write(conn, table, prepared)
+        return read
+
+    def mark_projected(self, shard: int, position: int) -> None:
+        """The live generation has projected shard `shard`'s log up to `position` (a fresh one)."""
+        with self.engine.begin() as conn:
+            _set_position(conn, shard_position_name(self.live_table().name, shard), position, expected=0)
+
     def catch_up(self) -> int:
         done = 0
         while (batch := self.catch_up_once()):
@@ -176,6 +204,12 @@ class TrackedProjection:
                     await asyncio.wait_for(stopping.wait(), poll_interval)
                 except TimeoutError:
                     pass
+
+
+def dispute_part(dispute_id: UUID, parts: int) -> int:
+    """Which of `parts` parts a dispute is projected in. Not the shard hash (adapters/shards.py):
+    the disputes of one shard would then all fall in one part when parts == shards."""
+    return dispute_id.int % parts
 
 
 def _position(conn, name: str) -> int:

@@ -1,0 +1,71 @@
+"""A rebuild by worker processes (DISPUTE_REPLAY_WORKERS), each projecting a part of the
+disputes, gives the rows of a sequential rebuild, and its positions let the live runner follow."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from services.common.database import sqlalchemy_engine
+from services.dispute.adapters.replay_workers import ReplayWorkers
+from services.dispute.bootstrap import build_application
+from services.dispute.entrypoints.cli import _store_and_engine_from_environment
+from services.dispute.projections import rebuild as rebuilding
+from services.dispute.projections.rebuild import PROJECTIONS, rebuild, status
+from services.dispute.settings import DisputeSettings
+from services.dispute.projections.dispute_index import DisputeIndexProjection
+from tests.integration.test_projection_rebuild_on_postgres import BUYER, NOW, open_with_offer
+
+pytestmark = pytest.mark.integration
+
+
+def rows(engine, table) -> list[dict]:
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(select(table).order_by(*table.primary_key.columns)).mappings()]
+
+
+@pytest.fixture
+def store(pg_url, monkeypatch):
+    """Thirty disputes, a third of them escalated later (their events interleaved in the log)."""
+    monkeypatch.setenv("DISPUTE_DATABASE_URL", pg_url)  # what the workers open
+    app, engine = build_application(DisputeSettings(database_url=pg_url)), sqlalchemy_engine(pg_url)
+    for kind in PROJECTIONS.values():
+        kind(app, engine).create_tables()
+    ids = [open_with_offer(app, n) for n in range(30)]
+    for dispute_id in ids[::3]:
+        at = NOW + timedelta(days=5)
+        app.execute(dispute_id, at, lambda d: d.escalate(note="no", actor=BUYER, at=at))
+    yield app, engine, ids
+    engine.dispose()
+
+
+@pytest.mark.parametrize("name", list(PROJECTIONS))
+def test_parts_equal_sequential(store, name, monkeypatch):
+    """A rebuild in parts gives the rows of a sequential one."""
+    app, engine, _ = store
+    kind = PROJECTIONS[name]
+    sequential = rebuild(kind, app, engine, grace_seconds=0, batch_size=7)
+    expected = rows(engine, kind(app, engine).live_table())
+    parted = []
+    monkeypatch.setattr(rebuilding, "_project_in_parts", lambda *a, real=rebuilding._project_in_parts:
+                        parted.append(real(*a)) or parted[-1])
+    workers = ReplayWorkers(2, 1, _store_and_engine_from_environment)
+    result = rebuild(kind, app, engine, grace_seconds=0, batch_size=7, workers=workers)
+    assert parted == [100]  # every event of the log went through the two workers
+    assert result.events == sequential.events == 100
+    assert rows(engine, kind(app, engine).live_table()) == expected
+    assert all(s["behind"] == 0 for s in status(app, engine) if s["name"] == name)
+
+
+def test_followed_after_parts(store):
+    """Events after a rebuild in parts are followed from its position."""
+    app, engine, ids = store
+    workers = ReplayWorkers(2, 1, _store_and_engine_from_environment)
+    rebuild(DisputeIndexProjection, app, engine, grace_seconds=0, workers=workers)
+    at = NOW + timedelta(days=6)
+    app.execute(ids[1], at, lambda d: d.escalate(note="later", actor=BUYER, at=at))
+    index = DisputeIndexProjection(app, engine)
+    assert index.catch_up() == 1  # only the new event: the parts' rows are not projected again
+    table = index.live_table()
+    with engine.connect() as conn:
+        assert conn.execute(select(table.c.status).where(table.c.dispute_id == str(ids[1]))).scalar() == "UNDER_REVIEW"
