@@ -156,13 +156,28 @@ def raw_scan(url: str) -> tuple[int, float]:
 
 
 # The child reports its own high-water mark: the kernel's rusage of a forked child also counts
-# the pages it shared with this (large) parent before its exec.
-CHILD = """import atexit, os, runpy, sys, time
+# the pages it shared with this (large) parent before its exec. Its replay workers (spawned) are
+# counted in: their CPU added, peak RSS the larger of its own and the largest worker's own
+# (sampled from /proc while they run: their rusage would count the parent's pages before exec).
+CHILD = """import atexit, glob, os, resource, runpy, sys, threading, time
+def kb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return int(next(line.split()[1] for line in status if line.startswith("VmHWM:")))
+    except (OSError, StopIteration):
+        return 0
+workers_peak = [0]
+def watch_workers():  # the replay workers' own peaks (VmHWM of each, sampled while they live)
+    while True:
+        for children in glob.glob("/proc/self/task/*/children"):
+            for pid in open(children).read().split():
+                workers_peak[0] = max(workers_peak[0], kb(pid))
+        time.sleep(0.1)
+threading.Thread(target=watch_workers, daemon=True).start()
 def hwm():
-    with open("/proc/self/status") as status:
-        kb = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN)  # ended by now: their CPU
     with open(os.environ["REPLAY_HWM_FILE"], "w") as out:
-        out.write(f"{kb} {time.process_time()}")
+        out.write(f"{max(kb('self'), workers_peak[0])} {time.process_time() + workers.ru_utime + workers.ru_stime}")
 atexit.register(hwm)
 sys.argv = ["disputectl", *sys.argv[1:]]
 runpy.run_module("services.dispute.entrypoints.cli", run_name="__main__", alter_sys=True)
