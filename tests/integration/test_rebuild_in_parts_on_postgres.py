@@ -51,7 +51,7 @@ def test_parts_equal_sequential(store, name, monkeypatch):
                         parted.append(real(*a)) or parted[-1])
     workers = ReplayWorkers(2, 1, _store_and_engine_from_environment)
     result = rebuild(kind, app, engine, grace_seconds=0, batch_size=7, workers=workers)
-    assert parted == [100]  # every event of the log went through the two workers
+    assert parted == [100]  # the whole log went through the two workers
     assert result.events == sequential.events == 100
     assert rows(engine, kind(app, engine).live_table()) == expected
     assert all(s["behind"] == 0 for s in status(app, engine) if s["name"] == name)
@@ -69,3 +69,14 @@ def test_followed_after_parts(store):
     table = index.live_table()
     with engine.connect() as conn:
         assert conn.execute(select(table.c.status).where(table.c.dispute_id == str(ids[1]))).scalar() == "UNDER_REVIEW"
+
+
+def test_postgres_reads_each_part_as_dispute_part_says(store):
+    from services.dispute.adapters.part_reads import dispute_part, part_notifications
+
+    app, _, _ = store
+    everything = app.recorder.select_notifications(0, 1000, inclusive_of_start=False)
+    for part in range(3):
+        mine, read_to = part_notifications(app.recorder, 0, 100, 1000, part, 3)
+        assert [n.id for n in mine] == [n.id for n in everything if dispute_part(n.originator_id, 3) == part]
+        assert read_to == (mine[-1].id if mine else 100)

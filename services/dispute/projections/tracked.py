@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any, Sequence
-from uuid import UUID
 
 import structlog
 from sqlalchemy import BigInteger, Column, Engine, Integer, MetaData, String, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from services.dispute.adapters.part_reads import part_notifications
 from services.dispute.adapters.shards import shard_apps, shard_position_name
 
 log = structlog.get_logger("projection")
@@ -164,22 +164,18 @@ class TrackedProjection:
     projected in parts, by separate processes, into the same rows (`project_part`)."""
 
     def project_part(self, shard: int, part: int, parts: int, stop: int) -> int:
-        """Rows of the disputes of part `part` of `parts` (`dispute_part`), from shard `shard`'s
-        log up to notification `stop`, without a position: the rebuild sets it once every part
-        is in (`mark_projected`). Returns how many notifications were read."""
-        source, table, start, read = self.shards[shard], self.live_table(), 0, 0
+        """Rows of the disputes of part `part` of `parts` (adapters/part_reads.py), from shard
+        `shard`'s log up to notification `stop`, without a position: the rebuild sets it once
+        every part is in (`mark_projected`). Returns how many of the part's events it projected."""
+        source, table, start, done = self.shards[shard], self.live_table(), 0, 0
         while start < stop:
-            notifications = source.recorder.select_notifications(
-                start, self.batch_size * parts, stop=stop, inclusive_of_start=False)
-            if not notifications:
-                break
-            start, read = notifications[-1].id, read + len(notifications)
-            mine = [n for n in notifications if dispute_part(n.originator_id, parts) == part]
+            mine, start = part_notifications(source.recorder, start, stop, self.batch_size, part, parts)
             if mine:
                 prepared = self.prepare(mine, source)
                 with self.engine.begin() as conn:
                     self.write(conn, table, prepared)
-        return read
+                done += len(mine)
+        return done
 
     def mark_projected(self, shard: int, position: int) -> None:
         """The live generation has projected shard `shard`'s log up to `position` (a fresh one)."""
@@ -204,12 +200,6 @@ class TrackedProjection:
                     await asyncio.wait_for(stopping.wait(), poll_interval)
                 except TimeoutError:
                     pass
-
-
-def dispute_part(dispute_id: UUID, parts: int) -> int:
-    """Which of `parts` parts a dispute is projected in. Not the shard hash (adapters/shards.py):
-    the disputes of one shard would then all fall in one part when parts == shards."""
-    return dispute_id.int % parts
 
 
 def _position(conn, name: str) -> int:
