@@ -80,3 +80,39 @@ def test_postgres_reads_each_part_as_dispute_part_says(store):
         mine, read_to = part_notifications(app.recorder, 0, 100, 1000, part, 3)
         assert [n.id for n in mine] == [n.id for n in everything if dispute_part(n.originator_id, 3) == part]
         assert read_to == (mine[-1].id if mine else 100)
+
+
+@pytest.fixture
+def sharded(postgres, request, monkeypatch):
+    """Two event-store shards and a service database; twenty disputes over both."""
+    from services.dispute.bootstrap import build_disputes
+
+    suffix = "parts_" + request.node.name[-12:].lower().replace("[", "").replace("]", "")
+    urls = [postgres.create_database(f"{suffix}_{name}") for name in ("service", "s0", "s1")]
+    monkeypatch.setenv("DISPUTE_DATABASE_URL", urls[0])
+    monkeypatch.setenv("DISPUTE_SHARD_URLS", ",".join(urls[1:]))
+    settings = DisputeSettings()
+    disputes, engine = build_disputes(settings), sqlalchemy_engine(urls[0])
+    for kind in PROJECTIONS.values():
+        kind(disputes, engine).create_tables()
+    for n in range(20):
+        open_with_offer(disputes, n)
+    yield disputes, engine
+    engine.dispose()
+
+
+def test_parts_over_two_shards(sharded, monkeypatch):
+    """Over two shards, a rebuild in parts gives the sequential rows, every shard's position set."""
+    disputes, engine = sharded
+    parted = []
+    monkeypatch.setattr(rebuilding, "_project_in_parts", lambda *a, real=rebuilding._project_in_parts:
+                        parted.append(real(*a)) or parted[-1])
+    assert all(shard.recorder.max_notification_id() for shard in disputes.shards)  # both hold disputes
+    rebuild(DisputeIndexProjection, disputes, engine, grace_seconds=0)
+    expected = rows(engine, DisputeIndexProjection(disputes, engine).live_table())
+    workers = ReplayWorkers(2, 1, _store_and_engine_from_environment)
+    result = rebuild(DisputeIndexProjection, disputes, engine, grace_seconds=0, workers=workers)
+    assert parted == [60] and result.events == 60  # both shards went through the workers
+    assert rows(engine, DisputeIndexProjection(disputes, engine).live_table()) == expected
+    index_status = [s for s in status(disputes, engine) if s["name"] == "dispute_index"]
+    assert len(index_status) == 2 and all(s["behind"] == 0 and s["position"] > 0 for s in index_status)
