@@ -351,12 +351,14 @@ def main(argv: list[str] | None = None) -> int:
         [] if only_http else [*relay_rows(relayed, e2e, sizes.e2e_rate), *e2e_rows(e2e, sizes.e2e_rate),
                               *replay_rows]), *rss_rows(idle, peak)]
     meta["load_average_at_end"] = os.getloadavg()
+    meta["run_seconds"] = round(time.monotonic() - _start, 1)  # make bench-quick: under 2 minutes
     write_results(OUT / ("results-http.json" if only_http else "results.json"), meta, rows, {**bench.details, "rss_idle_mb": idle, "rss_peak_mb": peak})
     print(f"\n{meta['mode']} run, {meta['date']}, {meta['cores']} cores ({meta['cpu']}), "
           f"commit {meta['git_commit'][:10]}{' (dirty)' if meta['git_dirty'] else ''}; load average "
           f"{meta['load_average_at_start'][0]:.1f} at start, {meta['load_average_at_end'][0]:.1f} at the end\n")
     print(table(rows))
-    print(f"\nwritten: {OUT / ('results-http.json' if only_http else 'results.json')} (logs of the run: {system.folder})")
+    print(f"\nwritten: {OUT / ('results-http.json' if only_http else 'results.json')} (logs of the run: "
+          f"{system.folder}); the whole run took {time.monotonic() - _start:.0f} s")
     return 0
 
 

@@ -47,7 +47,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 FULL_SIZES = (100_000, 1_000_000)
-QUICK_SIZES = (10_000, 50_000)
+QUICK_SIZES = (10_000, 50_000)  # make bench-replay QUICK=1
+BENCH_QUICK_SIZES = (5_000, 20_000)  # the replay phase of make bench-quick (whole run < 2 minutes)
 TARGET_RATE = 50_000.0
 FLAT = 1.2  # the larger size's peak RSS may be at most this times the smaller size's
 INTERLEAVE = 2000  # disputes whose events are interleaved in the store
@@ -155,13 +156,28 @@ def raw_scan(url: str) -> tuple[int, float]:
 
 
 # The child reports its own high-water mark: the kernel's rusage of a forked child also counts
-# the pages it shared with this (large) parent before its exec.
-CHILD = """import atexit, os, runpy, sys, time
+# the pages it shared with this (large) parent before its exec. Its replay workers (spawned) are
+# counted in: their CPU added, peak RSS the larger of its own and the largest worker's own
+# (sampled from /proc while they run: their rusage would count the parent's pages before exec).
+CHILD = """import atexit, glob, os, resource, runpy, sys, threading, time
+def kb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return int(next(line.split()[1] for line in status if line.startswith("VmHWM:")))
+    except (OSError, StopIteration):
+        return 0
+workers_peak = [0]
+def watch_workers():  # the replay workers' own peaks (VmHWM of each, sampled while they live)
+    while True:
+        for children in glob.glob("/proc/self/task/*/children"):
+            for pid in open(children).read().split():
+                workers_peak[0] = max(workers_peak[0], kb(pid))
+        time.sleep(0.1)
+threading.Thread(target=watch_workers, daemon=True).start()
 def hwm():
-    with open("/proc/self/status") as status:
-        kb = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN)  # ended by now: their CPU
     with open(os.environ["REPLAY_HWM_FILE"], "w") as out:
-        out.write(f"{kb} {time.process_time()}")
+        out.write(f"{max(kb('self'), workers_peak[0])} {time.process_time() + workers.ru_utime + workers.ru_stime}")
 atexit.register(hwm)
 sys.argv = ["disputectl", *sys.argv[1:]]
 runpy.run_module("services.dispute.entrypoints.cli", run_name="__main__", alter_sys=True)
@@ -205,13 +221,13 @@ def row(name: str, value: float, unit: str, baseline_name: str, baseline: float,
             "target": target, "met": met}
 
 
-def measure_size(url: str, stored: int) -> tuple[list[dict], dict[str, float]]:
-    """Rows of every step at the current size, and each step's peak RSS."""
+def measure_size(url: str, stored: int, start_up: float) -> tuple[list[dict], dict[str, float]]:
+    """Rows of every step at the current size, and each step's peak RSS; `start_up`: the CPU
+    seconds of a CLI process that does nothing much (`projections status`)."""
     rows_read, seconds = raw_scan(url)
     scan = rows_read / seconds
     label = f"{stored:,} events"
     rows = [row(f"raw SELECT scan ({label})", scan, "events/s", "raw SELECT scan", scan)]
-    start_up = run_cli(url, ["projections", "status"])["cpu"]
     peaks: dict[str, float] = {}
     for step, args in STEPS:
         result = run_cli(url, args)
@@ -258,12 +274,13 @@ def run(url: str, sizes: tuple[int, int], say: Callable[[str], None] = print) ->
     engine.dispose()
     templates, rows, peaks = template_streams(app), [], []
     stored = app.recorder.max_notification_id() or 0
+    start_up = run_cli(url, ["projections", "status"])["cpu"]  # once: it does not grow with the store
     for size in sizes:
         started = time.perf_counter()
         fill(app, url, templates, size - stored)
         stored = app.recorder.max_notification_id() or 0
         say(f"replay: {stored:,} events in the store (filled in {time.perf_counter() - started:.0f}s)")
-        size_rows, size_peaks = measure_size(url, stored)
+        size_rows, size_peaks = measure_size(url, stored, start_up)
         rows += size_rows
         peaks.append((stored, size_peaks))
     (small, at_small), (large, at_large) = peaks
@@ -289,10 +306,10 @@ def drop_database(pg_url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
 
 
-def measure(pg_url: str, quick: bool) -> dict:
+def measure(pg_url: str, quick: bool, sizes: tuple[int, int] | None = None) -> dict:
     """For `make bench`: {"rows": [...]}, each step's events/s beside the raw scan of the same
     run, then each step's peak RSS at the larger size beside the one at the smaller."""
-    sizes = QUICK_SIZES if quick else FULL_SIZES
+    sizes = sizes or (BENCH_QUICK_SIZES if quick else FULL_SIZES)
     # the database is made and dropped from the server's maintenance database: `pg_url` may
     # name the very database to be replaced (make bench hands over a fresh one)
     server = urlunparse(urlparse(pg_url)._replace(path="/postgres"))
@@ -313,7 +330,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="bench-replay-"))
     server = PostgresServer(folder / "pg", durable=True).start()
     try:
-        rows = measure(server.dsn(), args.quick)["rows"]
+        rows = measure(server.dsn(), args.quick, QUICK_SIZES if args.quick else FULL_SIZES)["rows"]
     finally:
         server.stop()
         shutil.rmtree(folder, ignore_errors=True)

@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -84,18 +85,22 @@ def start_system(folder: Path, before_services: Callable[[KafkaServer], None] | 
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    pg = PostgresServer(folder / "pg", durable=True).start()
-    kafka = KafkaServer(folder / "kafka")
-    try:
-        kafka.start()
-    except BaseException:
-        pg.stop()
-        raise
+    pg, kafka = PostgresServer(folder / "pg", durable=True), KafkaServer(folder / "kafka")
+    # PostgreSQL starts and gets its databases while Kafka starts (the longer of the two)
+    with ThreadPoolExecutor(1) as pool:
+        databases = pool.submit(_started_with_databases, pg)
+        try:
+            kafka.start()
+            env = databases.result()
+        except BaseException:
+            kafka.stop()
+            databases.exception()  # PostgreSQL done starting (or failed) before it is stopped
+            pg.stop()
+            raise
     run = RunSettings(dir=folder, kafka_port=kafka.port, kafka_controller_port=kafka.controller_port,
                       dispute_port=free_port(), relay_metrics_port=free_port(),
                       notification_port=free_port(), refund_port=free_port(), paysim_port=free_port(),
                       smtp_port=free_port(), smtp_http_port=free_port())
-    env = {variable: pg.create_database(name) for variable, name in STORES.items()}
     system = System(folder, pg, kafka, run, env)
     try:
         if before_services:
@@ -107,6 +112,11 @@ def start_system(folder: Path, before_services: Callable[[KafkaServer], None] | 
         system.stop()
         raise
     return system
+
+
+def _started_with_databases(pg: PostgresServer) -> dict[str, str]:
+    pg.start()
+    return {variable: pg.create_database(name) for variable, name in STORES.items()}
 
 
 def wait_ready(system: System, timeout: float = 90.0) -> None:

@@ -101,6 +101,12 @@ class DisputeSettings(TokenSettings, KafkaSettings):
     audit_retired_keys: dict[str, SecretStr] = {}
     audit_legacy_until: int = Field(default=0, ge=0)
     audit_topic: str = DISPUTES_AUDIT
+    # Replays (disputectl audit export, projections rebuild) in worker processes, each a part of
+    # the store: replay_workers of them (0: one per CPU core; 1: none, all in the CLI's own
+    # process), fewer when there are under replay_min_events_per_worker events for each (a
+    # worker costs ~1.5-3 CPU s of imports: on a 50,000-event store two were slower than one).
+    replay_workers: int = Field(default=0, ge=0, le=64)
+    replay_min_events_per_worker: int = Field(default=200_000, ge=1)
 
     # Limits (README, Security): bodies, writes per principal (token bucket: `burst` at
     # once, then `rate_limit_per_second`; per process), and the view's latest messages.

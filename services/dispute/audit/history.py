@@ -10,6 +10,9 @@ dict in between).
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 from datetime import datetime
 from typing import Any, Callable, Iterator, TextIO
 from uuid import UUID
@@ -17,16 +20,19 @@ from uuid import UUID
 from services.dispute.adapters.shards import shard_app_for, shard_apps, shard_index
 from services.dispute.projections.timeline import entry_view, jsonable, timeline_from_events, utc
 from services.dispute.adapters.translation import is_public, to_envelope
+from services.dispute.adapters.replay_workers import ReplayWorkers, results_in_order, worker_store
 
 Progress = Callable[[int, int], None]
 BATCH = 5000  # rows per read: fewer round trips; ~5 MB of stored events at a time
 PROGRESS_EVERY = 1000
+PARTS_PER_WORKER = 4  # parts a worker exports in turn: progress, and no part waits long on a slow one
+PART_MIN = 10_000
 
 
-def notifications(recorder, start: int = 0, batch: int = BATCH) -> Iterator[Any]:
-    """Every stored event after `start`, in notification order, `batch` rows at a time."""
+def notifications(recorder, start: int = 0, batch: int = BATCH, stop: int | None = None) -> Iterator[Any]:
+    """Every stored event after `start` (up to `stop`), in notification order, `batch` rows at a time."""
     while True:
-        rows = recorder.select_notifications(start, batch, inclusive_of_start=False)
+        rows = recorder.select_notifications(start, batch, stop=stop, inclusive_of_start=False)
         if not rows:
             return
         yield from rows
@@ -63,28 +69,89 @@ def state_view(dispute) -> dict:
 # export ---------------------------------------------------------------------------------
 
 def export(app, out: TextIO, since: datetime | None = None, until: datetime | None = None,
-           dispute_id: UUID | None = None, progress: Progress | None = None) -> int:
+           dispute_id: UUID | None = None, progress: Progress | None = None,
+           workers: ReplayWorkers | None = None) -> int:
     """JSON Lines, one stored event a line, with its public envelope (null when internal);
-    every shard of a sharded store, or the one holding `dispute_id`."""
+    every shard of a sharded store, or the one holding `dispute_id`. With `workers`, a large
+    log is exported in parts by worker processes (`_export_in_parts`): the same lines."""
     shards = shard_apps(app)
     chosen = [shard_index(dispute_id, len(shards))] if dispute_id else list(range(len(shards)))
     total, written, n = sum(head(shards[i].recorder) for i in chosen), 0, 0
     since, until = since and utc(since), until and utc(until)
+    counted = _Counted(progress, total)
     for shard in chosen:
         source = shards[shard]
-        rows = source.recorder.select_events(dispute_id) if dispute_id else notifications(source.recorder)
-        for stored in rows:
-            n += 1
-            event, meta = source.mapper.to_domain_event_with_meta(stored)
-            at = utc(getattr(event, "at", None) or event.timestamp)
-            if (since is None or at >= since) and (until is None or at <= until):
-                out.write(export_text(stored, event, meta, at, shard) + "\n")
-                written += 1
-            if progress and n % PROGRESS_EVERY == 0:
-                progress(n, total)
-    if progress:
-        progress(n, n if dispute_id else total)
+        if dispute_id:
+            written += _write_lines(source, shard, source.recorder.select_events(dispute_id), out,
+                                    since, until, counted)
+            continue
+        start = 0
+        if workers is not None and workers.for_events(head(source.recorder)) > 1:
+            start, parted = _export_in_parts(source, shard, out, since, until, workers, counted)
+            written += parted
+        written += _write_lines(source, shard, notifications(source.recorder, start), out,
+                                since, until, counted)
+    counted.done(dispute_id is not None)
     return written
+
+
+class _Counted:
+    """Progress over every shard and part: reported every PROGRESS_EVERY events, and at the end."""
+
+    def __init__(self, progress: Progress | None, total: int):
+        self.progress, self.total, self.n = progress, total, 0
+
+    def add(self, count: int) -> None:
+        before, self.n = self.n, self.n + count
+        if self.progress and (before // PROGRESS_EVERY != self.n // PROGRESS_EVERY):
+            self.progress(self.n, self.total)
+
+    def done(self, whole: bool) -> None:
+        if self.progress:
+            self.progress(self.n, self.n if whole else self.total)
+
+
+def _write_lines(source, shard: int, rows, out: TextIO, since, until, counted: _Counted | None) -> int:
+    written = 0
+    for stored in rows:
+        event, meta = source.mapper.to_domain_event_with_meta(stored)
+        at = utc(getattr(event, "at", None) or event.timestamp)
+        if (since is None or at >= since) and (until is None or at <= until):
+            out.write(export_text(stored, event, meta, at, shard) + "\n")
+            written += 1
+        if counted is not None:
+            counted.add(1)
+    return written
+
+
+def _export_in_parts(source, shard: int, out: TextIO, since, until, workers: ReplayWorkers,
+                     counted: _Counted) -> tuple[int, int]:
+    """The shard's log up to its head now, cut into parts of consecutive notification ids,
+    each written by a worker process to a file of its own, the files copied to `out` in order:
+    the lines of a sequential export, in its order. (the last id exported, lines written)"""
+    last = head(source.recorder)
+    count = workers.for_events(last)
+    size = max(PART_MIN, -(-last // (count * PARTS_PER_WORKER)))
+    bounds = [(start, min(start + size, last)) for start in range(0, last, size)]
+    written = 0
+    with tempfile.TemporaryDirectory(prefix="dispute-export-") as folder, workers.pool(count) as pool:
+        parts = [pool.submit(_export_part, shard, start, stop, f"{folder}/{n}.jsonl", since, until)
+                 for n, (start, stop) in enumerate(bounds)]
+        for (start, stop), (path, lines) in zip(bounds, results_in_order(parts)):
+            with open(path) as part:
+                shutil.copyfileobj(part, out, 1 << 20)
+            os.unlink(path)
+            written += lines
+            counted.add(stop - start)
+    return last, written
+
+
+def _export_part(shard: int, start: int, stop: int, path: str, since, until) -> tuple[str, int]:
+    """In a worker: notifications start+1..stop of the shard's log, as export lines, to `path`."""
+    source = shard_apps(worker_store())[shard]
+    with open(path, "w") as out:
+        return path, _write_lines(source, shard, notifications(source.recorder, start, stop=stop),
+                                  out, since, until, None)
 
 
 def export_text(stored, event, meta: dict, at: datetime, shard: int = 0) -> str:

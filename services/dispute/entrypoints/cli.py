@@ -26,10 +26,12 @@ import click
 import typer
 from aiokafka.errors import KafkaError
 
+from services.common.bulk_gc import bulk_replay
 from services.common.database import sqlalchemy_engine
 from services.common.local_env import load_local_env
 from services.common.stores import MissingStore, require_store
 from services.dispute.audit import history
+from services.dispute.adapters.replay_workers import ReplayWorkers
 from services.dispute.projections import rebuild as projections_rebuild
 from services.dispute.audit import verify as audit_verify_module
 from services.dispute.settings import DisputeSettings
@@ -123,6 +125,24 @@ def _context():
     return settings, build_disputes(settings), sqlalchemy_engine(settings.database_url)
 
 
+def _replay_workers(settings: DisputeSettings, open_store=None) -> ReplayWorkers:
+    return ReplayWorkers(settings.replay_workers, settings.replay_min_events_per_worker,
+                         open_store or _store_from_environment)
+
+
+def _store_from_environment():
+    """The store with every shard, in a replay worker process (spawned: it has this one's
+    environment, .run/local.env included, and none of its connections)."""
+    from services.dispute.bootstrap import build_disputes
+
+    return build_disputes(DisputeSettings())
+
+
+def _store_and_engine_from_environment():
+    """(the store, the service database's engine) in a projection rebuild's worker process."""
+    return _store_from_environment(), sqlalchemy_engine(DisputeSettings().database_url)
+
+
 def _utc(value: datetime | None) -> datetime | None:
     return value and _to_utc(value)
 
@@ -151,11 +171,14 @@ def projections_rebuild_command(name: Annotated[Optional[str], typer.Argument(
         grace: float = typer.Option(2.0, help="seconds readers get before the old table is dropped")):
     """Build a fresh generation from the start of history (every shard's), switch reads to it,
     drop the old."""
-    _, disputes, engine = _context()
+    settings, disputes, engine = _context()
     kinds = [projections_rebuild.projection_named(name)] if name else list(projections_rebuild.PROJECTIONS.values())
+    workers = _replay_workers(settings, _store_and_engine_from_environment)
     for kind in kinds:
         progress = ProgressLine(f"rebuild {kind.name}")
-        result = projections_rebuild.rebuild(kind, disputes, engine, progress, grace_seconds=grace)
+        with bulk_replay():
+            result = projections_rebuild.rebuild(kind, disputes, engine, progress, grace_seconds=grace,
+                                                 workers=workers)
         progress.close()
         typer.echo(f"{result.name}: v{result.old_version} -> v{result.new_version} ({result.table}), "
                    f"{result.events:,} events in {result.seconds}s; now live")
@@ -191,11 +214,13 @@ def audit_export(since: Annotated[Optional[datetime], typer.Option("--from", for
                  dispute: Annotated[Optional[UUID], typer.Option()] = None,
                  output: Annotated[Optional[Path], typer.Option("--output", "-o")] = None):
     """JSON Lines of the stored events with their public envelopes, streamed (stdout by default)."""
-    _, disputes, _ = _context()
+    settings, disputes, _ = _context()
     progress = ProgressLine("export")
     out = output.open("w") if output else sys.stdout
     try:
-        written = history.export(disputes, out, _utc(since), _utc(until), dispute, progress)
+        with bulk_replay():
+            written = history.export(disputes, out, _utc(since), _utc(until), dispute, progress,
+                                     _replay_workers(settings))
     finally:
         if output:
             out.close()
@@ -217,8 +242,9 @@ def audit_verify(
     settings, disputes, _ = _context()
     book = _checkpoint_book(settings, disputes.chain_keys, checkpoints)
     progress = ProgressLine("verify")
-    report = audit_verify_module.verify_shards(disputes, book, settings.audit_legacy_until
-                                               if legacy_until is None else legacy_until, progress)
+    with bulk_replay():
+        report = audit_verify_module.verify_shards(disputes, book, settings.audit_legacy_until
+                                                   if legacy_until is None else legacy_until, progress)
     progress.close()
     sharded = len(settings.shard_database_urls()) > 1
     for f in report.findings:

@@ -82,6 +82,7 @@ def index_row(dispute) -> dict:
 
 class DisputeIndexProjection(TrackedProjection):
     name = INDEX
+    rows_per_dispute = True
     KEPT_DISPUTES = 4000
     """Aggregates kept between batches (~4.4 KB each, so at most ~18 MB): the disputes active at
     once in a window of history; one beyond them is loaded from the store again, never wrong."""

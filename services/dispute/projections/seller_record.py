@@ -69,6 +69,7 @@ def _event_name(topic: str) -> str:
 
 class SellerRecordProjection(TrackedProjection):
     name = RECORD
+    rows_per_dispute = True
 
     def define_table(self, table_name: str, meta: MetaData) -> Table:
         return facts_table(table_name, meta)

@@ -117,6 +117,7 @@ def entry_view(row: Mapping[Any, Any]) -> dict:
 
 class TimelineProjection(TrackedProjection):
     name = TIMELINE
+    rows_per_dispute = True
     KEPT_CURRENCIES = 20_000
     """Dispute currencies kept between batches (they never change after the opening), so a
     batch reads the opening row only of disputes it has not seen lately."""

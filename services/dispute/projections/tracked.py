@@ -21,6 +21,7 @@ import structlog
 from sqlalchemy import BigInteger, Column, Engine, Integer, MetaData, String, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from services.dispute.adapters.part_reads import part_notifications
 from services.dispute.adapters.shards import shard_apps, shard_position_name
 
 log = structlog.get_logger("projection")
@@ -157,6 +158,29 @@ class TrackedProjection:
                 raise PositionMoved(name) from None
             raise
         return len(notifications)
+
+    rows_per_dispute = False
+    """True when every row comes from one dispute's events alone: the disputes can then be
+    projected in parts, by separate processes, into the same rows (`project_part`)."""
+
+    def project_part(self, shard: int, part: int, parts: int, stop: int) -> int:
+        """Rows of the disputes of part `part` of `parts` (adapters/part_reads.py), from shard
+        `shard`'s log up to notification `stop`, without a position: the rebuild sets it once
+        every part is in (`mark_projected`). Returns how many of the part's events it projected."""
+        source, table, start, done = self.shards[shard], self.live_table(), 0, 0
+        while start < stop:
+            mine, start = part_notifications(source.recorder, start, stop, self.batch_size, part, parts)
+            if mine:
+                prepared = self.prepare(mine, source)
+                with self.engine.begin() as conn:
+                    self.write(conn, table, prepared)
+                done += len(mine)
+        return done
+
+    def mark_projected(self, shard: int, position: int) -> None:
+        """The live generation has projected shard `shard`'s log up to `position` (a fresh one)."""
+        with self.engine.begin() as conn:
+            _set_position(conn, shard_position_name(self.live_table().name, shard), position, expected=0)
 
     def catch_up(self) -> int:
         done = 0
