@@ -259,6 +259,18 @@ def machine() -> dict:
             "load_generator": f"vegeta {vegeta.VERSION}"}
 
 
+PHASES = ("http", "e2e", "relay", "replay")
+
+
+def phases(text: str) -> tuple[str, ...]:
+    """`--only e2e,relay`: the phases to run (the disputes each needs are still opened)."""
+    chosen = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = [name for name in chosen if name not in PHASES]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"unknown phase(s) {unknown}; choose from {','.join(PHASES)}")
+    return chosen
+
+
 def attempt(phase: str, run):
     """A phase whose failure must not lose the other phases' figures: its error instead."""
     try:
@@ -271,11 +283,15 @@ def attempt(phase: str, run):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, same code (under 2 minutes)")
+    parser.add_argument("--only", type=phases, default=PHASES,
+                        help=f"comma-separated phases to run, of {','.join(PHASES)} (default: all); "
+                             "RSS is always measured")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
-    meta = {**machine(), "mode": "quick" if args.quick else "full", "sizes": asdict(sizes)}
+    meta = {**machine(), "mode": "quick" if args.quick else "full", "sizes": asdict(sizes),
+            "phases": list(args.only)}
     vegeta.vegeta_binary()
-    talkers = cases("msg", sizes.disputes, sellers=max(1, sizes.disputes // 4))
+    talkers = cases("msg", sizes.disputes if "http" in args.only else 0, sellers=max(1, sizes.disputes // 4))
     refunded = cases("e2e", sizes.e2e_rate * sizes.e2e_seconds, sellers=max(1, sizes.e2e_rate // 2))
 
     def publish(kafka) -> None:
@@ -294,19 +310,22 @@ def main(argv: list[str] | None = None) -> int:
         progress("idle RSS: " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in idle.items()))
         bench = Bench(system, sizes, watch)
         talkers, refunded = bench.open_disputes(talkers, refunded)
-        pg_tps = bench.raw_postgres()
-        health = bench.health()
-        commands = bench.commands(talkers)
-        e2e = attempt("end to end", lambda: bench.end_to_end(refunded))
+        if "http" in args.only:
+            pg_tps = bench.raw_postgres()
+            health = bench.health()
+            commands = bench.commands(talkers)
+        e2e = attempt("end to end", lambda: bench.end_to_end(refunded)) if "e2e" in args.only \
+            else RuntimeError("not run (--only)")
         peak = memory(system, services, "VmHWM")
         progress("peak RSS: " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in peak.items()))
         system.stop_services()  # the relay phase and replay have the machine to themselves
-        relayed = attempt("relay", bench.relay)
-        replay_rows = bench.replay(args.quick)
+        relayed = attempt("relay", bench.relay) if "relay" in args.only else RuntimeError("not run (--only)")
+        replay_rows = bench.replay(args.quick) if "replay" in args.only else []
     finally:
         watch.stop()
         system.stop()
-    rows = [*http_rows(health, commands, pg_tps, bench.pg_best[1], sizes.command_seconds),
+    rows = [*(http_rows(health, commands, pg_tps, bench.pg_best[1], sizes.command_seconds)
+              if "http" in args.only else []),
             *relay_rows(relayed, e2e, sizes.e2e_rate), *e2e_rows(e2e, sizes.e2e_rate),
             *replay_rows, *rss_rows(idle, peak)]
     meta["load_average_at_end"] = os.getloadavg()
