@@ -134,7 +134,8 @@ def build_broker(settings: RefundSettings, parts: RefundParts | None = None) -> 
                             settings.orders_topic, settings.consumer_group)
     register_dispute_consumer(broker, parts.store if parts else None, parts.desk if parts else None,
                               parts.gate if parts else None, settings.disputes_topic,
-                              settings.consumer_group)
+                              settings.consumer_group, concurrency=settings.concurrency,
+                              batch_max=settings.batch_max)
     return broker
 
 
