@@ -65,7 +65,7 @@ def register_dispute_consumer(broker: KafkaBroker, store: RefundStore | None, de
     @broker.subscriber(topic, group_id=group, auto_offset_reset="earliest", batch=True,
                        max_records=batch_max, batch_timeout_ms=BATCH_WAIT_MS,
                        ack_policy=AckPolicy.MANUAL)
-    async def on_dispute_events(message: KafkaMessage) -> None:
+    async def on_dispute_event(message: KafkaMessage) -> None:
         outcome = await batches.run(message.consumer, message.raw_message)
         for record, error in outcome.failures:
             log.info("refund_record_redelivered", partition=record.raw_message.partition,
