@@ -97,6 +97,18 @@ def relay_latency_ms(watch: KafkaWatch, start: float, end: float, types: set[str
             if r.event_type in types and r.occurred_at is not None]
 
 
+def e2e_hops(watch: KafkaWatch, start: float, accepted: dict[str, float], issued: dict[str, float]) -> dict:
+    """Where the end-to-end time goes, per dispute: the answer -> its Resolved on
+    disputes.events (the writer's commit and the relay), and that record -> its RefundIssued
+    on refunds.events (the refund service: reserve, provider, record, publish)."""
+    resolved = {r.dispute_id: r.published_at for r in watch.between(DISPUTES_EVENTS, start, time.time())
+                if r.event_type == "Resolved" and r.dispute_id in issued}
+    spans = {"accept answered -> Resolved on Kafka": [(resolved[d] - accepted[d]) * 1000 for d in resolved],
+             "Resolved on Kafka -> RefundIssued": [(issued[d] - resolved[d]) * 1000 for d in resolved]}
+    return {hop: {"p50_ms": percentile(ms, 0.5), "p99_ms": percentile(ms, 0.99), "count": len(ms)}
+            for hop, ms in spans.items()}
+
+
 class Bench:
     def __init__(self, system: System, sizes: Sizes, watch: KafkaWatch):
         self.system, self.sizes, self.watch = system, sizes, watch
@@ -192,13 +204,15 @@ class Bench:
         issued = refunds()
         latencies = [(issued[d] - accepted[d]) * 1000 for d in issued]
         relay = relay_latency_ms(self.watch, start, time.time(), {"SellerResponded", "ClaimAccepted", "Resolved"})
+        hops = e2e_hops(self.watch, start, accepted, issued)
         figures = {"http": asdict(result), "accepted": len(accepted), "refunds_seen": len(issued),
                    "p50_ms": percentile(latencies, 0.5), "p99_ms": percentile(latencies, 0.99),
                    "relay_event_to_kafka_p50_ms": percentile(relay, 0.5),
-                   "relay_event_to_kafka_p99_ms": percentile(relay, 0.99)}
+                   "relay_event_to_kafka_p99_ms": percentile(relay, 0.99), "hops": hops}
         progress(f"end to end: {len(issued)}/{len(accepted)} RefundIssued seen; accept -> RefundIssued "
                  f"p50 {figures['p50_ms'] or 0:.0f} ms, p99 {figures['p99_ms'] or 0:.0f} ms "
-                 f"(accept-claim HTTP: {fmt(result)})")
+                 f"(accept-claim HTTP: {fmt(result)}); " + "; ".join(
+                     f"{hop} p50 {v['p50_ms'] or 0:.0f} / p99 {v['p99_ms'] or 0:.0f} ms" for hop, v in hops.items()))
         self.details["end_to_end"] = figures
         return figures
 
