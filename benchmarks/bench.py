@@ -97,6 +97,18 @@ def relay_latency_ms(watch: KafkaWatch, start: float, end: float, types: set[str
             if r.event_type in types and r.occurred_at is not None]
 
 
+def e2e_hops(watch: KafkaWatch, start: float, accepted: dict[str, float], issued: dict[str, float]) -> dict:
+    """Where the end-to-end time goes, per dispute: the answer -> its Resolved on
+    disputes.events (the writer's commit and the relay), and that record -> its RefundIssued
+    on refunds.events (the refund service: reserve, provider, record, publish)."""
+    resolved = {r.dispute_id: r.published_at for r in watch.between(DISPUTES_EVENTS, start, time.time())
+                if r.event_type == "Resolved" and r.dispute_id in issued}
+    spans = {"accept answered -> Resolved on Kafka": [(resolved[d] - accepted[d]) * 1000 for d in resolved],
+             "Resolved on Kafka -> RefundIssued": [(issued[d] - resolved[d]) * 1000 for d in resolved]}
+    return {hop: {"p50_ms": percentile(ms, 0.5), "p99_ms": percentile(ms, 0.99), "count": len(ms)}
+            for hop, ms in spans.items()}
+
+
 class Bench:
     def __init__(self, system: System, sizes: Sizes, watch: KafkaWatch):
         self.system, self.sizes, self.watch = system, sizes, watch
@@ -219,13 +231,15 @@ class Bench:
         issued = refunds()
         latencies = [(issued[d] - accepted[d]) * 1000 for d in issued]
         relay = relay_latency_ms(self.watch, start, time.time(), {"SellerResponded", "ClaimAccepted", "Resolved"})
+        hops = e2e_hops(self.watch, start, accepted, issued)
         figures = {"http": asdict(result), "accepted": len(accepted), "refunds_seen": len(issued),
                    "p50_ms": percentile(latencies, 0.5), "p99_ms": percentile(latencies, 0.99),
                    "relay_event_to_kafka_p50_ms": percentile(relay, 0.5),
-                   "relay_event_to_kafka_p99_ms": percentile(relay, 0.99)}
+                   "relay_event_to_kafka_p99_ms": percentile(relay, 0.99), "hops": hops}
         progress(f"end to end: {len(issued)}/{len(accepted)} RefundIssued seen; accept -> RefundIssued "
                  f"p50 {figures['p50_ms'] or 0:.0f} ms, p99 {figures['p99_ms'] or 0:.0f} ms "
-                 f"(accept-claim HTTP: {fmt(result)})")
+                 f"(accept-claim HTTP: {fmt(result)}); " + "; ".join(
+                     f"{hop} p50 {v['p50_ms'] or 0:.0f} / p99 {v['p99_ms'] or 0:.0f} ms" for hop, v in hops.items()))
         self.details["end_to_end"] = figures
         return figures
 
@@ -287,6 +301,18 @@ def machine() -> dict:
             "load_generator": f"vegeta {vegeta.VERSION}"}
 
 
+PHASES = ("http", "e2e", "relay", "replay")
+
+
+def phases(text: str) -> tuple[str, ...]:
+    """`--only e2e,relay`: the phases to run (the disputes each needs are still opened)."""
+    chosen = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = [name for name in chosen if name not in PHASES]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"unknown phase(s) {unknown}; choose from {','.join(PHASES)}")
+    return chosen
+
+
 def attempt(phase: str, run):
     """A phase whose failure must not lose the other phases' figures: its error instead."""
     try:
@@ -299,21 +325,21 @@ def attempt(phase: str, run):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, same code (under 2 minutes)")
-    parser.add_argument("--only", choices=["http"], help="only this section (http: raw PostgreSQL, "
-                        "GET /healthz and the HTTP commands, with the RSS of the services): to repeat it")
+    parser.add_argument("--only", type=phases, default=PHASES,
+                        help=f"comma-separated phases to run, of {','.join(PHASES)} (default: all); "
+                             "RSS is always measured")
     parser.add_argument("--rates", help="offered rates of the HTTP section, comma-separated "
                         "(default 200,500,1000,2000)")
     args = parser.parse_args(argv)
-    only_http = args.only == "http"
+    partial = tuple(args.only) != tuple(PHASES)
     sizes = QUICK if args.quick else FULL
     if args.rates:
         sizes = replace(sizes, rates=tuple(int(rate) for rate in args.rates.split(",")))
-    meta = {**machine(), "mode": ("quick" if args.quick else "full") + (" http only" if only_http else ""),
-            "sizes": asdict(sizes)}
+    meta = {**machine(), "mode": "quick" if args.quick else "full", "sizes": asdict(sizes),
+            "phases": list(args.only)}
     vegeta.vegeta_binary()
-    talkers = cases("msg", sizes.disputes, sellers=max(1, sizes.disputes // 4))
-    refunded = [] if only_http else cases("e2e", sizes.e2e_rate * sizes.e2e_seconds,
-                                          sellers=max(1, sizes.e2e_rate // 2))
+    talkers = cases("msg", sizes.disputes if "http" in args.only else 0, sellers=max(1, sizes.disputes // 4))
+    refunded = cases("e2e", sizes.e2e_rate * sizes.e2e_seconds, sellers=max(1, sizes.e2e_rate // 2))
 
     def publish(kafka) -> None:
         progress(f"Kafka is up; publishing {len(talkers) + len(refunded)} orders on orders.events "
@@ -331,33 +357,35 @@ def main(argv: list[str] | None = None) -> int:
         progress("idle RSS: " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in idle.items()))
         bench = Bench(system, sizes, watch)
         talkers, refunded = bench.open_disputes(talkers, refunded)
-        pg_tps = bench.raw_postgres()
-        bench.api_idle_cpu()
-        health = bench.health()
-        commands = bench.commands(talkers)
-        if not only_http:
-            e2e = attempt("end to end", lambda: bench.end_to_end(refunded))
+        if "http" in args.only:
+            pg_tps = bench.raw_postgres()
+            bench.api_idle_cpu()
+            health = bench.health()
+            commands = bench.commands(talkers)
+        e2e = attempt("end to end", lambda: bench.end_to_end(refunded)) if "e2e" in args.only \
+            else RuntimeError("not run (--only)")
         peak = memory(system, services, "VmHWM")
         progress("peak RSS: " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in peak.items()))
-        if not only_http:
-            system.stop_services()  # the relay phase and replay have the machine to themselves
-            relayed = attempt("relay", bench.relay)
-            replay_rows = bench.replay(args.quick)
+        system.stop_services()  # the relay phase and replay have the machine to themselves
+        relayed = attempt("relay", bench.relay) if "relay" in args.only else RuntimeError("not run (--only)")
+        replay_rows = bench.replay(args.quick) if "replay" in args.only else []
     finally:
         watch.stop()
         system.stop()
-    rows = [*http_rows(health, commands, pg_tps, bench.pg_best[1], sizes.command_seconds),
-            *cpu_rows(bench.health_cpu, bench.commands_cpu), *(
-        [] if only_http else [*relay_rows(relayed, e2e, sizes.e2e_rate), *e2e_rows(e2e, sizes.e2e_rate),
-                              *replay_rows]), *rss_rows(idle, peak)]
+    rows = [*([*http_rows(health, commands, pg_tps, bench.pg_best[1], sizes.command_seconds),
+               *cpu_rows(bench.health_cpu, bench.commands_cpu)] if "http" in args.only else []),
+            *relay_rows(relayed, e2e, sizes.e2e_rate), *e2e_rows(e2e, sizes.e2e_rate),
+            *replay_rows, *rss_rows(idle, peak)]
     meta["load_average_at_end"] = os.getloadavg()
+    # a partial run (--only) does not overwrite the whole run's results
+    results_name = f"results-{'-'.join(args.only)}.json" if partial else "results.json"
     meta["run_seconds"] = round(time.monotonic() - _start, 1)  # make bench-quick: under 2 minutes
-    write_results(OUT / ("results-http.json" if only_http else "results.json"), meta, rows, {**bench.details, "rss_idle_mb": idle, "rss_peak_mb": peak})
+    write_results(OUT / results_name, meta, rows, {**bench.details, "rss_idle_mb": idle, "rss_peak_mb": peak})
     print(f"\n{meta['mode']} run, {meta['date']}, {meta['cores']} cores ({meta['cpu']}), "
           f"commit {meta['git_commit'][:10]}{' (dirty)' if meta['git_dirty'] else ''}; load average "
           f"{meta['load_average_at_start'][0]:.1f} at start, {meta['load_average_at_end'][0]:.1f} at the end\n")
     print(table(rows))
-    print(f"\nwritten: {OUT / ('results-http.json' if only_http else 'results.json')} (logs of the run: "
+    print(f"\nwritten: {OUT / results_name} (logs of the run: "
           f"{system.folder}); the whole run took {time.monotonic() - _start:.0f} s")
     return 0
 

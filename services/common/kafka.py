@@ -103,11 +103,18 @@ async def readable_headers(record: Any, parse: Any) -> Any:
     """faststream decodes every header as UTF-8 before any handler runs, and a record it
     cannot decode (a header without a value, bytes that are not UTF-8: any client can write
     them) is neither handled nor redelivered nor dead-lettered: lost. Headers only trace a
-    record (the body is the contract), so such values are read leniently (U+FFFD, "")."""
+    record (the body is the contract), so such values are read leniently (U+FFFD, ""). A batch
+    subscriber (the refund service's) is given a tuple of records: each is read so."""
+    if isinstance(record, tuple):
+        return await parse(tuple(_readable(one) for one in record))
+    return await parse(_readable(record))
+
+
+def _readable(record: Any) -> Any:
     headers = [(name, _text(value)) for name, value in (record.headers or ())]
     if headers != list(record.headers or ()):
         record = dataclasses.replace(record, headers=headers)
-    return await parse(record)
+    return record
 
 
 def _text(value: bytes | None) -> bytes:

@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -135,7 +136,8 @@ def build_broker(settings: RefundSettings, parts: RefundParts | None = None) -> 
                             max_record_bytes=settings.kafka_max_record_bytes)
     register_dispute_consumer(broker, parts.store if parts else None, parts.desk if parts else None,
                               parts.gate if parts else None, settings.disputes_topic,
-                              settings.consumer_group, max_record_bytes=settings.kafka_max_record_bytes)
+                              settings.consumer_group, concurrency=settings.concurrency,
+                              batch_max=settings.batch_max, max_record_bytes=settings.kafka_max_record_bytes)
     return broker
 
 
@@ -149,6 +151,11 @@ def create_app(settings: RefundSettings, run_consumers: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        # Every store call runs in a thread (asyncio.to_thread): as many threads as records
+        # handled at once, or the concurrent lanes queue for the default pool (cores + 4). The
+        # loop shuts its default executor down when it closes.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(settings.concurrency, thread_name_prefix="refund-store"))
         if run_consumers:
             kafka.begin()
             lag.begin()

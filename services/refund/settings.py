@@ -40,4 +40,10 @@ class RefundSettings(KafkaSettings):
     # Fault injection for tests only: die with SIGKILL right after the provider answered and
     # before the result is committed, to prove the start-up reconcile pays exactly once.
     crash_after_provider_call: bool = False
+    # Dispute events handled at once (records of one dispute always one after another): bounds
+    # the provider calls in flight and the database connections the handling holds.
+    concurrency: int = Field(32, ge=1, le=256)
+    # Records fetched from disputes.events per batch at most; a batch's offsets are committed
+    # when its records are handled (each partition up to its first unfinished record).
+    batch_max: int = Field(200, ge=1, le=5000)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)

@@ -149,8 +149,8 @@ def notification_of_disputes() -> Consumer:
 def refund_of_disputes() -> Consumer:
     consumer = Consumer("refund service", DISPUTES, dispute_consumer.GROUP, None)  # type: ignore[arg-type]
     parts = Recorder(consumer.handled)
-    consumer.take = lambda broker, message: dispute_consumer.take_dispute_record(
-        broker, consumer.dlq, message, parts, parts, parts, 0, LIMIT)
+    consumer.take = lambda broker, message: dispute_consumer.on_dispute_record(
+        broker, consumer.dlq, parts, parts, parts, message, 0, LIMIT)
     return consumer
 
 

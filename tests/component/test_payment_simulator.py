@@ -111,3 +111,16 @@ def test_faults_can_be_changed_while_running(provider):
     client = provider()
     client.post("/admin/faults", json={"fail_first_n": 1})
     assert [refund(client).status_code for _ in range(2)] == [500, 201]
+
+
+def test_the_ledger_on_sqlite_is_not_flushed_to_disk_at_every_commit(tmp_path):
+    """WAL with synchronous=NORMAL: a refund's commit does not wait for the disk (the stand-in
+    must not add a provider latency of its own under concurrent refunds)."""
+    from sqlalchemy import text
+
+    from standins.payment_provider.app import ledger_engine
+
+    engine = ledger_engine(f"sqlite:///{tmp_path}/ledger.sqlite")
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL (FULL is 2)

@@ -121,3 +121,37 @@ async def test_a_refund_service_killed_after_the_provider_call_pays_exactly_once
     [issued] = [parse_refund_event(record.value) for record in records]
     assert isinstance(issued, RefundIssued) and [r["id"] for r in paid()] == [issued.provider_reference]
     assert '"refunds_reconciled"' in log and '"instructions": 1' in log, log
+
+
+async def test_a_refund_service_killed_in_the_middle_of_a_concurrent_batch_pays_each_dispute_once(
+        refund_env, simulator, kafka, tmp_path):
+    """Twenty disputes handled at once (one lane each): the kill comes after the first provider
+    answer, with other lanes anywhere (accepted, reserved, at the provider, publishing). No
+    offset was committed past an unfinished record, so after the restart every dispute is paid,
+    and once."""
+    orders = [f"O-{uuid4().hex[:8]}" for _ in range(20)]
+    for order_id in orders:
+        await place_order(kafka.admin, refund_env["REFUND_ORDERS_TOPIC"], order_id)
+    events = [event for order_id in orders for event in dispute_events(order_id)]
+    await publish(kafka.admin, refund_env["REFUND_DISPUTES_TOPIC"], *events)
+    crashing = start_refund({**refund_env, "REFUND_CRASH_AFTER_PROVIDER_CALL": "1"}, tmp_path,
+                            "refund-crashing")
+    assert killed(crashing) == -signal.SIGKILL, crashing.log_tail()
+    crashing.stop()
+    restarted = start_refund(refund_env, tmp_path, "refund-restarted")
+    try:
+        await read_topic(kafka.admin, refund_env["REFUND_REFUNDS_TOPIC"], expect=20, timeout=90)
+        # a result published just before the kill may be published again (same event id)
+        records = await read_topic(kafka.admin, refund_env["REFUND_REFUNDS_TOPIC"], expect=41, timeout=3)
+    finally:
+        restarted.stop()
+    results = [parse_refund_event(record.value) for record in records]
+    assert all(isinstance(r, RefundIssued) for r in results)
+    event_ids = {r.dispute_id: set() for r in results}
+    for r in results:
+        event_ids[r.dispute_id].add(r.event_id)
+    assert sorted(map(str, event_ids)) == sorted({str(e.dispute_id) for e in events})
+    assert all(len(ids) == 1 for ids in event_ids.values())  # one result per dispute
+    for order_id in orders:
+        paid = httpx.get(f"{simulator}/refunds", params={"order_reference": order_id}).json()["data"]
+        assert len(paid) == 1, (order_id, paid)

@@ -284,3 +284,72 @@ async def test_an_operator_retry_finishes_a_retry_that_was_killed_midway(setting
     assert retry.returncode == 0, retry.stderr.decode()[-2000:]
     [issued] = await results(settings, expect=1)
     assert [r["id"] for r in simulator.refunds(dispute.order_id)] == [issued.provider_reference]
+
+
+async def publish_on_partition(settings: RefundSettings, partition: int, *envelopes: EventEnvelope) -> None:
+    producer = idempotent_producer(settings.kafka_connection(), "refund-tests")
+    await producer.start()
+    try:
+        for envelope in envelopes:
+            await producer.send_and_wait(settings.disputes_topic, envelope.kafka_value(),
+                                         key=envelope.kafka_key(), partition=partition)
+    finally:
+        await producer.stop()
+
+
+async def committed_offset(settings: RefundSettings, partition: int) -> int | None:
+    from aiokafka import TopicPartition
+    from services.common.kafka import admin_client
+
+    admin = admin_client(settings.kafka_connection())
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(settings.consumer_group)
+    finally:
+        await admin.close()
+    found = offsets.get(TopicPartition(settings.disputes_topic, partition))
+    return found.offset if found is not None else None
+
+
+async def test_a_resolution_waiting_for_its_order_holds_back_no_other_dispute_and_is_never_skipped(
+        settings, simulator):
+    """Concurrent handling: A's resolution waits for its order (redelivered), B behind it on the
+    same partition is paid meanwhile; the committed offset never passes A's resolution; once
+    A's order arrives A is paid, and each dispute exactly once."""
+    waiting, other = Dispute(), Dispute()
+    waiting_resolved = waiting.resolved("30.00")
+    settings = settings.model_copy(update={"unknown_order_wait": 600.0})
+    async with refund_service(settings):
+        await place(settings, other)
+        await publish_on_partition(settings, 0, waiting.opened, waiting_resolved, other.opened,
+                                   other.resolved("20.00"))
+        [issued] = await results(settings, expect=1)  # before: never, B waited behind A
+        assert (issued.dispute_id, issued.amount) == (other.id, Decimal("20.00"))
+        # offsets 0..3: A opened, A resolved (unfinished), B opened, B resolved
+        assert await committed_offset(settings, 0) in (None, 1)
+        await place(settings, waiting)
+        issued = await results(settings, expect=2)
+    assert sorted((r.dispute_id == waiting.id, r.amount) for r in issued) == [
+        (False, Decimal("20.00")), (True, Decimal("30.00"))]
+    assert [r["amount"] for r in simulator.refunds(waiting.order_id)] == ["30.00"]
+    assert [r["amount"] for r in simulator.refunds(other.order_id)] == ["20.00"]
+    assert await committed_offset(settings, 0) == 4
+
+
+async def test_a_burst_of_disputes_is_paid_once_each_in_each_disputes_order(settings, simulator):
+    """Many disputes in one batch, each opened, resolved and awarded on appeal: the terms come
+    before the resolution (nothing untrusted) and each instruction is paid once."""
+    disputes = [Dispute() for _ in range(30)]
+    for dispute in disputes:
+        await place(settings, dispute)
+    await publish_on_partition(settings, 1, *[e for d in disputes for e in
+                                              (d.opened, d.resolved("30.00"), d.appeal_decided("10.00"))])
+    async with refund_service(settings):
+        issued = await results(settings, expect=60)
+    assert all(isinstance(r, RefundIssued) for r in issued) and len(issued) == 60
+    for dispute in disputes:
+        assert [r.amount for r in issued if r.dispute_id == dispute.id] == [Decimal("30.00"), Decimal("10.00")]
+        assert sorted(r["amount"] for r in simulator.refunds(dispute.order_id)) == ["10.00", "30.00"]
+    dlq = await read_topic(settings.kafka_connection(),
+                           dead_letter_topic(settings.disputes_topic, "refund"), expect=1, timeout=2)
+    assert dlq == []

@@ -17,7 +17,7 @@ from contracts import disputes as public
 from contracts.envelope import EventEnvelope
 from services.dispute.domain import Dispute, values
 from services.dispute.adapters.translation import (
-    INTERNAL, PUBLIC_EVENTS, UnmappedDomainEvent, is_public, to_envelope, to_payload,
+    INTERNAL, PUBLIC_EVENTS, UnmappedDomainEvent, is_public, to_envelope, to_kafka_record, to_payload,
 )
 from tests.unit.domain.support import (
     OPERATOR, SELLER, accept, accept_claim, acknowledge, add_evidence, appeal, confirm_replacement, day,
@@ -143,6 +143,25 @@ def test_a_domain_attribute_the_contract_does_not_know_fails_the_translation():
     object.__setattr__(event, "refund_amont", Decimal("1"))
     with pytest.raises(ValidationError, match="refund_amont"):
         to_envelope(event, META)
+
+
+def test_the_relays_one_pass_record_is_the_envelopes_key_value_and_headers_byte_for_byte():
+    for meta in (META, {"correlation_id": None, "causation_id": "cause-1"}):
+        for event in (e for e in every_kind_of_event() if is_public(e)):
+            envelope, record = to_envelope(event, meta), to_kafka_record(event, meta)
+            assert (record.key, record.value, record.headers) == (
+                envelope.kafka_key(), envelope.kafka_value(), envelope.kafka_headers())
+
+
+def test_the_relays_one_pass_record_checks_the_payload_against_its_contract():
+    event = events_of(open_dispute(), escalate(at=day(4)), decide())[-1]
+    object.__setattr__(event, "refund_amont", Decimal("1"))
+    with pytest.raises(ValidationError, match="refund_amont"):
+        to_kafka_record(event, META)
+    object.__delattr__(event, "refund_amont")
+    object.__setattr__(event, "refund_amount", "a lot")
+    with pytest.raises(ValidationError, match="refund_amount"):
+        to_kafka_record(event, META)
 
 
 def test_a_domain_event_without_a_contract_fails_the_translation():

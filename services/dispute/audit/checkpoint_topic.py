@@ -26,10 +26,14 @@ class CheckpointPublisher:
 
     async def publish(self, position: int, links: Iterable[tuple[UUID, int, str | None]]) -> None:
         """`links`: (dispute id, version, hash) of the batch's stored events, in log order."""
+        await (await self.send(position, links))
+
+    async def send(self, position: int, links: Iterable[tuple[UUID, int, str | None]]):
+        """Queue the checkpoint; the future it returns is its acknowledgement (the relay awaits
+        it with its batch's records, before it saves the batch's position)."""
         checkpoint = Checkpoint(position, self.clock(), heads_of(links))
-        sent = await self.producer.send(self.topic, value=signed_record(checkpoint, self.keys),
+        return await self.producer.send(self.topic, value=signed_record(checkpoint, self.keys),
                                         key=RECORD_KEY)
-        await sent
 
 
 async def read_checkpoints(connection: KafkaConnection, topic: str, keys: ChainKeys) -> CheckpointBook:

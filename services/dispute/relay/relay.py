@@ -10,6 +10,7 @@ when it dies.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -21,7 +22,7 @@ from services.dispute.audit.checkpoint_topic import CheckpointPublisher
 from services.dispute.relay.lock import LockLost, Unguarded, wait_for_lock
 from services.dispute.relay.metrics import RelayMetrics, ShardRelayMetrics
 from services.dispute.relay.wakeup import PollingWakeup
-from services.dispute.adapters.translation import is_public, to_envelope
+from services.dispute.adapters.translation import is_public, to_kafka_record
 
 log = structlog.get_logger("relay")
 metadata = MetaData()
@@ -80,6 +81,18 @@ class RelayBlocked(Exception):
         self.notification_id, self.error = notification_id, error
 
 
+@dataclass
+class SentBatch:
+    """A batch whose records (and checkpoint) are queued on the producer, not yet acknowledged."""
+
+    start: int  # the saved position it follows
+    end: int  # the last notification id it covers
+    count: int
+    first: int
+    sent: list
+    blocked: RelayBlocked | None
+
+
 class Relay:
     def __init__(self, app, producer, position: RelayPosition, batch_size: int = 200,
                  poll_interval: float = 0.2, topic: str = DISPUTES_EVENTS, *, lock=None,
@@ -91,6 +104,10 @@ class Relay:
         self.batch_size, self.poll_interval, self.topic = batch_size, poll_interval, topic
         self.lock, self.wakeup = lock or Unguarded(), wakeup or PollingWakeup()
         self.metrics = metrics or RelayMetrics()
+        # The saved position and the last notification queued, while this relay publishes;
+        # None: read the saved position afresh (at a take-over, after any failure).
+        self._saved: int | None = None
+        self._queued: int | None = None
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Stand by for the lock, publish while it is held; again if it is lost."""
@@ -100,56 +117,96 @@ class Relay:
             except LockLost:
                 log.warning("relay_lock_lost", lock=self.lock.name)
             finally:
+                self._saved = self._queued = None
                 self.metrics.active.set(0)
                 await self.lock.release()
 
     async def _publish_while_held(self, stopping: asyncio.Event) -> None:
-        # The previous holder may have advanced the position: every batch reads it afresh.
+        """Pipelined: the next batch is read, translated and queued while the one before waits
+        for Kafka's acknowledgement; positions are saved in order, each after its batch."""
+        self._saved = self._queued = None  # the previous holder may have advanced the position
         log.info("relay_took_over", lock=self.lock.name, topic=self.topic,
-                 position=await asyncio.to_thread(self.position.get))
+                 position=await self._start())
         self.metrics.active.set(1)
-        while not stopping.is_set():
-            if not await self.lock.still_held():
-                raise LockLost()
-            if await self.publish_next_batch() == 0:
-                await self.wakeup.wait(self.poll_interval, stopping)
+        pending: SentBatch | None = None
+        try:
+            while not stopping.is_set():
+                if not await self.lock.still_held():
+                    raise LockLost()
+                batch = None if pending and pending.blocked else await self._send_next_batch()
+                if pending is not None:
+                    await self._settle(pending)
+                pending = batch
+                if batch is None:
+                    await self.wakeup.wait(self.poll_interval, stopping)
+            if pending is not None:
+                await self._settle(pending)
+        except BaseException:
+            self._saved = self._queued = None
+            raise
 
     async def publish_next_batch(self) -> int:
-        start = await asyncio.to_thread(self.position.get)
+        """Publish one batch and save its position (the unpipelined step)."""
+        try:
+            batch = await self._send_next_batch()
+            if batch is None:
+                return 0
+            await self._settle(batch)
+            return batch.count
+        except BaseException:
+            self._saved = self._queued = None
+            raise
+
+    async def _start(self) -> int:
+        if self._saved is None:
+            self._saved = self._queued = await asyncio.to_thread(self.position.get)
+        return self._saved
+
+    async def _send_next_batch(self) -> SentBatch | None:
+        """Read the notifications after the last queued one, translate them and queue their
+        records (and the batch's checkpoint) on the producer; None when there are none."""
+        await self._start()
+        start = self._queued
+        assert start is not None
         notifications = await asyncio.to_thread(
             self.app.recorder.select_notifications, start, self.batch_size, inclusive_of_start=False)
         if not notifications:
-            return 0
-        envelopes, links, blocked = self._translate(notifications)
-        if envelopes:
-            await self._publish(envelopes)
-            if self.checkpoints:
-                await self.checkpoints.publish(envelopes[-1][0], links)
-            await asyncio.to_thread(self.position.advance, start, envelopes[-1][0])
-            self.metrics.published.inc(len(envelopes))
-            log.info("relay_published", count=len(envelopes), first=envelopes[0][0],
-                     position=envelopes[-1][0])
-        if blocked is not None:
-            raise blocked
-        return len(envelopes)
+            return None
+        records, links, blocked = self._translate(notifications)
+        if not records:
+            if blocked is not None:
+                raise blocked
+            return None
+        sent = [await self.producer.send(self.topic, value=r.value, key=r.key, headers=r.headers)
+                for _, r in records if r is not None]
+        if self.checkpoints:
+            sent.append(await self.checkpoints.send(records[-1][0], links))
+        self._queued = records[-1][0]
+        return SentBatch(start, records[-1][0], len(records), records[0][0], sent, blocked)
+
+    async def _settle(self, batch: SentBatch) -> None:
+        """Wait for the batch's acknowledgements, then save its position (compare-and-set from
+        the position it followed: a relay that lost its lock unnoticed raises LockLost)."""
+        await asyncio.gather(*batch.sent)
+        await asyncio.to_thread(self.position.advance, batch.start, batch.end)
+        self._saved = batch.end
+        self.metrics.published.inc(batch.count)
+        log.info("relay_published", count=batch.count, first=batch.first, position=batch.end)
+        if batch.blocked is not None:
+            raise batch.blocked
 
     def _translate(self, notifications) -> tuple[list, list, RelayBlocked | None]:
-        """(notification id, envelope or None for internal events) for the batch, up to the
+        """(notification id, Kafka record or None for internal events) for the batch, up to the
         first event that cannot be published; and (dispute id, version, hash) of the same."""
         envelopes: list[tuple[int, Any]] = []
         links: list[tuple[Any, int, str | None]] = []
         for notification in notifications:
             try:
                 domain_event, meta = self.app.mapper.to_domain_event_with_meta(notification)
-                envelope = to_envelope(domain_event, meta) if is_public(domain_event) else None
+                envelope = to_kafka_record(domain_event, meta) if is_public(domain_event) else None
             except Exception as error:
                 return envelopes, links, RelayBlocked(notification.id, error)
             envelopes.append((notification.id, envelope))
             links.append((notification.originator_id, notification.originator_version, meta.get("hash")))
         return envelopes, links, None
 
-    async def _publish(self, envelopes) -> None:
-        sent = [await self.producer.send(self.topic, value=e.kafka_value(), key=e.kafka_key(),
-                                         headers=e.kafka_headers())
-                for _, e in envelopes if e is not None]
-        await asyncio.gather(*sent)
