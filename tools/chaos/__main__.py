@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -38,5 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if result.balanced else 1
 
 
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt  # so the run stops what it started (its servers and processes)
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _interrupt)
     sys.exit(main())

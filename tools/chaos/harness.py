@@ -133,7 +133,8 @@ async def _settle(settings: RunSettings, platform: Platform, supervisor: Supervi
     every notice written and its mail settled, projections caught up) and the store stopped
     growing, or the time is up: the ledger then names what never settled."""
     deadline, head = time.monotonic() + settings.settle_timeout, -1
-    while not supervisor.all_healthy() and time.monotonic() < deadline:
+    while not await asyncio.to_thread(supervisor.all_healthy) and time.monotonic() < deadline:
+        say("  settling: waiting for every process to be healthy again")
         await asyncio.sleep(1)
     disputes = disputes_store(platform.databases["dispute"], platform.audit_key)
     while True:
