@@ -7,11 +7,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
+from datetime import datetime, timezone
+from decimal import Decimal
+from uuid import uuid4
 from dataclasses import dataclass, field
 
 import httpx
 
 from services.common.kafka import KafkaConnection, idempotent_producer
+from contracts.orders import OrderRefunded
 from contracts.topics import ORDERS_EVENTS
 from tools.chaos.client import Ack, Answers, DisputeClient, version_of
 from tools.dev import sample_order
@@ -21,6 +25,7 @@ PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4
 KINDS = ("claim_accepted", "offer_accepted", "counter_accepted", "decided_and_closed", "appealed",
          "withdrawn", "seller_silent")
 OPERATOR = "OP-chaos"
+OUTSIDE = Decimal("10.00")  # refunded by the order service itself on every third order
 
 
 @dataclass
@@ -32,8 +37,13 @@ class Orders:
     published: int = 0
     retried: int = 0
 
-    async def publish(self, order_id: str, buyer: str, seller: str) -> None:
+    async def publish(self, order_id: str, buyer: str, seller: str, outside: Decimal | None = None) -> None:
+        """The order (paid 100.00, delivered) and, with `outside`, a refund the order service
+        made itself, outside any dispute."""
         events = sample_order(order_id, buyer, seller)
+        if outside:
+            events.append(OrderRefunded(event_id=uuid4(), order_id=order_id, amount=outside,
+                                        refunded_at=datetime.now(timezone.utc)))
         for event in events:
             while True:
                 try:
@@ -69,9 +79,10 @@ class Lifecycle:
         self.client, self.orders, self.seller_window = client, orders, seller_window
         self.dispute_id = ""
         self.finished = False
+        self.outside = OUTSIDE if n % 3 == 0 else None
 
     async def run(self) -> None:
-        await self.orders.publish(self.order_id, self.buyer, self.seller)
+        await self.orders.publish(self.order_id, self.buyer, self.seller, self.outside)
         opened = await self.client.command("buyer", self.buyer, "/v1/disputes", {
             "order_id": self.order_id, "item_id": "I-1", "reason": "DAMAGED", "request": "FULL_REFUND"},
             retry_codes=("ORDER_NOT_FOUND",))  # the dispute service has not read the order yet
@@ -79,7 +90,22 @@ class Lifecycle:
             return
         self.dispute_id = opened["id"]
         self._ack("open", opened, "DisputeOpened")
+        if self.outside and not await self._outside_refund_known(opened):
+            return
         self.finished = await getattr(self, self.kind)()
+
+    async def _outside_refund_known(self, view: dict) -> bool:
+        """The refund outside the dispute may reach the dispute just after the order did: the
+        parties act once it counts (else the ledger could not tell an overpayment from a race
+        the order service made)."""
+        deadline = time.monotonic() + self.client.retry_for
+        while Decimal(str(view["refundable_amount"])) != Decimal("100.00") - self.outside:
+            if time.monotonic() > deadline:
+                self.client.answers.gave_up.append(f"{self.dispute_id}: the outside refund never counted")
+                return False
+            await asyncio.sleep(0.5)
+            view = await self.client.get(f"/v1/disputes/{self.dispute_id}", "buyer", self.buyer) or view
+        return True
 
     async def _do(self, role: str, action: str, event: str, body: dict | None = None,
                   item: tuple[str, str] | None = None, files: dict | None = None) -> dict | None:
