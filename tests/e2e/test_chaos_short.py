@@ -8,7 +8,10 @@ CHAOS_SEED replays another schedule (the default is fixed, so a failure here rep
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -19,10 +22,20 @@ KINDS = ("kill api", "kill relay", "kill refund", "kill notification", "restart 
          "restart postgres", "provider failing")
 
 
-def test_a_minute_of_load_under_faults_loses_nothing_and_does_nothing_twice(tmp_path):
+@pytest.fixture
+def folder():
+    """Outside pytest's temporary folders: a pytest session started meanwhile (another run on
+    this machine) makes them private again, and the `postgres` user could no longer reach its
+    data folder to restart it. Kept when the test fails."""
+    path = Path(tempfile.mkdtemp(prefix="chaos-short-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_a_minute_of_load_under_faults_loses_nothing_and_does_nothing_twice(folder):
     seed = int(os.environ.get("CHAOS_SEED", "20261201"))
-    settings = RunSettings(duration=40, rate=1.0, seed=seed, fault_every=60, kinds=KINDS,
-                           folder=tmp_path / "chaos", settle_timeout=90, retry_for=60, seller_window=10)
+    settings = RunSettings(duration=30, rate=1.0, seed=seed, fault_every=60, kinds=KINDS,
+                           folder=folder / "chaos", settle_timeout=90, retry_for=60, seller_window=10)
     result = run(settings, say=print)
     print(result.table)
     assert Counter(f["kind"] for f in result.faults if not f["error"]) == Counter(KINDS), result.faults

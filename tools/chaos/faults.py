@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 import httpx
@@ -55,22 +56,29 @@ class Injector:
     say: object = print
     done: list[Injected] = field(default_factory=list)
     _troubles: list[asyncio.Task] = field(default_factory=list)
+    _busy: dict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
 
     async def run(self, faults: list[Fault], started: float) -> None:
-        """One fault after the other, each at its moment or as soon as the one before ended."""
+        """Each fault at its moment, whatever the others are doing (a process may be killed
+        while the broker restarts, as it would be in production)."""
+        injecting = []
         for fault in faults:
             await asyncio.sleep(max(0.0, started + fault.at - time.monotonic()))
-            began = time.monotonic()
-            self.say(f"  fault at {began - started:5.1f} s: {fault.kind}")
-            error = ""
-            try:
-                await self.inject(fault.kind)
-            except Exception as failure:  # noted in the ledger: a fault that did not happen
-                error = repr(failure)
-                self.say(f"  fault {fault.kind} failed: {error}")
-            self.done.append(Injected(fault, round(began - started, 1),
-                                      round(time.monotonic() - began, 1), error))
+            injecting.append(asyncio.create_task(self._one(fault, started)))
+        await asyncio.gather(*injecting)
         await asyncio.gather(*self._troubles)
+
+    async def _one(self, fault: Fault, started: float) -> None:
+        began = time.monotonic()
+        self.say(f"  fault at {began - started:5.1f} s: {fault.kind}")
+        error = ""
+        try:
+            async with self._busy[fault.kind]:  # a server is restarted once at a time
+                await self.inject(fault.kind)
+        except Exception as failure:  # noted in the ledger: a fault that did not happen
+            error = repr(failure)
+            self.say(f"  fault {fault.kind} failed: {error}")
+        self.done.append(Injected(fault, round(began - started, 1), round(time.monotonic() - began, 1), error))
 
     async def inject(self, kind: str) -> None:
         verb, target = kind.split(" ", 1)
@@ -79,7 +87,7 @@ class Injector:
         elif kind == "restart kafka":
             await asyncio.to_thread(self._restart, self.platform.kafka.stop, self.platform.kafka.start)
         elif kind == "restart postgres":
-            await asyncio.to_thread(self._restart, self.platform.postgres.stop, self.platform.postgres.start)
+            await asyncio.to_thread(self._restart, self._stop_postgres, self._start_again(self.platform.postgres.start))
         elif kind == "provider failing":  # for a while, beside the next faults
             await self._begin_trouble({"failure_rate": FAILURE_RATE})
         elif kind == "provider timing out":
@@ -92,6 +100,32 @@ class Injector:
         stop()
         time.sleep(OUTAGE)
         start()
+
+    def _stop_postgres(self) -> None:
+        """A fast shutdown, and until its pid file is gone (a start would otherwise find
+        "another server might be running" and fail)."""
+        pid_file = self.platform.postgres.data_dir / "postmaster.pid"
+        for _ in range(3):
+            self.platform.postgres.stop()
+            deadline = time.monotonic() + 10
+            while pid_file.exists() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if not pid_file.exists():
+                return
+        raise RuntimeError(f"PostgreSQL did not stop; see {self.platform.postgres.log_file}")
+
+    @staticmethod
+    def _start_again(start, attempts: int = 3):
+        def starting() -> None:
+            for attempt in range(attempts):
+                try:
+                    start()
+                    return
+                except RuntimeError:
+                    if attempt == attempts - 1:
+                        raise
+                    time.sleep(2)
+        return starting
 
     async def _begin_trouble(self, plan: dict) -> None:
         """For a while the provider fails (500) or accepts and answers too late; then it is

@@ -52,6 +52,8 @@ class Result:
 
 
 def run(settings: RunSettings, say=print) -> Result:
+    began, plain = time.monotonic(), say
+    say = lambda line: plain(f"[{time.monotonic() - began:5.0f} s] {line}")  # noqa: E731
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # the broker's restarts are expected here
     seed = settings.seed if settings.seed is not None else random.SystemRandom().randrange(2 ** 31)
     say(f"chaos seed {seed} (replay this run's faults with --seed {seed})")

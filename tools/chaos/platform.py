@@ -41,11 +41,13 @@ class Platform:
         return cls(folder, KafkaServer(folder / "kafka"), PostgresServer(folder / "pg"), seller_window)
 
     def start_servers(self) -> None:
-        with ThreadPoolExecutor(2) as pool:
-            for started in [pool.submit(_on_free_ports, self.postgres, ("port",)),
-                            pool.submit(_on_free_ports, self.kafka, ("port", "controller_port"))]:
-                started.result()
-        self.databases = {name: self.postgres.create_database(f"chaos_{name}") for name in DATABASES}
+        """Both at once; the services start once the broker is provisioned (started sooner,
+        their first connects are refused by the ACLs not there yet and they back off for long)."""
+        with ThreadPoolExecutor(1, thread_name_prefix="kafka") as pool:
+            kafka_up = pool.submit(_on_free_ports, self.kafka, ("port", "controller_port"))
+            _on_free_ports(self.postgres, ("port",))
+            self.databases = {name: self.postgres.create_database(f"chaos_{name}") for name in DATABASES}
+            kafka_up.result()
 
     def stop_servers(self) -> None:
         self.kafka.stop()
@@ -94,6 +96,7 @@ class Platform:
             "NOTIFICATION_HANDLER_REDELIVERY_PAUSE": "0.2", "NOTIFICATION_SMTP_TIMEOUT": "2",
             "REFUND_DATABASE_URL": self.databases["refund"], "REFUND_PROVIDER_URL": self.url("payments"),
             "REFUND_PROVIDER_BACKOFF_INITIAL": "0.1", "REFUND_PROVIDER_TIMEOUT": "2",
+            "REFUND_RECONCILE_INTERVAL": "10",  # a refund whose outcome was unknown is asked again soon
             "PAYSIM_DATABASE_URL": self.databases["payments"], "PAYSIM_TIMEOUT_SECONDS": "4",
         }
 
