@@ -20,7 +20,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds of load (default 300)")
     parser.add_argument("--rate", type=float, default=float(env("CHAOS_RATE", 1.0)),
                         help="dispute lifecycles started per second (default 1)")
-    parser.add_argument("--seed", type=int, default=int(env("CHAOS_SEED")) if env("CHAOS_SEED") else None,
+    seed = env("CHAOS_SEED")
+    parser.add_argument("--seed", type=int, default=int(seed) if seed else None,
                         help="the fault schedule's seed (default: random, printed first)")
     parser.add_argument("--fault-every", type=float, default=float(env("CHAOS_FAULT_EVERY", 15)),
                         help="one fault per this many seconds of load (default 15; one of each kind at least)")

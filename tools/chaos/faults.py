@@ -8,6 +8,7 @@ import random
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Callable
 
 import httpx
 
@@ -53,7 +54,7 @@ class Injected:
 class Injector:
     platform: Platform
     supervisor: Supervisor
-    say: object = print
+    say: Callable[[str], None] = print
     done: list[Injected] = field(default_factory=list)
     _troubles: list[asyncio.Task] = field(default_factory=list)
     _busy: dict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))

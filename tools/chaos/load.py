@@ -13,6 +13,7 @@ from uuid import uuid4
 from dataclasses import dataclass, field
 
 import httpx
+from aiokafka import AIOKafkaProducer
 
 from services.common.kafka import KafkaConnection, idempotent_producer
 from contracts.orders import OrderRefunded
@@ -33,7 +34,7 @@ class Orders:
     """The upstream order service: publishes each order until Kafka took it (the broker may be
     restarting); a record published twice keeps its event id, which consumers de-duplicate."""
     connection: KafkaConnection
-    producer: object = None
+    producer: AIOKafkaProducer | None = None
     published: int = 0
     retried: int = 0
 
@@ -98,8 +99,8 @@ class Lifecycle:
         """The refund outside the dispute may reach the dispute just after the order did: the
         parties act once it counts (else the ledger could not tell an overpayment from a race
         the order service made)."""
-        deadline = time.monotonic() + self.client.retry_for
-        while Decimal(str(view["refundable_amount"])) != Decimal("100.00") - self.outside:
+        deadline, outside = time.monotonic() + self.client.retry_for, self.outside or Decimal(0)
+        while Decimal(str(view["refundable_amount"])) != Decimal("100.00") - outside:
             if time.monotonic() > deadline:
                 self.client.answers.gave_up.append(f"{self.dispute_id}: the outside refund never counted")
                 return False

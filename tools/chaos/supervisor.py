@@ -63,12 +63,12 @@ class Supervised:
             return False
 
     def kill(self) -> None:
-        if self.alive:
+        if self.process is not None and self.alive:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait()
 
     def stop(self, timeout: float = 15.0) -> None:
-        if self.alive:
+        if self.process is not None and self.alive:
             self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout)
@@ -120,7 +120,7 @@ class Supervisor:
         while not self._stopping.wait(0.2):
             now = time.monotonic()
             for name, proc in self.procs.items():
-                if proc.restart_at is None and not proc.alive:
+                if proc.process is not None and proc.restart_at is None and not proc.alive:
                     quick = now - proc.started_at < QUICK_EXIT
                     proc.backoff = min(proc.backoff * 2, MAX_BACKOFF) if quick else FIRST_BACKOFF
                     proc.restart_at = now + proc.backoff
