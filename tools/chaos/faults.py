@@ -21,6 +21,7 @@ KINDS = (*(f"kill {name}" for name in KILLED), "restart kafka", "restart postgre
 OUTAGE = 2.0  # seconds a restarted server stays away
 PROVIDER_TROUBLE = 8.0  # seconds the provider fails or times out
 FAILURE_RATE = 0.7
+TROUBLE_WAIT = 20.0  # seconds to wait for a simulator killed just before
 
 
 @dataclass(frozen=True)
@@ -132,8 +133,16 @@ class Injector:
         """For a while the provider fails (500) or accepts and answers too late; then it is
         well again (a simulator killed meanwhile comes back well anyway)."""
         url = f"{self.platform.url('payments')}/admin/faults"
+        deadline = time.monotonic() + TROUBLE_WAIT
         async with httpx.AsyncClient(timeout=5) as http:
-            (await http.post(url, json=plan)).raise_for_status()
+            while True:
+                try:
+                    (await http.post(url, json=plan)).raise_for_status()
+                    break
+                except httpx.HTTPError:  # the simulator was just killed: spoil it once it is back
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.5)
         self._troubles.append(asyncio.create_task(self._end_trouble(url)))
 
     async def _end_trouble(self, url: str) -> None:
