@@ -8,7 +8,7 @@ ROLE ?= buyer
 SUB ?= B-1
 
 
-.PHONY: system-run system-test install kafka-jars check run test test-fast token order mails demo contracts asyncapi bench bench-quick bench-replay bench-shards bench-export clean
+.PHONY: system-run system-test install kafka-jars check run test test-fast token order mails demo contracts asyncapi chaos bench bench-quick bench-replay bench-shards bench-export clean
 
 system-run:  ## Debian packages make run needs (Java, Maven, python3-venv), installed when missing
 	@bash tools/ensure_packages.sh run
@@ -57,6 +57,9 @@ contracts: install  ## JSON Schema of every contract into contracts/schema/ (a t
 
 asyncapi: install  ## AsyncAPI document of every service into docs/asyncapi/ (a test checks they are current)
 	$(PY) -m tools.gen_docs asyncapi
+
+chaos: system-test kafka-jars  ## the whole platform under load while a seeded injector kills its processes and restarts Kafka and PostgreSQL; then the fault ledger, printed and in .run/chaos/ledger.json (about 7 min; CHAOS_DURATION, CHAOS_RATE, CHAOS_SEED)
+	$(PY) -m tools.chaos
 
 bench: kafka-jars  ## what users feel (HTTP commands, relay, end to end, replay, RSS) beside same-run baselines: bench/results.json (a few minutes)
 	$(PY) -m benchmarks.bench

@@ -77,7 +77,13 @@ class RefundParts:
         await self.publisher.start()
 
     async def stop(self) -> None:
+        """Undo `start` (also after a failed Kafka connect, which is tried again): the provider
+        client stays open, or no refund could be paid after a broker that was away at start-up
+        came back (found by `make chaos`)."""
         await self.publisher.stop()
+
+    async def close(self) -> None:
+        """At shutdown only."""
         await self.http.aclose()
 
 
@@ -163,6 +169,7 @@ def create_app(settings: RefundSettings, run_consumers: bool = True) -> FastAPI:
         yield
         await lag.end()
         await kafka.end()
+        await parts.close()
 
     reconciler = PeriodicReconcile(parts.desk, settings.reconcile_interval)
 

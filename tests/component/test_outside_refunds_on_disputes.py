@@ -61,3 +61,35 @@ def test_an_order_refund_for_an_order_without_disputes_changes_nothing(tmp_path)
     book.apply(order_placed(order_id="O-1"))
     note_outside_refund(book, app, refunded("25.00"), now=lambda: NOW)
     assert app.recorder.max_notification_id() in (None, 0)
+
+
+def test_a_refund_landing_while_a_dispute_opens_is_not_lost(tmp_path):
+    """Found by `make chaos`: the opening read the order (nothing refunded yet); the order
+    consumer then booked an OrderRefunded and found no dispute of the order (the opening had
+    not committed); the dispute was left refundable in full, its award later refused by the
+    refund service's ceiling. The opening now looks again once it has committed."""
+    from fastapi.testclient import TestClient
+
+    from services.dispute.entrypoints.kafka_subscribers import apply_order_event
+    from services.dispute.entrypoints.serve import create_app
+    from tests.support.tokens import SECRET, bearer
+
+    settings = DisputeSettings(database_url=f"sqlite:///{tmp_path}/dispute.sqlite", jwt_secret=SECRET)
+    app = create_app(settings, clock=lambda: NOW, run_consumers=False, run_workers=False)
+    book, event = app.state.orders, refunded("25.00")
+    book.apply(order_placed())
+    read_by_the_opening = book.facts
+
+    def facts_then_the_refund_lands(order_id):
+        facts = read_by_the_opening(order_id)
+        if facts is not None and not book.refund_event_ids(order_id):
+            apply_order_event(book, app.state.disputes, event)  # before the opening commits
+        return facts
+
+    book.facts = facts_then_the_refund_lands
+    with TestClient(app) as client:
+        opened = client.post("/v1/disputes", json={"order_id": "O-1", "item_id": "I-1", "reason": "DAMAGED",
+                                                   "request": "FULL_REFUND"}, headers=bearer("buyer", "B-1"))
+        assert opened.status_code == 201, opened.text
+        view = client.get(f"/v1/disputes/{opened.json()['id']}", headers=bearer("buyer", "B-1")).json()
+    assert Decimal(str(view["refundable_amount"])) == Decimal("75.00")

@@ -37,6 +37,11 @@ orders = Table(
 applied_order_events = Table(
     "applied_order_events", metadata, Column("event_id", String(36), primary_key=True),
 )
+# Each OrderRefunded of an order, so an opening that raced one can name it (refund_event_ids).
+order_refunds = Table(
+    "order_refunds", metadata, Column("event_id", String(36), primary_key=True),
+    Column("order_id", String(128), nullable=False, index=True),
+)
 
 
 class OrderContradicted(Exception):
@@ -67,6 +72,9 @@ class OrderBook:
                     return True
                 conn.execute(update(orders).where(orders.c.order_id == event.order_id)
                              .values(**_changes(conn, event)))
+                if isinstance(event, OrderRefunded):
+                    conn.execute(insert(order_refunds).values(event_id=str(event.event_id),
+                                                              order_id=event.order_id))
             return True
         except IntegrityError:
             return False
@@ -83,6 +91,13 @@ class OrderBook:
     def facts(self, order_id: str) -> OrderFacts | None:
         with self.engine.connect() as conn:
             return _facts(conn, order_id)
+
+    def refund_event_ids(self, order_id: str) -> list[str]:
+        """The OrderRefunded events booked for the order (those booked before this list was
+        kept are counted in its refunded total only)."""
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(order_refunds.c.event_id)
+                                     .where(order_refunds.c.order_id == order_id)).scalars())
 
     def orders_of_buyer(self, buyer_id: str, limit: int = 100) -> list[OrderFacts]:
         """The buyer's orders, newest first (for the buyer's "my orders" page)."""

@@ -27,6 +27,7 @@ from services.dispute.application.commands import (Acting, Command, NoteRefundOu
                                                    RecordRefundFailed, RecordRefundIssued)
 from services.dispute.application.shards import Disputes
 from services.dispute.domain import Actor, DomainError, Role
+from services.dispute.domain.orders import OrderFacts
 from services.dispute.adapters.order_book import OrderBook, OrderContradicted
 
 GROUP = "dispute"
@@ -95,6 +96,21 @@ def note_outside_refund(book: OrderBook, disputes: Disputes, event: OrderRefunde
     for item_id in facts.items:
         for dispute_id in disputes.dispute_ids_for_item(event.order_id, item_id):
             run_on_dispute(disputes, dispute_id, command, by, quiet={"DISPUTE_NOT_FOUND"}, now=now)
+
+
+def note_refunds_missed_at_opening(book: OrderBook, disputes: Disputes, opened_with: OrderFacts,
+                                   dispute_id: UUID, now: Callable[[], datetime] = utc_now) -> None:
+    """After an opening committed: an OrderRefunded booked after the opening read the order
+    may have looked for the order's disputes before this one was stored, and found none. If
+    the order's refunded total moved since, the new dispute learns of each of its refunds
+    (once per order event, as the consumer would have told it)."""
+    facts = book.facts(opened_with.order_id)
+    if facts is None or facts.refunded_outside_disputes <= opened_with.refunded_outside_disputes:
+        return
+    for event_id in book.refund_event_ids(facts.order_id):
+        command = NoteRefundOutsideDispute(order=facts, order_event_id=event_id)
+        run_on_dispute(disputes, dispute_id, command, Acting(ORDER_SERVICE, now(), event_id, event_id),
+                       quiet={"DISPUTE_NOT_FOUND"}, now=now)
 
 
 def register_refund_consumer(broker: KafkaBroker, disputes: Disputes | None,

@@ -26,6 +26,7 @@ from services.dispute.entrypoints.http.errors import to_problem
 from services.dispute.entrypoints.http.idempotency import fingerprint, key_claim, kept, written
 from services.dispute.entrypoints.http.responses import DISPUTE_READ, OPEN
 from services.dispute.entrypoints.http.schemas import DisputeView, OpenDispute, dispute_view
+from services.dispute.entrypoints.kafka_subscribers import note_refunds_missed_at_opening
 from services.dispute.domain import DomainError
 
 router = APIRouter(prefix="/v1")
@@ -56,6 +57,9 @@ async def open_dispute(body: OpenDispute, caller: Caller, request: Request,
         response = await written(request, submission, print_, partial(replay_answer, request, caller))
     except DomainError as exc:
         raise to_problem(exc) from None
+    if response.status_code == 201:  # an order refund booked meanwhile may have missed it
+        await asyncio.to_thread(note_refunds_missed_at_opening, state.orders, state.disputes, order,
+                                dispute_id, lambda: state.clock())
     await consistency.after_command(request, response, dispute_id)
     return response
 
