@@ -97,6 +97,10 @@ class Platform:
             "REFUND_DATABASE_URL": self.databases["refund"], "REFUND_PROVIDER_URL": self.url("payments"),
             "REFUND_PROVIDER_BACKOFF_INITIAL": "0.1", "REFUND_PROVIDER_TIMEOUT": "2",
             "REFUND_RECONCILE_INTERVAL": "10",  # a refund whose outcome was unknown is asked again soon
+            # a killed refund service's reservation is driven again after this (above 5 attempts
+            # x 2 s + back-offs, the longest a live holder's call can take): the default 60 s
+            # would hold a killed holder's refund past the short form's settle
+            "REFUND_RESERVATION_LEASE": "25",
             "PAYSIM_DATABASE_URL": self.databases["payments"], "PAYSIM_TIMEOUT_SECONDS": "4",
         }
 
