@@ -32,7 +32,9 @@ def instrument_http(app: FastAPI, registry: CollectorRegistry) -> None:
     """Count and time every request (the route template as `handler`, unmatched paths as
     `none`: a raw path would make one series per dispute id) and expose `registry` on
     `GET /metrics`. Call it after the other middlewares, so it sees their refusals too."""
-    app.add_middleware(HttpMetrics, registry=registry)
+    # The series are made here, not when Starlette builds its middleware stack (at the first
+    # request): a registry read before any request must list them too.
+    app.add_middleware(HttpMetrics, series=HttpSeries(registry))
 
     @app.get(METRICS_PATH, include_in_schema=False)
     def metrics(request: Request) -> Response:
@@ -51,6 +53,16 @@ def exposed(registry: CollectorRegistry) -> CollectorRegistry:
     return merged
 
 
+class HttpSeries:
+    """The two HTTP series of a registry."""
+
+    def __init__(self, registry: CollectorRegistry):
+        self.requests = Counter("http_requests_total", "Total number of requests by method, status and handler.",
+                                LABELS, registry=registry)
+        self.latency = Histogram("http_request_duration_seconds", "Duration of HTTP requests in seconds",
+                                 LABELS, buckets=LATENCY_BUCKETS, registry=registry)
+
+
 class HttpMetrics:
     """Counts and times each request once it is answered (exceptions as 500, re-raised).
 
@@ -60,12 +72,9 @@ class HttpMetrics:
     or a route included under another prefix is resolved against the app's routes, as the
     instrumentator did for every request."""
 
-    def __init__(self, app: Any, registry: CollectorRegistry):
+    def __init__(self, app: Any, series: HttpSeries):
         self.app = app
-        self.requests = Counter("http_requests_total", "Total number of requests by method, status and handler.",
-                                LABELS, registry=registry)
-        self.latency = Histogram("http_request_duration_seconds", "Duration of HTTP requests in seconds",
-                                 LABELS, buckets=LATENCY_BUCKETS, registry=registry)
+        self.requests, self.latency = series.requests, series.latency
         self._templates: dict[int, tuple[Any, str, Any]] = {}  # id(route) -> (route, template, regex)
 
     async def __call__(self, scope, receive, send) -> None:

@@ -59,7 +59,7 @@ async def open_dispute(body: OpenDispute, caller: Caller, request: Request,
         raise to_problem(exc) from None
     if response.status_code == 201:  # an order refund booked meanwhile may have missed it
         await asyncio.to_thread(note_refunds_missed_at_opening, state.orders, state.disputes, order,
-                                dispute_id, lambda: state.clock())
+                                dispute_id, state.clock)
     await consistency.after_command(request, response, dispute_id)
     return response
 
