@@ -114,17 +114,25 @@ class LanedBatches:
         outcome = await run_in_lanes([records[i] for i in todo], ReceivedRecord.lane, self.handle, self.limit)
         finished = ahead | {todo[i] for i in outcome.finished}
         positions = commit_positions(records, finished, lambda r: r.partition, lambda r: r.offset)
-        for partition, (offset, done) in positions.items():
+        # Only partitions this consumer still holds: a rebalance during a long batch may have
+        # revoked some, and seeking or committing one raises (IllegalStateError) before the
+        # others were rewound, letting a held partition read past its unfinished record. A
+        # revoked partition's new owner starts at its last committed offset.
+        assigned = consumer.assignment()
+        held = {partition: position for partition, position in positions.items() if partition in assigned}
+        for partition, (offset, done) in held.items():
             if not done:  # first, so a failed commit cannot let the consumer read past it
                 consumer.seek(partition, offset)
-        self._remember_ahead(records, finished, positions)
-        await consumer.commit({partition: offset for partition, (offset, _) in positions.items()})
+        self._remember_ahead(records, finished, held, assigned)
+        if held:
+            await consumer.commit({partition: offset for partition, (offset, _) in held.items()})
         return outcome
 
     def _remember_ahead(self, records: list[ReceivedRecord], finished: set[int],
-                        positions: dict[Hashable, tuple[int, bool]]) -> None:
+                        positions: dict[Hashable, tuple[int, bool]], assigned) -> None:
         """Finished records past a partition's commit point come again after the rewind: keep
-        them (and only them) so they are not handled twice by this process."""
+        them (and only them, of partitions still held) so they are not handled twice by this
+        process."""
         remembered = self._finished_ahead | {(records[i].partition, records[i].offset) for i in finished}
         self._finished_ahead = {(p, o) for p, o in remembered
-                                if p not in positions or o >= positions[p][0]}
+                                if p in assigned and (p not in positions or o >= positions[p][0])}

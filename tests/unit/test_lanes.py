@@ -5,6 +5,7 @@ record of each partition, which is handed again; finished records are not handle
 import asyncio
 
 from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka.errors import IllegalStateError
 
 from services.common.lanes import LanedBatches, commit_positions, run_in_lanes
 
@@ -17,16 +18,25 @@ def record(offset: int, key: bytes | None, partition: int = 0, topic: str = "t")
 
 
 class Consumer:
-    """What LanedBatches needs of aiokafka's consumer: commit(offsets) and seek."""
+    """What LanedBatches needs of aiokafka's consumer: assignment(), commit(offsets) and seek,
+    which, as aiokafka's do, refuse a partition no longer assigned."""
 
-    def __init__(self):
+    def __init__(self, partitions=(0, 1)):
         self.commits: list[dict] = []
         self.seeks: list[tuple[TopicPartition, int]] = []
+        self.assigned = {TopicPartition("t", p) for p in partitions}
+
+    def assignment(self):
+        return set(self.assigned)
 
     async def commit(self, offsets):
+        if set(offsets) - self.assigned:
+            raise IllegalStateError("Partitions not assigned")
         self.commits.append(dict(offsets))
 
     def seek(self, partition, offset):
+        if partition not in self.assigned:
+            raise IllegalStateError("No current assignment for partition")
         self.seeks.append((partition, offset))
 
 
@@ -113,3 +123,23 @@ async def test_each_record_is_handed_with_its_decoded_headers_and_body():
 
     await LanedBatches(handle, limit=1).run(Consumer(), [record(7, b"K")])
     assert got == [(b"b'K'-7", {"event-id": "e-7"})]
+
+
+async def test_a_partition_revoked_during_the_batch_does_not_stop_the_others_being_rewound():
+    """A rebalance while a long batch runs: partition 0 was revoked (its new owner starts at
+    the committed offset), partition 1 is still held and has an unfinished record; it must be
+    rewound and committed only up to that record, and 0 left alone."""
+    consumer = Consumer()
+
+    async def handle(r) -> None:
+        if r.raw_message.partition == 0:
+            consumer.assigned.discard(TopicPartition("t", 0))  # revoked meanwhile
+            raise ConnectionError("store away")
+        if r.offset == 1:
+            raise ConnectionError("store away")
+
+    batch = [record(0, b"A"), record(0, b"B", partition=1), record(1, b"B", partition=1),
+             record(2, b"B", partition=1)]
+    await LanedBatches(handle, limit=4).run(consumer, batch)
+    p1 = TopicPartition("t", 1)
+    assert consumer.seeks == [(p1, 1)] and consumer.commits == [{p1: 1}]
