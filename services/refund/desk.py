@@ -8,6 +8,7 @@ and a re-published result keeps its event id.
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timezone
 from typing import Callable, Protocol
 
 import structlog
@@ -69,10 +70,23 @@ class RefundDesk:
         keys += await asyncio.to_thread(self.store.unknown_outcome_keys, older_than)
         keys += await asyncio.to_thread(self.store.unpublished_keys)
         keys = [key for key in dict.fromkeys(keys) if key not in self._in_flight]
+        driven = 0
         for key in keys:
+            # Looked at again when its turn comes: paying the ones before may take seconds
+            # each, and another replica may have reserved this one meanwhile.
+            if await asyncio.to_thread(self._reserved_by_a_live_holder, key):
+                continue
             await self.pay(key)
-        log.info("refunds_reconciled", instructions=len(keys))
-        return len(keys)
+            driven += 1
+        log.info("refunds_reconciled", instructions=driven)
+        return driven
+
+    def _reserved_by_a_live_holder(self, idempotency_key: str) -> bool:
+        stored = self.store.instruction(idempotency_key)
+        if stored is None or stored.status != PENDING or not stored.reserved or stored.reserved_at is None:
+            return False
+        age = (datetime.now(timezone.utc) - stored.reserved_at).total_seconds()
+        return age < self.reservation_lease
 
     async def retry(self, idempotency_key: str) -> StoredInstruction | None:
         """An operator's second try with the same idempotency key: a FAILED refund is reopened;

@@ -279,6 +279,33 @@ async def test_the_start_up_reconcile_leaves_a_reservation_a_live_replica_holds(
     assert store.instruction(key).status == ISSUED
 
 
+async def test_a_reconcile_leaves_an_instruction_another_replica_reserved_while_it_worked(store):
+    """The lease is looked at when each instruction's turn comes, not only when the list was
+    made: a reconcile paying several refunds one after another takes seconds each, and a
+    consumer of another replica may reserve one of the later ones meanwhile."""
+    first_key, second_key = (award(store, dispute(store), "30.00") for _ in range(2))
+    holding, holder_heard = HeldProvider(), Publisher()
+    other: list[asyncio.Task] = []
+
+    class FirstCallLetsAnotherReplicaReserve(Provider):
+        async def refund(self, **kwargs):
+            if not self.calls:  # while this reconcile is on its first refund ...
+                later = second_key if kwargs["idempotency_key"] == first_key else first_key
+                other.append(asyncio.create_task(
+                    RefundDesk(store, holding, holder_heard, reservation_lease=60).pay(later)))
+                await holding.called.wait()  # ... another replica reserved the other one
+            return await super().refund(**kwargs)
+
+    reconciling = FirstCallLetsAnotherReplicaReserve()
+    assert await RefundDesk(store, reconciling, Publisher(), reservation_lease=60).reconcile() == 1
+    holding.answer.set()
+    await other[0]
+    assert len(reconciling.calls) == 1 and holding.calls == [k for k in (first_key, second_key)
+                                                            if k not in reconciling.calls]
+    assert {store.instruction(k).status for k in (first_key, second_key)} == {ISSUED}
+    assert [type(e).__name__ for e in holder_heard.published] == ["RefundIssued"]
+
+
 async def test_a_reservation_older_than_the_lease_is_driven_again_its_holder_is_gone(store):
     key = award(store, dispute(store), "30.00")
     gone = HeldProvider()
