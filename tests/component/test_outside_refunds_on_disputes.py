@@ -93,3 +93,27 @@ def test_a_refund_landing_while_a_dispute_opens_is_not_lost(tmp_path):
         assert opened.status_code == 201, opened.text
         view = client.get(f"/v1/disputes/{opened.json()['id']}", headers=bearer("buyer", "B-1")).json()
     assert Decimal(str(view["refundable_amount"])) == Decimal("75.00")
+
+
+def test_an_opening_stays_201_when_its_second_look_at_the_order_fails(tmp_path, monkeypatch):
+    """The second look runs after the opening committed: a failure there (the store away) is
+    logged; the stored dispute is answered 201, never 500 (a client retrying a 500 without an
+    Idempotency-Key would be told the item is already disputed)."""
+    from fastapi.testclient import TestClient
+
+    from services.dispute.entrypoints.http import routes
+    from services.dispute.entrypoints.serve import create_app
+    from tests.support.tokens import SECRET, bearer
+
+    def store_away(*args):
+        raise ConnectionError("database away")
+
+    monkeypatch.setattr(routes, "note_refunds_missed_at_opening", store_away)
+    settings = DisputeSettings(database_url=f"sqlite:///{tmp_path}/dispute.sqlite", jwt_secret=SECRET)
+    app = create_app(settings, clock=lambda: NOW, run_consumers=False, run_workers=False)
+    app.state.orders.apply(order_placed())
+    with TestClient(app, raise_server_exceptions=False) as client:
+        opened = client.post("/v1/disputes", json={"order_id": "O-1", "item_id": "I-1", "reason": "DAMAGED",
+                                                   "request": "FULL_REFUND"}, headers=bearer("buyer", "B-1"))
+        assert opened.status_code == 201, opened.text
+        assert client.get(f"/v1/disputes/{opened.json()['id']}", headers=bearer("buyer", "B-1")).status_code == 200

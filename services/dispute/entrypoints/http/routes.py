@@ -8,6 +8,7 @@ from functools import partial
 from typing import Annotated
 from uuid import UUID
 
+import structlog
 from fastapi import APIRouter, Header, Request
 
 from services.common.conditional import conditional_json
@@ -29,6 +30,7 @@ from services.dispute.entrypoints.http.schemas import DisputeView, OpenDispute, 
 from services.dispute.entrypoints.kafka_subscribers import note_refunds_missed_at_opening
 from services.dispute.domain import DomainError
 
+log = structlog.get_logger("dispute.api")
 router = APIRouter(prefix="/v1")
 KeyHeader = Annotated[str | None, Header(min_length=1, max_length=255)]
 
@@ -58,10 +60,20 @@ async def open_dispute(body: OpenDispute, caller: Caller, request: Request,
     except DomainError as exc:
         raise to_problem(exc) from None
     if response.status_code == 201:  # an order refund booked meanwhile may have missed it
-        await asyncio.to_thread(note_refunds_missed_at_opening, state.orders, state.disputes, order,
-                                dispute_id, state.clock)
+        await _note_refunds_missed_at_opening(state, order, dispute_id)
     await consistency.after_command(request, response, dispute_id)
     return response
+
+
+async def _note_refunds_missed_at_opening(state, order, dispute_id: UUID) -> None:
+    """The opening is committed and acknowledged whatever happens here: a failure (the store
+    away, a lost race) is logged, never turned into an error answer for a stored dispute."""
+    try:
+        await asyncio.to_thread(note_refunds_missed_at_opening, state.orders, state.disputes, order,
+                                dispute_id, state.clock)
+    except Exception as error:  # noqa: BLE001 (the answer is already decided: 201)
+        log.warning("refunds_missed_at_opening_not_noted", dispute_id=str(dispute_id),
+                    order_id=order.order_id, error=repr(error)[:300])
 
 
 @router.get("/disputes/{dispute_id}", response_model=DisputeView, responses=DISPUTE_READ,
