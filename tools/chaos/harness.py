@@ -64,13 +64,32 @@ def run(settings: RunSettings, say=print) -> Result:
     platform = Platform.create(settings.folder, settings.seller_window)
     say(f"starting Kafka and PostgreSQL, then the services (logs in {settings.folder}/) ...")
     platform.start_servers()
-    supervisor = Supervisor(platform.services(), settings.folder, say)
+    supervisor: Supervisor | None = None
     try:
-        supervisor.start()
+        supervisor = _started(platform, settings.folder, say)
         return asyncio.run(_run(settings, seed, faults, platform, supervisor, say))
     finally:
-        supervisor.stop()
+        if supervisor is not None:
+            supervisor.stop()
         platform.stop_servers()
+
+
+def _started(platform: Platform, folder: Path, say, attempts: int = 3) -> Supervisor:
+    """The services' ports are picked free just before they start, and on a busy machine
+    another process may take one first: then all of them start again on new ports (each
+    knows the others' addresses)."""
+    for attempt in range(1, attempts + 1):
+        supervisor = Supervisor(platform.services(), folder, say)
+        try:
+            supervisor.start()
+            return supervisor
+        except RuntimeError as error:
+            supervisor.stop()
+            if "address already in use" not in str(error) or attempt == attempts:
+                raise
+            say(f"a port was taken before its service bound it; starting the services again on "
+                f"new ports ({str(error).splitlines()[0]})")
+    raise AssertionError("unreachable")
 
 
 async def _run(settings: RunSettings, seed: int, faults, platform: Platform, supervisor: Supervisor,
