@@ -23,13 +23,17 @@ KINDS = ("kill api", "kill relay", "kill refund", "kill notification", "restart 
 
 
 @pytest.fixture
-def folder():
+def folder(request):
     """Outside pytest's temporary folders: a pytest session started meanwhile (another run on
     this machine) makes them private again, and the `postgres` user could no longer reach its
-    data folder to restart it. Kept when the test fails."""
+    data folder to restart it. Kept when the test fails (every process's log is there)."""
     path = Path(tempfile.mkdtemp(prefix="chaos-short-"))
+    failed_before = request.session.testsfailed
     yield path
-    shutil.rmtree(path, ignore_errors=True)
+    if request.session.testsfailed == failed_before:
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        print(f"chaos folder kept: {path}")
 
 
 def test_a_minute_of_load_under_faults_loses_nothing_and_does_nothing_twice(folder):
