@@ -68,11 +68,16 @@ def bearer(role: str, sub: str) -> dict[str, str]:
 def until(what: str, check, timeout: float = WAIT):
     """check()'s first truthy answer, polled; Stalled naming `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
-    while not (answer := check()):
+    while True:
+        try:
+            answer = check()
+        except httpx.TransportError:  # a connection reset on a busy machine: poll again
+            answer = None
+        if answer:
+            return answer
         if time.monotonic() > deadline:
             raise Stalled(f"{what} did not happen within {timeout:.0f} s (see the logs in .run/)")
         time.sleep(0.5)
-    return answer
 
 
 def publish(order_ids: list[str], buyer: str, seller: str) -> None:
