@@ -9,8 +9,11 @@ from urllib.parse import unquote, urlparse
 
 from datetime import datetime, timezone
 
+import structlog
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.types import TypeDecorator
+
+log = structlog.get_logger("database")
 
 
 class UtcDateTime(TypeDecorator):
@@ -86,20 +89,66 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def create_schema_racing_others(create, attempts: int = 5):
+def create_schema_racing_others(create, attempts: int = 5, wait_for_database: float = 60.0,
+                                sleep=None, clock=None):
     """Two processes creating the same tables at once collide in PostgreSQL's catalogue
     (IF NOT EXISTS is not atomic) and on SQLite ("table ... already exists": the API and the
-    relay of a first `make run`); the loser simply tries again and finds them there."""
+    relay of a first `make run`); the loser simply tries again and finds them there.
+
+    A database that does not answer yet (a service started while PostgreSQL restarts, or before
+    it is up) is waited for, up to `wait_for_database` seconds (0.5 s doubling to 5 s between
+    tries), instead of the process exiting at once; any other error (a refused login, a missing
+    database, a disk error) raises at once."""
     import time
 
-    from eventsourcing.persistence import IntegrityError as StoreIntegrityError
-    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
-
-    for attempt in range(attempts):
+    sleep = sleep or time.sleep
+    clock = clock or time.monotonic
+    deadline = clock() + wait_for_database
+    collisions, pause = 0, 0.5
+    while True:
         try:
             return create()
-        except (StoreIntegrityError, IntegrityError, ProgrammingError, OperationalError) as error:
-            collided = not isinstance(error, OperationalError) or "already exists" in str(error)
-            if not collided or attempt == attempts - 1:
+        except Exception as error:
+            kind = _schema_failure(error)
+            if kind == "collision" and collisions < attempts - 1:
+                collisions += 1
+                sleep(0.2 * collisions)
+            elif kind == "unreachable" and clock() + pause <= deadline:
+                log.warning("database_unavailable", error=str(error).splitlines()[0][:300],
+                            retry_in_seconds=pause)
+                sleep(pause)
+                pause = min(pause * 2, 5.0)
+            else:
                 raise
-            time.sleep(0.2 * (attempt + 1))
+
+
+# What psycopg, its pool and eventsourcing say when PostgreSQL is not (yet, or any more) there.
+_UNREACHABLE = ("connection failed", "connection refused", "couldn't get a connection",
+                "could not connect", "the database system is starting up",
+                "the database system is shutting down", "the database system is in recovery mode",
+                "server closed the connection", "terminating connection", "connection timeout",
+                "timeout expired")
+# ... but also say "connection failed" before these, which no wait will mend.
+_MISCONFIGURED = ("does not exist", "password authentication failed", "no password supplied",
+                  "permission denied", "no pg_hba.conf entry")
+
+
+def _schema_failure(error: Exception) -> str:
+    """'collision' (another process created the tables first), 'unreachable' (the database
+    does not answer: worth waiting for) or 'other'."""
+    from eventsourcing.persistence import IntegrityError as StoreIntegrityError
+    from eventsourcing.persistence import OperationalError as StoreOperationalError
+    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+    text = str(error)
+    if isinstance(error, (StoreIntegrityError, IntegrityError, ProgrammingError)):
+        return "collision"
+    if isinstance(error, (OperationalError, StoreOperationalError)):
+        if "already exists" in text:
+            return "collision"
+        lowered = text.lower()
+        if any(marker in lowered for marker in _MISCONFIGURED):
+            return "other"
+        if any(marker in lowered for marker in _UNREACHABLE):
+            return "unreachable"
+    return "other"

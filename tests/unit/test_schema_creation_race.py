@@ -32,3 +32,106 @@ def test_another_operational_error_is_raised_at_once():
     with pytest.raises(OperationalError):
         create_schema_racing_others(create)
     assert len(calls) == 1
+
+
+# A service started while PostgreSQL is away (before it is up, or during a restart: seen in the
+# chaos run, where notification exited 1) waits for it instead of exiting at once.
+
+def closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def refused_by_postgres() -> Exception:
+    """The real error SQLAlchemy + psycopg raise for a server that is not there."""
+    from sqlalchemy import text
+
+    from services.common.database import sqlalchemy_engine
+
+    engine = sqlalchemy_engine(f"postgresql://postgres:x@127.0.0.1:{closed_port()}/disputes")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as error:
+        return error
+    finally:
+        engine.dispose()
+    raise AssertionError("a closed port answered")
+
+
+def refused_by_the_event_store() -> Exception:
+    """The real error eventsourcing's PostgreSQL recorder raises for a server that is not there."""
+    from eventsourcing.application import Application
+
+    from services.common.database import eventsourcing_env
+
+    env = eventsourcing_env(f"postgresql://postgres:x@127.0.0.1:{closed_port()}/disputes")
+    env["POSTGRES_CONNECT_TIMEOUT"] = "1"
+    try:
+        Application(env=env)
+    except Exception as error:
+        return error
+    raise AssertionError("a closed port answered")
+
+
+class FakeTime:
+    def __init__(self):
+        self.now, self.sleeps = 0.0, []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def failing(error: Exception, times: int):
+    calls = []
+
+    def create():
+        calls.append(1)
+        if len(calls) <= times:
+            raise error
+        return "created"
+
+    return create, calls
+
+
+# eventsourcing's Application.__del__ complains about the half-built application of the refusal.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.parametrize("refusal", [refused_by_postgres, refused_by_the_event_store])
+def test_a_database_that_does_not_answer_yet_is_waited_for(refusal):
+    time = FakeTime()
+    create, calls = failing(refusal(), times=4)
+    assert create_schema_racing_others(create, sleep=time.sleep, clock=lambda: time.now) == "created"
+    assert len(calls) == 5 and time.sleeps == [0.5, 1.0, 2.0, 4.0]
+
+
+def test_a_database_still_away_after_the_wait_stops_the_process():
+    time = FakeTime()
+    error = refused_by_postgres()
+    create, calls = failing(error, times=1000)
+    with pytest.raises(type(error)):
+        create_schema_racing_others(create, wait_for_database=30, sleep=time.sleep, clock=lambda: time.now)
+    assert time.now <= 30 and time.sleeps == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0, 5.0, 5.0]
+
+
+def test_a_database_that_does_not_exist_is_not_waited_for(pg_url):
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from services.common.database import sqlalchemy_engine
+
+    wrong = make_url(pg_url).set(database="no_such_database").render_as_string(hide_password=False)
+    engine = sqlalchemy_engine(wrong.replace("postgresql+psycopg://", "postgresql://"))
+
+    def create():
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    time = FakeTime()
+    with pytest.raises(OperationalError):
+        create_schema_racing_others(create, sleep=time.sleep, clock=lambda: time.now)
+    engine.dispose()
+    assert time.sleeps == []
