@@ -103,10 +103,10 @@ def start_system(folder: Path, before_services: Callable[[KafkaServer], None] | 
                       smtp_port=free_port(), smtp_http_port=free_port())
     system = System(folder, pg, kafka, run, env)
     try:
-        if before_services:
-            before_services(kafka)
         for name, args, _ in services(run):
             system.start_service(name, args)
+        if before_services:  # while the services import and connect
+            before_services(kafka)
         wait_ready(system)
     except BaseException:
         system.stop()
