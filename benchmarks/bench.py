@@ -34,7 +34,7 @@ from benchmarks.baselines import create_topics, raw_kafka_produce, raw_postgres_
 from benchmarks.memory import cpu_seconds, largest_process_mb
 from benchmarks.report import RateResult, Row, parse_vegeta_report, percentile, table, write_results
 from benchmarks.rows import cpu_rows, e2e_rows, http_rows, relay_rows, replay_module, replay_rows, rss_rows
-from benchmarks.settle import consumed, settle, store_position, topic_quiet, wait_for
+from benchmarks.settle import GroupProgress, KafkaProbe, consumed, settle, store_position, topic_quiet, wait_for
 from benchmarks.system import System, start_system
 from benchmarks.watch import KafkaWatch, topic_span
 from benchmarks.workload import (Case, accept_claim_targets, cases, dispute_of, health_targets,
@@ -77,6 +77,7 @@ QUICK = Sizes(rates=(200, 500, 1000, 2000), command_seconds=2, health_seconds=1,
               e2e_rate=200, e2e_seconds=1, pg_connections=(8,), pg_seconds=2.0,
               raw_produce_max=30_000, refund_wait=30.0, settle_timeout=45.0, consumers_wait=10.0,
               idle_cpu_seconds=1.5)
+ORDER_BOOK_GROUP = "dispute"  # the dispute service's group on orders.events: its order book
 OPEN_CONCURRENCY = 64  # disputes opened at once before the measures (the writer batches them)
 RELAY_DONE_QUIET = 0.5  # seconds without a new record once the bench relay published the whole store
 
@@ -140,21 +141,26 @@ class Bench:
         self.details: dict = {}
 
     # -- preparation -----------------------------------------------------------------------
-    def orders_read(self) -> None:
-        """Until the dispute and refund services have read the upstream orders."""
+    def open_disputes(self, talkers: list[Case], refunded: list[Case],
+                      orders: dict[str, tuple[int, int]]) -> tuple[list[Case], list[Case]]:
+        """The buyers open their disputes, each once the dispute service has read its order
+        (`orders`: its last record's partition and offset) while it reads the others (retried
+        on ORDER_NOT_FOUND, 429 and 503); then until the refund service has read them all too."""
+        progress(f"opening {len(talkers) + len(refunded)} disputes over HTTP, each once its order is read ...")
         started = time.monotonic()
+        opened = asyncio.run(self._open(talkers + refunded, orders))
         if not consumed(self.system.kafka.admin, ORDERS_EVENTS, 120):
-            progress("  (the orders were not all read in 120 s; going on)")
-        progress(f"orders read by the services in {time.monotonic() - started:.1f} s")
-
-    def open_disputes(self, talkers: list[Case], refunded: list[Case]) -> tuple[list[Case], list[Case]]:
-        """The buyers open their disputes (retried on ORDER_NOT_FOUND, 429 and 503)."""
-        progress(f"opening {len(talkers) + len(refunded)} disputes over HTTP ...")
-        started = time.monotonic()
-        opened = asyncio.run(open_disputes(self.system.api, talkers + refunded, concurrency=OPEN_CONCURRENCY))
-        progress(f"opened {len(opened)} disputes in {time.monotonic() - started:.1f} s; settling ...")
+            progress("  (the orders were not all read by the services in 120 s; going on)")
+        progress(f"opened {len(opened)} disputes in {time.monotonic() - started:.1f} s (orders read by the "
+                 f"services by then); settling ...")
         self.settle("opening")
         return opened[:len(talkers)], opened[len(talkers):]
+
+    async def _open(self, all_cases: list[Case], orders: dict[str, tuple[int, int]]) -> list[Case]:
+        async with KafkaProbe(self.system.kafka.admin, ORDERS_EVENTS) as probe, \
+                GroupProgress(probe, ORDER_BOOK_GROUP, timeout=120) as order_book:
+            return await open_disputes(self.system.api, all_cases, concurrency=OPEN_CONCURRENCY,
+                                       order_read=lambda case: order_book.read(*orders[case.order_id]))
 
     def settle(self, after: str) -> None:
         """The store, the relay and (at most sizes.consumers_wait) the consumers quiet; how it
@@ -373,10 +379,12 @@ def main(argv: list[str] | None = None) -> int:
     talkers = cases("msg", sizes.disputes if "http" in args.only else 0, sellers=max(1, sizes.disputes // 4))
     refunded = cases("e2e", sizes.e2e_rate * sizes.e2e_seconds, sellers=max(1, sizes.e2e_rate // 2))
 
+    orders: dict[str, tuple[int, int]] = {}
+
     def publish(kafka) -> None:
         progress(f"Kafka is up; publishing {len(talkers) + len(refunded)} orders on orders.events "
                  "(as the order service) while the services start ...")
-        asyncio.run(publish_orders(kafka.connection("orders"), talkers + refunded))
+        orders.update(asyncio.run(publish_orders(kafka.connection("orders"), talkers + refunded)))
 
     progress("starting a durable PostgreSQL, Kafka (SASL + ACLs) and the services as processes ...")
     with timed("start"):
@@ -386,14 +394,11 @@ def main(argv: list[str] | None = None) -> int:
         with timed("start"):
             watch.start()
         bench = Bench(system, sizes, watch)
-        with timed("orders read"):
-            bench.orders_read()
-        # idle: started, and caught up with the upstream orders (nothing asked of them yet)
         services = list(system.service_pids())
-        idle = memory(system, services, "VmRSS")
+        idle = memory(system, services, "VmRSS")  # ready, nothing asked of them yet
         progress("idle RSS: " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in idle.items()))
         with timed("open disputes"):
-            talkers, refunded = bench.open_disputes(talkers, refunded)
+            talkers, refunded = bench.open_disputes(talkers, refunded, orders)
         if "http" in args.only:
             with timed("raw postgres"):
                 pg_tps = bench.raw_postgres()

@@ -72,6 +72,11 @@ class KafkaProbe:
     async def records(self) -> int:
         return sum((await self.consumer.end_offsets(self.partitions)).values())
 
+    async def committed(self, group: str) -> dict[int, int]:
+        """Per partition of the topic, the next offset `group` will read (0: nothing committed)."""
+        offsets = await self.admin.list_consumer_group_offsets(group, partitions=self.partitions)
+        return {tp.partition: max(0, offsets[tp].offset) if tp in offsets else 0 for tp in self.partitions}
+
     async def lag_by_group(self) -> dict[str, int]:
         """Per consumer group of the topic, the records it has not committed yet."""
         ends = await self.consumer.end_offsets(self.partitions)
@@ -90,9 +95,7 @@ class KafkaProbe:
         while time.monotonic() < deadline:
             records = await self.records()
             quiet = stillness.unchanged_for(records, time.monotonic())
-            if records >= at_least and quiet >= quiet_for:
-                return True
-            if expected is not None and records >= expected and quiet >= expected_quiet_for:
+            if done_growing(records, quiet, at_least, quiet_for, expected, expected_quiet_for):
                 return True
             await asyncio.sleep(POLL)
         return False
@@ -119,6 +122,51 @@ class Stillness:
         if self.last is None or reading != self.last:
             self.last, self.since = reading, now
         return now - self.since
+
+
+class GroupProgress:
+    """What a consumer group has committed on a topic, looked at every POLL seconds while in
+    use: `await progress.read(partition, offset)` returns once the group is past that record
+    (at most `timeout` s after the start: then the caller goes on, as if it had)."""
+
+    def __init__(self, probe: KafkaProbe, group: str, timeout: float):
+        self.probe, self.group = probe, group
+        self.committed: dict[int, int] = {}
+        self.changed = asyncio.Condition()
+        self.deadline = time.monotonic() + timeout
+
+    async def __aenter__(self) -> "GroupProgress":
+        self.task = asyncio.create_task(self._follow())
+        return self
+
+    async def __aexit__(self, *_) -> None:
+        self.task.cancel()
+
+    async def _follow(self) -> None:
+        while time.monotonic() < self.deadline:
+            committed = await self.probe.committed(self.group)
+            async with self.changed:
+                self.committed = committed
+                self.changed.notify_all()
+            await asyncio.sleep(POLL)
+        async with self.changed:
+            self.changed.notify_all()
+
+    def past(self, partition: int, offset: int) -> bool:
+        return self.committed.get(partition, 0) > offset or time.monotonic() >= self.deadline
+
+    async def read(self, partition: int, offset: int) -> None:
+        async with self.changed:
+            await self.changed.wait_for(lambda: self.past(partition, offset))
+
+
+def done_growing(records: int, quiet: float, at_least: int, quiet_for: float,
+                 expected: int | None = None, expected_quiet_for: float = QUIET_FOR) -> bool:
+    """A topic of `records` that has not grown for `quiet` s is done: it holds `at_least` and
+    was quiet for `quiet_for`, or it holds the `expected` records and was quiet that long."""
+    if records >= at_least and quiet >= quiet_for:
+        return True
+    return expected is not None and records >= expected and quiet >= expected_quiet_for
 
 
 @dataclass(frozen=True)
