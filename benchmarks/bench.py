@@ -66,17 +66,20 @@ class Sizes:
     # service reads one record per transaction: behind a burst of commands it drains for
     # minutes, and quick does not wait for all of it; what was left is in results.json)
     consumers_wait: float
+    # ... and none of it once their pace shows they would not be done by then (quick): that
+    # wait would not settle anything, the next phase shares the cores with the drain anyway
+    cut_hopeless_waits: bool
     idle_cpu_seconds: float  # the API's idle CPU is measured over this long
 
 
 FULL = Sizes(rates=(200, 500, 1000, 2000), command_seconds=10, health_seconds=5, disputes=500,
              e2e_rate=200, e2e_seconds=10, pg_connections=(4, 8, 16), pg_seconds=5.0,
              raw_produce_max=200_000, refund_wait=90.0, settle_timeout=120.0, consumers_wait=120.0,
-             idle_cpu_seconds=3.0)
+             cut_hopeless_waits=False, idle_cpu_seconds=3.0)
 QUICK = Sizes(rates=(200, 500, 1000, 2000), command_seconds=2, health_seconds=1, disputes=100,
               e2e_rate=200, e2e_seconds=1, pg_connections=(8,), pg_seconds=2.0,
               raw_produce_max=30_000, refund_wait=30.0, settle_timeout=45.0, consumers_wait=10.0,
-              idle_cpu_seconds=1.5)
+              cut_hopeless_waits=True, idle_cpu_seconds=1.5)
 ORDER_BOOK_GROUP = "dispute"  # the dispute service's group on orders.events: its order book
 OPEN_CONCURRENCY = 64  # disputes opened at once before the measures (the writer batches them)
 RELAY_DONE_QUIET = 0.5  # seconds without a new record once the bench relay published the whole store
@@ -168,7 +171,7 @@ class Bench:
         sizes = self.sizes
         with timed("settle"):
             settled = settle(self.system.dispute_db, self.system.kafka.admin, sizes.settle_timeout,
-                             sizes.consumers_wait)
+                             sizes.consumers_wait, sizes.cut_hopeless_waits)
         self.details.setdefault("settles", []).append({"after": after, **asdict(settled)})
         load = os.getloadavg()[0]
         if settled.busy:

@@ -100,12 +100,17 @@ class KafkaProbe:
             await asyncio.sleep(POLL)
         return False
 
-    async def until_consumed(self, timeout: float) -> dict[str, int]:
-        """Until every group committed the whole topic, at most `timeout` s: what each had not."""
-        deadline = time.monotonic() + timeout
+    async def until_consumed(self, timeout: float, cut_hopeless: bool = False) -> dict[str, int]:
+        """Until every group committed the whole topic, at most `timeout` s (with `cut_hopeless`,
+        less once the groups are seen not to make it in time): what each had not."""
+        started = time.monotonic()
+        deadline, first = started + timeout, None
         while True:
-            lags = await self.lag_by_group()
-            if not any(lags.values()) or time.monotonic() >= deadline:
+            lags, now = await self.lag_by_group(), time.monotonic()
+            first = first or lags
+            if not any(lags.values()) or now >= deadline:
+                return lags
+            if cut_hopeless and hopeless(sum(first.values()), sum(lags.values()), now - started, deadline - now):
                 return lags
             await asyncio.sleep(0.25)
 
@@ -160,6 +165,19 @@ class GroupProgress:
             await self.changed.wait_for(lambda: self.past(partition, offset))
 
 
+WATCHED_BEFORE_CUT = 2.0  # seconds of a backlog's drain seen before its pace is trusted
+
+
+def hopeless(backlog_then: int, backlog_now: int, watched: float, left: float) -> bool:
+    """Whether a backlog that went from `backlog_then` to `backlog_now` records in `watched`
+    seconds cannot be gone in the `left` seconds at that pace: waiting longer would not settle
+    the system, only shorten the drain that the next phase shares the cores with anyway."""
+    if watched < WATCHED_BEFORE_CUT or backlog_now == 0:
+        return False
+    pace = (backlog_then - backlog_now) / watched
+    return pace <= 0 or backlog_now / pace > left
+
+
 def done_growing(records: int, quiet: float, at_least: int, quiet_for: float,
                  expected: int | None = None, expected_quiet_for: float = QUIET_FOR) -> bool:
     """A topic of `records` that has not grown for `quiet` s is done: it holds `at_least` and
@@ -200,14 +218,15 @@ async def _store_and_relay_quiet(dsn: str, probe: KafkaProbe, timeout: float) ->
     return "the store still growing" if store_moved else "the relay still publishing"
 
 
-async def _settle(dsn: str, connection: KafkaConnection, timeout: float, consumers_timeout: float) -> Settled:
+async def _settle(dsn: str, connection: KafkaConnection, timeout: float, consumers_timeout: float,
+                  cut_hopeless: bool) -> Settled:
     started = time.monotonic()
     async with KafkaProbe(connection) as probe:
         busy = await _store_and_relay_quiet(dsn, probe, timeout)
         if busy:
             return Settled(time.monotonic() - started, busy, await probe.lag_by_group())
         left = min(consumers_timeout, max(0.0, started + timeout - time.monotonic()))
-        behind = await probe.until_consumed(left)
+        behind = await probe.until_consumed(left, cut_hopeless)
     busy = f"consumers of disputes.events behind ({behind_text(behind)})" if any(behind.values()) else None
     return Settled(time.monotonic() - started, busy, behind)
 
@@ -232,8 +251,9 @@ def consumed(connection: KafkaConnection, topic: str, timeout: float) -> bool:
 
 
 def settle(dsn: str, connection: KafkaConnection, timeout: float = 60.0,
-           consumers_timeout: float | None = None) -> Settled:
+           consumers_timeout: float | None = None, cut_hopeless: bool = False) -> Settled:
     """Wait until the store and disputes.events stopped growing, then until its consumers read
-    it all (at most `consumers_timeout` of the `timeout`); how it ended (the run goes on)."""
+    it all (at most `consumers_timeout` of the `timeout`; with `cut_hopeless`, not once they
+    are seen not to make it in that time); how it ended (the run goes on)."""
     return asyncio.run(_settle(dsn, connection, timeout, timeout if consumers_timeout is None
-                               else consumers_timeout))
+                               else consumers_timeout, cut_hopeless))

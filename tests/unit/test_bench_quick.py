@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.cli_zygote import CliForks
-from benchmarks.settle import Settled, Stillness, behind_text, done_growing
+from benchmarks.settle import Settled, Stillness, behind_text, done_growing, hopeless
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,6 +31,16 @@ def test_a_topic_that_holds_the_whole_store_is_done_sooner_than_one_that_merely_
     assert not done_growing(2000, quiet=2.9, at_least=1, quiet_for=3.0, expected=2446, expected_quiet_for=0.5)
     assert done_growing(2000, quiet=3.0, at_least=1, quiet_for=3.0, expected=2446, expected_quiet_for=0.5)
     assert not done_growing(0, quiet=10.0, at_least=1, quiet_for=3.0)  # nothing published yet
+
+
+def test_a_consumer_wait_is_cut_once_the_backlog_cannot_drain_in_the_time_left():
+    # 940 records drained by 80 in 2 s (40/s): 21.5 s more, 8 s left
+    assert hopeless(940, 860, watched=2.0, left=8.0)
+    # 400 drained by 80 in 2 s: 8 s more, 8 s left: worth waiting for
+    assert not hopeless(400, 320, watched=2.0, left=8.0)
+    assert not hopeless(940, 900, watched=1.0, left=9.0)  # too soon to judge the pace
+    assert hopeless(500, 500, watched=2.5, left=7.5)  # not draining at all
+    assert not hopeless(500, 0, watched=2.5, left=7.5)  # done
 
 
 def test_what_a_settle_left_behind_names_only_the_groups_behind():
