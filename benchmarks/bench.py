@@ -86,6 +86,7 @@ RELAY_DONE_QUIET = 0.5  # seconds without a new record once the bench relay publ
 
 _start = time.monotonic()
 PHASE_SECONDS: dict[str, float] = {}  # wall seconds of each phase, in results.json
+PHASE_LOAD: dict[str, float] = {}  # the 1-minute load average at the end of each (a shared machine)
 
 
 def progress(text: str) -> None:
@@ -100,6 +101,7 @@ def timed(phase: str):
         yield
     finally:
         PHASE_SECONDS[phase] = round(PHASE_SECONDS.get(phase, 0.0) + time.monotonic() - started, 1)
+        PHASE_LOAD[phase] = round(os.getloadavg()[0], 1)
 
 
 def fmt(result: RateResult) -> str:
@@ -437,12 +439,14 @@ def main(argv: list[str] | None = None) -> int:
     results_name = f"results-{'-'.join(args.only)}.json" if partial else "results.json"
     meta["run_seconds"] = round(time.monotonic() - _start, 1)  # make bench-quick: under 2 minutes
     meta["phase_seconds"] = PHASE_SECONDS  # "settle" is also inside the phases it follows
+    meta["phase_load_average"] = PHASE_LOAD
     write_results(OUT / results_name, meta, rows, {**bench.details, "rss_idle_mb": idle, "rss_peak_mb": peak})
     print(f"\n{meta['mode']} run, {meta['date']}, {meta['cores']} cores ({meta['cpu']}), "
           f"commit {meta['git_commit'][:10]}{' (dirty)' if meta['git_dirty'] else ''}; load average "
           f"{meta['load_average_at_start'][0]:.1f} at start, {meta['load_average_at_end'][0]:.1f} at the end\n")
     print(table(rows))
-    print("\nphases: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in PHASE_SECONDS.items()))
+    print("\nphases (wall, load average at the end): " + ", ".join(
+        f"{name} {seconds:.1f} s ({PHASE_LOAD[name]:.1f})" for name, seconds in PHASE_SECONDS.items()))
     print(f"\nwritten: {OUT / results_name} (logs of the run: "
           f"{system.folder}); the whole run took {time.monotonic() - _start:.0f} s")
     return 0
