@@ -14,9 +14,9 @@ from its first event to its last.
 
 Each step runs as the real CLI in its own process (`services.dispute.entrypoints.cli
 projections rebuild NAME` / `audit export -o /dev/null` / `audit verify --checkpoints none`),
-forked from a server that imported the CLI's modules once (benchmarks/cli_zygote.py: nine
-Python start-ups were a fifth of make bench-quick), and its peak RSS is that process's own
-high-water mark (VmHWM, written by the child at exit).
+forked from a server that imported the CLI's modules once (benchmarks/cli_zygote.py: make
+bench-quick paid nine Python start-ups of ~1.4 CPU s each), and its peak RSS is that process's
+own high-water mark (VmHWM, written by the child at exit, the imported pages counted).
 Its rate is the CLI's own figure (the rebuild's "N events in Xs", the progress line's final
 ev/s), so Python start-up is left out; beside it, events per CPU second of the process (its
 CPU less a start-up's), which a busy shared machine changes far less than the wall. The baseline is a raw scan of the same table in the same run: a psycopg server-side
