@@ -79,18 +79,34 @@ class System:
         self.pg.stop()
 
 
-def start_system(folder: Path, before_services: Callable[[KafkaServer], None] | None = None) -> System:
+def start_system(folder: Path, before_services: Callable[[KafkaServer], None] | None = None,
+                 attempts: int = 3) -> System:
     """Fresh data under `folder` (its logs stay there for a look after the run);
     `before_services(kafka)` runs once Kafka is up (the upstream orders, published while the
-    services start)."""
+    services start). A start that fails is tried again on new ports (the machine is shared:
+    a free port can be taken before its server binds it); the failed one's folder is kept
+    beside `folder` as `<name>-failed-<n>`."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return _start_system(folder, before_services)
+        except Exception as error:
+            if attempt == attempts:
+                raise
+            failed = folder.with_name(f"{folder.name}-failed-{attempt}")
+            shutil.rmtree(failed, ignore_errors=True)
+            folder.rename(failed)
+            print(f"  (the system did not start: {error!r}; its logs are in {failed}; "
+                  "starting it again on new ports)", flush=True)
+    raise AssertionError("unreachable")
+
+
+def _start_system(folder: Path, before_services: Callable[[KafkaServer], None] | None) -> System:
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     pg, kafka = PostgresServer(folder / "pg", durable=True), KafkaServer(folder / "kafka")
     run = RunSettings(dir=folder, kafka_port=kafka.port, kafka_controller_port=kafka.controller_port,
-                      dispute_port=free_port(), relay_metrics_port=free_port(),
-                      notification_port=free_port(), refund_port=free_port(), paysim_port=free_port(),
-                      smtp_port=free_port(), smtp_http_port=free_port())
+                      paysim_port=free_port(), smtp_port=free_port(), smtp_http_port=free_port())
     system = System(folder, pg, kafka, run, {})
     # Kafka starts (the longest) while PostgreSQL starts, gets its databases and the services
     # that need no Kafka start on it
@@ -106,6 +122,9 @@ def start_system(folder: Path, before_services: Callable[[KafkaServer], None] | 
             kafka_started.exception()  # Kafka done starting (or failed) before it is stopped
             system.stop()
             raise
+    # the other services' ports only now, just before they bind them
+    system.run = run = run.model_copy(update={"dispute_port": free_port(), "relay_metrics_port": free_port(),
+                                              "notification_port": free_port(), "refund_port": free_port()})
     try:
         for name, args, _ in services(run):
             if name not in WITHOUT_KAFKA:

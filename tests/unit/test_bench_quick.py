@@ -133,3 +133,33 @@ def test_after_its_timeout_an_open_goes_on_as_if_the_order_were_read():
             return progress.past(1, 0)
 
     assert asyncio.run(scenario())
+
+
+def test_a_system_that_did_not_start_is_started_again_and_the_failed_logs_are_kept(tmp_path, monkeypatch):
+    from benchmarks import system
+
+    folder, calls = tmp_path / "run", []
+
+    def start(where, before_services):
+        calls.append(where)
+        where.mkdir(exist_ok=True)
+        (where / "smtp-sink.log").write_text(f"attempt {len(calls)}")
+        if len(calls) == 1:
+            raise RuntimeError("smtp-sink exited: Address already in use")
+        return "started"
+
+    monkeypatch.setattr(system, "_start_system", start)
+    assert system.start_system(folder) == "started" and calls == [folder, folder]
+    assert (tmp_path / "run-failed-1" / "smtp-sink.log").read_text() == "attempt 1"
+
+
+def test_a_system_that_never_starts_fails_with_its_own_error(tmp_path, monkeypatch):
+    from benchmarks import system
+
+    def start(where, before_services):
+        where.mkdir(exist_ok=True)
+        raise RuntimeError("kafka exited with 1")
+
+    monkeypatch.setattr(system, "_start_system", start)
+    with pytest.raises(RuntimeError, match="kafka exited"):
+        system.start_system(tmp_path / "run", attempts=2)
