@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,7 +34,7 @@ from benchmarks.baselines import create_topics, raw_kafka_produce, raw_postgres_
 from benchmarks.memory import cpu_seconds, largest_process_mb
 from benchmarks.report import RateResult, Row, parse_vegeta_report, percentile, table, write_results
 from benchmarks.rows import cpu_rows, e2e_rows, http_rows, relay_rows, replay_module, replay_rows, rss_rows
-from benchmarks.settle import consumed, settle, store_position, topic_quiet, wait_for
+from benchmarks.settle import GroupProgress, KafkaProbe, consumed, settle, store_position, topic_quiet, wait_for
 from benchmarks.system import System, start_system
 from benchmarks.watch import KafkaWatch, topic_span
 from benchmarks.workload import (Case, accept_claim_targets, cases, dispute_of, health_targets,
@@ -61,20 +62,46 @@ class Sizes:
     raw_produce_max: int
     refund_wait: float
     settle_timeout: float
+    # of the settle, the longest wait for the consumers of disputes.events (the notification
+    # service reads one record per transaction: behind a burst of commands it drains for
+    # minutes, and quick does not wait for all of it; what was left is in results.json)
+    consumers_wait: float
+    # ... and none of it once their pace shows they would not be done by then (quick): that
+    # wait would not settle anything, the next phase shares the cores with the drain anyway
+    cut_hopeless_waits: bool
+    idle_cpu_seconds: float  # the API's idle CPU is measured over this long
 
 
 FULL = Sizes(rates=(200, 500, 1000, 2000), command_seconds=10, health_seconds=5, disputes=500,
              e2e_rate=200, e2e_seconds=10, pg_connections=(4, 8, 16), pg_seconds=5.0,
-             raw_produce_max=200_000, refund_wait=90.0, settle_timeout=120.0)
-QUICK = Sizes(rates=(200, 500, 1000, 2000), command_seconds=3, health_seconds=2, disputes=100,
+             raw_produce_max=200_000, refund_wait=90.0, settle_timeout=120.0, consumers_wait=120.0,
+             cut_hopeless_waits=False, idle_cpu_seconds=3.0)
+QUICK = Sizes(rates=(200, 500, 1000, 2000), command_seconds=2, health_seconds=1, disputes=100,
               e2e_rate=200, e2e_seconds=1, pg_connections=(8,), pg_seconds=2.0,
-              raw_produce_max=30_000, refund_wait=30.0, settle_timeout=45.0)
+              raw_produce_max=30_000, refund_wait=30.0, settle_timeout=45.0, consumers_wait=10.0,
+              cut_hopeless_waits=True, idle_cpu_seconds=1.5)
+ORDER_BOOK_GROUP = "dispute"  # the dispute service's group on orders.events: its order book
+OPEN_CONCURRENCY = 64  # disputes opened at once before the measures (the writer batches them)
+RELAY_DONE_QUIET = 0.5  # seconds without a new record once the bench relay published the whole store
 
 _start = time.monotonic()
+PHASE_SECONDS: dict[str, float] = {}  # wall seconds of each phase, in results.json
+PHASE_LOAD: dict[str, float] = {}  # the 1-minute load average at the end of each (a shared machine)
 
 
 def progress(text: str) -> None:
     print(f"[{time.monotonic() - _start:6.1f}s] {text}", flush=True)
+
+
+@contextmanager
+def timed(phase: str):
+    """The wall time of `phase` (added up if it runs more than once), with the load average."""
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        PHASE_SECONDS[phase] = round(PHASE_SECONDS.get(phase, 0.0) + time.monotonic() - started, 1)
+        PHASE_LOAD[phase] = round(os.getloadavg()[0], 1)
 
 
 def fmt(result: RateResult) -> str:
@@ -119,27 +146,40 @@ class Bench:
         self.details: dict = {}
 
     # -- preparation -----------------------------------------------------------------------
-    def open_disputes(self, talkers: list[Case], refunded: list[Case]) -> tuple[list[Case], list[Case]]:
-        """The buyers open their disputes, once the dispute and refund services have read the
-        orders (an open is still retried on ORDER_NOT_FOUND, 429 and 503)."""
+    def open_disputes(self, talkers: list[Case], refunded: list[Case],
+                      orders: dict[str, tuple[int, int]]) -> tuple[list[Case], list[Case]]:
+        """The buyers open their disputes, each once the dispute service has read its order
+        (`orders`: its last record's partition and offset) while it reads the others (retried
+        on ORDER_NOT_FOUND, 429 and 503); then until the refund service has read them all too."""
+        progress(f"opening {len(talkers) + len(refunded)} disputes over HTTP, each once its order is read ...")
         started = time.monotonic()
+        opened = asyncio.run(self._open(talkers + refunded, orders))
         if not consumed(self.system.kafka.admin, ORDERS_EVENTS, 120):
-            progress("  (the orders were not all read in 120 s; opening anyway)")
-        progress(f"orders read by the services in {time.monotonic() - started:.1f} s; "
-                 f"opening {len(talkers) + len(refunded)} disputes over HTTP ...")
-        started = time.monotonic()
-        opened = asyncio.run(open_disputes(self.system.api, talkers + refunded))
-        progress(f"opened {len(opened)} disputes in {time.monotonic() - started:.1f} s; settling ...")
-        self.settle()
+            progress("  (the orders were not all read by the services in 120 s; going on)")
+        progress(f"opened {len(opened)} disputes in {time.monotonic() - started:.1f} s (orders read by the "
+                 f"services by then); settling ...")
+        self.settle("opening")
         return opened[:len(talkers)], opened[len(talkers):]
 
-    def settle(self) -> None:
-        timeout, started = self.sizes.settle_timeout, time.monotonic()
-        busy = settle(self.system.dispute_db, self.system.kafka.admin, timeout)
-        if busy:
-            progress(f"  (not settled in {timeout:.0f} s: {busy}; going on)")
-        elif time.monotonic() - started > 5:
-            progress(f"  (settled in {time.monotonic() - started:.0f} s)")
+    async def _open(self, all_cases: list[Case], orders: dict[str, tuple[int, int]]) -> list[Case]:
+        async with KafkaProbe(self.system.kafka.admin, ORDERS_EVENTS) as probe, \
+                GroupProgress(probe, ORDER_BOOK_GROUP, timeout=120) as order_book:
+            return await open_disputes(self.system.api, all_cases, concurrency=OPEN_CONCURRENCY,
+                                       order_read=lambda case: order_book.read(*orders[case.order_id]))
+
+    def settle(self, after: str) -> None:
+        """The store, the relay and (at most sizes.consumers_wait) the consumers quiet; how it
+        ended goes to results.json beside the phase that follows it."""
+        sizes = self.sizes
+        with timed("settle"):
+            settled = settle(self.system.dispute_db, self.system.kafka.admin, sizes.settle_timeout,
+                             sizes.consumers_wait, sizes.cut_hopeless_waits)
+        self.details.setdefault("settles", []).append({"after": after, **asdict(settled)})
+        load = os.getloadavg()[0]
+        if settled.busy:
+            progress(f"  (not settled in {settled.seconds:.1f} s: {settled.busy}; going on; load {load:.1f})")
+        else:
+            progress(f"  (settled in {settled.seconds:.1f} s; load {load:.1f})")
 
     # -- baselines ---------------------------------------------------------------------------
     def raw_postgres(self) -> float:
@@ -153,12 +193,12 @@ class Bench:
         self.pg_best = (rates[best], best)
         return rates[best]
 
-    def api_idle_cpu(self, seconds: float = 3.0) -> float:
+    def api_idle_cpu(self) -> float:
         """The API processes' CPU seconds per second with no request (consumers, projections,
         lag polls): subtracted from each phase's CPU, so that a figure is what answers cost."""
         pid = self.system.service_pids()["dispute-api"]
         before, started = cpu_seconds(pid), time.monotonic()
-        time.sleep(seconds)
+        time.sleep(self.sizes.idle_cpu_seconds)
         self.idle_cpu = (cpu_seconds(pid) - before) / (time.monotonic() - started)
         self.details["api_idle_cpu_per_second"] = self.idle_cpu
         progress(f"API processes idle: {self.idle_cpu * 1000:.0f} ms CPU per second")
@@ -202,7 +242,7 @@ class Bench:
             (result, _), cpu[rate] = self.api_cpu_ms(lambda: run_rate(f"messages-{rate}", message_targets(
                 self.system.api, talkers, count, f"m{rate}-{self.run_id}"), rate, self.sizes.command_seconds,
                 self.work))
-            self.settle()
+            self.settle(f"commands @{rate}/s")
             results[rate] = result
             relay[rate] = percentile(relay_latency_ms(self.watch, start, time.time(), {"MessagePosted"}), 0.99)
             progress(f"POST messages @{rate:,}/s for {self.sizes.command_seconds} s over {len(talkers)} disputes: "
@@ -249,15 +289,18 @@ class Bench:
         whole store (every event of the run), with the services stopped: nothing else writes the
         store or competes for the cores. Its rate is read from the records' timestamps (first
         to last), so its start-up is not counted; it is done when its topic stopped growing."""
-        progress(f"relay: a second relay process republishes the whole store "
-                 f"({store_position(self.system.dispute_db):,} notifications) ...")
+        stored = store_position(self.system.dispute_db)
+        progress(f"relay: a second relay process republishes the whole store ({stored:,} notifications) ...")
         asyncio.run(create_topics(self.system.kafka.admin, RAW_TOPIC, RELAY_TOPIC, RELAY_AUDIT_TOPIC,
                                   partitions=self.system.kafka.partitions))
         self.system.start_service("bench-relay", ["services.dispute.main", "relay"], {
             **self.system.kafka.env("DISPUTE", "admin"), "DISPUTE_EVENTS_TOPIC": RELAY_TOPIC,
             "DISPUTE_AUDIT_TOPIC": RELAY_AUDIT_TOPIC, "DISPUTE_RELAY_METRICS_PORT": "0"})
         try:
-            done = asyncio.run(topic_quiet(self.system.kafka.admin, RELAY_TOPIC, 300, quiet_for=RELAY_QUIET))
+            # done: the whole store on its topic and a moment without more; else (a store
+            # whose events are not all public) no new record for RELAY_QUIET
+            done = asyncio.run(topic_quiet(self.system.kafka.admin, RELAY_TOPIC, 300, quiet_for=RELAY_QUIET,
+                                           expected=stored, expected_quiet_for=RELAY_DONE_QUIET))
         finally:
             self.system.stop_service("bench-relay")
         if not done:
@@ -341,37 +384,52 @@ def main(argv: list[str] | None = None) -> int:
     talkers = cases("msg", sizes.disputes if "http" in args.only else 0, sellers=max(1, sizes.disputes // 4))
     refunded = cases("e2e", sizes.e2e_rate * sizes.e2e_seconds, sellers=max(1, sizes.e2e_rate // 2))
 
+    orders: dict[str, tuple[int, int]] = {}
+
     def publish(kafka) -> None:
         progress(f"Kafka is up; publishing {len(talkers) + len(refunded)} orders on orders.events "
                  "(as the order service) while the services start ...")
-        asyncio.run(publish_orders(kafka.connection("orders"), talkers + refunded))
+        orders.update(asyncio.run(publish_orders(kafka.connection("orders"), talkers + refunded)))
 
     progress("starting a durable PostgreSQL, Kafka (SASL + ACLs) and the services as processes ...")
-    system = start_system(OUT / "run", publish)
-    watch = KafkaWatch(system.kafka.admin, [DISPUTES_EVENTS, REFUNDS_EVENTS])
+    with timed("start"):
+        system = start_system(OUT / "run", publish)
+        watch = KafkaWatch(system.kafka.admin, [DISPUTES_EVENTS, REFUNDS_EVENTS])
     try:
-        watch.start()
-        time.sleep(2)
-        services = list(system.service_pids())
-        idle = memory(system, services, "VmRSS")
-        progress("idle RSS: " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in idle.items()))
+        with timed("start"):
+            watch.start()
         bench = Bench(system, sizes, watch)
-        talkers, refunded = bench.open_disputes(talkers, refunded)
+        services = list(system.service_pids())
+        idle = memory(system, services, "VmRSS")  # ready, nothing asked of them yet
+        progress("idle RSS: " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in idle.items()))
+        with timed("open disputes"):
+            talkers, refunded = bench.open_disputes(talkers, refunded, orders)
         if "http" in args.only:
-            pg_tps = bench.raw_postgres()
-            bench.api_idle_cpu()
-            health = bench.health()
-            commands = bench.commands(talkers)
-        e2e = attempt("end to end", lambda: bench.end_to_end(refunded)) if "e2e" in args.only \
-            else RuntimeError("not run (--only)")
+            with timed("raw postgres"):
+                pg_tps = bench.raw_postgres()
+            with timed("api idle cpu"):
+                bench.api_idle_cpu()
+            with timed("healthz"):
+                health = bench.health()
+            with timed("commands"):
+                commands = bench.commands(talkers)
+        with timed("end to end"):
+            e2e = attempt("end to end", lambda: bench.end_to_end(refunded)) if "e2e" in args.only \
+                else RuntimeError("not run (--only)")
         peak = memory(system, services, "VmHWM")
         progress("peak RSS: " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in peak.items()))
-        system.stop_services()  # the relay phase and replay have the machine to themselves
-        relayed = attempt("relay", bench.relay) if "relay" in args.only else RuntimeError("not run (--only)")
-        replay_rows = bench.replay(args.quick) if "replay" in args.only else []
+        bench.details["service_cpu_seconds"] = {name: round(cpu_seconds(pid), 1)
+                                                for name, pid in system.service_pids().items()}
+        with timed("stop services"):
+            system.stop_services()  # the relay phase and replay have the machine to themselves
+        with timed("relay"):
+            relayed = attempt("relay", bench.relay) if "relay" in args.only else RuntimeError("not run (--only)")
+        with timed("replay"):
+            replay_rows = bench.replay(args.quick) if "replay" in args.only else []
     finally:
         watch.stop()
-        system.stop()
+        with timed("stop"):
+            system.stop()
     rows = [*([*http_rows(health, commands, pg_tps, bench.pg_best[1], sizes.command_seconds),
                *cpu_rows(bench.health_cpu, bench.commands_cpu)] if "http" in args.only else []),
             *relay_rows(relayed, e2e, sizes.e2e_rate), *e2e_rows(e2e, sizes.e2e_rate),
@@ -380,11 +438,15 @@ def main(argv: list[str] | None = None) -> int:
     # a partial run (--only) does not overwrite the whole run's results
     results_name = f"results-{'-'.join(args.only)}.json" if partial else "results.json"
     meta["run_seconds"] = round(time.monotonic() - _start, 1)  # make bench-quick: under 2 minutes
+    meta["phase_seconds"] = PHASE_SECONDS  # "settle" is also inside the phases it follows
+    meta["phase_load_average"] = PHASE_LOAD
     write_results(OUT / results_name, meta, rows, {**bench.details, "rss_idle_mb": idle, "rss_peak_mb": peak})
     print(f"\n{meta['mode']} run, {meta['date']}, {meta['cores']} cores ({meta['cpu']}), "
           f"commit {meta['git_commit'][:10]}{' (dirty)' if meta['git_dirty'] else ''}; load average "
           f"{meta['load_average_at_start'][0]:.1f} at start, {meta['load_average_at_end'][0]:.1f} at the end\n")
     print(table(rows))
+    print("\nphases (wall, load average at the end): " + ", ".join(
+        f"{name} {seconds:.1f} s ({PHASE_LOAD[name]:.1f})" for name, seconds in PHASE_SECONDS.items()))
     print(f"\nwritten: {OUT / results_name} (logs of the run: "
           f"{system.folder}); the whole run took {time.monotonic() - _start:.0f} s")
     return 0

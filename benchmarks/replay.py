@@ -12,9 +12,11 @@ Copies are interleaved in groups (the first event of 2,000 disputes, then their 
 ...), as a live marketplace's history is: a batch of the store touches many disputes, none
 from its first event to its last.
 
-Each step runs as the real CLI in its own process (`python -m services.dispute.entrypoints.cli
+Each step runs as the real CLI in its own process (`services.dispute.entrypoints.cli
 projections rebuild NAME` / `audit export -o /dev/null` / `audit verify --checkpoints none`),
-and its peak RSS is that process's own high-water mark (VmHWM, written by the child at exit).
+forked from a server that imported the CLI's modules once (benchmarks/cli_zygote.py: make
+bench-quick paid nine Python start-ups of ~1.4 CPU s each), and its peak RSS is that process's
+own high-water mark (VmHWM, written by the child at exit, the imported pages counted).
 Its rate is the CLI's own figure (the rebuild's "N events in Xs", the progress line's final
 ev/s), so Python start-up is left out; beside it, events per CPU second of the process (its
 CPU less a start-up's), which a busy shared machine changes far less than the wall. The baseline is a raw scan of the same table in the same run: a psycopg server-side
@@ -32,7 +34,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,6 +46,8 @@ from uuid import UUID, uuid4
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.cli_zygote import CliForks  # noqa: E402  (after the path: `python benchmarks/replay.py`)
 
 FULL_SIZES = (100_000, 1_000_000)
 QUICK_SIZES = (10_000, 50_000)  # make bench-replay QUICK=1
@@ -155,50 +158,17 @@ def raw_scan(url: str) -> tuple[int, float]:
         return rows, time.perf_counter() - started
 
 
-# The child reports its own high-water mark: the kernel's rusage of a forked child also counts
-# the pages it shared with this (large) parent before its exec. Its replay workers (spawned) are
-# counted in: their CPU added, peak RSS the larger of its own and the largest worker's own
-# (sampled from /proc while they run: their rusage would count the parent's pages before exec).
-CHILD = """import atexit, glob, os, resource, runpy, sys, threading, time
-def kb(pid):
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            return int(next(line.split()[1] for line in status if line.startswith("VmHWM:")))
-    except (OSError, StopIteration):
-        return 0
-workers_peak = [0]
-def watch_workers():  # the replay workers' own peaks (VmHWM of each, sampled while they live)
-    while True:
-        for children in glob.glob("/proc/self/task/*/children"):
-            for pid in open(children).read().split():
-                workers_peak[0] = max(workers_peak[0], kb(pid))
-        time.sleep(0.1)
-threading.Thread(target=watch_workers, daemon=True).start()
-def hwm():
-    workers = resource.getrusage(resource.RUSAGE_CHILDREN)  # ended by now: their CPU
-    with open(os.environ["REPLAY_HWM_FILE"], "w") as out:
-        out.write(f"{max(kb('self'), workers_peak[0])} {time.process_time() + workers.ru_utime + workers.ru_stime}")
-atexit.register(hwm)
-sys.argv = ["disputectl", *sys.argv[1:]]
-runpy.run_module("services.dispute.entrypoints.cli", run_name="__main__", alter_sys=True)
-"""
-
-
-def run_cli(url: str, args: list[str]) -> dict:
-    """Run disputectl in its own process; its output, wall time and peak RSS (VmHWM, MB)."""
+def run_cli(forks: CliForks, args: list[str]) -> dict:
+    """Run disputectl in its own process (forked from the fork server: benchmarks/cli_zygote.py);
+    its output, wall time, peak RSS (VmHWM, MB) and CPU seconds."""
     with tempfile.TemporaryDirectory() as folder:
-        hwm = Path(folder) / "hwm"
-        env = {**os.environ, "DISPUTE_DATABASE_URL": url, "DISPUTE_LOG_LEVEL": "WARNING",
-               "REPLAY_HWM_FILE": str(hwm)}
         started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-c", CHILD, *args], cwd=ROOT, env=env,
-                              capture_output=True, text=True)
+        code, stdout, stderr, hwm = forks.run(args, Path(folder))
         wall = time.perf_counter() - started
-        if done.returncode != 0:
-            raise RuntimeError(f"disputectl {' '.join(args)} exited {done.returncode}: {done.stderr[-2000:]}")
-        kb, cpu = hwm.read_text().split()
-    return {"stdout": done.stdout, "stderr": done.stderr, "wall": wall,
-            "peak_rss_mb": int(kb) / 1024, "cpu": float(cpu)}
+    if code != 0:
+        raise RuntimeError(f"disputectl {' '.join(args)} exited {code}: {stderr[-2000:]}")
+    kb, cpu = hwm.split()
+    return {"stdout": stdout, "stderr": stderr, "wall": wall, "peak_rss_mb": int(kb) / 1024, "cpu": float(cpu)}
 
 
 def cli_rate(result: dict) -> tuple[int, float]:
@@ -221,7 +191,7 @@ def row(name: str, value: float, unit: str, baseline_name: str, baseline: float,
             "target": target, "met": met}
 
 
-def measure_size(url: str, stored: int, start_up: float) -> tuple[list[dict], dict[str, float]]:
+def measure_size(url: str, forks: CliForks, stored: int, start_up: float) -> tuple[list[dict], dict[str, float]]:
     """Rows of every step at the current size, and each step's peak RSS; `start_up`: the CPU
     seconds of a CLI process that does nothing much (`projections status`)."""
     rows_read, seconds = raw_scan(url)
@@ -230,7 +200,7 @@ def measure_size(url: str, stored: int, start_up: float) -> tuple[list[dict], di
     rows = [row(f"raw SELECT scan ({label})", scan, "events/s", "raw SELECT scan", scan)]
     peaks: dict[str, float] = {}
     for step, args in STEPS:
-        result = run_cli(url, args)
+        result = run_cli(forks, args)
         events, rate = cli_rate(result)
         if events != stored:
             raise RuntimeError(f"{step} read {events:,} events of {stored:,}")
@@ -274,15 +244,16 @@ def run(url: str, sizes: tuple[int, int], say: Callable[[str], None] = print) ->
     engine.dispose()
     templates, rows, peaks = template_streams(app), [], []
     stored = app.recorder.max_notification_id() or 0
-    start_up = run_cli(url, ["projections", "status"])["cpu"]  # once: it does not grow with the store
-    for size in sizes:
-        started = time.perf_counter()
-        fill(app, url, templates, size - stored)
-        stored = app.recorder.max_notification_id() or 0
-        say(f"replay: {stored:,} events in the store (filled in {time.perf_counter() - started:.0f}s)")
-        size_rows, size_peaks = measure_size(url, stored, start_up)
-        rows += size_rows
-        peaks.append((stored, size_peaks))
+    with CliForks({**os.environ, "DISPUTE_DATABASE_URL": url, "DISPUTE_LOG_LEVEL": "WARNING"}) as forks:
+        start_up = run_cli(forks, ["projections", "status"])["cpu"]  # once: it does not grow with the store
+        for size in sizes:
+            started = time.perf_counter()
+            fill(app, url, templates, size - stored)
+            stored = app.recorder.max_notification_id() or 0
+            say(f"replay: {stored:,} events in the store (filled in {time.perf_counter() - started:.0f}s)")
+            size_rows, size_peaks = measure_size(url, forks, stored, start_up)
+            rows += size_rows
+            peaks.append((stored, size_peaks))
     (small, at_small), (large, at_large) = peaks
     return rows + memory_rows(small, large, at_small, at_large)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer
 
@@ -23,6 +24,7 @@ from services.common.topics import CONSUMER_GROUPS
 LOG_TABLES = ("SELECT table_name FROM information_schema.columns WHERE column_name = 'notification_id' "
               "AND table_schema = current_schema()")
 QUIET_FOR = 1.0  # seconds without growth that count as "done"
+POLL = 0.2  # seconds between two looks
 
 
 def store_position(dsn: str) -> int:
@@ -30,10 +32,13 @@ def store_position(dsn: str) -> int:
     import psycopg
 
     with psycopg.connect(dsn, autocommit=True) as conn:
-        tables = [name for (name,) in conn.execute(LOG_TABLES).fetchall()]
-        highest = [conn.execute(f'SELECT coalesce(max(notification_id), 0) FROM "{t}"').fetchone()
-                   for t in tables]
-        return max([row[0] for row in highest if row] or [0])
+        return _position(conn)
+
+
+def _position(conn) -> int:
+    tables = [name for (name,) in conn.execute(LOG_TABLES).fetchall()]
+    highest = [conn.execute(f'SELECT coalesce(max(notification_id), 0) FROM "{t}"').fetchone() for t in tables]
+    return max([row[0] for row in highest if row] or [0])
 
 
 def wait_for(check, timeout: float, interval: float = 0.2) -> bool:
@@ -67,56 +72,177 @@ class KafkaProbe:
     async def records(self) -> int:
         return sum((await self.consumer.end_offsets(self.partitions)).values())
 
-    async def lag(self) -> int:
+    async def committed(self, group: str) -> dict[int, int]:
+        """Per partition of the topic, the next offset `group` will read (0: nothing committed)."""
+        offsets = await self.admin.list_consumer_group_offsets(group, partitions=self.partitions)
+        return {tp.partition: max(0, offsets[tp].offset) if tp in offsets else 0 for tp in self.partitions}
+
+    async def lag_by_group(self) -> dict[str, int]:
+        """Per consumer group of the topic, the records it has not committed yet."""
         ends = await self.consumer.end_offsets(self.partitions)
-        total = 0
+        lags = {}
         for group in CONSUMER_GROUPS.get(self.topic, ()):
             committed = await self.admin.list_consumer_group_offsets(group, partitions=self.partitions)
-            total += sum(ends[tp] - max(0, committed[tp].offset if tp in committed else 0)
-                         for tp in self.partitions)
-        return total
+            lags[group] = sum(ends[tp] - max(0, committed[tp].offset if tp in committed else 0)
+                              for tp in self.partitions)
+        return lags
 
-    async def until_quiet(self, timeout: float, at_least: int = 0, quiet_for: float = QUIET_FOR) -> bool:
-        """Until the topic holds at least `at_least` records and stopped growing for `quiet_for` s."""
-        deadline = time.monotonic() + timeout
-        last, since = -1, time.monotonic()
+    async def until_quiet(self, timeout: float, at_least: int = 0, quiet_for: float = QUIET_FOR,
+                          expected: int | None = None, expected_quiet_for: float = QUIET_FOR) -> bool:
+        """Until the topic holds at least `at_least` records and stopped growing for `quiet_for` s;
+        once it holds the `expected` records (when known), `expected_quiet_for` s is enough."""
+        deadline, stillness = time.monotonic() + timeout, Stillness()
         while time.monotonic() < deadline:
-            now = await self.records()
-            if now != last:
-                last, since = now, time.monotonic()
-            elif now >= at_least and time.monotonic() - since >= quiet_for:
+            records = await self.records()
+            quiet = stillness.unchanged_for(records, time.monotonic())
+            if done_growing(records, quiet, at_least, quiet_for, expected, expected_quiet_for):
                 return True
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(POLL)
         return False
 
-    async def until_consumed(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if await self.lag() == 0:
-                return True
-            await asyncio.sleep(0.5)
+    async def until_consumed(self, timeout: float, cut_hopeless: bool = False) -> dict[str, int]:
+        """Until every group committed the whole topic, at most `timeout` s (with `cut_hopeless`,
+        less once the groups are seen not to make it in time): what each had not."""
+        started = time.monotonic()
+        deadline, first = started + timeout, None
+        while True:
+            lags, now = await self.lag_by_group(), time.monotonic()
+            first = first or lags
+            if not any(lags.values()) or now >= deadline:
+                return lags
+            if cut_hopeless and hopeless(sum(first.values()), sum(lags.values()), now - started, deadline - now):
+                return lags
+            await asyncio.sleep(0.25)
+
+
+class Stillness:
+    """For how long a reading has stayed the same; the caller gives the time (pure, so the
+    rule is tested without waiting)."""
+
+    def __init__(self) -> None:
+        self.last: object = None
+        self.since = 0.0
+
+    def unchanged_for(self, reading: object, now: float) -> float:
+        if self.last is None or reading != self.last:
+            self.last, self.since = reading, now
+        return now - self.since
+
+
+class GroupProgress:
+    """What a consumer group has committed on a topic, looked at every POLL seconds while in
+    use: `await progress.read(partition, offset)` returns once the group is past that record
+    (at most `timeout` s after the start: then the caller goes on, as if it had)."""
+
+    def __init__(self, probe: KafkaProbe, group: str, timeout: float):
+        self.probe, self.group = probe, group
+        self.committed: dict[int, int] = {}
+        self.changed = asyncio.Condition()
+        self.deadline = time.monotonic() + timeout
+
+    async def __aenter__(self) -> "GroupProgress":
+        self.task = asyncio.create_task(self._follow())
+        return self
+
+    async def __aexit__(self, *_) -> None:
+        self.task.cancel()
+
+    async def _follow(self) -> None:
+        while time.monotonic() < self.deadline:
+            committed = await self.probe.committed(self.group)
+            async with self.changed:
+                self.committed = committed
+                self.changed.notify_all()
+            await asyncio.sleep(POLL)
+        async with self.changed:
+            self.changed.notify_all()
+
+    def past(self, partition: int, offset: int) -> bool:
+        return self.committed.get(partition, 0) > offset or time.monotonic() >= self.deadline
+
+    async def read(self, partition: int, offset: int) -> None:
+        async with self.changed:
+            await self.changed.wait_for(lambda: self.past(partition, offset))
+
+
+WATCHED_BEFORE_CUT = 2.0  # seconds of a backlog's drain seen before its pace is trusted
+
+
+def hopeless(backlog_then: int, backlog_now: int, watched: float, left: float) -> bool:
+    """Whether a backlog that went from `backlog_then` to `backlog_now` records in `watched`
+    seconds cannot be gone in the `left` seconds at that pace: waiting longer would not settle
+    the system, only shorten the drain that the next phase shares the cores with anyway."""
+    if watched < WATCHED_BEFORE_CUT or backlog_now == 0:
         return False
+    pace = (backlog_then - backlog_now) / watched
+    return pace <= 0 or backlog_now / pace > left
 
 
-async def _relayed_and_consumed(connection: KafkaConnection, timeout: float) -> str | None:
-    deadline = time.monotonic() + timeout
+def done_growing(records: int, quiet: float, at_least: int, quiet_for: float,
+                 expected: int | None = None, expected_quiet_for: float = QUIET_FOR) -> bool:
+    """A topic of `records` that has not grown for `quiet` s is done: it holds `at_least` and
+    was quiet for `quiet_for`, or it holds the `expected` records and was quiet that long."""
+    if records >= at_least and quiet >= quiet_for:
+        return True
+    return expected is not None and records >= expected and quiet >= expected_quiet_for
+
+
+@dataclass(frozen=True)
+class Settled:
+    """How a settle ended: its seconds, what was still busy (None: all quiet in time) and, per
+    consumer group of disputes.events, the records it had not committed when the wait ended."""
+
+    seconds: float
+    busy: str | None = None
+    behind: dict[str, int] = field(default_factory=dict)
+
+
+def behind_text(behind: dict[str, int]) -> str:
+    return ", ".join(f"{group} {count:,} records" for group, count in behind.items() if count)
+
+
+async def _store_and_relay_quiet(dsn: str, probe: KafkaProbe, timeout: float) -> str | None:
+    """Until neither the store nor disputes.events grew for QUIET_FOR seconds (both watched
+    at once: the relay follows the store within a batch); else which was still growing."""
+    import psycopg
+
+    deadline, stillness = time.monotonic() + timeout, Stillness()
+    store_then, store_moved = -1, True
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            store, records = _position(conn), await probe.records()
+            if stillness.unchanged_for((store, records), time.monotonic()) >= QUIET_FOR:
+                return None
+            store_moved, store_then = store != store_then, store
+            await asyncio.sleep(POLL)
+    return "the store still growing" if store_moved else "the relay still publishing"
+
+
+async def _settle(dsn: str, connection: KafkaConnection, timeout: float, consumers_timeout: float,
+                  cut_hopeless: bool) -> Settled:
+    started = time.monotonic()
     async with KafkaProbe(connection) as probe:
-        if not await probe.until_quiet(timeout):
-            return "the relay still publishing"
-        if not await probe.until_consumed(max(0.0, deadline - time.monotonic())):
-            return "consumers of disputes.events behind"
-    return None
+        busy = await _store_and_relay_quiet(dsn, probe, timeout)
+        if busy:
+            return Settled(time.monotonic() - started, busy, await probe.lag_by_group())
+        left = min(consumers_timeout, max(0.0, started + timeout - time.monotonic()))
+        behind = await probe.until_consumed(left, cut_hopeless)
+    busy = f"consumers of disputes.events behind ({behind_text(behind)})" if any(behind.values()) else None
+    return Settled(time.monotonic() - started, busy, behind)
 
 
-async def topic_quiet(connection: KafkaConnection, topic: str, timeout: float, quiet_for: float) -> bool:
-    """Until `topic` has records and got no new one for `quiet_for` seconds."""
+async def topic_quiet(connection: KafkaConnection, topic: str, timeout: float, quiet_for: float,
+                      expected: int | None = None, expected_quiet_for: float = QUIET_FOR) -> bool:
+    """Until `topic` has records and got no new one for `quiet_for` seconds (for
+    `expected_quiet_for` s once it holds `expected` records)."""
     async with KafkaProbe(connection, topic) as probe:
-        return await probe.until_quiet(timeout, at_least=1, quiet_for=quiet_for)
+        return await probe.until_quiet(timeout, at_least=1, quiet_for=quiet_for, expected=expected,
+                                       expected_quiet_for=expected_quiet_for)
 
 
 async def _consumed(connection: KafkaConnection, topic: str, timeout: float) -> bool:
     async with KafkaProbe(connection, topic) as probe:
-        return await probe.until_consumed(timeout)
+        return not any((await probe.until_consumed(timeout)).values())
 
 
 def consumed(connection: KafkaConnection, topic: str, timeout: float) -> bool:
@@ -124,17 +250,10 @@ def consumed(connection: KafkaConnection, topic: str, timeout: float) -> bool:
     return asyncio.run(_consumed(connection, topic, timeout))
 
 
-def settle(dsn: str, connection: KafkaConnection, timeout: float = 60.0) -> str | None:
-    """Wait until the store stopped growing, then disputes.events, then its consumers read it
-    all; None when all that happened in time, else what was still busy (the run goes on)."""
-    deadline = time.monotonic() + timeout
-    last = [-1]
-
-    def store_quiet() -> bool:
-        now = store_position(dsn)
-        quiet, last[0] = now == last[0], now
-        return quiet
-
-    if not wait_for(store_quiet, timeout, interval=QUIET_FOR):
-        return "the store still growing"
-    return asyncio.run(_relayed_and_consumed(connection, max(0.0, deadline - time.monotonic())))
+def settle(dsn: str, connection: KafkaConnection, timeout: float = 60.0,
+           consumers_timeout: float | None = None, cut_hopeless: bool = False) -> Settled:
+    """Wait until the store and disputes.events stopped growing, then until its consumers read
+    it all (at most `consumers_timeout` of the `timeout`; with `cut_hopeless`, not once they
+    are seen not to make it in that time); how it ended (the run goes on)."""
+    return asyncio.run(_settle(dsn, connection, timeout, timeout if consumers_timeout is None
+                               else consumers_timeout, cut_hopeless))

@@ -24,6 +24,7 @@ from tools.run_local import RunSettings, services, start_service
 
 READY_PATHS = {"dispute-api": "/readyz", "notification": "/readyz", "refund": "/readyz",
                "payment-simulator": "/readyz", "smtp-sink": "/messages"}
+WITHOUT_KAFKA = {"smtp-sink", "payment-simulator"}  # third parties' stand-ins: they start with PostgreSQL
 STORES = {"DISPUTE_DATABASE_URL": "bench_dispute", "NOTIFICATION_DATABASE_URL": "bench_notification",
           "REFUND_DATABASE_URL": "bench_refund", "PAYSIM_DATABASE_URL": "bench_payments"}
 
@@ -78,35 +79,58 @@ class System:
         self.pg.stop()
 
 
-def start_system(folder: Path, before_services: Callable[[KafkaServer], None] | None = None) -> System:
+def start_system(folder: Path, before_services: Callable[[KafkaServer], None] | None = None,
+                 attempts: int = 3) -> System:
     """Fresh data under `folder` (its logs stay there for a look after the run);
     `before_services(kafka)` runs once Kafka is up (the upstream orders, published while the
-    services start)."""
+    services start). A start that fails is tried again on new ports (the machine is shared:
+    a free port can be taken before its server binds it); the failed one's folder is kept
+    beside `folder` as `<name>-failed-<n>`."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return _start_system(folder, before_services)
+        except Exception as error:
+            if attempt == attempts:
+                raise
+            failed = folder.with_name(f"{folder.name}-failed-{attempt}")
+            shutil.rmtree(failed, ignore_errors=True)
+            folder.rename(failed)
+            print(f"  (the system did not start: {error!r}; its logs are in {failed}; "
+                  "starting it again on new ports)", flush=True)
+    raise AssertionError("unreachable")
+
+
+def _start_system(folder: Path, before_services: Callable[[KafkaServer], None] | None) -> System:
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     pg, kafka = PostgresServer(folder / "pg", durable=True), KafkaServer(folder / "kafka")
-    # PostgreSQL starts and gets its databases while Kafka starts (the longer of the two)
-    with ThreadPoolExecutor(1) as pool:
-        databases = pool.submit(_started_with_databases, pg)
-        try:
-            kafka.start()
-            env = databases.result()
-        except BaseException:
-            kafka.stop()
-            databases.exception()  # PostgreSQL done starting (or failed) before it is stopped
-            pg.stop()
-            raise
     run = RunSettings(dir=folder, kafka_port=kafka.port, kafka_controller_port=kafka.controller_port,
-                      dispute_port=free_port(), relay_metrics_port=free_port(),
-                      notification_port=free_port(), refund_port=free_port(), paysim_port=free_port(),
-                      smtp_port=free_port(), smtp_http_port=free_port())
-    system = System(folder, pg, kafka, run, env)
+                      paysim_port=free_port(), smtp_port=free_port(), smtp_http_port=free_port())
+    system = System(folder, pg, kafka, run, {})
+    # Kafka starts (the longest) while PostgreSQL starts, gets its databases and the services
+    # that need no Kafka start on it
+    with ThreadPoolExecutor(1) as pool:
+        kafka_started = pool.submit(kafka.start)
+        try:
+            system.env.update(_started_with_databases(pg))
+            for name, args, _ in services(run):
+                if name in WITHOUT_KAFKA:
+                    system.start_service(name, args)
+            kafka_started.result()
+        except BaseException:
+            kafka_started.exception()  # Kafka done starting (or failed) before it is stopped
+            system.stop()
+            raise
+    # the other services' ports only now, just before they bind them
+    system.run = run = run.model_copy(update={"dispute_port": free_port(), "relay_metrics_port": free_port(),
+                                              "notification_port": free_port(), "refund_port": free_port()})
     try:
-        if before_services:
-            before_services(kafka)
         for name, args, _ in services(run):
-            system.start_service(name, args)
+            if name not in WITHOUT_KAFKA:
+                system.start_service(name, args)
+        if before_services:  # while the services import and connect
+            before_services(kafka)
         wait_ready(system)
     except BaseException:
         system.stop()

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Iterator, Sequence
+from typing import Awaitable, Callable, Iterator, Sequence
 from uuid import uuid4
 
 import httpx
@@ -69,29 +69,44 @@ def order_events(case: Case, now: datetime) -> list:
             OrderDelivered(event_id=uuid4(), order_id=case.order_id, delivered_at=now - timedelta(days=2))]
 
 
-async def publish_orders(connection: KafkaConnection, all_cases: Sequence[Case]) -> None:
-    """As the upstream order service (its own principal), pipelined."""
+async def publish_orders(connection: KafkaConnection, all_cases: Sequence[Case]) -> dict[str, tuple[int, int]]:
+    """As the upstream order service (its own principal), pipelined: per order, the partition
+    and offset of its last record (an open can wait for the dispute service to have read it)."""
     producer = idempotent_producer(connection, "bench-orders")
     await producer.start()
     try:
         now = datetime.now(timezone.utc)
+        orders = [case.order_id for case in all_cases for _ in order_events(case, now)]
         sent = [await producer.send(ORDERS_EVENTS, event.model_dump_json().encode(),
                                     key=case.order_id.encode())
                 for case in all_cases for event in order_events(case, now)]
-        await asyncio.gather(*sent)
+        return last_records(orders, await asyncio.gather(*sent))
     finally:
         await producer.stop()
 
 
+def last_records(orders: Sequence[str], published: Sequence) -> dict[str, tuple[int, int]]:
+    """Per order id, (partition, offset) of its last record; `published[n]` (partition,
+    offset metadata) is the record of `orders[n]` (an order's records share its key's partition)."""
+    last: dict[str, tuple[int, int]] = {}
+    for order_id, record in zip(orders, published, strict=True):
+        last[order_id] = max(last.get(order_id, (record.partition, -1)), (record.partition, record.offset))
+    return last
+
+
 async def open_disputes(api: str, all_cases: Sequence[Case], concurrency: int = 16,
-                        timeout: float = 180.0) -> list[Case]:
-    """Each buyer opens FULL_REFUND on their item, retried while the API has not yet read the
-    order from Kafka (ORDER_NOT_FOUND) or asks to slow down (429, 503)."""
+                        timeout: float = 180.0,
+                        order_read: Callable[[Case], Awaitable[None]] | None = None) -> list[Case]:
+    """Each buyer opens FULL_REFUND on their item (once `order_read(case)` returned: the API has
+    its order), retried while the API has not yet read the order from Kafka (ORDER_NOT_FOUND)
+    or asks to slow down (429, 503)."""
     limit = asyncio.Semaphore(concurrency)
     deadline = asyncio.get_running_loop().time() + timeout
     body = {"item_id": ITEM, "reason": "DAMAGED", "request": "FULL_REFUND", "description": "bench"}
 
     async def open_one(http: httpx.AsyncClient, case: Case) -> Case:
+        if order_read is not None:
+            await order_read(case)  # outside the limit: the opens whose order is known go first
         async with limit:
             while True:
                 response = await http.post(f"{api}/v1/disputes", json={**body, "order_id": case.order_id},
