@@ -113,7 +113,8 @@ def notify_config(settings: NotificationSettings) -> NotifyConfig:
                         email_fallback_domain=settings.email_fallback_domain,
                         attempts=settings.handler_attempts, backoff=settings.handler_backoff,
                         redelivery_pause=settings.handler_redelivery_pause,
-                        max_record_bytes=settings.kafka_max_record_bytes)
+                        max_record_bytes=settings.kafka_max_record_bytes,
+                        batch_max=settings.batch_max)
 
 
 def email_sender(outbox: EmailOutbox, settings: NotificationSettings,

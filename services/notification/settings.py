@@ -22,6 +22,8 @@ class NotificationSettings(TokenSettings, KafkaSettings):
     handler_attempts: int = 3
     handler_backoff: float = 0.2
     handler_redelivery_pause: float = 1.0
+    batch_max: int = Field(default=200, ge=1)
+    """Records of disputes.events handled in one transaction (and committed together)."""
     operators_recipient: str = "operators"
     operators_email: str | None = None
     """The operators' shared inbox's e-mail address; configuration is its only source."""

@@ -12,7 +12,7 @@ consumer's parts replaced by recorders of what would be handled:
 | orders.events | dispute service (order book) | `OrderBook.apply` |
 | orders.events | refund service (paid orders) | `PaidOrders.apply` |
 | refunds.events | dispute service | `record_refund_result` |
-| disputes.events | notification | `handle` (inbox entries) |
+| disputes.events | notification | `handle_all` (inbox entries) |
 | disputes.events | refund service | `RefundStore.accept` (terms, instructions) |
 """
 
@@ -138,8 +138,11 @@ def notification_of_disputes() -> Consumer:
     config = notification.NotifyConfig(max_record_bytes=LIMIT, redelivery_pause=0)
 
     async def take(broker, message):
-        handle = lambda store, envelope, *_: consumer.handled.append(envelope)  # noqa: E731
-        with mock.patch.object(notification, "handle", handle):
+        def handle_all(store, envelopes, *_):  # the consumer hands its readable records here
+            consumer.handled.extend(envelopes)
+            return notification.Handled(stored={i: True for i in range(len(envelopes))})
+
+        with mock.patch.object(notification, "handle_all", handle_all):
             await notification.consume(broker, consumer.dlq, object(), config, message)
 
     consumer.take = take

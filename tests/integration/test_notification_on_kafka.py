@@ -67,11 +67,11 @@ class FlakyStore(NotificationStore):
 
     failures = 2
 
-    def record(self, **kwargs) -> bool:
+    def record_all(self, effects) -> None:  # the consumer's write: a batch in one transaction
         if self.failures:
             self.failures -= 1
             raise OperationalError("INSERT", {}, Exception("server closed the connection"))
-        return super().record(**kwargs)
+        super().record_all(effects)
 
 
 @contextlib.asynccontextmanager

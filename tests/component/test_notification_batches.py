@@ -1,0 +1,184 @@
+"""The notification consumer handles a Kafka batch as a whole: three reads and one transaction
+for all its events (one commit per event held the service to ~40 events/s on a durable
+PostgreSQL), without giving up what one at a time gave: order within a dispute, one inbox entry
+per (event, recipient), a faulty event failing alone, nothing dead-lettered before the batch
+is stored."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from uuid import uuid4
+
+import pytest
+from sqlalchemy import event as sa_event
+from sqlalchemy.exc import OperationalError
+
+from contracts.envelope import ActorRef, EventEnvelope, event_id_for
+from services.common.database import sqlalchemy_engine
+from services.notification.consumer import NotifyConfig, consume_all, handle_all
+from services.notification.notices import Notice, UnknownEvent
+from services.notification.store import Effect, NotificationStore
+from tests.support.envelopes import OPENED
+from tests.support.orders import NOW
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    url = f"sqlite:///{tmp_path}/n.sqlite" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    store = NotificationStore(sqlalchemy_engine(url))
+    store.create_tables()
+    return store
+
+
+def commits(store: NotificationStore) -> list[int]:
+    counted: list[int] = []
+    sa_event.listen(store.engine, "commit", lambda conn: counted.append(1))
+    return counted
+
+
+def dispute(buyer: str = "B-1", seller: str = "S-1"):
+    dispute_id, version = uuid4(), iter(range(1, 100))
+
+    def next_event(event_type: str, payload: dict, role: str = "buyer", actor: str = buyer) -> EventEnvelope:
+        number = next(version)
+        return EventEnvelope(event_id=event_id_for(dispute_id, number), event_type=event_type,
+                             schema_version=1, dispute_id=dispute_id, dispute_version=number,
+                             occurred_at=NOW, correlation_id="c-1", actor=ActorRef(role=role, id=actor),
+                             payload=payload)
+    return dispute_id, next_event
+
+
+def opened_and_message(buyer: str, seller: str) -> list[EventEnvelope]:
+    _, next_event = dispute(buyer, seller)
+    return [next_event("DisputeOpened", {**OPENED, "buyer_id": buyer, "seller_id": seller}),
+            next_event("MessagePosted", {"message_id": "m-1", "visibility": "PARTIES"})]
+
+
+def test_a_batch_is_stored_in_one_transaction_and_an_opening_teaches_the_events_after_it(store):
+    events = opened_and_message("B-1", "S-1") + opened_and_message("B-2", "S-2")
+    counted = commits(store)
+    outcome = handle_all(store, events)
+    assert outcome.stored == {0: True, 1: True, 2: True, 3: True} and outcome.failures == []
+    assert len(counted) == 1
+    # the buyer wrote: the seller is told, with the parties of the opening in the same batch
+    assert sorted(n["event_type"] for n in store.inbox("S-1")) == ["DisputeOpened", "MessagePosted"]
+    assert [n["event_type"] for n in store.inbox("B-2")] == ["DisputeOpened"]
+    assert store.parties(str(events[2].dispute_id)).buyer_id == "B-2"
+
+
+def test_events_handled_before_or_twice_in_a_batch_are_stored_once(store):
+    first, second = opened_and_message("B-1", "S-1")
+    assert handle_all(store, [first]).stored == {0: True}
+    outcome = handle_all(store, [first, second, second])
+    assert outcome.stored == {0: False, 1: True, 2: False}
+    assert len(store.inbox("S-1")) == 2 and len(store.inbox("B-1")) == 1
+
+
+def test_an_event_that_can_never_be_handled_fails_alone(store):
+    good = opened_and_message("B-1", "S-1")
+    _, next_event = dispute()
+    unknown = next_event("DisputeOpened", {**OPENED}).model_copy(update={"event_type": "Teleported"})
+    outcome = handle_all(store, [good[0], unknown, good[1]])
+    assert outcome.stored == {0: True, 2: True}
+    [(index, error)] = outcome.failures
+    assert index == 1 and isinstance(error, UnknownEvent)
+    assert len(store.inbox("S-1")) == 2
+
+
+class RacedStore(NotificationStore):
+    """Another consumer (the partition's owner before a rebalance) records `raced` between this
+    consumer's read of the handled ids and its transaction."""
+
+    raced: EventEnvelope | None = None
+
+    def record_all(self, effects):
+        if self.raced is not None:
+            raced, self.raced = self.raced, None
+            handle_all(NotificationStore(self.engine), [raced])
+        super().record_all(effects)
+
+
+def test_an_event_recorded_meanwhile_by_another_consumer_is_a_duplicate_and_the_others_are_stored(store):
+    raced_store = RacedStore(store.engine)
+    events = opened_and_message("B-1", "S-1")
+    raced_store.raced = events[0]
+    outcome = handle_all(raced_store, events)
+    assert outcome.stored == {0: False, 1: True} and outcome.failures == []
+    assert len(store.inbox("S-1")) == 2 and len(store.inbox("B-1")) == 1
+
+
+class OneFaultyEffect(NotificationStore):
+    """The database refuses one event's effect (two inbox entries of one recipient)."""
+
+    def record_all(self, effects):
+        super().record_all([_twice(e) if e.event_type == "MessagePosted" else e for e in effects])
+
+    def record(self, *, notices, event_type, **kwargs):
+        twice = notices + notices if event_type == "MessagePosted" else notices
+        return super().record(notices=twice, event_type=event_type, **kwargs)
+
+
+def _twice(effect: Effect) -> Effect:
+    return Effect(effect.event_id, effect.event_type, effect.dispute_id,
+                  effect.notices + effect.notices, effect.parties, effect.addresses)
+
+
+def test_an_effect_the_database_refuses_fails_its_event_only(store):
+    events = opened_and_message("B-1", "S-1") + opened_and_message("B-2", "S-2")
+    outcome = handle_all(OneFaultyEffect(store.engine), events)
+    assert outcome.stored == {0: True, 2: True}
+    assert [index for index, _ in outcome.failures] == [1, 3]
+    assert not store.handled(str(events[1].event_id)) and store.handled(str(events[2].event_id))
+
+
+class Broker:
+    def __init__(self):
+        self.published = []
+
+    async def publish(self, body, **kwargs):
+        self.published.append((body, kwargs))
+
+
+def record(body: bytes, offset: int):
+    raw = SimpleNamespace(topic="disputes.events", partition=0, offset=offset, key=b"k")
+    return SimpleNamespace(body=body, raw_message=raw, headers={})
+
+
+async def test_refused_and_failed_records_are_dead_lettered_after_the_batch_is_stored(store):
+    events = opened_and_message("B-1", "S-1")
+    unknown = events[1].model_copy(update={"event_type": "Teleported", "event_id": uuid4()})
+    batch = [record(events[0].kafka_value(), 1), record(b"not json", 2),
+             record(unknown.model_dump_json().encode(), 3), record(events[1].kafka_value(), 4)]
+    broker = Broker()
+    await consume_all(broker, "dlq", store, NotifyConfig(), batch)
+    reasons = {sent["headers"]["dlq-source-offset"]: sent["headers"]["dlq-reason"] for _, sent in broker.published}
+    assert reasons["2"] == "MALFORMED_RECORD" and set(reasons) == {"2", "3"}
+    assert len(store.inbox("S-1")) == 2
+
+
+class DatabaseAway(NotificationStore):
+    def record_all(self, effects):
+        raise OperationalError("INSERT", {}, Exception("connection refused"))
+
+
+async def test_a_batch_that_meets_an_outage_dead_letters_nothing_and_is_redelivered_whole(store):
+    events = opened_and_message("B-1", "S-1")
+    broker = Broker()
+    batch = [record(events[0].kafka_value(), 1), record(b"not json", 2), record(events[1].kafka_value(), 3)]
+    with pytest.raises(OperationalError):
+        await consume_all(broker, "dlq", DatabaseAway(store.engine),
+                          NotifyConfig(attempts=2, backoff=0.0, redelivery_pause=0.0), batch)
+    assert broker.published == [] and store.inbox("S-1") == []
+    await consume_all(broker, "dlq", store, NotifyConfig(), batch)  # Kafka hands it again
+    assert len(broker.published) == 1 and len(store.inbox("S-1")) == 2
+
+
+def test_one_inbox_entry_and_one_email_per_recipient_of_each_event_in_a_batch(store):
+    from services.notification.email_outbox import EmailOutbox
+
+    events = [e for n in range(20) for e in opened_and_message(f"B-{n}", f"S-{n % 3}")]
+    handle_all(store, events)
+    handle_all(store, events)  # redelivered
+    emails = EmailOutbox(store.engine).emails()
+    assert len(emails) == len({(e["event_id"], e["recipient"]) for e in emails}) == 20 * 2 + 20
+    assert sum(len(store.inbox(f"S-{n}")) for n in range(3)) == 40
