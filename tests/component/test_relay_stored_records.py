@@ -1,6 +1,7 @@
-"""The relay reads a stored event straight into its Kafka record (translation.stored_kafka_record):
-the same bytes as through the domain event (to_kafka_record), without building the domain event
-where the stored text can go to the contract as it is, and through it where it cannot."""
+"""The relay reads a stored event straight into its Kafka record (translation.stored_kafka_record),
+and the audit export into its envelope (stored_envelope_json): the same bytes as through the
+domain event (to_kafka_record), without building the domain event where the stored text can go
+to the contract as it is, and through it where it cannot."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from pydantic import ValidationError
 
 from services.dispute.adapters.event_store import META_KEY, command_context
-from services.dispute.adapters.translation import is_public, stored_kafka_record, to_kafka_record
+from services.dispute.adapters.translation import (
+    is_public, stored_envelope_json, stored_kafka_record, to_kafka_record,
+)
 from services.dispute.bootstrap import build_application
 from services.dispute.settings import DisputeSettings
 from tests.unit.domain.support import offer, open_dispute
@@ -76,6 +79,17 @@ def test_every_kind_of_stored_event_gives_the_domain_events_record_without_build
             assert record == through_the_domain_event(mapper, stored_event)
             assert meta == mapper.to_domain_event_with_meta(stored_event)[1]
     # AppealDecided renames a field (extra_refund): the only one read through its domain event
+    assert set(counting.built) == {"AppealDecided"}
+
+
+def test_the_export_reads_every_kind_of_stored_event_as_the_record_and_the_domain_event_give_it(mapper):
+    counting = CountingMapper(mapper)
+    for event in every_kind_of_event():
+        stored_event = stored(mapper, event)
+        typed, meta = mapper.to_domain_event_with_meta(stored_event)
+        record = to_kafka_record(typed, meta) if is_public(typed) else None
+        assert stored_envelope_json(stored_event, counting) == (
+            record and record.value, meta, getattr(typed, "at", None) or typed.timestamp)
     assert set(counting.built) == {"AppealDecided"}
 
 

@@ -155,6 +155,17 @@ def to_kafka_record(domain_event: Any, meta: dict[str, Any]) -> KafkaRecord:
 
 def _record(contract: tuple[type[public.DisputePayload], Adapt], dispute_id: UUID, version: int,
             fields: Mapping[str, Any], occurred_at: Any, meta: dict[str, Any]) -> KafkaRecord:
+    envelope, event_id, dispute_text = _checked(contract, dispute_id, version, fields, occurred_at, meta)
+    headers = kafka_headers(envelope.event_type, envelope.schema_version, envelope.correlation_id,
+                            event_id, envelope._rfc3339(envelope.occurred_at), dispute_text)
+    return KafkaRecord(dispute_text.encode(), _json(envelope), headers)
+
+
+def _checked(contract: tuple[type[public.DisputePayload], Adapt], dispute_id: UUID, version: int,
+             fields: Mapping[str, Any], occurred_at: Any,
+             meta: dict[str, Any]) -> tuple[EventEnvelope, str, str]:
+    """(the envelope, checked with its payload typed as its contract; its event id and dispute
+    id as text)."""
     model, adapt = contract
     dispute_text = str(dispute_id)
     event_id = event_id_text(dispute_text, version)
@@ -165,10 +176,11 @@ def _record(contract: tuple[type[public.DisputePayload], Adapt], dispute_id: UUI
         "correlation_id": meta.get("correlation_id") or _opening_event_id(dispute_id),
         "causation_id": meta.get("causation_id"), "actor": fields["actor"],
         "payload": adapt({k: v for k, v in fields.items() if k not in BASE_FIELDS})})
-    headers = kafka_headers(model.event_type, model.schema_version, envelope.correlation_id,
-                            event_id, envelope._rfc3339(envelope.occurred_at), dispute_text)
-    return KafkaRecord(dispute_text.encode(), type(envelope).__pydantic_serializer__.to_json(envelope),
-                       headers)
+    return envelope, event_id, dispute_text
+
+
+def _json(envelope: EventEnvelope) -> bytes:
+    return type(envelope).__pydantic_serializer__.to_json(envelope)
 
 
 class StoredEvents(Protocol):
@@ -189,22 +201,50 @@ def stored_kafka_record(stored_event: Any, mapper: StoredEvents) -> tuple[KafkaR
     domain event is built only where that does not hold: a state of an older class version
     (its upcasters need the typed values), a transcoded value where the contract has no decimal
     or datetime, a record the contract refuses (the typed path then raises its own error)."""
-    event_class = mapper.event_class(stored_event)
-    contract = PUBLIC_EVENTS.get(event_class.__name__)
-    if contract is not None and type(stored_event.originator_id) is UUID:
-        state = mapper.state_as_text(stored_event, _text_fields(*contract))
-        if (state is not None and "at" in state
-                and state.pop("class_version", 1) == getattr(event_class, "class_version", 1)):
-            meta = state.pop(META_KEY, None) or {}
-            if not _is_public(event_class.__name__, state):
-                return None, meta
-            try:
-                return _record(contract, stored_event.originator_id, stored_event.originator_version,
-                               state, state["at"] or state["timestamp"], meta), meta
-            except ValidationError:
-                pass  # the domain event's path below raises the error, as it always did
+    if (read := _stored_as_text(stored_event, mapper)) is not None:
+        name, contract, state, meta = read
+        if not _is_public(name, state):
+            return None, meta
+        try:
+            return _record(contract, stored_event.originator_id, stored_event.originator_version,
+                           state, state["at"] or state["timestamp"], meta), meta
+        except ValidationError:
+            pass  # the domain event's path below raises the error, as it always did
     domain_event, meta = mapper.to_domain_event_with_meta(stored_event)
     return (to_kafka_record(domain_event, meta) if is_public(domain_event) else None), meta
+
+
+def stored_envelope_json(stored_event: Any, mapper: StoredEvents) -> tuple[bytes | None, dict, datetime]:
+    """What the audit export writes of a stored event: its envelope's JSON (the record's value;
+    None for an internal event), its metadata and when it happened (`at`, else `timestamp`),
+    read as `stored_kafka_record` reads."""
+    if (read := _stored_as_text(stored_event, mapper)) is not None:
+        name, contract, state, meta = read
+        at = datetime.fromisoformat(state["at"] or state["timestamp"])  # as the library decodes it
+        if not _is_public(name, state):
+            return None, meta, at
+        try:
+            return _json(_checked(contract, stored_event.originator_id, stored_event.originator_version,
+                                  state, at, meta)[0]), meta, at
+        except ValidationError:
+            pass
+    domain_event, meta = mapper.to_domain_event_with_meta(stored_event)
+    at = getattr(domain_event, "at", None) or domain_event.timestamp
+    return (to_kafka_record(domain_event, meta).value if is_public(domain_event) else None), meta, at
+
+
+def _stored_as_text(stored_event: Any, mapper: StoredEvents) -> tuple[str, Any, dict, dict] | None:
+    """(event class name, its contract, the state as text, the metadata) where the text path
+    holds (see `stored_kafka_record`); None where the domain event must be built."""
+    event_class = mapper.event_class(stored_event)
+    contract = PUBLIC_EVENTS.get(event_class.__name__)
+    if contract is None or type(stored_event.originator_id) is not UUID:
+        return None
+    state = mapper.state_as_text(stored_event, _text_fields(*contract))
+    if (state is None or "at" not in state
+            or state.pop("class_version", 1) != getattr(event_class, "class_version", 1)):
+        return None
+    return event_class.__name__, contract, state, state.pop(META_KEY, None) or {}
 
 
 @lru_cache(maxsize=None)
