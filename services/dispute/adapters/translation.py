@@ -169,7 +169,7 @@ def _checked(contract: tuple[type[public.DisputePayload], Adapt], dispute_id: UU
     model, adapt = contract
     dispute_text = str(dispute_id)
     event_id = event_id_text(dispute_text, version)
-    envelope = _typed_envelope(model).model_validate({
+    envelope = _typed_envelope(model).__pydantic_validator__.validate_python({
         "event_id": event_id, "event_type": model.event_type,
         "schema_version": model.schema_version, "dispute_id": dispute_id, "dispute_version": version,
         "occurred_at": occurred_at,
