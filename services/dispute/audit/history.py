@@ -3,8 +3,9 @@
 They read the store through the recorder in batches (by notification id, or one
 dispute's stream), so memory stays flat however long the history is. A sharded store is read
 shard after shard (notification ids are those of each shard's own log; each line says which).
-Export decodes each stored event once and has pydantic write the envelope's JSON itself (no
-dict in between).
+Export reads each stored event's JSON straight into its checked envelope, as the relay does
+(translation.stored_envelope_json), and has pydantic write the envelope's JSON itself (no dict
+in between).
 """
 
 from __future__ import annotations
