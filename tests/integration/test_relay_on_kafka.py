@@ -100,18 +100,18 @@ async def test_an_unpublishable_event_blocks_the_relay_there_and_nothing_after_i
     for n in range(2):
         app.execute(dispute.id, NOW, lambda d, n=n: d.post_message(
             message_id=f"M-{n}", text="hello", actor=Actor(Role.BUYER, "B-1"), at=NOW))
-    translate = relay_module.to_kafka_record
+    translate = relay_module.stored_kafka_record
 
-    def refuses_version_2(event, meta):
-        if event.originator_version == 2:
+    def refuses_version_2(stored, mapper):
+        if stored.originator_version == 2:
             raise ValueError("the contract refuses this payload")
-        return translate(event, meta)
+        return translate(stored, mapper)
 
-    monkeypatch.setattr(relay_module, "to_kafka_record", refuses_version_2)
+    monkeypatch.setattr(relay_module, "stored_kafka_record", refuses_version_2)
     with pytest.raises(RelayBlocked) as blocked:
         await relay_once(app, position, topic, kafka.admin)
     assert blocked.value.notification_id == position.get() + 1  # stopped right before it
-    monkeypatch.setattr(relay_module, "to_kafka_record", translate)  # the fix is deployed
+    monkeypatch.setattr(relay_module, "stored_kafka_record", translate)  # the fix is deployed
     assert await relay_once(app, position, topic, kafka.admin) == 2
     records = await read_topic(kafka.admin, topic, expect=3)
     assert [EventEnvelope.model_validate_json(r.value).dispute_version for r in records] == [1, 2, 3]

@@ -38,3 +38,9 @@ def test_a_cloudevents_sdk_reads_the_record_as_it_is_published():
     assert (event.get_id(), event.get_subject(), event.get_datacontenttype()) == (
         str(envelope.event_id), str(envelope.dispute_id), "application/json")
     assert event.get_data()["payload"] == {"amount": "10.00", "currency": "USD"}
+
+
+def test_the_headers_are_ours_then_the_cloudevents_ones_in_a_fixed_order():
+    assert [name for name, _ in an_envelope().kafka_headers()] == [
+        "event-type", "schema-version", "correlation-id", "content-type", "ce_specversion",
+        "ce_id", "ce_source", "ce_type", "ce_time", "ce_subject"]

@@ -3,8 +3,9 @@
 They read the store through the recorder in batches (by notification id, or one
 dispute's stream), so memory stays flat however long the history is. A sharded store is read
 shard after shard (notification ids are those of each shard's own log; each line says which).
-Export decodes each stored event once and has pydantic write the envelope's JSON itself (no
-dict in between).
+Export reads each stored event's JSON straight into its checked envelope, as the relay does
+(translation.stored_envelope_json), and has pydantic write the envelope's JSON itself (no dict
+in between).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from uuid import UUID
 
 from services.dispute.adapters.shards import shard_app_for, shard_apps, shard_index
 from services.dispute.projections.timeline import entry_view, jsonable, timeline_from_events, utc
-from services.dispute.adapters.translation import is_public, to_envelope
+from services.dispute.adapters.translation import is_public, stored_envelope_json, to_envelope
 from services.dispute.adapters.replay_workers import ReplayWorkers, results_in_order, worker_store
 
 Progress = Callable[[int, int], None]
@@ -114,10 +115,10 @@ class _Counted:
 def _write_lines(source, shard: int, rows, out: TextIO, since, until, counted: _Counted | None) -> int:
     written = 0
     for stored in rows:
-        event, meta = source.mapper.to_domain_event_with_meta(stored)
-        at = utc(getattr(event, "at", None) or event.timestamp)
+        envelope, meta, at = stored_envelope_json(stored, source.mapper)
+        at = utc(at)
         if (since is None or at >= since) and (until is None or at <= until):
-            out.write(export_text(stored, event, meta, at, shard) + "\n")
+            out.write(export_text(stored, envelope, meta, at, shard) + "\n")
             written += 1
         if counted is not None:
             counted.add(1)
@@ -154,18 +155,18 @@ def _export_part(shard: int, start: int, stop: int, path: str, since, until) -> 
                                   out, since, until, None)
 
 
-def export_text(stored, event, meta: dict, at: datetime, shard: int = 0) -> str:
-    """`export_line` as compact JSON, the same text as json.dumps of it."""
-    line = export_line(stored, event, meta, at, shard, with_envelope=False)
-    envelope = to_envelope(event, meta) if is_public(event) else None
+def export_text(stored, envelope: bytes | None, meta: dict, at: datetime, shard: int = 0) -> str:
+    """`export_line` as compact JSON, the same text as json.dumps of it; `envelope` is the
+    envelope's JSON as pydantic writes it (translation.stored_envelope_json)."""
+    line = export_line(stored, None, meta, at, shard, with_envelope=False)
     if envelope is None:
         text = "null"
     else:
-        text = envelope.model_dump_json()
+        text = envelope.decode()
         # the same text as json.dumps' unless it holds what json.dumps escapes and pydantic
         # writes as it is: non-ASCII and DEL (both escape the control characters alike)
         if not text.isascii() or "\x7f" in text:
-            text = json.dumps(envelope.model_dump(mode="json"), separators=(",", ":"))
+            text = json.dumps(json.loads(text), separators=(",", ":"))
     return json.dumps(line, separators=(",", ":"))[:-1] + ',"envelope":' + text + "}"
 
 

@@ -22,7 +22,7 @@ from services.dispute.audit.checkpoint_topic import CheckpointPublisher
 from services.dispute.relay.lock import LockLost, Unguarded, wait_for_lock
 from services.dispute.relay.metrics import RelayMetrics, ShardRelayMetrics
 from services.dispute.relay.wakeup import PollingWakeup
-from services.dispute.adapters.translation import is_public, to_kafka_record
+from services.dispute.adapters.translation import stored_kafka_record
 
 log = structlog.get_logger("relay")
 metadata = MetaData()
@@ -202,8 +202,7 @@ class Relay:
         links: list[tuple[Any, int, str | None]] = []
         for notification in notifications:
             try:
-                domain_event, meta = self.app.mapper.to_domain_event_with_meta(notification)
-                envelope = to_kafka_record(domain_event, meta) if is_public(domain_event) else None
+                envelope, meta = stored_kafka_record(notification, self.app.mapper)
             except Exception as error:
                 return envelopes, links, RelayBlocked(notification.id, error)
             envelopes.append((notification.id, envelope))
