@@ -31,7 +31,7 @@ from services.common.lanes import LanedBatches, ReceivedRecord
 from services.common.log_context import record_context
 from services.common.records import DEFAULT_MAX_RECORD_BYTES, Refused, read_dispute_event
 from services.refund.desk import RefundDesk
-from services.refund.policy import HANDLED_EVENTS, RefundFacts, refund_facts_from
+from services.refund.policy import HANDLED_EVENTS, RefundFacts, RefundInstruction, refund_facts_from
 from services.refund.store import RefundStore
 from services.refund.terms import TermsContradicted
 from services.refund.trust import TrustGate, Untrusted
@@ -135,12 +135,22 @@ async def on_dispute_fact(store: RefundStore, desk: RefundDesk, gate: TrustGate,
             correlation_id=envelope.correlation_id, dispute_id=dispute_id, event_id=event_id):
         if facts.instruction is not None:
             await gate.check_resolution(event_id, facts.instruction)
+            await pay_resolution(store, desk, envelope, facts.instruction)
+            return
         try:
             accepted = await asyncio.to_thread(
-                store.accept, event_id=event_id, terms=facts.terms, instruction=facts.instruction,
+                store.accept, event_id=event_id, terms=facts.terms, instruction=None,
                 outside_refund=facts.outside_refund, correlation_id=envelope.correlation_id)
         except TermsContradicted as conflict:
             raise Untrusted(conflict.reason, str(conflict)) from None
         log.info("accepted" if accepted else "duplicate_skipped", event_type=envelope.event_type)
-        if facts.instruction is not None:
-            await desk.pay(facts.instruction.idempotency_key)
+
+
+async def pay_resolution(store: RefundStore, desk: RefundDesk, envelope: EventEnvelope,
+                         instruction: RefundInstruction) -> None:
+    """A resolution the trust gate let through: recorded with its reservation in one
+    transaction, then paid and announced (a redelivered one is driven from what is stored)."""
+    accepted = await asyncio.to_thread(store.accept_resolution, event_id=str(envelope.event_id),
+                                       instruction=instruction, correlation_id=envelope.correlation_id)
+    log.info("accepted" if accepted else "duplicate_skipped", event_type=envelope.event_type)
+    await desk.pay_accepted(instruction.idempotency_key, accepted)
