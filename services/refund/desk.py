@@ -171,15 +171,19 @@ class RefundDesk:
         except ProviderError as error:
             self.after_provider_call()
             if not error.retryable:
-                return await self._record_refused(stored, error.reason)
+                await self._record_refused(stored, error.reason)
+                return None
             # Timeouts, broken connections, 5xx: the provider may have paid. The reservation
             # stays and the periodic reconcile asks again with the same key.
-            return await self._record_failed(stored, error.reason, retryable=True)
+            await self._record_failed(stored, error.reason, retryable=True)
+            return None
         self.after_provider_call()
         if result.status in UNKNOWN_PROVIDER_STATUSES:
-            return await self._record_failed(stored, f"PROVIDER_STATUS_{result.status.upper()}", True)
+            await self._record_failed(stored, f"PROVIDER_STATUS_{result.status.upper()}", True)
+            return None
         if result.status != "succeeded":
-            return await self._record_refused(stored, f"PROVIDER_STATUS_{result.status.upper()}")
+            await self._record_refused(stored, f"PROVIDER_STATUS_{result.status.upper()}")
+            return None
         settled = await asyncio.to_thread(self.store.issued_from, stored, result.reference)
         if settled is None:  # moved meanwhile (another replica recorded a failure): decide again
             await asyncio.to_thread(self.store.record_issued, stored.idempotency_key, result.reference)
