@@ -34,6 +34,7 @@ from services.common.health import (consumers_assigned, database_answers, instal
                                     kafka_connected)
 from services.common.kafka import ensure_topics, kafka_broker
 from services.common.kafka_metrics import ConsumerLag, consumer_middlewares
+from services.common.lanes import LanedBatches
 from services.common.metrics import instrument_http
 from services.common.http import serve_unless_unsafe
 from services.common.local_mode import require_kafka_principal
@@ -72,6 +73,7 @@ class RefundParts:
     publisher: RefundEventsPublisher
     http: httpx.AsyncClient
     metrics: RefundMetrics
+    dispute_lanes: LanedBatches | None = None  # set when the broker is built
 
     async def start(self) -> None:
         await self.publisher.start()
@@ -140,10 +142,12 @@ def build_broker(settings: RefundSettings, parts: RefundParts | None = None) -> 
                             parts.gate.metrics if parts else None,
                             settings.orders_topic, settings.consumer_group,
                             max_record_bytes=settings.kafka_max_record_bytes)
-    register_dispute_consumer(broker, parts.store if parts else None, parts.desk if parts else None,
+    lanes = register_dispute_consumer(broker, parts.store if parts else None, parts.desk if parts else None,
                               parts.gate if parts else None, settings.disputes_topic,
                               settings.consumer_group, concurrency=settings.concurrency,
                               batch_max=settings.batch_max, max_record_bytes=settings.kafka_max_record_bytes)
+    if parts:
+        parts.dispute_lanes = lanes
     return broker
 
 
@@ -182,6 +186,8 @@ def create_app(settings: RefundSettings, run_consumers: bool = True) -> FastAPI:
 
     async def disconnect() -> None:
         await reconciler.end()
+        if parts.dispute_lanes is not None:  # what they finished is committed before the consumer stops
+            await parts.dispute_lanes.stop()
         await broker.stop()
         await parts.stop()
 
