@@ -82,7 +82,7 @@ def stage_table(marks: dict[str, dict[str, float]]) -> dict[str, dict]:
 def profiler(pid: int, out: Path) -> subprocess.Popen:
     spy = Path(sys.executable).with_name("py-spy")
     return subprocess.Popen([str(spy), "record", "-p", str(pid), "-f", "raw", "-o", str(out),
-                             "-r", "200", "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "-r", "400", "--nonblocking", "--gil"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def main(argv: list[str] | None = None) -> int:
