@@ -32,8 +32,8 @@ from services.common.lanes import LanedBatches, ReceivedRecord
 from services.common.log_context import record_context
 from services.common.records import DEFAULT_MAX_RECORD_BYTES, Refused, read_dispute_event
 from services.refund.desk import RefundDesk
-from services.refund.policy import HANDLED_EVENTS, RefundFacts, RefundInstruction, refund_facts_from
-from services.refund.store import RefundStore
+from services.refund.policy import HANDLED_EVENTS, RefundFacts, RefundInstruction, distrust, refund_facts_from
+from services.refund.store import Distrusted, RefundStore
 from services.refund.terms import TermsContradicted
 from services.refund.trust import TrustGate, Untrusted
 
@@ -141,8 +141,7 @@ async def on_dispute_fact(store: RefundStore, desk: RefundDesk, gate: TrustGate,
     with structlog.contextvars.bound_contextvars(
             correlation_id=envelope.correlation_id, dispute_id=dispute_id, event_id=event_id):
         if facts.instruction is not None:
-            await gate.check_resolution(event_id, facts.instruction)
-            await pay_resolution(store, desk, envelope, facts.instruction)
+            await pay_resolution(store, desk, gate, envelope, facts.instruction)
             return
         try:
             accepted = await asyncio.to_thread(
@@ -153,11 +152,17 @@ async def on_dispute_fact(store: RefundStore, desk: RefundDesk, gate: TrustGate,
         log.info("accepted" if accepted else "duplicate_skipped", event_type=envelope.event_type)
 
 
-async def pay_resolution(store: RefundStore, desk: RefundDesk, envelope: EventEnvelope,
-                         instruction: RefundInstruction) -> None:
-    """A resolution the trust gate let through: recorded with its reservation in one
-    transaction, then paid and announced (a redelivered one is driven from what is stored)."""
-    accepted = await asyncio.to_thread(store.accept_resolution, event_id=str(envelope.event_id),
-                                       instruction=instruction, correlation_id=envelope.correlation_id)
+async def pay_resolution(store: RefundStore, desk: RefundDesk, gate: TrustGate,
+                         envelope: EventEnvelope, instruction: RefundInstruction) -> None:
+    """A resolution, judged by the trust gate on the facts read in the transaction that records
+    it with its reservation, then paid and announced (a redelivered one is driven from what is
+    stored)."""
+    event_id = str(envelope.event_id)
+    try:
+        accepted = await asyncio.to_thread(store.accept_resolution, event_id=event_id,
+                                           instruction=instruction, correlation_id=envelope.correlation_id,
+                                           vet=distrust)
+    except Distrusted as refusal:
+        await gate.refuse(event_id, instruction, refusal)
     log.info("accepted" if accepted else "duplicate_skipped", event_type=envelope.event_type)
     await desk.pay_accepted(instruction.idempotency_key, accepted)

@@ -96,6 +96,17 @@ class StoredInstruction:
         return InstructionState(self.status, self.reserved, self.attempt, self.published)
 
 
+Vet = Callable[[RefundInstruction, "OrderTerms | None", "PaidOrder | None"], "str | None"]
+
+
+class Distrusted(Exception):
+    """`accept_resolution` recorded nothing: its vet found `reason` on these terms."""
+
+    def __init__(self, reason: str, terms: OrderTerms | None):
+        super().__init__(reason)
+        self.reason, self.terms = reason, terms
+
+
 @dataclass(frozen=True)
 class Accepted:
     """A fresh instruction as `accept_resolution` wrote it: the ceiling's refusal when it was
@@ -160,19 +171,23 @@ class RefundStore:
             return False
 
     def accept_resolution(self, *, event_id: str, instruction: RefundInstruction,
-                          correlation_id: str | None) -> Accepted | None:
+                          correlation_id: str | None, vet: Vet | None = None) -> Accepted | None:
         """`accept` and `reserve` of a fresh instruction in one transaction (the consumer's path,
         after the trust gate): the event id, and the instruction already holding its amount,
         or already FAILED when the ceiling refuses it. None if this event was handled before.
 
         Nothing is left between the two: a crash before the commit leaves nothing (the event
         is redelivered), after it the reservation a crash between `reserve` and the provider
-        call always left (driven again once the lease has passed)."""
+        call always left (driven again once the lease has passed). `vet` (the trust gate's
+        judgement, services/refund/policy.distrust) sees the terms and order read here: a reason
+        from it rolls everything back and is raised as `Distrusted`."""
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(handled_events).values(event_id=event_id))
                 terms = read_terms(conn, instruction.dispute_id)
                 order = read_order(conn, terms.order_id, for_update=True) if terms else None
+                if vet is not None and (reason := vet(instruction, terms, order)) is not None:
+                    raise Distrusted(reason, terms)
                 committed = _committed(conn, instruction.idempotency_key, terms) if terms else Committed()
                 refusal = refusal_for(instruction, terms, order, committed)
                 row = {**_new_row(instruction, correlation_id), **_first_move(refusal)}

@@ -14,8 +14,8 @@ from services.common.database import sqlalchemy_engine
 from services.refund.desk import RefundDesk
 from services.refund.dispute_consumer import on_dispute_fact, read_dispute_record
 from services.refund.lifecycle import FAILED, ISSUED, PENDING
-from services.refund.policy import RefundInstruction, idempotency_key_for
-from services.refund.store import RefundStore
+from services.refund.policy import RefundInstruction, distrust, idempotency_key_for
+from services.refund.store import Distrusted, RefundStore
 from services.refund.trust import TrustGate, TrustMetrics
 from tests.component.test_refund_desk import Provider, Publisher, envelope
 from tests.support.envelopes import resolved_payload
@@ -71,13 +71,23 @@ def test_a_resolution_above_the_ceiling_is_stored_failed_and_holds_nothing(store
     assert result.refusal is not None and stored.reason == result.refusal.reason
 
 
+def test_a_resolution_the_trust_gate_refuses_leaves_nothing_stored(store):
+    instruction = instruction_for(str(uuid4()))  # a dispute never opened
+    with pytest.raises(Distrusted) as refused:
+        store.accept_resolution(event_id=instruction.cause_event_id, instruction=instruction,
+                                correlation_id="c-1", vet=distrust)
+    assert refused.value.reason == "DISPUTE_UNKNOWN"
+    assert store.instruction(instruction.idempotency_key) is None
+    assert accepted(store, instruction) is not None  # its event id was not kept either
+
+
 def test_a_resolution_handled_before_is_not_stored_again(store):
     instruction = instruction_for(opened_on_known_order(store))
     accepted(store, instruction)
     assert accepted(store, instruction) is None
 
 
-async def test_a_consumed_resolution_is_paid_and_announced_in_four_transactions(store):
+async def test_a_consumed_resolution_is_judged_paid_and_announced_in_three_transactions(store):
     resolved = envelope("Resolved", **resolved_payload("30.00"))
     dispute_id = opened_on_known_order(store, dispute_id=str(resolved.dispute_id))
     provider, publisher = Provider(), Publisher()
@@ -85,8 +95,8 @@ async def test_a_consumed_resolution_is_paid_and_announced_in_four_transactions(
     await (on_dispute_fact(store, RefundDesk(store, provider, publisher),
                                 TrustGate(store, TrustMetrics()), resolved,
                                 read_dispute_record(resolved.kafka_value())[1]))
-    # the trust gate's read, recorded with its reservation, issued, announced
-    assert transactions.count == 4
+    # judged by the trust gate and recorded with its reservation, issued, announced
+    assert transactions.count == 3
     [stored] = store.for_dispute(dispute_id)
     assert (stored.status, stored.published, len(provider.paid)) == (ISSUED, True, 1)
     assert [e.event_id for e in publisher.published] and publisher.published[0].amount == Decimal("30.00")
