@@ -79,5 +79,8 @@ def _refusal_code(response: httpx.Response) -> str:
         return f"HTTP_{response.status_code}"
 
 
-def provider_client(base_url: str, timeout: float) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=base_url, timeout=timeout)
+def provider_client(base_url: str, timeout: float, connections: int = 32) -> httpx.AsyncClient:
+    """`connections`: as many as refunds paid at once, all kept alive: httpx keeps 20 by
+    default, so under load every call beyond them opened (and closed) a connection of its own."""
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    return httpx.AsyncClient(base_url=base_url, timeout=timeout, limits=limits)

@@ -113,7 +113,7 @@ def build_parts(settings: RefundSettings) -> RefundParts:
     store = RefundStore(sqlalchemy_engine(settings.database_url))
     create_schema_racing_others(store.create_tables)
     publisher = RefundEventsPublisher(settings.kafka_connection(), settings.refunds_topic)
-    http = provider_client(settings.provider_url, settings.provider_timeout)
+    http = provider_client(settings.provider_url, settings.provider_timeout, settings.concurrency)
     retry = RetryPolicy(settings.provider_attempts, settings.provider_backoff_initial,
                         settings.provider_backoff_max)
     metrics = RefundMetrics(CollectorRegistry())
