@@ -18,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import httpx
 from aiokafka.errors import KafkaError
 import structlog
 from fastapi import FastAPI
@@ -45,7 +44,7 @@ from services.common.problems import install_problem_handlers
 from services.common.urls import masked_url
 from services.refund.desk import RefundDesk
 from services.refund.dispute_consumer import register_dispute_consumer
-from services.refund.gateway import PaymentProvider, RetryPolicy, provider_client
+from services.refund.gateway import PaymentProvider, RetryPolicy, SpreadClient, provider_client
 from services.refund.lifecycle import ISSUED
 from services.refund.metrics import RefundMetrics
 from services.refund.order_consumer import register_order_consumer
@@ -71,7 +70,7 @@ class RefundParts:
     gate: TrustGate
     desk: RefundDesk
     publisher: RefundEventsPublisher
-    http: httpx.AsyncClient
+    http: SpreadClient
     metrics: RefundMetrics
     dispute_lanes: LanedBatches | None = None  # set when the broker is built
 
