@@ -244,16 +244,21 @@ class LanedBatches:
             self._committer = asyncio.create_task(self._commit_after_interval())
 
     async def _commit_after_interval(self) -> None:
-        await asyncio.sleep(self.commit_interval)
-        try:
-            await self._commit_now()
-        except Exception:  # a rebalance meanwhile: the next finished record commits again
-            pass
+        """Until nothing is left to commit: records finishing while a commit is in flight are
+        committed by the next round, even when no record finishes after them."""
+        while True:
+            await asyncio.sleep(self.commit_interval)
+            try:
+                if not await self._commit_now():
+                    return
+            except Exception:  # a rebalance meanwhile: the next finished record commits again
+                return
 
-    async def _commit_now(self) -> None:
+    async def _commit_now(self) -> bool:
+        """Commit what moved since the last commit; whether there was anything."""
         consumer = self._consumer
         if consumer is None:
-            return
+            return False
         assigned = consumer.assignment()
         positions = {partition: position for partition, progress in self._progress.items()
                      if partition in assigned and (position := progress.position()) is not None
@@ -261,6 +266,7 @@ class LanedBatches:
         if positions:
             await consumer.commit(positions)
             self._committed.update(positions)
+        return bool(positions)
 
     # -- rebalances ----------------------------------------------------------------------------
     def _forget_revoked(self, assigned) -> None:

@@ -222,3 +222,29 @@ async def test_stopping_commits_what_finished_and_leaves_the_rest_to_be_handed_a
     await asyncio.sleep(0.01)
     await asyncio.wait_for(pipeline.stop(grace=0.05), 5)
     assert consumer.committed() == {P0: 1}
+
+
+async def test_records_finished_while_a_commit_is_in_flight_are_committed_after_it():
+    commit_may_end, handled = asyncio.Event(), asyncio.Event()
+
+    class SlowCommits(Consumer):
+        async def commit(self, offsets):
+            await commit_may_end.wait()
+            await super().commit(offsets)
+
+    async def handle(r) -> None:
+        if r.offset == 1:
+            handled.set()
+
+    consumer = SlowCommits()
+    pipeline = LanedBatches(handle, 4, retry_pause=0, commit_interval=0.01)
+    await pipeline.take(consumer, [record(0, b"A")])
+    await asyncio.sleep(0.05)  # the first commit is in flight now
+    await pipeline.take(consumer, [record(1, b"B")])
+    await handled.wait()
+    commit_may_end.set()
+    for _ in range(100):  # no drain: the commits that follow the records alone
+        if consumer.committed() == {P0: 2}:
+            break
+        await asyncio.sleep(0.01)
+    assert consumer.committed() == {P0: 2}
