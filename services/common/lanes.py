@@ -132,10 +132,14 @@ class LanedBatches:
         self._committer: asyncio.Task | None = None
         self._idle = asyncio.Event()
         self._idle.set()
+        self._stopping = False
 
     # -- taking what the consumer fetched --------------------------------------------------
     async def take(self, consumer, raws: Iterable[ConsumerRecord]) -> None:
-        """Queue a fetched batch in its lanes and return (handling goes on in the background)."""
+        """Queue a fetched batch in its lanes and return (handling goes on in the background).
+        While stopping nothing is taken: it is not committed, so Kafka hands it again."""
+        if self._stopping:
+            return
         self._consumer = consumer
         self._forget_revoked(consumer.assignment())
         for raw in raws:
@@ -156,6 +160,7 @@ class LanedBatches:
     async def stop(self, grace: float = 5.0) -> None:
         """Before the consumer stops: give the records being handled `grace` seconds, commit
         what finished, cancel the rest (they were not committed: Kafka hands them again)."""
+        self._stopping = True
         runners = list(self._runners.values())
         if runners:
             await asyncio.wait(runners, timeout=grace)
@@ -185,8 +190,9 @@ class LanedBatches:
             while queue:
                 record = queue[0]
                 if not await self._handle_until_done(record):
-                    self._give_up(queue)  # the partition's new owner handles them
-                    break
+                    if not self._stopping:  # revoked: the partition's new owner handles them
+                        self._give_up(queue)
+                    break  # stopping: left unfinished (and uncommitted), for Kafka to hand again
                 queue.popleft()
                 self._finish(record)
         finally:
@@ -197,8 +203,8 @@ class LanedBatches:
                 self._idle.set()
 
     async def _handle_until_done(self, record: ReceivedRecord) -> bool:
-        """True once handled; False when its partition was revoked while it failed (its new
-        owner handles it)."""
+        """True once handled; False when, after a failure, its partition was revoked (its new
+        owner handles it) or the lanes are stopping."""
         while True:
             try:
                 async with self._slots:
@@ -207,7 +213,8 @@ class LanedBatches:
             except Exception as error:
                 self.on_failure(record, error)
                 await asyncio.sleep(self.retry_pause)
-                if self._consumer is not None and record.partition not in self._consumer.assignment():
+                if self._stopping or (self._consumer is not None
+                                      and record.partition not in self._consumer.assignment()):
                     return False
 
     def _give_up(self, queue: deque[ReceivedRecord]) -> None:

@@ -224,6 +224,23 @@ async def test_stopping_commits_what_finished_and_leaves_the_rest_to_be_handed_a
     assert consumer.committed() == {P0: 1}
 
 
+async def test_records_fetched_while_stopping_are_left_to_kafka_and_a_failing_one_gives_up():
+    handled: list[int] = []
+
+    async def handle(r) -> None:
+        if r.offset == 0:
+            raise ConnectionError("broker away")
+        handled.append(r.offset)
+
+    consumer, pipeline = Consumer(), lanes(handle)
+    await pipeline.take(consumer, [record(0, b"A")])
+    stopping = asyncio.create_task(pipeline.stop(grace=5))
+    await asyncio.sleep(0)
+    await pipeline.take(consumer, [record(1, b"B")])  # faststream still fetching meanwhile
+    await asyncio.wait_for(stopping, 5)  # the failing record gave up: no 5 s grace waited out
+    assert handled == [] and consumer.committed().get(P0, 0) == 0  # nothing past record 0
+
+
 async def test_records_finished_while_a_commit_is_in_flight_are_committed_after_it():
     commit_may_end, handled = asyncio.Event(), asyncio.Event()
 
