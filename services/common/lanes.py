@@ -1,72 +1,38 @@
-"""Handling a batch of Kafka records concurrently without giving up what one-at-a-time gave.
+"""Handling Kafka records concurrently, as a continuous pipeline, without giving up what
+one-at-a-time gave.
 
 - Records of one key (one dispute) form a lane and are handled in their order; lanes overlap,
   at most `limit` records at a time (a bound on the database connections and provider calls).
-- A lane stops at its first failure: the records after it in that lane are not handled now.
-- Per partition, the committed offset is the contiguous prefix of finished records: the first
-  unfinished record's offset (one past the last record when all finished), and the partition
-  is rewound to it, so Kafka hands that record again. An unfinished record is never skipped;
-  a record finished beyond it is handled again only after a restart or a rebalance (this
-  process remembers it), so handlers must be idempotent, as they had to be already.
+- The consumer goes on fetching while lanes work: `take` queues a fetched batch and returns at
+  once. When more than `backlog` records are taken and not finished, fetching pauses (the
+  consumer's partitions are paused, so it keeps polling and stays in its group) and resumes
+  as soon as records finish.
+- A record whose handler fails is retried in its lane (after `retry_pause`), and the records
+  behind it in that lane wait; other lanes go on.
+- Per partition, the committed offset is the first unfinished record's (one past the last
+  record taken when all finished): never past an unfinished record. Commits follow finished
+  records (at most one in flight, every `commit_interval`), only for partitions the consumer
+  still holds.
+- A record taken again (after a rebalance) while it is still in the pipeline, or finished, is
+  not handled twice by this process; after a restart or a rebalance to another consumer,
+  records past the committed offset are handled again, so handlers must be idempotent, as they
+  had to be already.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from aiokafka import ConsumerRecord, TopicPartition
 
-R = TypeVar("R")
-
-
-@dataclass
-class LaneOutcome(Generic[R]):
-    """Which records finished (indexes into the batch), and the failure that stopped each
-    stopped lane."""
-
-    finished: set[int] = field(default_factory=set)
-    failures: list[tuple[R, BaseException]] = field(default_factory=list)
-
-
-async def run_in_lanes(records: Sequence[R], key_of: Callable[[R], Hashable],
-                       handle: Callable[[R], Awaitable[Any]], limit: int) -> LaneOutcome[R]:
-    """Handle every record once (see the module's rules); a handler's error is returned in
-    the outcome, never raised (cancellation still propagates)."""
-    lanes: dict[Hashable, list[int]] = {}
-    for index, record in enumerate(records):
-        lanes.setdefault(key_of(record), []).append(index)
-    outcome: LaneOutcome[R] = LaneOutcome()
-    slots = asyncio.Semaphore(max(1, limit))
-
-    async def drive(lane: list[int]) -> None:
-        for index in lane:
-            try:
-                async with slots:
-                    await handle(records[index])
-            except Exception as error:
-                outcome.failures.append((records[index], error))
-                return
-            outcome.finished.add(index)
-
-    await asyncio.gather(*(drive(lane) for lane in lanes.values()))
-    return outcome
-
-
-def commit_positions(records: Iterable[R], finished: set[int],
-                     partition_of: Callable[[R], Hashable],
-                     offset_of: Callable[[R], int]) -> dict[Hashable, tuple[int, bool]]:
-    """Per partition: (the offset to commit, whether every record of it finished)."""
-    positions: dict[Hashable, tuple[int, bool]] = {}
-    for index, record in sorted(enumerate(records), key=lambda item: offset_of(item[1])):
-        partition = partition_of(record)
-        if partition in positions and not positions[partition][1]:
-            continue  # stopped at an unfinished record already
-        done = index in finished
-        positions[partition] = (offset_of(record) + 1 if done else offset_of(record), done)
-    return positions
+DEFAULT_COMMIT_INTERVAL = 0.05
+DEFAULT_RETRY_PAUSE = 0.1
+"""Between a failed handling and its retry, on top of any pause the handler takes itself: no
+hot loop when a handler fails at once (the broker away)."""
 
 
 @dataclass(frozen=True)
@@ -99,40 +65,227 @@ class ReceivedRecord:
         return (self.raw_message.topic, self.raw_message.partition, self.raw_message.key)
 
 
+@dataclass
+class PartitionProgress:
+    """What this process took of one partition since it was assigned: offsets not finished
+    yet, finished ones above the first unfinished, the first taken and one past the highest
+    seen (None until one is; after a revocation only the records still being handled are
+    known, so nothing is committed until a record is taken again)."""
+
+    pending: set[int] = field(default_factory=set)
+    finished: set[int] = field(default_factory=set)
+    first: int | None = None
+    next: int | None = None
+
+    def position(self) -> int | None:
+        """The offset to commit: the first unfinished record, else one past the last seen."""
+        if self.next is None:
+            return None
+        return min(self.pending) if self.pending else self.next
+
+    def take(self, offset: int) -> bool:
+        """Whether this record is new: not in the pipeline, nor finished, nor below the
+        first unfinished of those taken since the assignment."""
+        position = self.position()
+        known = offset in self.pending or offset in self.finished or (
+            self.first is not None and position is not None and self.first <= offset < position)
+        self.next = max(self.next or 0, offset + 1)
+        if not known:
+            self.pending.add(offset)
+            self.first = offset if self.first is None else min(self.first, offset)
+        return not known
+
+    def finish(self, offset: int) -> None:
+        self.pending.discard(offset)
+        self.finished.add(offset)
+        position = self.position()
+        if position is not None:
+            self.finished = {o for o in self.finished if o >= position}
+
+    def drop(self, offset: int) -> None:
+        """A record of a revoked partition given up unfinished."""
+        self.pending.discard(offset)
+
+
 class LanedBatches:
-    """Runs each batch a consumer fetched through `handle`, in lanes, then commits and rewinds
-    (the module's rules). `limit`: records handled at once."""
+    """Runs the records a consumer fetches through `handle`, in lanes, as they come (the
+    module's rules). `limit`: records handled at once; `backlog`: records taken and not
+    finished before fetching pauses; `on_failure(record, error)`: told of each failed try."""
 
-    def __init__(self, handle: Callable[[ReceivedRecord], Awaitable[Any]], limit: int):
+    def __init__(self, handle: Callable[[ReceivedRecord], Awaitable[Any]], limit: int,
+                 backlog: int | None = None,
+                 on_failure: Callable[[ReceivedRecord, BaseException], None] = lambda r, e: None,
+                 retry_pause: float = DEFAULT_RETRY_PAUSE,
+                 commit_interval: float = DEFAULT_COMMIT_INTERVAL):
         self.handle, self.limit = handle, limit
-        self._finished_ahead: set[tuple[TopicPartition, int]] = set()
+        self.backlog = max(1, backlog if backlog is not None else 4 * limit)
+        self.on_failure, self.retry_pause, self.commit_interval = on_failure, retry_pause, commit_interval
+        self._reset()
 
-    async def run(self, consumer, raws: Iterable[ConsumerRecord]) -> LaneOutcome[ReceivedRecord]:
-        records = [ReceivedRecord.of(raw) for raw in raws]
-        ahead = {index for index, r in enumerate(records) if (r.partition, r.offset) in self._finished_ahead}
-        todo = [index for index in range(len(records)) if index not in ahead]
-        outcome = await run_in_lanes([records[i] for i in todo], ReceivedRecord.lane, self.handle, self.limit)
-        finished = ahead | {todo[i] for i in outcome.finished}
-        positions = commit_positions(records, finished, lambda r: r.partition, lambda r: r.offset)
-        # Only partitions this consumer still holds: a rebalance during a long batch may have
-        # revoked some, and seeking or committing one raises (IllegalStateError) before the
-        # others were rewound, letting a held partition read past its unfinished record. A
-        # revoked partition's new owner starts at its last committed offset.
+    def _reset(self) -> None:
+        self._consumer: Any = None
+        self._slots = asyncio.Semaphore(max(1, self.limit))
+        self._lanes: dict[Hashable, deque[ReceivedRecord]] = {}
+        self._runners: dict[Hashable, asyncio.Task] = {}
+        self._progress: dict[TopicPartition, PartitionProgress] = {}
+        self._committed: dict[TopicPartition, int] = {}
+        self._committer: asyncio.Task | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._stopping = False
+
+    # -- taking what the consumer fetched --------------------------------------------------
+    async def take(self, consumer, raws: Iterable[ConsumerRecord]) -> None:
+        """Queue a fetched batch in its lanes and return (handling goes on in the background).
+        While stopping nothing is taken: it is not committed, so Kafka hands it again."""
+        if self._stopping:
+            return
+        self._consumer = consumer
+        self._forget_revoked(consumer.assignment())
+        for raw in raws:
+            record = ReceivedRecord.of(raw)
+            if self._progress.setdefault(record.partition, PartitionProgress()).take(record.offset):
+                self._queue(record)
+        self._pause_when_full()
+
+    async def run(self, consumer, raws: Iterable[ConsumerRecord]) -> None:
+        """Take a batch and wait until everything taken is finished and committed."""
+        await self.take(consumer, raws)
+        await self.drain()
+
+    async def drain(self) -> None:
+        await self._idle.wait()
+        await self._commit_now()
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Before the consumer stops: give the records being handled `grace` seconds, commit
+        what finished, cancel the rest (they were not committed: Kafka hands them again)."""
+        self._stopping = True
+        runners = list(self._runners.values())
+        if runners:
+            await asyncio.wait(runners, timeout=grace)
+        for runner in runners:
+            runner.cancel()
+        await asyncio.gather(*runners, return_exceptions=True)
+        if self._committer is not None:
+            self._committer.cancel()
+            await asyncio.gather(self._committer, return_exceptions=True)
+        try:
+            await self._commit_now()
+        except Exception:  # the broker may be the reason for stopping: Kafka hands them again
+            pass
+        self._reset()
+
+    def _queue(self, record: ReceivedRecord) -> None:
+        self._idle.clear()
+        lane = record.lane()
+        self._lanes.setdefault(lane, deque()).append(record)
+        if lane not in self._runners:
+            self._runners[lane] = asyncio.create_task(self._drive(lane))
+
+    # -- lanes ---------------------------------------------------------------------------------
+    async def _drive(self, lane: Hashable) -> None:
+        queue = self._lanes[lane]
+        try:
+            while queue:
+                record = queue[0]
+                if not await self._handle_until_done(record):
+                    if not self._stopping:  # revoked: the partition's new owner handles them
+                        self._give_up(queue)
+                    break  # stopping: left unfinished (and uncommitted), for Kafka to hand again
+                queue.popleft()
+                self._finish(record)
+        finally:
+            self._runners.pop(lane, None)
+            if not queue:
+                self._lanes.pop(lane, None)
+            if not self._runners:
+                self._idle.set()
+
+    async def _handle_until_done(self, record: ReceivedRecord) -> bool:
+        """True once handled; False when, after a failure, its partition was revoked (its new
+        owner handles it) or the lanes are stopping."""
+        while True:
+            try:
+                async with self._slots:
+                    await self.handle(record)
+                return True
+            except Exception as error:
+                self.on_failure(record, error)
+                await asyncio.sleep(self.retry_pause)
+                if self._stopping or (self._consumer is not None
+                                      and record.partition not in self._consumer.assignment()):
+                    return False
+
+    def _give_up(self, queue: deque[ReceivedRecord]) -> None:
+        for record in queue:
+            progress = self._progress.get(record.partition)
+            if progress is not None:
+                progress.drop(record.offset)
+        queue.clear()
+        self._resume_when_room()
+
+    def _finish(self, record: ReceivedRecord) -> None:
+        progress = self._progress.get(record.partition)
+        if progress is not None:
+            progress.finish(record.offset)
+        self._resume_when_room()
+        self._commit_soon()
+
+    # -- fetching paused while the backlog is full -----------------------------------------
+    def _backlog(self) -> int:
+        return sum(len(progress.pending) for progress in self._progress.values())
+
+    def _pause_when_full(self) -> None:
+        if self._backlog() >= self.backlog and self._consumer is not None:
+            self._consumer.pause(*self._consumer.assignment())
+
+    def _resume_when_room(self) -> None:
+        consumer = self._consumer
+        if consumer is not None and self._backlog() < self.backlog and consumer.paused():
+            consumer.resume(*consumer.paused())
+
+    # -- commits -----------------------------------------------------------------------------
+    def _commit_soon(self) -> None:
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_after_interval())
+
+    async def _commit_after_interval(self) -> None:
+        """Until nothing is left to commit: records finishing while a commit is in flight are
+        committed by the next round, even when no record finishes after them."""
+        while True:
+            await asyncio.sleep(self.commit_interval)
+            try:
+                if not await self._commit_now():
+                    return
+            except Exception:  # a rebalance meanwhile: the next finished record commits again
+                return
+
+    async def _commit_now(self) -> bool:
+        """Commit what moved since the last commit; whether there was anything."""
+        consumer = self._consumer
+        if consumer is None:
+            return False
         assigned = consumer.assignment()
-        held = {partition: position for partition, position in positions.items() if partition in assigned}
-        for partition, (offset, done) in held.items():
-            if not done:  # first, so a failed commit cannot let the consumer read past it
-                consumer.seek(partition, offset)
-        self._remember_ahead(records, finished, held, assigned)
-        if held:
-            await consumer.commit({partition: offset for partition, (offset, _) in held.items()})
-        return outcome
+        positions = {partition: position for partition, progress in self._progress.items()
+                     if partition in assigned and (position := progress.position()) is not None
+                     and self._committed.get(partition) != position}
+        if positions:
+            await consumer.commit(positions)
+            self._committed.update(positions)
+        return bool(positions)
 
-    def _remember_ahead(self, records: list[ReceivedRecord], finished: set[int],
-                        positions: dict[Hashable, tuple[int, bool]], assigned) -> None:
-        """Finished records past a partition's commit point come again after the rewind: keep
-        them (and only them, of partitions still held) so they are not handled twice by this
-        process."""
-        remembered = self._finished_ahead | {(records[i].partition, records[i].offset) for i in finished}
-        self._finished_ahead = {(p, o) for p, o in remembered
-                                if p in assigned and (p not in positions or o >= positions[p][0])}
+    # -- rebalances ----------------------------------------------------------------------------
+    def _forget_revoked(self, assigned) -> None:
+        """A partition no longer held: its records not started are dropped (its new owner
+        starts at the committed offset), those being handled finish; what was finished is
+        forgotten, as the new owner may have moved on."""
+        for partition in [p for p in self._progress if p not in assigned]:
+            running = set()
+            for queue in self._lanes.values():
+                if queue and queue[0].partition == partition:
+                    running.add(queue[0].offset)  # the lane's runner is handling its head
+                    while len(queue) > 1:
+                        queue.pop()
+            self._progress[partition] = PartitionProgress(pending=running)
+            self._committed.pop(partition, None)

@@ -8,6 +8,7 @@ and a re-published result keeps its event id.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Callable, Protocol
 
@@ -18,7 +19,7 @@ from services.refund.lifecycle import PENDING, TransitionRefused
 from services.refund.metrics import RefundMetrics
 from services.refund.policy import RefundInstruction
 from services.refund.publishing import refund_event
-from services.refund.store import RefundStore, StoredInstruction
+from services.refund.store import Accepted, RefundStore, StoredInstruction
 
 log = structlog.get_logger("refund")
 UNKNOWN_PROVIDER_STATUSES = {"pending", "requires_action", "processing"}
@@ -44,18 +45,40 @@ class RefundDesk:
         stored = await asyncio.to_thread(self.store.instruction, idempotency_key)
         if stored is None:
             return None
-        with structlog.contextvars.bound_contextvars(
-                dispute_id=stored.dispute_id, event_id=stored.cause_event_id,
-                correlation_id=stored.correlation_id, refund_id=stored.refund_id):
+        with _bound(stored):
             if stored.state.awaiting_provider:
                 stored = await self._settle(stored)
             if stored.state.to_announce:
                 # What is stored now, not what this call saw: a late success may have won; and
                 # an instruction reopened meanwhile (PENDING again) has no result to announce.
-                await self.publisher.publish(refund_event(stored))
-                await asyncio.to_thread(self.store.mark_published, idempotency_key,
-                                        stored.attempt, stored.status)
+                await self._announce(stored)
         return stored
+
+    async def pay_accepted(self, idempotency_key: str, accepted: Accepted | None) -> StoredInstruction | None:
+        """The consumer's path: an instruction `accept_resolution` has just written, holding its
+        amount (or refused by the ceiling), is paid and announced without being read back; a
+        redelivered one (None: handled before) is driven from what is stored, as `pay` does."""
+        if accepted is None:
+            return await self.pay(idempotency_key)
+        stored = accepted.stored
+        with _bound(stored):
+            if accepted.refusal is not None:
+                self.metrics.ceiling_refusals.labels(reason=accepted.refusal.reason).inc()
+                self._count_failed(stored, accepted.refusal.reason, accepted.refusal.retryable)
+            elif accepted.order_id is None:  # refusal_for refuses an instruction without terms
+                raise RuntimeError(f"no order terms for dispute {stored.dispute_id}")
+            else:
+                stored = await self._settle_reserved(stored, accepted.order_id)
+            if stored.state.to_announce:
+                await self._announce(stored)
+        return stored
+
+    async def _announce(self, stored: StoredInstruction) -> None:
+        await self.publisher.publish(refund_event(stored))
+        if await asyncio.to_thread(self.store.published_from, stored) is None:
+            # moved since it was read (a late success, a reopening): decided again from the store
+            await asyncio.to_thread(self.store.mark_published, stored.idempotency_key,
+                                    stored.attempt, stored.status)
 
     async def reconcile(self, older_than: float = 0) -> int:
         """Finish what a crash interrupted and ask the provider again about refunds whose outcome
@@ -102,6 +125,7 @@ class RefundDesk:
 
     async def _settle(self, stored: StoredInstruction) -> StoredInstruction:
         self._in_flight.add(stored.idempotency_key)
+        settled = None
         try:
             # A held reservation may already be paid at the provider: ask again, never re-check
             # the ceiling (a refusal now would release money that may be gone).
@@ -114,18 +138,31 @@ class RefundDesk:
                 terms = await asyncio.to_thread(self.store.terms, stored.dispute_id)
                 if terms is None:  # refusal_for refuses an instruction without terms
                     raise RuntimeError(f"no order terms for dispute {stored.dispute_id}")
-                await self._call_provider(stored, terms.order_id)
+                settled = await self._call_provider(replace(stored, reserved=True), terms.order_id)
         except TransitionRefused as refused:  # another replica settled it meanwhile
             log.info("refund_settled_elsewhere", transition=refused.transition,
                      status=refused.state.status)
         finally:
             self._in_flight.discard(stored.idempotency_key)
-        settled = await asyncio.to_thread(self.store.instruction, stored.idempotency_key)
+        return settled or await self._read_back(stored.idempotency_key)
+
+    async def _settle_reserved(self, stored: StoredInstruction, order_reference: str) -> StoredInstruction:
+        self._in_flight.add(stored.idempotency_key)
+        try:
+            settled = await self._call_provider(stored, order_reference)
+        finally:
+            self._in_flight.discard(stored.idempotency_key)
+        return settled or await self._read_back(stored.idempotency_key)
+
+    async def _read_back(self, idempotency_key: str) -> StoredInstruction:
+        settled = await asyncio.to_thread(self.store.instruction, idempotency_key)
         if settled is None:  # instructions are never deleted while they are being paid
-            raise RuntimeError(f"refund instruction {stored.idempotency_key} vanished")
+            raise RuntimeError(f"refund instruction {idempotency_key} vanished")
         return settled
 
-    async def _call_provider(self, stored: StoredInstruction, order_reference: str) -> None:
+    async def _call_provider(self, stored: StoredInstruction, order_reference: str) -> StoredInstruction | None:
+        """Ask the provider (`stored`: the reserved state this process left it in) and record its
+        answer: the instruction as recorded when that took one statement, else None (read it)."""
         try:
             result = await self.provider.refund(
                 idempotency_key=stored.idempotency_key, amount=stored.amount,
@@ -134,22 +171,32 @@ class RefundDesk:
         except ProviderError as error:
             self.after_provider_call()
             if not error.retryable:
-                return await self._record_refused(stored, error.reason)
+                await self._record_refused(stored, error.reason)
+                return None
             # Timeouts, broken connections, 5xx: the provider may have paid. The reservation
             # stays and the periodic reconcile asks again with the same key.
-            return await self._record_failed(stored, error.reason, retryable=True)
+            await self._record_failed(stored, error.reason, retryable=True)
+            return None
         self.after_provider_call()
         if result.status in UNKNOWN_PROVIDER_STATUSES:
-            return await self._record_failed(stored, f"PROVIDER_STATUS_{result.status.upper()}", True)
+            await self._record_failed(stored, f"PROVIDER_STATUS_{result.status.upper()}", True)
+            return None
         if result.status != "succeeded":
-            return await self._record_refused(stored, f"PROVIDER_STATUS_{result.status.upper()}")
-        await asyncio.to_thread(self.store.record_issued, stored.idempotency_key, result.reference)
+            await self._record_refused(stored, f"PROVIDER_STATUS_{result.status.upper()}")
+            return None
+        settled = await asyncio.to_thread(self.store.issued_from, stored, result.reference)
+        if settled is None:  # moved meanwhile (another replica recorded a failure): decide again
+            await asyncio.to_thread(self.store.record_issued, stored.idempotency_key, result.reference)
         self.metrics.issued.inc()
         log.info("refund_issued", amount=str(stored.amount), currency=stored.currency,
                  provider_reference=result.reference)
+        return settled
 
     async def _record_failed(self, stored: StoredInstruction, reason: str, retryable: bool) -> None:
         await asyncio.to_thread(self.store.record_failed, stored.idempotency_key, reason, retryable)
+        self._count_failed(stored, reason, retryable)
+
+    def _count_failed(self, stored: StoredInstruction, reason: str, retryable: bool) -> None:
         self.metrics.failed.labels(reason=reason, retryable=str(retryable).lower()).inc()
         log.warning("refund_failed", amount=str(stored.amount), reason=reason, retryable=retryable)
 
@@ -157,6 +204,12 @@ class RefundDesk:
         await asyncio.to_thread(self.store.record_refused, stored.idempotency_key, reason)
         self.metrics.failed.labels(reason=reason, retryable="false").inc()
         log.warning("refund_refused", amount=str(stored.amount), reason=reason, retryable=False)
+
+
+def _bound(stored: StoredInstruction):
+    return structlog.contextvars.bound_contextvars(
+        dispute_id=stored.dispute_id, event_id=stored.cause_event_id,
+        correlation_id=stored.correlation_id, refund_id=stored.refund_id)
 
 
 def _instruction(stored: StoredInstruction) -> RefundInstruction:

@@ -6,14 +6,15 @@ A resolution is recorded for payment only once the trust gate accepts it (servic
 trust.py); a DisputeOpened contradicting the first one of its dispute is refused too. Both are
 dead-lettered with their reason (`dlq-reason` header) and counted.
 
-Records come in batches and are handled concurrently, one lane per dispute (its records in
-order, different disputes overlapping, at most `concurrency` at once: services/common/lanes.py).
-A partition's offset is committed only up to its first record not yet paid, recorded and
-published; a record that must be redelivered stops its dispute's lane, and its partition is
-rewound to it. A record its contract refuses (services/common/records.py: too large, not a JSON
+Records are fetched continuously and handled concurrently, one lane per dispute (its records
+in order, different disputes overlapping, at most `concurrency` at once; fetching pauses while
+`batch_max` records are taken and not finished: services/common/lanes.py). A partition's
+offset is committed only up to its first record not yet paid, recorded and published; a record
+that must be handled again is retried in its dispute's lane, the records behind it waiting. A
+record its contract refuses (services/common/records.py: too large, not a JSON
 object, a known event type in a schema_version the contracts do not know, a payload of the
 wrong shape) goes to the group's dead-letter topic with its reason. Anything else that fails (the database or the broker
-away) is redelivered, after a pause so an outage is not a hot loop.
+away) is tried again, after a pause so an outage is not a hot loop.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ from services.common.lanes import LanedBatches, ReceivedRecord
 from services.common.log_context import record_context
 from services.common.records import DEFAULT_MAX_RECORD_BYTES, Refused, read_dispute_event
 from services.refund.desk import RefundDesk
-from services.refund.policy import HANDLED_EVENTS, RefundFacts, refund_facts_from
-from services.refund.store import RefundStore
+from services.refund.policy import HANDLED_EVENTS, RefundFacts, RefundInstruction, distrust, refund_facts_from
+from services.refund.store import Distrusted, RefundStore
 from services.refund.terms import TermsContradicted
 from services.refund.trust import TrustGate, Untrusted
 
@@ -50,25 +51,31 @@ def register_dispute_consumer(broker: KafkaBroker, store: RefundStore | None, de
                               gate: TrustGate | None, topic: str = DISPUTES_EVENTS, group: str = GROUP,
                               pause: float = REDELIVERY_PAUSE, concurrency: int = DEFAULT_CONCURRENCY,
                               batch_max: int = DEFAULT_BATCH_MAX,
-                              max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> None:
+                              max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> LanedBatches:
+    """The consumer of dispute events; its lanes are stopped (`LanedBatches.stop`) before the
+    broker, so what they finished is committed."""
     dlq = dead_letter_topic(topic, group)
 
     async def on_record(record: ReceivedRecord) -> None:
         with structlog.contextvars.bound_contextvars(**record_context(record.headers)):
             await on_dispute_record(broker, dlq, store, desk, gate, record, pause, max_record_bytes)
 
-    batches = LanedBatches(on_record, concurrency)
+    def redelivered(record: ReceivedRecord, error: BaseException) -> None:
+        log.info("refund_record_redelivered", partition=record.raw_message.partition,
+                 offset=record.raw_message.offset, error=repr(error)[:300])
 
-    # MANUAL: the batch's handler commits, per partition, only the contiguous prefix of
-    # finished records and rewinds to the first unfinished one (services/common/lanes.py).
+    lanes = LanedBatches(on_record, concurrency, backlog=batch_max, on_failure=redelivered)
+
+    # MANUAL: the lanes commit, per partition, only the contiguous prefix of finished records
+    # (services/common/lanes.py); the handler only queues a batch, so fetching goes on while
+    # earlier records are still being paid.
     @broker.subscriber(topic, group_id=group, auto_offset_reset="earliest", batch=True,
                        max_records=batch_max, batch_timeout_ms=BATCH_WAIT_MS,
                        ack_policy=AckPolicy.MANUAL)
     async def on_dispute_event(message: KafkaMessage) -> None:
-        outcome = await batches.run(message.consumer, message.raw_message)
-        for record, error in outcome.failures:
-            log.info("refund_record_redelivered", partition=record.raw_message.partition,
-                     offset=record.raw_message.offset, error=repr(error)[:300])
+        await lanes.take(message.consumer, message.raw_message)
+
+    return lanes
 
 
 async def on_dispute_record(broker: KafkaBroker, dlq: str, store: RefundStore | None,
@@ -134,13 +141,28 @@ async def on_dispute_fact(store: RefundStore, desk: RefundDesk, gate: TrustGate,
     with structlog.contextvars.bound_contextvars(
             correlation_id=envelope.correlation_id, dispute_id=dispute_id, event_id=event_id):
         if facts.instruction is not None:
-            await gate.check_resolution(event_id, facts.instruction)
+            await pay_resolution(store, desk, gate, envelope, facts.instruction)
+            return
         try:
             accepted = await asyncio.to_thread(
-                store.accept, event_id=event_id, terms=facts.terms, instruction=facts.instruction,
+                store.accept, event_id=event_id, terms=facts.terms, instruction=None,
                 outside_refund=facts.outside_refund, correlation_id=envelope.correlation_id)
         except TermsContradicted as conflict:
             raise Untrusted(conflict.reason, str(conflict)) from None
         log.info("accepted" if accepted else "duplicate_skipped", event_type=envelope.event_type)
-        if facts.instruction is not None:
-            await desk.pay(facts.instruction.idempotency_key)
+
+
+async def pay_resolution(store: RefundStore, desk: RefundDesk, gate: TrustGate,
+                         envelope: EventEnvelope, instruction: RefundInstruction) -> None:
+    """A resolution, judged by the trust gate on the facts read in the transaction that records
+    it with its reservation, then paid and announced (a redelivered one is driven from what is
+    stored)."""
+    event_id = str(envelope.event_id)
+    try:
+        accepted = await asyncio.to_thread(store.accept_resolution, event_id=event_id,
+                                           instruction=instruction, correlation_id=envelope.correlation_id,
+                                           vet=distrust)
+    except Distrusted as refusal:
+        await gate.refuse(event_id, instruction, refusal)
+    log.info("accepted" if accepted else "duplicate_skipped", event_type=envelope.event_type)
+    await desk.pay_accepted(instruction.idempotency_key, accepted)

@@ -18,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import httpx
 from aiokafka.errors import KafkaError
 import structlog
 from fastapi import FastAPI
@@ -34,6 +33,7 @@ from services.common.health import (consumers_assigned, database_answers, instal
                                     kafka_connected)
 from services.common.kafka import ensure_topics, kafka_broker
 from services.common.kafka_metrics import ConsumerLag, consumer_middlewares
+from services.common.lanes import LanedBatches
 from services.common.metrics import instrument_http
 from services.common.http import serve_unless_unsafe
 from services.common.local_mode import require_kafka_principal
@@ -44,7 +44,7 @@ from services.common.problems import install_problem_handlers
 from services.common.urls import masked_url
 from services.refund.desk import RefundDesk
 from services.refund.dispute_consumer import register_dispute_consumer
-from services.refund.gateway import PaymentProvider, RetryPolicy, provider_client
+from services.refund.gateway import PaymentProvider, RetryPolicy, SpreadClient, provider_client
 from services.refund.lifecycle import ISSUED
 from services.refund.metrics import RefundMetrics
 from services.refund.order_consumer import register_order_consumer
@@ -70,8 +70,9 @@ class RefundParts:
     gate: TrustGate
     desk: RefundDesk
     publisher: RefundEventsPublisher
-    http: httpx.AsyncClient
+    http: SpreadClient
     metrics: RefundMetrics
+    dispute_lanes: LanedBatches | None = None  # set when the broker is built
 
     async def start(self) -> None:
         await self.publisher.start()
@@ -111,7 +112,7 @@ def build_parts(settings: RefundSettings) -> RefundParts:
     store = RefundStore(sqlalchemy_engine(settings.database_url))
     create_schema_racing_others(store.create_tables)
     publisher = RefundEventsPublisher(settings.kafka_connection(), settings.refunds_topic)
-    http = provider_client(settings.provider_url, settings.provider_timeout)
+    http = provider_client(settings.provider_url, settings.provider_timeout, settings.concurrency)
     retry = RetryPolicy(settings.provider_attempts, settings.provider_backoff_initial,
                         settings.provider_backoff_max)
     metrics = RefundMetrics(CollectorRegistry())
@@ -140,10 +141,12 @@ def build_broker(settings: RefundSettings, parts: RefundParts | None = None) -> 
                             parts.gate.metrics if parts else None,
                             settings.orders_topic, settings.consumer_group,
                             max_record_bytes=settings.kafka_max_record_bytes)
-    register_dispute_consumer(broker, parts.store if parts else None, parts.desk if parts else None,
+    lanes = register_dispute_consumer(broker, parts.store if parts else None, parts.desk if parts else None,
                               parts.gate if parts else None, settings.disputes_topic,
                               settings.consumer_group, concurrency=settings.concurrency,
                               batch_max=settings.batch_max, max_record_bytes=settings.kafka_max_record_bytes)
+    if parts:
+        parts.dispute_lanes = lanes
     return broker
 
 
@@ -182,6 +185,8 @@ def create_app(settings: RefundSettings, run_consumers: bool = True) -> FastAPI:
 
     async def disconnect() -> None:
         await reconciler.end()
+        if parts.dispute_lanes is not None:  # what they finished is committed before the consumer stops
+            await parts.dispute_lanes.stop()
         await broker.stop()
         await parts.stop()
 

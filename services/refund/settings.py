@@ -43,7 +43,8 @@ class RefundSettings(KafkaSettings):
     # Dispute events handled at once (records of one dispute always one after another): bounds
     # the provider calls in flight and the database connections the handling holds.
     concurrency: int = Field(32, ge=1, le=256)
-    # Records fetched from disputes.events per batch at most; a batch's offsets are committed
-    # when its records are handled (each partition up to its first unfinished record).
+    # Records fetched from disputes.events per batch at most, and the backlog: while this many
+    # records are fetched and not finished, fetching pauses (services/common/lanes.py). Offsets
+    # are committed as records finish (each partition up to its first unfinished record).
     batch_max: int = Field(200, ge=1, le=5000)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)

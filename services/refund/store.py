@@ -96,6 +96,27 @@ class StoredInstruction:
         return InstructionState(self.status, self.reserved, self.attempt, self.published)
 
 
+Vet = Callable[[RefundInstruction, "OrderTerms | None", "PaidOrder | None"], "str | None"]
+
+
+class Distrusted(Exception):
+    """`accept_resolution` recorded nothing: its vet found `reason` on these terms."""
+
+    def __init__(self, reason: str, terms: OrderTerms | None):
+        super().__init__(reason)
+        self.reason, self.terms = reason, terms
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A fresh instruction as `accept_resolution` wrote it: the ceiling's refusal when it was
+    refused, else the order the provider is told."""
+
+    stored: StoredInstruction
+    refusal: Refusal | None
+    order_id: str | None
+
+
 def refund_id_for(idempotency_key: str) -> str:
     return str(uuid5(NAMESPACE_URL, f"urn:refund:{idempotency_key}"))
 
@@ -148,6 +169,33 @@ class RefundStore:
             return True
         except IntegrityError:
             return False
+
+    def accept_resolution(self, *, event_id: str, instruction: RefundInstruction,
+                          correlation_id: str | None, vet: Vet | None = None) -> Accepted | None:
+        """`accept` and `reserve` of a fresh instruction in one transaction (the consumer's path,
+        after the trust gate): the event id, and the instruction already holding its amount,
+        or already FAILED when the ceiling refuses it. None if this event was handled before.
+
+        Nothing is left between the two: a crash before the commit leaves nothing (the event
+        is redelivered), after it the reservation a crash between `reserve` and the provider
+        call always left (driven again once the lease has passed). `vet` (the trust gate's
+        judgement, services/refund/policy.distrust) sees the terms and order read here: a reason
+        from it rolls everything back and is raised as `Distrusted`."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(handled_events).values(event_id=event_id))
+                terms = read_terms(conn, instruction.dispute_id)
+                order = read_order(conn, terms.order_id, for_update=True) if terms else None
+                if vet is not None and (reason := vet(instruction, terms, order)) is not None:
+                    raise Distrusted(reason, terms)
+                committed = _committed(conn, instruction.idempotency_key, terms) if terms else Committed()
+                refusal = refusal_for(instruction, terms, order, committed)
+                row = {**_new_row(instruction, correlation_id), **_first_move(refusal)}
+                conn.execute(insert(instructions).values(**row))
+        except IntegrityError:
+            return None
+        written = {column.name: row.get(column.name) for column in instructions.columns}
+        return Accepted(_stored(written), refusal, terms.order_id if terms else None)
 
     def terms(self, dispute_id: str) -> OrderTerms | None:
         with self.engine.connect() as conn:
@@ -227,6 +275,18 @@ class RefundStore:
         return self._move(idempotency_key, lifecycle.refuse, reason=reason, retryable=False,
                           updated_at=_now())
 
+    def issued_from(self, stored: StoredInstruction, provider_reference: str) -> StoredInstruction | None:
+        """`record_issued` in one statement, decided from `stored` (the state this process
+        left it in): the instruction as written, or None when another process moved it
+        meanwhile (then `record_issued` decides again from what it wrote)."""
+        return self._move_from(stored, lifecycle.issue, provider_reference=provider_reference,
+                               reason=None, retryable=None, updated_at=_now())
+
+    def published_from(self, stored: StoredInstruction) -> StoredInstruction | None:
+        """`mark_published` in one statement, decided from `stored` (the result just published);
+        None when it moved meanwhile (then `mark_published` decides again)."""
+        return self._move_from(stored, lifecycle.announce)
+
     def mark_published(self, idempotency_key: str, attempt: int, status: str) -> bool:
         """Only the result that was published: a late success may have replaced it meanwhile."""
         def announce(state: InstructionState) -> InstructionState:
@@ -293,6 +353,22 @@ class RefundStore:
                 return True
         log.warning("refund_transition_contended", idempotency_key=idempotency_key)
         return False
+
+    def _move_from(self, stored: StoredInstruction,
+                   transition: Callable[[InstructionState], InstructionState],
+                   **values) -> StoredInstruction | None:
+        """The compare-and-set of `_move` from a state this process already knows, without
+        reading it first; the row as written (RETURNING), or None when it was not that state."""
+        try:
+            after = transition(stored.state)
+        except TransitionRefused:
+            return None
+        statement = update(instructions).where(
+            instructions.c.idempotency_key == stored.idempotency_key, *_is_state(stored.state),
+        ).values(**_state_values(after), **values).returning(*instructions.c)
+        with self.engine.begin() as conn:
+            row = conn.execute(statement).mappings().first()
+        return _stored(row) if row else None
 
     def _state(self, idempotency_key: str, conn=None) -> InstructionState | None:
         query = select(*_STATE_COLUMNS).where(instructions.c.idempotency_key == idempotency_key)
@@ -370,6 +446,15 @@ def _new_row(instruction: RefundInstruction, correlation_id: str | None) -> dict
             "correlation_id": correlation_id, "amount": str(instruction.amount),
             "currency": instruction.currency, **_state_values(lifecycle.WRITTEN),
             "updated_at": _now()}
+
+
+def _first_move(refusal: Refusal | None) -> dict:
+    """A fresh instruction's state once the ceiling was checked: holding its amount, or
+    FAILED with the refusal (as `reserve` then `record_failed` would leave it)."""
+    if refusal is not None:
+        return {**_state_values(lifecycle.fail(lifecycle.WRITTEN)), "reason": refusal.reason,
+                "retryable": refusal.retryable}
+    return {**_state_values(lifecycle.reserve(lifecycle.WRITTEN)), "reserved_at": _now()}
 
 
 def _stored(row) -> StoredInstruction:

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, NoReturn
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter
 
 from services.common.consumers import RetryLater
 from services.refund.policy import ORDER_UNKNOWN, RefundInstruction, distrust
-from services.refund.store import RefundStore
+from services.refund.store import Distrusted, RefundStore
 
 log = structlog.get_logger("refund.trust")
 DEFAULT_UNKNOWN_ORDER_WAIT = 120.0
@@ -65,13 +65,19 @@ class TrustGate:
         must not be, or `RetryLater` while its order may still arrive."""
         terms, order = await asyncio.to_thread(self.store.order_of, instruction.dispute_id)
         reason = distrust(instruction, terms, order)
-        if reason == ORDER_UNKNOWN and terms is not None:  # known terms, their order not yet
-            await self._wait_for_order(event_id, terms.order_id)
-        elif reason is not None:
-            raise Untrusted(reason, f"dispute {instruction.dispute_id}, order "
-                                    f"{terms.order_id if terms else 'unknown'}")
+        if reason is not None:
+            await self.refuse(event_id, instruction, Distrusted(reason, terms))
 
-    async def _wait_for_order(self, event_id: str, order_id: str) -> None:
+    async def refuse(self, event_id: str, instruction: RefundInstruction, refusal: Distrusted) -> NoReturn:
+        """What a distrusted resolution becomes (always raises): `RetryLater` while its order
+        may still arrive, else `Untrusted`."""
+        terms = refusal.terms
+        if refusal.reason == ORDER_UNKNOWN and terms is not None:  # known terms, their order not yet
+            await self._wait_for_order(event_id, terms.order_id)
+        raise Untrusted(refusal.reason, f"dispute {instruction.dispute_id}, order "
+                                        f"{terms.order_id if terms else 'unknown'}")
+
+    async def _wait_for_order(self, event_id: str, order_id: str) -> NoReturn:
         now = self.now()
         since = await asyncio.to_thread(self.store.awaiting_order_since, event_id, now)
         waited = (now - since).total_seconds()

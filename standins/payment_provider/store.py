@@ -44,12 +44,10 @@ class Ledger:
     def refund(self, idempotency_key: str, request: dict) -> tuple[dict, bool]:
         """(the refund, replayed?): a known key with the same body returns the first result."""
         digest = fingerprint(request)
-        existing = self._by_key(idempotency_key)
-        if existing is None:
-            try:
-                return self._insert(idempotency_key, digest, request), False
-            except IntegrityError:  # a concurrent request with the same key won
-                existing = self._by_key(idempotency_key)
+        try:  # a new key first: one round trip for the usual case, a replay reads after
+            return self._insert(idempotency_key, digest, request), False
+        except IntegrityError:  # a replay, or a concurrent request with the same key won
+            existing = self._by_key(idempotency_key)
         if existing["fingerprint"] != digest:
             raise KeyReusedWithDifferentPayload(idempotency_key)
         return _public(existing), True

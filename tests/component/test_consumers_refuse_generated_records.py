@@ -98,10 +98,16 @@ class Recorder:
         self.handled.append(kwargs)
         return True
 
+    def accept_resolution(self, **kwargs) -> None:  # RefundStore
+        self.handled.append(kwargs)
+
     async def check_resolution(self, event_id, instruction) -> None:  # TrustGate
         pass
 
     async def pay(self, idempotency_key) -> None:  # RefundDesk
+        pass
+
+    async def pay_accepted(self, idempotency_key, accepted) -> None:  # RefundDesk
         pass
 
 

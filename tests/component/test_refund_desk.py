@@ -443,7 +443,7 @@ async def test_a_failure_after_reading_pauses_before_kafka_redelivers(store, mon
 
     event = envelope("Resolved", **resolved_payload("30.00"))
     dispute(store, dispute_id=str(event.dispute_id))
-    monkeypatch.setattr(store, "accept", database_away)
+    monkeypatch.setattr(store, "accept_resolution", database_away)  # how a resolution is recorded
     started = time.monotonic()
     with pytest.raises(OperationalError):
         await handle_or_redeliver(store, RefundDesk(store, Provider(), Publisher()), gate(store),

@@ -1,13 +1,17 @@
-"""Concurrent handling of a batch (services/common/lanes.py): one dispute's records in order,
-different disputes overlapping, bounded; offsets committed only up to the first unfinished
-record of each partition, which is handed again; finished records are not handled twice."""
+"""Concurrent handling of consumed records as a continuous pipeline (services/common/lanes.py):
+one dispute's records in order, different disputes overlapping, bounded; the next batch taken
+while earlier records are still handled; offsets committed only up to the first unfinished
+record of each partition; a failed record retried in its lane; finished records not handled
+twice; partitions no longer held neither committed nor retried."""
 
 import asyncio
 
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import IllegalStateError
 
-from services.common.lanes import LanedBatches, commit_positions, run_in_lanes
+from services.common.lanes import LanedBatches, PartitionProgress
+
+P0, P1 = TopicPartition("t", 0), TopicPartition("t", 1)
 
 
 def record(offset: int, key: bytes | None, partition: int = 0, topic: str = "t") -> ConsumerRecord:
@@ -18,13 +22,14 @@ def record(offset: int, key: bytes | None, partition: int = 0, topic: str = "t")
 
 
 class Consumer:
-    """What LanedBatches needs of aiokafka's consumer: assignment(), commit(offsets) and seek,
-    which, as aiokafka's do, refuse a partition no longer assigned."""
+    """What LanedBatches needs of aiokafka's consumer: assignment(), commit(offsets), pause,
+    resume and paused; commit refuses a partition no longer assigned, as aiokafka's does."""
 
     def __init__(self, partitions=(0, 1)):
         self.commits: list[dict] = []
-        self.seeks: list[tuple[TopicPartition, int]] = []
         self.assigned = {TopicPartition("t", p) for p in partitions}
+        self.paused_partitions: set[TopicPartition] = set()
+        self.pauses = 0
 
     def assignment(self):
         return set(self.assigned)
@@ -34,33 +39,47 @@ class Consumer:
             raise IllegalStateError("Partitions not assigned")
         self.commits.append(dict(offsets))
 
-    def seek(self, partition, offset):
-        if partition not in self.assigned:
-            raise IllegalStateError("No current assignment for partition")
-        self.seeks.append((partition, offset))
+    def pause(self, *partitions):
+        self.pauses += 1
+        self.paused_partitions |= set(partitions)
+
+    def resume(self, *partitions):
+        self.paused_partitions -= set(partitions)
+
+    def paused(self):
+        return set(self.paused_partitions)
+
+    def committed(self) -> dict:
+        merged: dict = {}
+        for commit in self.commits:
+            merged.update(commit)
+        return merged
+
+
+def lanes(handle, limit: int = 4, **options) -> LanedBatches:
+    return LanedBatches(handle, limit, retry_pause=0, commit_interval=0, **options)
 
 
 async def test_records_of_one_key_are_handled_in_order_while_other_keys_overlap():
-    started: dict[str, asyncio.Event] = {"a": asyncio.Event(), "b": asyncio.Event()}
-    seen: list[tuple[str, int]] = []
+    started = {b"a": asyncio.Event(), b"b": asyncio.Event()}
+    seen: list[tuple[bytes, int]] = []
 
-    async def handle(item: tuple[str, int]) -> None:
-        key, n = item
-        seen.append(item)
-        if n == 0:  # each lane's first record waits until the other lane has started:
+    async def handle(r) -> None:
+        key = r.raw_message.key
+        seen.append((key, r.offset))
+        if r.offset in (0, 2):  # each lane's first record waits until the other lane has started:
             started[key].set()  # sequential handling would never get past this
-            await started["b" if key == "a" else "a"].wait()
+            await started[b"b" if key == b"a" else b"a"].wait()
 
-    items = [("a", 0), ("a", 1), ("b", 0), ("a", 2), ("b", 1)]
-    outcome = await asyncio.wait_for(run_in_lanes(items, lambda i: i[0], handle, limit=4), 10)
-    assert [n for k, n in seen if k == "a"] == [0, 1, 2] and [n for k, n in seen if k == "b"] == [0, 1]
-    assert outcome.finished == {0, 1, 2, 3, 4} and outcome.failures == []
+    batch = [record(0, b"a"), record(1, b"a"), record(2, b"b"), record(3, b"a"), record(4, b"b")]
+    await asyncio.wait_for(lanes(handle).run(Consumer(), batch), 10)
+    assert [o for k, o in seen if k == b"a"] == [0, 1, 3] and [o for k, o in seen if k == b"b"] == [2, 4]
 
 
 async def test_no_more_records_than_the_limit_are_handled_at_once():
     running, most = 0, 0
 
-    async def handle(item: int) -> None:
+    async def handle(r) -> None:
         nonlocal running, most
         running += 1
         most = max(most, running)
@@ -68,51 +87,88 @@ async def test_no_more_records_than_the_limit_are_handled_at_once():
         await asyncio.sleep(0)
         running -= 1
 
-    await run_in_lanes(list(range(20)), lambda i: i, handle, limit=3)
+    await lanes(handle, limit=3).run(Consumer(), [record(n, bytes([n])) for n in range(20)])
     assert most == 3
 
 
-async def test_a_failure_stops_its_lane_only():
-    handled: list[str] = []
-
-    async def handle(item: str) -> None:
-        if item == "a1":
-            raise ConnectionError("store away")
-        handled.append(item)
-
-    outcome = await run_in_lanes(["a0", "a1", "b0", "a2", "b1"], lambda i: i[0], handle, limit=8)
-    assert sorted(handled) == ["a0", "b0", "b1"]  # a2 waits behind a1
-    assert [(item, type(error)) for item, error in outcome.failures] == [("a1", ConnectionError)]
-
-
-def test_the_committed_offset_is_the_first_unfinished_record_of_each_partition():
-    records = [(0, 10), (0, 11), (1, 5), (0, 12), (1, 6)]  # (partition, offset)
-    positions = commit_positions(records, finished={0, 2, 3, 4}, partition_of=lambda r: r[0],
-                                 offset_of=lambda r: r[1])
-    assert positions == {0: (11, False), 1: (7, True)}  # 12 finished, but 11 did not
-
-
-async def test_a_batch_commits_its_finished_prefix_rewinds_to_the_unfinished_and_never_handles_twice():
-    store_up = False
-    handled: list[tuple[int, int]] = []
+async def test_the_next_batch_is_taken_and_committed_while_a_slow_record_is_still_handled():
+    slow_may_end = asyncio.Event()
+    handled: list[int] = []
 
     async def handle(r) -> None:
-        if r.raw_message.key == b"A" and r.offset == 1 and not store_up:
+        if r.raw_message.key == b"slow":
+            await slow_may_end.wait()
+        handled.append(r.offset)
+
+    consumer, pipeline = Consumer(), lanes(handle)
+    await pipeline.take(consumer, [record(0, b"slow"), record(0, b"B", partition=1)])
+    await pipeline.take(consumer, [record(1, b"C"), record(1, b"D", partition=1)])  # returns at once
+    await asyncio.sleep(0.05)
+    assert sorted(handled) == [0, 1, 1]  # both batches handled but the slow record
+    assert consumer.committed() == {P0: 0, P1: 2}  # partition 0 stops at its unfinished record
+    slow_may_end.set()
+    await pipeline.drain()
+    assert consumer.committed() == {P0: 2, P1: 2}
+
+
+async def test_a_failed_record_is_retried_in_its_lane_and_the_records_behind_it_wait():
+    failures, handled = [], []
+
+    async def handle(r) -> None:
+        if (r.raw_message.key, r.offset) == (b"A", 1) and len(failures) < 3:
             raise ConnectionError("store away")
-        handled.append((r.raw_message.partition, r.offset))
+        handled.append((r.raw_message.key, r.offset))
 
-    batch = [record(0, b"A"), record(1, b"A"), record(2, b"B"), record(3, b"A"),
-             record(0, b"C", partition=1)]
-    consumer, batches = Consumer(), LanedBatches(handle, limit=4)
-    outcome = await batches.run(consumer, batch)
-    p0, p1 = TopicPartition("t", 0), TopicPartition("t", 1)
-    assert consumer.commits == [{p0: 1, p1: 1}] and consumer.seeks == [(p0, 1)]
-    assert sorted(handled) == [(0, 0), (0, 2), (1, 0)] and len(outcome.failures) == 1
+    pipeline = lanes(handle, on_failure=lambda r, e: failures.append((r.offset, type(e))))
+    consumer = Consumer()
+    await pipeline.run(consumer, [record(0, b"A"), record(1, b"A"), record(2, b"B"), record(3, b"A")])
+    assert failures == [(1, ConnectionError)] * 3
+    assert [o for k, o in handled if k == b"A"] == [0, 1, 3] and (b"B", 2) in handled
+    assert consumer.committed() == {P0: 4}
 
-    store_up = True  # Kafka hands partition 0 again from offset 1: 1, 2, 3 (2 finished already)
-    await batches.run(consumer, [record(1, b"A"), record(2, b"B"), record(3, b"A")])
-    assert sorted(handled) == [(0, 0), (0, 1), (0, 2), (0, 3), (1, 0)]  # each once
-    assert consumer.commits[-1] == {p0: 4} and consumer.seeks == [(p0, 1)]
+
+async def test_nothing_is_committed_past_a_record_that_keeps_failing():
+    async def handle(r) -> None:
+        if r.offset == 1:
+            raise ConnectionError("store away")
+
+    consumer, pipeline = Consumer(), lanes(handle)
+    await pipeline.take(consumer, [record(0, b"A"), record(1, b"B"), record(2, b"C")])
+    await pipeline.take(consumer, [record(3, b"D"), record(4, b"E")])
+    await asyncio.sleep(0.05)
+    assert consumer.committed() == {P0: 1}
+    await pipeline.stop(grace=0)
+    assert consumer.committed() == {P0: 1}
+
+
+async def test_records_taken_again_are_not_handled_twice():
+    handled: list[int] = []
+    hold = asyncio.Event()
+
+    async def handle(r) -> None:
+        if r.offset == 1:
+            await hold.wait()
+        handled.append(r.offset)
+
+    consumer, pipeline = Consumer(), lanes(handle)
+    await pipeline.take(consumer, [record(0, b"A"), record(1, b"B"), record(2, b"C")])
+    await asyncio.sleep(0.01)
+    # Kafka hands them again (a rebalance back to this consumer): 1 still running, 0 and 2 done
+    await pipeline.take(consumer, [record(0, b"A"), record(1, b"B"), record(2, b"C"), record(3, b"D")])
+    hold.set()
+    await pipeline.drain()
+    assert sorted(handled) == [0, 1, 2, 3] and consumer.committed() == {P0: 4}
+
+
+def test_the_position_to_commit_is_the_first_unfinished_record_of_the_partition():
+    progress = PartitionProgress()
+    for offset in (10, 11, 12):
+        progress.take(offset)
+    progress.finish(10)
+    progress.finish(12)
+    assert progress.position() == 11  # 12 finished, but 11 did not
+    progress.finish(11)
+    assert progress.position() == 13 and progress.finished == set()
 
 
 async def test_each_record_is_handed_with_its_decoded_headers_and_body():
@@ -121,25 +177,91 @@ async def test_each_record_is_handed_with_its_decoded_headers_and_body():
     async def handle(r) -> None:
         got.append((r.body, r.headers))
 
-    await LanedBatches(handle, limit=1).run(Consumer(), [record(7, b"K")])
+    await lanes(handle, limit=1).run(Consumer(), [record(7, b"K")])
     assert got == [(b"b'K'-7", {"event-id": "e-7"})]
 
 
-async def test_a_partition_revoked_during_the_batch_does_not_stop_the_others_being_rewound():
-    """A rebalance while a long batch runs: partition 0 was revoked (its new owner starts at
-    the committed offset), partition 1 is still held and has an unfinished record; it must be
-    rewound and committed only up to that record, and 0 left alone."""
-    consumer = Consumer()
+async def test_a_partition_revoked_while_its_records_are_handled_is_neither_committed_nor_retried():
+    """A rebalance while records are handled: partition 0 was revoked (its new owner starts at
+    the committed offset); its failing record is given up, its queued ones dropped, nothing of
+    it committed; partition 1, still held, is committed as usual."""
+    consumer, tries = Consumer(), []
 
     async def handle(r) -> None:
         if r.raw_message.partition == 0:
-            consumer.assigned.discard(TopicPartition("t", 0))  # revoked meanwhile
-            raise ConnectionError("store away")
-        if r.offset == 1:
+            tries.append(r.offset)
+            consumer.assigned.discard(P0)  # revoked meanwhile
             raise ConnectionError("store away")
 
-    batch = [record(0, b"A"), record(0, b"B", partition=1), record(1, b"B", partition=1),
-             record(2, b"B", partition=1)]
-    await LanedBatches(handle, limit=4).run(consumer, batch)
-    p1 = TopicPartition("t", 1)
-    assert consumer.seeks == [(p1, 1)] and consumer.commits == [{p1: 1}]
+    pipeline = lanes(handle)
+    await pipeline.run(consumer, [record(0, b"A"), record(1, b"A"), record(0, b"B", partition=1)])
+    assert tries == [0] and consumer.committed() == {P1: 1}
+
+
+async def test_fetching_pauses_while_the_backlog_is_full_and_resumes_when_records_finish():
+    release = asyncio.Event()
+
+    async def handle(r) -> None:
+        await release.wait()
+
+    consumer, pipeline = Consumer(), lanes(handle, backlog=3)
+    await pipeline.take(consumer, [record(n, bytes([n])) for n in range(3)])
+    assert consumer.paused() == {P0, P1}
+    release.set()
+    await pipeline.drain()
+    assert consumer.paused() == set() and consumer.committed() == {P0: 3}
+
+
+async def test_stopping_commits_what_finished_and_leaves_the_rest_to_be_handed_again():
+    async def handle(r) -> None:
+        if r.offset == 1:
+            await asyncio.Event().wait()  # never ends
+
+    consumer, pipeline = Consumer(), lanes(handle)
+    await pipeline.take(consumer, [record(0, b"A"), record(1, b"B"), record(2, b"C")])
+    await asyncio.sleep(0.01)
+    await asyncio.wait_for(pipeline.stop(grace=0.05), 5)
+    assert consumer.committed() == {P0: 1}
+
+
+async def test_records_fetched_while_stopping_are_left_to_kafka_and_a_failing_one_gives_up():
+    handled: list[int] = []
+
+    async def handle(r) -> None:
+        if r.offset == 0:
+            raise ConnectionError("broker away")
+        handled.append(r.offset)
+
+    consumer, pipeline = Consumer(), lanes(handle)
+    await pipeline.take(consumer, [record(0, b"A")])
+    stopping = asyncio.create_task(pipeline.stop(grace=5))
+    await asyncio.sleep(0)
+    await pipeline.take(consumer, [record(1, b"B")])  # faststream still fetching meanwhile
+    await asyncio.wait_for(stopping, 5)  # the failing record gave up: no 5 s grace waited out
+    assert handled == [] and consumer.committed().get(P0, 0) == 0  # nothing past record 0
+
+
+async def test_records_finished_while_a_commit_is_in_flight_are_committed_after_it():
+    commit_may_end, handled = asyncio.Event(), asyncio.Event()
+
+    class SlowCommits(Consumer):
+        async def commit(self, offsets):
+            await commit_may_end.wait()
+            await super().commit(offsets)
+
+    async def handle(r) -> None:
+        if r.offset == 1:
+            handled.set()
+
+    consumer = SlowCommits()
+    pipeline = LanedBatches(handle, 4, retry_pause=0, commit_interval=0.01)
+    await pipeline.take(consumer, [record(0, b"A")])
+    await asyncio.sleep(0.05)  # the first commit is in flight now
+    await pipeline.take(consumer, [record(1, b"B")])
+    await handled.wait()
+    commit_may_end.set()
+    for _ in range(100):  # no drain: the commits that follow the records alone
+        if consumer.committed() == {P0: 2}:
+            break
+        await asyncio.sleep(0.01)
+    assert consumer.committed() == {P0: 2}
