@@ -9,7 +9,8 @@ from fastapi import APIRouter
 
 from services.dispute.application import commands
 from services.dispute.entrypoints.http.command_requests import Created, run_command
-from services.dispute.entrypoints.http.deps import OPERATOR, PARTIES, Call, CommandRoute
+from services.dispute.entrypoints.http.command_route import CommandRoute
+from services.dispute.entrypoints.http.deps import OPERATOR, PARTIES, Call
 from services.dispute.entrypoints.http.responses import COMMAND, creating
 from services.dispute.entrypoints.http.schemas import (Appeal, AnswerOffer, Decide, DecideAppeal,
                                                       RequestEvidence)
