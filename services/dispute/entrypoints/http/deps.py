@@ -13,11 +13,12 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Callable
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from fastapi import Depends, Header, Request
 
 from services.common.auth import AuthError, Principal
+from services.common.ids import uuid4
 from services.common.problems import Problem
 from services.dispute.entrypoints.http.consistency import ProjectionWait, ReadYourWrites
 from services.dispute.entrypoints.http.errors import to_problem
