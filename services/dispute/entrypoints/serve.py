@@ -34,6 +34,7 @@ from services.dispute.application.shards import Disputes
 from services.dispute.bootstrap import ApiParts
 from services.dispute.entrypoints.http import (center, ops, queries, routes, sellers,
                                               timeline_routes)
+from services.dispute.entrypoints.http.command_paths import install_command_paths
 from services.dispute.entrypoints.http.limits import install_limits
 from services.dispute.entrypoints.kafka_subscribers import (GROUP, register_order_consumer,
                                                             register_refund_consumer)
@@ -102,6 +103,7 @@ def create_app(settings: DisputeSettings, clock: Callable[[], datetime] = utc_no
                                 "consumers": consumers_assigned(kafka, broker)},
                           kafka, run_consumers)
     instrument_http(app, registry)
+    install_command_paths(app)
     return app
 
 
