@@ -15,7 +15,7 @@ view, nothing is found and every request is routed by FastAPI as before.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Iterator
 
 import structlog
 from fastapi import FastAPI
@@ -81,12 +81,13 @@ def command_contexts(router: Any) -> dict[tuple[str, str], Any]:
         route, path = candidate.original_route, getattr(candidate, "path", "")
         action = path[len(ON_DISPUTE):] if path.startswith(ON_DISPUTE) else ""
         if isinstance(route, CommandRoute) and PLAIN_ACTION.fullmatch(action):
-            for method in route.methods:
+            for method in route.methods or ():
                 found.setdefault((method, action), candidate)
     return found
 
 
-def _effective(routes: list, included: type):
+def _effective(routes: list, included: Any) -> Iterator[Any]:
+    """FastAPI's effective route contexts under the included routers of `routes`, in order."""
     for route in routes:
         if isinstance(route, included):
             for candidate in route.effective_candidates():
