@@ -1,9 +1,13 @@
 """A well-formed command is read by hand (command_route.py), anything unusual the whole way
 through FastAPI, with the same answers."""
 
+import asyncio
+from types import SimpleNamespace
+
 import fastapi.routing
 import pytest
 
+from services.dispute.entrypoints.http import command_route
 from tests.component.test_api_support import *  # noqa: F403 (fixtures)
 from tests.component.test_api_support import BUYER
 from tests.support.tokens import bearer
@@ -77,3 +81,21 @@ def test_a_stale_if_match_is_refused_the_short_way_as_before(api_with_dispute_aw
     response = api.post("/messages", json={"text": "hi"}, headers={"If-Match": '"0"'})
     assert (response.status_code, response.json()["code"]) == (412, "CONCURRENCY_CONFLICT")
     assert len(solved) == 0
+
+
+def test_a_command_endpoint_that_answers_with_a_value_fails_instead_of_running_twice(monkeypatch):
+    ran = []
+
+    async def endpoint(body, call):
+        ran.append(body)
+        return {"not": "a response"}
+
+    async def given(_request):
+        return {"text": "hi"}
+
+    shortcut = command_route.Shortcut(endpoint, SimpleNamespace(name="body"), "call", ())
+    monkeypatch.setattr(shortcut, "_body", given)
+    monkeypatch.setattr(command_route, "_plain_call", given)
+    with pytest.raises(TypeError):
+        asyncio.run(shortcut.answer(SimpleNamespace(path_params={})))
+    assert ran == [{"text": "hi"}]

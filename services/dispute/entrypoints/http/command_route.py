@@ -84,7 +84,9 @@ class Shortcut:
         values = {self.body.name: body, self.call_name: call}
         values.update({name: request.path_params[name] for name in self.paths})
         answered = await self.endpoint(**values)
-        return answered if isinstance(answered, Response) else None
+        if not isinstance(answered, Response):  # never hand a command that ran to FastAPI again
+            raise TypeError(f"{self.endpoint.__name__} must answer with a Response (run_command's)")
+        return answered
 
     async def _body(self, request: Request) -> Any:
         raw = await request.body()
