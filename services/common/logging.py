@@ -1,10 +1,18 @@
 """Structured logs: one JSON line per record in services, a readable console on a terminal.
 
 structlog's own loggers and the standard library's (uvicorn, aiokafka, faststream, sqlalchemy)
-go through the same renderer, so a service never mixes plain-text lines into its JSON."""
+go through the same renderer, so a service never mixes plain-text lines into its JSON.
 
+structlog's lines logged on a thread running an asyncio loop are written once per turn of the
+loop (`LoopTurnWriter`): one write per request was the event loop's only system call that let
+go of the GIL, and each one then waited for the command writer's thread to hand it back."""
+
+import asyncio
+import atexit
 import logging
 import sys
+import threading
+from typing import Any, TextIO
 
 import structlog
 
@@ -19,7 +27,7 @@ def configure_logging(level: str = "INFO", json: bool | None = None, stream=None
         processors=[structlog.contextvars.merge_contextvars, *shared,
                     structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(stream),
+        logger_factory=LoopTurnWriter(stream).factory,
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(stream)
@@ -31,3 +39,52 @@ def configure_logging(level: str = "INFO", json: bool | None = None, stream=None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)  # libraries: warnings and errors only
+
+
+class LoopTurnWriter:
+    """structlog's logger for every bound logger of a process: a line logged on a thread without
+    a running loop is written and flushed at once, as structlog's PrintLogger does; the lines of
+    one turn of an asyncio loop are written together when the turn ends (a callback queued
+    behind the turn's work), and at exit whatever is left."""
+
+    MAX_PENDING = 256
+
+    def __init__(self, stream: TextIO):
+        self.stream, self.lock = stream, threading.Lock()
+        self.pending: dict[asyncio.AbstractEventLoop, list[str]] = {}
+        atexit.register(self.flush_all)
+
+    def factory(self, *_args: Any) -> "LoopTurnWriter":
+        return self
+
+    def msg(self, message: str) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return self._write([message])
+        lines = self.pending.setdefault(loop, [])
+        lines.append(message)
+        if len(lines) == 1:
+            loop.call_soon(self.flush, loop)
+        elif len(lines) >= self.MAX_PENDING:
+            self.flush(loop)
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
+
+    def flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        lines = self.pending.pop(loop, None)
+        if lines:
+            self._write(lines)
+
+    def flush_all(self) -> None:
+        for loop in list(self.pending):
+            try:
+                self.flush(loop)
+            except (ValueError, OSError):  # the stream closed first: nothing left to write to
+                pass
+
+    def _write(self, lines: list[str]) -> None:
+        with self.lock:
+            self.stream.write("\n".join(lines) + "\n")
+            self.stream.flush()

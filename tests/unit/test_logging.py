@@ -57,3 +57,36 @@ def test_the_access_log_writes_one_line_per_request_with_status_and_correlation_
     assert (line["event"], line["method"], line["path"], line["status"], line["correlation_id"]) == (
         "http_request", "GET", "/v1/disputes/x", 404, "c-42")
     assert line["duration_ms"] >= 0
+
+
+class CountingStream(io.StringIO):
+    def __init__(self):
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text):
+        self.writes += 1
+        return super().write(text)
+
+
+def test_the_lines_of_one_loop_turn_are_written_together_in_order(stderr):
+    stream = CountingStream()
+    configure_logging("INFO", json=True, stream=stream)
+    log = structlog.get_logger("ours")
+
+    async def one_turn():
+        for n in range(5):
+            log.info("http_request", n=n)
+        assert stream.writes == 0  # not yet: the turn is not over
+        await asyncio.sleep(0)
+
+    asyncio.run(one_turn())
+    assert [line["n"] for line in lines(stream)] == [0, 1, 2, 3, 4]
+    assert stream.writes == 1
+
+
+def test_a_line_logged_outside_a_loop_is_written_at_once(stderr):
+    stream = CountingStream()
+    configure_logging("INFO", json=True, stream=stream)
+    structlog.get_logger("ours").info("writer_batch", size=3)
+    assert [line["size"] for line in lines(stream)] == [3]

@@ -83,3 +83,9 @@ def test_a_lone_application_is_wrapped_in_a_one_shard_facade_and_a_facade_kept(t
     one = sharded(app)
     assert one.shards == [app] and one.app_for(KNOWN) is app and one.index_of(KNOWN) == 0
     assert sharded(one) is one and isinstance(one, ShardedDisputes)
+
+
+def test_one_shard_is_shard_zero_without_hashing_the_id(monkeypatch):
+    import services.dispute.adapters.shards as shards
+    monkeypatch.setattr(shards.hashlib, "sha256", lambda data: (_ for _ in ()).throw(AssertionError("hashed")))
+    assert shard_index(KNOWN, 1) == 0

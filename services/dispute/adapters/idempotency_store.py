@@ -15,7 +15,6 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from uuid import uuid4
 
 import structlog
 from sqlalchemy import (Column, Engine, Integer, MetaData, String, Table, Text, delete,
@@ -23,6 +22,7 @@ from sqlalchemy import (Column, Engine, Integer, MetaData, String, Table, Text, 
 from sqlalchemy.exc import IntegrityError
 
 from services.common.database import UtcDateTime
+from services.common.ids import uuid4
 
 PRINCIPAL_MAX = 300
 metadata = MetaData()

@@ -2,7 +2,7 @@
 
 A buyer or seller who is not a party to a dispute learns nothing about it, not even that it
 exists: reads and commands answer them exactly as for a dispute that does not exist (404
-DISPUTE_NOT_FOUND). Commands check this in `CommandRoute`, before the body is read, so a
+DISPUTE_NOT_FOUND). Commands check this in `CommandRoute` (command_route.py), before the body is read, so a
 stranger's invalid or large body changes nothing in that answer.
 """
 
@@ -12,13 +12,13 @@ import asyncio
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Callable
-from uuid import UUID, uuid4
+from typing import Annotated, Callable
+from uuid import UUID
 
-from fastapi import Depends, Header, Request, Response
-from fastapi.routing import APIRoute
+from fastapi import Depends, Header, Request
 
 from services.common.auth import AuthError, Principal
+from services.common.ids import uuid4
 from services.common.problems import Problem
 from services.dispute.entrypoints.http.consistency import ProjectionWait, ReadYourWrites
 from services.dispute.entrypoints.http.errors import to_problem
@@ -106,20 +106,6 @@ async def refuse_strangers(request: Request) -> None:
         if not may_act_on(buyer_id, seller_id, actor_of(caller)):
             raise to_problem(dispute_not_found(dispute_id))
 
-
-class CommandRoute(APIRoute):
-    """A route on one dispute whose unsafe methods refuse strangers before FastAPI reads and
-    validates the body (it does that before any dependency runs)."""
-
-    def get_route_handler(self) -> Callable[[Request], Any]:
-        handle = super().get_route_handler()
-
-        async def strangers_first(request: Request) -> Response:
-            if request.method not in ("GET", "HEAD", "OPTIONS"):
-                await refuse_strangers(request)
-            return await handle(request)
-
-        return strangers_first
 
 MAX_VERSION_DIGITS = 18
 

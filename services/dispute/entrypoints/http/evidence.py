@@ -13,8 +13,9 @@ from fastapi.responses import FileResponse, Response
 from services.common.problems import Problem
 from services.dispute.application import commands
 from services.dispute.entrypoints.http.command_requests import Created, run_command
+from services.dispute.entrypoints.http.command_route import CommandRoute
 from services.dispute.entrypoints.http.deps import (
-    PARTIES, Call, Caller, CommandRoute, dispute_to_read, require_role, run_domain,
+    PARTIES, Call, Caller, dispute_to_read, require_role, run_domain,
 )
 from services.common.conditional import CACHE_CONTROL, VARY, matches
 from services.dispute.entrypoints.http.responses import ITEM_READ, creating

@@ -6,7 +6,8 @@ from fastapi import APIRouter
 
 from services.dispute.application import commands
 from services.dispute.entrypoints.http.command_requests import run_command
-from services.dispute.entrypoints.http.deps import Call, CommandRoute
+from services.dispute.entrypoints.http.command_route import CommandRoute
+from services.dispute.entrypoints.http.deps import Call
 from services.dispute.entrypoints.http.responses import COMMAND
 from services.dispute.entrypoints.http.schemas import AnswerOffer, ReturnReceipt, Shipment
 from services.dispute.entrypoints.http.views import DisputeView

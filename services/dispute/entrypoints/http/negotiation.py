@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from uuid import uuid4
-
 from fastapi import APIRouter
 
+from services.common.ids import uuid4
 from services.dispute.application import commands
 from services.dispute.entrypoints.http.command_requests import Created, run_command
-from services.dispute.entrypoints.http.deps import PARTIES, Call, CommandRoute
+from services.dispute.entrypoints.http.command_route import CommandRoute
+from services.dispute.entrypoints.http.deps import PARTIES, Call
 from services.dispute.entrypoints.http.responses import COMMAND, creating
 from services.dispute.entrypoints.http.schemas import (
     AnswerOffer, Escalate, MakeOffer, OfferTermsBody, RejectClaim, RejectOffer, Withdraw,

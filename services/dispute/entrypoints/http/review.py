@@ -3,13 +3,13 @@ losing party's appeal."""
 
 from __future__ import annotations
 
-from uuid import uuid4
-
 from fastapi import APIRouter
 
+from services.common.ids import uuid4
 from services.dispute.application import commands
 from services.dispute.entrypoints.http.command_requests import Created, run_command
-from services.dispute.entrypoints.http.deps import OPERATOR, PARTIES, Call, CommandRoute
+from services.dispute.entrypoints.http.command_route import CommandRoute
+from services.dispute.entrypoints.http.deps import OPERATOR, PARTIES, Call
 from services.dispute.entrypoints.http.responses import COMMAND, creating
 from services.dispute.entrypoints.http.schemas import (Appeal, AnswerOffer, Decide, DecideAppeal,
                                                       RequestEvidence)

@@ -167,13 +167,25 @@ def evidence_url(dispute_id, evidence_id: str) -> str:
 def _fields_of(value: Any) -> Any:
     """dataclasses.asdict without its deep copies (the fields are immutable values; the copies
     were most of the cost of every command's answer)."""
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _fields_of(getattr(value, f.name)) for f in fields(value)}
+    names = _field_names(type(value))
+    if names is not None:
+        return {name: _fields_of(getattr(value, name)) for name in names}
     if isinstance(value, (list, tuple)):
         return type(value)(_fields_of(v) for v in value)
     if isinstance(value, dict):
         return {k: _fields_of(v) for k, v in value.items()}
     return value
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
+
+
+def _field_names(kind: type) -> tuple[str, ...] | None:
+    """A dataclass's field names, None for any other type, worked out once per type
+    (is_dataclass and fields() on every value were a tenth of a command's answer)."""
+    if kind not in _FIELD_NAMES:
+        _FIELD_NAMES[kind] = tuple(f.name for f in fields(kind)) if is_dataclass(kind) else None
+    return _FIELD_NAMES[kind]
 
 
 def _plain(value: Any) -> dict[str, Any] | None:
