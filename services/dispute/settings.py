@@ -127,6 +127,9 @@ class DisputeSettings(TokenSettings, KafkaSettings):
     writer_max_wait_ms: float = Field(default=2.0, ge=0, le=1000)
     writer_cache_size: int = Field(default=1_000, ge=0)
     writer_parties_cache_size: int = Field(default=100_000, ge=0)
+    max_commands_in_flight: int = Field(default=256, ge=0)
+    """Commands handled at once by one API process; one more is answered 503 with Retry-After
+    (entrypoints/http/command_route.py: CommandsInFlight). 0: no bound."""
 
     policy: DisputePolicy = Field(default_factory=DisputePolicy)
     """The rule parameters (domain/policy.py has the defaults), each read from DISPUTE_<FIELD>

@@ -35,6 +35,7 @@ from services.dispute.bootstrap import ApiParts
 from services.dispute.entrypoints.http import (center, ops, queries, routes, sellers,
                                               timeline_routes)
 from services.dispute.entrypoints.http.command_paths import install_command_paths
+from services.dispute.entrypoints.http.command_route import CommandsInFlight
 from services.dispute.entrypoints.http.limits import install_limits
 from services.dispute.entrypoints.kafka_subscribers import (GROUP, register_order_consumer,
                                                             register_refund_consumer)
@@ -92,7 +93,8 @@ def create_app(settings: DisputeSettings, clock: Callable[[], datetime] = utc_no
                   lifespan=_lifespan(settings, parts, kafka, run_consumers, workers, lag))
     install_openapi(app)
     _hold(app, parts, settings=settings, clock=clock, tokens=tokens, broker=broker,
-          deadline_metrics=DeadlineMetrics(registry) if workers else None)
+          deadline_metrics=DeadlineMetrics(registry) if workers else None,
+          commands_in_flight=CommandsInFlight(settings.max_commands_in_flight))
     install_problem_handlers(app)
     install_limits(app)
     for router in ROUTERS:

@@ -14,15 +14,17 @@ FastAPI's validation would have answered.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 from uuid import UUID
 
 from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
+from services.common.problems import problem_response
 from services.dispute.entrypoints.http.consistency import projection_wait
 from services.dispute.entrypoints.http.deps import (CommandCall, command_call, correlation_id,
                                                    if_match_version, principal, refuse_strangers)
@@ -43,6 +45,12 @@ class CommandRoute(APIRoute):
         async def strangers_first(request: Request) -> Response:
             if request.method in READS:
                 return await handle(request)
+            gate: CommandsInFlight | None = getattr(request.app.state, "commands_in_flight", None)
+            if gate is None:
+                return await command(request)
+            return await gate.admit(lambda: command(request))
+
+        async def command(request: Request) -> Response:
             await refuse_strangers(request)
             if shortcut is not None:
                 answered = await shortcut.answer(request)
@@ -51,6 +59,38 @@ class CommandRoute(APIRoute):
             return await handle(request)
 
         return strangers_first
+
+
+class CommandsInFlight:
+    """At most `limit` commands at once in this process (0: no bound). One more is answered
+    503 SERVICE_UNAVAILABLE with Retry-After at once, before its body or token is read:
+    nothing was done, so a retry with the same Idempotency-Key is safe. Under an overload the
+    commands waiting for the writer would otherwise grow without bound, and with them the
+    process's memory (the dispute API passed 150 MB at 1,000 commands/s offered, ~12 KB a
+    waiting command) and every answer's wait (seconds), until clients time out anyway."""
+
+    RETRY_AFTER_SECONDS = 1
+
+    def __init__(self, limit: int):
+        self.limit, self.count = limit, 0
+
+    def full(self) -> bool:
+        return 0 < self.limit <= self.count
+
+    async def admit(self, command: Callable[[], Awaitable[Response]]) -> Response:
+        if self.full():
+            return self.refusal()
+        self.count += 1
+        try:
+            return await command()
+        finally:
+            self.count -= 1
+
+    def refusal(self) -> Response:
+        response = problem_response(503, "SERVICE_UNAVAILABLE", "too many commands in progress; "
+                                    "retry after Retry-After", retry_after_seconds=self.RETRY_AFTER_SECONDS)
+        response.headers["Retry-After"] = str(self.RETRY_AFTER_SECONDS)
+        return response
 
 
 class Shortcut:
@@ -131,3 +171,17 @@ def _special(dependant: Dependant) -> bool:
     return any((dependant.request_param_name, dependant.response_param_name,
                 dependant.background_tasks_param_name, dependant.websocket_param_name,
                 dependant.http_connection_param_name, dependant.security_scopes_param_name))
+
+
+def bounded(endpoint: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """A command endpoint outside CommandRoute (opening a dispute) under the same bound; it
+    must take `request: Request`."""
+
+    @functools.wraps(endpoint)
+    async def gated(**kwargs: Any) -> Any:
+        gate: CommandsInFlight | None = getattr(kwargs["request"].app.state, "commands_in_flight", None)
+        if gate is None:
+            return await endpoint(**kwargs)
+        return await gate.admit(lambda: endpoint(**kwargs))
+
+    return gated

@@ -19,6 +19,7 @@ from services.dispute.application.commands import Acting
 from services.dispute.entrypoints.http import (conversation, evidence, fulfilment, items,
                                               negotiation, review)
 from services.dispute.entrypoints.http.command_requests import answer, replay_answer
+from services.dispute.entrypoints.http.command_route import bounded
 from services.dispute.entrypoints.http.consistency import ReadYourWrites
 from services.dispute.entrypoints.http.deps import (  # noqa: F401 (principal, clock: re-exported)
     Caller, actor_of, clock, correlation_id, dispute_to_read, principal, require_role, run_domain,
@@ -37,6 +38,7 @@ KeyHeader = Annotated[str | None, Header(min_length=1, max_length=255)]
 
 @router.post("/disputes", status_code=201, response_model=DisputeView, responses=OPEN,
               tags=["disputes"])
+@bounded
 async def open_dispute(body: OpenDispute, caller: Caller, request: Request,
                        consistency: ReadYourWrites, idempotency_key: KeyHeader = None):
     require_role(caller, frozenset({"buyer"}))
