@@ -48,7 +48,7 @@ class CommandRoute(APIRoute):
             gate: CommandsInFlight | None = getattr(request.app.state, "commands_in_flight", None)
             if gate is None:
                 return await command(request)
-            return await gate.admit(lambda: command(request))
+            return await gate.admit(functools.partial(command, request))
 
         async def command(request: Request) -> Response:
             await refuse_strangers(request)
@@ -182,6 +182,6 @@ def bounded(endpoint: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[
         gate: CommandsInFlight | None = getattr(kwargs["request"].app.state, "commands_in_flight", None)
         if gate is None:
             return await endpoint(**kwargs)
-        return await gate.admit(lambda: endpoint(**kwargs))
+        return await gate.admit(functools.partial(endpoint, **kwargs))
 
     return gated
