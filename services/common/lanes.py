@@ -175,6 +175,13 @@ class LanedBatches:
         except Exception:  # the broker may be the reason for stopping: Kafka hands them again
             pass
         self._reset()
+        # Still stopping: the consumer may deliver a batch while the broker stops after this,
+        # and runners started then would pay under a publisher and client being closed.
+        self._stopping = True
+
+    def start(self) -> None:
+        """Take batches again after `stop` (a reconnect: before the consumer starts)."""
+        self._stopping = False
 
     def _queue(self, record: ReceivedRecord) -> None:
         self._idle.clear()

@@ -180,6 +180,8 @@ def create_app(settings: RefundSettings, run_consumers: bool = True) -> FastAPI:
         await ensure_refund_topics(settings)
         await parts.start()
         await parts.desk.reconcile()
+        if parts.dispute_lanes is not None:  # stopped by a failed connect before this one
+            parts.dispute_lanes.start()
         await broker.start()
         reconciler.begin()
 

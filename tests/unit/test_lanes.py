@@ -241,6 +241,23 @@ async def test_records_fetched_while_stopping_are_left_to_kafka_and_a_failing_on
     assert handled == [] and consumer.committed().get(P0, 0) == 0  # nothing past record 0
 
 
+async def test_nothing_is_taken_after_stopping_until_started_again():
+    handled: list[int] = []
+
+    async def handle(r) -> None:
+        handled.append(r.offset)
+
+    consumer, pipeline = Consumer(), lanes(handle)
+    await pipeline.stop(grace=0)
+    await pipeline.take(consumer, [record(0, b"A")])  # delivered while the broker stops
+    await asyncio.sleep(0.01)
+    assert handled == [] and consumer.committed() == {}
+    pipeline.start()  # reconnected
+    await pipeline.take(consumer, [record(0, b"A")])
+    await pipeline.drain()
+    assert handled == [0] and consumer.committed() == {P0: 1}
+
+
 async def test_records_finished_while_a_commit_is_in_flight_are_committed_after_it():
     commit_may_end, handled = asyncio.Event(), asyncio.Event()
 
