@@ -127,7 +127,10 @@ _UNREACHABLE = ("connection failed", "connection refused", "couldn't get a conne
                 "could not connect", "the database system is starting up",
                 "the database system is shutting down", "the database system is in recovery mode",
                 "server closed the connection", "terminating connection", "connection timeout",
-                "timeout expired")
+                "timeout expired",
+                # a container's name does not resolve while the container is down
+                "failed to resolve host", "temporary failure in name resolution",
+                "name or service not known")
 # ... but also say "connection failed" before these, which no wait will mend.
 _MISCONFIGURED = ("does not exist", "password authentication failed", "no password supplied",
                   "permission denied", "no pg_hba.conf entry")

@@ -62,6 +62,23 @@ def refused_by_postgres() -> Exception:
     raise AssertionError("a closed port answered")
 
 
+def host_not_resolved() -> Exception:
+    """What psycopg says while a database container is down and its name does not resolve."""
+    from sqlalchemy import text
+
+    from services.common.database import sqlalchemy_engine
+
+    engine = sqlalchemy_engine("postgresql://postgres:x@no-such-host.invalid:5432/disputes")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as error:
+        return error
+    finally:
+        engine.dispose()
+    raise AssertionError("an .invalid host resolved")
+
+
 def refused_by_the_event_store() -> Exception:
     """The real error eventsourcing's PostgreSQL recorder raises for a server that is not there."""
     from eventsourcing.application import Application
@@ -100,7 +117,7 @@ def failing(error: Exception, times: int):
 
 # eventsourcing's Application.__del__ complains about the half-built application of the refusal.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-@pytest.mark.parametrize("refusal", [refused_by_postgres, refused_by_the_event_store])
+@pytest.mark.parametrize("refusal", [refused_by_postgres, refused_by_the_event_store, host_not_resolved])
 def test_a_database_that_does_not_answer_yet_is_waited_for(refusal):
     time = FakeTime()
     create, calls = failing(refusal(), times=4)
