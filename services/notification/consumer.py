@@ -108,8 +108,7 @@ async def consume_all(broker: KafkaBroker, dlq: str, store: NotificationStore, c
     failures: list[tuple[int, Exception]] = []
     if readable:
         try:
-            outcome = await _with_retries(config, handle_all, store, [e for _, e in readable],
-                                          config, metrics)
+            outcome = await _handled(config, store, [e for _, e in readable], metrics)
         except transient_errors():
             await asyncio.sleep(config.redelivery_pause)
             raise
@@ -119,6 +118,28 @@ async def consume_all(broker: KafkaBroker, dlq: str, store: NotificationStore, c
     for index, error in failures:
         log.error("handler_failed", error=repr(error)[:500], exc_info=error)
         await dead_letter(broker, dlq, readable[index][0], error, reason=HANDLING_FAILED)
+
+
+async def _handled(config: NotifyConfig, store: NotificationStore, envelopes: list[EventEnvelope],
+                   metrics: NotificationMetrics | None) -> Handled:
+    """`handle_all` on the batch; if the batch as a whole fails for anything but an outage (one
+    event's data a read of the batch refuses, e.g. a NUL in a party id on PostgreSQL), event by
+    event, so that only that event fails (and is dead-lettered) instead of the batch being
+    redelivered for ever."""
+    try:
+        return await _with_retries(config, handle_all, store, envelopes, config, metrics)
+    except transient_errors():
+        raise
+    except Exception as error:
+        if len(envelopes) == 1:
+            return Handled(failures=[(0, error)])
+        log.warning("batch_failed_handling_one_by_one", events=len(envelopes), error=repr(error)[:300])
+    outcome = Handled()
+    for index, envelope in enumerate(envelopes):
+        alone = await _handled(config, store, [envelope], metrics)
+        outcome.stored.update({index: stored for stored in alone.stored.values()})
+        outcome.failures += [(index, error) for _, error in alone.failures]
+    return outcome
 
 
 async def _with_retries(config: NotifyConfig, function, *args):

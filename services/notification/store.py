@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from uuid import uuid4
 
 from sqlalchemy import Engine, and_, func, insert, or_, select, text, update
@@ -21,6 +21,9 @@ from services.notification.notices import Notice, Parties, Recipient
 from services.notification.tables import (WIDENED, dispute_parties, email_outbox,
                                           handled_events, metadata, notifications,
                                           recipient_profiles)
+
+
+PROFILES_PER_QUERY = 100
 
 
 @dataclass(frozen=True)
@@ -78,15 +81,18 @@ class NotificationStore:
         return {row["dispute_id"]: Parties(row["buyer_id"], row["seller_id"]) for row in rows}
 
     def profiles(self, wanted: list[Recipient]) -> dict[Recipient, Profile]:
-        if not wanted:
-            return {}
+        """The profiles of these recipients that have one (a query per 100: a batch's hundreds
+        of recipients in one OR chain could pass SQLite's expression depth)."""
         p = recipient_profiles.c
-        query = select(recipient_profiles).where(or_(*(
-            and_(p.recipient_role == r.role, p.recipient_id == r.id) for r in wanted)))
+        found: dict[Recipient, Profile] = {}
         with self.engine.connect() as conn:
-            rows = conn.execute(query).mappings().all()
-        return {Recipient(r["recipient_role"], r["recipient_id"]): Profile(r["email"], r["time_zone"])
-                for r in rows}
+            for start in range(0, len(wanted), PROFILES_PER_QUERY):
+                chunk = wanted[start:start + PROFILES_PER_QUERY]
+                query = select(recipient_profiles).where(or_(*(
+                    and_(p.recipient_role == r.role, p.recipient_id == r.id) for r in chunk)))
+                found.update({Recipient(r["recipient_role"], r["recipient_id"]): Profile(r["email"], r["time_zone"])
+                              for r in conn.execute(query).mappings()})
+        return found
 
     def set_profile(self, recipient: Recipient, profile: Profile, replace: bool = True) -> None:
         """Upsert; with `replace=False` an existing profile wins (seeding from config)."""
@@ -135,15 +141,19 @@ class NotificationStore:
         that held its partition before a rebalance; the caller then records them one by one)."""
         if not effects:
             return
-        now = datetime.now(timezone.utc)
+        # each event a microsecond after the one before it: the inbox (newest first) and the
+        # outbox (oldest due first) keep the events' order, as one transaction each kept it
+        start = datetime.now(timezone.utc)
+        at = [start + timedelta(microseconds=n) for n in range(len(effects))]
         with self.engine.begin() as conn:
             conn.execute(insert(handled_events), [{"event_id": e.event_id} for e in effects])
             self._remember_parties(conn, {e.dispute_id: e.parties for e in reversed(effects) if e.parties})
-            entries = [_inbox_row(effect, notice, now) for effect in effects for notice in effect.notices]
+            entries = [_inbox_row(effect, notice, at[n]) for n, effect in enumerate(effects)
+                       for notice in effect.notices]
             if entries:
                 conn.execute(insert(notifications), entries)
-            emails = [_email_row(effect, notice, now) for effect in effects for notice in effect.notices
-                      if effect.addresses.get(notice.to)]
+            emails = [_email_row(effect, notice, at[n]) for n, effect in enumerate(effects)
+                      for notice in effect.notices if effect.addresses.get(notice.to)]
             if emails:
                 conn.execute(insert(email_outbox), emails)
 

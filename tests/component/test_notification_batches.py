@@ -6,6 +6,7 @@ is stored."""
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 from uuid import uuid4
 
@@ -182,3 +183,31 @@ def test_one_inbox_entry_and_one_email_per_recipient_of_each_event_in_a_batch(st
     emails = EmailOutbox(store.engine).emails()
     assert len(emails) == len({(e["event_id"], e["recipient"]) for e in emails}) == 20 * 2 + 20
     assert sum(len(store.inbox(f"S-{n}")) for n in range(3)) == 40
+
+
+def test_the_inbox_and_the_outbox_keep_the_order_of_a_batchs_events(store):
+    from services.notification.email_outbox import EmailOutbox
+
+    events = opened_and_message("B-1", "S-1")
+    handle_all(store, events)
+    assert [n["event_type"] for n in store.inbox("S-1")] == ["MessagePosted", "DisputeOpened"]  # newest first
+    seller = sorted((e for e in EmailOutbox(store.engine).emails() if e["recipient"] == "seller:S-1"),
+                    key=lambda e: e["next_attempt_at"])
+    assert [e["event_id"] for e in seller] == [str(events[0].event_id), str(events[1].event_id)]
+
+
+async def test_an_event_whose_data_a_read_of_the_batch_refuses_fails_alone(pg_url):
+    """PostgreSQL refuses a NUL in a text value (here a party id, which the contract lets
+    through): the batch's profile read fails for all; event by event, only that one does."""
+    store = NotificationStore(sqlalchemy_engine(pg_url))
+    store.create_tables()
+    good, bad, later = opened_and_message("B-1", "S-1"), opened_and_message("B-\x00", "S-2"), \
+        opened_and_message("B-3", "S-3")
+    batch = [record(e.kafka_value(), n) for n, e in enumerate(good + bad + later)]
+    broker = Broker()
+    await asyncio.wait_for(consume_all(broker, "dlq", store, NotifyConfig(redelivery_pause=0), batch), 30)
+    assert [sent["headers"]["dlq-source-offset"] for _, sent in broker.published] == ["2"]
+    assert broker.published[0][1]["headers"]["dlq-reason"] == "HANDLING_FAILED"
+    assert len(store.inbox("S-1")) == 2 and len(store.inbox("S-3")) == 2
+    # the message after the refused opening is handled (told to operators: its parties are unknown)
+    assert store.handled(str(bad[1].event_id)) and not store.handled(str(bad[0].event_id))
