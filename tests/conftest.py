@@ -17,6 +17,14 @@ import pytest
 from infra.kafka import KafkaServer
 from infra.postgres import PostgresServer
 
+# A checkout's own `.run/local.env` (what `make run` leaves for the operator tools) must not
+# reach the tests: the CLI, run in-process by the tests, loads it into the process's
+# environment (local mode, the local ports) for every test after it, so `make run` then
+# `make test` in one checkout failed the refusals outside local mode and `make demo`'s test.
+# Tests that want a local settings file name their own (PLATFORM_LOCAL_ENV).
+os.environ.setdefault("PLATFORM_LOCAL_ENV", str(Path(tempfile.gettempdir()) / f"dispute-tests-{os.getpid()}"
+                                                 / "no-local.env"))
+
 @pytest.fixture(scope="session")
 def infra_dir():
     path = Path(tempfile.mkdtemp(prefix="dispute-test-"))
