@@ -45,13 +45,13 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
-def refused_by_postgres() -> Exception:
-    """The real error SQLAlchemy + psycopg raise for a server that is not there."""
+def failure_connecting_to(url: str) -> Exception:
+    """The real error SQLAlchemy + psycopg raise when `url`'s server cannot be reached."""
     from sqlalchemy import text
 
     from services.common.database import sqlalchemy_engine
 
-    engine = sqlalchemy_engine(f"postgresql://postgres:x@127.0.0.1:{closed_port()}/disputes")
+    engine = sqlalchemy_engine(url)
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
@@ -59,24 +59,17 @@ def refused_by_postgres() -> Exception:
         return error
     finally:
         engine.dispose()
-    raise AssertionError("a closed port answered")
+    raise AssertionError(f"{url} answered")
+
+
+def refused_by_postgres() -> Exception:
+    """A server that is not there."""
+    return failure_connecting_to(f"postgresql://postgres:x@127.0.0.1:{closed_port()}/disputes")
 
 
 def host_not_resolved() -> Exception:
-    """What psycopg says while a database container is down and its name does not resolve."""
-    from sqlalchemy import text
-
-    from services.common.database import sqlalchemy_engine
-
-    engine = sqlalchemy_engine("postgresql://postgres:x@no-such-host.invalid:5432/disputes")
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except Exception as error:
-        return error
-    finally:
-        engine.dispose()
-    raise AssertionError("an .invalid host resolved")
+    """A database container that is down: its name does not resolve."""
+    return failure_connecting_to("postgresql://postgres:x@no-such-host.invalid:5432/disputes")
 
 
 def refused_by_the_event_store() -> Exception:
