@@ -31,6 +31,7 @@ from uuid import uuid4
 
 from benchmarks import vegeta
 from benchmarks.baselines import create_topics, raw_kafka_produce, raw_postgres_transactions
+from benchmarks.cpu_split import CpuSplit, postmaster_pid
 from benchmarks.memory import cpu_seconds, largest_process_mb
 from benchmarks.report import RateResult, Row, parse_vegeta_report, percentile, table, write_results
 from benchmarks.rows import cpu_rows, e2e_rows, http_rows, relay_rows, replay_module, replay_rows, rss_rows
@@ -204,6 +205,12 @@ class Bench:
         progress(f"API processes idle: {self.idle_cpu * 1000:.0f} ms CPU per second")
         return self.idle_cpu
 
+    def cpu_split(self) -> CpuSplit:
+        """Starts sampling every process's CPU: where a phase's CPU went, per answered request."""
+        kafka = self.system.kafka.process
+        return CpuSplit({**self.system.service_pids(), "postgresql": postmaster_pid(self.system.pg.data_dir),
+                         "kafka": kafka.pid if kafka else None})
+
     def api_cpu_ms(self, run):
         """What `run` returns ((RateResult, results file)), and the API processes' CPU
         milliseconds per answered request during it, less their idle CPU over that time."""
@@ -231,6 +238,7 @@ class Bench:
         results: dict[int, RateResult | None] = {}
         relay: dict[int, float | None] = {}
         cpu: dict[int, float] = {}
+        split: dict[int, dict[str, float]] = {}
         saturated_at = None
         for rate in self.sizes.rates:
             if saturated_at is not None:
@@ -239,19 +247,25 @@ class Bench:
                 continue
             count = rate * self.sizes.command_seconds
             start = time.time()
+            machine = self.cpu_split()
             (result, _), cpu[rate] = self.api_cpu_ms(lambda: run_rate(f"messages-{rate}", message_targets(
                 self.system.api, talkers, count, f"m{rate}-{self.run_id}"), rate, self.sizes.command_seconds,
                 self.work))
             self.settle(f"commands @{rate}/s")
+            # after the settle: what the commands cost downstream (relay, e-mails) is theirs too
+            split[rate] = machine.per_request(result.requests - result.errors)
             results[rate] = result
             relay[rate] = percentile(relay_latency_ms(self.watch, start, time.time(), {"MessagePosted"}), 0.99)
             progress(f"POST messages @{rate:,}/s for {self.sizes.command_seconds} s over {len(talkers)} disputes: "
                      f"{fmt(result)}; relay p99 {relay[rate] or 0:.0f} ms; API CPU {cpu[rate]:.2f} ms/command")
+            progress("  CPU ms per command, with the settle: " + ", ".join(
+                f"{name} {ms:.2f}" for name, ms in sorted(split[rate].items(), key=lambda kv: -kv[1])))
             if result.achieved < SATURATED * rate:
                 saturated_at = rate
         self.details["commands"] = {rate: r and asdict(r) for rate, r in results.items()}
         self.details["relay_event_to_kafka_p99_ms_during_commands"] = relay
         self.details["commands_api_cpu_ms_per_command"] = self.commands_cpu = cpu
+        self.details["commands_cpu_ms_per_command_by_process"] = split
         return results
 
     # -- end to end --------------------------------------------------------------------------
