@@ -94,14 +94,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = replace(QUICK, e2e_rate=args.rate, e2e_seconds=args.seconds)
     refunded = cases("e2e", sizes.e2e_rate * sizes.e2e_seconds, sellers=max(1, sizes.e2e_rate // 2))
-    system = start_system(OUT / "stages", lambda kafka: asyncio.run(
-        publish_orders(kafka.connection("orders"), refunded)))
+    orders: dict[str, tuple[int, int]] = {}
+    system = start_system(OUT / "stages", lambda kafka: orders.update(asyncio.run(
+        publish_orders(kafka.connection("orders"), refunded))))
     watch = KafkaWatch(system.kafka.admin, [DISPUTES_EVENTS, REFUNDS_EVENTS])
     try:
         watch.start()
         time.sleep(2)
         bench = Bench(system, sizes, watch)
-        _, refunded = bench.open_disputes([], refunded)
+        _, refunded = bench.open_disputes([], refunded, orders)
         refund_pid = system.service_pids()["refund"]
         spy = profiler(refund_pid, args.profile) if args.profile else None
         cpu_before, started = cpu_seconds(refund_pid), time.time()
