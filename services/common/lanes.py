@@ -13,6 +13,8 @@ one-at-a-time gave.
   record taken when all finished): never past an unfinished record. Commits follow finished
   records (at most one in flight, every `commit_interval`), only for partitions the consumer
   still holds.
+- A record `skip` says no handler would act on is finished as it is taken (never queued, nor
+  parsed): it is committed with the records around it, in order, like any finished record.
 - A record taken again (after a rebalance) while it is still in the pipeline, or finished, is
   not handled twice by this process; after a restart or a rebalance to another consumer,
   records past the committed offset are handled again, so handlers must be idempotent, as they
@@ -76,6 +78,7 @@ class PartitionProgress:
     finished: set[int] = field(default_factory=set)
     first: int | None = None
     next: int | None = None
+    pruned_at: int | None = None
 
     def position(self) -> int | None:
         """The offset to commit: the first unfinished record, else one past the last seen."""
@@ -99,8 +102,11 @@ class PartitionProgress:
         self.pending.discard(offset)
         self.finished.add(offset)
         position = self.position()
-        if position is not None:
+        # pruned only when the position moved: behind a record being retried, every record
+        # finishing (thousands of skipped ones) would otherwise copy the whole set again
+        if position is not None and position != self.pruned_at:
             self.finished = {o for o in self.finished if o >= position}
+            self.pruned_at = position
 
     def drop(self, offset: int) -> None:
         """A record of a revoked partition given up unfinished."""
@@ -110,14 +116,17 @@ class PartitionProgress:
 class LanedBatches:
     """Runs the records a consumer fetches through `handle`, in lanes, as they come (the
     module's rules). `limit`: records handled at once; `backlog`: records taken and not
-    finished before fetching pauses; `on_failure(record, error)`: told of each failed try."""
+    finished before fetching pauses; `on_failure(record, error)`: told of each failed try;
+    `skip(raw)`: True for a record `handle` would certainly do nothing with (it must never be
+    True for one it might act on or refuse for good reason)."""
 
     def __init__(self, handle: Callable[[ReceivedRecord], Awaitable[Any]], limit: int,
                  backlog: int | None = None,
                  on_failure: Callable[[ReceivedRecord, BaseException], None] = lambda r, e: None,
                  retry_pause: float = DEFAULT_RETRY_PAUSE,
-                 commit_interval: float = DEFAULT_COMMIT_INTERVAL):
-        self.handle, self.limit = handle, limit
+                 commit_interval: float = DEFAULT_COMMIT_INTERVAL,
+                 skip: Callable[[ConsumerRecord], bool] | None = None):
+        self.handle, self.limit, self.skip = handle, limit, skip
         self.backlog = max(1, backlog if backlog is not None else 4 * limit)
         self.on_failure, self.retry_pause, self.commit_interval = on_failure, retry_pause, commit_interval
         self._reset()
@@ -142,11 +151,20 @@ class LanedBatches:
             return
         self._consumer = consumer
         self._forget_revoked(consumer.assignment())
+        skipped = False
         for raw in raws:
-            record = ReceivedRecord.of(raw)
-            if self._progress.setdefault(record.partition, PartitionProgress()).take(record.offset):
-                self._queue(record)
+            progress = self._progress.setdefault(TopicPartition(raw.topic, raw.partition),
+                                                 PartitionProgress())
+            if not progress.take(raw.offset):
+                continue
+            if self.skip is not None and self.skip(raw):
+                progress.finish(raw.offset)
+                skipped = True
+            else:
+                self._queue(ReceivedRecord.of(raw))
         self._pause_when_full()
+        if skipped:
+            self._commit_soon()
 
     async def run(self, consumer, raws: Iterable[ConsumerRecord]) -> None:
         """Take a batch and wait until everything taken is finished and committed."""

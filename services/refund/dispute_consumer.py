@@ -15,15 +15,25 @@ record its contract refuses (services/common/records.py: too large, not a JSON
 object, a known event type in a schema_version the contracts do not know, a payload of the
 wrong shape) goes to the group's dead-letter topic with its reason. Anything else that fails (the database or the broker
 away) is tried again, after a pause so an outage is not a hot loop.
+
+Most records are none of this service's business (a message posted, an offer made): a record
+whose value does not contain the name of a handled event type cannot be one (`cannot_be_handled`),
+so it is committed in its turn without being parsed, nor dead-lettered when it is malformed
+(the notification service, which reads every type, still dead-letters it). Only the value
+decides: a header may say anything, and a record that names a handled type anywhere goes the
+whole way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
+from typing import Any
 
 import structlog
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
+from aiokafka import ConsumerRecord
 from faststream.kafka.annotations import KafkaMessage
 from contracts.envelope import EventEnvelope
 from contracts.topics import DISPUTES_EVENTS, dead_letter_topic
@@ -45,6 +55,23 @@ BATCH_WAIT_MS = 20
 """faststream's batch loop waits this long for records, and as long again after an empty
 fetch: its default (200 ms) would add up to 200 ms to a record arriving on an idle consumer."""
 log = structlog.get_logger("refund")
+_MIGHT_BE_HANDLED = re.compile(b"|".join(re.escape(name.encode()) for name in sorted(HANDLED_EVENTS))
+                               + rb"|\\u")
+"""A handled type's name, or a JSON escape `\\u` (a name can be spelled with escapes, as
+`"\\u0052esolved"`; the relay never writes them in an event type, so a record with one is
+simply read the whole way)."""
+
+
+def cannot_be_handled(raw: ConsumerRecord) -> bool:
+    """True only for a record that cannot be a handled event: its value, read as JSON, can
+    have no `event_type` naming one. False positives (a note quoting "Resolved") are read."""
+    return _MIGHT_BE_HANDLED.search(raw.value or b"") is None
+
+
+async def undecoded(message: Any) -> None:
+    """The batch handler reads the raw records (the lanes parse the ones that may matter):
+    faststream's default decoder would parse every record's JSON once more, for nothing."""
+    return None
 
 
 def register_dispute_consumer(broker: KafkaBroker, store: RefundStore | None, desk: RefundDesk | None,
@@ -64,14 +91,15 @@ def register_dispute_consumer(broker: KafkaBroker, store: RefundStore | None, de
         log.info("refund_record_redelivered", partition=record.raw_message.partition,
                  offset=record.raw_message.offset, error=repr(error)[:300])
 
-    lanes = LanedBatches(on_record, concurrency, backlog=batch_max, on_failure=redelivered)
+    lanes = LanedBatches(on_record, concurrency, backlog=batch_max, on_failure=redelivered,
+                         skip=cannot_be_handled)
 
     # MANUAL: the lanes commit, per partition, only the contiguous prefix of finished records
     # (services/common/lanes.py); the handler only queues a batch, so fetching goes on while
     # earlier records are still being paid.
     @broker.subscriber(topic, group_id=group, auto_offset_reset="earliest", batch=True,
                        max_records=batch_max, batch_timeout_ms=BATCH_WAIT_MS,
-                       ack_policy=AckPolicy.MANUAL)
+                       ack_policy=AckPolicy.MANUAL, decoder=undecoded)
     async def on_dispute_event(message: KafkaMessage) -> None:
         await lanes.take(message.consumer, message.raw_message)
 

@@ -353,3 +353,65 @@ async def test_a_burst_of_disputes_is_paid_once_each_in_each_disputes_order(sett
     dlq = await read_topic(settings.kafka_connection(),
                            dead_letter_topic(settings.disputes_topic, "refund"), expect=1, timeout=2)
     assert dlq == []
+
+
+async def publish_records(settings: RefundSettings, partition: int, *records: tuple[bytes, list]) -> None:
+    """(value, headers) records on one partition, in order."""
+    producer = idempotent_producer(settings.kafka_connection(), "refund-tests")
+    await producer.start()
+    try:
+        for value, headers in records:
+            await producer.send_and_wait(settings.disputes_topic, value, key=b"one-partition",
+                                         partition=partition, headers=headers)
+    finally:
+        await producer.stop()
+
+
+def as_record(envelope: EventEnvelope) -> tuple[bytes, list]:
+    return envelope.kafka_value(), envelope.kafka_headers()
+
+
+async def test_ignored_events_are_committed_unread_around_a_resolution_that_is_paid(settings, simulator):
+    """The prefilter: events the refund service does not handle (and one that is not even JSON,
+    naming no handled type) are committed without being read or dead-lettered; the resolution
+    between them is paid once and the partition committed to its end."""
+    dispute = Dispute()
+    posted = dispute.event("MessagePosted", message_id="M-1", visibility="PARTIES")
+    resolved = dispute.resolved("30.00")
+    later = dispute.event("MessagePosted", message_id="M-2", visibility="PARTIES")
+    async with refund_service(settings):
+        await place(settings, dispute)
+        await publish_records(settings, 2, as_record(dispute.opened), as_record(posted),
+                              (b'{"event_type": "MessagePos', []), as_record(resolved), as_record(later))
+        [issued] = await results(settings, expect=1)
+        assert await eventually_committed(settings, 2, 5)
+    assert isinstance(issued, RefundIssued) and issued.causation_id == str(resolved.event_id)
+    assert [r["amount"] for r in simulator.refunds(dispute.order_id)] == ["30.00"]
+    dlq = await read_topic(settings.kafka_connection(),
+                           dead_letter_topic(settings.disputes_topic, "refund"), expect=1, timeout=2)
+    assert dlq == []
+
+
+async def test_a_resolution_whose_headers_say_message_posted_is_still_paid(settings, simulator):
+    """Only the value decides what a record is: headers claiming an ignored type never make the
+    service skip a resolution."""
+    dispute = Dispute()
+    resolved = dispute.resolved("25.00")
+    lying = [(name, value.replace(b"Resolved", b"MessagePosted")) for name, value in resolved.kafka_headers()]
+    assert lying != resolved.kafka_headers()
+    async with refund_service(settings):
+        await place(settings, dispute)
+        await publish_records(settings, 0, as_record(dispute.opened), (resolved.kafka_value(), lying))
+        [issued] = await results(settings, expect=1)
+    assert isinstance(issued, RefundIssued) and issued.amount == Decimal("25.00")
+    assert [r["amount"] for r in simulator.refunds(dispute.order_id)] == ["25.00"]
+
+
+async def eventually_committed(settings: RefundSettings, partition: int, offset: int, timeout: float = 20) -> bool:
+    import asyncio
+
+    for _ in range(int(timeout / 0.2)):
+        if await committed_offset(settings, partition) == offset:
+            return True
+        await asyncio.sleep(0.2)
+    return False

@@ -282,3 +282,34 @@ async def test_records_finished_while_a_commit_is_in_flight_are_committed_after_
             break
         await asyncio.sleep(0.01)
     assert consumer.committed() == {P0: 2}
+
+
+async def test_a_skipped_record_is_never_handled_and_is_committed_in_its_turn():
+    """`skip`: a record no handler would act on is finished as it is taken; the committed
+    offset still never passes an unfinished record before it."""
+    first_may_end, handled = asyncio.Event(), []
+
+    async def handle(r) -> None:
+        if r.offset == 0:
+            await first_may_end.wait()
+        handled.append(r.offset)
+
+    consumer = Consumer()
+    pipeline = lanes(handle, skip=lambda raw: raw.offset in (1, 3))
+    await pipeline.take(consumer, [record(n, b"a") for n in range(4)])
+    await asyncio.sleep(0.05)
+    assert handled == [] and consumer.committed().get(P0) in (None, 0)  # behind offset 0
+    first_may_end.set()
+    await pipeline.drain()
+    assert handled == [0, 2] and consumer.committed() == {P0: 4}
+
+
+async def test_a_batch_of_skipped_records_only_is_committed():
+    consumer = Consumer()
+    handled: list[int] = []
+
+    async def handle(r) -> None:
+        handled.append(r.offset)
+
+    await lanes(handle, skip=lambda raw: True).run(consumer, [record(n, b"a") for n in range(5)])
+    assert handled == [] and consumer.committed() == {P0: 5}
