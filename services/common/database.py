@@ -4,13 +4,16 @@ eventsourcing's environment for the event store, and a SQLAlchemy engine for our
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
+from typing import Any, Callable, TypeVar, cast
 from urllib.parse import unquote, urlparse
 
 from datetime import datetime, timezone
 
 import structlog
 from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeDecorator
 
 log = structlog.get_logger("database")
@@ -57,14 +60,40 @@ def eventsourcing_env(url: str) -> dict[str, str]:
     raise ValueError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://...")
 
 
-def sqlalchemy_engine(url: str) -> Engine:
+def sqlalchemy_engine(url: str, pre_ping: bool = True) -> Engine:
+    """`pre_ping`: each PostgreSQL connection taken from the pool is tried first (a round trip
+    per checkout), so one PostgreSQL dropped (a restart) is replaced unseen. Without it (the refund
+    service, three checkouts a refund) the first statement on such a connection fails, SQLAlchemy
+    then drops every pooled connection, and the caller tries again (`once_more_after_a_lost_connection`)."""
     if url.startswith("sqlite"):
         path = _sqlite_path(url)
         engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     url = url.replace("postgresql://", "postgresql+psycopg://", 1).replace("postgres://", "postgresql+psycopg://", 1)
-    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=pre_ping)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def once_more_after_a_lost_connection(method: F) -> F:
+    """Run a database call again, once, when it failed because its pooled connection was dead
+    (an engine without pre-ping, after a PostgreSQL restart: SQLAlchemy has invalidated the pool
+    by then, so the second try gets a new connection; a database still away fails it again).
+    Only for calls that may run twice: a connection lost during COMMIT leaves it unknown whether
+    the first try committed, so the call must be idempotent or a compare-and-set."""
+    @functools.wraps(method)
+    def once_more(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            log.info("database_connection_lost_trying_again", call=method.__qualname__,
+                     error=str(error).splitlines()[0][:200])
+            return method(*args, **kwargs)
+    return cast(F, once_more)
 
 
 def sqlite_path_of(url: str) -> str | None:

@@ -109,7 +109,9 @@ class PeriodicReconcile(BackgroundLoop):
 
 
 def build_parts(settings: RefundSettings) -> RefundParts:
-    store = RefundStore(sqlalchemy_engine(settings.database_url))
+    # No pre-ping (three checkouts a refund, a round trip each): a connection PostgreSQL
+    # dropped fails its first statement and the store runs the call once more (store.py).
+    store = RefundStore(sqlalchemy_engine(settings.database_url, pre_ping=False))
     create_schema_racing_others(store.create_tables)
     publisher = RefundEventsPublisher(settings.kafka_connection(), settings.refunds_topic)
     http = provider_client(settings.provider_url, settings.provider_timeout, settings.concurrency)

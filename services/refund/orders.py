@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from sqlalchemy import Column, Engine, MetaData, String, Table, Text, insert, select, update
+from sqlalchemy import Column, Engine, MetaData, String, Table, Text, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
+
+from services.common.database import once_more_after_a_lost_connection
 
 from contracts.orders import OrderPlaced, OrderRefunded
 from services.refund.policy import PaidOrder, order_changes
@@ -48,6 +50,7 @@ class PaidOrders:
     def create_tables(self) -> None:
         metadata.create_all(self.engine)
 
+    @once_more_after_a_lost_connection
     def apply(self, event) -> bool:
         """Apply one order event; False when it was applied before or teaches nothing here
         (shipping and delivery do not change what may be refunded)."""
@@ -65,6 +68,7 @@ class PaidOrders:
         except IntegrityError:
             return False
 
+    @once_more_after_a_lost_connection
     def order(self, order_id: str) -> PaidOrder | None:
         with self.engine.connect() as conn:
             return read_order(conn, order_id)
@@ -73,16 +77,20 @@ class PaidOrders:
 def read_order(conn, order_id: str, for_update: bool = False) -> PaidOrder | None:
     """The order as we know it, or None until its OrderPlaced was applied. `for_update` locks
     its row, which serialises the refunds of one order."""
-    if for_update:
-        conn.execute(update(orders).where(orders.c.order_id == order_id)
-                     .values(order_id=orders.c.order_id))
-    row = conn.execute(select(orders).where(orders.c.order_id == order_id)).mappings().first()
+    row = conn.execute(_LOCKED_ORDER if for_update else _ORDER, {"order": order_id}).mappings().first()
     if row is None or row["buyer_id"] is None:
         return None
     items = tuple((item, Decimal(amount)) for item, amount in json.loads(row["items"]).items())
     return PaidOrder(order_id=row["order_id"], buyer_id=row["buyer_id"], seller_id=row["seller_id"],
                      currency=row["currency"], items=items, paid_amount=Decimal(row["paid_amount"]),
                      refunded_outside=Decimal(row["refunded_outside"]))
+
+
+_ORDER = select(orders).where(orders.c.order_id == bindparam("order"))
+_LOCKED_ORDER = (update(orders).where(orders.c.order_id == bindparam("order"))
+                 .values(order_id=orders.c.order_id).returning(*orders.c))
+"""The row locked (a row lock in PostgreSQL, the write lock in SQLite) and read in one
+statement; both built once, as they are run for every refund."""
 
 
 def paid_order_from(event: OrderPlaced) -> PaidOrder:

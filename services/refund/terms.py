@@ -7,7 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import structlog
-from sqlalchemy import Column, MetaData, String, Table, insert, select, text, update
+from sqlalchemy import Column, MetaData, String, Table, bindparam, insert, select, text, update
 
 from services.refund.policy import OrderTerms, OutsideRefund
 
@@ -61,11 +61,14 @@ def raise_refunded_before(conn, outside: OutsideRefund) -> None:
 
 
 def read_terms(conn, dispute_id: str) -> OrderTerms | None:
-    row = conn.execute(select(order_terms).where(
-        order_terms.c.dispute_id == dispute_id)).mappings().first()
+    row = conn.execute(_TERMS, {"dispute_id": dispute_id}).mappings().first()
     return OrderTerms(row["dispute_id"], row["order_id"], Decimal(row["paid_amount"]),
                       row["currency"], Decimal(row["refunded_before"]), item_id=row["item_id"],
                       buyer_id=row["buyer_id"], seller_id=row["seller_id"]) if row else None
+
+
+_TERMS = select(order_terms).where(order_terms.c.dispute_id == bindparam("dispute_id"))
+"""Built once (read for every refund): a statement built per call is analysed again each time."""
 
 
 def add_missing_parties(conn, columns: set[str]) -> None:
