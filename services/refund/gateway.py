@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, Protocol
 
 import httpx
 import structlog
 from tenacity import (AsyncRetrying, retry_if_exception_type, stop_after_attempt,
                       wait_exponential)
+
+from services.refund.provider_http import ProviderHttpClient
 
 log = structlog.get_logger("refund.gateway")
 
@@ -39,8 +42,16 @@ class RetryPolicy:
     max_backoff: float = 8.0
 
 
+class Answer(Protocol):
+    status_code: int
+
+    def json(self) -> Any: ...
+
+
 class PaymentProvider:
-    def __init__(self, client: httpx.AsyncClient | SpreadClient, retry: RetryPolicy = RetryPolicy()):
+    """`client`: the service's ProviderHttpClient, or any httpx.AsyncClient (tests)."""
+
+    def __init__(self, client: httpx.AsyncClient | ProviderHttpClient, retry: RetryPolicy = RetryPolicy()):
         self.client, self.retry = client, retry
 
     async def refund(self, *, idempotency_key: str, amount: Decimal, currency: str,
@@ -58,8 +69,8 @@ class PaymentProvider:
 
     async def _post(self, idempotency_key: str, body: dict, attempt: int) -> ProviderRefund:
         try:
-            response = await self.client.post("/refunds", json=body,
-                                               headers={"Idempotency-Key": idempotency_key})
+            response: Answer = await self.client.post("/refunds", json=body,
+                                                       headers={"Idempotency-Key": idempotency_key})
         except httpx.TransportError as error:  # timeouts and connection errors
             log.warning("provider_unreachable", attempt=attempt, error=repr(error))
             raise TransientProviderError(f"PROVIDER_UNREACHABLE: {type(error).__name__}") from None
@@ -72,44 +83,13 @@ class PaymentProvider:
         return ProviderRefund(reference=str(data["id"]), status=str(data["status"]))
 
 
-def _refusal_code(response: httpx.Response) -> str:
+def _refusal_code(response: Answer) -> str:
     try:
         return str(response.json().get("code") or f"HTTP_{response.status_code}")
     except ValueError:
         return f"HTTP_{response.status_code}"
 
 
-CONNECTIONS_PER_CLIENT = 4
-"""httpcore's pool looks at every connection of its client, twice over, on each request and each
-answer (its cost grows with the square of the connections: with 32, a fifth of the refund
-service's CPU went to it); small clients keep that look short."""
-
-
-class SpreadClient:
-    """The provider's HTTP client for `connections` calls at once, spread round-robin over
-    small httpx clients (`post`, `aclose`, `is_closed`: what the adapter and the service use)."""
-
-    def __init__(self, base_url: str, timeout: float, connections: int):
-        per_client = httpx.Limits(max_connections=CONNECTIONS_PER_CLIENT,
-                                  max_keepalive_connections=CONNECTIONS_PER_CLIENT)
-        count = max(1, -(-connections // CONNECTIONS_PER_CLIENT))
-        self.clients = [httpx.AsyncClient(base_url=base_url, timeout=timeout, limits=per_client)
-                        for _ in range(count)]
-        self._turn = 0
-
-    async def post(self, url: str, **options) -> httpx.Response:
-        self._turn = (self._turn + 1) % len(self.clients)
-        return await self.clients[self._turn].post(url, **options)
-
-    @property
-    def is_closed(self) -> bool:
-        return all(client.is_closed for client in self.clients)
-
-    async def aclose(self) -> None:
-        for client in self.clients:
-            await client.aclose()
-
-
-def provider_client(base_url: str, timeout: float, connections: int = 32) -> SpreadClient:
+def provider_client(base_url: str, timeout: float, connections: int = 32) -> ProviderHttpClient:
     """`connections`: as many as refunds are paid at once (REFUND_CONCURRENCY)."""
-    return SpreadClient(base_url, timeout, connections)
+    return ProviderHttpClient(base_url, timeout, connections)

@@ -44,7 +44,8 @@ from services.common.problems import install_problem_handlers
 from services.common.urls import masked_url
 from services.refund.desk import RefundDesk
 from services.refund.dispute_consumer import register_dispute_consumer
-from services.refund.gateway import PaymentProvider, RetryPolicy, SpreadClient, provider_client
+from services.refund.gateway import PaymentProvider, RetryPolicy, provider_client
+from services.refund.provider_http import ProviderHttpClient
 from services.refund.lifecycle import ISSUED
 from services.refund.metrics import RefundMetrics
 from services.refund.order_consumer import register_order_consumer
@@ -70,7 +71,7 @@ class RefundParts:
     gate: TrustGate
     desk: RefundDesk
     publisher: RefundEventsPublisher
-    http: SpreadClient
+    http: ProviderHttpClient
     metrics: RefundMetrics
     dispute_lanes: LanedBatches | None = None  # set when the broker is built
 
