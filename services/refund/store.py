@@ -24,7 +24,7 @@ from uuid import NAMESPACE_URL, uuid5
 
 import structlog
 from sqlalchemy import (Boolean, Column, Engine, Integer, MetaData, String, Table, Text,
-                        bindparam, func, inspect, insert, not_, select, text, update)
+                        bindparam, func, inspect, insert, not_, or_, select, text, update)
 from sqlalchemy.exc import IntegrityError
 
 from services.common.database import UtcDateTime, once_more_after_a_lost_connection
@@ -415,22 +415,28 @@ class RefundStore:
 def _committed(conn, key: str, terms: OrderTerms) -> Committed:
     """What other instructions issued or hold for this item (any dispute on it: a second
     dispute on an item, e.g. after a change of DISPUTE_ID_KEY, shares the item's price) and
-    for the whole order."""
-    disputes_of_order = select(order_terms.c.dispute_id).where(
-        order_terms.c.order_id == terms.order_id)
-    disputes_of_item = select(order_terms.c.dispute_id).where(
-        order_terms.c.order_id == terms.order_id, order_terms.c.item_id == terms.item_id)
-    item = (instructions.c.dispute_id == terms.dispute_id) | instructions.c.dispute_id.in_(disputes_of_item)
-    return Committed(dispute=_held(conn, key, item),
-                     order=_held(conn, key, instructions.c.dispute_id.in_(disputes_of_order)))
+    for the whole order: one query over the order's disputes, each amount marked when it is
+    on the item."""
+    dispute = order = Decimal(0)
+    rows = conn.execute(_HELD_ON_ORDER, {"order": terms.order_id, "key": key,
+                                         "dispute": terms.dispute_id, "item": terms.item_id})
+    for amount, on_item in rows:
+        order += Decimal(amount)
+        if on_item:
+            dispute += Decimal(amount)
+    return Committed(dispute=dispute, order=order)
 
 
-def _held(conn, key: str, scope) -> Decimal:
-    """Amounts issued or held by instructions other than `key` within `scope`."""
-    held = select(instructions.c.amount).where(
-        scope, instructions.c.idempotency_key != key,
-        (instructions.c.status == ISSUED) | instructions.c.reserved.is_(True))
-    return sum((Decimal(a) for a in conn.execute(held).scalars()), Decimal(0))
+def _held_on_order():
+    """Amounts issued or held by instructions other than `key` of the disputes of `order`,
+    each with whether it is on the item (the dispute itself, or one on the same item)."""
+    on_item = or_(instructions.c.dispute_id == bindparam("dispute"),
+                  order_terms.c.item_id.is_not_distinct_from(bindparam("item", type_=String)))
+    return (select(instructions.c.amount, on_item)
+            .select_from(instructions.join(order_terms, order_terms.c.dispute_id == instructions.c.dispute_id))
+            .where(order_terms.c.order_id == bindparam("order"),
+                   instructions.c.idempotency_key != bindparam("key"),
+                   (instructions.c.status == ISSUED) | instructions.c.reserved.is_(True)))
 
 
 def _outcome_unknown() -> tuple:
@@ -459,6 +465,7 @@ _INSERT_HANDLED = insert(handled_events)
 _INSERT_INSTRUCTION = insert(instructions)
 _INSTRUCTION = select(instructions).where(instructions.c.idempotency_key == bindparam("key"))
 _STATE = select(*_STATE_COLUMNS).where(instructions.c.idempotency_key == bindparam("key"))
+_HELD_ON_ORDER = _held_on_order()
 
 
 @lru_cache(maxsize=None)
