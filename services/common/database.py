@@ -60,18 +60,21 @@ def eventsourcing_env(url: str) -> dict[str, str]:
     raise ValueError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://...")
 
 
-def sqlalchemy_engine(url: str, pre_ping: bool = True) -> Engine:
+def sqlalchemy_engine(url: str, pre_ping: bool = True, pool_size: int = 10) -> Engine:
     """`pre_ping`: each PostgreSQL connection taken from the pool is tried first (a round trip
     per checkout), so one PostgreSQL dropped (a restart) is replaced unseen. Without it (the refund
     service, three checkouts a refund) the first statement on such a connection fails, SQLAlchemy
-    then drops every pooled connection, and the caller tries again (`once_more_after_a_lost_connection`)."""
+    then drops every pooled connection, and the caller tries again (`once_more_after_a_lost_connection`).
+    `pool_size`: PostgreSQL connections kept open (10 more are opened when they are all in
+    use, and closed again as they are given back: a process using more than `pool_size` at
+    once keeps opening connections)."""
     if url.startswith("sqlite"):
         path = _sqlite_path(url)
         engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     url = url.replace("postgresql://", "postgresql+psycopg://", 1).replace("postgres://", "postgresql+psycopg://", 1)
-    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=pre_ping)
+    return create_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=pre_ping)
 
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -111,8 +111,11 @@ class PeriodicReconcile(BackgroundLoop):
 
 def build_parts(settings: RefundSettings) -> RefundParts:
     # No pre-ping (three checkouts a refund, a round trip each): a connection PostgreSQL
-    # dropped fails its first statement and the store runs the call once more (store.py).
-    store = RefundStore(sqlalchemy_engine(settings.database_url, pre_ping=False))
+    # dropped fails its first statement and the store runs the call once more (store.py). As
+    # many connections kept as records are handled at once: with fewer, every refund beyond
+    # them opened (and closed) a connection of its own.
+    store = RefundStore(sqlalchemy_engine(settings.database_url, pre_ping=False,
+                                          pool_size=settings.concurrency))
     create_schema_racing_others(store.create_tables)
     publisher = RefundEventsPublisher(settings.kafka_connection(), settings.refunds_topic)
     http = provider_client(settings.provider_url, settings.provider_timeout, settings.concurrency)

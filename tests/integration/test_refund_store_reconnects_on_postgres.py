@@ -38,6 +38,12 @@ def test_the_refund_service_engine_does_not_ping_before_each_checkout(store):
     assert store.engine.pool._pre_ping is False
 
 
+def test_the_refund_service_keeps_a_connection_for_each_record_handled_at_once(pg_url):
+    parts = build_parts(RefundSettings(database_url=pg_url, provider_url="http://127.0.0.1:9",
+                                       concurrency=48))
+    assert parts.store.engine.pool.size() == 48
+
+
 def test_a_resolution_is_recorded_on_a_fresh_connection_after_the_pooled_one_died(store, pg_url):
     dispute_id = opened_on_known_order(store)
     event_id = str(uuid4())
