@@ -14,6 +14,7 @@ from typing import Callable, Protocol
 
 import structlog
 
+from services.refund.announcements import PublishedMarks
 from services.refund.gateway import PaymentProvider, ProviderError
 from services.refund.lifecycle import PENDING, TransitionRefused
 from services.refund.metrics import RefundMetrics
@@ -38,6 +39,7 @@ class RefundDesk:
         self.reservation_lease = reservation_lease
         self.metrics = metrics or RefundMetrics()
         self.after_provider_call = after_provider_call
+        self.marks = PublishedMarks(store)
         self._in_flight: set[str] = set()
 
     async def pay(self, idempotency_key: str) -> StoredInstruction | None:
@@ -75,7 +77,7 @@ class RefundDesk:
 
     async def _announce(self, stored: StoredInstruction) -> None:
         await self.publisher.publish(refund_event(stored))
-        if await asyncio.to_thread(self.store.published_from, stored) is None:
+        if await self.marks.mark(stored) is None:
             # moved since it was read (a late success, a reopening): decided again from the store
             await asyncio.to_thread(self.store.mark_published, stored.idempotency_key,
                                     stored.attempt, stored.status)

@@ -307,6 +307,13 @@ class RefundStore:
         return self._move_from(stored, lifecycle.announce)
 
     @once_more_after_a_lost_connection
+    def published_from_each(self, stored: list[StoredInstruction]) -> list[StoredInstruction | None]:
+        """`published_from` of several results in one transaction (one checkout, one commit),
+        each decided by itself: None for one that moved meanwhile."""
+        with self.engine.begin() as conn:
+            return [self._move_from(one, lifecycle.announce, conn=conn) for one in stored]
+
+    @once_more_after_a_lost_connection
     def mark_published(self, idempotency_key: str, attempt: int, status: str) -> bool:
         """Only the result that was published: a late success may have replaced it meanwhile."""
         def announce(state: InstructionState) -> InstructionState:
@@ -381,7 +388,7 @@ class RefundStore:
 
     def _move_from(self, stored: StoredInstruction,
                    transition: Callable[[InstructionState], InstructionState],
-                   **values) -> StoredInstruction | None:
+                   conn=None, **values) -> StoredInstruction | None:
         """The compare-and-set of `_move` from a state this process already knows, without
         reading it first; the row as written (RETURNING), or None when it was not that state."""
         try:
@@ -389,9 +396,12 @@ class RefundStore:
         except TransitionRefused:
             return None
         statement = _update_from_state(tuple(values), returning=True)
-        with self.engine.begin() as conn:
-            row = conn.execute(statement, _state_parameters(stored.idempotency_key, stored.state,
-                                                            after, values)).mappings().first()
+        parameters = _state_parameters(stored.idempotency_key, stored.state, after, values)
+        if conn is not None:
+            row = conn.execute(statement, parameters).mappings().first()
+        else:
+            with self.engine.begin() as conn:
+                row = conn.execute(statement, parameters).mappings().first()
         return _stored(row) if row else None
 
     def _state(self, idempotency_key: str, conn=None) -> InstructionState | None:
