@@ -1,9 +1,12 @@
 """A batch of projection rows in one statement instead of a read and a write per row: on a
 rebuild of a million events the round trips were nearly all of the time.
 
-On PostgreSQL the rows are COPY'd into a temporary table shaped like the target (dropped at
-commit), then moved with one `INSERT ... SELECT ... ON CONFLICT`: COPY costs a fraction of a
-parameterised insert per row. On SQLite (tests, a laptop) one executemany of the same
+On PostgreSQL a large batch is COPY'd into a temporary table shaped like the target (dropped
+at commit), then moved with one `INSERT ... SELECT ... ON CONFLICT`: COPY costs a fraction of a
+parameterised insert per row. A batch of at most SMALL_BATCH rows (what the projections
+following the store write, a round at a time) is one `INSERT ... VALUES ... ON CONFLICT`
+instead: one statement, not four (create, copy, insert, drop), rows in key order as the
+COPY path's `ORDER BY` has them. On SQLite (tests, a laptop) one executemany of the same
 `INSERT ... ON CONFLICT`. Values go through each column type's own bind processing either way
 (UTC datetimes, JSON text), so the stored rows are the ones SQLAlchemy would have written.
 """
@@ -13,25 +16,27 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from sqlalchemy import Table
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import postgresql, sqlite
+
+SMALL_BATCH = 200
 
 
 def upsert_newer(conn, table: Table, rows: Sequence[dict], key: str, version: str = "version") -> None:
     """Insert each row, or replace the stored one unless the stored one is newer."""
     if not rows:
         return
-    if conn.dialect.name == "postgresql":
+    if conn.dialect.name == "postgresql" and len(rows) > SMALL_BATCH:
         q = conn.dialect.identifier_preparer.quote
         changed = ", ".join(f"{q(c.name)} = EXCLUDED.{q(c.name)}" for c in table.columns if c.name != key)
         _copied_then_inserted(conn, table, rows, f"ON CONFLICT ({q(key)}) DO UPDATE SET {changed} "
                                                  f"WHERE {q(table.name)}.{q(version)} <= EXCLUDED.{q(version)}")
         return
-    statement = sqlite.insert(table)
+    statement, params = _values(conn, table, rows, [key])
     statement = statement.on_conflict_do_update(
         index_elements=[key],
         set_={c.name: statement.excluded[c.name] for c in table.columns if c.name != key},
         where=table.c[version] <= statement.excluded[version])
-    conn.execute(statement, list(rows))
+    conn.execute(statement, params)
 
 
 def insert_missing(conn, table: Table, rows: Sequence[dict]) -> None:
@@ -39,11 +44,12 @@ def insert_missing(conn, table: Table, rows: Sequence[dict]) -> None:
     if not rows:
         return
     keys = [c.name for c in table.primary_key.columns]
-    if conn.dialect.name == "postgresql":
+    if conn.dialect.name == "postgresql" and len(rows) > SMALL_BATCH:
         q = conn.dialect.identifier_preparer.quote
         _copied_then_inserted(conn, table, rows, f"ON CONFLICT ({', '.join(map(q, keys))}) DO NOTHING")
         return
-    conn.execute(sqlite.insert(table).on_conflict_do_nothing(index_elements=keys), list(rows))
+    statement, params = _values(conn, table, rows, keys)
+    conn.execute(statement.on_conflict_do_nothing(index_elements=keys), params)
 
 
 def _copied_then_inserted(conn, table: Table, rows: Sequence[dict], on_conflict: str) -> None:
@@ -62,6 +68,17 @@ def _copied_then_inserted(conn, table: Table, rows: Sequence[dict], on_conflict:
     conn.exec_driver_sql(f"INSERT INTO {q(table.name)} ({names}) SELECT {names} FROM {stage} "
                          f"ORDER BY {order} {on_conflict}")
     conn.exec_driver_sql(f"DROP TABLE {stage}")  # a second batch in the same transaction stages again
+
+
+def _values(conn, table: Table, rows: Sequence[dict], keys: list[str]) -> tuple[Any, Any]:
+    """The INSERT of `rows` and its parameters: on PostgreSQL one statement with every row in
+    VALUES (an executemany would be a statement per row), on SQLite an executemany."""
+    # rows locked in key order: two runners on overlapping batches never wait on each other
+    # crosswise (a deadlock), whatever order their batches came in
+    ordered = sorted(rows, key=lambda row: tuple(row[k] for k in keys))
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table).values(ordered), None
+    return sqlite.insert(table), ordered
 
 
 def _bound(processor: Any, value: Any) -> Any:
