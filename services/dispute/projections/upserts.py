@@ -6,7 +6,8 @@ at commit), then moved with one `INSERT ... SELECT ... ON CONFLICT`: COPY costs 
 parameterised insert per row. A batch of at most SMALL_BATCH rows (what the projections
 following the store write, a round at a time) is one `INSERT ... VALUES ... ON CONFLICT`
 instead: one statement, not four (create, copy, insert, drop), rows in key order as the
-COPY path's `ORDER BY` has them. On SQLite (tests, a laptop) one executemany of the same
+COPY path's `ORDER BY` has them, its text written here (SQLAlchemy compiles a statement of
+many rows anew every time). On SQLite (tests, a laptop) one executemany of the same
 `INSERT ... ON CONFLICT`. Values go through each column type's own bind processing either way
 (UTC datetimes, JSON text), so the stored rows are the ones SQLAlchemy would have written.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 SMALL_BATCH = 200
 
@@ -25,18 +26,18 @@ def upsert_newer(conn, table: Table, rows: Sequence[dict], key: str, version: st
     """Insert each row, or replace the stored one unless the stored one is newer."""
     if not rows:
         return
-    if conn.dialect.name == "postgresql" and len(rows) > SMALL_BATCH:
+    if conn.dialect.name == "postgresql":
         q = conn.dialect.identifier_preparer.quote
         changed = ", ".join(f"{q(c.name)} = EXCLUDED.{q(c.name)}" for c in table.columns if c.name != key)
-        _copied_then_inserted(conn, table, rows, f"ON CONFLICT ({q(key)}) DO UPDATE SET {changed} "
-                                                 f"WHERE {q(table.name)}.{q(version)} <= EXCLUDED.{q(version)}")
+        _postgres(conn, table, rows, f"ON CONFLICT ({q(key)}) DO UPDATE SET {changed} "
+                                     f"WHERE {q(table.name)}.{q(version)} <= EXCLUDED.{q(version)}")
         return
-    statement, params = _values(conn, table, rows, [key])
+    statement = sqlite.insert(table)
     statement = statement.on_conflict_do_update(
         index_elements=[key],
         set_={c.name: statement.excluded[c.name] for c in table.columns if c.name != key},
         where=table.c[version] <= statement.excluded[version])
-    conn.execute(statement, params)
+    conn.execute(statement, list(rows))
 
 
 def insert_missing(conn, table: Table, rows: Sequence[dict]) -> None:
@@ -44,12 +45,11 @@ def insert_missing(conn, table: Table, rows: Sequence[dict]) -> None:
     if not rows:
         return
     keys = [c.name for c in table.primary_key.columns]
-    if conn.dialect.name == "postgresql" and len(rows) > SMALL_BATCH:
+    if conn.dialect.name == "postgresql":
         q = conn.dialect.identifier_preparer.quote
-        _copied_then_inserted(conn, table, rows, f"ON CONFLICT ({', '.join(map(q, keys))}) DO NOTHING")
+        _postgres(conn, table, rows, f"ON CONFLICT ({', '.join(map(q, keys))}) DO NOTHING")
         return
-    statement, params = _values(conn, table, rows, keys)
-    conn.execute(statement.on_conflict_do_nothing(index_elements=keys), params)
+    conn.execute(sqlite.insert(table).on_conflict_do_nothing(index_elements=keys), list(rows))
 
 
 def _copied_then_inserted(conn, table: Table, rows: Sequence[dict], on_conflict: str) -> None:
@@ -70,15 +70,28 @@ def _copied_then_inserted(conn, table: Table, rows: Sequence[dict], on_conflict:
     conn.exec_driver_sql(f"DROP TABLE {stage}")  # a second batch in the same transaction stages again
 
 
-def _values(conn, table: Table, rows: Sequence[dict], keys: list[str]) -> tuple[Any, Any]:
-    """The INSERT of `rows` and its parameters: on PostgreSQL one statement with every row in
-    VALUES (an executemany would be a statement per row), on SQLite an executemany."""
+def _postgres(conn, table: Table, rows: Sequence[dict], on_conflict: str) -> None:
+    if len(rows) > SMALL_BATCH:
+        _copied_then_inserted(conn, table, rows, on_conflict)
+    else:
+        _values_inserted(conn, table, rows, on_conflict)
+
+
+def _values_inserted(conn, table: Table, rows: Sequence[dict], on_conflict: str) -> None:
+    """One `INSERT ... VALUES (...), (...) ON CONFLICT`, written here rather than compiled by
+    SQLAlchemy (a statement of many rows is compiled anew each time: that was most of its
+    cost), every value through its column type's bind processing as in the COPY path."""
+    q = conn.dialect.identifier_preparer.quote
+    columns = [c.name for c in table.columns]
+    processors = [c.type.bind_processor(conn.dialect) for c in table.columns]
     # rows locked in key order: two runners on overlapping batches never wait on each other
     # crosswise (a deadlock), whatever order their batches came in
+    keys = [c.name for c in table.primary_key.columns]
     ordered = sorted(rows, key=lambda row: tuple(row[k] for k in keys))
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table).values(ordered), None
-    return sqlite.insert(table), ordered
+    one_row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    values = [_bound(p, row[name]) for row in ordered for p, name in zip(processors, columns)]
+    conn.exec_driver_sql(f"INSERT INTO {q(table.name)} ({', '.join(map(q, columns))}) VALUES "
+                         f"{', '.join([one_row] * len(ordered))} {on_conflict}", tuple(values))
 
 
 def _bound(processor: Any, value: Any) -> Any:
