@@ -5,9 +5,8 @@ On PostgreSQL a large batch is COPY'd into a temporary table shaped like the tar
 at commit), then moved with one `INSERT ... SELECT ... ON CONFLICT`: COPY costs a fraction of a
 parameterised insert per row. A batch of at most SMALL_BATCH rows (what the projections
 following the store write, a round at a time) is one `INSERT ... VALUES ... ON CONFLICT`
-instead: one statement, not four (create, copy, insert, drop), rows in key order as the
-COPY path's `ORDER BY` has them, its text written here (SQLAlchemy compiles a statement of
-many rows anew every time). On SQLite (tests, a laptop) one executemany of the same
+instead: one statement, not four (create, copy, insert, drop), its rows passed as one array
+a column (`unnest`), in key order as the COPY path's `ORDER BY` has them. On SQLite (tests, a laptop) one executemany of the same
 `INSERT ... ON CONFLICT`. Values go through each column type's own bind processing either way
 (UTC datetimes, JSON text), so the stored rows are the ones SQLAlchemy would have written.
 """
@@ -78,20 +77,21 @@ def _postgres(conn, table: Table, rows: Sequence[dict], on_conflict: str) -> Non
 
 
 def _values_inserted(conn, table: Table, rows: Sequence[dict], on_conflict: str) -> None:
-    """One `INSERT ... VALUES (...), (...) ON CONFLICT`, written here rather than compiled by
-    SQLAlchemy (a statement of many rows is compiled anew each time: that was most of its
-    cost), every value through its column type's bind processing as in the COPY path."""
+    """One `INSERT ... SELECT FROM unnest(<one array a column>) ON CONFLICT`: a statement whose
+    text does not grow with the rows (psycopg parses and prepares it once; a VALUES list of
+    every row was parsed anew each time, and SQLAlchemy compiled it anew), every value through
+    its column type's bind processing as in the COPY path."""
     q = conn.dialect.identifier_preparer.quote
-    columns = [c.name for c in table.columns]
-    processors = [c.type.bind_processor(conn.dialect) for c in table.columns]
+    columns = list(table.columns)
+    keys = [c.name for c in table.primary_key.columns]
     # rows locked in key order: two runners on overlapping batches never wait on each other
     # crosswise (a deadlock), whatever order their batches came in
-    keys = [c.name for c in table.primary_key.columns]
     ordered = sorted(rows, key=lambda row: tuple(row[k] for k in keys))
-    one_row = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    values = [_bound(p, row[name]) for row in ordered for p, name in zip(processors, columns)]
-    conn.exec_driver_sql(f"INSERT INTO {q(table.name)} ({', '.join(map(q, columns))}) VALUES "
-                         f"{', '.join([one_row] * len(ordered))} {on_conflict}", tuple(values))
+    arrays = [[_bound(c.type.bind_processor(conn.dialect), row[c.name]) for row in ordered] for c in columns]
+    names = ", ".join(q(c.name) for c in columns)
+    unnest = ", ".join(f"%s::{c.type.compile(dialect=conn.dialect)}[]" for c in columns)
+    conn.exec_driver_sql(f"INSERT INTO {q(table.name)} ({names}) SELECT * FROM unnest({unnest}) "
+                         f"AS u({names}) ORDER BY {', '.join(map(q, keys))} {on_conflict}", tuple(arrays))
 
 
 def _bound(processor: Any, value: Any) -> Any:
