@@ -5,6 +5,7 @@ projection following alone; a projection that cannot write, or that stands elsew
 log, never holds the others back. And the small batches a round writes on PostgreSQL: one
 statement per table, the rows those of the COPY path."""
 
+import psycopg
 import pytest
 from sqlalchemy import event
 
@@ -99,13 +100,18 @@ def test_projections_at_different_positions_each_reach_the_head(store):
     assert len(rows(engine, line.live_table())) == 4 * DISPUTES
 
 
-def test_a_small_batch_is_one_statement_per_table_with_the_rows_of_the_copy_path(store, monkeypatch):
+def test_a_small_batch_is_one_statement_per_table_with_the_rows_of_the_copy_path(store, url, monkeypatch):
     app, engine, ids = store
     together = projections(app, engine)
     statements = []
-    event.listen(engine, "before_cursor_execute",
-                 lambda conn, cursor, statement, *rest: statements.append(" ".join(statement.split()[:3])))
+    if url.startswith("postgresql"):  # every statement, SQLAlchemy's and those sent directly
+        for name in ("execute", "executemany", "copy"):
+            monkeypatch.setattr(psycopg.Cursor, name, _noting(statements, getattr(psycopg.Cursor, name)))
+    else:
+        event.listen(engine, "before_cursor_execute",
+                     lambda conn, cursor, statement, *rest: statements.append(" ".join(statement.split()[:3])))
     ProjectionFollower(together[:2]).catch_up()
+    monkeypatch.undo()
     small = every_row(engine, together[:2])
     written = [s for s in statements if s.split()[0] in ("INSERT", "COPY", "CREATE", "DROP")
                and "projection_positions" not in s]
@@ -118,6 +124,13 @@ def test_a_small_batch_is_one_statement_per_table_with_the_rows_of_the_copy_path
     ProjectionFollower(projections(app, engine)[:2]).catch_up()
     assert every_row(engine, together[:2]) == small
     assert small[0] == loaded_index_rows(app, ids)
+
+
+def _noting(statements: list, original):
+    def noted(cursor, statement, *args, **kwargs):
+        statements.append(" ".join(str(statement).split()[:3]))
+        return original(cursor, statement, *args, **kwargs)
+    return noted
 
 
 def _fails(*args, **kwargs):

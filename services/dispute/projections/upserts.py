@@ -90,8 +90,11 @@ def _values_inserted(conn, table: Table, rows: Sequence[dict], on_conflict: str)
     arrays = [[_bound(c.type.bind_processor(conn.dialect), row[c.name]) for row in ordered] for c in columns]
     names = ", ".join(q(c.name) for c in columns)
     unnest = ", ".join(f"%s::{c.type.compile(dialect=conn.dialect)}[]" for c in columns)
-    conn.exec_driver_sql(f"INSERT INTO {q(table.name)} ({names}) SELECT * FROM unnest({unnest}) "
-                         f"AS u({names}) ORDER BY {', '.join(map(q, keys))} {on_conflict}", tuple(arrays))
+    # binary: the arrays' text form quotes every value in Python, character by character
+    with conn.connection.driver_connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {q(table.name)} ({names}) SELECT * FROM unnest({unnest}) "
+                       f"AS u({names}) ORDER BY {', '.join(map(q, keys))} {on_conflict}", arrays,
+                       binary=True)
 
 
 def _bound(processor: Any, value: Any) -> Any:
