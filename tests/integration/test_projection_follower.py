@@ -135,3 +135,24 @@ def _noting(statements: list, original):
 
 def _fails(*args, **kwargs):
     raise RuntimeError("this projection cannot write")
+
+
+def test_a_round_another_runner_projected_first_is_not_written_twice(store, monkeypatch):
+    app, engine, ids = store
+    mine, other = ProjectionFollower(projections(app, engine)), ProjectionFollower(projections(app, engine))
+    select_notifications, overtaken = app.recorder.select_notifications, []
+
+    def overtaken_after_reading(*args, **kwargs):
+        read = select_notifications(*args, **kwargs)
+        if not overtaken:
+            overtaken.append(None)  # the other runner's round, between my read and my write
+            overtaken[0] = other.follow_once()
+        return read
+
+    monkeypatch.setattr(app.recorder, "select_notifications", overtaken_after_reading)
+    assert mine.follow_once() == 0  # its batch was the other's: nothing of it written again
+    head = app.recorder.max_notification_id()
+    assert overtaken == [head]
+    assert [p.position() for p in mine.projections] == [head] * 3
+    assert rows(engine, mine.projections[0].live_table()) == loaded_index_rows(app, ids)
+    assert len(rows(engine, mine.projections[1].live_table())) == 4 * DISPUTES

@@ -26,7 +26,7 @@ import asyncio
 from typing import Any, Sequence
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from services.dispute.adapters.shards import shard_position_name
@@ -77,9 +77,9 @@ class ProjectionFollower:
                     pass
 
     def _round(self, shard: int) -> int:
-        tables = self._live_tables()
-        names = [shard_position_name(table.name, shard) for table in tables]
-        with self.engine.connect() as conn:
+        with self.engine.connect() as conn:  # one connection for both reads
+            tables = self._live_tables(conn)
+            names = [shard_position_name(table.name, shard) for table in tables]
             stored = dict(conn.execute(select(projection_positions.c.name, projection_positions.c.position)
                                        .where(projection_positions.c.name.in_(names))).all())
         starts = [stored.get(name, 0) for name in names]
@@ -94,9 +94,9 @@ class ProjectionFollower:
         prepared = [p.prepare(notifications, decoded) for p in self.projections]
         try:
             with self.engine.begin() as conn:
-                for projection, table, name, rows in zip(self.projections, tables, names, prepared):
+                for projection, table, rows in zip(self.projections, tables, prepared):
                     projection.write(conn, table, rows)
-                    _set_position(conn, name, notifications[-1].id, expected=start)
+                _set_positions(conn, names, notifications[-1].id, expected=start)
         except (PositionMoved, IntegrityError):
             return self._one_by_one(tables, shard)  # another runner came first: each sees to it
         except Exception as error:
@@ -104,13 +104,12 @@ class ProjectionFollower:
             return self._one_by_one(tables, shard)
         return len(notifications)
 
-    def _live_tables(self) -> list:
+    def _live_tables(self, conn) -> list:
         """Each projection's live generation's table, read in one query."""
         wanted = [p.name for p in self.projections if p.fixed_version is None]
         versions: dict[str, int] = {}
         if wanted:
-            with self.engine.connect() as conn:
-                versions = dict(conn.execute(select(projection_versions.c.name, projection_versions.c.version)
+            versions = dict(conn.execute(select(projection_versions.c.name, projection_versions.c.version)
                                              .where(projection_versions.c.name.in_(wanted))).all())
         return [p.table(p.fixed_version if p.fixed_version is not None else versions.get(p.name) or 1)
                 for p in self.projections]
@@ -125,6 +124,20 @@ class ProjectionFollower:
             except Exception as error:
                 log.error("projection_failed", projection=projection.name, shard=shard, error=repr(error))
         return done
+
+
+def _set_positions(conn, names: list[str], position: int, expected: int) -> None:
+    """Every name's position moved from `expected` to `position` in one statement; a name it
+    did not move (none stored yet, or another runner's) goes the one-name way (tracked.py:
+    inserted, or PositionMoved)."""
+    moved = set(conn.execute(update(projection_positions)
+                             .where(projection_positions.c.name.in_(names),
+                                    projection_positions.c.position == expected)
+                             .values(position=position)
+                             .returning(projection_positions.c.name)).scalars())
+    for name in names:
+        if name not in moved:
+            _set_position(conn, name, position, expected)
 
 
 class DecodedOnce:
