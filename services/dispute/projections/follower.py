@@ -80,8 +80,9 @@ class ProjectionFollower:
         with self.engine.connect() as conn:  # one connection for both reads
             tables = self._live_tables(conn)
             names = [shard_position_name(table.name, shard) for table in tables]
-            stored = dict(conn.execute(select(projection_positions.c.name, projection_positions.c.position)
-                                       .where(projection_positions.c.name.in_(names))).all())
+            stored: dict[str, int] = {name: position for name, position in conn.execute(
+                select(projection_positions.c.name, projection_positions.c.position)
+                .where(projection_positions.c.name.in_(names)))}
         starts = [stored.get(name, 0) for name in names]
         if len(set(starts)) != 1:
             return self._one_by_one(tables, shard)
