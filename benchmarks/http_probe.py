@@ -18,7 +18,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from benchmarks import vegeta
+from benchmarks import pg_statements, vegeta
 from benchmarks.bench import OUT, QUICK, Bench, fmt, progress, run_rate
 from benchmarks.system import start_system
 from benchmarks.watch import KafkaWatch
@@ -40,23 +40,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--disputes", type=int, default=100)
     parser.add_argument("--profile", type=Path, help="py-spy raw stacks of the first command rate")
+    parser.add_argument("--statements", action="store_true",
+                        help="PostgreSQL statements per command (pg_stat_statements), settle included")
     args = parser.parse_args(argv)
     rates = tuple(int(r) for r in args.rates.split(","))
     sizes = replace(QUICK, rates=rates, command_seconds=args.seconds, health_seconds=2,
                     disputes=args.disputes)
     vegeta.vegeta_binary()
     talkers = cases("msg", sizes.disputes, sellers=max(1, sizes.disputes // 4))
-    system = start_system(OUT / "probe", lambda kafka: asyncio.run(
-        publish_orders(kafka.connection("orders"), talkers)))
+    orders: dict[str, tuple[int, int]] = {}
+    system = start_system(OUT / "probe", lambda kafka: orders.update(asyncio.run(
+        publish_orders(kafka.connection("orders"), talkers))),
+        pg_options=pg_statements.OPTIONS if args.statements else ())
     watch = KafkaWatch(system.kafka.admin, [DISPUTES_EVENTS])
     try:
         watch.start()
         bench = Bench(system, sizes, watch)
-        talkers, _ = bench.open_disputes(talkers, [])
+        talkers, _ = bench.open_disputes(talkers, [], orders)
         bench.api_idle_cpu()
         bench.health()
+        counted = pg_statements.StatementCount(system.pg.dsn()) if args.statements else None
         for n, rate in enumerate(rates):
             spy = None
+            if counted:
+                bench.settle(f"before @{rate}/s")
+                counted.reset()
+            machine = bench.cpu_split()
             if args.profile and n == 0:
                 spy = profiled(system.service_pids()["dispute-api"], args.seconds, args.profile)
             (result, _), cpu = bench.api_cpu_ms(lambda: run_rate(f"probe-{rate}", message_targets(
@@ -65,11 +74,24 @@ def main(argv: list[str] | None = None) -> int:
             if spy:
                 spy.wait(30)
             progress(f"POST messages @{rate:,}/s: {fmt(result)}; API CPU {cpu:.2f} ms/command")
-            bench.settle()
+            bench.settle(f"probe @{rate}/s")
+            progress("  CPU ms per command, with the settle: " + ", ".join(
+                f"{name} {ms:.2f}" for name, ms in sorted(
+                    machine.per_request(result.requests - result.errors).items(), key=lambda kv: -kv[1])))
+            if counted:
+                _print_statements(counted, result.requests - result.errors)
     finally:
         watch.stop()
         system.stop()
     return 0
+
+
+def _print_statements(counted: pg_statements.StatementCount, answered: int) -> None:
+    databases, queries = counted.per_command(answered, "bench_dispute")
+    progress("  PostgreSQL statements per command, with the settle: " + ", ".join(
+        f"{name} {n:.2f}" for name, n in databases.items()))
+    for n, query in queries:
+        progress(f"    {n:7.3f}  {query}")
 
 
 if __name__ == "__main__":

@@ -80,15 +80,15 @@ class System:
 
 
 def start_system(folder: Path, before_services: Callable[[KafkaServer], None] | None = None,
-                 attempts: int = 3) -> System:
+                 attempts: int = 3, pg_options: tuple[str, ...] = ()) -> System:
     """Fresh data under `folder` (its logs stay there for a look after the run);
     `before_services(kafka)` runs once Kafka is up (the upstream orders, published while the
     services start). A start that fails is tried again on new ports (the machine is shared:
     a free port can be taken before its server binds it); the failed one's folder is kept
-    beside `folder` as `<name>-failed-<n>`."""
+    beside `folder` as `<name>-failed-<n>`. `pg_options`: more PostgreSQL server settings."""
     for attempt in range(1, attempts + 1):
         try:
-            return _start_system(folder, before_services)
+            return _start_system(folder, before_services, pg_options)
         except Exception as error:
             if attempt == attempts:
                 raise
@@ -100,11 +100,12 @@ def start_system(folder: Path, before_services: Callable[[KafkaServer], None] | 
     raise AssertionError("unreachable")
 
 
-def _start_system(folder: Path, before_services: Callable[[KafkaServer], None] | None) -> System:
+def _start_system(folder: Path, before_services: Callable[[KafkaServer], None] | None,
+                  pg_options: tuple[str, ...] = ()) -> System:
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    pg, kafka = PostgresServer(folder / "pg", durable=True), KafkaServer(folder / "kafka")
+    pg, kafka = PostgresServer(folder / "pg", durable=True, options=pg_options), KafkaServer(folder / "kafka")
     run = RunSettings(dir=folder, kafka_port=kafka.port, kafka_controller_port=kafka.controller_port,
                       paysim_port=free_port(), smtp_port=free_port(), smtp_http_port=free_port())
     system = System(folder, pg, kafka, run, {})

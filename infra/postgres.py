@@ -37,10 +37,13 @@ def pg_bin(name: str) -> str:
 class PostgresServer:
     """`dsn(dbname)` gives a libpq URL; `create_database(name)` makes a fresh database."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, durable: bool = False):
+    def __init__(self, data_dir: Path, port: int | None = None, durable: bool = False,
+                 options: tuple[str, ...] = ()):
+        """`options`: more server settings (`-c name=value` each), e.g. for a benchmark."""
         self.data_dir = Path(data_dir).resolve()
         self.port = port or free_port()
         self.durable = durable
+        self.options = options
         self.user = "postgres"
 
     def dsn(self, dbname: str = "postgres") -> str:
@@ -59,6 +62,7 @@ class PostgresServer:
         options = f"-p {self.port} -k {self._socket_dir()} -c listen_addresses=127.0.0.1 -c max_connections=400"
         if not self.durable:
             options += " " + " ".join(FAST_UNSAFE)
+        options += "".join(f" -c {option}" for option in self.options)
         self._as_owner([pg_bin("pg_ctl"), "-D", str(self.data_dir), "-o", options,
                         "-l", str(self.log_file), "-w", "-t", str(int(timeout)), "start"])
         return self

@@ -90,6 +90,11 @@ class DisputeSettings(TokenSettings, KafkaSettings):
     log_level: str = "INFO"
     run_workers: bool = True
     deadline_poll_interval: float = 1.0
+    projection_batch_wait: float = Field(default=0.05, ge=0, le=1)
+    """DISPUTE_PROJECTION_BATCH_WAIT (seconds): after a round of the projections that read less
+    than a full batch of new events, wait this long before the next (projections/follower.py),
+    so a round carries more events: each round costs a few round trips and a commit whatever
+    its size. At most this much projection lag is added; 0 follows at once."""
     jwt_audience: str = Field("dispute-api", min_length=1)
     evidence_dir: str = "var/evidence"
     idempotency_retention: timedelta = timedelta(hours=24)

@@ -140,7 +140,7 @@ def test_a_system_that_did_not_start_is_started_again_and_the_failed_logs_are_ke
 
     folder, calls = tmp_path / "run", []
 
-    def start(where, before_services):
+    def start(where, before_services, pg_options=()):
         calls.append(where)
         where.mkdir(exist_ok=True)
         (where / "smtp-sink.log").write_text(f"attempt {len(calls)}")
@@ -156,7 +156,7 @@ def test_a_system_that_did_not_start_is_started_again_and_the_failed_logs_are_ke
 def test_a_system_that_never_starts_fails_with_its_own_error(tmp_path, monkeypatch):
     from benchmarks import system
 
-    def start(where, before_services):
+    def start(where, before_services, pg_options=()):
         where.mkdir(exist_ok=True)
         raise RuntimeError("kafka exited with 1")
 

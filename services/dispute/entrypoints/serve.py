@@ -39,6 +39,7 @@ from services.dispute.entrypoints.http.command_route import CommandsInFlight
 from services.dispute.entrypoints.http.limits import install_limits
 from services.dispute.entrypoints.kafka_subscribers import (GROUP, register_order_consumer,
                                                             register_refund_consumer)
+from services.dispute.projections.follower import ProjectionFollower
 from services.dispute.settings import DisputeSettings
 
 log = structlog.get_logger("dispute")
@@ -169,11 +170,12 @@ def _lifespan(settings: DisputeSettings, parts: ApiParts, kafka: BackgroundConne
 
 def _start_workers(app: FastAPI, parts: ApiParts, settings: DisputeSettings,
                    stopping: asyncio.Event) -> list[asyncio.Task]:
-    """The projections, the deadline worker and the idempotency purge, on the app's clock
-    (read at each tick: tests move it)."""
+    """The projections (following the store together), the deadline worker and the
+    idempotency purge, on the app's clock (read at each tick: tests move it)."""
     now = lambda: app.state.clock()  # noqa: E731
     deadlines = DeadlineWorker(parts.disputes, parts.engine, now, metrics=app.state.deadline_metrics)
     purge = lambda: sum(keys.purge_expired(now()) for keys in parts.idempotency_stores)  # noqa: E731
-    return [*(asyncio.create_task(projection.run(stopping)) for projection in parts.projections),
+    follower = ProjectionFollower(parts.projections)
+    return [asyncio.create_task(follower.run(stopping, batch_wait=settings.projection_batch_wait)),
             asyncio.create_task(deadlines.run(stopping, settings.deadline_poll_interval)),
             asyncio.create_task(every(3600, purge, stopping, "idempotency_purge"))]

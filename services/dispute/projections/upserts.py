@@ -1,9 +1,12 @@
 """A batch of projection rows in one statement instead of a read and a write per row: on a
 rebuild of a million events the round trips were nearly all of the time.
 
-On PostgreSQL the rows are COPY'd into a temporary table shaped like the target (dropped at
-commit), then moved with one `INSERT ... SELECT ... ON CONFLICT`: COPY costs a fraction of a
-parameterised insert per row. On SQLite (tests, a laptop) one executemany of the same
+On PostgreSQL a large batch is COPY'd into a temporary table shaped like the target (dropped
+at commit), then moved with one `INSERT ... SELECT ... ON CONFLICT`: COPY costs a fraction of a
+parameterised insert per row. A batch of at most SMALL_BATCH rows (what the projections
+following the store write, a round at a time) is one `INSERT ... VALUES ... ON CONFLICT`
+instead: one statement, not four (create, copy, insert, drop), its rows passed as one array
+a column (`unnest`), in key order as the COPY path's `ORDER BY` has them. On SQLite (tests, a laptop) one executemany of the same
 `INSERT ... ON CONFLICT`. Values go through each column type's own bind processing either way
 (UTC datetimes, JSON text), so the stored rows are the ones SQLAlchemy would have written.
 """
@@ -15,6 +18,8 @@ from typing import Any, Sequence
 from sqlalchemy import Table
 from sqlalchemy.dialects import sqlite
 
+SMALL_BATCH = 200
+
 
 def upsert_newer(conn, table: Table, rows: Sequence[dict], key: str, version: str = "version") -> None:
     """Insert each row, or replace the stored one unless the stored one is newer."""
@@ -23,8 +28,8 @@ def upsert_newer(conn, table: Table, rows: Sequence[dict], key: str, version: st
     if conn.dialect.name == "postgresql":
         q = conn.dialect.identifier_preparer.quote
         changed = ", ".join(f"{q(c.name)} = EXCLUDED.{q(c.name)}" for c in table.columns if c.name != key)
-        _copied_then_inserted(conn, table, rows, f"ON CONFLICT ({q(key)}) DO UPDATE SET {changed} "
-                                                 f"WHERE {q(table.name)}.{q(version)} <= EXCLUDED.{q(version)}")
+        _postgres(conn, table, rows, f"ON CONFLICT ({q(key)}) DO UPDATE SET {changed} "
+                                     f"WHERE {q(table.name)}.{q(version)} <= EXCLUDED.{q(version)}")
         return
     statement = sqlite.insert(table)
     statement = statement.on_conflict_do_update(
@@ -41,7 +46,7 @@ def insert_missing(conn, table: Table, rows: Sequence[dict]) -> None:
     keys = [c.name for c in table.primary_key.columns]
     if conn.dialect.name == "postgresql":
         q = conn.dialect.identifier_preparer.quote
-        _copied_then_inserted(conn, table, rows, f"ON CONFLICT ({', '.join(map(q, keys))}) DO NOTHING")
+        _postgres(conn, table, rows, f"ON CONFLICT ({', '.join(map(q, keys))}) DO NOTHING")
         return
     conn.execute(sqlite.insert(table).on_conflict_do_nothing(index_elements=keys), list(rows))
 
@@ -62,6 +67,34 @@ def _copied_then_inserted(conn, table: Table, rows: Sequence[dict], on_conflict:
     conn.exec_driver_sql(f"INSERT INTO {q(table.name)} ({names}) SELECT {names} FROM {stage} "
                          f"ORDER BY {order} {on_conflict}")
     conn.exec_driver_sql(f"DROP TABLE {stage}")  # a second batch in the same transaction stages again
+
+
+def _postgres(conn, table: Table, rows: Sequence[dict], on_conflict: str) -> None:
+    if len(rows) > SMALL_BATCH:
+        _copied_then_inserted(conn, table, rows, on_conflict)
+    else:
+        _values_inserted(conn, table, rows, on_conflict)
+
+
+def _values_inserted(conn, table: Table, rows: Sequence[dict], on_conflict: str) -> None:
+    """One `INSERT ... SELECT FROM unnest(<one array a column>) ON CONFLICT`: a statement whose
+    text does not grow with the rows (psycopg parses and prepares it once; a VALUES list of
+    every row was parsed anew each time, and SQLAlchemy compiled it anew), every value through
+    its column type's bind processing as in the COPY path."""
+    q = conn.dialect.identifier_preparer.quote
+    columns = list(table.columns)
+    keys = [c.name for c in table.primary_key.columns]
+    # rows locked in key order: two runners on overlapping batches never wait on each other
+    # crosswise (a deadlock), whatever order their batches came in
+    ordered = sorted(rows, key=lambda row: tuple(row[k] for k in keys))
+    arrays = [[_bound(c.type.bind_processor(conn.dialect), row[c.name]) for row in ordered] for c in columns]
+    names = ", ".join(q(c.name) for c in columns)
+    unnest = ", ".join(f"%s::{c.type.compile(dialect=conn.dialect)}[]" for c in columns)
+    # binary: the arrays' text form quotes every value in Python, character by character
+    with conn.connection.driver_connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {q(table.name)} ({names}) SELECT * FROM unnest({unnest}) "
+                       f"AS u({names}) ORDER BY {', '.join(map(q, keys))} {on_conflict}", arrays,
+                       binary=True)
 
 
 def _bound(processor: Any, value: Any) -> Any:

@@ -8,6 +8,7 @@ them (GET /v1/disputes/{id}/messages). Evidence and offers are capped per disput
 
 from __future__ import annotations
 
+import threading
 from dataclasses import fields, is_dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -144,7 +145,7 @@ def dispute_view(dispute, viewer: Principal | None = None,
         refundable_amount=dispute.refundable_amount, currency=dispute.currency,
         resolution=_plain(dispute.resolution), appeals=[_fields_of(a) for a in dispute.appeals],
         evidence=[_evidence(dispute.id, e) for e in dispute.evidence.values()],
-        messages=[_fields_of(m) for m in readable[-max(1, latest_messages):]],
+        messages=[_message_view(m) for m in readable[-max(1, latest_messages):]],
         message_count=len(readable),
         messages_url=f"/v1/disputes/{dispute.id}/messages",
         evidence_request=_plain(dispute.evidence_request), escalation=_plain(dispute.escalation),
@@ -158,6 +159,28 @@ def dispute_view(dispute, viewer: Principal | None = None,
 def readable_messages(dispute, viewer: Principal | None) -> list[dict]:
     """Every message `viewer` may read, oldest first."""
     return [_fields_of(m) for m in dispute.messages if _may_read(m, viewer)]
+
+
+MESSAGE_VIEWS_KEPT = 4096
+_message_views: dict[int, tuple[Any, MessageView]] = {}
+_keeping = threading.Lock()
+
+
+def _message_view(message: Any) -> MessageView:
+    """A message's view, validated once: a message never changes, and every command's answer
+    carries the latest 20 of its dispute (validating them all again was most of the view's
+    cost). Kept by the message object's identity (the entry holds the object, so the id is
+    not reused while kept), the oldest forgotten past MESSAGE_VIEWS_KEPT; the writer's
+    threads and the event loop both render views."""
+    kept = _message_views.get(id(message))
+    if kept is not None and kept[0] is message:
+        return kept[1]
+    view = MessageView.model_validate(_fields_of(message))
+    with _keeping:
+        _message_views[id(message)] = (message, view)
+        while len(_message_views) > MESSAGE_VIEWS_KEPT:
+            del _message_views[next(iter(_message_views))]
+    return view
 
 
 def evidence_url(dispute_id, evidence_id: str) -> str:

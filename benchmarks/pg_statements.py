@@ -1,0 +1,41 @@
+"""PostgreSQL statements per command, from pg_stat_statements (a benchmark's own server only:
+the module must be preloaded, `OPTIONS`). Every database of the server is counted (the
+dispute store is read and written by the API and the relay; the other services have their
+own databases); BEGIN and COMMIT are statements too (`track_utility`)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import psycopg
+
+OPTIONS = ("shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all",
+           "pg_stat_statements.track_utility=on")
+
+
+class StatementCount:
+    """`reset()` before a phase, `per_command(n)` after it: statements per command by database
+    and the most frequent statements of `database`."""
+
+    def __init__(self, dsn: str):
+        self.dsn = dsn
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+
+    def reset(self) -> None:
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            conn.execute("SELECT pg_stat_statements_reset()")
+
+    def per_command(self, commands: int, database: str, top: int = 25) -> tuple[dict[str, float], list[tuple[float, str]]]:
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            rows = conn.execute("SELECT d.datname, s.query, s.calls FROM pg_stat_statements s "
+                                "JOIN pg_database d ON d.oid = s.dbid").fetchall()
+        by_database: Counter[str] = Counter()
+        by_query: Counter[str] = Counter()
+        for datname, query, calls in rows:
+            by_database[datname] += calls
+            if datname == database:
+                by_query[" ".join(query.split())[:140]] += calls
+        n = max(1, commands)
+        return ({name: round(calls / n, 2) for name, calls in by_database.most_common()},
+                [(round(calls / n, 3), query) for query, calls in by_query.most_common(top)])
