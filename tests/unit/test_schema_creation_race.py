@@ -27,6 +27,18 @@ def test_a_sqlite_table_another_process_just_created_is_tried_again():
     assert create_schema_racing_others(create) == "created" and len(calls) == 2
 
 
+@pytest.mark.parametrize("wrap", ["eventsourcing", "sqlalchemy"])
+def test_a_catalogue_row_another_process_updated_at_once_is_tried_again(wrap):
+    # PostgreSQL's XX000 when two processes create the same tables at once (seen in a chaos run)
+    from eventsourcing.persistence import InternalError as StoreInternalError
+    from sqlalchemy.exc import InternalError
+
+    text = "tuple concurrently updated"
+    error = StoreInternalError(text) if wrap == "eventsourcing" else InternalError("CREATE TABLE x", {}, Exception(text))
+    create, calls = failing_first(error)
+    assert create_schema_racing_others(create) == "created" and len(calls) == 2
+
+
 def test_another_operational_error_is_raised_at_once():
     create, calls = failing_first(OperationalError("CREATE TABLE x", {}, sqlite3.OperationalError("disk I/O error")))
     with pytest.raises(OperationalError):
