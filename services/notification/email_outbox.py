@@ -9,16 +9,17 @@ second time. The inbox entry, written with the row, is there either way."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, bindparam, select, update
 
 from services.notification.tables import email_outbox
 
 log = structlog.get_logger("notification")
 o = email_outbox.c
+_BY_ID = update(email_outbox).where(o.id == bindparam("row"))
 DELIVERY_STARTED = "delivery started; no outcome recorded yet"
 OUTCOME_UNKNOWN = ("its sender stopped during delivery: not sent again, so that it never arrives "
                    "twice (it may have arrived once)")
@@ -33,6 +34,21 @@ class OutgoingEmail:
     subject: str
     body: str
     attempts: int
+
+
+@dataclass
+class Outcomes:
+    """What became of a claimed batch, recorded in one transaction (`EmailOutbox.record`)."""
+
+    sent: list[OutgoingEmail] = field(default_factory=list)
+    retries: list[tuple[OutgoingEmail, int, datetime, str]] = field(default_factory=list)
+    given_up: list[tuple[OutgoingEmail, int, str]] = field(default_factory=list)
+
+    def retry(self, email: OutgoingEmail, attempts: int, at: datetime, error: str) -> None:
+        self.retries.append((email, attempts, at, error))
+
+    def give_up(self, email: OutgoingEmail, attempts: int, error: str) -> None:
+        self.given_up.append((email, attempts, error))
 
 
 class EmailOutbox:
@@ -60,14 +76,21 @@ class EmailOutbox:
                     claimed.append(OutgoingEmail(*(row[f] for f in OutgoingEmail.__dataclass_fields__)))
         return claimed
 
-    def mark_sent(self, email_id: str, now: datetime) -> None:
-        self._set(email_id, sent_at=now, last_error=None)
-
-    def retry_later(self, email_id: str, attempts: int, at: datetime, error: str) -> None:
-        self._set(email_id, attempts=attempts, next_attempt_at=at, last_error=error[:1000])
-
-    def give_up(self, email_id: str, attempts: int, now: datetime, error: str) -> None:
-        self._set(email_id, attempts=attempts, failed_at=now, last_error=error[:1000])
+    def record(self, outcomes: Outcomes, now: datetime) -> None:
+        """Every outcome of a batch in one transaction (one commit instead of one per e-mail);
+        until it commits, the batch's rows keep their DELIVERY_STARTED mark."""
+        with self.engine.begin() as conn:
+            if outcomes.sent:
+                conn.execute(update(email_outbox).where(o.id.in_([e.id for e in outcomes.sent]))
+                             .values(sent_at=now, last_error=None))
+            if outcomes.retries:
+                conn.execute(_BY_ID.values(attempts=bindparam("n"), next_attempt_at=bindparam("at"),
+                                           last_error=bindparam("error")),
+                             [{"row": e.id, "n": n, "at": at, "error": error[:1000]}
+                              for e, n, at, error in outcomes.retries])
+            if outcomes.given_up:
+                conn.execute(_BY_ID.values(attempts=bindparam("n"), failed_at=now, last_error=bindparam("error")),
+                             [{"row": e.id, "n": n, "error": error[:1000]} for e, n, error in outcomes.given_up])
 
     def emails(self, recipient: str | None = None) -> list[dict]:
         query = select(email_outbox).order_by(o.created_at, o.id)
@@ -75,7 +98,3 @@ class EmailOutbox:
             query = query.where(o.recipient == recipient)
         with self.engine.connect() as conn:
             return [dict(row) for row in conn.execute(query).mappings()]
-
-    def _set(self, email_id: str, **values) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(update(email_outbox).where(o.id == email_id).values(**values))
