@@ -20,12 +20,16 @@ import threading
 import time
 import uuid
 from email import message_from_bytes, policy
+from email.parser import BytesHeaderParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 from aiosmtpd.controller import Controller
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+
+
+HEADERS = BytesHeaderParser(policy=policy.default)
 
 
 def read_mails(folder: Path) -> list[dict]:
@@ -52,7 +56,8 @@ class MailFolder:
     async def handle_DATA(self, server, session, envelope) -> str:
         path = self.folder / f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.eml"
         path.write_bytes(envelope.original_content or envelope.content)
-        subject = message_from_bytes(envelope.content, policy=policy.default)["Subject"]
+        # the headers only: parsing the whole mail for its subject was most of the sink's CPU
+        subject = HEADERS.parsebytes(envelope.content, headersonly=True)["Subject"]
         print(f"mail to={','.join(envelope.rcpt_tos)} subject={subject!r} file={path.name}",
               flush=True)
         self.accepted.inc()
