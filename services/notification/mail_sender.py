@@ -35,6 +35,7 @@ import structlog
 
 from services.notification.email_outbox import EmailOutbox, Outcomes, OutgoingEmail
 from services.notification.metrics import NotificationMetrics
+from services.notification.plain_mail import PlainMail, PlainMails
 from services.notification.smtp_session import SmtpSession
 
 log = structlog.get_logger("notification.mailer")
@@ -90,6 +91,7 @@ class EmailSender:
         self.poll_interval, self.batch = poll_interval, batch
         self.sessions = [SmtpSession(smtp.host, smtp.port, smtp.timeout, smtp.idle_timeout)
                          for _ in range(max(1, smtp.sessions))]
+        self.plain = PlainMails(smtp.sender)
         self.send_deadline = smtp.timeout * SEND_STEPS
         in_turn = math.ceil(batch / len(self.sessions))  # e-mails one session sends one after another
         self.lease = timedelta(seconds=self.send_deadline * in_turn) + LEASE_MARGIN
@@ -116,7 +118,8 @@ class EmailSender:
         outcomes, ready = Outcomes(), []
         for email in emails:
             try:
-                ready.append((email, as_message(email, self.smtp.sender)))
+                # written directly when plain (the same bytes), else by the email package
+                ready.append((email, self.plain.of(email) or as_message(email, self.smtp.sender)))
             except Exception as error:  # e.g. a header with CR/LF: it will never build, so give up
                 outcomes.give_up(email, email.attempts + 1, repr(error))
         shares = [ready[n::len(self.sessions)] for n in range(len(self.sessions))]
@@ -143,7 +146,7 @@ class EmailSender:
             outcomes.sent.append(email)
 
     @staticmethod
-    async def _exchange(session: SmtpSession, message: EmailMessage) -> None:
+    async def _exchange(session: SmtpSession, message: PlainMail | EmailMessage) -> None:
         await session.open()  # when it is not open (or was idle too long)
         await session.send(message)
 

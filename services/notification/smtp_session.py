@@ -21,6 +21,8 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
+from services.notification.plain_mail import PlainMail
+
 REFUSALS = (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused)
 
 
@@ -54,14 +56,17 @@ class SmtpSession:
         self._client, self._used_at = client, time.monotonic()
         self.opened += 1
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, mail: PlainMail | EmailMessage) -> None:
         """Hand one e-mail over on the open session; raises its refusal or failure, after
         which `is_open` tells whether the next e-mail may follow on this session."""
         if self._client is None:
             raise aiosmtplib.SMTPServerDisconnected("the SMTP session is not open")
         client = self._client
         try:
-            await client.send_message(message)  # envelope from the From and To headers
+            if isinstance(mail, PlainMail):
+                await self._send_plain(client, mail)
+            else:
+                await client.send_message(mail)  # envelope from the From and To headers
         except REFUSALS:
             await self._confirm_reset(client)
             raise
@@ -70,6 +75,20 @@ class SmtpSession:
             raise
         finally:
             self._used_at = time.monotonic()
+
+    @staticmethod
+    async def _send_plain(client: aiosmtplib.SMTP, mail: PlainMail) -> None:
+        """As send_message sends it: EHLO (HELO when refused) first if needed, BODY=8BITMIME
+        when the server offers it (the bytes are ASCII, no SMTPUTF8)."""
+        if client.is_ehlo_or_helo_needed:
+            try:
+                await client.ehlo()
+            except aiosmtplib.SMTPHeloError:
+                if not client.is_connected:
+                    raise
+                await client.helo()
+        options = ["BODY=8BITMIME"] if client.supports_extension("8BITMIME") else []
+        await client.sendmail(mail.sender, [mail.recipient], mail.data, mail_options=options)
 
     async def _confirm_reset(self, client: aiosmtplib.SMTP) -> None:
         """The refusal stays the e-mail's error; a reset that fails closes the session."""

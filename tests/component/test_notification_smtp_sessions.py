@@ -72,13 +72,17 @@ async def test_the_real_sink_keeps_every_email_of_a_batch_sent_over_a_few_sessio
     sink = SmtpSink(tmp_path / "mail", port=free_port(), http_port=None).start()
     try:
         mailer = sender(store, sink.smtp.port, sessions=2)
-        queue(store, *ADDRESSES)
+        queue(store, *ADDRESSES[:4])
+        queue(store, ADDRESSES[4], subject="Ihr Rückgabeetikett")  # built by the email package
         assert await mailer.drain_once() == 5
         await mailer.close()
-        assert sorted(m["to"] for m in sink.mails()) == ADDRESSES
+        mails = {m["to"]: m for m in sink.mails()}
     finally:
         sink.stop()
-    assert [session.opened for session in mailer.sessions] == [1, 1]
+    assert sorted(mails) == ADDRESSES and [session.opened for session in mailer.sessions] == [1, 1]
+    assert mails[ADDRESSES[4]]["subject"] == "Ihr Rückgabeetikett"
+    assert {mails[a]["subject"] for a in ADDRESSES[:4]} == {"A buyer opened a dispute"}
+    assert all(m["body"] == "Respond by 3 Dec.\n" for m in mails.values())
 
 
 async def test_a_connection_dropped_midway_fails_the_rest_which_are_sent_later_and_none_twice(store):
