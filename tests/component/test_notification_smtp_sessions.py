@@ -8,11 +8,14 @@ real sink."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 from uuid import uuid4
 
 import pytest
 from sqlalchemy import event as sa_event
+from sqlalchemy import inspect, text
 
 from infra.ports import free_port
 from services.common.database import sqlalchemy_engine
@@ -187,3 +190,45 @@ def test_the_lease_outlasts_every_email_a_session_sends_in_turn(store, sessions)
     mailer = sender(store, 25, sessions=sessions, timeout=10.0, batch=20)
     in_turn = -(-20 // sessions)
     assert mailer.lease >= timedelta(seconds=mailer.send_deadline * in_turn) + LEASE_MARGIN
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request, tmp_path):
+    url = f"sqlite:///{tmp_path}/n.sqlite" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    store = NotificationStore(sqlalchemy_engine(url))
+    store.create_tables()
+    return store
+
+
+def test_two_senders_claiming_at_once_never_take_one_email(any_store):
+    queue(any_store, *(f"r{n}@shop.example" for n in range(40)))
+    outbox, now, start = EmailOutbox(any_store.engine), datetime.now(timezone.utc), threading.Barrier(2)
+
+    def claim() -> list[str]:
+        start.wait()
+        return [e.id for e in outbox.claim_due(now, timedelta(minutes=5), limit=25)]
+
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(lambda _: claim(), range(2))
+    assert first and second and not set(first) & set(second)
+    rest = [e.id for e in outbox.claim_due(now, timedelta(minutes=5), limit=100)]
+    assert sorted(first + second + rest) == sorted(row["id"] for row in outbox.emails())
+
+
+def test_a_claim_gives_up_what_a_dead_sender_left_and_takes_the_rest_oldest_first(any_store):
+    queue(any_store, "dead@shop.example")
+    outbox, now = EmailOutbox(any_store.engine), datetime.now(timezone.utc)
+    assert len(outbox.claim_due(now, timedelta(minutes=1))) == 1  # its sender then dies
+    queue(any_store, "r1@shop.example", "r2@shop.example")
+    later = now + timedelta(minutes=2)
+    assert [e.to_address for e in outbox.claim_due(later, timedelta(minutes=1))] == [
+        "r1@shop.example", "r2@shop.example"]
+    dead = outbox.emails()[0]
+    assert dead["failed_at"] is not None and "stopped during delivery" in dead["last_error"]
+
+
+def test_a_database_made_before_the_index_of_unfinished_emails_gets_it(any_store):
+    with any_store.engine.begin() as conn:
+        conn.execute(text("DROP INDEX email_outbox_unfinished_by_due"))
+    any_store.create_tables()
+    assert "email_outbox_unfinished_by_due" in {i["name"] for i in inspect(any_store.engine).get_indexes("email_outbox")}
