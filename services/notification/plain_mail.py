@@ -23,7 +23,7 @@ from aiosmtplib.email import extract_sender
 from services.notification.email_outbox import OutgoingEmail
 
 CRLF = "\r\n"
-MAX_LINE = default.max_line_length  # 78: beyond it the email package folds or encodes
+MAX_LINE: int = default.max_line_length or 78  # beyond it the email package folds or encodes
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 PLAIN_ADDRESS = re.compile(rf"{_ATOM}(\.{_ATOM})*@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*")
 PLAIN_WORDS = re.compile(r"[!-~]+( [!-~]+)*")  # printable ASCII words, one space apart
