@@ -136,8 +136,7 @@ class EmailSender:
             except Exception as error:  # SMTP, network, the deadline, or the unforeseen: an attempt
                 # that escaped here would leave the row claimed, re-claimed every lease, never counted
                 self._failed(outcomes, email, error)
-                if not session.is_open:  # the connection failed: the rest never got their turn
-                    session.abort()
+                if session.lost:  # the connection failed: the rest never got their turn
                     lost = SessionLost(f"the SMTP session failed before this e-mail: {error!r}")
                     for later, _ in share[index + 1:]:
                         self._failed(outcomes, later, lost)

@@ -8,8 +8,11 @@ After each e-mail the session is either still usable or closed:
   that a reset it could not confirm (an error reply to that RSET) closes the session instead of
   leaving the next e-mail a half-finished envelope;
 - the connection lost (the server closed it, a network error, a 421) or an exchange cut off at
-  its deadline (the server's state is unknown) closes it, as does any other error (a value
-  aiosmtplib refused before sending: nothing is lost by starting afresh).
+  its deadline (the server's state is unknown) closes it and marks it `lost`: the e-mails
+  queued behind it on this session are not tried now;
+- any other error with the connection still up (aiosmtplib refusing a value before sending,
+  e.g. a non-ASCII address the server takes no SMTPUTF8 for) closes it too, to start afresh,
+  but it is not lost: the next e-mail opens a new session.
 A session idle for longer than `idle_timeout` is closed before its next use (and by the
 sender's loop), well before a server's own timeout (RFC 5321: at least 5 minutes) drops it.
 """
@@ -24,6 +27,8 @@ import aiosmtplib
 from services.notification.plain_mail import PlainMail
 
 REFUSALS = (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused)
+QUIT_TIMEOUT = 1.0
+"""Seconds a polite QUIT may take on closing (idle, or the service stopping)."""
 
 
 class SmtpSession:
@@ -31,6 +36,8 @@ class SmtpSession:
         self.host, self.port, self.timeout, self.idle_timeout = host, port, timeout, idle_timeout
         self._client: aiosmtplib.SMTP | None = None
         self._used_at = 0.0
+        self.lost = False
+        """The last failure was the connection's own (see the module docstring)."""
         self.opened = 0
         """Connections opened so far (for tests and logs)."""
 
@@ -52,8 +59,9 @@ class SmtpSession:
             await client.connect()
         except BaseException:
             client.close()
+            self.lost = True
             raise
-        self._client, self._used_at = client, time.monotonic()
+        self._client, self._used_at, self.lost = client, time.monotonic(), False
         self.opened += 1
 
     async def send(self, mail: PlainMail | EmailMessage) -> None:
@@ -70,7 +78,12 @@ class SmtpSession:
         except REFUSALS:
             await self._confirm_reset(client)
             raise
-        except BaseException:  # lost, cut off at the deadline (cancelled), or unforeseen
+        except Exception:  # lost, or refused by aiosmtplib before it sent anything
+            self.lost = not client.is_connected
+            self.abort()
+            raise
+        except BaseException:  # cut off at the deadline (cancelled): the server's state is unknown
+            self.lost = True
             self.abort()
             raise
         finally:
@@ -99,8 +112,10 @@ class SmtpSession:
         except Exception:  # noqa: S110 (closed below: the next e-mail opens a new session)
             pass
         except BaseException:
+            self.lost = True
             self.abort()
             raise
+        self.lost = not client.is_connected  # a 421 closed it; an error reply to RSET did not
         self.abort()
 
     def abort(self) -> None:
@@ -116,7 +131,7 @@ class SmtpSession:
             return
         try:
             if client.is_connected:
-                await client.quit()
+                await client.quit(timeout=min(self.timeout, QUIT_TIMEOUT))
         except Exception:  # noqa: S110 (the server going away as we leave it is no failure)
             pass
         finally:

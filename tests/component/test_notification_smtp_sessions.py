@@ -118,6 +118,22 @@ async def test_a_refused_recipient_fails_alone_and_the_session_goes_on(store):
     assert "SMTPRecipientsRefused" in refused["last_error"]
 
 
+async def test_an_email_the_client_refuses_to_send_fails_alone_and_the_others_follow(store):
+    """aiosmtplib refuses a non-ASCII address to a server without SMTPUTF8 before sending
+    anything: that e-mail is retried, the session is started afresh, the rest are not held up."""
+    with ScriptedSmtp(Script(smtputf8=False)) as smtp:
+        mailer = sender(store, smtp.port)
+        queue(store, ADDRESSES[0], "josé@shop.example", ADDRESSES[1], ADDRESSES[2])
+        await mailer.drain_once()
+        await mailer.close()
+    assert smtp.accepted == ADDRESSES[:3]
+    rows = outbox(store)
+    refused = rows["josé@shop.example"]
+    assert refused["sent_at"] is None and refused["failed_at"] is None and refused["attempts"] == 1
+    assert "SMTPNotSupported" in refused["last_error"]
+    assert all(rows[a]["sent_at"] is not None for a in ADDRESSES[:3])
+
+
 async def test_a_permanent_refusal_gives_that_email_up_and_spares_the_others(store):
     with ScriptedSmtp(Script(refuse_data_for={ADDRESSES[0]})) as smtp:
         mailer = sender(store, smtp.port)

@@ -19,6 +19,8 @@ class Script:
     """RCPT TO these addresses is answered 550 (the mailbox does not exist)."""
     refuse_data_for: set[str] = field(default_factory=set)
     """The DATA of a mail to these addresses is answered 554 (refused for good)."""
+    smtputf8: bool = True
+    """Offer SMTPUTF8 (aiosmtpd's default): without it the client refuses a non-ASCII address."""
     drop_at_mail: int | None = None
     """The connection is dropped, without a reply, at this MAIL command of the server's life
     (1 = the first), once."""
@@ -54,8 +56,10 @@ class _Hooks:
 
 class ScriptedSmtp:
     def __init__(self, script: Script | None = None):
-        self.hooks = _Hooks(script or Script())
-        self.controller = Controller(self.hooks, hostname="127.0.0.1", port=free_port())
+        script = script or Script()
+        self.hooks = _Hooks(script)
+        self.controller = Controller(self.hooks, hostname="127.0.0.1", port=free_port(),
+                                     enable_SMTPUTF8=script.smtputf8)
 
     @property
     def port(self) -> int:
