@@ -14,18 +14,37 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import smtplib
 import threading
 import time
 import uuid
 from email import message_from_bytes, policy
+from email._header_value_parser import get_addr_spec, get_angle_addr
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+
+
+SUBJECT = re.compile(rb"^Subject:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
+
+
+def subject_of(content: bytes) -> str | None:
+    """The Subject of a mail, unfolded and decoded, for the log line: found in its header
+    block alone (parsing the whole mail for it was most of the sink's CPU per mail)."""
+    head = re.split(rb"\r?\n\r?\n", content, maxsplit=1)[0]
+    found = SUBJECT.search(head)
+    if found is None:
+        return None
+    value = re.sub(rb"\r?\n", b"", found.group(1)).rstrip(b"\r").decode("ascii", "replace")
+    return str(make_header(decode_header(value))) if "=?" in value else value
 
 
 def read_mails(folder: Path) -> list[dict]:
@@ -52,11 +71,34 @@ class MailFolder:
     async def handle_DATA(self, server, session, envelope) -> str:
         path = self.folder / f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.eml"
         path.write_bytes(envelope.original_content or envelope.content)
-        subject = message_from_bytes(envelope.content, policy=policy.default)["Subject"]
+        subject = subject_of(envelope.content)
         print(f"mail to={','.join(envelope.rcpt_tos)} subject={subject!r} file={path.name}",
               flush=True)
         self.accepted.inc()
         return "250 Message accepted for delivery"
+
+
+class Server(SMTP):
+    """aiosmtpd's SMTP server, but for `_getaddr`: aiosmtpd 1.4.6 defines a typing Protocol
+    class inside it, so on every MAIL and RCPT (for its type checker only): a seventh of the
+    sink's CPU per mail. The same parse without it (a test compares the two)."""
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        if not arg:
+            return "", ""
+        try:
+            address, rest = (get_angle_addr if arg.lstrip().startswith("<") else get_addr_spec)(arg)
+        except HeaderParseError:
+            return None, None
+        addr = address.addr_spec
+        if self.local_part_limit and len(addr.rpartition("@")[0]) > self.local_part_limit:
+            return None, None
+        return addr, rest
+
+
+class SinkController(Controller):
+    def factory(self) -> SMTP:
+        return Server(self.handler, **self.SMTP_kwargs)
 
 
 def missing(folder: Path, smtp_address: tuple[str, int]) -> list[str]:
@@ -120,7 +162,7 @@ class SmtpSink:
     def __init__(self, folder: Path, port: int = 8025, http_port: int | None = 8026,
                  host: str = "127.0.0.1"):
         self.folder, self.registry = Path(folder), CollectorRegistry()
-        self.smtp = Controller(MailFolder(self.folder, self.registry), hostname=host, port=port)
+        self.smtp = SinkController(MailFolder(self.folder, self.registry), hostname=host, port=port)
         probe = ("127.0.0.1" if host in ("0.0.0.0", "") else host, port)  # noqa: S104 (the wildcard is reached locally)
         self.http = ThreadingHTTPServer((host, http_port), _http_handler(self.folder, probe, self.registry)) \
             if http_port is not None else None

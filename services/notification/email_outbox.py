@@ -9,16 +9,21 @@ second time. The inbox entry, written with the row, is there either way."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, bindparam, case, select, update
 
 from services.notification.tables import email_outbox
 
 log = structlog.get_logger("notification")
 o = email_outbox.c
+_BY_ID = update(email_outbox).where(o.id == bindparam("row"))
+
+
+def _is_due(now: datetime) -> tuple:
+    return o.sent_at.is_(None), o.failed_at.is_(None), o.next_attempt_at <= now
 DELIVERY_STARTED = "delivery started; no outcome recorded yet"
 OUTCOME_UNKNOWN = ("its sender stopped during delivery: not sent again, so that it never arrives "
                    "twice (it may have arrived once)")
@@ -35,39 +40,67 @@ class OutgoingEmail:
     attempts: int
 
 
+@dataclass
+class Outcomes:
+    """What became of a claimed batch, recorded in one transaction (`EmailOutbox.record`)."""
+
+    sent: list[OutgoingEmail] = field(default_factory=list)
+    retries: list[tuple[OutgoingEmail, int, datetime, str]] = field(default_factory=list)
+    given_up: list[tuple[OutgoingEmail, int, str]] = field(default_factory=list)
+
+    def retry(self, email: OutgoingEmail, attempts: int, at: datetime, error: str) -> None:
+        self.retries.append((email, attempts, at, error))
+
+    def give_up(self, email: OutgoingEmail, attempts: int, error: str) -> None:
+        self.given_up.append((email, attempts, error))
+
+
 class EmailOutbox:
     def __init__(self, engine: Engine):
         self.engine = engine
 
     def claim_due(self, now: datetime, lease: timedelta, limit: int = 20) -> list[OutgoingEmail]:
-        """Due, unsent e-mails, each pushed `lease` into the future so no one else takes it."""
-        due = (select(email_outbox).where(o.sent_at.is_(None), o.failed_at.is_(None),
-                                          o.next_attempt_at <= now)
-               .order_by(o.next_attempt_at).limit(limit))
-        claimed = []
+        """Due, unsent e-mails, each pushed `lease` into the future so no one else takes it, in
+        one statement (a select and an update per row before). A row locked by another
+        sender's claim is skipped (PostgreSQL), and the update checks that the row is still due,
+        so two senders never take one row."""
+        # evaluated once (materialised): as a plain IN (subquery) PostgreSQL may scan it again,
+        # past its LIMIT and into rows another claim skipped. SQLite has no FOR UPDATE (nor
+        # needs it: its writes are serial).
+        due = (select(o.id).where(*_is_due(now)).order_by(o.next_attempt_at).limit(limit)
+               .with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED", dialect="postgresql"))
+        unknown = o.last_error == DELIVERY_STARTED
+        claim = (update(email_outbox).where(o.id.in_(select(due.c.id)), *_is_due(now))
+                 .values(next_attempt_at=case((unknown, o.next_attempt_at), else_=now + lease),
+                         failed_at=case((unknown, now), else_=None),
+                         last_error=case((unknown, OUTCOME_UNKNOWN), else_=DELIVERY_STARTED))
+                 .returning(*(o[f] for f in OutgoingEmail.__dataclass_fields__), o.created_at, o.failed_at))
         with self.engine.begin() as conn:
-            for row in conn.execute(due).mappings().all():
-                unknown = row["last_error"] == DELIVERY_STARTED
-                change = (dict(failed_at=now, last_error=OUTCOME_UNKNOWN) if unknown else
-                          dict(next_attempt_at=now + lease, last_error=DELIVERY_STARTED))
-                taken = conn.execute(update(email_outbox).where(
-                    o.id == row["id"], o.next_attempt_at == row["next_attempt_at"]).values(
-                    **change)).rowcount
-                if taken == 1 and unknown:
-                    log.warning("email_outcome_unknown", recipient=row["recipient"],
-                                event_id=row["event_id"], attempts=row["attempts"])
-                elif taken == 1:
-                    claimed.append(OutgoingEmail(*(row[f] for f in OutgoingEmail.__dataclass_fields__)))
+            rows = conn.execute(claim).mappings().all()
+        claimed = []
+        for row in sorted(rows, key=lambda r: (r["created_at"], r["id"])):
+            if row["failed_at"] is not None:
+                log.warning("email_outcome_unknown", recipient=row["recipient"],
+                            event_id=row["event_id"], attempts=row["attempts"])
+            else:
+                claimed.append(OutgoingEmail(*(row[f] for f in OutgoingEmail.__dataclass_fields__)))
         return claimed
 
-    def mark_sent(self, email_id: str, now: datetime) -> None:
-        self._set(email_id, sent_at=now, last_error=None)
-
-    def retry_later(self, email_id: str, attempts: int, at: datetime, error: str) -> None:
-        self._set(email_id, attempts=attempts, next_attempt_at=at, last_error=error[:1000])
-
-    def give_up(self, email_id: str, attempts: int, now: datetime, error: str) -> None:
-        self._set(email_id, attempts=attempts, failed_at=now, last_error=error[:1000])
+    def record(self, outcomes: Outcomes, now: datetime) -> None:
+        """Every outcome of a batch in one transaction (one commit instead of one per e-mail);
+        until it commits, the batch's rows keep their DELIVERY_STARTED mark."""
+        with self.engine.begin() as conn:
+            if outcomes.sent:
+                conn.execute(update(email_outbox).where(o.id.in_([e.id for e in outcomes.sent]))
+                             .values(sent_at=now, last_error=None))
+            if outcomes.retries:
+                conn.execute(_BY_ID.values(attempts=bindparam("n"), next_attempt_at=bindparam("at"),
+                                           last_error=bindparam("error")),
+                             [{"row": e.id, "n": n, "at": at, "error": error[:1000]}
+                              for e, n, at, error in outcomes.retries])
+            if outcomes.given_up:
+                conn.execute(_BY_ID.values(attempts=bindparam("n"), failed_at=now, last_error=bindparam("error")),
+                             [{"row": e.id, "n": n, "error": error[:1000]} for e, n, error in outcomes.given_up])
 
     def emails(self, recipient: str | None = None) -> list[dict]:
         query = select(email_outbox).order_by(o.created_at, o.id)
@@ -75,7 +108,3 @@ class EmailOutbox:
             query = query.where(o.recipient == recipient)
         with self.engine.connect() as conn:
             return [dict(row) for row in conn.execute(query).mappings()]
-
-    def _set(self, email_id: str, **values) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(update(email_outbox).where(o.id == email_id).values(**values))

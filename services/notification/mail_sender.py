@@ -3,17 +3,29 @@
 Each e-mail has its own exponential backoff, stored with it: an SMTP outage delays e-mails,
 never the consumer or the inbox, and one recipient's failure never holds up another's.
 
+A claimed batch is spread over at most `sessions` SMTP sessions (smtp_session.py), kept open
+between batches: each session sends its share one e-mail after another over one connection
+(a connection per e-mail cost more CPU than everything else the service does for an event).
+A refusal fails that e-mail only, and the session goes on. A connection-level failure (the
+server gone, an exchange cut off at its deadline) ends the session: the e-mails it had not
+sent yet fail too (a transient failure, with their backoff: they are never given up for
+another e-mail's refusal) and the next batch opens a new one. E-mails the server accepted
+before are marked sent, never sent again. The outcomes of a batch are recorded in one
+transaction once every session is done.
+
 A claimed e-mail is leased to this sender; the lease must outlast the whole send, or a second
-sender claims the row mid-send and the mail goes out twice. aiosmtplib's timeout bounds each
-step (connect, EHLO, MAIL, RCPT, DATA, ...), not the exchange, so the exchange is cut off after
-SEND_STEPS x timeout, and the lease adds LEASE_MARGIN for marking the row afterwards. A row
-whose sender died during delivery is given up after its lease, not sent again (email_outbox).
+sender claims the row mid-send. aiosmtplib's timeout bounds each step (connect, EHLO, MAIL,
+RCPT, DATA, ...), not the exchange, so each e-mail's exchange (opening the session when it
+needs one) is cut off after SEND_STEPS x timeout; a session sends its share in turn, so the
+lease is that many deadlines plus LEASE_MARGIN for recording the outcomes. A row whose sender
+died before its outcome was recorded is given up after its lease, not sent again (email_outbox).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
@@ -21,8 +33,10 @@ from email.message import EmailMessage
 import aiosmtplib
 import structlog
 
-from services.notification.email_outbox import EmailOutbox, OutgoingEmail
+from services.notification.email_outbox import EmailOutbox, Outcomes, OutgoingEmail
 from services.notification.metrics import NotificationMetrics
+from services.notification.plain_mail import PlainMail, PlainMails
+from services.notification.smtp_session import SmtpSession
 
 log = structlog.get_logger("notification.mailer")
 SEND_STEPS = 3
@@ -37,6 +51,10 @@ class SmtpServer:
     port: int = 8025
     sender: str = "Dispute platform <disputes@dispute-platform.localhost>"
     timeout: float = 10.0
+    sessions: int = 4
+    """SMTP sessions at most at once (NOTIFICATION_SMTP_SESSIONS)."""
+    idle_timeout: float = 30.0
+    """A session unused this long is closed (NOTIFICATION_SMTP_IDLE_TIMEOUT)."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +78,10 @@ def as_message(email: OutgoingEmail, sender: str) -> EmailMessage:
     return message
 
 
+class SessionLost(Exception):
+    """The failure of an e-mail the session never got to: the session failed before it."""
+
+
 class EmailSender:
     def __init__(self, outbox: EmailOutbox, smtp: SmtpServer, backoff: Backoff,
                  poll_interval: float = 0.5, batch: int = 20,
@@ -67,59 +89,93 @@ class EmailSender:
         self.outbox, self.smtp, self.backoff = outbox, smtp, backoff
         self.metrics = metrics or NotificationMetrics()
         self.poll_interval, self.batch = poll_interval, batch
+        self.sessions = [SmtpSession(smtp.host, smtp.port, smtp.timeout, smtp.idle_timeout)
+                         for _ in range(max(1, smtp.sessions))]
+        self.plain = PlainMails(smtp.sender)
         self.send_deadline = smtp.timeout * SEND_STEPS
-        self.lease = timedelta(seconds=self.send_deadline) + LEASE_MARGIN
+        in_turn = math.ceil(batch / len(self.sessions))  # e-mails one session sends one after another
+        self.lease = timedelta(seconds=self.send_deadline * in_turn) + LEASE_MARGIN
 
     async def run(self) -> None:
-        while True:
-            try:
-                claimed = await self.drain_once()
-            except Exception as error:  # the database may be down: keep the loop alive
-                log.error("outbox_unavailable", error=repr(error))
-                claimed = 0
-            if not claimed:
-                await asyncio.sleep(self.poll_interval)
+        try:
+            while True:
+                try:
+                    claimed = await self.drain_once()
+                except Exception as error:  # the database may be down: keep the loop alive
+                    log.error("outbox_unavailable", error=repr(error))
+                    claimed = 0
+                await self.close_idle()
+                if not claimed:
+                    await asyncio.sleep(self.poll_interval)
+        finally:
+            await self.close()
 
     async def drain_once(self) -> int:
         now = datetime.now(timezone.utc)
         emails = await asyncio.to_thread(self.outbox.claim_due, now, self.lease, self.batch)
-        await asyncio.gather(*(self._deliver(email) for email in emails))
+        if not emails:
+            return 0
+        outcomes, ready = Outcomes(), []
+        for email in emails:
+            try:
+                # written directly when plain (the same bytes), else by the email package
+                ready.append((email, self.plain.of(email) or as_message(email, self.smtp.sender)))
+            except Exception as error:  # e.g. a header with CR/LF: it will never build, so give up
+                outcomes.give_up(email, email.attempts + 1, repr(error))
+        shares = [ready[n::len(self.sessions)] for n in range(len(self.sessions))]
+        await asyncio.gather(*(self._send_share(session, share, outcomes)
+                               for session, share in zip(self.sessions, shares) if share))
+        await asyncio.to_thread(self.outbox.record, outcomes, datetime.now(timezone.utc))
+        self._report(outcomes)
         return len(emails)
 
-    async def _deliver(self, email: OutgoingEmail) -> None:
-        try:
-            message = as_message(email, self.smtp.sender)
-        except Exception as error:  # e.g. a header with CR/LF: it will never build, so give up
-            await asyncio.to_thread(self._give_up, email, email.attempts + 1, error)
-            return
-        try:
-            await asyncio.wait_for(self._send(message), self.send_deadline)
-        except Exception as error:  # SMTP, network, the deadline, or the unforeseen: an attempt
-            # that escaped here would leave the row claimed, re-claimed every lease, never counted
-            await asyncio.to_thread(self._failed, email, error)
-            return
-        await asyncio.to_thread(self.outbox.mark_sent, email.id, datetime.now(timezone.utc))
-        self.metrics.email("sent")
-        log.info("email_sent", recipient=email.recipient, event_id=email.event_id)
+    async def _send_share(self, session: SmtpSession, share: list, outcomes: Outcomes) -> None:
+        for index, (email, message) in enumerate(share):
+            try:
+                await asyncio.wait_for(self._exchange(session, message), self.send_deadline)
+            except Exception as error:  # SMTP, network, the deadline, or the unforeseen: an attempt
+                # that escaped here would leave the row claimed, re-claimed every lease, never counted
+                self._failed(outcomes, email, error)
+                if session.lost:  # the connection failed: the rest never got their turn
+                    lost = SessionLost(f"the SMTP session failed before this e-mail: {error!r}")
+                    for later, _ in share[index + 1:]:
+                        self._failed(outcomes, later, lost)
+                    return
+                continue
+            outcomes.sent.append(email)
 
-    async def _send(self, message: EmailMessage) -> None:
-        await aiosmtplib.send(message, hostname=self.smtp.host, port=self.smtp.port,
-                              timeout=self.smtp.timeout)
+    @staticmethod
+    async def _exchange(session: SmtpSession, message: PlainMail | EmailMessage) -> None:
+        await session.open()  # when it is not open (or was idle too long)
+        await session.send(message)
 
-    def _failed(self, email: OutgoingEmail, error: Exception) -> None:
+    def _failed(self, outcomes: Outcomes, email: OutgoingEmail, error: Exception) -> None:
         attempts, now = email.attempts + 1, datetime.now(timezone.utc)
         permanent = isinstance(error, aiosmtplib.SMTPResponseException) and error.code >= 500
         if permanent or attempts >= self.backoff.max_attempts:
-            self._give_up(email, attempts, error)
+            outcomes.give_up(email, attempts, repr(error))
             return
-        retry_at = now + self.backoff.delay(attempts)
-        self.outbox.retry_later(email.id, attempts, retry_at, repr(error))
-        self.metrics.email("retry_scheduled")
-        log.warning("email_retry_scheduled", recipient=email.recipient, attempts=attempts,
-                    retry_at=retry_at.isoformat(), error=repr(error))
+        outcomes.retry(email, attempts, now + self.backoff.delay(attempts), repr(error))
 
-    def _give_up(self, email: OutgoingEmail, attempts: int, error: Exception) -> None:
-        self.outbox.give_up(email.id, attempts, datetime.now(timezone.utc), repr(error))
-        self.metrics.email("given_up")
-        log.error("email_given_up", recipient=email.recipient, event_id=email.event_id,
-                  attempts=attempts, error=repr(error))
+    def _report(self, outcomes: Outcomes) -> None:
+        for email in outcomes.sent:
+            self.metrics.email("sent")
+            log.info("email_sent", recipient=email.recipient, event_id=email.event_id)
+        for email, attempts, retry_at, error in outcomes.retries:
+            self.metrics.email("retry_scheduled")
+            log.warning("email_retry_scheduled", recipient=email.recipient, attempts=attempts,
+                        retry_at=retry_at.isoformat(), error=error)
+        for email, attempts, error in outcomes.given_up:
+            self.metrics.email("given_up")
+            log.error("email_given_up", recipient=email.recipient, event_id=email.event_id,
+                      attempts=attempts, error=error)
+
+    async def close_idle(self) -> None:
+        for session in self.sessions:
+            if session.is_idle():
+                await session.close()
+
+    async def close(self) -> None:
+        """QUIT every open session (the service stopping)."""
+        for session in self.sessions:
+            await session.close()

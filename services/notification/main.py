@@ -120,7 +120,7 @@ def notify_config(settings: NotificationSettings) -> NotifyConfig:
 def email_sender(outbox: EmailOutbox, settings: NotificationSettings,
                  metrics: NotificationMetrics | None = None) -> EmailSender:
     smtp = SmtpServer(settings.smtp_host, settings.smtp_port, settings.smtp_from,
-                      settings.smtp_timeout)
+                      settings.smtp_timeout, settings.smtp_sessions, settings.smtp_idle_timeout)
     backoff = Backoff(settings.email_max_attempts, settings.email_backoff_initial,
                       settings.email_backoff_max)
     return EmailSender(outbox, smtp, backoff, poll_interval=settings.outbox_poll_interval,

@@ -35,6 +35,11 @@ class NotificationSettings(TokenSettings, KafkaSettings):
     smtp_port: int = 8025
     smtp_from: str = "Dispute platform <disputes@dispute-platform.localhost>"
     smtp_timeout: float = 10.0
+    smtp_sessions: int = Field(default=4, ge=1)
+    """SMTP connections open at most at once; each carries many e-mails, one after another (a
+    distant server, with a long round trip per command, wants more)."""
+    smtp_idle_timeout: float = Field(default=30.0, gt=0)
+    """Seconds a connection may stay unused before it is closed (QUIT)."""
     email_max_attempts: int = 10
     email_backoff_initial: float = 1.0
     email_backoff_max: float = 300.0

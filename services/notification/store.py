@@ -18,7 +18,7 @@ from sqlalchemy import Engine, and_, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from services.notification.notices import Notice, Parties, Recipient
-from services.notification.tables import (WIDENED, dispute_parties, email_outbox,
+from services.notification.tables import (WIDENED, dispute_parties, email_outbox, emails_due,
                                           handled_events, metadata, notifications,
                                           recipient_profiles)
 
@@ -51,6 +51,7 @@ class NotificationStore:
 
     def create_tables(self) -> None:
         metadata.create_all(self.engine)
+        emails_due.create(self.engine, checkfirst=True)  # a database made before it had none
         self._widen_old_columns()
 
     def _widen_old_columns(self) -> None:

@@ -11,7 +11,7 @@ the same id), so principals set their profile again (or it is seeded from config
 Outbox rows written before keep their bare id in `recipient`; they are sent as they are.
 """
 
-from sqlalchemy import (Column, Integer, MetaData, String, Table, Text,
+from sqlalchemy import (Column, Index, Integer, MetaData, String, Table, Text,
                         UniqueConstraint)
 
 from services.common.database import UtcDateTime
@@ -52,6 +52,12 @@ email_outbox = Table(
     Column("last_error", Text),
     UniqueConstraint("event_id", "recipient", name="one_email_per_event_and_recipient"),
 )
+
+UNFINISHED = (email_outbox.c.sent_at.is_(None)) & (email_outbox.c.failed_at.is_(None))
+emails_due = Index("email_outbox_unfinished_by_due", email_outbox.c.next_attempt_at,
+                   postgresql_where=UNFINISHED, sqlite_where=UNFINISHED)
+"""The sender's claim reads the unfinished e-mails, oldest due first: without this partial
+index it walked every sent e-mail (they keep their old next_attempt_at) on every claim."""
 
 WIDENED = {"notifications": ("recipient",), "dispute_parties": ("buyer_id", "seller_id"),
            "email_outbox": ("recipient", "to_address")}

@@ -1,7 +1,6 @@
 """E-mail in-process: the outbox sender against the real local SMTP sink (aiosmtpd) on free
 ports, and the sink's HTTP listing that `make run` and the e2e scenarios read."""
 
-import asyncio
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -14,6 +13,7 @@ from services.notification.mail_sender import LEASE_MARGIN, Backoff, EmailSender
 from services.notification.notices import Notice, Parties, Recipient
 from services.notification.email_outbox import EmailOutbox
 from standins.smtp_sink import SmtpSink
+from tests.support.smtp import SlowSmtp
 from services.notification.store import NotificationStore
 
 
@@ -118,43 +118,6 @@ async def test_an_email_that_cannot_be_built_is_given_up_not_claimed_again_every
     assert "ValueError" in email["last_error"]
     later = datetime.now(timezone.utc) + mailer.lease * 2
     assert EmailOutbox(store.engine).claim_due(later, mailer.lease) == []
-
-
-class SlowSmtp:
-    """Answers every SMTP step just within the per-step timeout, so only a bound on the whole
-    exchange stops it."""
-
-    def __init__(self, step: float):
-        self.step, self.port, self.server = step, free_port(), None
-
-    async def __aenter__(self):
-        self.server = await asyncio.start_server(self._session, "127.0.0.1", self.port)
-        return self
-
-    async def __aexit__(self, *exc):
-        self.server.close()
-
-    async def _reply(self, writer, line: bytes) -> None:
-        await asyncio.sleep(self.step)
-        writer.write(line + b"\r\n")
-        await writer.drain()
-
-    async def _session(self, reader, writer) -> None:
-        try:
-            await self._reply(writer, b"220 slow.example ESMTP")
-            while line := await reader.readline():
-                verb = line.split()[0].upper() if line.split() else b""
-                if verb == b"DATA":
-                    await self._reply(writer, b"354 go on")
-                    while (await reader.readline()) not in (b".\r\n", b""):
-                        pass
-                await self._reply(writer, b"221 bye" if verb == b"QUIT" else b"250 ok")
-                if verb == b"QUIT":
-                    break
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
 
 
 async def test_a_send_slower_than_its_deadline_is_cut_off_and_retried_before_the_lease_ends(store):

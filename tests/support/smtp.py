@@ -1,0 +1,121 @@
+"""SMTP servers that misbehave on purpose, for the e-mail sender's tests: `ScriptedSmtp` is
+aiosmtpd (the library the local sink is built on) with hooks that refuse recipients, refuse
+data, or drop the connection at a given MAIL command, and records which connection carried
+each accepted mail; `SlowSmtp` answers every step just within the client's timeout."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from aiosmtpd.controller import Controller
+
+from infra.ports import free_port
+
+
+@dataclass
+class Script:
+    refuse_recipients: set[str] = field(default_factory=set)
+    """RCPT TO these addresses is answered 550 (the mailbox does not exist)."""
+    refuse_data_for: set[str] = field(default_factory=set)
+    """The DATA of a mail to these addresses is answered 554 (refused for good)."""
+    smtputf8: bool = True
+    """Offer SMTPUTF8 (aiosmtpd's default): without it the client refuses a non-ASCII address."""
+    drop_at_mail: int | None = None
+    """The connection is dropped, without a reply, at this MAIL command of the server's life
+    (1 = the first), once."""
+
+
+class _Hooks:
+    def __init__(self, script: Script):
+        self.script = script
+        self.accepted: list[tuple[tuple, str]] = []  # (client's (host, port), recipient)
+        self.mail_commands = 0
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        self.mail_commands += 1
+        if self.mail_commands == self.script.drop_at_mail:
+            server.transport.abort()
+            return "421 gone"  # never reaches the client: the connection is already down
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.script.refuse_recipients:
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if set(envelope.rcpt_tos) & self.script.refuse_data_for:
+            return "554 5.7.1 message refused"
+        self.accepted.extend((session.peer, to) for to in envelope.rcpt_tos)
+        return "250 Message accepted for delivery"
+
+
+class ScriptedSmtp:
+    def __init__(self, script: Script | None = None):
+        script = script or Script()
+        self.hooks = _Hooks(script)
+        self.controller = Controller(self.hooks, hostname="127.0.0.1", port=free_port(),
+                                     enable_SMTPUTF8=script.smtputf8)
+
+    @property
+    def port(self) -> int:
+        return self.controller.port
+
+    @property
+    def accepted(self) -> list[str]:
+        return [to for _, to in self.hooks.accepted]
+
+    @property
+    def connections(self) -> int:
+        """Connections that carried at least one accepted mail."""
+        return len({peer for peer, _ in self.hooks.accepted})
+
+    def __enter__(self) -> "ScriptedSmtp":
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.controller.stop()
+
+
+class SlowSmtp:
+    """Answers every SMTP step just within the per-step timeout, so only a bound on the whole
+    exchange stops it."""
+
+    def __init__(self, step: float):
+        self.step, self.port, self.server = step, free_port(), None
+        self.connections = 0
+
+    async def __aenter__(self):
+        self.server = await asyncio.start_server(self._session, "127.0.0.1", self.port)
+        return self
+
+    async def __aexit__(self, *exc):
+        self.server.close()
+
+    async def _reply(self, writer, line: bytes) -> None:
+        await asyncio.sleep(self.step)
+        writer.write(line + b"\r\n")
+        await writer.drain()
+
+    async def _session(self, reader, writer) -> None:
+        self.connections += 1
+        try:
+            await self._reply(writer, b"220 slow.example ESMTP")
+            while line := await reader.readline():
+                verb = line.split()[0].upper() if line.split() else b""
+                if verb == b"DATA":
+                    await self._reply(writer, b"354 go on")
+                    while (await reader.readline()) not in (b".\r\n", b""):
+                        pass
+                await self._reply(writer, b"221 bye" if verb == b"QUIT" else b"250 ok")
+                if verb == b"QUIT":
+                    break
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()

@@ -1,0 +1,67 @@
+"""The plain e-mails written directly (plain_mail.py) are byte for byte what the email package
+writes for the same e-mail (as_message, flattened by aiosmtplib as it sends), with the same
+envelope; whatever it cannot write so is left to the email package."""
+
+from __future__ import annotations
+
+from uuid import uuid4
+
+from aiosmtplib.email import extract_recipients, extract_sender, flatten_message
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from services.notification.email_outbox import OutgoingEmail
+from services.notification.mail_sender import SmtpServer, as_message
+from services.notification.plain_mail import PlainMails
+
+SENDER = SmtpServer().sender
+PLAIN = PlainMails(SENDER)
+
+
+def email(to="s-1@shop.example", subject="A buyer opened a dispute on order O-1",
+          body="Respond by 3 Dec 15:00 CET.\n\nhttps://disputes.example/d/1\n",
+          event_id=None, recipient="seller:S-1") -> OutgoingEmail:
+    return OutgoingEmail("row-1", event_id or str(uuid4()), recipient, to, subject, body, 0)
+
+
+def assert_as_the_email_package_writes_it(outgoing: OutgoingEmail) -> None:
+    plain = PLAIN.of(outgoing)
+    if plain is None:
+        return
+    message = as_message(outgoing, SENDER)
+    for cte_type in ("8bit", "7bit"):  # as aiosmtplib flattens it with and without 8BITMIME
+        assert plain.data == flatten_message(message, cte_type=cte_type)
+    assert (plain.sender, [plain.recipient]) == (extract_sender(message), extract_recipients(message))
+
+
+def test_a_typical_email_is_written_directly_as_the_email_package_writes_it():
+    outgoing = email()
+    assert PLAIN.of(outgoing) is not None
+    assert_as_the_email_package_writes_it(outgoing)
+
+
+addresses = st.one_of(
+    st.from_regex(r"[a-z0-9._+-]{1,30}@[a-z0-9-]{1,20}(\.[a-z]{2,6}){0,2}", fullmatch=True),
+    st.text(max_size=40))
+words = st.lists(st.from_regex(r"[!-~]{1,14}", fullmatch=True), max_size=8).map(" ".join)
+subjects = st.one_of(words, st.from_regex(r"[ -~]{0,90}", fullmatch=True), st.text(max_size=90))
+bodies = st.one_of(st.from_regex(r"([ -~]{0,100}(\r\n|\n|\r)){0,6}[ -~]{0,100}", fullmatch=True),
+                   st.text(max_size=300))
+event_ids = st.one_of(st.uuids().map(str), st.text(max_size=40))
+
+
+@settings(max_examples=400, deadline=None)
+@given(to=addresses, subject=subjects, body=bodies, event_id=event_ids, recipient=st.text(max_size=30))
+@example(to="a@b.example", subject="x" * 69, body="", event_id=str(uuid4()), recipient="buyer:B-1")
+@example(to="a@b.example", subject="Hi there", body="." * 78 + "\n\n", event_id=str(uuid4()), recipient="")
+@example(to="a@b.example", subject="Hi  there ", body="x", event_id=str(uuid4()), recipient="")
+@example(to="a@b.example", subject="=?utf-8?q?hi?=", body="x\ry\r\n", event_id=str(uuid4()), recipient="r")
+def test_any_email_written_directly_is_what_the_email_package_writes(to, subject, body, event_id, recipient):
+    assert_as_the_email_package_writes_it(email(to, subject, body, event_id, recipient))
+
+
+def test_what_it_cannot_write_directly_is_left_to_the_email_package():
+    for outgoing in (email(subject="Ihr Rückgabeetikett"), email(body="Prix : 12 €\n"),
+                     email(to="José@shop.example"), email(subject="x" * 80), email(body="y" * 79 + "\n"),
+                     email(subject="Injected\r\nBcc: x@evil.example"), email(event_id="E-1")):
+        assert PLAIN.of(outgoing) is None

@@ -1,0 +1,55 @@
+"""The SMTP sink's cheaper parsing says what the libraries say: its MAIL/RCPT address parse is
+aiosmtpd's own (without the class aiosmtpd defines on every call), and the subject of its log
+line is the one the email package reads."""
+
+from __future__ import annotations
+
+from email import message_from_bytes, policy
+
+from aiosmtpd.smtp import SMTP
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from standins.smtp_sink import MailFolder, Server, subject_of
+
+ARGS = st.one_of(st.from_regex(r"<[a-z0-9.+\-\"]{0,70}@[a-z0-9.\-\[\]]{0,20}>( SIZE=\d+)?", fullmatch=True),
+                 st.from_regex(r"[a-z0-9.@<> ]{0,30}", fullmatch=True), st.text(max_size=40))
+
+
+@settings(max_examples=300, deadline=None)
+@given(arg=ARGS, limit=st.sampled_from([0, 8, 64]))
+@example(arg="<>", limit=0)
+@example(arg="", limit=0)
+@example(arg='<"a b"@example.com> BODY=8BITMIME', limit=0)
+def test_the_sink_parses_an_smtp_address_as_aiosmtpd_does(tmp_path_factory, arg, limit):
+    folder = MailFolder(tmp_path_factory.mktemp("mail"))
+    ours, theirs = Server(folder), SMTP(folder)
+    ours.local_part_limit = theirs.local_part_limit = limit
+    assert outcome(ours._getaddr, arg) == outcome(theirs._getaddr, arg)
+
+
+def outcome(parse, arg):
+    try:
+        return parse(arg)
+    except Exception as error:  # both fail alike on what the email parser cannot take ("<")
+        return type(error)
+
+
+HEADER_TEXT = st.from_regex(r"[ -~]{0,60}", fullmatch=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(subject=st.one_of(HEADER_TEXT, st.text(max_size=60)), folded=st.booleans(), other=HEADER_TEXT)
+@example(subject="=?utf-8?q?Ihr_R=C3=BCckgabeetikett?=", folded=False, other="x")
+def test_the_log_line_subject_is_the_one_the_email_package_reads(subject, folded, other):
+    subject = subject.replace("\r", " ").replace("\n", " ")
+    value = subject.replace(" ", "\r\n ", 1) if folded and " " in subject.strip() else subject
+    raw = (f"From: a@b.example\r\nSubject: {value}\r\nX-Other: {other}\r\n\r\nSubject: not this\r\n"
+           .encode("utf-8", "surrogateescape"))
+    if not raw.isascii():
+        return  # on the wire a header is ASCII (RFC 5322); anything else is encoded words
+    assert subject_of(raw) == message_from_bytes(raw, policy=policy.default)["Subject"]
+
+
+def test_a_mail_without_a_subject_has_none():
+    assert subject_of(b"From: a@b.example\r\n\r\nSubject: in the body\r\n") is None
