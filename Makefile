@@ -30,8 +30,18 @@ kafka-jars: install  ## fetch the Kafka broker jars from Maven Central (once, ca
 run: system-run kafka-jars  ## the whole system locally: Kafka, dispute API + relay, notification, refund
 	$(PY) -m tools.run_local
 
-test: system-test kafka-jars check  ## the layering and types, then every tier against a real Kafka broker and PostgreSQL started for the run
-	$(PY) -m pytest -ra $(PYTEST_ARGS)
+# Test files run on this many processes at once (pytest-xdist; 0: all in this one). Each
+# worker starts its own Kafka and PostgreSQL when its first test needs them; a file stays on
+# one worker, so its module fixtures are set up once. Most of a run is waiting (brokers,
+# deadlines, back-offs, subprocesses starting): two workers use the second core.
+TEST_WORKERS ?= 2
+# Files are handed out in this order (--no-loadscope-reorder): the end-to-end files, a few
+# minutes each, first, so that the many short ones fill in beside them instead of the long
+# ones ending the run one after the other.
+TEST_PATHS ?= tests/e2e tests/integration tests/component tests/unit
+
+test: system-test kafka-jars check  ## the layering and types, then every tier against a real Kafka broker and PostgreSQL started for the run (TEST_WORKERS=2 processes)
+	$(PY) -m pytest -ra -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS) $(TEST_PATHS)
 
 check: install  ## import-linter contracts (the layering) and mypy (strict on the domain); part of make test
 	$(VENV)/bin/lint-imports --no-cache

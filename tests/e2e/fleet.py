@@ -57,13 +57,20 @@ def start_two_of_each(postgres, kafka, log_dir: Path) -> Fleet:
         _start(fleet, "payments", "standins.payment_provider.main", {**env, "PAYSIM_HTTP_PORT": "{port}"},
                "/health")
         env |= {"REFUND_PROVIDER_URL": fleet.url["payments"], "NOTIFICATION_SMTP_PORT": str(smtp)}
+        # the eight services need nothing of each other to start: all at once, then each
+        # waited for (one after the other they spent most of the fixture importing)
+        starting = []
         for n in (1, 2):
             for kind, module, args, port_variable in SERVICES:
                 own = {**env, **kafka.env(*KAFKA_PRINCIPALS[kind])}
                 if port_variable:
                     own[port_variable] = "{port}"
-                _start(fleet, f"{kind}-{n}", module, own, "/health" if port_variable else None,
-                       lambda port, args=args: args)
+                starting.append(_Start(fleet, f"{kind}-{n}", module, own,
+                                       "/health" if port_variable else None, lambda port, args=args: args))
+        for start in starting:
+            start.begin()
+        for start in starting:
+            start.wait()
     except Exception:
         stop_system(fleet)
         raise
@@ -77,24 +84,48 @@ SERVICES = [("dispute", "services.dispute.main", ["serve"], "DISPUTE_HTTP_PORT")
 
 
 def _start(fleet: Fleet, name: str, module: str, env: dict[str, str], health: str | None,
-           args=lambda port: [], attempts: int = 3) -> None:
-    """Start and wait until healthy, on a port picked just before: another process of this
-    busy machine may take a free port first (then a new one is tried)."""
-    for attempt in range(attempts):
+           args=lambda port: []) -> None:
+    """Start and wait until healthy (see _Start)."""
+    start = _Start(fleet, name, module, env, health, args)
+    start.begin()
+    start.wait()
+
+
+@dataclass
+class _Start:
+    """One process started on a port picked just before, then waited for until healthy:
+    another process of this busy machine may take a free port first (then a new one is tried)."""
+    fleet: Fleet
+    name: str
+    module: str
+    env: dict[str, str]
+    health: str | None
+    args: object = lambda port: []
+    attempts: int = 3
+    attempt: int = 0
+
+    def begin(self) -> None:
         port = free_port()
-        fleet.url[name] = f"http://127.0.0.1:{port}"
-        proc = ServiceProcess(f"{name}" if attempt == 0 else f"{name}.{attempt}", module, args(port),
-                              {k: v.replace("{port}", str(port)) for k, v in env.items()},
-                              fleet.log_dir, health and f"{fleet.url[name]}{health}")
-        proc.name = name
-        fleet.processes[name] = proc
-        try:
-            proc.wait_healthy(timeout=120)
-            return
-        except RuntimeError:
-            proc.stop()
-            if "address already in use" not in proc.log_tail() or attempt == attempts - 1:
-                raise
+        self.fleet.url[self.name] = f"http://127.0.0.1:{port}"
+        proc = ServiceProcess(self.name if self.attempt == 0 else f"{self.name}.{self.attempt}",
+                              self.module, self.args(port),
+                              {k: v.replace("{port}", str(port)) for k, v in self.env.items()},
+                              self.fleet.log_dir, self.health and f"{self.fleet.url[self.name]}{self.health}")
+        proc.name = self.name
+        self.fleet.processes[self.name] = proc
+
+    def wait(self) -> None:
+        while True:
+            proc = self.fleet.processes[self.name]
+            try:
+                proc.wait_healthy(timeout=120)
+                return
+            except RuntimeError:
+                proc.stop()
+                self.attempt += 1
+                if "address already in use" not in proc.log_tail() or self.attempt == self.attempts:
+                    raise
+                self.begin()
 
 
 def handled(proc: ServiceProcess) -> int:

@@ -39,7 +39,7 @@ class LocalRun:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service + '_PORT']}"
 
-    def start(self, timeout: float = 75) -> None:
+    def start(self, timeout: float = 150) -> None:
         output = open(self.dir.parent / f"run-{time.monotonic_ns()}.out", "w+")
         self.process = subprocess.Popen([sys.executable, "-m", "tools.run_local"], cwd=ROOT, env=self.env,
                                         stdout=output, stderr=subprocess.STDOUT)
