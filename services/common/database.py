@@ -121,8 +121,26 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def postgres_probe(url: str) -> Callable[[], None] | None:
+    """A direct connection to the PostgreSQL of `url`, opened and closed (None for SQLite): the
+    eventsourcing library's pool says only "couldn't get a connection after 30 sec", whatever
+    the reason, so a missing database or a refused login looked like a database not up yet
+    (waited for a minute and a half); psycopg's own error names the reason at once."""
+    if not urlparse(url).scheme.startswith("postgres"):
+        return None
+    env = eventsourcing_env(url)
+
+    def probe() -> None:
+        import psycopg
+
+        psycopg.connect(dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"],
+                        port=int(env["POSTGRES_PORT"]), user=env["POSTGRES_USER"],
+                        password=env["POSTGRES_PASSWORD"] or None, connect_timeout=5).close()
+    return probe
+
+
 def create_schema_racing_others(create, attempts: int = 5, wait_for_database: float = 60.0,
-                                sleep=None, clock=None):
+                                sleep=None, clock=None, probe: Callable[[], None] | None = None):
     """Two processes creating the same tables at once collide in PostgreSQL's catalogue
     (IF NOT EXISTS is not atomic) and on SQLite ("table ... already exists": the API and the
     relay of a first `make run`); the loser simply tries again and finds them there.
@@ -130,7 +148,8 @@ def create_schema_racing_others(create, attempts: int = 5, wait_for_database: fl
     A database that does not answer yet (a service started while PostgreSQL restarts, or before
     it is up) is waited for, up to `wait_for_database` seconds (0.5 s doubling to 5 s between
     tries), instead of the process exiting at once; any other error (a refused login, a missing
-    database, a disk error) raises at once."""
+    database, a disk error) raises at once. `probe` (`postgres_probe`), when given, is called
+    before each try: its errors are judged the same way."""
     import time
 
     sleep = sleep or time.sleep
@@ -139,6 +158,8 @@ def create_schema_racing_others(create, attempts: int = 5, wait_for_database: fl
     collisions, pause = 0, 0.5
     while True:
         try:
+            if probe is not None:
+                probe()
             return create()
         except Exception as error:
             kind = _schema_failure(error)
@@ -176,6 +197,7 @@ def _schema_failure(error: Exception) -> str:
     does not answer: worth waiting for) or 'other'."""
     from eventsourcing.persistence import IntegrityError as StoreIntegrityError
     from eventsourcing.persistence import OperationalError as StoreOperationalError
+    from psycopg import OperationalError as PsycopgOperationalError
     from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
     text = str(error)
@@ -183,7 +205,7 @@ def _schema_failure(error: Exception) -> str:
         return "collision"
     if _CONCURRENT_CATALOGUE_UPDATE in text:  # an InternalError (XX000), whatever wraps it
         return "collision"
-    if isinstance(error, (OperationalError, StoreOperationalError)):
+    if isinstance(error, (OperationalError, StoreOperationalError, PsycopgOperationalError)):
         if "already exists" in text:
             return "collision"
         lowered = text.lower()

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from services.common.database import (create_schema_racing_others, eventsourcing_env,
-                                      sqlalchemy_engine)
+                                      postgres_probe, sqlalchemy_engine)
 from services.dispute.adapters.evidence_store import EvidenceStore
 from services.dispute.adapters.idempotency_store import IdempotencyStore
 from services.dispute.adapters.order_book import OrderBook
@@ -27,9 +27,10 @@ from services.dispute.settings import DisputeSettings
 def build_application(settings: DisputeSettings, url: str | None = None) -> DisputeApplication:
     """The event store application on `url` (default: the first shard's database), its schema
     created on first use."""
+    url = url or settings.shard_database_urls()[0]
     return create_schema_racing_others(lambda: DisputeApplication(
-        env=eventsourcing_env(url or settings.shard_database_urls()[0]), ids=settings.dispute_ids(),
-        policy=settings.policy, chain_keys=settings.chain_keys()))
+        env=eventsourcing_env(url), ids=settings.dispute_ids(),
+        policy=settings.policy, chain_keys=settings.chain_keys()), probe=postgres_probe(url))
 
 
 def build_disputes(settings: DisputeSettings) -> Disputes:

@@ -157,3 +157,25 @@ def test_a_database_that_does_not_exist_is_not_waited_for(pg_url):
         create_schema_racing_others(create, sleep=time.sleep, clock=lambda: time.now)
     engine.dispose()
     assert time.sleeps == []
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_an_event_store_whose_database_does_not_exist_is_not_waited_for(pg_url):
+    # eventsourcing's pool says only "couldn't get a connection after 30 sec", which reads as a
+    # database not up yet: the probe's own connection names the reason, and nothing is waited for
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from services.common.database import postgres_probe
+    from services.dispute.bootstrap import build_application
+    from services.dispute.settings import DisputeSettings
+
+    wrong = make_url(pg_url).set(database="no_such_database").render_as_string(hide_password=False)
+    wrong = wrong.replace("postgresql+psycopg://", "postgresql://")
+    with pytest.raises(psycopg.OperationalError, match="does not exist"):
+        build_application(DisputeSettings(), wrong)
+    time = FakeTime()
+    with pytest.raises(psycopg.OperationalError):
+        create_schema_racing_others(lambda: "created", sleep=time.sleep, clock=lambda: time.now,
+                                    probe=postgres_probe(wrong))
+    assert time.sleeps == [] and postgres_probe("sqlite:///var/x.db") is None
