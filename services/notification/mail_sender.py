@@ -32,6 +32,7 @@ from email.message import EmailMessage
 
 import aiosmtplib
 import structlog
+from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
 from services.notification.email_outbox import EmailOutbox, Outcomes, OutgoingEmail
 from services.notification.metrics import NotificationMetrics
@@ -42,6 +43,8 @@ log = structlog.get_logger("notification.mailer")
 SEND_STEPS = 3
 """A whole SMTP exchange may last this many per-step timeouts before it is abandoned."""
 LEASE_MARGIN = timedelta(seconds=30)
+RECORD_ATTEMPTS = 4
+"""Tries at recording a batch's outcomes (0.5, 1, 2 s apart: well inside LEASE_MARGIN)."""
 """Lease time beyond the longest send: for claiming the batch and marking the row sent."""
 
 
@@ -123,14 +126,44 @@ class EmailSender:
             except Exception as error:  # e.g. a header with CR/LF: it will never build, so give up
                 outcomes.give_up(email, email.attempts + 1, repr(error))
         shares = [ready[n::len(self.sessions)] for n in range(len(self.sessions))]
-        await asyncio.gather(*(self._send_share(session, share, outcomes)
-                               for session, share in zip(self.sessions, shares) if share))
-        await asyncio.to_thread(self.outbox.record, outcomes, datetime.now(timezone.utc))
+        started: set[str] = set()  # the e-mails handed to a session (their outcome may be unknown)
+        try:
+            await asyncio.gather(*(self._send_share(session, share, outcomes, started)
+                                   for session, share in zip(self.sessions, shares) if share))
+        except asyncio.CancelledError:  # the service stops mid-batch (SIGTERM, a deploy)
+            await asyncio.shield(self._record_stopped(outcomes, ready, started))
+            raise
+        await self._record(outcomes)
         self._report(outcomes)
         return len(emails)
 
-    async def _send_share(self, session: SmtpSession, share: list, outcomes: Outcomes) -> None:
+    async def _record_stopped(self, outcomes: Outcomes, ready: list, started: set[str]) -> None:
+        """What is known of a batch cut short: the e-mails no session had begun are due again
+        at once (not an attempt), so they are not given up after the lease as unknown; an
+        e-mail cut off mid-exchange keeps its DELIVERY_STARTED mark (given up after its lease,
+        as the server may have accepted it: never sent twice)."""
+        decided = {e.id for e in outcomes.sent} | {e.id for e, *_ in outcomes.retries} | {
+            e.id for e, *_ in outcomes.given_up}
+        now = datetime.now(timezone.utc)
+        for email, _ in ready:
+            if email.id not in decided and email.id not in started:
+                outcomes.retry(email, email.attempts, now, "not sent yet: the sender stopped")
+        await self._record(outcomes)
+        self._report(outcomes)
+
+    async def _record(self, outcomes: Outcomes) -> None:
+        """The batch's outcomes, tried again on a passing database fault (a failover, a lock
+        timeout) within the lease's margin: dropped, every row of the batch would be given up
+        after its lease, sent or not. The updates are by id: running them twice is harmless."""
+        async for attempt in AsyncRetrying(stop=stop_after_attempt(RECORD_ATTEMPTS), reraise=True,
+                                           wait=wait_exponential(multiplier=0.5, max=5)):
+            with attempt:
+                await asyncio.to_thread(self.outbox.record, outcomes, datetime.now(timezone.utc))
+
+    async def _send_share(self, session: SmtpSession, share: list, outcomes: Outcomes,
+                          started: set[str]) -> None:
         for index, (email, message) in enumerate(share):
+            started.add(email.id)
             try:
                 await asyncio.wait_for(self._exchange(session, message), self.send_deadline)
             except Exception as error:  # SMTP, network, the deadline, or the unforeseen: an attempt

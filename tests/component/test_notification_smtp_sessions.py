@@ -16,11 +16,12 @@ from uuid import uuid4
 import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import OperationalError
 
 from infra.ports import free_port
 from services.common.database import sqlalchemy_engine
-from services.notification.email_outbox import EmailOutbox
-from services.notification.mail_sender import LEASE_MARGIN, Backoff, EmailSender, SmtpServer
+from services.notification.email_outbox import DELIVERY_STARTED, EmailOutbox
+from services.notification.mail_sender import Backoff, EmailSender, SmtpServer
 from services.notification.notices import Notice, Parties, Recipient
 from services.notification.store import Effect, NotificationStore
 from standins.smtp_sink import SmtpSink
@@ -201,11 +202,47 @@ async def test_the_outcomes_of_a_batch_are_recorded_in_one_transaction(store):
     assert rows[ADDRESSES[2]]["failed_at"] is not None and rows[ADDRESSES[1]]["failed_at"] is None
 
 
-@pytest.mark.parametrize("sessions", [1, 4, 20])
-def test_the_lease_outlasts_every_email_a_session_sends_in_turn(store, sessions):
-    mailer = sender(store, 25, sessions=sessions, timeout=10.0, batch=20)
-    in_turn = -(-20 // sessions)
-    assert mailer.lease >= timedelta(seconds=mailer.send_deadline * in_turn) + LEASE_MARGIN
+async def test_a_sender_stopped_mid_batch_leaves_the_emails_not_begun_due_again(store):
+    # a SIGTERM or a deploy cancels the sender: the e-mail in flight may have been accepted, so
+    # it keeps its mark (given up after its lease, never sent twice); the others were never
+    # handed to SMTP and are due again at once, not an attempt
+    queue(store, *ADDRESSES[:3])
+    async with SlowSmtp(step=0.2) as slow:
+        mailer = sender(store, slow.port, timeout=5.0)
+        draining = asyncio.create_task(mailer.drain_once())
+        while slow.connections == 0:
+            await asyncio.sleep(0.01)
+        draining.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await draining
+        await mailer.close()
+    rows = outbox(store)
+    assert rows[ADDRESSES[0]]["last_error"] == DELIVERY_STARTED and rows[ADDRESSES[0]]["sent_at"] is None
+    again = EmailOutbox(store.engine).claim_due(datetime.now(timezone.utc), timedelta(seconds=60), 20)
+    assert sorted(e.to_address for e in again) == ADDRESSES[1:3]
+    assert all(e.attempts == 0 for e in again)
+
+
+async def test_outcomes_are_recorded_again_after_a_passing_database_fault(store, monkeypatch):
+    # dropped, the batch would be given up after its lease, sent or not
+    failures = []
+    original = EmailOutbox.record
+
+    def failing_once(self, outcomes, now):
+        if not failures:
+            failures.append(1)
+            raise OperationalError("UPDATE email_outbox", {}, Exception("server closed the connection"))
+        return original(self, outcomes, now)
+
+    monkeypatch.setattr(EmailOutbox, "record", failing_once)
+    with ScriptedSmtp() as smtp:
+        mailer = sender(store, smtp.port)
+        queue(store, *ADDRESSES[:2])
+        assert await mailer.drain_once() == 2
+        await mailer.close()
+    rows = outbox(store)
+    assert failures == [1] and all(rows[a]["sent_at"] is not None for a in ADDRESSES[:2])
+    assert smtp.accepted == ADDRESSES[:2]  # recorded again, not sent again
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
