@@ -89,6 +89,17 @@ def test_a_projection_that_cannot_write_holds_the_others_back_not(store, monkeyp
     assert line.position() == head and len(rows(engine, line.live_table())) == 4 * DISPUTES
 
 
+def test_a_projection_that_cannot_prepare_its_rows_holds_the_others_back_not(store, monkeypatch):
+    # e.g. an event it cannot decode: the round falls back to each projection alone
+    app, engine, ids = store
+    index, line, record = together = projections(app, engine)
+    monkeypatch.setattr(type(line), "prepare", _fails)
+    ProjectionFollower(together, batch_size=100).follow_once()
+    head = app.recorder.max_notification_id()
+    assert (index.position(), record.position()) == (head, head)
+    assert rows(engine, index.live_table()) == loaded_index_rows(app, ids)
+
+
 def test_projections_at_different_positions_each_reach_the_head(store):
     app, engine, ids = store
     index, line, record = together = projections(app, engine)

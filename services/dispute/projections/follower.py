@@ -92,8 +92,10 @@ class ProjectionFollower:
         if not notifications:
             return 0
         decoded = DecodedOnce(source)
-        prepared = [p.prepare(notifications, decoded) for p in self.projections]
         try:
+            # inside the try: one projection failing to prepare (an event it cannot decode) must
+            # not hold the others back; each is then followed alone, as before
+            prepared = [p.prepare(notifications, decoded) for p in self.projections]
             with self.engine.begin() as conn:
                 for projection, table, rows in zip(self.projections, tables, prepared):
                     projection.write(conn, table, rows)
