@@ -310,8 +310,14 @@ class RefundStore:
     def published_from_each(self, stored: list[StoredInstruction]) -> list[StoredInstruction | None]:
         """`published_from` of several results in one transaction (one checkout, one commit),
         each decided by itself: None for one that moved meanwhile."""
+        # rows locked in one order (by key) by every replica: two replicas marking the same
+        # results in opposite orders would deadlock, and PostgreSQL abort a whole batch
+        order = sorted(range(len(stored)), key=lambda n: stored[n].idempotency_key)
+        moved: list[StoredInstruction | None] = [None] * len(stored)
         with self.engine.begin() as conn:
-            return [self._move_from(one, lifecycle.announce, conn=conn) for one in stored]
+            for n in order:
+                moved[n] = self._move_from(stored[n], lifecycle.announce, conn=conn)
+        return moved
 
     @once_more_after_a_lost_connection
     def mark_published(self, idempotency_key: str, attempt: int, status: str) -> bool:

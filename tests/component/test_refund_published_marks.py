@@ -46,3 +46,21 @@ async def test_a_failed_transaction_fails_every_mark_in_it_and_the_next_marks_ar
     assert not any(store.instruction(r.idempotency_key).published for r in results)
     monkeypatch.undo()
     assert (await marks.mark(results[0])).published
+
+
+def test_marks_of_one_transaction_lock_their_rows_in_key_order_and_answer_in_the_callers(store, monkeypatch):
+    # every replica locks in one order: two marking the same results in opposite orders would
+    # deadlock (PostgreSQL aborts one batch, every caller in it publishes again)
+    results = sorted((issued(store) for _ in range(4)), key=lambda r: r.idempotency_key, reverse=True)
+    moved_in = []
+    original = store._move_from
+
+    def noting(one, move, **kwargs):
+        moved_in.append(one.idempotency_key)
+        return original(one, move, **kwargs)
+
+    monkeypatch.setattr(store, "_move_from", noting)
+    written = store.published_from_each(results)
+    assert moved_in == sorted(r.idempotency_key for r in results)
+    assert [w.idempotency_key for w in written] == [r.idempotency_key for r in results]
+    assert all(w.published for w in written)
