@@ -35,7 +35,8 @@ from benchmarks.cpu_split import CpuSplit, postmaster_pid
 from benchmarks.memory import cpu_seconds, largest_process_mb
 from benchmarks.report import RateResult, Row, parse_vegeta_report, percentile, table, write_results
 from benchmarks.rows import cpu_rows, e2e_rows, http_rows, relay_rows, replay_module, replay_rows, rss_rows
-from benchmarks.settle import GroupProgress, KafkaProbe, consumed, settle, store_position, topic_quiet, wait_for
+from benchmarks.settle import (GroupProgress, KafkaProbe, consumed, emails_sent_out, settle, store_position,
+                               topic_quiet, wait_for)
 from benchmarks.system import System, start_system
 from benchmarks.watch import KafkaWatch, topic_span
 from benchmarks.workload import (Case, accept_claim_targets, cases, dispute_of, health_targets,
@@ -175,12 +176,16 @@ class Bench:
         with timed("settle"):
             settled = settle(self.system.dispute_db, self.system.kafka.admin, sizes.settle_timeout,
                              sizes.consumers_wait, sizes.cut_hopeless_waits)
-        self.details.setdefault("settles", []).append({"after": after, **asdict(settled)})
+            mail_wait, unsent = emails_sent_out(self.system.env["NOTIFICATION_DATABASE_URL"], sizes.consumers_wait)
+        self.details.setdefault("settles", []).append({"after": after, **asdict(settled),
+                                                       "emails_wait_seconds": round(mail_wait, 2),
+                                                       "emails_unsent": unsent})
         load = os.getloadavg()[0]
+        mails = f"e-mails sent out in {mail_wait:.1f} s" if not unsent else f"{unsent} e-mails still unsent"
         if settled.busy:
-            progress(f"  (not settled in {settled.seconds:.1f} s: {settled.busy}; going on; load {load:.1f})")
+            progress(f"  (not settled in {settled.seconds:.1f} s: {settled.busy}; {mails}; going on; load {load:.1f})")
         else:
-            progress(f"  (settled in {settled.seconds:.1f} s; load {load:.1f})")
+            progress(f"  (settled in {settled.seconds:.1f} s, {mails}; load {load:.1f})")
 
     # -- baselines ---------------------------------------------------------------------------
     def raw_postgres(self) -> float:

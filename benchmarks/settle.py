@@ -257,3 +257,25 @@ def settle(dsn: str, connection: KafkaConnection, timeout: float = 60.0,
     are seen not to make it in that time); how it ended (the run goes on)."""
     return asyncio.run(_settle(dsn, connection, timeout, timeout if consumers_timeout is None
                                else consumers_timeout, cut_hopeless))
+
+
+def emails_unsent(dsn: str) -> int:
+    """E-mails in the notification service's outbox neither sent nor given up (0 without the
+    table yet)."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        try:
+            row = conn.execute("SELECT count(*) FROM email_outbox WHERE sent_at IS NULL AND failed_at IS NULL").fetchone()
+        except psycopg.errors.UndefinedTable:
+            return 0
+    return row[0] if row else 0
+
+
+def emails_sent_out(dsn: str, timeout: float) -> tuple[float, int]:
+    """Wait (at most `timeout`) for the outbox to empty: a phase's e-mails are its own cost, and
+    left unsent they would be sent on the next phase's CPU. (seconds waited, e-mails left)"""
+    started = time.monotonic()
+    while (left := emails_unsent(dsn)) and time.monotonic() - started < timeout:
+        time.sleep(0.2)
+    return time.monotonic() - started, left
