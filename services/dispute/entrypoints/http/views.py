@@ -161,7 +161,9 @@ def readable_messages(dispute, viewer: Principal | None) -> list[dict]:
     return [_fields_of(m) for m in dispute.messages if _may_read(m, viewer)]
 
 
-MESSAGE_VIEWS_KEPT = 4096
+MESSAGE_VIEWS_KEPT = 2048
+"""The latest 20 messages of ~100 busy disputes. A kept view holds its message too: with 4,096
+the dispute API's peak RSS reached 150.2 MB in one `make bench-quick` of three (target 150)."""
 _message_views: dict[int, tuple[Any, MessageView]] = {}
 _keeping = threading.Lock()
 
