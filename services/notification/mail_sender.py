@@ -131,8 +131,11 @@ class EmailSender:
             await asyncio.gather(*(self._send_share(session, share, outcomes, started)
                                    for session, share in zip(self.sessions, shares) if share))
         except asyncio.CancelledError:  # the service stops mid-batch (SIGTERM, a deploy)
-            await asyncio.shield(self._record_stopped(outcomes, ready, started))
-            raise
+            try:
+                await asyncio.shield(self._record_stopped(outcomes, ready, started))
+            except Exception as error:  # the database away too: the lease decides, as before
+                log.error("outbox_unavailable_at_stop", error=repr(error))
+            raise  # the stop goes on whatever the recording did
         await self._record(outcomes)
         self._report(outcomes)
         return len(emails)

@@ -223,6 +223,25 @@ async def test_a_sender_stopped_mid_batch_leaves_the_emails_not_begun_due_again(
     assert all(e.attempts == 0 for e in again)
 
 
+async def test_a_sender_stopped_mid_batch_while_the_database_is_away_still_stops(store, monkeypatch):
+    queue(store, *ADDRESSES[:2])
+    monkeypatch.setattr("services.notification.mail_sender.RECORD_ATTEMPTS", 1)
+
+    def away(self, outcomes, now):
+        raise OperationalError("UPDATE email_outbox", {}, Exception("server closed the connection"))
+
+    async with SlowSmtp(step=0.2) as slow:
+        mailer = sender(store, slow.port, timeout=5.0)
+        draining = asyncio.create_task(mailer.drain_once())
+        while slow.connections == 0:
+            await asyncio.sleep(0.01)
+        monkeypatch.setattr(EmailOutbox, "record", away)
+        draining.cancel()
+        with pytest.raises(asyncio.CancelledError):  # not the database's error: run() would go on
+            await draining
+        await mailer.close()
+
+
 async def test_outcomes_are_recorded_again_after_a_passing_database_fault(store, monkeypatch):
     # dropped, the batch would be given up after its lease, sent or not
     failures = []
