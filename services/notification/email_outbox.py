@@ -24,6 +24,8 @@ _BY_ID = update(email_outbox).where(o.id == bindparam("row"))
 
 def _is_due(now: datetime) -> tuple:
     return o.sent_at.is_(None), o.failed_at.is_(None), o.next_attempt_at <= now
+
+
 DELIVERY_STARTED = "delivery started; no outcome recorded yet"
 OUTCOME_UNKNOWN = ("its sender stopped during delivery: not sent again, so that it never arrives "
                    "twice (it may have arrived once)")

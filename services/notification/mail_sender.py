@@ -24,7 +24,6 @@ died before its outcome was recorded is given up after its lease, not sent again
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -36,16 +35,16 @@ from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
 from services.notification.email_outbox import EmailOutbox, Outcomes, OutgoingEmail
 from services.notification.metrics import NotificationMetrics
-from services.notification.plain_mail import PlainMail, PlainMails
+from services.notification.plain_mail import PlainMail, PlainMails, message_id
 from services.notification.smtp_session import SmtpSession
 
 log = structlog.get_logger("notification.mailer")
 SEND_STEPS = 3
 """A whole SMTP exchange may last this many per-step timeouts before it is abandoned."""
 LEASE_MARGIN = timedelta(seconds=30)
+"""Lease time beyond the longest send: for claiming the batch and marking the row sent."""
 RECORD_ATTEMPTS = 4
 """Tries at recording a batch's outcomes (0.5, 1, 2 s apart: well inside LEASE_MARGIN)."""
-"""Lease time beyond the longest send: for claiming the batch and marking the row sent."""
 
 
 @dataclass(frozen=True)
@@ -73,9 +72,7 @@ class Backoff:
 def as_message(email: OutgoingEmail, sender: str) -> EmailMessage:
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = sender, email.to_address, email.subject
-    digest = hashlib.sha256(email.recipient.encode()).hexdigest()[:16]
-    # stable per (event, recipient): a resend after a crash is recognisably the same e-mail
-    message["Message-ID"] = f"<{email.event_id}.{digest}@dispute-platform>"
+    message["Message-ID"] = message_id(email)
     message["X-Dispute-Event-Id"] = email.event_id
     message.set_content(email.body)
     return message

@@ -61,12 +61,17 @@ class PlainMails:
         body = _plain_body(email.body)
         if body is None or len(to_line) > MAX_LINE or len(subject_line) > MAX_LINE:
             return None
-        digest = hashlib.sha256(email.recipient.encode()).hexdigest()[:16]
         # Message-ID (84 characters with its name) folds to a line of its own
         data = (f"{self.from_line}{to_line}{CRLF}{subject_line}{CRLF}"
-                f"Message-ID:{CRLF} <{event_id}.{digest}@dispute-platform>{CRLF}"
+                f"Message-ID:{CRLF} {message_id(email)}{CRLF}"
                 f"X-Dispute-Event-Id: {event_id}{CRLF}{MIME_LINES}{CRLF}{body}")
         return PlainMail(self.envelope_sender, to, data.encode("ascii"))
+
+
+def message_id(email: OutgoingEmail) -> str:
+    """Stable per (event, recipient): a resend after a crash is recognisably the same e-mail."""
+    digest = hashlib.sha256(email.recipient.encode()).hexdigest()[:16]
+    return f"<{email.event_id}.{digest}@dispute-platform>"
 
 
 def _plain_body(body: str) -> str | None:

@@ -31,9 +31,9 @@ import re
 from typing import Any
 
 import structlog
+from aiokafka import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from aiokafka import ConsumerRecord
 from faststream.kafka.annotations import KafkaMessage
 from contracts.envelope import EventEnvelope
 from contracts.topics import DISPUTES_EVENTS, dead_letter_topic

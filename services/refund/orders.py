@@ -16,9 +16,8 @@ from decimal import Decimal
 from sqlalchemy import Column, Engine, MetaData, String, Table, Text, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from services.common.database import once_more_after_a_lost_connection
-
 from contracts.orders import OrderPlaced, OrderRefunded
+from services.common.database import once_more_after_a_lost_connection
 from services.refund.policy import PaidOrder, order_changes
 
 metadata = MetaData()

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from functools import lru_cache
 from uuid import NAMESPACE_URL, uuid5
 
 import structlog

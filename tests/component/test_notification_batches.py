@@ -20,15 +20,13 @@ from services.notification.consumer import NotifyConfig, consume_all, handle_all
 from services.notification.notices import Notice, UnknownEvent
 from services.notification.store import Effect, NotificationStore
 from tests.support.envelopes import OPENED
+from tests.support.notification_store import notification_store
 from tests.support.orders import NOW
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request, tmp_path):
-    url = f"sqlite:///{tmp_path}/n.sqlite" if request.param == "sqlite" else request.getfixturevalue("pg_url")
-    store = NotificationStore(sqlalchemy_engine(url))
-    store.create_tables()
-    return store
+    return notification_store(request, tmp_path)
 
 
 def commits(store: NotificationStore) -> list[int]:

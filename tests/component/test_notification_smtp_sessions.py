@@ -25,6 +25,7 @@ from services.notification.mail_sender import Backoff, EmailSender, SmtpServer
 from services.notification.notices import Notice, Parties, Recipient
 from services.notification.store import Effect, NotificationStore
 from standins.smtp_sink import SmtpSink
+from tests.support.notification_store import notification_store
 from tests.support.smtp import Script, ScriptedSmtp, SlowSmtp
 
 
@@ -266,10 +267,7 @@ async def test_outcomes_are_recorded_again_after_a_passing_database_fault(store,
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def any_store(request, tmp_path):
-    url = f"sqlite:///{tmp_path}/n.sqlite" if request.param == "sqlite" else request.getfixturevalue("pg_url")
-    store = NotificationStore(sqlalchemy_engine(url))
-    store.create_tables()
-    return store
+    return notification_store(request, tmp_path)
 
 
 def test_two_senders_claiming_at_once_never_take_one_email(any_store):

@@ -44,12 +44,16 @@ def test_the_refund_service_keeps_a_connection_for_each_record_handled_at_once(p
     assert parts.store.engine.pool.size() == 48
 
 
+def resolution(store: RefundStore, amount: str) -> tuple[str, RefundInstruction]:
+    """A resolution's event id and refund instruction on a dispute of a known order."""
+    dispute_id, event_id = opened_on_known_order(store), str(uuid4())
+    return event_id, RefundInstruction(dispute_id=dispute_id, amount=Decimal(amount), currency="USD",
+                                       idempotency_key=idempotency_key_for(dispute_id, event_id),
+                                       cause_event_id=event_id)
+
+
 def test_a_resolution_is_recorded_on_a_fresh_connection_after_the_pooled_one_died(store, pg_url):
-    dispute_id = opened_on_known_order(store)
-    event_id = str(uuid4())
-    instruction = RefundInstruction(dispute_id=dispute_id, amount=Decimal("30.00"), currency="USD",
-                                    idempotency_key=idempotency_key_for(dispute_id, event_id),
-                                    cause_event_id=event_id)
+    event_id, instruction = resolution(store, "30.00")
     dropped = drop_pooled_connections(store, pg_url)
     accepted = store.accept_resolution(event_id=event_id, instruction=instruction, correlation_id="c-1")
     assert accepted is not None and accepted.refusal is None
@@ -60,11 +64,7 @@ def test_a_resolution_is_recorded_on_a_fresh_connection_after_the_pooled_one_die
 
 
 def test_an_answer_is_recorded_by_compare_and_set_after_the_pooled_connection_died(store, pg_url):
-    dispute_id = opened_on_known_order(store)
-    event_id = str(uuid4())
-    instruction = RefundInstruction(dispute_id=dispute_id, amount=Decimal("10.00"), currency="USD",
-                                    idempotency_key=idempotency_key_for(dispute_id, event_id),
-                                    cause_event_id=event_id)
+    event_id, instruction = resolution(store, "10.00")
     accepted = store.accept_resolution(event_id=event_id, instruction=instruction, correlation_id="c-1")
     assert accepted is not None
     drop_pooled_connections(store, pg_url)

@@ -4,10 +4,10 @@ rebuild of a million events the round trips were nearly all of the time.
 On PostgreSQL a large batch is COPY'd into a temporary table shaped like the target (dropped
 at commit), then moved with one `INSERT ... SELECT ... ON CONFLICT`: COPY costs a fraction of a
 parameterised insert per row. A batch of at most SMALL_BATCH rows (what the projections
-following the store write, a round at a time) is one `INSERT ... VALUES ... ON CONFLICT`
-instead: one statement, not four (create, copy, insert, drop), its rows passed as one array
-a column (`unnest`), in key order as the COPY path's `ORDER BY` has them. On SQLite (tests, a laptop) one executemany of the same
-`INSERT ... ON CONFLICT`. Values go through each column type's own bind processing either way
+following the store write, a round at a time) is one `INSERT ... SELECT FROM unnest(...) ON
+CONFLICT` instead: one statement, not four (create, copy, insert, drop), its rows passed as one
+array a column, in key order like the COPY path's. On SQLite (tests, a laptop) one executemany
+of the same `INSERT ... ON CONFLICT`. Values go through each column type's own bind processing either way
 (UTC datetimes, JSON text), so the stored rows are the ones SQLAlchemy would have written.
 """
 
@@ -73,10 +73,10 @@ def _postgres(conn, table: Table, rows: Sequence[dict], on_conflict: str) -> Non
     if len(rows) > SMALL_BATCH:
         _copied_then_inserted(conn, table, rows, on_conflict)
     else:
-        _values_inserted(conn, table, rows, on_conflict)
+        _unnest_inserted(conn, table, rows, on_conflict)
 
 
-def _values_inserted(conn, table: Table, rows: Sequence[dict], on_conflict: str) -> None:
+def _unnest_inserted(conn, table: Table, rows: Sequence[dict], on_conflict: str) -> None:
     """One `INSERT ... SELECT FROM unnest(<one array a column>) ON CONFLICT`: a statement whose
     text does not grow with the rows (psycopg parses and prepares it once; a VALUES list of
     every row was parsed anew each time, and SQLAlchemy compiled it anew), every value through
@@ -84,12 +84,11 @@ def _values_inserted(conn, table: Table, rows: Sequence[dict], on_conflict: str)
     q = conn.dialect.identifier_preparer.quote
     columns = list(table.columns)
     keys = [c.name for c in table.primary_key.columns]
-    # rows locked in key order: two runners on overlapping batches never wait on each other
-    # crosswise (a deadlock), whatever order their batches came in
-    ordered = sorted(rows, key=lambda row: tuple(row[k] for k in keys))
-    arrays = [[_bound(c.type.bind_processor(conn.dialect), row[c.name]) for row in ordered] for c in columns]
+    arrays = [[_bound(c.type.bind_processor(conn.dialect), row[c.name]) for row in rows] for c in columns]
     names = ", ".join(q(c.name) for c in columns)
     unnest = ", ".join(f"%s::{c.type.compile(dialect=conn.dialect)}[]" for c in columns)
+    # ORDER BY the key: rows locked in key order, so two runners on overlapping batches never
+    # wait on each other crosswise (a deadlock), whatever order their batches came in.
     # binary: the arrays' text form quotes every value in Python, character by character
     with conn.connection.driver_connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {q(table.name)} ({names}) SELECT * FROM unnest({unnest}) "
