@@ -26,11 +26,12 @@ from benchmarks.workload import cases, message_targets, publish_orders
 from contracts.topics import DISPUTES_EVENTS
 
 
-def profiled(pid: int, seconds: int, out: Path) -> subprocess.Popen:
-    """py-spy sampling `pid` (its threads, GIL holders marked) for `seconds`, as raw stacks."""
+def profiled(pid: int, seconds: int, out: Path, gil: bool = False) -> subprocess.Popen:
+    """py-spy sampling `pid` (its threads; only the GIL's holder with `gil`) for `seconds`, as
+    raw stacks."""
     py_spy = Path(sys.executable).with_name("py-spy")
     return subprocess.Popen([str(py_spy), "record", "-p", str(pid), "-d", str(seconds), "-r", "200",
-                             "-f", "raw", "-o", str(out), "--nonblocking"],
+                             "-f", "raw", "-o", str(out), "--nonblocking", *(["--gil"] if gil else [])],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -40,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--disputes", type=int, default=100)
     parser.add_argument("--profile", type=Path, help="py-spy raw stacks of the first command rate")
+    parser.add_argument("--profile-service", default="dispute-api",
+                        help="the process --profile samples (e.g. notification), for the rate and its settle")
+    parser.add_argument("--profile-gil", action="store_true", help="sample only the GIL's holder")
     parser.add_argument("--statements", action="store_true",
                         help="PostgreSQL statements per command (pg_stat_statements), settle included")
     args = parser.parse_args(argv)
@@ -67,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
                 counted.reset()
             machine = bench.cpu_split()
             if args.profile and n == 0:
-                spy = profiled(system.service_pids()["dispute-api"], args.seconds, args.profile)
+                spy = profiled(system.service_pids()[args.profile_service], args.seconds + (
+                    0 if args.profile_service == "dispute-api" else 3), args.profile, args.profile_gil)
             (result, _), cpu = bench.api_cpu_ms(lambda: run_rate(f"probe-{rate}", message_targets(
                 system.api, talkers, rate * args.seconds, f"p{rate}-{time.time_ns()}"), rate,
                 args.seconds, bench.work))

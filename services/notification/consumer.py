@@ -37,7 +37,7 @@ from services.notification.metrics import NotificationMetrics
 from services.notification.notices import (BUYER, OPERATORS, SELLER, MessageTemplate, Parties,
                                            Recipient, UnknownEvent, audience, is_known,
                                            notices_for, parties_from)
-from services.notification.store import Effect, NotificationStore, Profile
+from services.notification.store import Batch, Effect, NotificationStore, Profile
 from services.notification.template_files import load_templates
 
 GROUP = "notification"
@@ -176,11 +176,27 @@ def handle_all(store: NotificationStore, envelopes: list[EventEnvelope],
                config: NotifyConfig | None = None,
                metrics: NotificationMetrics | None = None) -> Handled:
     """The events of a batch, in order, with three reads (handled ids, parties, profiles) and
-    one transaction for all of them. A DisputeOpened teaches the events after it in the batch
-    their parties, as the store would. Raises only transient errors (the whole batch is then
-    tried again: whatever was stored is found handled)."""
+    one write, all on one connection in one transaction (`store.batch`). A DisputeOpened
+    teaches the events after it in the batch their parties, as the store would. Raises only
+    transient errors (the whole batch is then tried again: whatever was stored is found
+    handled)."""
     config = config or NotifyConfig()
     outcome = Handled()
+    with store.batch() as batch:
+        effects = _effects(store, envelopes, config, metrics, outcome)
+        stored_together = _record_together(store, batch, effects)
+    if stored_together:
+        _recorded(outcome, [(index, effect, True) for index, effect in effects], metrics)
+    else:
+        _record_one_by_one(store, effects, outcome, metrics)
+    outcome.failures.sort(key=lambda failure: failure[0])
+    return outcome
+
+
+def _effects(store: NotificationStore, envelopes: list[EventEnvelope], config: NotifyConfig,
+             metrics: NotificationMetrics | None, outcome: Handled) -> list[tuple[int, Effect]]:
+    """The effect of each event not handled before (by index); the others are told as
+    duplicates or failures in `outcome`."""
     handled = store.handled_among(str(e.event_id) for e in envelopes)
     payloads: dict[int, dict] = {}
     for index, envelope in enumerate(envelopes):
@@ -206,9 +222,7 @@ def handle_all(store: NotificationStore, envelopes: list[EventEnvelope],
                 continue
             seen.add(effect.event_id)
             effects.append((index, effect))
-    _record(store, effects, outcome, metrics)
-    outcome.failures.sort(key=lambda failure: failure[0])
-    return outcome
+    return effects
 
 
 def _payload(envelope: EventEnvelope) -> dict:
@@ -249,38 +263,51 @@ def _effect(envelope: EventEnvelope, payload: dict, parties: Parties | None,
                   addresses={r: a for r, a in addresses.items() if a})
 
 
-def _record(store: NotificationStore, effects: list[tuple[int, Effect]], outcome: Handled,
-            metrics: NotificationMetrics | None) -> None:
-    """All in one transaction; if that fails for anything but an outage (an event handled
-    meanwhile by another consumer, or one event's effect the database refuses), one by one, so
-    only the faulty event fails."""
+def _record_together(store: NotificationStore, batch: Batch, effects: list[tuple[int, Effect]]) -> bool:
+    """All in the batch's transaction (True once committed); False when that fails for anything
+    but an outage (an event handled meanwhile by another consumer, or one event's effect the
+    database refuses): the batch is then rolled back, and recorded one by one."""
     try:
         store.record_all([effect for _, effect in effects])
-        results = [(index, effect, True) for index, effect in effects]
+        batch.commit()
     except transient_errors():
         raise
     except Exception:
-        results = []
-        for index, effect in effects:
-            try:
-                stored = store.record(event_id=effect.event_id, event_type=effect.event_type,
-                                      dispute_id=effect.dispute_id, notices=effect.notices,
-                                      parties=effect.parties, addresses=effect.addresses)
-            except transient_errors():
-                raise
-            except Exception as error:
-                outcome.failures.append((index, error))
-                continue
-            results.append((index, effect, stored))
+        return False
+    return True
+
+
+def _record_one_by_one(store: NotificationStore, effects: list[tuple[int, Effect]], outcome: Handled,
+                       metrics: NotificationMetrics | None) -> None:
+    """Each in a transaction of its own, so only the faulty event fails."""
+    results = []
+    for index, effect in effects:
+        try:
+            stored = store.record(event_id=effect.event_id, event_type=effect.event_type,
+                                  dispute_id=effect.dispute_id, notices=effect.notices,
+                                  parties=effect.parties, addresses=effect.addresses)
+        except transient_errors():
+            raise
+        except Exception as error:
+            outcome.failures.append((index, error))
+            continue
+        results.append((index, effect, stored))
+    _recorded(outcome, results, metrics)
+
+
+def _recorded(outcome: Handled, results: list[tuple[int, Effect, bool]],
+              metrics: NotificationMetrics | None) -> None:
     for index, effect, stored in results:
         outcome.stored[index] = stored
         _told(metrics, effect, stored)
 
 
 def _told(metrics: NotificationMetrics | None, effect: Effect, stored: bool) -> None:
-    with structlog.contextvars.bound_contextvars(dispute_id=effect.dispute_id, event_id=effect.event_id):
-        log.info("notified" if stored else "duplicate_skipped", event_type=effect.event_type,
-                 recipients=[n.recipient for n in effect.notices])
+    # the ids as the line's own fields, as bound context variables would add them (binding and
+    # unbinding two of them for every event cost as much as the log line)
+    log.info("notified" if stored else "duplicate_skipped", event_type=effect.event_type,
+             recipients=[n.recipient for n in effect.notices], dispute_id=effect.dispute_id,
+             event_id=effect.event_id)
     if metrics is not None:
         metrics.inbox(len(effect.notices), stored)
 

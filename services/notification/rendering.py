@@ -49,6 +49,8 @@ def one_line(text: str) -> str:
     """A subject line: payload text (a carrier "DHL\\nX") may carry CR, LF or other control
     characters, which no mail header may hold (EmailMessage refuses them), so each run of them
     and of spaces becomes one space."""
+    if text.isprintable():  # no control character nor line break (nor other separators than " ")
+        return " ".join(text.split())  # the same result without a look at every character
     return " ".join("".join(" " if _is_control(c) else c for c in text).split())
 
 

@@ -9,12 +9,14 @@ for up to hundreds of events, where one per event bounded the service at ~40 eve
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from uuid import uuid4
 
-from sqlalchemy import Engine, and_, func, insert, or_, select, text, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from services.notification.notices import Notice, Parties, Recipient
@@ -23,7 +25,19 @@ from services.notification.tables import (WIDENED, dispute_parties, email_outbox
                                           recipient_profiles)
 
 
-PROFILES_PER_QUERY = 100
+# The consumer's statements, built once with bound parameters (an expanding IN takes any
+# number of values): building one per call cost SQLAlchemy an expression and a cache key each.
+_HANDLED_AMONG = select(handled_events.c.event_id).where(
+    handled_events.c.event_id.in_(bindparam("ids", expanding=True)))
+_PARTIES_OF = select(dispute_parties).where(dispute_parties.c.dispute_id.in_(bindparam("ids", expanding=True)))
+_PROFILES_OF = select(recipient_profiles).where(tuple_(
+    recipient_profiles.c.recipient_role, recipient_profiles.c.recipient_id).in_(bindparam("keys", expanding=True)))
+_KNOWN_PARTIES = select(dispute_parties.c.dispute_id).where(
+    dispute_parties.c.dispute_id.in_(bindparam("ids", expanding=True)))
+_INSERT_HANDLED, _INSERT_PARTIES = insert(handled_events), insert(dispute_parties)
+_INSERT_INBOX, _INSERT_EMAILS = insert(notifications), insert(email_outbox)
+PROFILES_PER_QUERY = 500
+"""Recipients looked up in one query (two bound values each: far below SQLite's 32,766)."""
 
 
 @dataclass(frozen=True)
@@ -45,9 +59,57 @@ class Effect:
     addresses: Mapping[Recipient, str] = field(default_factory=dict)
 
 
+class Batch:
+    """The one connection of a consumer batch (`NotificationStore.batch`)."""
+
+    def __init__(self, conn: Connection):
+        self.conn, self.committed = conn, False
+
+    def commit(self) -> None:
+        self.conn.commit()
+        self.committed = True
+
+
 class NotificationStore:
     def __init__(self, engine: Engine):
         self.engine = engine
+        self._batch: ContextVar[Batch | None] = ContextVar(f"notification-batch-{id(self)}", default=None)
+
+    @contextmanager
+    def batch(self) -> Iterator[Batch]:
+        """One connection and one transaction for a consumer batch's reads and its write: the
+        store's reads and `record_all` inside it use it (a connection taken from the pool, tried
+        and given back per call was most of a small batch's CPU); `Batch.commit` commits the
+        write, and leaving without it rolls everything back. Per thread of execution (a context
+        variable): the inbox API's calls meanwhile, and another store, take their own."""
+        with self.engine.connect() as conn:
+            batch = Batch(conn)
+            token = self._batch.set(batch)
+            try:
+                yield batch
+            finally:
+                self._batch.reset(token)
+                if not batch.committed:
+                    conn.rollback()
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        batch = self._batch.get()
+        if batch is not None:
+            yield batch.conn
+            return
+        with self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """In a batch: its transaction, committed by the batch; else one of its own."""
+        batch = self._batch.get()
+        if batch is not None:
+            yield batch.conn
+            return
+        with self.engine.begin() as conn:
+            yield conn
 
     def create_tables(self) -> None:
         metadata.create_all(self.engine)
@@ -76,23 +138,20 @@ class NotificationStore:
         wanted = sorted(set(dispute_ids))
         if not wanted:
             return {}
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(dispute_parties).where(
-                dispute_parties.c.dispute_id.in_(wanted))).mappings().all()
+        with self._reading() as conn:
+            rows = conn.execute(_PARTIES_OF, {"ids": wanted}).mappings().all()
         return {row["dispute_id"]: Parties(row["buyer_id"], row["seller_id"]) for row in rows}
 
     def profiles(self, wanted: list[Recipient]) -> dict[Recipient, Profile]:
-        """The profiles of these recipients that have one (a query per 100: a batch's hundreds
-        of recipients in one OR chain could pass SQLite's expression depth)."""
-        p = recipient_profiles.c
+        """The profiles of these recipients that have one: `(role, id) IN (...)`, one statement
+        whatever the number of recipients (SQLAlchemy compiles it once; an OR chain of one AND
+        per recipient was compiled again for every batch: a quarter of the consumer's CPU)."""
         found: dict[Recipient, Profile] = {}
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             for start in range(0, len(wanted), PROFILES_PER_QUERY):
-                chunk = wanted[start:start + PROFILES_PER_QUERY]
-                query = select(recipient_profiles).where(or_(*(
-                    and_(p.recipient_role == r.role, p.recipient_id == r.id) for r in chunk)))
+                keys = [(r.role, r.id) for r in wanted[start:start + PROFILES_PER_QUERY]]
                 found.update({Recipient(r["recipient_role"], r["recipient_id"]): Profile(r["email"], r["time_zone"])
-                              for r in conn.execute(query).mappings()})
+                              for r in conn.execute(_PROFILES_OF, {"keys": keys}).mappings()})
         return found
 
     def set_profile(self, recipient: Recipient, profile: Profile, replace: bool = True) -> None:
@@ -132,9 +191,8 @@ class NotificationStore:
         wanted = sorted(set(event_ids))
         if not wanted:
             return set()
-        with self.engine.connect() as conn:
-            return set(conn.execute(select(handled_events.c.event_id).where(
-                handled_events.c.event_id.in_(wanted))).scalars())
+        with self._reading() as conn:
+            return set(conn.execute(_HANDLED_AMONG, {"ids": wanted}).scalars())
 
     def record_all(self, effects: list[Effect]) -> None:
         """Store the effects of events none of which was handled before, in one transaction:
@@ -146,17 +204,17 @@ class NotificationStore:
         # outbox (oldest due first) keep the events' order, as one transaction each kept it
         start = datetime.now(timezone.utc)
         at = [start + timedelta(microseconds=n) for n in range(len(effects))]
-        with self.engine.begin() as conn:
-            conn.execute(insert(handled_events), [{"event_id": e.event_id} for e in effects])
+        with self._writing() as conn:
+            conn.execute(_INSERT_HANDLED, [{"event_id": e.event_id} for e in effects])
             self._remember_parties(conn, {e.dispute_id: e.parties for e in reversed(effects) if e.parties})
             entries = [_inbox_row(effect, notice, at[n]) for n, effect in enumerate(effects)
                        for notice in effect.notices]
             if entries:
-                conn.execute(insert(notifications), entries)
+                conn.execute(_INSERT_INBOX, entries)
             emails = [_email_row(effect, notice, at[n]) for n, effect in enumerate(effects)
                       for notice in effect.notices if effect.addresses.get(notice.to)]
             if emails:
-                conn.execute(insert(email_outbox), emails)
+                conn.execute(_INSERT_EMAILS, emails)
 
     def _record(self, event_id: str, event_type: str, dispute_id: str, notices: list[Notice],
                 parties: Parties | None, addresses: Mapping[Recipient, str]) -> None:
@@ -167,12 +225,11 @@ class NotificationStore:
         """The first parties known of each dispute stay (`parties`: the batch's first of each)."""
         if not parties:
             return
-        known = set(conn.execute(select(dispute_parties.c.dispute_id).where(
-            dispute_parties.c.dispute_id.in_(sorted(parties)))).scalars())
+        known = set(conn.execute(_KNOWN_PARTIES, {"ids": sorted(parties)}).scalars())
         new = [{"dispute_id": dispute_id, "buyer_id": p.buyer_id, "seller_id": p.seller_id}
                for dispute_id, p in parties.items() if dispute_id not in known]
         if new:
-            conn.execute(insert(dispute_parties), new)
+            conn.execute(_INSERT_PARTIES, new)
 
     def inbox(self, recipient: str | None, limit: int = 100, *, role: str | None = None,
               before: tuple[datetime, str] | None = None, unread_only: bool = False) -> list[dict]:

@@ -7,6 +7,7 @@ is stored."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from types import SimpleNamespace
 from uuid import uuid4
 
@@ -209,3 +210,61 @@ async def test_an_event_whose_data_a_read_of_the_batch_refuses_fails_alone(pg_ur
     assert len(store.inbox("S-1")) == 2 and len(store.inbox("S-3")) == 2
     # the message after the refused opening is handled (told to operators: its parties are unknown)
     assert store.handled(str(bad[1].event_id)) and not store.handled(str(bad[0].event_id))
+
+
+def checkouts(store: NotificationStore) -> list[int]:
+    counted: list[int] = []
+    sa_event.listen(store.engine.pool, "checkout", lambda *args: counted.append(1))
+    return counted
+
+
+def test_a_batch_reads_and_writes_on_one_connection(store):
+    """The three reads and the write of a batch share one pooled connection (taking one from
+    the pool, trying it and giving it back per read was most of a small batch's CPU)."""
+    handle_all(store, opened_and_message("B-0", "S-0"))  # the pool's connection exists
+    taken, counted = checkouts(store), commits(store)
+    outcome = handle_all(store, opened_and_message("B-1", "S-1") + opened_and_message("B-2", "S-2"))
+    assert outcome.stored == {0: True, 1: True, 2: True, 3: True}
+    assert len(taken) == 1 and len(counted) == 1
+
+
+def test_what_a_batch_writes_is_seen_by_others_only_once_it_commits(store):
+    first, _ = opened_and_message("B-1", "S-1")
+    effect = Effect(str(first.event_id), first.event_type, str(first.dispute_id),
+                    [Notice("S-1", "seller", "s", "b\n")])
+
+    def elsewhere() -> bool:  # another thread, as the inbox API's (a fresh context: no batch)
+        seen: list[bool] = []
+        thread = threading.Thread(target=lambda: seen.append(store.handled(effect.event_id)))
+        thread.start()
+        thread.join()
+        return seen[0]
+
+    with store.batch() as batch:
+        store.record_all([effect])
+        assert store.handled(effect.event_id)  # the batch reads its own write
+        assert not elsewhere()
+        batch.commit()
+    assert elsewhere()
+
+
+def test_a_batch_left_without_commit_leaves_nothing(store):
+    first, _ = opened_and_message("B-1", "S-1")
+    effect = Effect(str(first.event_id), first.event_type, str(first.dispute_id),
+                    [Notice("S-1", "seller", "s", "b\n")])
+    with pytest.raises(RuntimeError), store.batch():
+        store.record_all([effect])
+        raise RuntimeError("the batch failed after its write")
+    assert not store.handled(effect.event_id) and store.inbox("S-1") == []
+
+
+def test_profiles_are_found_by_role_and_id_for_many_recipients_at_once(store):
+    from services.notification.notices import Recipient
+    from services.notification.store import PROFILES_PER_QUERY, Profile
+
+    for n in range(0, PROFILES_PER_QUERY + 20, 3):
+        store.set_profile(Recipient("seller", f"P-{n}"), Profile(f"s{n}@shop.example", None))
+    wanted = [Recipient(role, f"P-{n}") for n in range(PROFILES_PER_QUERY + 20) for role in ("buyer", "seller")]
+    found = store.profiles(wanted)
+    assert found == {Recipient("seller", f"P-{n}"): Profile(f"s{n}@shop.example", None)
+                     for n in range(0, PROFILES_PER_QUERY + 20, 3)}

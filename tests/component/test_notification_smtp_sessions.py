@@ -120,6 +120,29 @@ async def test_a_refused_recipient_fails_alone_and_the_session_goes_on(store):
     assert "SMTPRecipientsRefused" in refused["last_error"]
 
 
+async def test_a_plain_mail_goes_with_its_size_and_8bitmime_as_sendmail_sent_it(store):
+    """MAIL FROM the sender with SIZE (the message's octets, as in DATA) and BODY=8BITMIME
+    when the server offers them, one RCPT, then the very bytes plain_mail wrote."""
+    from services.notification.email_outbox import OutgoingEmail
+    from services.notification.plain_mail import PlainMails
+
+    with ScriptedSmtp() as smtp:
+        mailer = sender(store, smtp.port)
+        queue(store, ADDRESSES[0])
+        row = outbox(store)[ADDRESSES[0]]
+        expected = PlainMails(mailer.smtp.sender).of(
+            OutgoingEmail(*(row[f] for f in OutgoingEmail.__dataclass_fields__)))
+        await mailer.drain_once()
+        await mailer.close()
+    assert expected is not None
+    [envelope] = smtp.hooks.envelopes
+    assert envelope.mail_from == "disputes@dispute-platform.localhost"
+    assert envelope.rcpt_tos == [ADDRESSES[0]]
+    assert sorted(o.upper() for o in envelope.mail_options) == [  # SMTP keywords: any case
+        "BODY=8BITMIME", f"SIZE={len(expected.data)}"]
+    assert envelope.original_content == expected.data
+
+
 async def test_an_email_the_client_refuses_to_send_fails_alone_and_the_others_follow(store):
     """aiosmtplib refuses a non-ASCII address to a server without SMTPUTF8 before sending
     anything: that e-mail is retried, the session is started afresh, the rest are not held up."""

@@ -30,6 +30,7 @@ class _Hooks:
     def __init__(self, script: Script):
         self.script = script
         self.accepted: list[tuple[tuple, str]] = []  # (client's (host, port), recipient)
+        self.envelopes: list = []  # every accepted mail's envelope (aiosmtpd's Envelope)
         self.mail_commands = 0
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
@@ -51,6 +52,7 @@ class _Hooks:
         if set(envelope.rcpt_tos) & self.script.refuse_data_for:
             return "554 5.7.1 message refused"
         self.accepted.extend((session.peer, to) for to in envelope.rcpt_tos)
+        self.envelopes.append(envelope)
         return "250 Message accepted for delivery"
 
 

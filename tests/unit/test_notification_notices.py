@@ -255,3 +255,31 @@ def test_a_template_names_only_fields_its_event_carries(key):
 def test_an_appeal_award_tells_both_parties_the_extra_refund():
     award = {**PAYLOADS["AppealDecided"], "outcome": "OVERTURNED", "refund_amount": "15.00"}
     assert all("Extra refund: 15.00 USD." in notice.body for notice in told("AppealDecided", award))
+
+
+def _one_line_by_every_character(text: str) -> str:
+    """one_line as it was written before its fast path: each control character and line
+    break a space, then runs of whitespace one space."""
+    import unicodedata
+    return " ".join("".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c
+                            for c in text).split())
+
+
+@pytest.mark.parametrize("text", ["A buyer wrote on dispute 1", "  two  spaces\tand a tab ",
+                                  "DHL\r\nBcc: x@evil.example\x00", "no\u00a0break space",
+                                  "line\u2028separator", "über café \u200b", "\x1f\x85end", ""])
+def test_a_subject_line_is_the_same_with_or_without_the_fast_path(text):
+    from services.notification.rendering import one_line
+    assert one_line(text) == _one_line_by_every_character(text)
+
+
+def test_a_subject_line_is_the_same_with_or_without_the_fast_path_for_any_text():
+    from hypothesis import given, settings, strategies as st
+
+    from services.notification.rendering import one_line
+
+    @settings(max_examples=500, deadline=None)
+    @given(st.text())
+    def same(text: str) -> None:
+        assert one_line(text) == _one_line_by_every_character(text)
+    same()
