@@ -9,7 +9,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from services.dispute.application.batch import Answered, Replay
-from tests.support.writer_behaviour import WriterBehaviour, message, process_on
+from tests.support.writer_behaviour import SELLER, WriterBehaviour, message, process_on
 
 pytestmark = pytest.mark.integration
 
@@ -31,6 +31,27 @@ class TestCommandWriterOnPostgres(WriterBehaviour):
         assert one.kept_keys() == 5
         [again] = one.writer.run([message(dispute_id, "m-3", key="k-3")])
         assert isinstance(again, Replay) and again.earlier.body == "5"
+
+    def test_a_batch_reads_its_keys_and_its_disputes_news_on_one_connection(self, one, dispute_id, url,
+                                                                           monkeypatch):
+        """Before it runs, a batch with keys and cached disputes checks out one connection
+        (its keys' rows and the events another process stored, together); the insert one more."""
+        one.writer.run([message(dispute_id, "mine", key="k-1")])  # cached, key recorded
+        process_on(url).writer.run([message(dispute_id, "theirs", SELLER)])  # the cache is behind
+        checkouts, checkout = [], one.disputes.recorder.datastore.get_connection
+        monkeypatch.setattr(one.disputes.recorder.datastore, "get_connection",
+                            lambda: checkouts.append(1) or checkout())
+        monkeypatch.setattr(one.writer.keys.engine, "connect", _raise(AssertionError("SQLAlchemy used")))
+        again, new = one.writer.run([message(dispute_id, "mine", key="k-1"),
+                                     message(dispute_id, "next", key="k-2")])
+        assert isinstance(again, Replay) and again.earlier.body == "2"
+        assert new == Answered(4) and len(checkouts) == 2
+
+
+def _raise(error):
+    def raises(*args, **kwargs):
+        raise error
+    return raises
 
 
 def _noting(sent: list, name: str, original):

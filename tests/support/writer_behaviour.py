@@ -154,17 +154,23 @@ class WriterBehaviour:
     def test_a_key_another_process_records_meanwhile_is_replayed(self, one, dispute_id, url,
                                                                  monkeypatch):
         two = process_on(url)
-        lookups, lookup = [], one.writer.keys.earlier
+        lookups, lookup = [], one.writer.keys.live  # every look-up's rows are judged by `live`
 
-        def looked_before_the_other_committed(claims):
+        def looked_before_the_other_committed(rows, claims):
             lookups.append(claims)
-            return {} if len(lookups) == 1 else lookup(claims)
+            return {} if len(lookups) == 1 else lookup(rows, claims)
 
-        monkeypatch.setattr(one.writer.keys, "earlier", looked_before_the_other_committed)
+        monkeypatch.setattr(one.writer.keys, "live", looked_before_the_other_committed)
         assert two.writer.run([message(dispute_id, "a", key="k-1")]) == [Answered(2)]
         [late] = one.writer.run([message(dispute_id, "a", key="k-1")])
         assert isinstance(late, Replay) and late.earlier.body == "2"
         assert messages_of(one, dispute_id) == ["a"]
+
+    def test_a_key_past_its_retention_runs_the_command_again(self, one, dispute_id):
+        assert one.writer.run([message(dispute_id, "a", key="k-1")]) == [Answered(2)]
+        one.writer.keys.retention = timedelta(0)  # the row recorded at NOW is now past it
+        assert one.writer.run([message(dispute_id, "a", key="k-1")]) == [Answered(3)]
+        assert messages_of(one, dispute_id) == ["a", "a"] and one.kept_keys() == 1
 
     def test_a_write_behind_another_processes_write_is_retried_on_the_stored_dispute(
             self, one, dispute_id, url):

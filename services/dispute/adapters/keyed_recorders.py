@@ -55,6 +55,11 @@ POSTGRES_INSERT = (f"INSERT INTO {idempotency_keys.name} ({', '.join(COLUMNS)}) 
                    f"{', '.join(f'%b::{kind}[]' for kind in POSTGRES_TYPES)}) WITH ORDINALITY "
                    f"AS k({', '.join(COLUMNS)}, n) ORDER BY n")
 
+# The live-or-stale judgement of these rows stays IdempotencyStore's (`live`).
+KEYS_SELECT = (f"SELECT {', '.join(COLUMNS)} FROM {idempotency_keys.name} "
+               "JOIN unnest(%s::text[], %s::text[]) AS wanted(p, k) "
+               "ON principal = wanted.p AND idempotency_key = wanted.k")
+
 
 class KeyedPostgresRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
@@ -71,25 +76,42 @@ class KeyedPostgresRecorder(PostgresApplicationRecorder):
             " RETURNING notification_id").format(
             schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name),
             id_type=SQL(self.datastore.originator_id_type))
+        self.select_newer_statement = SQL(
+            "SELECT e.originator_id, e.originator_version, e.topic, e.state FROM {schema}.{table} e"
+            " JOIN unnest(%s::{id_type}[], %s::bigint[]) AS k(id, v)"
+            " ON e.originator_id = k.id AND e.originator_version > k.v"
+            " ORDER BY e.originator_id, e.originator_version").format(
+            schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name),
+            id_type=SQL(self.datastore.originator_id_type))
 
     def select_newer(self, known: Mapping[UUID, int]) -> dict[UUID, list[StoredEvent]]:
         """The events stored after the given version of each dispute, in one query: what
         another process wrote since a writer cached them (application/writer.py)."""
-        if not known:
-            return {}
-        statement = SQL("SELECT e.originator_id, e.originator_version, e.topic, e.state FROM {schema}.{table} e"
-                        " JOIN unnest(%s::uuid[], %s::bigint[]) AS k(id, v)"
-                        " ON e.originator_id = k.id AND e.originator_version > k.v"
-                        " ORDER BY e.originator_id, e.originator_version").format(
-            schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
+        return self.select_keys_and_newer([], known)[1]
+
+    def select_keys_and_newer(self, scopes: Sequence[tuple[str, str]], known: Mapping[UUID, int]
+                              ) -> tuple[list[dict[str, Any]], dict[UUID, list[StoredEvent]]]:
+        """A batch's two look-ups before it runs, on one connection in one round trip: the
+        rows of its Idempotency-Keys (principal, key) and `select_newer(known)`. Each was a
+        connection checkout of its own (the keys' a transaction of SQLAlchemy's too)."""
+        rows: list[dict[str, Any]] = []
         newer: dict[UUID, list[StoredEvent]] = {}
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(statement, [list(known), list(known.values())])
-            for row in curs.fetchall():
+        if not scopes and not known:
+            return rows, newer
+        with self.datastore.get_connection() as conn, conn.pipeline():
+            keys = conn.cursor()
+            if scopes:
+                keys.execute(KEYS_SELECT, [[p for p, _ in scopes], [k for _, k in scopes]])
+            events = conn.cursor()
+            if known:
+                events.execute(self.select_newer_statement, [list(known), list(known.values())])
+            if scopes:
+                rows = keys.fetchall()
+            for row in events.fetchall() if known else ():
                 newer.setdefault(row["originator_id"], []).append(StoredEvent(
                     originator_id=row["originator_id"], originator_version=row["originator_version"],
                     topic=row["topic"], state=bytes(row["state"])))
-        return newer
+        return rows, newer
 
     def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         records = kwargs.get("idempotency") or ()
