@@ -27,9 +27,10 @@ from contracts.topics import DISPUTES_EVENTS
 
 
 def profiled(pid: int, seconds: int, out: Path) -> subprocess.Popen:
-    """py-spy sampling `pid` (its threads, GIL holders marked) for `seconds`, as raw stacks."""
+    """py-spy sampling `pid` for `seconds`, as raw stacks: only the thread holding the GIL
+    (CPU in Python; without `--gil` a thread waiting on a socket is sampled too)."""
     py_spy = Path(sys.executable).with_name("py-spy")
-    return subprocess.Popen([str(py_spy), "record", "-p", str(pid), "-d", str(seconds), "-r", "200",
+    return subprocess.Popen([str(py_spy), "record", "-p", str(pid), "-d", str(seconds), "-r", "200", "--gil",
                              "-f", "raw", "-o", str(out), "--nonblocking"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
