@@ -142,8 +142,16 @@ class CommandWriter:
             except BaseException as error:  # never leave a caller waiting
                 log.error("writer_batch_crashed", error=repr(error), exc_info=error)
                 outcomes = [Failed(error)] * len(batch)
-            for pending, outcome in zip(batch, outcomes):
-                self._settle(pending, outcome)
+            self._answer_all(batch, outcomes)
+
+    def _answer_all(self, batch: list[_Pending], outcomes: list[Outcome]) -> None:
+        """Every caller of a batch settled, then answered: one callback per event loop."""
+        answers: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, Outcome]]] = {}
+        for pending, outcome in zip(batch, outcomes):
+            self._settle(pending, outcome)
+            answers.setdefault(pending.loop, []).append((pending.future, outcome))
+        for loop, answered in answers.items():
+            _answer(loop, answered)
 
     def _next_batch(self) -> list[_Pending] | None:
         first = self._queue.get()
@@ -174,10 +182,6 @@ class CommandWriter:
                       replayed=isinstance(outcome, Replay))
         if isinstance(outcome, Answered):
             self._note_parties(pending.submission)
-        try:
-            pending.loop.call_soon_threadsafe(_resolve, pending.future, outcome)
-        except RuntimeError:  # the caller's loop is gone (shutdown): nobody to answer
-            pass
 
     def _note_parties(self, submission: Submission) -> None:
         if self.parties.get(submission.dispute_id) is None:
@@ -303,6 +307,17 @@ class CommandWriter:
                                    code="CONCURRENCY_CONFLICT"))
 
 
-def _resolve(future: asyncio.Future, outcome: Outcome) -> None:
-    if not future.done():
-        future.set_result(outcome)
+def _answer(loop: asyncio.AbstractEventLoop, answered: list[tuple[asyncio.Future, Outcome]]) -> None:
+    """A batch's callers on one event loop answered by one callback: each
+    call_soon_threadsafe wakes the loop through a write to its self-pipe (a system call, and a
+    wake-up of the loop, per command of the batch before)."""
+    try:
+        loop.call_soon_threadsafe(_resolve_all, answered)
+    except RuntimeError:  # the callers' loop is gone (shutdown): nobody to answer
+        pass
+
+
+def _resolve_all(answered: list[tuple[asyncio.Future, Outcome]]) -> None:
+    for future, outcome in answered:
+        if not future.done():
+            future.set_result(outcome)
