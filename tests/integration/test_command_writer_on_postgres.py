@@ -2,11 +2,14 @@
 one table lock per batch, key rows in the events' transaction (one statement for all of a
 batch's keys), races between two processes."""
 
+from uuid import uuid4
+
 import psycopg
 import pytest
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from services.dispute.application.batch import Answered, Replay
-from tests.support.writer_behaviour import WriterBehaviour, message
+from tests.support.writer_behaviour import SELLER, WriterBehaviour, message, process_on
 
 pytestmark = pytest.mark.integration
 
@@ -29,9 +32,57 @@ class TestCommandWriterOnPostgres(WriterBehaviour):
         [again] = one.writer.run([message(dispute_id, "m-3", key="k-3")])
         assert isinstance(again, Replay) and again.earlier.body == "5"
 
+    def test_a_batch_reads_its_keys_and_its_disputes_news_on_one_connection(self, one, dispute_id, url,
+                                                                           monkeypatch):
+        """Before it runs, a batch with keys and cached disputes checks out one connection
+        (its keys' rows and the events another process stored, together); the insert one more."""
+        one.writer.run([message(dispute_id, "mine", key="k-1")])  # cached, key recorded
+        process_on(url).writer.run([message(dispute_id, "theirs", SELLER)])  # the cache is behind
+        checkouts, checkout = [], one.disputes.recorder.datastore.get_connection
+        monkeypatch.setattr(one.disputes.recorder.datastore, "get_connection",
+                            lambda: checkouts.append(1) or checkout())
+        monkeypatch.setattr(one.writer.keys.engine, "connect", _raise(AssertionError("SQLAlchemy used")))
+        again, new = one.writer.run([message(dispute_id, "mine", key="k-1"),
+                                     message(dispute_id, "next", key="k-2")])
+        assert isinstance(again, Replay) and again.earlier.body == "2"
+        assert new == Answered(4) and len(checkouts) == 2
+
+
+def _raise(error):
+    def raises(*args, **kwargs):
+        raise error
+    return raises
+
 
 def _noting(sent: list, name: str, original):
     def noted(cursor, query, *args, **kwargs):
         sent.append((name, str(query)))
         return original(cursor, query, *args, **kwargs)
     return noted
+
+
+def test_a_batch_of_events_is_stored_in_the_order_given_under_the_table_lock(pg_url, monkeypatch):
+    """The keyed recorder sends the events as binary arrays (not the library's composite
+    text): every state's bytes are stored exactly, the notification ids follow the order
+    given across disputes, and the lock and the NOTIFY still come before the insert."""
+    process = process_on(pg_url)  # kept: the application closes its pool when collected
+    recorder = process.disputes.recorder
+    first, second = uuid4(), uuid4()
+    events = [StoredEvent(first, 1, "t:A", b'{"a": "\\" quote"}'),
+              StoredEvent(second, 1, "t:B", bytes(range(256))),
+              StoredEvent(first, 2, "t:C", b"\x00\\x00 {}"),
+              StoredEvent(second, 2, "t:D", b"")]
+    sent = []
+    monkeypatch.setattr(psycopg.Cursor, "execute", _noting(sent, "execute", psycopg.Cursor.execute))
+    recorder.insert_events(events)
+    monkeypatch.undo()
+    stored = recorder.select_notifications(None, 10)
+    assert [(n.originator_id, n.originator_version, n.topic, n.state) for n in stored] == \
+        [(e.originator_id, e.originator_version, e.topic, e.state) for e in events]
+    assert [n.id for n in stored] == sorted(n.id for n in stored)
+    steps = [next((word for word in ("LOCK TABLE", "NOTIFY", "INSERT INTO") if word in query), None)
+             for _, query in sent]
+    assert [step for step in steps if step] == ["LOCK TABLE", "NOTIFY", "INSERT INTO"]
+    with pytest.raises(IntegrityError):  # a version stored already fails the whole insert
+        recorder.insert_events([StoredEvent(second, 3, "t:E", b"{}"), StoredEvent(first, 2, "t:F", b"{}")])
+    assert recorder.max_notification_id() == stored[-1].id

@@ -23,7 +23,7 @@ from services.dispute.adapters.order_book import OrderBook
 from services.dispute.application import commands
 from services.dispute.application.batch import Answered, Failed, Refused, Replay, Submission
 from services.dispute.application.commands import Acting
-from services.dispute.application.writer import CommandWriter
+from services.dispute.application.writer import CommandWriter, WriterSettings
 from services.dispute.bootstrap import build_application
 from services.dispute.domain import Actor, Role
 from services.dispute.settings import DisputeSettings
@@ -154,17 +154,23 @@ class WriterBehaviour:
     def test_a_key_another_process_records_meanwhile_is_replayed(self, one, dispute_id, url,
                                                                  monkeypatch):
         two = process_on(url)
-        lookups, lookup = [], one.writer.keys.earlier
+        lookups, lookup = [], one.writer.keys.live  # every look-up's rows are judged by `live`
 
-        def looked_before_the_other_committed(claims):
+        def looked_before_the_other_committed(rows, claims):
             lookups.append(claims)
-            return {} if len(lookups) == 1 else lookup(claims)
+            return {} if len(lookups) == 1 else lookup(rows, claims)
 
-        monkeypatch.setattr(one.writer.keys, "earlier", looked_before_the_other_committed)
+        monkeypatch.setattr(one.writer.keys, "live", looked_before_the_other_committed)
         assert two.writer.run([message(dispute_id, "a", key="k-1")]) == [Answered(2)]
         [late] = one.writer.run([message(dispute_id, "a", key="k-1")])
         assert isinstance(late, Replay) and late.earlier.body == "2"
         assert messages_of(one, dispute_id) == ["a"]
+
+    def test_a_key_past_its_retention_runs_the_command_again(self, one, dispute_id):
+        assert one.writer.run([message(dispute_id, "a", key="k-1")]) == [Answered(2)]
+        one.writer.keys.retention = timedelta(0)  # the row recorded at NOW is now past it
+        assert one.writer.run([message(dispute_id, "a", key="k-1")]) == [Answered(3)]
+        assert messages_of(one, dispute_id) == ["a", "a"] and one.kept_keys() == 1
 
     def test_a_write_behind_another_processes_write_is_retried_on_the_stored_dispute(
             self, one, dispute_id, url):
@@ -280,6 +286,23 @@ class WriterBehaviour:
         release.set()
         caller.join(30)
         assert answers == [2] and one.versions(dispute_id) == 2
+
+    def test_the_callers_of_a_batch_are_answered_by_one_wake_up_of_their_loop(self, one, dispute_id):
+        writer = CommandWriter(one.disputes, one.writer.keys, WriterSettings(max_batch=3, max_wait=5))
+        wake_ups = []
+
+        async def three_at_once():
+            loop = asyncio.get_running_loop()
+            original = loop.call_soon_threadsafe
+            loop.call_soon_threadsafe = lambda *args, **kwargs: wake_ups.append(1) or original(*args, **kwargs)
+            return await asyncio.gather(*(writer.submit(message(dispute_id, text)) for text in "abc"))
+
+        try:
+            answers = asyncio.run(three_at_once())
+        finally:
+            writer.close()
+        assert sorted(answers) == [2, 3, 4] and sorted(messages_of(one, dispute_id)) == ["a", "b", "c"]
+        assert len(wake_ups) == 1  # one batch (max_batch 3), one callback for its three callers
 
 
 def _raise(error):

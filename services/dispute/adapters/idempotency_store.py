@@ -15,13 +15,14 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, Mapping, Sequence
 
 import structlog
 from sqlalchemy import (Column, Engine, Integer, MetaData, String, Table, Text, delete,
                         insert, select, tuple_, update)
 from sqlalchemy.exc import IntegrityError
 
-from services.common.database import UtcDateTime
+from services.common.database import UtcDateTime, as_utc
 from services.common.ids import uuid4
 
 PRINCIPAL_MAX = 300
@@ -124,6 +125,13 @@ class IdempotencyStore:
             rows = conn.execute(select(idempotency_keys).where(tuple_(
                 idempotency_keys.c.principal, idempotency_keys.c.idempotency_key).in_(
                 list(wanted)))).mappings().all()
+        return self.live(rows, claims)
+
+    def live(self, rows: Sequence[Mapping[Any, Any]], claims: list[KeyClaim]) -> dict[tuple[str, str], Recorded]:
+        """`earlier` on rows of these claims read by another query (the writer reads them
+        with its batch's other look-up, adapters/keyed_recorders.py): the stale ones are
+        deleted, the others returned."""
+        wanted = {(c.principal, c.key): c for c in claims}
         found = {}
         for row in rows:
             earlier, scope = _recorded(row), (row["principal"], row["idempotency_key"])
@@ -179,6 +187,6 @@ class IdempotencyStore:
 
 def _recorded(row) -> Recorded:
     return Recorded(fingerprint=row["fingerprint"], claim=row["claim"],
-                    created_at=row["created_at"], status_code=row["status_code"],
+                    created_at=as_utc(row["created_at"]), status_code=row["status_code"],
                     media_type=row["media_type"], headers=json.loads(row["headers"] or "{}"),
                     body=row["body"])

@@ -32,14 +32,14 @@ from typing import Any
 from uuid import UUID
 
 import structlog
-from eventsourcing.persistence import IntegrityError, PersistenceError
+from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
 from sqlalchemy.exc import SQLAlchemyError
 
-from services.dispute.adapters.idempotency_store import IdempotencyStore
+from services.dispute.adapters.idempotency_store import IdempotencyStore, KeyClaim, Recorded
 from services.dispute.application.batch import (Answered, Batch, Failed, Outcome, Refused, Replay,
                                                 Submission)
 from services.dispute.application.commands import OpenDispute
-from services.dispute.application.dispute_cache import DisputeCache, Parties
+from services.dispute.application.dispute_cache import Cached, DisputeCache, Parties
 from services.dispute.application.disputes import DisputeApplication, second_dispute
 from services.dispute.application.metrics import count_outcome
 from services.dispute.domain import DomainError
@@ -142,8 +142,16 @@ class CommandWriter:
             except BaseException as error:  # never leave a caller waiting
                 log.error("writer_batch_crashed", error=repr(error), exc_info=error)
                 outcomes = [Failed(error)] * len(batch)
-            for pending, outcome in zip(batch, outcomes):
-                self._settle(pending, outcome)
+            self._answer_all(batch, outcomes)
+
+    def _answer_all(self, batch: list[_Pending], outcomes: list[Outcome]) -> None:
+        """Every caller of a batch settled, then answered: one callback per event loop."""
+        answers: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, Outcome]]] = {}
+        for pending, outcome in zip(batch, outcomes):
+            self._settle(pending, outcome)
+            answers.setdefault(pending.loop, []).append((pending.future, outcome))
+        for loop, answered in answers.items():
+            _answer(loop, answered)
 
     def _next_batch(self) -> list[_Pending] | None:
         first = self._queue.get()
@@ -174,10 +182,6 @@ class CommandWriter:
                       replayed=isinstance(outcome, Replay))
         if isinstance(outcome, Answered):
             self._note_parties(pending.submission)
-        try:
-            pending.loop.call_soon_threadsafe(_resolve, pending.future, outcome)
-        except RuntimeError:  # the caller's loop is gone (shutdown): nobody to answer
-            pass
 
     def _note_parties(self, submission: Submission) -> None:
         if self.parties.get(submission.dispute_id) is None:
@@ -187,23 +191,37 @@ class CommandWriter:
 
     def run(self, submissions: list[Submission]) -> list[Outcome]:
         """The outcome of each command of one batch, in order (in the writer's thread)."""
+        cached = {s.dispute_id: entry for s in submissions
+                  if (entry := self.cache.get(s.dispute_id)) is not None}
         try:
-            earlier = self.keys.earlier([s.key for s in submissions if s.key is not None])
+            earlier, newer = self._look_up([s.key for s in submissions if s.key is not None], cached)
         except STORE_ERRORS as error:
             return [Failed(error)] * len(submissions)
+        self._catch_up(cached, newer)
         outcomes: dict[int, Outcome] = {i: Replay(earlier[s.scope]) for i, s in enumerate(submissions)
                                         if s.scope in earlier}
         todo = [(i, s) for i, s in enumerate(submissions) if i not in outcomes]
         outcomes.update(zip((i for i, _ in todo), self._together([s for _, s in todo])))
         return [outcomes[i] for i in range(len(submissions))]
 
+    def _look_up(self, claims: list[KeyClaim], cached: dict[UUID, Cached]
+                 ) -> tuple[dict[tuple[str, str], Recorded], dict[UUID, list[StoredEvent]]]:
+        """What a batch reads before it runs: the live rows of its keys, and the events another
+        API process (or a consumer, the deadline worker) stored after its cached disputes. One
+        connection and one round trip where the recorder can (PostgreSQL), else two queries."""
+        known = {dispute_id: entry.dispute.version for dispute_id, entry in cached.items()}
+        recorder = self.disputes.recorder
+        together = getattr(recorder, "select_keys_and_newer", None)  # keyed PostgreSQL recorder
+        if together is not None:
+            rows, newer = together([(c.principal, c.key) for c in claims], known)
+            return self.keys.live(rows, claims), newer
+        select_newer = getattr(recorder, "select_newer", None)  # keyed SQLite recorder
+        earlier = self.keys.earlier(claims)
+        return earlier, (select_newer(known) if known and select_newer is not None else {})
+
     def _together(self, submissions: list[Submission]) -> list[Outcome]:
         """All in one transaction (from the cache, caught up; again from the store if the
         cache was behind); one at a time when a write collides or a command breaks."""
-        try:
-            self._catch_up(submissions)
-        except STORE_ERRORS as error:
-            return [Failed(error)] * len(submissions)
         for fresh in (False, True):
             batch = Batch(self.disputes, self.cache, fresh=fresh)
             try:
@@ -230,17 +248,11 @@ class CommandWriter:
             return outcomes
         return [self._alone(s) for s in submissions]
 
-    def _catch_up(self, submissions: list[Submission]) -> None:
-        """The cached disputes of a batch brought up to what the store holds, in one query:
-        another API process (or a consumer, the deadline worker) may have written them. Their
-        new events are applied to the cached dispute (as a reload would, without reading and
-        replaying the whole stream again), and the head of the chain is the last one's."""
-        select_newer = getattr(self.disputes.recorder, "select_newer", None)  # keyed recorders
-        cached = {s.dispute_id: entry for s in submissions
-                  if (entry := self.cache.get(s.dispute_id)) is not None}
-        if not cached or select_newer is None:
-            return
-        newer = select_newer({i: e.dispute.version for i, e in cached.items()})
+    def _catch_up(self, cached: dict[UUID, Cached], newer: dict[UUID, list[StoredEvent]]) -> None:
+        """The cached disputes of a batch brought up to what the store holds (`_look_up` read
+        their newer events): the events are applied to the cached dispute (as a reload would,
+        without reading and replaying the whole stream again), and the head of the chain is
+        the last one's."""
         for dispute_id, stored in newer.items():
             dispute = cached[dispute_id].dispute
             try:
@@ -295,6 +307,17 @@ class CommandWriter:
                                    code="CONCURRENCY_CONFLICT"))
 
 
-def _resolve(future: asyncio.Future, outcome: Outcome) -> None:
-    if not future.done():
-        future.set_result(outcome)
+def _answer(loop: asyncio.AbstractEventLoop, answered: list[tuple[asyncio.Future, Outcome]]) -> None:
+    """A batch's callers on one event loop answered by one callback: each
+    call_soon_threadsafe wakes the loop through a write to its self-pipe (a system call, and a
+    wake-up of the loop, per command of the batch before)."""
+    try:
+        loop.call_soon_threadsafe(_resolve_all, answered)
+    except RuntimeError:  # the callers' loop is gone (shutdown): nobody to answer
+        pass
+
+
+def _resolve_all(answered: list[tuple[asyncio.Future, Outcome]]) -> None:
+    for future, outcome in answered:
+        if not future.done():
+            future.set_result(outcome)

@@ -37,7 +37,7 @@ def post_message(state: DisputeState, message_id: str, text: str, visibility: st
     rules.require_status(state, _NOT_FINAL, errors.InvalidTransition)
     rules.require_room("messages", len(state.messages), 1, policy.max_messages,
                        errors.TooManyMessages)
-    rules.require_new_id("message", message_id, [m.message_id for m in state.messages])
+    rules.require_new_id("message", message_id, state.message_ids)
     rules.require_text("text", text)
     if visibility not in set(Visibility):
         raise errors.ValidationFailed(f"unknown visibility {visibility}", field="visibility")

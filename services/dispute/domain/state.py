@@ -7,7 +7,7 @@ nothing and a type checker sees every attribute they use.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -208,6 +208,8 @@ class DisputeState(Protocol):
     def evidence_request(self) -> EvidenceRequest | None: ...
     @property
     def messages(self) -> Sequence[Message]: ...
+    @property
+    def message_ids(self) -> Collection[str]: ...
     @property
     def resolution(self) -> Resolution | None: ...
     @property

@@ -86,14 +86,14 @@ def _unnest_inserted(conn, table: Table, rows: Sequence[dict], on_conflict: str)
     keys = [c.name for c in table.primary_key.columns]
     arrays = [[_bound(c.type.bind_processor(conn.dialect), row[c.name]) for row in rows] for c in columns]
     names = ", ".join(q(c.name) for c in columns)
-    unnest = ", ".join(f"%s::{c.type.compile(dialect=conn.dialect)}[]" for c in columns)
+    # `%b`, binary arrays: their text form quotes every value in Python, character by
+    # character (`binary=True` on the execute, as this was, only asks for binary results)
+    unnest = ", ".join(f"%b::{c.type.compile(dialect=conn.dialect)}[]" for c in columns)
     # ORDER BY the key: rows locked in key order, so two runners on overlapping batches never
     # wait on each other crosswise (a deadlock), whatever order their batches came in.
-    # binary: the arrays' text form quotes every value in Python, character by character
     with conn.connection.driver_connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {q(table.name)} ({names}) SELECT * FROM unnest({unnest}) "
-                       f"AS u({names}) ORDER BY {', '.join(map(q, keys))} {on_conflict}", arrays,
-                       binary=True)
+                       f"AS u({names}) ORDER BY {', '.join(map(q, keys))} {on_conflict}", arrays)
 
 
 def _bound(processor: Any, value: Any) -> Any:
