@@ -4,11 +4,13 @@ saturated rate), the API process sampled every 20 ms meanwhile (VmRSS, VmHWM, op
 descriptors: one per connection, and smaps_rollup's anonymous memory).
 
     .venv/bin/python -m benchmarks.api_memory [--rates 200,500,1000,2000] [--health-rates ...]
-        [--idle-connections 2000] [--env DISPUTE_HTTP_MAX_CONNECTIONS=0]
+        [--idle-connections 2000] [--burst 2000] [--env DISPUTE_HTTP_MAX_CONNECTIONS=0]
 
 Prints one line per phase: the largest RSS and file descriptor count (the connections) seen
 during it, and VmHWM after it (the peak `make bench` reports); --idle-connections first holds
-that many keep-alive connections open and prints what each costs; --env restarts the API with
+that many keep-alive connections open and prints what each costs; --burst sends that many
+commands at once, each on its own connection, into a stopped API (an overload that does not
+depend on the machine's load); --env restarts the API with
 more settings (old and new back to back without a second checkout). Not under tracemalloc:
 tracing the imports took minutes, tracing the load slowed the API sixfold, so the overload it
 should show never formed, and its snapshots under load grew the process by gigabytes.
@@ -19,9 +21,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -86,12 +90,45 @@ async def hold_connections(port: int, count: int, pid: int) -> str:
     return f"{count} idle connections: RSS +{(after - before) / 1024:.1f} MB ({(after - before) / count:.1f} kB each)"
 
 
+async def burst(port: int, targets: list, pid: int) -> str:
+    """An overload the machine's load cannot blur: the API stopped (SIGSTOP), one connection
+    per command opened and its request sent (the kernel queues them: uvicorn's backlog is
+    2048), then the API continued: its peak RSS over that burst and the answers' statuses."""
+    before = status_kb(Path(f"/proc/{pid}/status").read_text(), "VmHWM")
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        streams = []
+        for target in targets:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            head = "".join(f"{name}: {value}\r\n" for name, value in target.headers.items())
+            writer.write(f"{target.method} {target.url.split(str(port), 1)[1]} HTTP/1.1\r\nHost: api\r\n"
+                         f"{head}Content-Length: {len(target.body)}\r\n\r\n".encode() + target.body)
+            streams.append((reader, writer))
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+    async def status(reader: asyncio.StreamReader) -> str:
+        try:
+            line = await asyncio.wait_for(reader.readline(), 60)
+            return line.split()[1].decode() if line else "closed"
+        except (OSError, asyncio.TimeoutError, IndexError):
+            return "error"
+
+    statuses = Counter(await asyncio.gather(*(status(reader) for reader, _ in streams)))
+    for _, writer in streams:
+        writer.close()
+    after = status_kb(Path(f"/proc/{pid}/status").read_text(), "VmHWM")
+    return (f"burst of {len(targets)} commands, each on its own connection: VmHWM {before / 1024:.1f} -> "
+            f"{after / 1024:.1f} MB (+{(after - before) / 1024:.1f}); answers {dict(statuses)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.api_memory")
     parser.add_argument("--rates", default="200,500,1000,2000")
     parser.add_argument("--health-rates", default="200,500,1000,2000")
     parser.add_argument("--seconds", type=int, default=2)
     parser.add_argument("--disputes", type=int, default=100)
+    parser.add_argument("--burst", type=int, default=0, help="then a burst of this many commands (SIGSTOP)")
     parser.add_argument("--idle-connections", type=int, default=0, help="hold this many open first")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the API process")
     args = parser.parse_args(argv)
@@ -119,6 +156,10 @@ def main(argv: list[str] | None = None) -> int:
         sampler.start()
         if args.idle_connections:
             progress(asyncio.run(hold_connections(system.run.dispute_port, args.idle_connections, pid)))
+        if args.burst:
+            progress(asyncio.run(burst(system.run.dispute_port, list(message_targets(
+                system.api, talkers, args.burst, f"burst-{time.time_ns()}")), pid)))
+            bench.settle("burst")
         for rate in health_rates:
             result, _ = run_rate(f"mem-healthz-{rate}", health_targets(system.api), rate, args.seconds, bench.work)
             rss, fds = sampler.phase()
