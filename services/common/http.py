@@ -1,5 +1,6 @@
 """Serving a service's FastAPI app where its settings say (uvicorn's access log off: ours,
-services/common/access_log.py, is one structured line per request)."""
+services/common/access_log.py, is one structured line per request), with at most
+`http_max_connections` connections open when its settings have one (connection_bound.py)."""
 
 import socket
 from typing import Callable
@@ -8,19 +9,26 @@ import structlog
 import uvicorn
 
 from services.common.access_log import AccessLog
+from services.common.connection_bound import bounded_options, quiet_refusals
 from services.common.local_mode import UnsafeSettings
 
 log = structlog.get_logger("startup")
+STARTUP_FAILURE = 3  # what uvicorn.run exits with when the server did not start (its port taken)
 
 
 def serve(app, settings) -> int:
-    if getattr(settings, "http_reuse_port", False):
-        config = uvicorn.Config(AccessLog(app), log_level="warning", access_log=False)
-        uvicorn.Server(config).run(sockets=[shared_socket(settings.http_host, settings.http_port)])
-        return 0
-    uvicorn.run(AccessLog(app), host=settings.http_host, port=settings.http_port, log_level="warning",
-                access_log=False)
-    return 0
+    config = uvicorn.Config(AccessLog(app), host=settings.http_host, port=settings.http_port,
+                            log_level="warning", access_log=False,
+                            **bounded_options(getattr(settings, "http_max_connections", 0)))
+    quiet_refusals()
+    server = uvicorn.Server(config)
+    sockets = [shared_socket(settings.http_host, settings.http_port)] \
+        if getattr(settings, "http_reuse_port", False) else None
+    try:
+        server.run(sockets=sockets)
+    except KeyboardInterrupt:
+        pass
+    return 0 if server.started else STARTUP_FAILURE
 
 
 def shared_socket(host: str, port: int) -> socket.socket:

@@ -135,6 +135,10 @@ class DisputeSettings(TokenSettings, KafkaSettings):
     max_commands_in_flight: int = Field(default=256, ge=0)
     """Commands handled at once by one API process; one more is answered 503 with Retry-After
     (entrypoints/http/command_route.py: CommandsInFlight). 0: no bound."""
+    http_max_connections: int = Field(default=1024, ge=0)
+    """Connections one API process holds open (idle ones too: ~8 kB each); past it a request
+    is answered 503 with Retry-After and its connection closed (services/common/
+    connection_bound.py). 0: no bound."""
 
     policy: DisputePolicy = Field(default_factory=DisputePolicy)
     """The rule parameters (domain/policy.py has the defaults), each read from DISPUTE_<FIELD>

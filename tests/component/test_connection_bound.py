@@ -1,0 +1,159 @@
+"""An API process holds at most DISPUTE_HTTP_MAX_CONNECTIONS connections open (uvicorn's
+limit_concurrency): past it a request is answered 503 with Retry-After as a problem document
+before the application sees it, and its connection is closed, so an open-loop client that
+outruns the process cannot grow its memory (~8 kB a connection) without bound. A real uvicorn
+server on a free port: the refusal comes from inside uvicorn (pinned) and our protocol."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+import time
+
+import pytest
+import uvicorn
+from structlog.testing import capture_logs
+
+from infra.ports import free_port
+from services.common import http
+from services.common.access_log import AccessLog
+from services.common.connection_bound import ConnectionBound, bounded_options, quiet_refusals
+from services.dispute.settings import DisputeSettings
+
+LIMIT = 2  # uvicorn refuses once this many connections are open, the asking one counted
+
+
+async def hello(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain"), (b"content-length", b"5")]})
+    await send({"type": "http.response.body", "body": b"hello"})
+
+
+@pytest.fixture
+def bounded_server():
+    port = free_port()
+    config = uvicorn.Config(AccessLog(hello), host="127.0.0.1", port=port, log_level="warning",
+                            access_log=False, **bounded_options(LIMIT))
+    quiet_refusals()
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.01)
+    yield port
+    server.should_exit = True
+    thread.join(10)
+
+
+def connect(port: int) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    return sock
+
+
+def ask(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    """One keep-alive GET on `sock`: status, headers (lower-case names), body."""
+    sock.sendall(b"GET /anything HTTP/1.1\r\nHost: api\r\n\r\n")
+    raw = b""
+    while b"\r\n\r\n" not in raw:
+        chunk = sock.recv(65536)
+        assert chunk, f"closed before an answer: {raw!r}"
+        raw += chunk
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers = {name.lower(): value.strip() for name, value in (line.split(":", 1) for line in lines[1:])}
+    while len(body) < int(headers["content-length"]):
+        body += sock.recv(65536)
+    return int(lines[0].split()[1]), headers, body
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def test_past_the_bound_a_request_is_answered_503_with_retry_after_and_its_connection_closed(bounded_server):
+    held = connect(bounded_server)
+    assert ask(held)[0] == 200  # one connection open, kept alive
+    extra = connect(bounded_server)
+
+    status, headers, body = ask(extra)
+
+    assert status == 503
+    assert headers["content-type"] == "application/problem+json"
+    assert headers["retry-after"] == "1"
+    assert headers["connection"] == "close"
+    problem = json.loads(body)
+    assert (problem["status"], problem["code"], problem["retry_after_seconds"]) == (503, "SERVICE_UNAVAILABLE", 1)
+    assert closed_by_server(extra)
+    held.close()
+
+
+def test_once_connections_close_requests_are_served_again(bounded_server):
+    held = connect(bounded_server)
+    assert ask(held)[0] == 200
+    refused = connect(bounded_server)
+    assert ask(refused)[0] == 503
+    assert closed_by_server(refused)
+    refused.close()
+
+    assert ask(held)[0] == 200  # the refused connection is gone: one open again
+    held.close()
+    time.sleep(0.2)  # the server notices the close
+    fresh = connect(bounded_server)
+    assert ask(fresh)[0] == 200
+    fresh.close()
+
+
+class Kept(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+def test_a_refusal_is_one_access_line_not_also_uvicorns_warning(bounded_server):
+    uvicorn_log, kept = logging.getLogger("uvicorn.error"), Kept()
+    uvicorn_log.addHandler(kept)  # on the logger itself: it does not propagate to the root
+    try:
+        with capture_logs() as lines:
+            held = connect(bounded_server)
+            ask(held)
+            refused = connect(bounded_server)
+            assert ask(refused)[0] == 503
+            refused.close()
+            held.close()
+        uvicorn_log.warning("another warning")
+    finally:
+        uvicorn_log.removeHandler(kept)
+    assert [(line["event"], line["status"]) for line in lines] == [("http_request", 200), ("http_request", 503)]
+    assert kept.messages == ["another warning"]  # its other warnings still go out
+
+
+def test_no_bound_leaves_uvicorn_as_it_is():
+    assert bounded_options(0) == {}
+    assert bounded_options(5) == {"limit_concurrency": 5, "http": ConnectionBound}
+
+
+def test_the_dispute_api_serves_with_its_setting(monkeypatch):
+    """serve() hands DISPUTE_HTTP_MAX_CONNECTIONS (1024 by default) to uvicorn."""
+    seen = {}
+
+    def run(server, sockets=None):
+        seen["config"], server.started = server.config, True
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    assert DisputeSettings().http_max_connections == 1024
+    assert http.serve(hello, DisputeSettings(http_max_connections=7)) == 0
+    assert (seen["config"].limit_concurrency, seen["config"].http) == (7, ConnectionBound)
+    assert http.serve(hello, DisputeSettings(http_max_connections=0)) == 0
+    assert seen["config"].limit_concurrency is None
