@@ -253,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level)
     if args.command == "retry":
         return asyncio.run(retry_refund(settings, args.idempotency_key))
+    sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)
+
     def build():
         require_kafka_principal(settings)
         return create_app(settings)

@@ -48,3 +48,8 @@ class RefundSettings(KafkaSettings):
     # are committed as records finish (each partition up to its first unfinished record).
     batch_max: int = Field(200, ge=1, le=5000)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    gil_switch_interval_ms: float = Field(default=0.5, gt=0, le=100)
+    """REFUND_GIL_SWITCH_INTERVAL_MS: how long the service's busy thread keeps the GIL before
+    another may take it (Python's default: 5 ms). Every store call runs in a thread and waits
+    up to that long after each of its round trips while the event loop is busy with the other
+    lanes (three transactions a refund, a few round trips each)."""

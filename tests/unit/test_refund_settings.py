@@ -39,3 +39,25 @@ def test_by_default_the_refund_service_learns_orders_from_orders_events(monkeypa
     assert dead_letter_topic(settings.orders_topic, settings.consumer_group) == "orders.events.dlq.refund"
     assert "orders.events.dlq.refund" in platform_topics()
     assert settings.unknown_order_wait == 120.0
+
+
+def test_the_service_hands_the_gil_over_every_half_millisecond(monkeypatch):
+    """Store calls run in threads that wait for the GIL after each round trip while the event
+    loop is busy: Python's 5 ms default was most of a refund's wait under load (README)."""
+    import sys
+
+    from services.refund import main as refund_main
+
+    monkeypatch.delenv("REFUND_GIL_SWITCH_INTERVAL_MS", raising=False)
+    seen = []
+    monkeypatch.setattr(refund_main, "serve_unless_unsafe",
+                        lambda build, settings: seen.append(sys.getswitchinterval()) or 0)
+    before = sys.getswitchinterval()
+    try:
+        assert refund_main.main(["serve"]) == 0
+        assert seen == [0.0005]
+        monkeypatch.setenv("REFUND_GIL_SWITCH_INTERVAL_MS", "2")
+        refund_main.main(["serve"])
+        assert seen[-1] == 0.002
+    finally:
+        sys.setswitchinterval(before)
