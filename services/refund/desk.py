@@ -41,10 +41,11 @@ class RefundDesk:
         self.after_provider_call = after_provider_call
         self.marks = PublishedMarks(store)
         self._in_flight: set[str] = set()
-        self._marking: set[asyncio.Task] = set()
+        self._marks_behind: dict[str, asyncio.Task] = {}
 
     async def pay(self, idempotency_key: str) -> StoredInstruction | None:
         """Bring one instruction to a published result, wherever it stopped before."""
+        await self._mark_written(idempotency_key)  # or its result would look unpublished
         stored = await asyncio.to_thread(self.store.instruction, idempotency_key)
         if stored is None:
             return None
@@ -88,9 +89,11 @@ class RefundDesk:
         if not mark_behind:
             await self._mark(stored)
             return
+        key = stored.idempotency_key
         task = asyncio.create_task(self._mark_behind(stored))
-        self._marking.add(task)
-        task.add_done_callback(self._marking.discard)
+        self._marks_behind[key] = task
+        task.add_done_callback(lambda done: self._marks_behind.pop(key, None)
+                               if self._marks_behind.get(key) is done else None)
 
     async def _mark(self, stored: StoredInstruction) -> None:
         if await self.marks.mark(stored) is None:
@@ -111,8 +114,15 @@ class RefundDesk:
 
     async def marks_written(self) -> None:
         """Wait for the marks written behind (at shutdown, before the publisher stops)."""
-        while self._marking:
-            await asyncio.gather(*self._marking, return_exceptions=True)
+        while self._marks_behind:
+            await asyncio.wait(list(self._marks_behind.values()))
+
+    async def _mark_written(self, idempotency_key: str) -> None:
+        """A redelivered record (the same resolution twice in a row) waits for its result's
+        mark behind: read before it, the result would be published a second time."""
+        task = self._marks_behind.get(idempotency_key)
+        if task is not None:
+            await asyncio.wait([task])  # never cancels the mark when this caller is cancelled
 
     async def reconcile(self, older_than: float = 0) -> int:
         """Finish what a crash interrupted and ask the provider again about refunds whose outcome

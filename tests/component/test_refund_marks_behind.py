@@ -89,3 +89,21 @@ async def test_the_reconcile_leaves_alone_a_result_whose_mark_is_being_written(s
     await desk.marks_written()
     assert len(publisher.published) == 1
     assert await desk.reconcile() == 0
+
+
+async def test_a_resolution_redelivered_while_its_mark_is_written_is_not_published_again(store):
+    """The same Resolved twice in a row on its lane (a redelivery): the second waits for the
+    first one's mark, and finds its result published."""
+    resolved = envelope("Resolved", **resolved_payload("30.00"))
+    opened_on_known_order(store, dispute_id=str(resolved.dispute_id))
+    provider, publisher = Provider(), Publisher()
+    desk = RefundDesk(store, provider, publisher)
+    gate = TrustGate(store, TrustMetrics())
+    facts = read_dispute_record(resolved.kafka_value())[1]
+    await on_dispute_fact(store, desk, gate, resolved, facts)
+    again = asyncio.create_task(on_dispute_fact(store, desk, gate, resolved, facts))
+    await asyncio.sleep(0.1)
+    assert not again.done()  # waiting for the mark
+    store.release.set()
+    await again
+    assert len(publisher.published) == 1 and len(provider.calls) == 1
