@@ -5,9 +5,10 @@ compare-and-set (`RefundStore.published_from`). Refunds finishing together each 
 hop, a connection checkout and a commit for that one statement; here the marks asked for while
 one transaction is being written wait for it to end and are written together in the next
 (`published_from_each`), each still decided by itself. Every caller gets its own answer (the
-row as written, or None when it moved meanwhile) only once its mark is committed, so a
-record's offset is still committed only after it; a failed transaction fails every mark in
-it, and each caller handles that as before (its record is handled again).
+row as written, or None when it moved meanwhile) only once its mark is committed; a failed
+transaction fails every mark in it. The consumer's path does not wait for its mark (the desk
+writes it behind, services/refund/desk.py: a result left unmarked is published again by the
+reconcile); the reconcile and an operator's retry do.
 """
 
 from __future__ import annotations

@@ -81,7 +81,9 @@ class RefundParts:
     async def stop(self) -> None:
         """Undo `start` (also after a failed Kafka connect, which is tried again): the provider
         client stays open, or no refund could be paid after a broker that was away at start-up
-        came back (found by `make chaos`)."""
+        came back (found by `make chaos`). The marks written behind first: a result not
+        marked would be published again by the next reconcile (harmless, but needless)."""
+        await self.desk.marks_written()
         await self.publisher.stop()
 
     async def close(self) -> None:
