@@ -304,6 +304,31 @@ class WriterBehaviour:
         assert sorted(answers) == [2, 3, 4] and sorted(messages_of(one, dispute_id)) == ["a", "b", "c"]
         assert len(wake_ups) == 1  # one batch (max_batch 3), one callback for its three callers
 
+    def test_a_caller_whose_settling_fails_leaves_no_one_waiting(self, one, dispute_id, monkeypatch):
+        writer = CommandWriter(one.disputes, one.writer.keys, WriterSettings(max_batch=3, max_wait=5))
+        settle, settled = writer._settle, []
+
+        def second_fails(pending, outcome):
+            settled.append(pending)
+            if len(settled) == 2:
+                raise RuntimeError("a metric's registry refused the sample")
+            settle(pending, outcome)
+
+        monkeypatch.setattr(writer, "_settle", second_fails)
+
+        async def three_then_one():
+            answers = await asyncio.wait_for(asyncio.gather(
+                *(writer.submit(message(dispute_id, text)) for text in "abc")), 30)
+            return answers, await asyncio.wait_for(writer.submit(message(dispute_id, "d")), 30)
+
+        try:
+            answers, later = asyncio.run(three_then_one())
+        finally:
+            writer.close()
+        # every caller of the batch answered, and the writer's thread still takes commands
+        assert sorted(answers) == [2, 3, 4] and later == 5
+        assert sorted(messages_of(one, dispute_id)) == ["a", "b", "c", "d"]
+
 
 def _raise(error):
     def failing(*_args, **_kwargs):

@@ -145,10 +145,16 @@ class CommandWriter:
             self._answer_all(batch, outcomes)
 
     def _answer_all(self, batch: list[_Pending], outcomes: list[Outcome]) -> None:
-        """Every caller of a batch settled, then answered: one callback per event loop."""
+        """Every caller of a batch settled, then answered: one callback per event loop. A
+        settling that fails (its key release, a metric, the parties noted) is logged and the
+        caller answered all the same: the answers wait for the whole batch's settling, so one
+        failure must neither leave them all waiting nor end the writer's thread."""
         answers: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, Outcome]]] = {}
         for pending, outcome in zip(batch, outcomes):
-            self._settle(pending, outcome)
+            try:
+                self._settle(pending, outcome)
+            except Exception as error:
+                log.error("writer_settle_failed", error=repr(error), exc_info=error)
             answers.setdefault(pending.loop, []).append((pending.future, outcome))
         for loop, answered in answers.items():
             _answer(loop, answered)
