@@ -24,6 +24,7 @@ from services.refund.store import Accepted, RefundStore, StoredInstruction
 
 log = structlog.get_logger("refund")
 UNKNOWN_PROVIDER_STATUSES = {"pending", "requires_action", "processing"}
+MARKS_GRACE_SECONDS = 5.0  # a stop waits this long for the marks written behind (as the lanes' grace)
 """Provider answers that are not yet a result: the refund may still be paid."""
 
 
@@ -112,10 +113,18 @@ class RefundDesk:
         finally:
             self._in_flight.discard(stored.idempotency_key)
 
-    async def marks_written(self) -> None:
-        """Wait for the marks written behind (at shutdown, before the publisher stops)."""
+    async def marks_written(self, grace: float = MARKS_GRACE_SECONDS) -> None:
+        """Wait for the marks written behind (at shutdown, before the publisher stops), at most
+        `grace` seconds: a database that stopped answering would hold the stop for ever, and a
+        mark given up loses nothing (its result is published again under the same event id by
+        the next reconcile)."""
+        deadline = asyncio.get_running_loop().time() + grace
         while self._marks_behind:
-            await asyncio.wait(list(self._marks_behind.values()))
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                log.warning("refund_published_marks_left", marks=len(self._marks_behind))
+                return
+            await asyncio.wait(list(self._marks_behind.values()), timeout=left)
 
     async def _mark_written(self, idempotency_key: str) -> None:
         """A redelivered record (the same resolution twice in a row) waits for its result's
@@ -135,7 +144,7 @@ class RefundDesk:
         driven once the lease has passed."""
         keys = await asyncio.to_thread(self.store.pending_keys, older_than, self.reservation_lease)
         keys += await asyncio.to_thread(self.store.unknown_outcome_keys, older_than)
-        keys += await asyncio.to_thread(self.store.unpublished_keys)
+        keys += await asyncio.to_thread(self.store.unpublished_keys, older_than)
         keys = [key for key in dict.fromkeys(keys) if key not in self._in_flight]
         driven = 0
         for key in keys:

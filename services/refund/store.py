@@ -360,8 +360,12 @@ class RefundStore:
             return {status: count for status, count in conn.execute(query).all()}
 
     @once_more_after_a_lost_connection
-    def unpublished_keys(self) -> list[str]:
-        return self._keys(instructions.c.status != PENDING, instructions.c.published.is_(False))
+    def unpublished_keys(self, older_than: float = 0) -> list[str]:
+        """Results not marked published, settled `older_than` seconds ago or more: a result just
+        settled may have its mark on its way (written behind its publication), in this process
+        or in another replica, which the periodic reconcile then leaves alone."""
+        return self._keys(instructions.c.status != PENDING, instructions.c.published.is_(False),
+                          _settled_before(older_than))
 
     def _keys(self, *where) -> list[str]:
         query = select(instructions.c.idempotency_key).where(*where).order_by(

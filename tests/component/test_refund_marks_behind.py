@@ -107,3 +107,31 @@ async def test_a_resolution_redelivered_while_its_mark_is_written_is_not_publish
     store.release.set()
     await again
     assert len(publisher.published) == 1 and len(provider.calls) == 1
+
+
+async def test_a_stop_waits_for_the_marks_behind_no_longer_than_its_grace(store):
+    """A database that stopped answering must not hold the service's stop for ever: the marks
+    left are given up (the reconcile publishes their results again under the same event ids)."""
+    desk = RefundDesk(store, Provider(), Publisher())
+    dispute_id = await consume_resolution(store, desk)  # its mark held
+    await asyncio.wait_for(desk.marks_written(grace=0.2), 5)
+    [stored] = store.for_dispute(dispute_id)
+    assert stored.published is False
+    store.release.set()
+    await desk.marks_written()
+    [stored] = store.for_dispute(dispute_id)
+    assert stored.published
+
+
+async def test_another_replicas_periodic_reconcile_leaves_a_result_just_settled_to_its_mark(store):
+    """Replica A published a result and writes its mark behind; replica B (its own in-flight
+    set) reconciles periodically: a result settled within the interval is left to A."""
+    publisher_a, publisher_b = Publisher(), Publisher()
+    desk_a = RefundDesk(store, Provider(), publisher_a)
+    desk_b = RefundDesk(store, Provider(), publisher_b)
+    await consume_resolution(store, desk_a)
+    assert await desk_b.reconcile(older_than=30) == 0
+    assert publisher_b.published == []
+    store.release.set()
+    await desk_a.marks_written()
+    assert await desk_b.reconcile() == 0  # marked published now: nothing left for anyone
