@@ -23,7 +23,7 @@ from typing import Any
 from uvicorn.protocols.http.flow_control import service_unavailable
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from services.common.access_log import AccessLog
+from services.common.access_log import QUIET as PROBES, AccessLog
 
 RETRY_AFTER_SECONDS = 1
 UVICORN_REFUSAL_LOG = "Exceeded concurrency limit."  # uvicorn's warning per refusal: ours is the access line
@@ -44,10 +44,14 @@ too_many_connections = AccessLog(_too_many_connections)
 
 
 class ConnectionBound(HttpToolsProtocol):
-    """uvicorn's HTTP protocol (httptools), its refusal over `limit_concurrency` ours."""
+    """uvicorn's HTTP protocol (httptools), its refusal over `limit_concurrency` ours. The
+    probes (`/health`, `/healthz`, `/readyz`, `/metrics`) are answered over the bound too: an
+    orchestrator that saw a liveness probe refused would restart a process that is only busy."""
 
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
-        super()._start_asgi_task(cycle, too_many_connections if app is service_unavailable else app)
+        if app is service_unavailable:
+            app = self.app if cycle.scope.get("path") in PROBES else too_many_connections
+        super()._start_asgi_task(cycle, app)
 
 
 class _WithoutRefusalWarnings(logging.Filter):
@@ -66,4 +70,6 @@ def bounded_options(limit: int) -> dict[str, Any]:
 def quiet_refusals() -> None:
     """Call after uvicorn.Config (which configures logging): each refusal is logged once, by
     the access log, not also as one of uvicorn's warnings."""
-    logging.getLogger("uvicorn.error").addFilter(_WithoutRefusalWarnings())
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _WithoutRefusalWarnings) for f in logger.filters):  # once per process
+        logger.addFilter(_WithoutRefusalWarnings())

@@ -22,8 +22,12 @@ def serve(app, settings) -> int:
                             **bounded_options(getattr(settings, "http_max_connections", 0)))
     quiet_refusals()
     server = uvicorn.Server(config)
-    sockets = [shared_socket(settings.http_host, settings.http_port)] \
-        if getattr(settings, "http_reuse_port", False) else None
+    try:
+        sockets = [shared_socket(settings.http_host, settings.http_port)] \
+            if getattr(settings, "http_reuse_port", False) else None
+    except OSError as error:  # the port held by a process that did not share it: as uvicorn says it
+        log.error("port_taken", host=settings.http_host, port=settings.http_port, error=str(error))
+        return STARTUP_FAILURE
     try:
         server.run(sockets=sockets)
     except KeyboardInterrupt:

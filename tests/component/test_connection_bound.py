@@ -56,9 +56,9 @@ def connect(port: int) -> socket.socket:
     return sock
 
 
-def ask(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+def ask(sock: socket.socket, path: str = "/anything") -> tuple[int, dict[str, str], bytes]:
     """One keep-alive GET on `sock`: status, headers (lower-case names), body."""
-    sock.sendall(b"GET /anything HTTP/1.1\r\nHost: api\r\n\r\n")
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: api\r\n\r\n".encode())
     raw = b""
     while b"\r\n\r\n" not in raw:
         chunk = sock.recv(65536)
@@ -157,3 +157,38 @@ def test_the_dispute_api_serves_with_its_setting(monkeypatch):
     assert (seen["config"].limit_concurrency, seen["config"].http) == (7, ConnectionBound)
     assert http.serve(hello, DisputeSettings(http_max_connections=0)) == 0
     assert seen["config"].limit_concurrency is None
+
+
+def test_the_probes_are_answered_past_the_bound(bounded_server):
+    """A liveness probe refused under overload would have an orchestrator restart a process
+    that is only busy: /healthz (and /health, /readyz, /metrics) go through to the app."""
+    held = connect(bounded_server)
+    assert ask(held)[0] == 200
+    probe = connect(bounded_server)
+    assert ask(probe, "/healthz")[0] == 200
+    assert ask(probe, "/anything")[0] == 503  # anything else on it is still refused
+    probe.close()
+    held.close()
+
+
+def test_the_refusal_filter_is_added_once_however_often_a_process_serves():
+    quiet_refusals()
+    quiet_refusals()
+    filters = [f for f in logging.getLogger("uvicorn.error").filters if type(f).__name__ == "_WithoutRefusalWarnings"]
+    assert len(filters) == 1
+
+
+def test_a_port_taken_without_sharing_exits_as_uvicorn_does(monkeypatch):
+    """SO_REUSEPORT mode on a port a process holds without sharing: one line, exit 3."""
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    port = holder.getsockname()[1]
+    monkeypatch.setattr(uvicorn.Server, "run", lambda server, sockets=None: pytest.fail("served"))
+    try:
+        with capture_logs() as lines:
+            code = http.serve(hello, DisputeSettings(http_port=port, http_reuse_port=True))
+    finally:
+        holder.close()
+    assert code == http.STARTUP_FAILURE
+    assert [line["event"] for line in lines] == ["port_taken"]

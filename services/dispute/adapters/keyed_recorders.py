@@ -98,11 +98,10 @@ class KeyedPostgresRecorder(PostgresApplicationRecorder):
         newer: dict[UUID, list[StoredEvent]] = {}
         if not scopes and not known:
             return rows, newer
-        with self.datastore.get_connection() as conn, conn.pipeline():
-            keys = conn.cursor()
+        with self.datastore.get_connection() as conn, conn.pipeline(), \
+                conn.cursor() as keys, conn.cursor() as events:
             if scopes:
                 keys.execute(KEYS_SELECT, [[p for p, _ in scopes], [k for _, k in scopes]])
-            events = conn.cursor()
             if known:
                 events.execute(self.select_newer_statement, [list(known), list(known.values())])
             if scopes:
