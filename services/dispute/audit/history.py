@@ -61,8 +61,12 @@ def replay(app, dispute_id: UUID, as_of: datetime | None = None, version: int | 
             "timeline": [entry_view(e) for e in timeline_from_events(events)]}
 
 
+LOOKUPS = frozenset({"message_ids"})
+"""The aggregate's indexes of what its state holds already (the messages' ids): not state."""
+
+
 def state_view(dispute) -> dict:
-    state = {k: v for k, v in vars(dispute).items() if not k.startswith("_")}
+    state = {k: v for k, v in vars(dispute).items() if not k.startswith("_") and k not in LOOKUPS}
     derived = {name: getattr(dispute, name, None) for name in ("awaiting", "refundable_amount", "next_deadline")}
     return jsonable({"id": dispute.id, "version": dispute.version, **state, **derived})
 
