@@ -23,9 +23,13 @@ from typing import Any
 from uvicorn.protocols.http.flow_control import service_unavailable
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from services.common.access_log import QUIET as PROBES, AccessLog
+from services.common.access_log import AccessLog
 
 RETRY_AFTER_SECONDS = 1
+PROBES = frozenset({"/health", "/healthz"})
+"""Liveness probes, answered past the bound. Not `/readyz`: a saturated process refusing it is
+the load shedding readiness is for; not `/metrics`: a scrape is no reason to restart, and it
+costs the most of them."""
 UVICORN_REFUSAL_LOG = "Exceeded concurrency limit."  # uvicorn's warning per refusal: ours is the access line
 _BODY = json.dumps({"type": "urn:problem:SERVICE_UNAVAILABLE", "title": "Service unavailable",
                     "status": 503, "code": "SERVICE_UNAVAILABLE",
@@ -45,8 +49,8 @@ too_many_connections = AccessLog(_too_many_connections)
 
 class ConnectionBound(HttpToolsProtocol):
     """uvicorn's HTTP protocol (httptools), its refusal over `limit_concurrency` ours. The
-    probes (`/health`, `/healthz`, `/readyz`, `/metrics`) are answered over the bound too: an
-    orchestrator that saw a liveness probe refused would restart a process that is only busy."""
+    liveness probes (`PROBES`) are answered over the bound too: an orchestrator that saw one
+    refused would restart a process that is only busy."""
 
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
         if app is service_unavailable:

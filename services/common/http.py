@@ -25,8 +25,8 @@ def serve(app, settings) -> int:
     try:
         sockets = [shared_socket(settings.http_host, settings.http_port)] \
             if getattr(settings, "http_reuse_port", False) else None
-    except OSError as error:  # the port held by a process that did not share it: as uvicorn says it
-        log.error("port_taken", host=settings.http_host, port=settings.http_port, error=str(error))
+    except OSError as error:  # the port held by a process that did not share it, a bad host
+        log.error("bind_failed", host=settings.http_host, port=settings.http_port, error=str(error))
         return STARTUP_FAILURE
     try:
         server.run(sockets=sockets)

@@ -24,8 +24,8 @@ from services.refund.store import Accepted, RefundStore, StoredInstruction
 
 log = structlog.get_logger("refund")
 UNKNOWN_PROVIDER_STATUSES = {"pending", "requires_action", "processing"}
-MARKS_GRACE_SECONDS = 5.0  # a stop waits this long for the marks written behind (as the lanes' grace)
 """Provider answers that are not yet a result: the refund may still be paid."""
+MARKS_GRACE_SECONDS = 5.0  # a stop waits this long for the marks written behind (as the lanes' grace)
 
 
 class Publisher(Protocol):

@@ -161,12 +161,14 @@ def test_the_dispute_api_serves_with_its_setting(monkeypatch):
 
 def test_the_probes_are_answered_past_the_bound(bounded_server):
     """A liveness probe refused under overload would have an orchestrator restart a process
-    that is only busy: /healthz (and /health, /readyz, /metrics) go through to the app."""
+    that is only busy: /healthz and /health go through to the app; /readyz is refused (a
+    saturated process should be taken out of rotation, not restarted)."""
     held = connect(bounded_server)
     assert ask(held)[0] == 200
     probe = connect(bounded_server)
     assert ask(probe, "/healthz")[0] == 200
-    assert ask(probe, "/anything")[0] == 503  # anything else on it is still refused
+    assert ask(probe, "/health")[0] == 200
+    assert ask(probe, "/readyz")[0] == 503  # anything else on it is still refused
     probe.close()
     held.close()
 
@@ -191,4 +193,4 @@ def test_a_port_taken_without_sharing_exits_as_uvicorn_does(monkeypatch):
     finally:
         holder.close()
     assert code == http.STARTUP_FAILURE
-    assert [line["event"] for line in lines] == ["port_taken"]
+    assert [line["event"] for line in lines] == ["bind_failed"]

@@ -135,3 +135,22 @@ async def test_another_replicas_periodic_reconcile_leaves_a_result_just_settled_
     store.release.set()
     await desk_a.marks_written()
     assert await desk_b.reconcile() == 0  # marked published now: nothing left for anyone
+
+
+async def test_the_periodic_reconcile_takes_an_unmarked_result_once_older_than_its_interval(store):
+    """Left alone while its mark may be on its way, never for ever: once settled `older_than`
+    seconds ago, the periodic reconcile publishes it again under the same event id."""
+    publisher = Publisher()
+    desk = RefundDesk(store, Provider(), publisher)
+    store.fail = True
+    store.release.set()
+    dispute_id = await consume_resolution(store, desk)
+    await desk.marks_written()  # the mark failed: logged
+    store.fail = False
+    assert await desk.reconcile(older_than=30) == 0  # just settled
+    await asyncio.sleep(0.3)
+    assert await desk.reconcile(older_than=0.2) == 1
+    [first, again] = publisher.published
+    assert first.event_id == again.event_id
+    [stored] = store.for_dispute(dispute_id)
+    assert stored.published

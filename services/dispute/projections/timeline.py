@@ -73,6 +73,8 @@ def jsonable(value: Any) -> Any:
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
+    if isinstance(value, set | frozenset):  # in a stable order: the same state, the same JSON
+        return sorted((jsonable(v) for v in value), key=str)
     if is_dataclass(value) and not isinstance(value, type):  # the domain's value objects
         return jsonable(asdict(value))
     return value
