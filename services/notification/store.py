@@ -93,22 +93,14 @@ class NotificationStore:
                     conn.rollback()
 
     @contextmanager
-    def _reading(self) -> Iterator[Connection]:
+    def _connection(self, writing: bool = False) -> Iterator[Connection]:
+        """In a batch: its connection and transaction (committed by the batch); else one of
+        its own, a transaction committed on leaving when `writing`."""
         batch = self._batch.get()
         if batch is not None:
             yield batch.conn
             return
-        with self.engine.connect() as conn:
-            yield conn
-
-    @contextmanager
-    def _writing(self) -> Iterator[Connection]:
-        """In a batch: its transaction, committed by the batch; else one of its own."""
-        batch = self._batch.get()
-        if batch is not None:
-            yield batch.conn
-            return
-        with self.engine.begin() as conn:
+        with (self.engine.begin() if writing else self.engine.connect()) as conn:
             yield conn
 
     def create_tables(self) -> None:
@@ -138,7 +130,7 @@ class NotificationStore:
         wanted = sorted(set(dispute_ids))
         if not wanted:
             return {}
-        with self._reading() as conn:
+        with self._connection() as conn:
             rows = conn.execute(_PARTIES_OF, {"ids": wanted}).mappings().all()
         return {row["dispute_id"]: Parties(row["buyer_id"], row["seller_id"]) for row in rows}
 
@@ -147,7 +139,7 @@ class NotificationStore:
         whatever the number of recipients (SQLAlchemy compiles it once; an OR chain of one AND
         per recipient was compiled again for every batch: a quarter of the consumer's CPU)."""
         found: dict[Recipient, Profile] = {}
-        with self._reading() as conn:
+        with self._connection() as conn:
             for start in range(0, len(wanted), PROFILES_PER_QUERY):
                 keys = [(r.role, r.id) for r in wanted[start:start + PROFILES_PER_QUERY]]
                 found.update({Recipient(r["recipient_role"], r["recipient_id"]): Profile(r["email"], r["time_zone"])
@@ -191,7 +183,7 @@ class NotificationStore:
         wanted = sorted(set(event_ids))
         if not wanted:
             return set()
-        with self._reading() as conn:
+        with self._connection() as conn:
             return set(conn.execute(_HANDLED_AMONG, {"ids": wanted}).scalars())
 
     def record_all(self, effects: list[Effect]) -> None:
@@ -204,7 +196,7 @@ class NotificationStore:
         # outbox (oldest due first) keep the events' order, as one transaction each kept it
         start = datetime.now(timezone.utc)
         at = [start + timedelta(microseconds=n) for n in range(len(effects))]
-        with self._writing() as conn:
+        with self._connection(writing=True) as conn:
             conn.execute(_INSERT_HANDLED, [{"event_id": e.event_id} for e in effects])
             self._remember_parties(conn, {e.dispute_id: e.parties for e in reversed(effects) if e.parties})
             entries = [_inbox_row(effect, notice, at[n]) for n, effect in enumerate(effects)

@@ -21,7 +21,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composed, Identifier
 
 from services.dispute.adapters.idempotency_store import KeyRecord, idempotency_keys
 
@@ -68,21 +68,23 @@ class KeyedPostgresRecorder(PostgresApplicationRecorder):
         # psycopg can only write as text (every state's bytes escaped in Python: ~15% of the
         # API's CPU under load). The same rows as four binary arrays, inserted in the order
         # given, so the notification ids follow it as the library's unnest does.
-        self.insert_binary_events_statement = SQL(
+        self.insert_binary_events_statement = self._on_events_table(
             "INSERT INTO {schema}.{table} AS t (originator_id, originator_version, topic, state)"
             " SELECT originator_id, originator_version, topic, state"
             " FROM unnest(%b::{id_type}[], %b::bigint[], %b::text[], %b::bytea[]) WITH ORDINALITY"
             " AS e(originator_id, originator_version, topic, state, n) ORDER BY n"
-            " RETURNING notification_id").format(
-            schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name),
-            id_type=SQL(self.datastore.originator_id_type))
-        self.select_newer_statement = SQL(
+            " RETURNING notification_id")
+        self.select_newer_statement = self._on_events_table(
             "SELECT e.originator_id, e.originator_version, e.topic, e.state FROM {schema}.{table} e"
             " JOIN unnest(%s::{id_type}[], %s::bigint[]) AS k(id, v)"
             " ON e.originator_id = k.id AND e.originator_version > k.v"
-            " ORDER BY e.originator_id, e.originator_version").format(
-            schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name),
-            id_type=SQL(self.datastore.originator_id_type))
+            " ORDER BY e.originator_id, e.originator_version")
+
+    def _on_events_table(self, text: str) -> SQL | Composed:
+        """`text` with this recorder's schema, events table and originator id type in it."""
+        return SQL(text).format(schema=Identifier(self.datastore.schema),
+                                table=Identifier(self.events_table_name),
+                                id_type=SQL(self.datastore.originator_id_type))
 
     def select_newer(self, known: Mapping[UUID, int]) -> dict[UUID, list[StoredEvent]]:
         """The events stored after the given version of each dispute, in one query: what
