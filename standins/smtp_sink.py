@@ -33,6 +33,10 @@ from aiosmtpd.smtp import SMTP
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
 
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+PLAIN_PATH = re.compile(rf"<({_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*)>[ \t]*+(?!\()")
+"""`<local@domain>` of plain dot-atoms, then the parameters (what every mail of ours sends):
+its parse needs no email parser."""
 SUBJECT = re.compile(rb"^Subject:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
 
 
@@ -81,11 +85,18 @@ class MailFolder:
 class Server(SMTP):
     """aiosmtpd's SMTP server, but for `_getaddr`: aiosmtpd 1.4.6 defines a typing Protocol
     class inside it, so on every MAIL and RCPT (for its type checker only): a seventh of the
-    sink's CPU per mail. The same parse without it (a test compares the two)."""
+    sink's CPU per mail. The same parse without it, and without the email parser for a plain
+    `<local@domain>` (a test compares the two)."""
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         if not arg:
             return "", ""
+        plain = PLAIN_PATH.match(arg)
+        if plain is not None:  # the email parser's answer for it, a sixth of the sink's CPU cheaper
+            addr, rest = plain.group(1), arg[plain.end():]
+            if self.local_part_limit and len(addr.rpartition("@")[0]) > self.local_part_limit:
+                return None, None
+            return addr, rest
         try:
             address, rest = (get_angle_addr if arg.lstrip().startswith("<") else get_addr_spec)(arg)
         except HeaderParseError:

@@ -12,15 +12,24 @@ from hypothesis import strategies as st
 
 from standins.smtp_sink import MailFolder, Server, subject_of
 
-ARGS = st.one_of(st.from_regex(r"<[a-z0-9.+\-\"]{0,70}@[a-z0-9.\-\[\]]{0,20}>( SIZE=\d+)?", fullmatch=True),
+PLAIN_ARGS = st.tuples(st.from_regex(r"<[A-Za-z0-9!#$%&'*+/=?^_`{|}~.@-]{1,40}>", fullmatch=True),
+                       st.from_regex(r"[ \t(]{0,3}([A-Za-z0-9=() ]{0,20})?", fullmatch=True)).map("".join)
+ARGS = st.one_of(PLAIN_ARGS, st.from_regex(r"<[a-z0-9.+\-\"]{0,70}@[a-z0-9.\-\[\]]{0,20}>( SIZE=\d+)?", fullmatch=True),
                  st.from_regex(r"[a-z0-9.@<> ]{0,30}", fullmatch=True), st.text(max_size=40))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(arg=ARGS, limit=st.sampled_from([0, 8, 64]))
 @example(arg="<>", limit=0)
 @example(arg="", limit=0)
 @example(arg='<"a b"@example.com> BODY=8BITMIME', limit=0)
+@example(arg="<disputes@dispute-platform.localhost> SIZE=612 BODY=8BITMIME", limit=64)
+@example(arg="<s-1@example.invalid>", limit=0)
+@example(arg="<a@b> (c) SIZE=1", limit=0)
+@example(arg="<a@b> \t(c)", limit=0)
+@example(arg="<a..b@c>", limit=0)
+@example(arg="<a@b.>", limit=0)
+@example(arg="<a.b@c> SIZE=1", limit=1)
 def test_the_sink_parses_an_smtp_address_as_aiosmtpd_does(tmp_path_factory, arg, limit):
     folder = MailFolder(tmp_path_factory.mktemp("mail"))
     ours, theirs = Server(folder), SMTP(folder)
