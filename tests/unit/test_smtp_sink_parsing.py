@@ -62,3 +62,18 @@ def test_the_log_line_subject_is_the_one_the_email_package_reads(subject, folded
 
 def test_a_mail_without_a_subject_has_none():
     assert subject_of(b"From: a@b.example\r\n\r\nSubject: in the body\r\n") is None
+
+
+def test_a_mail_is_kept_byte_for_byte_and_never_over_another(tmp_path):
+    import pytest
+
+    from standins.smtp_sink import keep, read_mails
+
+    raw = b"From: a@b.example\r\nTo: s-1@example.invalid\r\nSubject: Hi\r\n\r\nBody line\r\n" + b"x" * 70_000
+    keep(f"{tmp_path}/1-a.eml", raw)
+    assert (tmp_path / "1-a.eml").read_bytes() == raw
+    assert [(m["to"], m["subject"], m["file"]) for m in read_mails(tmp_path)] == [
+        ("s-1@example.invalid", "Hi", "1-a.eml")]
+    with pytest.raises(FileExistsError):
+        keep(f"{tmp_path}/1-a.eml", b"other")
+    assert (tmp_path / "1-a.eml").read_bytes() == raw
