@@ -33,6 +33,10 @@ from aiosmtpd.smtp import SMTP
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
 
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+PLAIN_PATH = re.compile(rf"<({_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*)>[ \t]*+(?!\()")
+"""`<local@domain>` of plain dot-atoms, then the parameters (what every mail of ours sends):
+its parse needs no email parser."""
 SUBJECT = re.compile(rb"^Subject:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
 
 
@@ -59,6 +63,19 @@ def read_mails(folder: Path) -> list[dict]:
     return mails
 
 
+def keep(path: str, content: bytes) -> None:
+    """A new file of these bytes, by the os calls themselves (Path.write_bytes through a
+    buffered file object cost twice their CPU: ~35 against ~17 us a mail); a name already
+    taken raises rather than overwrite a mail."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        view = memoryview(content)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+
+
 class MailFolder:
     """aiosmtpd handler: one .eml file per accepted mail."""
 
@@ -69,10 +86,10 @@ class MailFolder:
                                 registry=registry or CollectorRegistry())
 
     async def handle_DATA(self, server, session, envelope) -> str:
-        path = self.folder / f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.eml"
-        path.write_bytes(envelope.original_content or envelope.content)
+        name = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.eml"
+        keep(f"{self.folder}/{name}", envelope.original_content or envelope.content)
         subject = subject_of(envelope.content)
-        print(f"mail to={','.join(envelope.rcpt_tos)} subject={subject!r} file={path.name}",
+        print(f"mail to={','.join(envelope.rcpt_tos)} subject={subject!r} file={name}",
               flush=True)
         self.accepted.inc()
         return "250 Message accepted for delivery"
@@ -81,11 +98,18 @@ class MailFolder:
 class Server(SMTP):
     """aiosmtpd's SMTP server, but for `_getaddr`: aiosmtpd 1.4.6 defines a typing Protocol
     class inside it, so on every MAIL and RCPT (for its type checker only): a seventh of the
-    sink's CPU per mail. The same parse without it (a test compares the two)."""
+    sink's CPU per mail. The same parse without it, and without the email parser for a plain
+    `<local@domain>` (a test compares the two)."""
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         if not arg:
             return "", ""
+        plain = PLAIN_PATH.match(arg)
+        if plain is not None:  # the email parser's answer for it, a sixth of the sink's CPU cheaper
+            addr, rest = plain.group(1), arg[plain.end():]
+            if self.local_part_limit and len(addr.rpartition("@")[0]) > self.local_part_limit:
+                return None, None
+            return addr, rest
         try:
             address, rest = (get_angle_addr if arg.lstrip().startswith("<") else get_addr_spec)(arg)
         except HeaderParseError:

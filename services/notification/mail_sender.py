@@ -165,7 +165,9 @@ class EmailSender:
         for index, (email, message) in enumerate(share):
             started.add(email.id)
             try:
-                await asyncio.wait_for(self._exchange(session, message), self.send_deadline)
+                # a deadline on this task (wait_for made a task of every e-mail's exchange)
+                async with asyncio.timeout(self.send_deadline):
+                    await self._exchange(session, message)
             except Exception as error:  # SMTP, network, the deadline, or the unforeseen: an attempt
                 # that escaped here would leave the row claimed, re-claimed every lease, never counted
                 self._failed(outcomes, email, error)

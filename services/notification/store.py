@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from uuid import uuid4
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, text, tuple_, update
+from sqlalchemy import (Connection, Engine, and_, bindparam, func, insert, inspect, or_, select, text,
+                        tuple_, update)
 from sqlalchemy.exc import IntegrityError
 
 from services.notification.notices import Notice, Parties, Recipient
-from services.notification.tables import (WIDENED, dispute_parties, email_outbox, emails_due,
+from services.notification.tables import (DROPPED_INDEXES, WIDENED, dispute_parties, email_outbox, emails_due,
                                           handled_events, metadata, notifications,
                                           recipient_profiles)
 
@@ -106,7 +107,15 @@ class NotificationStore:
     def create_tables(self) -> None:
         metadata.create_all(self.engine)
         emails_due.create(self.engine, checkfirst=True)  # a database made before it had none
+        self._drop_old_indexes()
         self._widen_old_columns()
+
+    def _drop_old_indexes(self) -> None:
+        """Only when there (a plain IF EXISTS still locks the table on PostgreSQL)."""
+        present = {str(index["name"]) for index in inspect(self.engine).get_indexes("email_outbox")}
+        with self.engine.begin() as conn:
+            for name in sorted(present.intersection(DROPPED_INDEXES)):
+                conn.execute(text(f'DROP INDEX IF EXISTS "{name}"'))
 
     def _widen_old_columns(self) -> None:
         """A database created with the former VARCHAR(128/254) ids gets TEXT (PostgreSQL makes

@@ -268,3 +268,30 @@ def test_profiles_are_found_by_role_and_id_for_many_recipients_at_once(store):
     found = store.profiles(wanted)
     assert found == {Recipient("seller", f"P-{n}"): Profile(f"s{n}@shop.example", None)
                      for n in range(0, PROFILES_PER_QUERY + 20, 3)}
+
+
+def test_an_event_of_a_dispute_never_opened_here_is_logged_with_its_ids(store):
+    """The warning names the event's dispute, event and correlation id on its own line (no
+    context variables bound per event of a batch): operators only are told."""
+    from structlog.testing import capture_logs
+
+    dispute_id, next_event = dispute("B-9", "S-9")
+    next_event("DisputeOpened", {**OPENED, "buyer_id": "B-9", "seller_id": "S-9"})  # never seen here
+    message = next_event("Escalated", {"reason": "NO_AGREEMENT", "automatic": False}, role="buyer")
+    with capture_logs() as logs:
+        outcome = handle_all(store, [message])
+    assert outcome.stored == {0: True}
+    [warning] = [line for line in logs if line["event"] == "dispute_parties_unknown"]
+    assert (warning["dispute_id"], warning["event_id"], warning["correlation_id"]) == (
+        str(dispute_id), str(message.event_id), "c-1")
+    assert [n["recipient"] for n in store.inbox(None)] == ["operators"]
+
+
+def test_an_event_twice_in_a_batch_is_logged_skipped_with_its_correlation_id(store):
+    from structlog.testing import capture_logs
+
+    first, second = opened_and_message("B-3", "S-3")
+    with capture_logs() as logs:
+        assert handle_all(store, [first, second, second]).stored == {0: True, 1: True, 2: False}
+    [skipped] = [line for line in logs if line["event"] == "duplicate_skipped"]
+    assert (skipped["event_id"], skipped["correlation_id"]) == (str(second.event_id), "c-1")

@@ -120,6 +120,32 @@ async def test_a_refused_recipient_fails_alone_and_the_session_goes_on(store):
     assert "SMTPRecipientsRefused" in refused["last_error"]
 
 
+async def test_a_refused_sender_fails_that_email_alone_as_aiosmtplibs_mail_would(store):
+    """MAIL answered 4xx (a retry with its backoff) or 5xx (given up), each raised as
+    aiosmtplib's own `mail` raises it; the session is reset and the others go on it."""
+    with ScriptedSmtp(Script(refuse_mail_at={1: "451 4.3.0 try later", 3: "553 5.1.8 bad sender"})) as smtp:
+        mailer = sender(store, smtp.port)
+        queue(store, *ADDRESSES[:4])
+        await mailer.drain_once()
+        await mailer.close()
+    assert smtp.accepted == [ADDRESSES[1], ADDRESSES[3]] and smtp.connections == 1
+    rows = outbox(store)
+    later, refused = rows[ADDRESSES[0]], rows[ADDRESSES[2]]
+    assert later["sent_at"] is None and later["failed_at"] is None and later["attempts"] == 1
+    assert "SMTPSenderRefused" in later["last_error"] and "451" in later["last_error"]
+    assert refused["failed_at"] is not None and "SMTPSenderRefused" in refused["last_error"]
+
+
+async def test_a_recipient_the_server_will_forward_is_sent(store):
+    with ScriptedSmtp(Script(forward_recipients={ADDRESSES[0]})) as smtp:
+        mailer = sender(store, smtp.port)
+        queue(store, *ADDRESSES[:2])
+        await mailer.drain_once()
+        await mailer.close()
+    assert smtp.accepted == ADDRESSES[:2]
+    assert all(row["sent_at"] is not None for row in outbox(store).values())
+
+
 async def test_a_plain_mail_goes_with_its_size_and_8bitmime_as_sendmail_sent_it(store):
     """MAIL FROM the sender with SIZE (the message's octets, as in DATA) and BODY=8BITMIME
     when the server offers them, one RCPT, then the very bytes plain_mail wrote."""
@@ -325,3 +351,14 @@ def test_a_database_made_before_the_index_of_unfinished_emails_gets_it(any_store
         conn.execute(text("DROP INDEX email_outbox_unfinished_by_due"))
     any_store.create_tables()
     assert "email_outbox_unfinished_by_due" in {i["name"] for i in inspect(any_store.engine).get_indexes("email_outbox")}
+
+
+def test_a_database_made_with_the_full_index_on_next_attempt_at_loses_it(any_store):
+    """Only the claim's partial index stays: the full one cost every outbox write an entry."""
+    with any_store.engine.begin() as conn:
+        conn.execute(text("CREATE INDEX ix_email_outbox_next_attempt_at ON email_outbox (next_attempt_at)"))
+    any_store.create_tables()
+    indexes = {i["name"]: i["column_names"] for i in inspect(any_store.engine).get_indexes("email_outbox")}
+    assert "ix_email_outbox_next_attempt_at" not in indexes
+    assert indexes["email_outbox_unfinished_by_due"] == ["next_attempt_at"]
+    any_store.create_tables()  # and again: nothing left to drop

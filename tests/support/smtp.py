@@ -21,6 +21,10 @@ class Script:
     """The DATA of a mail to these addresses is answered 554 (refused for good)."""
     smtputf8: bool = True
     """Offer SMTPUTF8 (aiosmtpd's default): without it the client refuses a non-ASCII address."""
+    refuse_mail_at: dict[int, str] = field(default_factory=dict)
+    """The MAIL command of this number (1 = the server's first) is answered with this reply."""
+    forward_recipients: set[str] = field(default_factory=set)
+    """RCPT TO these addresses is answered 251 (not local, will forward): accepted."""
     drop_at_mail: int | None = None
     """The connection is dropped, without a reply, at this MAIL command of the server's life
     (1 = the first), once."""
@@ -38,6 +42,8 @@ class _Hooks:
         if self.mail_commands == self.script.drop_at_mail:
             server.transport.abort()
             return "421 gone"  # never reaches the client: the connection is already down
+        if self.mail_commands in self.script.refuse_mail_at:
+            return self.script.refuse_mail_at[self.mail_commands]
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"
@@ -46,7 +52,7 @@ class _Hooks:
         if address in self.script.refuse_recipients:
             return "550 5.1.1 no such mailbox"
         envelope.rcpt_tos.append(address)
-        return "250 OK"
+        return "251 will forward" if address in self.script.forward_recipients else "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         if set(envelope.rcpt_tos) & self.script.refuse_data_for:

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from uuid import uuid4
 
-from aiosmtplib.email import extract_recipients, extract_sender, flatten_message
+from aiosmtplib.email import extract_recipients, extract_sender, flatten_message, quote_address
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from services.notification.email_outbox import OutgoingEmail
 from services.notification.mail_sender import SmtpServer, as_message
-from services.notification.plain_mail import PlainMails
+from services.notification.plain_mail import PLAIN_ADDRESS, PlainMails
 
 SENDER = SmtpServer().sender
 PLAIN = PlainMails(SENDER)
@@ -32,6 +32,19 @@ def assert_as_the_email_package_writes_it(outgoing: OutgoingEmail) -> None:
     for cte_type in ("8bit", "7bit"):  # as aiosmtplib flattens it with and without 8BITMIME
         assert plain.data == flatten_message(message, cte_type=cte_type)
     assert (plain.sender, [plain.recipient]) == (extract_sender(message), extract_recipients(message))
+    # MAIL FROM and RCPT TO as aiosmtplib's mail() and rcpt() would quote the envelope
+    assert plain.mail_from == f"FROM:{quote_address(plain.sender)}".encode()
+    assert plain.rcpt_to == f"TO:{quote_address(plain.recipient)}".encode()
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.from_regex(PLAIN_ADDRESS, fullmatch=True))
+@example("o'brien+disputes@a-b.example")
+@example("{x}|~#$%&*/=?^_`!@b.c")
+def test_a_plain_address_is_quoted_as_aiosmtplib_quotes_it(address):
+    """The session sends `TO:<address>` for a plain recipient without aiosmtplib's parse."""
+    assert quote_address(address) == f"<{address}>"
+    assert PLAIN.of(email(to=address)) is None or PLAIN.of(email(to=address)).rcpt_to == f"TO:<{address}>".encode()
 
 
 def test_a_typical_email_is_written_directly_as_the_email_package_writes_it():
@@ -58,6 +71,13 @@ event_ids = st.one_of(st.uuids().map(str), st.text(max_size=40))
 @example(to="a@b.example", subject="=?utf-8?q?hi?=", body="x\ry\r\n", event_id=str(uuid4()), recipient="r")
 def test_any_email_written_directly_is_what_the_email_package_writes(to, subject, body, event_id, recipient):
     assert_as_the_email_package_writes_it(email(to, subject, body, event_id, recipient))
+
+
+def test_the_envelope_sender_is_quoted_once_as_aiosmtplib_quotes_it():
+    for sender, quoted in (("Platform <disputes@x.example>", b"FROM:<disputes@x.example>"),
+                           ("Platform <dis putes@x.example>", b'FROM:<"dis putes"@x.example>')):
+        plain = PlainMails(sender).of(email())
+        assert plain is not None and plain.mail_from == quoted
 
 
 def test_what_it_cannot_write_directly_is_left_to_the_email_package():

@@ -12,15 +12,24 @@ from hypothesis import strategies as st
 
 from standins.smtp_sink import MailFolder, Server, subject_of
 
-ARGS = st.one_of(st.from_regex(r"<[a-z0-9.+\-\"]{0,70}@[a-z0-9.\-\[\]]{0,20}>( SIZE=\d+)?", fullmatch=True),
+PLAIN_ARGS = st.tuples(st.from_regex(r"<[A-Za-z0-9!#$%&'*+/=?^_`{|}~.@-]{1,40}>", fullmatch=True),
+                       st.from_regex(r"[ \t(]{0,3}([A-Za-z0-9=() ]{0,20})?", fullmatch=True)).map("".join)
+ARGS = st.one_of(PLAIN_ARGS, st.from_regex(r"<[a-z0-9.+\-\"]{0,70}@[a-z0-9.\-\[\]]{0,20}>( SIZE=\d+)?", fullmatch=True),
                  st.from_regex(r"[a-z0-9.@<> ]{0,30}", fullmatch=True), st.text(max_size=40))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(arg=ARGS, limit=st.sampled_from([0, 8, 64]))
 @example(arg="<>", limit=0)
 @example(arg="", limit=0)
 @example(arg='<"a b"@example.com> BODY=8BITMIME', limit=0)
+@example(arg="<disputes@dispute-platform.localhost> SIZE=612 BODY=8BITMIME", limit=64)
+@example(arg="<s-1@example.invalid>", limit=0)
+@example(arg="<a@b> (c) SIZE=1", limit=0)
+@example(arg="<a@b> \t(c)", limit=0)
+@example(arg="<a..b@c>", limit=0)
+@example(arg="<a@b.>", limit=0)
+@example(arg="<a.b@c> SIZE=1", limit=1)
 def test_the_sink_parses_an_smtp_address_as_aiosmtpd_does(tmp_path_factory, arg, limit):
     folder = MailFolder(tmp_path_factory.mktemp("mail"))
     ours, theirs = Server(folder), SMTP(folder)
@@ -53,3 +62,18 @@ def test_the_log_line_subject_is_the_one_the_email_package_reads(subject, folded
 
 def test_a_mail_without_a_subject_has_none():
     assert subject_of(b"From: a@b.example\r\n\r\nSubject: in the body\r\n") is None
+
+
+def test_a_mail_is_kept_byte_for_byte_and_never_over_another(tmp_path):
+    import pytest
+
+    from standins.smtp_sink import keep, read_mails
+
+    raw = b"From: a@b.example\r\nTo: s-1@example.invalid\r\nSubject: Hi\r\n\r\nBody line\r\n" + b"x" * 70_000
+    keep(f"{tmp_path}/1-a.eml", raw)
+    assert (tmp_path / "1-a.eml").read_bytes() == raw
+    assert [(m["to"], m["subject"], m["file"]) for m in read_mails(tmp_path)] == [
+        ("s-1@example.invalid", "Hi", "1-a.eml")]
+    with pytest.raises(FileExistsError):
+        keep(f"{tmp_path}/1-a.eml", b"other")
+    assert (tmp_path / "1-a.eml").read_bytes() == raw
