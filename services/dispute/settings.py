@@ -75,6 +75,14 @@ class DisputeSettings(TokenSettings, KafkaSettings):
     to that long after each round trip of a batch while the event loop is busy, and the
     event store's table lock is held meanwhile: at 0.5 ms the bench's 200/s went from 27/s
     achieved (381 of 600 timed out) to 104/s with none, same load."""
+    gc_young_threshold: int = Field(default=2000, ge=0)
+    """DISPUTE_GC_YOUNG_THRESHOLD: once the API has started, what start-up built (~170,000
+    objects) is frozen out of the cyclic garbage collector's walks and its youngest generation
+    is collected every this many net allocations (Python's: 700); services/common/bulk_gc.py:
+    serving_heap. Unfrozen, each full collection was one pause of 110-155 ms of CPU (the event
+    loop and the writer's thread stalled together; two in a minute of the bench); frozen, at
+    2000: no pause over 10 ms of CPU and half the collector's CPU of 700 (README, Performance).
+    0: the collector as Python sets it (no freeze)."""
     http_reuse_port: bool = False
     """DISPUTE_HTTP_REUSE_PORT: bind the port with SO_REUSEPORT, so that several `serve`
     processes share it (set by DISPUTE_HTTP_WORKERS for its workers)."""

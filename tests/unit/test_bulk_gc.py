@@ -1,8 +1,9 @@
 """A replay collects cyclic garbage less often, and the collector is as it was afterwards."""
 
 import gc
+import weakref
 
-from services.common.bulk_gc import BULK_THRESHOLD, bulk_replay
+from services.common.bulk_gc import BULK_THRESHOLD, bulk_replay, serving_heap
 
 
 def test_the_collector_is_tuned_inside_and_restored_after():
@@ -25,3 +26,27 @@ def test_cyclic_garbage_is_still_collected_inside():
             a.other, b.other = b, a  # a cycle: only the collector frees it
         del a, b
         assert sum(s["collected"] for s in gc.get_stats()) > collected_before
+
+
+def test_a_server_heap_is_frozen_after_start_up_and_the_collector_restored_on_leaving():
+    class Node:
+        pass
+
+    before = gc.get_threshold()
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    garbage = weakref.ref(a)
+    del a, b  # start-up's cyclic garbage: collected before the freeze, never frozen
+    with serving_heap(young_threshold=5000):
+        assert garbage() is None
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (5000, *before[1:])
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_server_heap_left_alone_at_zero():
+    before = gc.get_threshold()
+    with serving_heap(young_threshold=0):
+        assert gc.get_freeze_count() == 0
+        assert gc.get_threshold() == before

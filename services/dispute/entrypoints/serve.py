@@ -15,6 +15,7 @@ from fastapi.telemetry import TelemetryConfig
 from faststream.kafka import KafkaBroker
 from prometheus_client import CollectorRegistry
 
+from services.common.bulk_gc import serving_heap
 from services.common.health import (consumers_assigned, database_answers, install_health_routes,
                                     kafka_connected)
 from services.common.kafka import ensure_topics, kafka_broker
@@ -158,7 +159,8 @@ def _lifespan(settings: DisputeSettings, parts: ApiParts, kafka: BackgroundConne
         log.info("dispute_api_started", port=settings.http_port,
                  database=masked_url(settings.database_url),
                  shards=[masked_url(url) for url in settings.shard_database_urls()])
-        yield
+        with serving_heap(settings.gc_young_threshold):
+            yield
         stopping.set()
         await asyncio.gather(*workers)
         await lag.end()
