@@ -100,7 +100,7 @@ def test_new_generation_has_its_indexes(live, kind):
     assert table.indexes and stored == {tuple(c.name for c in i.columns) for i in table.indexes}
 
 
-def test_a_write_that_fails_in_the_pipelined_replay_fails_the_rebuild_and_the_next_one_is_whole(live, monkeypatch):
+def test_a_write_that_fails_fails_the_rebuild_and_the_next_one_is_whole(live, monkeypatch):
     app, engine, _, _ = live
     expected = rows(engine, live_index_table(engine))
     write, calls = DisputeIndexProjection.write, []
@@ -118,12 +118,3 @@ def test_a_write_that_fails_in_the_pipelined_replay_fails_the_rebuild_and_the_ne
     result = rebuild(DisputeIndexProjection, app, engine, grace_seconds=0, batch_size=7)
     assert result.events == 90 and rows(engine, live_index_table(engine)) == expected
 
-
-def test_the_pipelined_replay_commits_batch_after_batch_in_log_order(live):
-    app, engine, _, _ = live
-    builder = DisputeIndexProjection(app, engine, batch_size=7, version=5)
-    builder.table(5).metadata.create_all(engine)
-    positions = []
-    done = builder.replay(lambda events: positions.append((events, builder.positions()[0])))
-    assert done == 90 and [e for e, _ in positions] == [7] * 12 + [6]
-    assert [p for _, p in positions] == [7 * n for n in range(1, 13)] + [90]

@@ -15,7 +15,6 @@ from json.encoder import encode_basestring_ascii as _quoted  # json.dumps' own q
 import os
 import shutil
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, Callable, Iterator, TextIO
 from uuid import UUID
@@ -33,18 +32,13 @@ PART_MIN = 10_000
 
 
 def notifications(recorder, start: int = 0, batch: int = BATCH, stop: int | None = None) -> Iterator[Any]:
-    """Every stored event after `start` (up to `stop`), in notification order, `batch` rows at a
-    time, the next batch read (by a thread: psycopg waits for PostgreSQL without the GIL) while
-    this one is used: the reads' waits were an eighth of a replay's time."""
-
-    def read(after: int) -> Any:
-        return recorder.select_notifications(after, batch, stop=stop, inclusive_of_start=False)
-
-    with ThreadPoolExecutor(1, thread_name_prefix="replay-read") as reader:
-        ahead = reader.submit(read, start)
-        while rows := ahead.result():
-            ahead = reader.submit(read, rows[-1].id)
-            yield from rows
+    """Every stored event after `start` (up to `stop`), in notification order, `batch` rows at a time."""
+    while True:
+        rows = recorder.select_notifications(start, batch, stop=stop, inclusive_of_start=False)
+        if not rows:
+            return
+        yield from rows
+        start = rows[-1].id
 
 
 def head(recorder) -> int:

@@ -64,16 +64,12 @@ def rebuild(kind: type[TrackedProjection], app, engine: Engine, progress: Progre
     builder = kind(app, engine, batch_size=batch_size, version=old + 1)
     _fresh(builder, engine, old + 1)
     done = _project_in_parts(builder, app, engine, workers, progress) if workers else 0
-    counted = [done]
-
-    def advanced(events: int) -> None:
-        counted[0] += events
+    while batch := builder.catch_up_once():
+        done += batch
         if progress:
-            progress(counted[0], store_head(app))
-
-    done += builder.replay(advanced)
-    _indexed(builder, engine, old + 1)
-    with engine.begin() as conn:
+            progress(done, store_head(app))
+    with engine.begin() as conn:  # its indexes and the switch: one commit
+        _indexed(builder, conn, old + 1)
         switch_live_version(conn, kind.name, old, old + 1)
     done += builder.catch_up()
     time.sleep(grace_seconds)  # requests that resolved the old table before the switch finish
@@ -127,11 +123,10 @@ def _fresh(builder: TrackedProjection, engine: Engine, version: int) -> None:
         conn.execute(CreateTable(builder.table(version)))
 
 
-def _indexed(builder: TrackedProjection, engine: Engine, version: int) -> None:
+def _indexed(builder: TrackedProjection, conn, version: int) -> None:
     """The new generation's secondary indexes, built over its rows before it goes live."""
-    with engine.begin() as conn:
-        for index in builder.table(version).indexes:
-            index.create(conn)
+    for index in builder.table(version).indexes:
+        index.create(conn)
 
 
 def _drop(builder: TrackedProjection, engine: Engine, version: int) -> None:

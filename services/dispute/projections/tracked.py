@@ -15,8 +15,7 @@ between shards never matters.
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import structlog
 from sqlalchemy import BigInteger, Column, Engine, Integer, MetaData, String, Table, insert, select, update
@@ -147,49 +146,18 @@ class TrackedProjection:
             start, self.batch_size, inclusive_of_start=False)
         if not notifications:
             return 0
-        self._commit(table, shard, self.prepare(notifications, source), start, notifications[-1].id)
-        return len(notifications)
-
-    def _commit(self, table: Table, shard: int, prepared: Any, start: int, last: int) -> None:
-        """A batch's rows and the shard's position `start` -> `last` in one transaction."""
-        name = shard_position_name(table.name, shard)
+        prepared = self.prepare(notifications, source)
         try:
             with self.engine.begin() as conn:
                 self.write(conn, table, prepared)
-                _set_position(conn, name, last, expected=start)
+                _set_position(conn, name, notifications[-1].id, expected=start)
         except IntegrityError:
             # Two runners (two API processes) read the same batch: the other one's rows, then
             # its position, got in first. Nothing was written twice; it is not a failure.
             if self.position(shard) != start:
                 raise PositionMoved(name) from None
             raise
-
-    def replay(self, progress: Callable[[int], None] | None = None) -> int:
-        """What `catch_up` does, every shard's log to its end, pipelined for a rebuild: the next
-        batch is read while this one is prepared, and this one's rows are written while the next
-        is prepared (psycopg releases the GIL while it waits for PostgreSQL, which runs on the
-        other core). Each batch's rows and position still commit in one transaction, in log
-        order, each guarded by the position before it; one write in flight at a time, so at most
-        three batches are in memory. A failed read or write fails the replay (a rebuild then
-        starts its generation again). `progress(events)` after each committed batch."""
-        table, done = self.live_table(), 0
-        with ThreadPoolExecutor(1, "replay-read") as reader, ThreadPoolExecutor(1, "replay-write") as writer:
-            for shard, source in enumerate(self.shards):
-                with self.engine.connect() as conn:
-                    start = _position(conn, shard_position_name(table.name, shard))
-                read = reader.submit(source.recorder.select_notifications, start, self.batch_size,
-                                     inclusive_of_start=False)
-                written: tuple[Future, int] | None = None  # the write in flight, its events
-                while notifications := read.result():
-                    last = notifications[-1].id
-                    read = reader.submit(source.recorder.select_notifications, last, self.batch_size,
-                                         inclusive_of_start=False)
-                    prepared = self.prepare(notifications, source)
-                    done += _finished(written, progress)
-                    written = writer.submit(self._commit, table, shard, prepared, start, last), len(notifications)
-                    start = last
-                done += _finished(written, progress)
-        return done
+        return len(notifications)
 
     rows_per_dispute = False
     """True when every row comes from one dispute's events alone: the disputes can then be
@@ -232,17 +200,6 @@ class TrackedProjection:
                     await asyncio.wait_for(stopping.wait(), poll_interval)
                 except TimeoutError:
                     pass
-
-
-def _finished(written: tuple[Future, int] | None, progress: Callable[[int], None] | None) -> int:
-    """Wait for the write in flight (raising its error); how many events it committed."""
-    if written is None:
-        return 0
-    future, events = written
-    future.result()
-    if progress:
-        progress(events)
-    return events
 
 
 def _position(conn, name: str) -> int:
