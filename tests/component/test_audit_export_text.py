@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from services.dispute.adapters.order_book import OrderBook
 from services.dispute.audit import history
@@ -44,3 +45,15 @@ def test_each_line_is_the_compact_json_of_its_export_line(tmp_path, description)
     assert out.getvalue().splitlines() == expected
     assert json.loads(expected[0])["envelope"]["payload"]["description"] == description
     assert json.loads(expected[-1])["envelope"] is None  # the operators' note stays internal
+
+
+values = st.one_of(st.none(), st.booleans(), st.integers(), st.text(), st.floats(allow_nan=False),
+                   st.lists(st.integers(), max_size=3))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.tuples(*[values] * 8))
+def test_a_lines_fields_are_written_as_json_dumps_writes_them(fields):
+    names = ["shard", "notification_id", "dispute_id", "version", "topic", "occurred_at", "hash", "key_id"]
+    expected = json.dumps(dict(zip(names, fields)), separators=(",", ":"))[:-1]
+    assert history._line_text(*fields) == expected

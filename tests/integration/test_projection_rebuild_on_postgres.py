@@ -88,3 +88,33 @@ def test_reads_are_served_during_a_rebuild_and_events_meanwhile_are_not_lost(liv
     assert escalated == "UNDER_REVIEW"
     index_status = next(s for s in status(app, engine) if s["name"] == "dispute_index")
     assert (index_status["table"], index_status["behind"]) == ("dispute_index_v2", 0)
+
+
+@pytest.mark.parametrize("kind", [DisputeIndexProjection, TimelineProjection])
+def test_new_generation_has_its_indexes(live, kind):
+    """Its secondary indexes are built once its rows are in, before the switch."""
+    app, engine, _, _ = live
+    rebuild(kind, app, engine, grace_seconds=0, batch_size=7)
+    table = kind(app, engine).live_table()
+    stored = {tuple(i["column_names"]) for i in inspect(engine).get_indexes(table.name)}
+    assert table.indexes and stored == {tuple(c.name for c in i.columns) for i in table.indexes}
+
+
+def test_a_write_that_fails_fails_the_rebuild_and_the_next_one_is_whole(live, monkeypatch):
+    app, engine, _, _ = live
+    expected = rows(engine, live_index_table(engine))
+    write, calls = DisputeIndexProjection.write, []
+
+    def fails_the_third(self, conn, table, prepared):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("the database went away")
+        return write(self, conn, table, prepared)
+
+    monkeypatch.setattr(DisputeIndexProjection, "write", fails_the_third)
+    with pytest.raises(RuntimeError):
+        rebuild(DisputeIndexProjection, app, engine, grace_seconds=0, batch_size=7)
+    assert live_index_table(engine).name == "dispute_index"  # not switched: the old one serves
+    result = rebuild(DisputeIndexProjection, app, engine, grace_seconds=0, batch_size=7)
+    assert result.events == 90 and rows(engine, live_index_table(engine)) == expected
+

@@ -11,6 +11,7 @@ in between).
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring_ascii as _quoted  # json.dumps' own quoting
 import os
 import shutil
 import tempfile
@@ -162,7 +163,9 @@ def _export_part(shard: int, start: int, stop: int, path: str, since, until) -> 
 def export_text(stored, envelope: bytes | None, meta: dict, at: datetime, shard: int = 0) -> str:
     """`export_line` as compact JSON, the same text as json.dumps of it; `envelope` is the
     envelope's JSON as pydantic writes it (translation.stored_envelope_json)."""
-    line = export_line(stored, None, meta, at, shard, with_envelope=False)
+    line = _line_text(shard, getattr(stored, "id", None), str(stored.originator_id),
+                      stored.originator_version, stored.topic, jsonable(at), meta.get("hash"),
+                      meta.get("key_id"))
     if envelope is None:
         text = "null"
     else:
@@ -171,7 +174,31 @@ def export_text(stored, envelope: bytes | None, meta: dict, at: datetime, shard:
         # writes as it is: non-ASCII and DEL (both escape the control characters alike)
         if not text.isascii() or "\x7f" in text:
             text = json.dumps(json.loads(text), separators=(",", ":"))
-    return json.dumps(line, separators=(",", ":"))[:-1] + ',"envelope":' + text + "}"
+    return line + ',"envelope":' + text + "}"
+
+
+def _line_text(shard: Any, notification_id: Any, dispute_id: Any, version: Any, topic: Any,
+               occurred_at: Any, hash_: Any, key_id: Any) -> str:
+    """json.dumps(export_line(..., with_envelope=False), separators=(",", ":")) less its closing
+    brace, written field by field: the dict and json.dumps' walk over it were a sixth of the
+    export's CPU (tests/component/test_audit_export_text.py compares the two)."""
+    return (f'{{"shard":{_json_value(shard)},"notification_id":{_json_value(notification_id)},'
+            f'"dispute_id":{_json_value(dispute_id)},"version":{_json_value(version)},'
+            f'"topic":{_json_value(topic)},"occurred_at":{_json_value(occurred_at)},'
+            f'"hash":{_json_value(hash_)},"key_id":{_json_value(key_id)}')
+
+
+def _json_value(value: Any) -> str:
+    """One value as json.dumps writes it (ensure_ascii): a str through json's own quoting, a
+    plain int as its repr, None as null, anything else through json.dumps itself."""
+    kind = type(value)
+    if kind is str:
+        return _quoted(value)
+    if kind is int:
+        return int.__repr__(value)
+    if value is None:
+        return "null"
+    return json.dumps(value, separators=(",", ":"))
 
 
 def export_line(stored, event, meta: dict, at: datetime, shard: int = 0,

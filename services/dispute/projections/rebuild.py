@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from sqlalchemy import Engine, delete, or_
+from sqlalchemy.schema import CreateTable
 
 from services.dispute.adapters.replay_workers import ReplayWorkers, worker_store
 from services.dispute.adapters.shards import shard_apps
@@ -67,7 +68,8 @@ def rebuild(kind: type[TrackedProjection], app, engine: Engine, progress: Progre
         done += batch
         if progress:
             progress(done, store_head(app))
-    with engine.begin() as conn:
+    with engine.begin() as conn:  # its indexes and the switch: one commit
+        _indexed(builder, conn, old + 1)
         switch_live_version(conn, kind.name, old, old + 1)
     done += builder.catch_up()
     time.sleep(grace_seconds)  # requests that resolved the old table before the switch finish
@@ -112,9 +114,19 @@ def _project_part(name: str, version: int, batch_size: int, shard: int, part: in
 
 
 def _fresh(builder: TrackedProjection, engine: Engine, version: int) -> None:
-    """A table left by an interrupted rebuild is not live: start it again from nothing."""
+    """A table left by an interrupted rebuild is not live: start it again from nothing. Its
+    secondary indexes come once its rows are in (`_indexed`): nobody reads a generation before
+    the switch, and every upsert of a row (a dispute's row is written again in each batch that
+    touches it) had to update each of the index's seven."""
     _drop(builder, engine, version)
-    builder.table(version).metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(CreateTable(builder.table(version)))
+
+
+def _indexed(builder: TrackedProjection, conn, version: int) -> None:
+    """The new generation's secondary indexes, built over its rows before it goes live."""
+    for index in builder.table(version).indexes:
+        index.create(conn)
 
 
 def _drop(builder: TrackedProjection, engine: Engine, version: int) -> None:
