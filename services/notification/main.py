@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from contracts.topics import dead_letter_topic
 from services.common.body_limit import limit_bodies
+from services.common.bulk_gc import serving_heap
 from services.common.startup import BackgroundConnection
 from services.common.database import create_schema_racing_others, sqlalchemy_engine
 from services.common.health import (consumers_assigned, database_answers, install_health_routes,
@@ -78,7 +79,8 @@ def create_app(settings: NotificationSettings, run_consumers: bool = True) -> Fa
             sending = asyncio.create_task(sender.run(), name="email-sender")
         log.info("notification_started", port=settings.http_port, topic=settings.events_topic,
                  smtp=f"{settings.smtp_host}:{settings.smtp_port}")
-        yield
+        with serving_heap(settings.gc_young_threshold):
+            yield
         if sending is not None:
             sending.cancel()
             with contextlib.suppress(asyncio.CancelledError):

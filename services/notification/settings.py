@@ -24,6 +24,11 @@ class NotificationSettings(TokenSettings, KafkaSettings):
     handler_redelivery_pause: float = 1.0
     batch_max: int = Field(default=200, ge=1)
     """Records of disputes.events handled in one transaction (and committed together)."""
+    gc_young_threshold: int = Field(default=20_000, ge=0)
+    """NOTIFICATION_GC_YOUNG_THRESHOLD: once the service has started, what start-up built is
+    frozen out of the cyclic garbage collector's walks and its youngest generation is collected
+    every this many net allocations (Python's: 700), as in the refund service
+    (services/common/bulk_gc.py: serving_heap). 0: the collector as Python sets it."""
     operators_recipient: str = "operators"
     operators_email: str | None = None
     """The operators' shared inbox's e-mail address; configuration is its only source."""
