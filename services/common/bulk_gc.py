@@ -18,16 +18,31 @@ from typing import Iterator
 BULK_THRESHOLD = 100_000
 
 
+_thresholds: list[tuple[int, int, int]] = []
+"""The collector's thresholds to go back to, one per tuning entered and not yet left: the
+collector is the process's, so a tuning inside another (a replay inside a server) must not
+unfreeze the outer one's heap on leaving."""
+
+
 @contextmanager
-def bulk_replay(threshold: int = BULK_THRESHOLD) -> Iterator[None]:
-    before = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(threshold, *before[1:])
+def _tuned(young_threshold: int, collect_first: bool) -> Iterator[None]:
+    if not _thresholds:
+        if collect_first:
+            gc.collect()
+        gc.freeze()
+    _thresholds.append(gc.get_threshold())
+    gc.set_threshold(young_threshold, *_thresholds[-1][1:])
     try:
         yield
     finally:
-        gc.set_threshold(*before)
-        gc.unfreeze()
+        gc.set_threshold(*_thresholds.pop())
+        if not _thresholds:
+            gc.unfreeze()
+
+
+def bulk_replay(threshold: int = BULK_THRESHOLD):
+    """A replay's collector (the module's docstring)."""
+    return _tuned(threshold, collect_first=False)
 
 
 @contextmanager
@@ -44,12 +59,5 @@ def serving_heap(young_threshold: int) -> Iterator[None]:
     if young_threshold <= 0:
         yield
         return
-    before = gc.get_threshold()
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(young_threshold, *before[1:])
-    try:
+    with _tuned(young_threshold, collect_first=True):
         yield
-    finally:
-        gc.set_threshold(*before)
-        gc.unfreeze()

@@ -111,11 +111,14 @@ class NotificationStore:
         self._widen_old_columns()
 
     def _drop_old_indexes(self) -> None:
-        """Only when there (a plain IF EXISTS still locks the table on PostgreSQL)."""
+        """Only when there; on PostgreSQL CONCURRENTLY (outside a transaction): a plain DROP
+        INDEX takes the table's exclusive lock and waits for the open transactions of the
+        instances still running, and every read and write of the outbox would queue behind it."""
         present = {str(index["name"]) for index in inspect(self.engine).get_indexes("email_outbox")}
-        with self.engine.begin() as conn:
+        concurrently = " CONCURRENTLY" if self.engine.dialect.name == "postgresql" else ""
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             for name in sorted(present.intersection(DROPPED_INDEXES)):
-                conn.execute(text(f'DROP INDEX IF EXISTS "{name}"'))
+                conn.execute(text(f'DROP INDEX{concurrently} IF EXISTS "{name}"'))
 
     def _widen_old_columns(self) -> None:
         """A database created with the former VARCHAR(128/254) ids gets TEXT (PostgreSQL makes

@@ -10,7 +10,7 @@ from decimal import Decimal
 from enum import Enum, StrEnum
 from uuid import UUID
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from services.dispute.adapters.audit_chain import DEV_KEYS, GENESIS, canonical, chain_message
@@ -38,11 +38,16 @@ scalars = st.one_of(
 values = st.recursive(scalars, lambda inner: st.one_of(
     st.lists(inner, max_size=4), st.tuples(inner, inner),
     st.dictionaries(st.text(), inner, max_size=4),
-    st.dictionaries(st.integers(), inner, max_size=3)), max_leaves=20)
+    st.dictionaries(st.integers(), inner, max_size=3),
+    # keys of every kind json takes, mixed (sorting them can fail: refused alike) or not
+    st.dictionaries(st.one_of(st.text(), st.integers(), st.floats(), st.booleans(), st.none()),
+                    inner, max_size=3)), max_leaves=20)
 
 
 @settings(max_examples=300)
 @given(values)
+@example({1: "a", "b": 2})  # keys that cannot be sorted together: refused
+@example({(1, 2): "a"})  # a key json does not take: refused
 def test_every_value_is_encoded_to_the_bytes_it_was(value):
     try:
         expected = as_before(value)

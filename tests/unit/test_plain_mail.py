@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from services.notification.email_outbox import OutgoingEmail
 from services.notification.mail_sender import SmtpServer, as_message
-from services.notification.plain_mail import PLAIN_ADDRESS, PlainMails
+from services.notification.plain_mail import MAX_LINE, PLAIN_ADDRESS, PlainMails
 
 SENDER = SmtpServer().sender
 PLAIN = PlainMails(SENDER)
@@ -44,7 +44,11 @@ def assert_as_the_email_package_writes_it(outgoing: OutgoingEmail) -> None:
 def test_a_plain_address_is_quoted_as_aiosmtplib_quotes_it(address):
     """The session sends `TO:<address>` for a plain recipient without aiosmtplib's parse."""
     assert quote_address(address) == f"<{address}>"
-    assert PLAIN.of(email(to=address)) is None or PLAIN.of(email(to=address)).rcpt_to == f"TO:<{address}>".encode()
+    plain = PLAIN.of(email(to=address))
+    if len(f"To: {address}") > MAX_LINE:  # its To: line would fold: the email package writes it
+        assert plain is None
+    else:
+        assert plain is not None and plain.rcpt_to == f"TO:<{address}>".encode()
 
 
 def test_a_typical_email_is_written_directly_as_the_email_package_writes_it():

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from standins.smtp_sink import MailFolder, Server, subject_of
 
 PLAIN_ARGS = st.tuples(st.from_regex(r"<[A-Za-z0-9!#$%&'*+/=?^_`{|}~.@-]{1,40}>", fullmatch=True),
-                       st.from_regex(r"[ \t(]{0,3}([A-Za-z0-9=() ]{0,20})?", fullmatch=True)).map("".join)
+                       st.from_regex(r"[ \t\x0b(]{0,3}([A-Za-z0-9=() ]{0,20})?", fullmatch=True)).map("".join)
 ARGS = st.one_of(PLAIN_ARGS, st.from_regex(r"<[a-z0-9.+\-\"]{0,70}@[a-z0-9.\-\[\]]{0,20}>( SIZE=\d+)?", fullmatch=True),
                  st.from_regex(r"[a-z0-9.@<> ]{0,30}", fullmatch=True), st.text(max_size=40))
 
@@ -30,6 +30,10 @@ ARGS = st.one_of(PLAIN_ARGS, st.from_regex(r"<[a-z0-9.+\-\"]{0,70}@[a-z0-9.\-\[\
 @example(arg="<a..b@c>", limit=0)
 @example(arg="<a@b.>", limit=0)
 @example(arg="<a.b@c> SIZE=1", limit=1)
+@example(arg="<=?us-ascii?q?x?=@b>", limit=0)
+@example(arg="<=?us-ascii?q?abc?=@b>", limit=3)
+@example(arg="<a@b> \x0b(c)", limit=0)
+@example(arg="<a@b> SIZE=1 (c)", limit=0)
 def test_the_sink_parses_an_smtp_address_as_aiosmtpd_does(tmp_path_factory, arg, limit):
     folder = MailFolder(tmp_path_factory.mktemp("mail"))
     ours, theirs = Server(folder), SMTP(folder)
