@@ -27,6 +27,7 @@ from prometheus_client import CollectorRegistry
 from contracts.topics import dead_letter_topic
 from services.common.background import BackgroundLoop
 from services.common.body_limit import limit_bodies
+from services.common.service_gc import freeze_built_service
 from services.common.startup import BackgroundConnection
 from services.common.database import create_schema_racing_others, sqlalchemy_engine
 from services.common.health import (consumers_assigned, database_answers, install_health_routes,
@@ -259,7 +260,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def build():
         require_kafka_principal(settings)
-        return create_app(settings)
+        app = create_app(settings)
+        freeze_built_service()
+        return app
 
     return serve_unless_unsafe(build, settings)
 

@@ -10,6 +10,7 @@ import sys
 
 from services.common.http import serve
 from services.common.logging import configure_logging
+from services.common.service_gc import freeze_built_service
 from standins.payment_provider.app import create_app
 from standins.payment_provider.settings import SimulatorSettings
 
@@ -17,7 +18,9 @@ from standins.payment_provider.settings import SimulatorSettings
 def main() -> int:
     settings = SimulatorSettings()
     configure_logging(settings.log_level)
-    return serve(create_app(settings), settings)
+    app = create_app(settings)
+    freeze_built_service()
+    return serve(app, settings)
 
 
 if __name__ == "__main__":
