@@ -191,10 +191,14 @@ def test_end_to_end_rows_show_each_stage_p99_beside_its_p50():
             "Resolved on Kafka -> RefundIssued": {"p50_ms": 530.0, "p99_ms": 705.0, "count": 199}}
     figures = {"http": {"errors": 0, "requests": 200, "p50_ms": 233.0, "p99_ms": 403.0}, "accepted": 200,
                "refunds_seen": 200, "p50_ms": 490.0, "p99_ms": 730.0, "hops": hops}
-    stages = [r for r in e2e_rows(figures, 200) if ", stage: " in r.figure]
+    rows = e2e_rows({**figures, "cpu_ms_per_refund_by_process": {"refund": 4.0, "machine": 16.0}}, 200)
+    stages = [r for r in rows if ", stage: " in r.figure]
     assert [(r.figure, r.value, r.baseline, r.baseline_of) for r in stages] == [
         ("end to end, stage: accept answered -> Resolved on Kafka, p99 (n 200)", 104.0, -5.0, "p50"),
         ("end to end, stage: Resolved on Kafka -> RefundIssued, p99 (n 199)", 705.0, 530.0, "p50")]
+    cpu = [r for r in rows if "CPU per refund" in r.figure]
+    assert [(r.figure, r.value, r.baseline, r.ratio) for r in cpu] == [
+        ("end to end: refund CPU per refund issued", 4.0, 16.0, 0.25)]
 
 
 def test_a_row_of_the_replay_module_reads_with_its_own_field_names():
