@@ -2,7 +2,7 @@
 PostgreSQL and the real Kafka (SASL + ACLs), beside raw aiokafka produce of the same records in
 the same run: `make bench`'s relay figure, in one process, at the sizes and batch sizes asked.
 
-    .venv/bin/python -m benchmarks.relay_kafka [--events 20000] [--batches 200,1000] [--rounds 2]
+    .venv/bin/python -m benchmarks.relay_kafka [--events 20000] [--batches 200,1000] [--rounds 2] [--no-freeze]
 
 Each round relays the whole store once per batch size, each to a topic of its own, then
 produces the same number of records raw (the relay's value, headers and keys, the relay's
@@ -105,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--batches", default="200,1000")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--no-freeze", action="store_true", help="leave the garbage collector as Python "
+                        "sets it (the relay process freezes its built heap: services/common/service_gc.py)")
     args = parser.parse_args(argv)
     configure_logging("WARNING")
     with tempfile.TemporaryDirectory(prefix="relay-kafka-") as folder:
@@ -117,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
             app = build_application(DisputeSettings(database_url=url))
             head = fill(app, url, template_streams(app), args.events)
             head = app.recorder.max_notification_id()
+            if not args.no_freeze:
+                from services.common.service_gc import freeze_built_service
+                freeze_built_service()
             for round_ in range(args.rounds):
                 for batch in [int(b) for b in args.batches.split(",")]:
                     wall, cpu, sampled = asyncio.run(relay_store(app, url, kafka.admin, batch, head))

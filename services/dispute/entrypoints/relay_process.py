@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 from services.common.database import create_schema_racing_others, sqlalchemy_engine
 from services.common.kafka import ensure_topics, idempotent_producer
 from services.common.metrics import serve_metrics
+from services.common.service_gc import freeze_built_service
 from services.common.topics import UNLIMITED_RETENTION
 from services.dispute.audit.checkpoint_topic import CheckpointPublisher
 from services.dispute.bootstrap import build_application
@@ -67,6 +68,7 @@ async def relay_shard(settings, shard: int, url: str, metrics_for, stopping: asy
         if built is None:
             return
         application, position = built
+        freeze_built_service()  # the store application is built: it lives as long as the process
         metrics = metrics_for(shard, lambda: measure_lag(application, position, datetime.now(timezone.utc)))
         await _follow(settings, shard, url, application, position, metrics, stopping)
 
