@@ -97,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.replay import fill, template_streams
     from infra.kafka import KafkaServer
     from infra.postgres import PostgresServer
+    from services.common.bulk_gc import serving_heap
+    from services.dispute.entrypoints.relay_process import RELAY_YOUNG_THRESHOLD
     from services.dispute.bootstrap import build_application
     from services.dispute.settings import DisputeSettings
     from services.common.logging import configure_logging
@@ -106,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", default="200,1000")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--no-freeze", action="store_true", help="leave the garbage collector as Python "
-                        "sets it (the relay process freezes its built heap: services/common/service_gc.py)")
+                        "sets it (the relay process freezes its built heap: services/common/bulk_gc.py serving_heap)")
     args = parser.parse_args(argv)
     configure_logging("WARNING")
     with tempfile.TemporaryDirectory(prefix="relay-kafka-") as folder:
@@ -119,22 +121,21 @@ def main(argv: list[str] | None = None) -> int:
             app = build_application(DisputeSettings(database_url=url))
             head = fill(app, url, template_streams(app), args.events)
             head = app.recorder.max_notification_id()
-            if not args.no_freeze:
-                from services.common.service_gc import freeze_built_service
-                freeze_built_service()
-            for round_ in range(args.rounds):
-                for batch in [int(b) for b in args.batches.split(",")]:
-                    wall, cpu, sampled = asyncio.run(relay_store(app, url, kafka.admin, batch, head))
-                    raw_topic = f"bench.raw.{uuid4().hex[:8]}"
-                    asyncio.run(create_topics(kafka.admin, raw_topic))
-                    raw_cpu = time.process_time()
-                    raw = asyncio.run(raw_kafka_produce(kafka.admin, head, *sampled.sample, sampled.keys,
-                                                        raw_topic))
-                    raw_cpu = time.process_time() - raw_cpu
-                    print(f"round {round_ + 1}, batch {batch}: relay {head / wall:,.0f}/s "
-                          f"({cpu / head * 1e6:.0f} us CPU/event), raw produce {raw:,.0f}/s "
-                          f"({raw_cpu / head * 1e6:.0f} us CPU/record): {head / wall / raw:.2f} x raw, "
-                          f"CPU {raw_cpu / cpu:.2f} x raw", flush=True)
+            # as the relay process does once its store is built
+            with serving_heap(0 if args.no_freeze else RELAY_YOUNG_THRESHOLD):
+                for round_ in range(args.rounds):
+                    for batch in [int(b) for b in args.batches.split(",")]:
+                        wall, cpu, sampled = asyncio.run(relay_store(app, url, kafka.admin, batch, head))
+                        raw_topic = f"bench.raw.{uuid4().hex[:8]}"
+                        asyncio.run(create_topics(kafka.admin, raw_topic))
+                        raw_cpu = time.process_time()
+                        raw = asyncio.run(raw_kafka_produce(kafka.admin, head, *sampled.sample, sampled.keys,
+                                                            raw_topic))
+                        raw_cpu = time.process_time() - raw_cpu
+                        print(f"round {round_ + 1}, batch {batch}: relay {head / wall:,.0f}/s "
+                              f"({cpu / head * 1e6:.0f} us CPU/event), raw produce {raw:,.0f}/s "
+                              f"({raw_cpu / head * 1e6:.0f} us CPU/record): {head / wall / raw:.2f} x raw, "
+                              f"CPU {raw_cpu / cpu:.2f} x raw", flush=True)
         finally:
             kafka.stop()
             pg.stop()
