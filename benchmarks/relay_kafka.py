@@ -2,7 +2,7 @@
 PostgreSQL and the real Kafka (SASL + ACLs), beside raw aiokafka produce of the same records in
 the same run: `make bench`'s relay figure, in one process, at the sizes and batch sizes asked.
 
-    .venv/bin/python -m benchmarks.relay_kafka [--events 20000] [--batches 200,1000] [--rounds 2]
+    .venv/bin/python -m benchmarks.relay_kafka [--events 20000] [--batches 200,1000] [--rounds 2] [--no-freeze]
 
 Each round relays the whole store once per batch size, each to a topic of its own, then
 produces the same number of records raw (the relay's value, headers and keys, the relay's
@@ -97,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.replay import fill, template_streams
     from infra.kafka import KafkaServer
     from infra.postgres import PostgresServer
+    from services.common.bulk_gc import serving_heap
+    from services.dispute.entrypoints.relay_process import RELAY_YOUNG_THRESHOLD
     from services.dispute.bootstrap import build_application
     from services.dispute.settings import DisputeSettings
     from services.common.logging import configure_logging
@@ -105,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--batches", default="200,1000")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--no-freeze", action="store_true", help="leave the garbage collector as Python "
+                        "sets it (the relay process freezes its built heap: services/common/bulk_gc.py serving_heap)")
     args = parser.parse_args(argv)
     configure_logging("WARNING")
     with tempfile.TemporaryDirectory(prefix="relay-kafka-") as folder:
@@ -117,19 +121,21 @@ def main(argv: list[str] | None = None) -> int:
             app = build_application(DisputeSettings(database_url=url))
             head = fill(app, url, template_streams(app), args.events)
             head = app.recorder.max_notification_id()
-            for round_ in range(args.rounds):
-                for batch in [int(b) for b in args.batches.split(",")]:
-                    wall, cpu, sampled = asyncio.run(relay_store(app, url, kafka.admin, batch, head))
-                    raw_topic = f"bench.raw.{uuid4().hex[:8]}"
-                    asyncio.run(create_topics(kafka.admin, raw_topic))
-                    raw_cpu = time.process_time()
-                    raw = asyncio.run(raw_kafka_produce(kafka.admin, head, *sampled.sample, sampled.keys,
-                                                        raw_topic))
-                    raw_cpu = time.process_time() - raw_cpu
-                    print(f"round {round_ + 1}, batch {batch}: relay {head / wall:,.0f}/s "
-                          f"({cpu / head * 1e6:.0f} us CPU/event), raw produce {raw:,.0f}/s "
-                          f"({raw_cpu / head * 1e6:.0f} us CPU/record): {head / wall / raw:.2f} x raw, "
-                          f"CPU {raw_cpu / cpu:.2f} x raw", flush=True)
+            # as the relay process does once its store is built
+            with serving_heap(0 if args.no_freeze else RELAY_YOUNG_THRESHOLD):
+                for round_ in range(args.rounds):
+                    for batch in [int(b) for b in args.batches.split(",")]:
+                        wall, cpu, sampled = asyncio.run(relay_store(app, url, kafka.admin, batch, head))
+                        raw_topic = f"bench.raw.{uuid4().hex[:8]}"
+                        asyncio.run(create_topics(kafka.admin, raw_topic))
+                        raw_cpu = time.process_time()
+                        raw = asyncio.run(raw_kafka_produce(kafka.admin, head, *sampled.sample, sampled.keys,
+                                                            raw_topic))
+                        raw_cpu = time.process_time() - raw_cpu
+                        print(f"round {round_ + 1}, batch {batch}: relay {head / wall:,.0f}/s "
+                              f"({cpu / head * 1e6:.0f} us CPU/event), raw produce {raw:,.0f}/s "
+                              f"({raw_cpu / head * 1e6:.0f} us CPU/record): {head / wall / raw:.2f} x raw, "
+                              f"CPU {raw_cpu / cpu:.2f} x raw", flush=True)
         finally:
             kafka.stop()
             pg.stop()

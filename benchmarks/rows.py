@@ -71,8 +71,26 @@ def e2e_rows(e2e: dict | Exception, rate: int) -> list[Row]:
     return [Row(f"{figure}, p50", e2e["p50_ms"], "ms", http["p50_ms"], "accept-claim HTTP p50"),
             Row(f"{figure}, p99", e2e["p99_ms"], "ms", http["p99_ms"], "accept-claim HTTP p99",
                 f"<= {E2E_LIMIT_MS:.0f} ms", e2e["p99_ms"] is not None and e2e["p99_ms"] <= E2E_LIMIT_MS),
+            *stage_rows(e2e.get("hops", {})),
+            *refund_cpu_rows(e2e.get("cpu_ms_per_refund_by_process", {})),
             Row("end to end: RefundIssued seen for accepted claims", e2e["refunds_seen"], "", e2e["accepted"],
                 "claims accepted (2xx)", "all", e2e["refunds_seen"] == e2e["accepted"])]
+
+
+def refund_cpu_rows(split: dict[str, float]) -> list[Row]:
+    """The refund service's and the provider stand-in's CPU per refund issued, beside the whole
+    machine's in the same span (every process the claims kept busy)."""
+    if "refund" not in split or "machine" not in split:
+        return []
+    return [Row(f"end to end: {name} CPU per refund issued", split[name], "ms", split["machine"],
+                "whole machine per refund") for name in ("refund", "payment-simulator") if name in split]
+
+
+def stage_rows(hops: dict[str, dict]) -> list[Row]:
+    """The end-to-end time stage by stage (benchmarks/bench.py `e2e_hops`), each stage's p99
+    beside its p50: which one to cut."""
+    return [Row(f"end to end, stage: {hop}, p99 (n {span['count']})", span["p99_ms"], "ms",
+                span["p50_ms"], "p50") for hop, span in hops.items()]
 
 
 REPLAY_FIGURES = ("replay: projection rebuild over 1,000,000 events", "replay: audit export over 1,000,000 events")

@@ -27,6 +27,7 @@ from prometheus_client import CollectorRegistry
 from contracts.topics import dead_letter_topic
 from services.common.background import BackgroundLoop
 from services.common.body_limit import limit_bodies
+from services.common.bulk_gc import serving_heap
 from services.common.startup import BackgroundConnection
 from services.common.database import create_schema_racing_others, sqlalchemy_engine
 from services.common.health import (consumers_assigned, database_answers, install_health_routes,
@@ -177,7 +178,8 @@ def create_app(settings: RefundSettings, run_consumers: bool = True) -> FastAPI:
             kafka.begin()
             lag.begin()
         log.info("refund_started", port=settings.http_port, provider=masked_url(settings.provider_url))
-        yield
+        with serving_heap(settings.gc_young_threshold):
+            yield
         await lag.end()
         await kafka.end()
         await parts.close()

