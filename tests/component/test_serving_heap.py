@@ -14,6 +14,8 @@ from services.dispute.entrypoints.serve import create_app as dispute_app
 from services.dispute.settings import DisputeSettings
 from services.notification.main import create_app as notification_app
 from services.notification.settings import NotificationSettings
+from services.refund.main import create_app as refund_app
+from services.refund.settings import RefundSettings
 from tests.support.tokens import SECRET
 
 UNREACHABLE_KAFKA = f"127.0.0.1:{free_port()}"  # nobody listens there
@@ -31,7 +33,13 @@ def notification(tmp_path, **settings):
                             run_consumers=False)
 
 
-SERVICES = {"dispute": (dispute, DisputeSettings, 2000), "notification": (notification, NotificationSettings, 20_000)}
+def refund(tmp_path, **settings):
+    return refund_app(RefundSettings(database_url=f"sqlite:///{tmp_path}/refund.sqlite", **settings),
+                      run_consumers=False)
+
+
+SERVICES = {"dispute": (dispute, DisputeSettings, 2000), "notification": (notification, NotificationSettings, 20_000),
+            "refund": (refund, RefundSettings, 20_000)}
 
 
 @pytest.mark.parametrize("service", SERVICES)
