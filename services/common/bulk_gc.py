@@ -18,25 +18,33 @@ from typing import Iterator
 BULK_THRESHOLD = 100_000
 
 
-_thresholds: list[tuple[int, int, int]] = []
-"""The collector's thresholds to go back to, one per tuning entered and not yet left: the
-collector is the process's, so a tuning inside another (a replay inside a server) must not
-unfreeze the outer one's heap on leaving."""
+_active: list[list[int]] = []
+"""The young thresholds of the tunings entered and not yet left, oldest first (each its own
+list, so it is removed by identity): the collector is the process's, so a tuning inside or
+beside another (a replay inside a server, two shards' relays) must neither unfreeze the other's
+heap nor leave its threshold on it when it leaves first."""
+_python_thresholds: tuple[int, int, int] = gc.get_threshold()
 
 
 @contextmanager
 def _tuned(young_threshold: int, collect_first: bool) -> Iterator[None]:
-    if not _thresholds:
+    global _python_thresholds
+    if not _active:
+        _python_thresholds = gc.get_threshold()
         if collect_first:
             gc.collect()
-        gc.freeze()
-    _thresholds.append(gc.get_threshold())
-    gc.set_threshold(young_threshold, *_thresholds[-1][1:])
+    gc.freeze()  # what this one has built too (a shard built later); freezing only adds
+    mine = [young_threshold]
+    _active.append(mine)
+    gc.set_threshold(young_threshold, *_python_thresholds[1:])
     try:
         yield
     finally:
-        gc.set_threshold(*_thresholds.pop())
-        if not _thresholds:
+        _active.remove(mine)
+        if _active:
+            gc.set_threshold(_active[-1][0], *_python_thresholds[1:])
+        else:
+            gc.set_threshold(*_python_thresholds)
             gc.unfreeze()
 
 

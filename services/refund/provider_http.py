@@ -47,7 +47,7 @@ class ProviderHttpClient:
         self.base = base_url.rstrip("/")
         self.timeout = timeout
         self.connections = max(1, connections)
-        self.connections_opened = 0  # sockets opened to the provider (tests, diagnostics)
+        self.connections_opened = 0  # sockets opened to the provider, failed attempts included (tests, diagnostics)
         self._session: aiohttp.ClientSession | None = None
         self.is_closed = False
 
