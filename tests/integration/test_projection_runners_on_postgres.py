@@ -33,15 +33,17 @@ def first_of_two(kind, other, pool: ThreadPoolExecutor):
         def write(self, conn, table, prepared):
             super().write(conn, table, prepared)
             self.second = pool.submit(other.catch_up_once)
-            wait_until_a_session_waits_on_a_lock(self.engine)
+            wait_until_a_session_waits_on_a_lock(self.engine, self.second)
 
     return FirstOfTwo
 
 
-def wait_until_a_session_waits_on_a_lock(engine, limit: float = 30.0) -> None:
+def wait_until_a_session_waits_on_a_lock(engine, second=None, limit: float = 30.0) -> None:
     deadline = time.monotonic() + limit
     with engine.connect() as conn:
         while time.monotonic() < deadline:
+            if second is not None and second.done():  # it ended without waiting: say how
+                raise AssertionError(f"the second runner ended without waiting: {second.result()!r}")
             waiting = conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = "
                                         "current_database() AND wait_event_type = 'Lock'")).scalar()
             if waiting:

@@ -55,11 +55,10 @@ def test_a_server_heap_left_alone_at_zero():
 def test_a_tuning_inside_another_leaves_the_outer_one_as_it_was():
     before = gc.get_threshold()
     with serving_heap(young_threshold=5000):
-        frozen = gc.get_freeze_count()
         with bulk_replay(threshold=70_000):
             assert gc.get_threshold() == (70_000, *before[1:])
         assert gc.get_threshold() == (5000, *before[1:])
-        assert gc.get_freeze_count() >= frozen  # the server's heap still out of the walks (and what the replay made)
+        assert gc.get_freeze_count() > 0  # the server's heap still out of the walks (the count drops as frozen objects are freed)
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
 
