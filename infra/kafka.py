@@ -216,6 +216,11 @@ class KafkaServer:
             "share.coordinator.state.topic.replication.factor": 1,
             "share.coordinator.state.topic.min.isr": 1,
             "group.initial.rebalance.delay.ms": 0,
+            # The active controller appends a no-op record to the metadata log (and flushes it)
+            # every 500 ms by default, so that other voters and brokers see it alive: with one
+            # combined node nobody else is listening, and those appends were a third of an idle
+            # broker's CPU (33 -> 21 ms/s with none). One every 10 s keeps the liveness signal.
+            "metadata.max.idle.interval.ms": 10000,
             "auto.create.topics.enable": "false",
         }
 
