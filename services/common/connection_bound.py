@@ -21,9 +21,9 @@ import logging
 from typing import Any
 
 from uvicorn.protocols.http.flow_control import service_unavailable
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from services.common.access_log import AccessLog
-from services.common.coalesced_writes import CoalescedWrites
 
 RETRY_AFTER_SECONDS = 1
 PROBES = frozenset({"/health", "/healthz"})
@@ -47,7 +47,7 @@ async def _too_many_connections(scope: Any, receive: Any, send: Any) -> None:
 too_many_connections = AccessLog(_too_many_connections)
 
 
-class ConnectionBound(CoalescedWrites):
+class ConnectionBound(HttpToolsProtocol):
     """uvicorn's HTTP protocol (httptools), its refusal over `limit_concurrency` ours. The
     liveness probes (`PROBES`) are answered over the bound too: an orchestrator that saw one
     refused would restart a process that is only busy."""

@@ -1,6 +1,5 @@
 """Serving a service's FastAPI app where its settings say (uvicorn's access log off: ours,
-services/common/access_log.py, is one structured line per request; each response's head
-written with its body, coalesced_writes.py), with at most
+services/common/access_log.py, is one structured line per request), with at most
 `http_max_connections` connections open when its settings have one (connection_bound.py)."""
 
 import socket
@@ -10,7 +9,6 @@ import structlog
 import uvicorn
 
 from services.common.access_log import AccessLog
-from services.common.coalesced_writes import CoalescedWrites
 from services.common.connection_bound import bounded_options, quiet_refusals
 from services.common.local_mode import UnsafeSettings
 
@@ -21,8 +19,7 @@ STARTUP_FAILURE = 3  # what uvicorn.run exits with when the server did not start
 def serve(app, settings) -> int:
     config = uvicorn.Config(AccessLog(app), host=settings.http_host, port=settings.http_port,
                             log_level="warning", access_log=False,
-                            **{"http": CoalescedWrites,
-                               **bounded_options(getattr(settings, "http_max_connections", 0))})
+                            **bounded_options(getattr(settings, "http_max_connections", 0)))
     quiet_refusals()
     server = uvicorn.Server(config)
     try:

@@ -19,7 +19,6 @@ from structlog.testing import capture_logs
 from infra.ports import free_port
 from services.common import http
 from services.common.access_log import AccessLog
-from services.common.coalesced_writes import CoalescedWrites
 from services.common.connection_bound import ConnectionBound, bounded_options, quiet_refusals
 from services.dispute.settings import DisputeSettings
 
@@ -157,7 +156,7 @@ def test_the_dispute_api_serves_with_its_setting(monkeypatch):
     assert http.serve(hello, DisputeSettings(http_max_connections=7)) == 0
     assert (seen["config"].limit_concurrency, seen["config"].http) == (7, ConnectionBound)
     assert http.serve(hello, DisputeSettings(http_max_connections=0)) == 0
-    assert (seen["config"].limit_concurrency, seen["config"].http) == (None, CoalescedWrites)
+    assert seen["config"].limit_concurrency is None
 
 
 def test_the_probes_are_answered_past_the_bound(bounded_server):
