@@ -92,7 +92,8 @@ class ProjectionFollower:
         with self.engine.connect() as conn:  # one connection for both reads
             tables = self._live_tables(conn)
             names = [shard_position_name(table.name, shard) for table in tables]
-            stored: dict[str, int] = dict(conn.execute(_POSITIONS, {"names": names}).all())
+            stored: dict[str, int] = {name: position for name, position in
+                                      conn.execute(_POSITIONS, {"names": names})}
         starts = [stored.get(name, 0) for name in names]
         if len(set(starts)) != 1:
             return self._one_by_one(tables, shard)

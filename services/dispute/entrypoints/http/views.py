@@ -147,7 +147,7 @@ def dispute_view_json(dispute, viewer: Principal | None = None,
     return view, b"".join((body[:at], b',"messages":[', b",".join(kept), b"]", body[at:]))
 
 
-_MESSAGES = frozenset({"messages"})
+_MESSAGES: set[str] = {"messages"}  # never changed
 _AFTER_MESSAGES = b',"message_count":'  # the field after `messages`: where they go
 
 
