@@ -68,4 +68,4 @@ def test_the_kept_message_views_are_bounded(monkeypatch):
     messages = [_message(n) for n in range(5)]
     for message in messages:
         views._message_view(message)
-    assert [kept for kept, _ in views._message_views.values()] == messages[2:]
+    assert [kept for kept, _, _ in views._message_views.values()] == messages[2:]

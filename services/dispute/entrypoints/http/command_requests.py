@@ -25,7 +25,7 @@ from services.dispute.application.commands import Acting, Command
 from services.dispute.entrypoints.http.deps import CommandCall, actor_of, require_role, run_domain
 from services.dispute.entrypoints.http.errors import to_problem
 from services.dispute.entrypoints.http.idempotency import fingerprint, written, key_claim, kept
-from services.dispute.entrypoints.http.views import dispute_view
+from services.dispute.entrypoints.http.views import dispute_view_json
 from services.dispute.domain import DomainError
 
 
@@ -78,9 +78,8 @@ def answer(dispute, request: Request, caller: Principal, created: Created | None
     """The view (201 with Location when `opened`), or {item kind: item, "dispute": view} for a
     created item; `replay_ref` is what an idempotent replay needs to give it again. Written
     straight to JSON by pydantic (one pass; it runs in the writer's thread for every command)."""
-    view = dispute_view(dispute, caller, request.app.state.settings.view_latest_messages)
+    view, body = dispute_view_json(dispute, caller, request.app.state.settings.view_latest_messages)
     headers, status = {"ETag": f'"{dispute.version}"'}, 200
-    body = view.model_dump_json().encode()
     if opened:
         headers["Location"], status = f"/v1/disputes/{dispute.id}", 201
     if created is not None:

@@ -131,9 +131,31 @@ def dispute_view(dispute, viewer: Principal | None = None,
                  latest_messages: int = LATEST_MESSAGES) -> DisputeView:
     """The dispute as `viewer` may see it (no viewer: as a party who wrote nothing private),
     with its latest `latest_messages` messages (at least one)."""
+    return _view(dispute, viewer, latest_messages)[0]
+
+
+def dispute_view_json(dispute, viewer: Principal | None = None,
+                      latest_messages: int = LATEST_MESSAGES) -> tuple[DisputeView, bytes]:
+    """`dispute_view` and its JSON, the same bytes as `model_dump_json()`: every other field
+    serialised, the messages' JSON (each serialised once, kept with its view) put in their
+    place. Serialising the latest 20 messages again was most of a command's answer's JSON."""
+    view, kept = _view(dispute, viewer, latest_messages)
+    body = view.model_dump_json(exclude=_MESSAGES).encode()
+    at = body.find(_AFTER_MESSAGES)
+    if at < 0 or body.find(_AFTER_MESSAGES, at + 1) >= 0:  # never seen; then the plain way
+        return view, view.model_dump_json().encode()
+    return view, b"".join((body[:at], b',"messages":[', b",".join(kept), b"]", body[at:]))
+
+
+_MESSAGES: set[str] = {"messages"}  # never changed
+_AFTER_MESSAGES = b',"message_count":'  # the field after `messages`: where they go
+
+
+def _view(dispute, viewer: Principal | None, latest_messages: int) -> tuple[DisputeView, list[bytes]]:
     # Only the latest messages become plain fields: every command answers with this view, and
     # turning all of a long conversation into dicts made the answer cost grow with it.
     readable = [m for m in dispute.messages if _may_read(m, viewer)]
+    latest = [_message_entry(m) for m in readable[-max(1, latest_messages):]]
     return DisputeView(
         id=dispute.id, order_id=dispute.order_id, item_id=dispute.item_id,
         buyer_id=dispute.buyer_id, seller_id=dispute.seller_id, reason=dispute.reason,
@@ -145,7 +167,7 @@ def dispute_view(dispute, viewer: Principal | None = None,
         refundable_amount=dispute.refundable_amount, currency=dispute.currency,
         resolution=_plain(dispute.resolution), appeals=[_fields_of(a) for a in dispute.appeals],
         evidence=[_evidence(dispute.id, e) for e in dispute.evidence.values()],
-        messages=[_message_view(m) for m in readable[-max(1, latest_messages):]],
+        messages=[view for view, _ in latest],
         message_count=len(readable),
         messages_url=f"/v1/disputes/{dispute.id}/messages",
         evidence_request=_plain(dispute.evidence_request), escalation=_plain(dispute.escalation),
@@ -153,7 +175,7 @@ def dispute_view(dispute, viewer: Principal | None = None,
         feedback={str(role): _fields_of(given) for role, given in dispute.feedback.items()},
         version=dispute.version, created_at=dispute.opened_at,
         updated_at=dispute.updated_at,
-    )
+    ), [kept for _, kept in latest]
 
 
 def readable_messages(dispute, viewer: Principal | None) -> list[dict]:
@@ -164,25 +186,30 @@ def readable_messages(dispute, viewer: Principal | None) -> list[dict]:
 MESSAGE_VIEWS_KEPT = 2048
 """The latest 20 messages of ~100 busy disputes. A kept view holds its message too: with 4,096
 the dispute API's peak RSS reached 150.2 MB in one `make bench-quick` of three (target 150)."""
-_message_views: dict[int, tuple[Any, MessageView]] = {}
+_message_views: dict[int, tuple[Any, MessageView, bytes]] = {}
 _keeping = threading.Lock()
 
 
 def _message_view(message: Any) -> MessageView:
-    """A message's view, validated once: a message never changes, and every command's answer
-    carries the latest 20 of its dispute (validating them all again was most of the view's
-    cost). Kept by the message object's identity (the entry holds the object, so the id is
-    not reused while kept), the oldest forgotten past MESSAGE_VIEWS_KEPT; the writer's
-    threads and the event loop both render views."""
+    return _message_entry(message)[0]
+
+
+def _message_entry(message: Any) -> tuple[MessageView, bytes]:
+    """A message's view, validated once, and its JSON, serialised once: a message never
+    changes, and every command's answer carries the latest 20 of its dispute (validating them
+    all again was most of the view's cost). Kept by the message object's identity (the entry
+    holds the object, so the id is not reused while kept), the oldest forgotten past
+    MESSAGE_VIEWS_KEPT; the writer's threads and the event loop both render views."""
     kept = _message_views.get(id(message))
     if kept is not None and kept[0] is message:
-        return kept[1]
+        return kept[1], kept[2]
     view = MessageView.model_validate(_fields_of(message))
+    body = view.model_dump_json().encode()
     with _keeping:
-        _message_views[id(message)] = (message, view)
+        _message_views[id(message)] = (message, view, body)
         while len(_message_views) > MESSAGE_VIEWS_KEPT:
             del _message_views[next(iter(_message_views))]
-    return view
+    return view, body
 
 
 def evidence_url(dispute_id, evidence_id: str) -> str:
