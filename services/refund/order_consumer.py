@@ -12,7 +12,7 @@ import asyncio
 import structlog
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
+from services.common.kafka_message import KafkaMessage
 from contracts.topics import ORDERS_EVENTS, dead_letter_topic
 from services.common.consumers import dead_letter, handle_or_dead_letter, wired
 from services.common.records import DEFAULT_MAX_RECORD_BYTES, Refused, read_order_event

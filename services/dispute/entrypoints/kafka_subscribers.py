@@ -15,7 +15,7 @@ from uuid import UUID
 import structlog
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
+from services.common.kafka_message import KafkaMessage
 from contracts.orders import OrderRefunded
 from contracts.refunds import RefundFailed, RefundIssued
 from contracts.topics import ORDERS_EVENTS, REFUNDS_EVENTS, dead_letter_topic
