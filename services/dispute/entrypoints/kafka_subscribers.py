@@ -13,13 +13,13 @@ from typing import Callable
 from uuid import UUID
 
 import structlog
-from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from services.common.kafka_message import KafkaMessage
 from contracts.orders import OrderRefunded
 from contracts.refunds import RefundFailed, RefundIssued
 from contracts.topics import ORDERS_EVENTS, REFUNDS_EVENTS, dead_letter_topic
 from services.common.consumers import RetryLater, dead_letter, handle_or_dead_letter, wired
+from services.common.laned_subscriber import laned_subscriber
+from services.common.lanes import LanedBatches, ReceivedRecord
 from services.common.records import (DEFAULT_MAX_RECORD_BYTES, Refused, read_order_event,
                                      read_refund_event)
 from services.dispute.application import use_cases
@@ -45,13 +45,17 @@ log = structlog.get_logger("orders")
 def register_order_consumer(broker: KafkaBroker, order_book: OrderBook | None,
                             disputes: Disputes | None = None,
                             max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
-                            topic: str = ORDERS_EVENTS) -> None:
+                            topic: str = ORDERS_EVENTS) -> LanedBatches:
+    """Records in lanes, one per order (its key), committed in batches
+    (services/common/laned_subscriber.py): each order event's id is stored with its effect,
+    so one handled again after a crash changes nothing. The lanes are the caller's to stop
+    before the broker."""
     dlq = dead_letter_topic(topic, GROUP)
 
-    @broker.subscriber(topic, group_id=GROUP, auto_offset_reset="earliest",
-                       ack_policy=AckPolicy.NACK_ON_ERROR)
-    async def on_order_event(message: KafkaMessage) -> None:
-        await take_order_record(broker, dlq, message, order_book, disputes, max_record_bytes)
+    async def on_order_record(record: ReceivedRecord) -> None:
+        await take_order_record(broker, dlq, record, order_book, disputes, max_record_bytes)
+
+    return laned_subscriber(broker, topic, GROUP, on_order_record, title=f"{topic}:OnOrderEvent")
 
 
 async def take_order_record(broker: KafkaBroker, dlq: str, message, order_book: OrderBook | None,
@@ -115,15 +119,18 @@ def note_refunds_missed_at_opening(book: OrderBook, disputes: Disputes, opened_w
 
 def register_refund_consumer(broker: KafkaBroker, disputes: Disputes | None,
                              max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
-                             topic: str = REFUNDS_EVENTS) -> None:
+                             topic: str = REFUNDS_EVENTS) -> LanedBatches:
     """RefundIssued / RefundFailed from the refund service are recorded on the dispute, once
-    per refund id (the aggregate ignores a refund id it has already recorded)."""
+    per refund id (the aggregate ignores a refund id it has already recorded, so one handled
+    again after a crash changes nothing): in lanes, one per dispute (the key), committed in
+    batches (services/common/laned_subscriber.py; it was one commit a refund). The lanes are
+    the caller's to stop before the broker."""
     dlq = dead_letter_topic(topic, GROUP)
 
-    @broker.subscriber(topic, group_id=GROUP, auto_offset_reset="earliest",
-                       ack_policy=AckPolicy.NACK_ON_ERROR)
-    async def on_refund_result(message: KafkaMessage) -> None:
-        await take_refund_record(broker, dlq, message, disputes, max_record_bytes)
+    async def on_refund_record(record: ReceivedRecord) -> None:
+        await take_refund_record(broker, dlq, record, disputes, max_record_bytes)
+
+    return laned_subscriber(broker, topic, GROUP, on_refund_record, title=f"{topic}:OnRefundResult")
 
 
 async def take_refund_record(broker: KafkaBroker, dlq: str, message, disputes: Disputes | None,
