@@ -32,6 +32,7 @@ from services.common.urls import masked_url
 from services.dispute.adapters.order_book import OrderBook
 from services.dispute.application.deadline_worker import DeadlineWorker
 from services.dispute.application.metrics import COMMANDS, DeadlineMetrics
+from services.dispute.application.shard_writers import ShardWriters
 from services.dispute.application.shards import Disputes
 from services.dispute.bootstrap import ApiParts
 from services.dispute.entrypoints.http import (center, ops, queries, routes, sellers,
@@ -69,14 +70,16 @@ def utc_now() -> datetime:
 def build_broker(settings: DisputeSettings, order_book: OrderBook | None = None,
                  disputes: Disputes | None = None,
                  registry: CollectorRegistry | None = None,
-                 lanes: list[LanedBatches] | None = None) -> KafkaBroker:
+                 lanes: list[LanedBatches] | None = None, writer: ShardWriters | None = None) -> KafkaBroker:
     """The API's Kafka consumers, unconnected (`make asyncapi` documents this broker); their
     metrics go to `registry` when given, the lanes their records run in to `lanes` (stopped
-    before the broker, so what they finished is committed)."""
+    before the broker, so what they finished is committed); refund results are written by
+    `writer` when given (batched with the HTTP commands)."""
     middlewares = consumer_middlewares(registry, "dispute", GROUP) if registry else ()
     broker = kafka_broker(settings.kafka_connection(), client_id="dispute-api", middlewares=middlewares)
     consumers = [register_order_consumer(broker, order_book, disputes, settings.kafka_max_record_bytes),
-                 register_refund_consumer(broker, disputes, settings.kafka_max_record_bytes)]
+                 register_refund_consumer(broker, disputes, settings.kafka_max_record_bytes,
+                                          writer=writer)]
     if lanes is not None:
         lanes.extend(consumers)
     return broker
@@ -91,7 +94,7 @@ def create_app(settings: DisputeSettings, clock: Callable[[], datetime] = utc_no
     parts = ApiParts.build(settings)
     registry = process_registry()
     lanes: list[LanedBatches] = []
-    broker = build_broker(settings, parts.orders, parts.disputes, registry, lanes)
+    broker = build_broker(settings, parts.orders, parts.disputes, registry, lanes, parts.writer)
     kafka = BackgroundConnection("dispute-consumers", lambda: _connect(settings, broker, lanes),
                                  lambda: _disconnect(broker, lanes))
     workers = settings.run_workers if run_workers is None else run_workers
