@@ -34,10 +34,11 @@ import structlog
 from aiokafka import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
+from services.common.kafka_message import KafkaMessage
 from contracts.envelope import EventEnvelope
 from contracts.topics import DISPUTES_EVENTS, dead_letter_topic
 from services.common.consumers import RetryLater, dead_letter, transient_errors, wired
+from services.common.laned_subscriber import undecoded
 from services.common.lanes import LanedBatches, ReceivedRecord
 from services.common.log_context import record_context
 from services.common.records import DEFAULT_MAX_RECORD_BYTES, Refused, read_dispute_event
@@ -66,12 +67,6 @@ def cannot_be_handled(raw: ConsumerRecord) -> bool:
     """True only for a record that cannot be a handled event: its value, read as JSON, can
     have no `event_type` naming one. False positives (a note quoting "Resolved") are read."""
     return _MIGHT_BE_HANDLED.search(raw.value or b"") is None
-
-
-async def undecoded(message: Any) -> None:
-    """The batch handler reads the raw records (the lanes parse the ones that may matter):
-    faststream's default decoder would parse every record's JSON once more, for nothing."""
-    return None
 
 
 def register_dispute_consumer(broker: KafkaBroker, store: RefundStore | None, desk: RefundDesk | None,

@@ -75,6 +75,10 @@ class RefundParts:
     http: ProviderHttpClient
     metrics: RefundMetrics
     dispute_lanes: LanedBatches | None = None  # set when the broker is built
+    order_lanes: LanedBatches | None = None
+
+    def lanes(self) -> list[LanedBatches]:
+        return [lanes for lanes in (self.dispute_lanes, self.order_lanes) if lanes is not None]
 
     async def start(self) -> None:
         await self.publisher.start()
@@ -146,16 +150,16 @@ def build_broker(settings: RefundSettings, parts: RefundParts | None = None) -> 
         if parts else ()
     broker = kafka_broker(settings.kafka_connection(), client_id="refund", middlewares=middlewares)
     # without parts (make asyncapi) the handlers are registered, never run
-    register_order_consumer(broker, parts.orders if parts else None,
-                            parts.gate.metrics if parts else None,
-                            settings.orders_topic, settings.consumer_group,
-                            max_record_bytes=settings.kafka_max_record_bytes)
+    order_lanes = register_order_consumer(broker, parts.orders if parts else None,
+                                          parts.gate.metrics if parts else None,
+                                          settings.orders_topic, settings.consumer_group,
+                                          max_record_bytes=settings.kafka_max_record_bytes)
     lanes = register_dispute_consumer(broker, parts.store if parts else None, parts.desk if parts else None,
                               parts.gate if parts else None, settings.disputes_topic,
                               settings.consumer_group, concurrency=settings.concurrency,
                               batch_max=settings.batch_max, max_record_bytes=settings.kafka_max_record_bytes)
     if parts:
-        parts.dispute_lanes = lanes
+        parts.dispute_lanes, parts.order_lanes = lanes, order_lanes
     return broker
 
 
@@ -190,15 +194,15 @@ def create_app(settings: RefundSettings, run_consumers: bool = True) -> FastAPI:
         await ensure_refund_topics(settings)
         await parts.start()
         await parts.desk.reconcile()
-        if parts.dispute_lanes is not None:  # stopped by a failed connect before this one
-            parts.dispute_lanes.start()
+        for lanes in parts.lanes():  # stopped by a failed connect before this one
+            lanes.start()
         await broker.start()
         reconciler.begin()
 
     async def disconnect() -> None:
         await reconciler.end()
-        if parts.dispute_lanes is not None:  # what they finished is committed before the consumer stops
-            await parts.dispute_lanes.stop()
+        for lanes in parts.lanes():  # what they finished is committed before the consumers stop
+            await lanes.stop()
         await broker.stop()
         await parts.stop()
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 
 import structlog
-from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 from contracts.topics import ORDERS_EVENTS, dead_letter_topic
 from services.common.consumers import dead_letter, handle_or_dead_letter, wired
+from services.common.laned_subscriber import laned_subscriber
+from services.common.lanes import LanedBatches, ReceivedRecord
 from services.common.records import DEFAULT_MAX_RECORD_BYTES, Refused, read_order_event
 from services.refund.orders import OrderContradicted, PaidOrders
 from services.refund.trust import TrustMetrics
@@ -25,13 +25,17 @@ log = structlog.get_logger("refund.orders")
 
 def register_order_consumer(broker: KafkaBroker, orders: PaidOrders | None, metrics: TrustMetrics | None,
                             topic: str = ORDERS_EVENTS, group: str = GROUP, pause: float = 1.0,
-                            max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> None:
+                            max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> LanedBatches:
+    """Records in lanes, one per order (its key), committed in batches
+    (services/common/laned_subscriber.py): each order event's id is stored with what it
+    taught, so one learned again after a crash changes nothing. The lanes are the caller's to
+    stop before the broker."""
     dlq = dead_letter_topic(topic, group)
 
-    @broker.subscriber(topic, group_id=group, auto_offset_reset="earliest",
-                       ack_policy=AckPolicy.NACK_ON_ERROR)
-    async def on_order_event(message: KafkaMessage) -> None:
-        await take_order_record(broker, dlq, message, orders, metrics, pause, max_record_bytes)
+    async def on_order_record(record: ReceivedRecord) -> None:
+        await take_order_record(broker, dlq, record, orders, metrics, pause, max_record_bytes)
+
+    return laned_subscriber(broker, topic, group, on_order_record, title=f"{topic}:OnOrderEvent")
 
 
 async def take_order_record(broker: KafkaBroker, dlq: str, message, orders: PaidOrders | None,

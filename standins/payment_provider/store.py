@@ -76,8 +76,14 @@ class Ledger:
                "metadata": json.dumps(request["metadata"], sort_keys=True),
                "created_at": datetime.now(timezone.utc)}
         with self.engine.begin() as conn:
-            conn.execute(insert(refunds).values(**row))
+            conn.execute(_INSERT, row)
         return _public(row)
+
+
+_INSERT = insert(refunds)
+"""Built once, its values bound per call: SQLAlchemy derived a cache key from a statement built
+per refund with its values inside (`insert(...).values(**row)`), a third of the stand-in's
+statement time (py-spy under the end-to-end bench)."""
 
 
 def _public(row) -> dict:

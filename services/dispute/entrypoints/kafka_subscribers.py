@@ -9,20 +9,21 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timezone
 from functools import partial
-from typing import Callable
+from typing import Any, Callable, Protocol
 from uuid import UUID
 
 import structlog
-from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 from contracts.orders import OrderRefunded
 from contracts.refunds import RefundFailed, RefundIssued
 from contracts.topics import ORDERS_EVENTS, REFUNDS_EVENTS, dead_letter_topic
 from services.common.consumers import RetryLater, dead_letter, handle_or_dead_letter, wired
+from services.common.laned_subscriber import laned_subscriber
+from services.common.lanes import LanedBatches, ReceivedRecord
 from services.common.records import (DEFAULT_MAX_RECORD_BYTES, Refused, read_order_event,
                                      read_refund_event)
 from services.dispute.application import use_cases
+from services.dispute.application.batch import Submission
 from services.dispute.application.commands import (Acting, Command, NoteRefundOutsideDispute,
                                                    RecordRefundFailed, RecordRefundIssued)
 from services.dispute.application.shards import Disputes
@@ -45,13 +46,17 @@ log = structlog.get_logger("orders")
 def register_order_consumer(broker: KafkaBroker, order_book: OrderBook | None,
                             disputes: Disputes | None = None,
                             max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
-                            topic: str = ORDERS_EVENTS) -> None:
+                            topic: str = ORDERS_EVENTS) -> LanedBatches:
+    """Records in lanes, one per order (its key), committed in batches
+    (services/common/laned_subscriber.py): each order event's id is stored with its effect,
+    so one handled again after a crash changes nothing. The lanes are the caller's to stop
+    before the broker."""
     dlq = dead_letter_topic(topic, GROUP)
 
-    @broker.subscriber(topic, group_id=GROUP, auto_offset_reset="earliest",
-                       ack_policy=AckPolicy.NACK_ON_ERROR)
-    async def on_order_event(message: KafkaMessage) -> None:
-        await take_order_record(broker, dlq, message, order_book, disputes, max_record_bytes)
+    async def on_order_record(record: ReceivedRecord) -> None:
+        await take_order_record(broker, dlq, record, order_book, disputes, max_record_bytes)
+
+    return laned_subscriber(broker, topic, GROUP, on_order_record, title=f"{topic}:OnOrderEvent")
 
 
 async def take_order_record(broker: KafkaBroker, dlq: str, message, order_book: OrderBook | None,
@@ -115,34 +120,80 @@ def note_refunds_missed_at_opening(book: OrderBook, disputes: Disputes, opened_w
 
 def register_refund_consumer(broker: KafkaBroker, disputes: Disputes | None,
                              max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
-                             topic: str = REFUNDS_EVENTS) -> None:
+                             topic: str = REFUNDS_EVENTS, writer: Writer | None = None) -> LanedBatches:
     """RefundIssued / RefundFailed from the refund service are recorded on the dispute, once
-    per refund id (the aggregate ignores a refund id it has already recorded)."""
+    per refund id (the aggregate ignores a refund id it has already recorded, so one handled
+    again after a crash changes nothing): in lanes, one per dispute (the key), committed in
+    batches (services/common/laned_subscriber.py; it was one commit a refund). The lanes are
+    the caller's to stop before the broker. With the process's command `writer`, each result
+    is written by it, in the transaction of whatever commands it batches with (the API's
+    HTTP commands, the other lanes' results): it was a transaction, a table lock and a flush of
+    its own a refund."""
     dlq = dead_letter_topic(topic, GROUP)
 
-    @broker.subscriber(topic, group_id=GROUP, auto_offset_reset="earliest",
-                       ack_policy=AckPolicy.NACK_ON_ERROR)
-    async def on_refund_result(message: KafkaMessage) -> None:
-        await take_refund_record(broker, dlq, message, disputes, max_record_bytes)
+    async def on_refund_record(record: ReceivedRecord) -> None:
+        await take_refund_record(broker, dlq, record, disputes, max_record_bytes, writer)
+
+    return laned_subscriber(broker, topic, GROUP, on_refund_record, title=f"{topic}:OnRefundResult")
 
 
 async def take_refund_record(broker: KafkaBroker, dlq: str, message, disputes: Disputes | None,
-                             max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> None:
+                             max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+                             writer: Writer | None = None) -> None:
     """One `refunds.events` record: read through its contract (else dead-lettered with the
-    reason), then recorded on its dispute."""
+    reason), then recorded on its dispute (by the command `writer` when given)."""
     try:
         result = read_refund_event(message.body, max_record_bytes)
     except Refused as refusal:
         await dead_letter(broker, dlq, message, refusal, reason=refusal.reason)
         return
+    if writer is not None:
+        await handle_or_dead_letter(broker, dlq, message, partial(write_refund_result, writer, result))
+        return
     record = partial(asyncio.to_thread, record_refund_result, wired(disputes, "the disputes"), result)
     await handle_or_dead_letter(broker, dlq, message, record)
 
 
+class Writer(Protocol):
+    """The command writer (application/shard_writers.py): group commit."""
+
+    async def submit(self, submission: Submission) -> Any: ...
+
+
+async def write_refund_result(writer: Writer, result: RefundIssued | RefundFailed,
+                              now: Callable[[], datetime] = utc_now) -> None:
+    """`record_refund_result` through the command writer: the same command, actor and clock
+    (deadlines at this service's own time); a refusal is logged for operators, a conflict the
+    writer could not settle is left to the lane (tried again), as a store failure is."""
+    by = _refund_service_acting(result)
+    submission: Submission = Submission(result.dispute_id, _recording(result), by, _nothing,
+                                        deadlines_at=now())
+    with structlog.contextvars.bound_contextvars(dispute_id=str(result.dispute_id),
+                                                 correlation_id=by.correlation_id):
+        try:
+            await writer.submit(submission)
+        except DomainError as error:
+            if error.code == "CONCURRENCY_CONFLICT":
+                raise RetryLater(f"{by.causation_id}: conflicts persisted on {result.dispute_id}") from None
+            log.error("kafka_command_refused", code=error.code, causation_id=by.causation_id,
+                      detail=error.message)
+            return
+        log.info("refund_result_recorded", event_type=result.event_type, refund_id=result.refund_id,
+                 dispute_id=str(result.dispute_id))
+
+
+def _nothing(dispute) -> None:
+    return None
+
+
+def _refund_service_acting(result: RefundIssued | RefundFailed) -> Acting:
+    return Acting(REFUND_SERVICE, result.occurred_at, result.correlation_id or str(result.event_id),
+                  str(result.event_id))
+
+
 def record_refund_result(disputes: Disputes, result: RefundIssued | RefundFailed,
                          now: Callable[[], datetime] = utc_now) -> None:
-    by = Acting(REFUND_SERVICE, result.occurred_at, result.correlation_id or str(result.event_id),
-                str(result.event_id))
+    by = _refund_service_acting(result)
     refused = run_on_dispute(disputes, result.dispute_id, _recording(result), by, now=now)
     if refused is None:
         log.info("refund_result_recorded", event_type=result.event_type, refund_id=result.refund_id,

@@ -27,10 +27,12 @@ from services.common.problems import install_problem_handlers
 from services.common.startup import BackgroundConnection
 from services.common.token_settings import build_token_verifier
 from services.common.topics import CONSUMER_GROUPS, dead_letter_topics_of
+from services.common.lanes import LanedBatches
 from services.common.urls import masked_url
 from services.dispute.adapters.order_book import OrderBook
 from services.dispute.application.deadline_worker import DeadlineWorker
 from services.dispute.application.metrics import COMMANDS, DeadlineMetrics
+from services.dispute.application.shard_writers import ShardWriters
 from services.dispute.application.shards import Disputes
 from services.dispute.bootstrap import ApiParts
 from services.dispute.entrypoints.http import (center, ops, queries, routes, sellers,
@@ -67,13 +69,19 @@ def utc_now() -> datetime:
 
 def build_broker(settings: DisputeSettings, order_book: OrderBook | None = None,
                  disputes: Disputes | None = None,
-                 registry: CollectorRegistry | None = None) -> KafkaBroker:
+                 registry: CollectorRegistry | None = None,
+                 lanes: list[LanedBatches] | None = None, writer: ShardWriters | None = None) -> KafkaBroker:
     """The API's Kafka consumers, unconnected (`make asyncapi` documents this broker); their
-    metrics go to `registry` when given."""
+    metrics go to `registry` when given, the lanes their records run in to `lanes` (stopped
+    before the broker, so what they finished is committed); refund results are written by
+    `writer` when given (batched with the HTTP commands)."""
     middlewares = consumer_middlewares(registry, "dispute", GROUP) if registry else ()
     broker = kafka_broker(settings.kafka_connection(), client_id="dispute-api", middlewares=middlewares)
-    register_order_consumer(broker, order_book, disputes, settings.kafka_max_record_bytes)
-    register_refund_consumer(broker, disputes, settings.kafka_max_record_bytes)
+    consumers = [register_order_consumer(broker, order_book, disputes, settings.kafka_max_record_bytes),
+                 register_refund_consumer(broker, disputes, settings.kafka_max_record_bytes,
+                                          writer=writer)]
+    if lanes is not None:
+        lanes.extend(consumers)
     return broker
 
 
@@ -85,8 +93,10 @@ def create_app(settings: DisputeSettings, clock: Callable[[], datetime] = utc_no
     tokens = build_token_verifier(settings)
     parts = ApiParts.build(settings)
     registry = process_registry()
-    broker = build_broker(settings, parts.orders, parts.disputes, registry)
-    kafka = BackgroundConnection("dispute-consumers", lambda: _connect(settings, broker), broker.stop)
+    lanes: list[LanedBatches] = []
+    broker = build_broker(settings, parts.orders, parts.disputes, registry, lanes, parts.writer)
+    kafka = BackgroundConnection("dispute-consumers", lambda: _connect(settings, broker, lanes),
+                                 lambda: _disconnect(broker, lanes))
     workers = settings.run_workers if run_workers is None else run_workers
     lag = ConsumerLag(settings.kafka_connection(), groups_of(GROUP), registry,
                       settings.consumer_lag_interval)
@@ -140,11 +150,19 @@ def _hold(app: FastAPI, parts: ApiParts, **more) -> None:
         setattr(app.state, name, value)
 
 
-async def _connect(settings: DisputeSettings, broker: KafkaBroker) -> None:
+async def _connect(settings: DisputeSettings, broker: KafkaBroker, lanes: list[LanedBatches]) -> None:
     # Only the dead-letter topics it writes: the topics it reads are provisioned.
     await ensure_topics(settings.kafka_connection(), {t: {} for t in dead_letter_topics_of("dispute")},
                         settings.topic_partitions)
+    for consumer_lanes in lanes:  # stopped by a failed connect before this one
+        consumer_lanes.start()
     await broker.start()
+
+
+async def _disconnect(broker: KafkaBroker, lanes: list[LanedBatches]) -> None:
+    for consumer_lanes in lanes:  # what they finished is committed before the consumers stop
+        await consumer_lanes.stop()
+    await broker.stop()
 
 
 def _lifespan(settings: DisputeSettings, parts: ApiParts, kafka: BackgroundConnection,
