@@ -11,7 +11,8 @@ replies are owed (a read in progress, or a pipelined group's replies not all in)
 order; data while nothing is owed is dropped as aiosmtplib drops it (never paired with a later
 command). It adds methods only, so a connected `aiosmtplib.SMTP`'s protocol is given them
 (`take_over`) and keeps its state: the lock, the waiter, STARTTLS, the connection-lost
-callback; aiosmtplib's own commands (EHLO, RSET, QUIT) read through the same queue.
+callback; aiosmtplib's own commands (EHLO, RSET, QUIT) read through the same queue. It is then
+set on its transport again, which uvloop (the services' loop) needs to call its methods.
 
 Used only when the server advertises PIPELINING; the group is judged reply by reply as
 aiosmtplib's `mail`, `rcpt` and `data` judge them (smtp_session.py), so a refusal is the same
@@ -45,6 +46,10 @@ class PipeliningProtocol(SMTPProtocol):
         protocol.__class__ = cls
         assert isinstance(protocol, PipeliningProtocol)
         protocol._replies, protocol._owed = deque(), 0
+        if protocol.transport is not None:
+            # handed to its transport again: uvloop keeps the protocol's bound data_received from
+            # connection_made, so without this it would go on calling aiosmtplib's own
+            protocol.transport.set_protocol(protocol)
         return protocol
 
     def data_received(self, data: bytes) -> None:

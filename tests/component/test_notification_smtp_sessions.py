@@ -115,6 +115,24 @@ async def test_a_server_offering_pipelining_gets_mail_rcpt_and_data_together(sto
     assert all(row["sent_at"] is not None for row in outbox(store).values())
 
 
+def test_pipelining_on_uvloop_the_services_event_loop(store):
+    """uvloop (what the services run on) keeps a protocol's data_received from connection_made:
+    the pipelining protocol must be the one it calls. A refusal in the group and the real sink."""
+    import uvloop
+
+    async def scenario(port: int) -> EmailSender:
+        mailer = sender(store, port)
+        await mailer.drain_once()
+        await mailer.close()
+        return mailer
+
+    with ScriptedSmtp(Script(pipelining=True, refuse_recipients={ADDRESSES[1]})) as smtp:
+        queue(store, *ADDRESSES[:3])
+        uvloop.run(asyncio.wait_for(scenario(smtp.port), 20))
+    assert smtp.accepted == [ADDRESSES[0], ADDRESSES[2]] and smtp.connections == 1
+    assert "SMTPRecipientsRefused" in outbox(store)[ADDRESSES[1]]["last_error"]
+
+
 async def test_a_connection_dropped_midway_fails_the_rest_which_are_sent_later_and_none_twice(store, pipelining):
     with ScriptedSmtp(Script(drop_at_mail=3)) as smtp:
         mailer = sender(store, smtp.port)
