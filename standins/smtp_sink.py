@@ -96,6 +96,13 @@ class MailFolder:
         self.accepted = Counter("smtp_sink_mails_accepted", "Mails the sink accepted and kept",
                                 registry=registry or CollectorRegistry())
 
+    async def handle_EHLO(self, server, session, envelope, hostname: str, responses: list[str]) -> list[str]:
+        """aiosmtpd's EHLO reply with PIPELINING (RFC 2920) offered: aiosmtpd reads commands
+        off its stream one after another and answers each in order, so a pipelined group is
+        served as it is (the sender pipelines only when it is offered)."""
+        session.host_name = hostname  # what aiosmtpd does itself without an EHLO hook
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
     async def handle_DATA(self, server, session, envelope) -> str:
         name = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.eml"
         keep(f"{self.folder}/{name}", envelope.original_content or envelope.content)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from faststream import AckPolicy
@@ -72,13 +73,21 @@ def register_dispute_consumer(broker: KafkaBroker, store: NotificationStore | No
     dlq = dead_letter_topic(config.topic, GROUP)
 
     # A batch is handled whole, then committed (faststream commits after the handler returns;
-    # a raise rewinds every partition of the batch to its first record: nack).
+    # a raise rewinds every partition of the batch to its first record: nack). The handler is
+    # given the batch's records undecoded (`_records`): faststream's own decoder parsed every
+    # record's JSON only for it to be thrown away (each is read through its contract here), and
+    # a `KafkaMessage` parameter was resolved in a worker thread, one thread hop a batch.
     @broker.subscriber(config.topic, group_id=GROUP, auto_offset_reset="earliest", batch=True,
                        max_records=config.batch_max, batch_timeout_ms=BATCH_WAIT_MS,
-                       ack_policy=AckPolicy.NACK_ON_ERROR)
-    async def on_dispute_event(message: KafkaMessage) -> None:
-        records = [ReceivedRecord.of(raw) for raw in _raw_records(message.raw_message)]
+                       ack_policy=AckPolicy.NACK_ON_ERROR, decoder=_records)
+    async def on_dispute_event(records: Any) -> None:
         await consume_all(broker, dlq, wired(store, "the notification store"), config, records, metrics)
+
+
+async def _records(message: KafkaMessage) -> list[ReceivedRecord]:
+    """faststream's decoder for the batch: its records as they came, each shaped for
+    `consume_all` and `dead_letter` (services/common/lanes.py)."""
+    return [ReceivedRecord.of(raw) for raw in _raw_records(message.raw_message)]
 
 
 def _raw_records(raw) -> tuple:

@@ -26,6 +26,7 @@ import aiosmtplib
 from aiosmtplib import SMTPStatus
 
 from services.notification.plain_mail import PlainMail
+from services.notification.smtp_pipelining import PipeliningProtocol
 
 REFUSALS = (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused)
 QUIT_TIMEOUT = 1.0
@@ -62,6 +63,8 @@ class SmtpSession:
             client.close()
             self.lost = True
             raise
+        if client.protocol is not None:  # its replies queued: pipelining when the server offers it
+            PipeliningProtocol.take_over(client.protocol)
         self._client, self._used_at, self.lost = client, time.monotonic(), False
         self.opened += 1
 
@@ -110,13 +113,13 @@ class SmtpSession:
         options = [b"SIZE=%d" % len(mail.data)] if client.supports_extension("size") else []
         if client.supports_extension("8BITMIME"):
             options.append(b"BODY=8BITMIME")
+        if client.supports_extension("pipelining") and isinstance(client.protocol, PipeliningProtocol):
+            await _send_pipelined(client, client.protocol, mail, options)
+            return
         reply = await client.execute_command(b"MAIL", mail.mail_from, *options)
-        if reply.code != SMTPStatus.completed:
-            raise aiosmtplib.SMTPSenderRefused(reply.code, reply.message, mail.sender)
+        _judge_mail(reply, mail)
         reply = await client.execute_command(b"RCPT", mail.rcpt_to)
-        if reply.code not in (SMTPStatus.completed, SMTPStatus.will_forward):
-            raise aiosmtplib.SMTPRecipientsRefused(
-                [aiosmtplib.SMTPRecipientRefused(reply.code, reply.message, mail.recipient)])
+        _judge_rcpt(reply, mail)
         await client.data(mail.data)
 
     async def _confirm_reset(self, client: aiosmtplib.SMTP) -> None:
@@ -152,3 +155,37 @@ class SmtpSession:
             pass
         finally:
             client.close()
+
+
+async def _send_pipelined(client: aiosmtplib.SMTP, protocol: PipeliningProtocol, mail: PlainMail,
+                          options: list[bytes]) -> None:
+    """MAIL, RCPT and DATA in one group, then the message (smtp_pipelining): each reply judged
+    in turn as aiosmtplib judges it, so the first refused step raises what it raises in
+    sequence; a 421 among them closes the connection, a timeout or a lost connection too, as
+    aiosmtplib's own commands do."""
+    try:
+        replies = await protocol.send_pipelined((mail.mail_from, *options), mail.rcpt_to, mail.data,
+                                                timeout=client.timeout)
+    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
+        client.close()  # the replies out of step: never paired with a later command
+        raise
+    if any(reply.code == SMTPStatus.domain_unavailable for reply in replies):
+        client.close()
+    _judge_mail(replies[0], mail)
+    _judge_rcpt(replies[1], mail)
+    for reply, expected in zip(replies[2:], (SMTPStatus.start_input, SMTPStatus.completed)):
+        if reply.code != expected:
+            raise aiosmtplib.SMTPDataError(reply.code, reply.message)
+
+
+def _judge_mail(reply, mail: PlainMail) -> None:
+    """As aiosmtplib's `mail` judges its reply."""
+    if reply.code != SMTPStatus.completed:
+        raise aiosmtplib.SMTPSenderRefused(reply.code, reply.message, mail.sender)
+
+
+def _judge_rcpt(reply, mail: PlainMail) -> None:
+    """As aiosmtplib's `rcpt` judges it, raised as sendmail raises its only recipient refused."""
+    if reply.code not in (SMTPStatus.completed, SMTPStatus.will_forward):
+        raise aiosmtplib.SMTPRecipientsRefused(
+            [aiosmtplib.SMTPRecipientRefused(reply.code, reply.message, mail.recipient)])

@@ -2,12 +2,13 @@
 batches, and each e-mail's failure handled as when every e-mail had its own connection (a
 refusal fails that e-mail only; a 5xx gives it up; the connection lost or an exchange past its
 deadline fails the e-mails not sent yet, with their backoff; what the server accepted is never
-sent again). Against aiosmtpd (the library of the local sink) scripted to misbehave, and the
-real sink."""
+sent again). Against aiosmtpd (the library of the local sink) scripted to misbehave, offering
+PIPELINING or not (every test against it runs against both), and the real sink (which offers it)."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
@@ -26,7 +27,18 @@ from services.notification.notices import Notice, Parties, Recipient
 from services.notification.store import Effect, NotificationStore
 from standins.smtp_sink import SmtpSink
 from tests.support.notification_store import notification_store
-from tests.support.smtp import Script, ScriptedSmtp, SlowSmtp
+from tests.support import smtp as scripted
+from tests.support.smtp import LockstepSmtp, Script, ScriptedSmtp, SlowSmtp
+
+
+@pytest.fixture(params=["one command at a time", "pipelined"])
+def pipelining(request, monkeypatch):
+    """Each test's scripted server offers PIPELINING (RFC 2920) in the second run: the sender
+    then sends MAIL, RCPT and DATA together, and every outcome must be the same."""
+    if request.param == "pipelined":
+        monkeypatch.setattr(f"{__name__}.ScriptedSmtp", lambda script=None: scripted.ScriptedSmtp(
+            dataclasses.replace(script or Script(), pipelining=True)))
+    return request.param
 
 
 @pytest.fixture
@@ -61,7 +73,7 @@ def outbox(store) -> dict[str, dict]:
 ADDRESSES = [f"r{n}@shop.example" for n in range(5)]
 
 
-async def test_several_emails_go_over_one_connection_kept_open_for_the_next_batch(store):
+async def test_several_emails_go_over_one_connection_kept_open_for_the_next_batch(store, pipelining):
     with ScriptedSmtp() as smtp:
         mailer = sender(store, smtp.port)
         queue(store, *ADDRESSES[:3])
@@ -90,7 +102,38 @@ async def test_the_real_sink_keeps_every_email_of_a_batch_sent_over_a_few_sessio
     assert all(m["body"] == "Respond by 3 Dec.\n" for m in mails.values())
 
 
-async def test_a_connection_dropped_midway_fails_the_rest_which_are_sent_later_and_none_twice(store):
+async def test_a_server_offering_pipelining_gets_mail_rcpt_and_data_together(store):
+    """LockstepSmtp answers only once MAIL, RCPT and DATA are all in, all three replies in one
+    write: the mails go, each in one group, over one connection."""
+    queue(store, *ADDRESSES[:3])
+    async with LockstepSmtp() as lockstep:
+        mailer = sender(store, lockstep.port)
+        assert await mailer.drain_once() == 3
+        await mailer.close()
+    assert lockstep.accepted == ADDRESSES[:3] and mailer.sessions[0].opened == 1
+    assert lockstep.groups == [[b"MAIL", b"RCPT", b"DATA"]] * 3
+    assert all(row["sent_at"] is not None for row in outbox(store).values())
+
+
+def test_pipelining_on_uvloop_the_services_event_loop(store):
+    """uvloop (what the services run on) keeps a protocol's data_received from connection_made:
+    the pipelining protocol must be the one it calls. A refusal in the group and the real sink."""
+    import uvloop
+
+    async def scenario(port: int) -> EmailSender:
+        mailer = sender(store, port)
+        await mailer.drain_once()
+        await mailer.close()
+        return mailer
+
+    with ScriptedSmtp(Script(pipelining=True, refuse_recipients={ADDRESSES[1]})) as smtp:
+        queue(store, *ADDRESSES[:3])
+        uvloop.run(asyncio.wait_for(scenario(smtp.port), 20))
+    assert smtp.accepted == [ADDRESSES[0], ADDRESSES[2]] and smtp.connections == 1
+    assert "SMTPRecipientsRefused" in outbox(store)[ADDRESSES[1]]["last_error"]
+
+
+async def test_a_connection_dropped_midway_fails_the_rest_which_are_sent_later_and_none_twice(store, pipelining):
     with ScriptedSmtp(Script(drop_at_mail=3)) as smtp:
         mailer = sender(store, smtp.port)
         queue(store, *ADDRESSES)
@@ -107,7 +150,7 @@ async def test_a_connection_dropped_midway_fails_the_rest_which_are_sent_later_a
     assert all(row["sent_at"] is not None for row in outbox(store).values())
 
 
-async def test_a_refused_recipient_fails_alone_and_the_session_goes_on(store):
+async def test_a_refused_recipient_fails_alone_and_the_session_goes_on(store, pipelining):
     with ScriptedSmtp(Script(refuse_recipients={ADDRESSES[1]})) as smtp:
         mailer = sender(store, smtp.port)
         queue(store, *ADDRESSES[:3])
@@ -120,7 +163,7 @@ async def test_a_refused_recipient_fails_alone_and_the_session_goes_on(store):
     assert "SMTPRecipientsRefused" in refused["last_error"]
 
 
-async def test_a_refused_sender_fails_that_email_alone_as_aiosmtplibs_mail_would(store):
+async def test_a_refused_sender_fails_that_email_alone_as_aiosmtplibs_mail_would(store, pipelining):
     """MAIL answered 4xx (a retry with its backoff) or 5xx (given up), each raised as
     aiosmtplib's own `mail` raises it; the session is reset and the others go on it."""
     with ScriptedSmtp(Script(refuse_mail_at={1: "451 4.3.0 try later", 3: "553 5.1.8 bad sender"})) as smtp:
@@ -136,7 +179,7 @@ async def test_a_refused_sender_fails_that_email_alone_as_aiosmtplibs_mail_would
     assert refused["failed_at"] is not None and "SMTPSenderRefused" in refused["last_error"]
 
 
-async def test_a_recipient_the_server_will_forward_is_sent(store):
+async def test_a_recipient_the_server_will_forward_is_sent(store, pipelining):
     with ScriptedSmtp(Script(forward_recipients={ADDRESSES[0]})) as smtp:
         mailer = sender(store, smtp.port)
         queue(store, *ADDRESSES[:2])
@@ -146,7 +189,7 @@ async def test_a_recipient_the_server_will_forward_is_sent(store):
     assert all(row["sent_at"] is not None for row in outbox(store).values())
 
 
-async def test_a_plain_mail_goes_with_its_size_and_8bitmime_as_sendmail_sent_it(store):
+async def test_a_plain_mail_goes_with_its_size_and_8bitmime_as_sendmail_sent_it(store, pipelining):
     """MAIL FROM the sender with SIZE (the message's octets, as in DATA) and BODY=8BITMIME
     when the server offers them, one RCPT, then the very bytes plain_mail wrote."""
     from services.notification.email_outbox import OutgoingEmail
@@ -169,7 +212,7 @@ async def test_a_plain_mail_goes_with_its_size_and_8bitmime_as_sendmail_sent_it(
     assert envelope.original_content == expected.data
 
 
-async def test_an_email_the_client_refuses_to_send_fails_alone_and_the_others_follow(store):
+async def test_an_email_the_client_refuses_to_send_fails_alone_and_the_others_follow(store, pipelining):
     """aiosmtplib refuses a non-ASCII address to a server without SMTPUTF8 before sending
     anything: that e-mail is retried, the session is started afresh, the rest are not held up."""
     with ScriptedSmtp(Script(smtputf8=False)) as smtp:
@@ -185,7 +228,7 @@ async def test_an_email_the_client_refuses_to_send_fails_alone_and_the_others_fo
     assert all(rows[a]["sent_at"] is not None for a in ADDRESSES[:3])
 
 
-async def test_a_permanent_refusal_gives_that_email_up_and_spares_the_others(store):
+async def test_a_permanent_refusal_gives_that_email_up_and_spares_the_others(store, pipelining):
     with ScriptedSmtp(Script(refuse_data_for={ADDRESSES[0]})) as smtp:
         mailer = sender(store, smtp.port)
         queue(store, *ADDRESSES[:3])
@@ -198,7 +241,7 @@ async def test_a_permanent_refusal_gives_that_email_up_and_spares_the_others(sto
     assert rows[ADDRESSES[1]]["sent_at"] is not None and rows[ADDRESSES[2]]["sent_at"] is not None
 
 
-async def test_an_email_that_cannot_be_built_is_given_up_and_the_others_are_sent(store):
+async def test_an_email_that_cannot_be_built_is_given_up_and_the_others_are_sent(store, pipelining):
     with ScriptedSmtp() as smtp:
         mailer = sender(store, smtp.port)
         queue(store, ADDRESSES[0])
@@ -223,7 +266,7 @@ async def test_a_stuck_server_cuts_the_exchange_at_its_deadline_and_fails_the_re
     assert "SessionLost" in rows[ADDRESSES[1]]["last_error"] and "Timeout" in rows[ADDRESSES[1]]["last_error"]
 
 
-async def test_a_session_idle_past_its_timeout_is_closed_and_the_next_email_opens_another(store):
+async def test_a_session_idle_past_its_timeout_is_closed_and_the_next_email_opens_another(store, pipelining):
     with ScriptedSmtp() as smtp:
         mailer = sender(store, smtp.port, idle_timeout=0.01)
         queue(store, ADDRESSES[0])
@@ -237,7 +280,7 @@ async def test_a_session_idle_past_its_timeout_is_closed_and_the_next_email_open
     assert smtp.accepted == ADDRESSES[:2] and smtp.connections == 2
 
 
-async def test_the_outcomes_of_a_batch_are_recorded_in_one_transaction(store):
+async def test_the_outcomes_of_a_batch_are_recorded_in_one_transaction(store, pipelining):
     commits: list[int] = []
     sa_event.listen(store.engine, "commit", lambda conn: commits.append(1))
     with ScriptedSmtp(Script(refuse_recipients={ADDRESSES[1]}, refuse_data_for={ADDRESSES[2]})) as smtp:
@@ -292,7 +335,7 @@ async def test_a_sender_stopped_mid_batch_while_the_database_is_away_still_stops
         await mailer.close()
 
 
-async def test_outcomes_are_recorded_again_after_a_passing_database_fault(store, monkeypatch):
+async def test_outcomes_are_recorded_again_after_a_passing_database_fault(store, pipelining, monkeypatch):
     # dropped, the batch would be given up after its lease, sent or not
     failures = []
     original = EmailOutbox.record

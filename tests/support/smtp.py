@@ -25,6 +25,8 @@ class Script:
     """The MAIL command of this number (1 = the server's first) is answered with this reply."""
     forward_recipients: set[str] = field(default_factory=set)
     """RCPT TO these addresses is answered 251 (not local, will forward): accepted."""
+    pipelining: bool = False
+    """Offer PIPELINING (RFC 2920; aiosmtpd answers a pipelined group's commands in order)."""
     drop_at_mail: int | None = None
     """The connection is dropped, without a reply, at this MAIL command of the server's life
     (1 = the first), once."""
@@ -36,6 +38,10 @@ class _Hooks:
         self.accepted: list[tuple[tuple, str]] = []  # (client's (host, port), recipient)
         self.envelopes: list = []  # every accepted mail's envelope (aiosmtpd's Envelope)
         self.mail_commands = 0
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname  # as aiosmtpd sets it without this hook
+        return [*responses[:-1], "250-PIPELINING", responses[-1]] if self.script.pipelining else responses
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         self.mail_commands += 1
@@ -123,6 +129,52 @@ class SlowSmtp:
                 await self._reply(writer, b"221 bye" if verb == b"QUIT" else b"250 ok")
                 if verb == b"QUIT":
                     break
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+
+class LockstepSmtp:
+    """A server that offers PIPELINING and answers a mail's MAIL, RCPT and DATA only once it
+    has all three, in one write (a client waiting for each reply would wait for ever): the
+    pipelined group, and a client reading several replies off one packet. `accepted`: the
+    recipients of the mails it took."""
+
+    def __init__(self):
+        self.port, self.server, self.accepted = free_port(), None, []
+        self.groups: list[list[bytes]] = []  # the verbs answered together
+
+    async def __aenter__(self):
+        self.server = await asyncio.start_server(self._session, "127.0.0.1", self.port)
+        return self
+
+    async def __aexit__(self, *exc):
+        self.server.close()
+
+    async def _session(self, reader, writer) -> None:
+        writer.write(b"220 lockstep.example ESMTP\r\n")
+        group: list[bytes] = []
+        try:
+            while line := await reader.readline():
+                verb = line.split()[0].upper() if line.split() else b""
+                if verb == b"EHLO":
+                    writer.write(b"250-lockstep.example\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
+                elif verb in (b"MAIL", b"RCPT"):
+                    group.append(line)
+                elif verb == b"DATA":
+                    self.groups.append([g.split()[0].upper() for g in group] + [verb])
+                    writer.write(b"250 sender ok\r\n250 recipient ok\r\n354 go on\r\n")
+                    while (await reader.readline()) not in (b".\r\n", b""):
+                        pass
+                    self.accepted.append(group[1].split(b":", 1)[1].strip(b"<>\r\n").decode())
+                    group = []
+                    writer.write(b"250 queued\r\n")
+                else:
+                    writer.write(b"221 bye\r\n" if verb == b"QUIT" else b"250 ok\r\n")
+                    if verb == b"QUIT":
+                        break
+                await writer.drain()
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
