@@ -62,6 +62,7 @@ def rebuild(kind: type[TrackedProjection], app, engine: Engine, progress: Progre
     with engine.connect() as conn:
         old = live_version(conn, kind.name)
     builder = kind(app, engine, batch_size=batch_size, version=old + 1)
+    builder.replaying = True
     _fresh(builder, engine, old + 1)
     done = _project_in_parts(builder, app, engine, workers, progress) if workers else 0
     while batch := builder.catch_up_once():
