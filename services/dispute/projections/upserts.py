@@ -56,11 +56,12 @@ def _copied_then_inserted(conn, table: Table, rows: Sequence[dict], on_conflict:
     stage, columns = q(f"stage_{table.name}"), [c.name for c in table.columns]
     names = ", ".join(map(q, columns))
     conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {stage} (LIKE {q(table.name)}) ON COMMIT DROP")
-    processors = [c.type.bind_processor(conn.dialect) for c in table.columns]
+    processed = [(name, c.type.bind_processor(conn.dialect)) for name, c in zip(columns, table.columns)]
     cursor = conn.connection.driver_connection.cursor()
     with cursor, cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([_bound(p, row[name]) for p, name in zip(processors, columns)])
+        write = copy.write_row
+        for row in rows:  # `_bound` inline: a call per value was a tenth of a timeline row's cost
+            write([row[name] if p is None else p(row[name]) for name, p in processed])
     # rows locked in key order: two runners on overlapping batches never wait on each other
     # crosswise (a deadlock), whatever order their batches came in
     order = ", ".join(q(c.name) for c in table.primary_key.columns)
