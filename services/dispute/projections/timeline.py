@@ -140,7 +140,7 @@ class TimelineProjection(TrackedProjection):
         ids = [str(event.originator_id) for event in events]  # once an event (a UUID's str is Python)
         currencies = self._currencies_of(conn, table, events, ids)
         insert_missing(conn, table, [timeline_entry(event, currencies[dispute_id], dispute_id)
-                                     for event, dispute_id in zip(events, ids)])
+                                     for event, dispute_id in zip(events, ids)], fresh=self.fresh)
         self._keep(currencies)
 
     def _currencies_of(self, conn, table: Table, events: list[Any], ids: list[str]) -> dict[str, str]:

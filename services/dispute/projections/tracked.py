@@ -168,6 +168,10 @@ class TrackedProjection:
     """True in a rebuild: the log is read by `read_notifications` (the same rows, less CPU);
     the projections following the store read it through the recorder as before."""
 
+    fresh = False
+    """True while a rebuild fills its generation, before the switch: nobody else writes it and
+    every row is new (a projection may then write without looking for stored ones)."""
+
     rows_per_dispute = False
     """True when every row comes from one dispute's events alone: the disputes can then be
     projected in parts, by separate processes, into the same rows (`project_part`)."""
