@@ -83,11 +83,6 @@ def index_row(dispute) -> dict:
 class DisputeIndexProjection(TrackedProjection):
     name = INDEX
     rows_per_dispute = True
-    rebuild_batch = 10_000
-    """A row is written once per batch for each dispute the batch touches: twice the events a
-    read, fewer rows a rebuild (at 50,000 events 26.0 -> 24.0 us of Python an event, 4.4 -> 3.6
-    of PostgreSQL; peak RSS 127 -> 136 MB). The timeline's rows are one an event: it keeps 5,000
-    (at 10,000 its peak was 124 -> 148 MB for nothing)."""
     KEPT_DISPUTES = 4000
     """Aggregates kept between batches (~4.4 KB each, so at most ~18 MB): the disputes active at
     once in a window of history; one beyond them is loaded from the store again, never wrong."""

@@ -54,13 +54,11 @@ def projection_named(name: str) -> type[TrackedProjection]:
 
 
 def rebuild(kind: type[TrackedProjection], app, engine: Engine, progress: Progress | None = None,
-            grace_seconds: float = 2.0, batch_size: int | None = None,
+            grace_seconds: float = 2.0, batch_size: int = 5000,
             workers: ReplayWorkers | None = None) -> Rebuilt:
     """With `workers`, history up to the heads of now is projected in parts of the disputes by
-    worker processes (`_project_in_parts`) before the rest is caught up here: the same rows.
-    `batch_size`: events a read, the projection's `rebuild_batch` by default."""
+    worker processes (`_project_in_parts`) before the rest is caught up here: the same rows."""
     started = time.monotonic()
-    batch_size = batch_size or kind.rebuild_batch
     with engine.connect() as conn:
         old = live_version(conn, kind.name)
     builder = kind(app, engine, batch_size=batch_size, version=old + 1)

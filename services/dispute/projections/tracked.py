@@ -161,9 +161,6 @@ class TrackedProjection:
             raise
         return len(notifications)
 
-    rebuild_batch = 5000
-    """Events a rebuild reads at a time (memory grows with it: ~5 MB of stored events)."""
-
     replaying = False
     """True in a rebuild: the log is read by `read_notifications` (the same rows, less CPU);
     the projections following the store read it through the recorder as before."""
