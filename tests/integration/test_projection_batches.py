@@ -120,3 +120,25 @@ def test_timeline_rows_already_stored_are_kept_as_they_are(store):
     with engine.begin() as conn:
         projection.write(conn, table, events)  # the same batch again, as a second runner would
     assert rows(engine, table) == before
+
+
+def test_a_fresh_generations_rows_copied_straight_in_equal_those_written_through_the_conflict_path(store):
+    """A rebuild fills its generation before the switch with plain COPY (`fresh`): the rows of
+    the projection following the store; a row stored already then fails the batch, never is
+    replaced or doubled."""
+    from psycopg.errors import IntegrityError  # the COPY runs on the driver's own cursor
+
+    app, engine, _ = store
+    followed = TimelineProjection(app, engine, batch_size=5)
+    followed.catch_up()
+    expected = rows(engine, followed.live_table())
+    rebuilt = rebuild(TimelineProjection, app, engine, grace_seconds=0, batch_size=5)
+    table = timeline.live_timeline_table(engine)
+    assert rebuilt.events == 4 * DISPUTES and rows(engine, table) == expected
+    fresh = TimelineProjection(app, engine)
+    fresh.fresh = True
+    events = [app.mapper.to_domain_event(n) for n in app.recorder.select_notifications(0, 3)]
+    if engine.dialect.name == "postgresql":
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            fresh.write(conn, table, events)
+    assert rows(engine, table) == expected

@@ -13,9 +13,11 @@ from __future__ import annotations
 from typing import Any, Sequence
 from uuid import UUID
 
-from eventsourcing.persistence import Notification
 from eventsourcing.postgres import PostgresApplicationRecorder
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
+
+from services.dispute.adapters.replay_reads import StoredRow
 
 
 def dispute_part(dispute_id: UUID, parts: int) -> int:
@@ -35,14 +37,12 @@ def part_notifications(recorder: Any, start: int, stop: int, limit: int, part: i
 
 
 def _postgres_part(recorder: PostgresApplicationRecorder, start: int, stop: int, limit: int,
-                   part: int, parts: int) -> list[Notification]:
+                   part: int, parts: int) -> list[StoredRow]:
     statement = SQL(
         "SELECT notification_id, originator_id, originator_version, topic, state FROM {schema}.{table} "
         "WHERE notification_id > %s AND notification_id <= %s "
         "AND get_byte(uuid_send(originator_id), 15) %% %s = %s ORDER BY notification_id LIMIT %s"
     ).format(schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
-    with recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
-        cursor.execute(statement, [start, stop, parts, part, limit])
-        return [Notification(id=row["notification_id"], originator_id=row["originator_id"],
-                             originator_version=row["originator_version"], topic=row["topic"],
-                             state=bytes(row["state"])) for row in cursor.fetchall()]
+    with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
+        cursor.execute(statement, [start, stop, parts, part, limit], binary=True)
+        return list(map(StoredRow._make, cursor.fetchall()))  # as replay_reads reads them

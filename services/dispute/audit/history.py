@@ -22,6 +22,7 @@ from uuid import UUID
 from services.dispute.adapters.shards import shard_app_for, shard_apps, shard_index
 from services.dispute.projections.timeline import entry_view, jsonable, timeline_from_events, utc
 from services.dispute.adapters.translation import is_public, stored_envelope_json, to_envelope
+from services.dispute.adapters.replay_reads import read_notifications
 from services.dispute.adapters.replay_workers import ReplayWorkers, results_in_order, worker_store
 
 Progress = Callable[[int, int], None]
@@ -34,7 +35,7 @@ PART_MIN = 10_000
 def notifications(recorder, start: int = 0, batch: int = BATCH, stop: int | None = None) -> Iterator[Any]:
     """Every stored event after `start` (up to `stop`), in notification order, `batch` rows at a time."""
     while True:
-        rows = recorder.select_notifications(start, batch, stop=stop, inclusive_of_start=False)
+        rows = read_notifications(recorder, start, batch, stop)
         if not rows:
             return
         yield from rows

@@ -112,9 +112,12 @@ class DisputeIndexProjection(TrackedProjection):
         from `shard`'s log)."""
         with self._keeping:
             kept = self._kept.pop(dispute_id, None)
-        first, newest = stored[0].originator_version, max(s.originator_version for s in stored)
+        first, newest = stored[0].originator_version, stored[-1].originator_version
         from_version = 0 if kept is None else kept.version
-        contiguous = all(s.originator_version == from_version + n for n, s in enumerate(stored, 1))
+        # a dispute's versions rise along the log, so first and last tell whether the batch
+        # continues the kept version without a gap (and each `mutate` checks its own version:
+        # a gap could only raise, never give a wrong row)
+        contiguous = first == from_version + 1 and newest == from_version + len(stored)
         if contiguous and (kept is not None or first == 1):
             dispute = kept
             for event in map(shard.mapper.to_domain_event, stored):

@@ -62,7 +62,9 @@ def rebuild(kind: type[TrackedProjection], app, engine: Engine, progress: Progre
     with engine.connect() as conn:
         old = live_version(conn, kind.name)
     builder = kind(app, engine, batch_size=batch_size, version=old + 1)
+    builder.replaying = True
     _fresh(builder, engine, old + 1)
+    builder.fresh = True
     done = _project_in_parts(builder, app, engine, workers, progress) if workers else 0
     while batch := builder.catch_up_once():
         done += batch
@@ -71,6 +73,7 @@ def rebuild(kind: type[TrackedProjection], app, engine: Engine, progress: Progre
     with engine.begin() as conn:  # its indexes and the switch: one commit
         _indexed(builder, conn, old + 1)
         switch_live_version(conn, kind.name, old, old + 1)
+    builder.fresh = False  # live: the service's projections follow it too from now on
     done += builder.catch_up()
     time.sleep(grace_seconds)  # requests that resolved the old table before the switch finish
     _drop(builder, engine, old)
@@ -109,8 +112,9 @@ def _project_part(name: str, version: int, batch_size: int, shard: int, part: in
                   stop: int) -> int:
     """In a worker process: one part of the disputes of one shard, into generation `version`."""
     store, engine = worker_store()
-    return PROJECTIONS[name](store, engine, batch_size=batch_size, version=version).project_part(
-        shard, part, parts, stop)
+    builder = PROJECTIONS[name](store, engine, batch_size=batch_size, version=version)
+    builder.fresh = True  # a generation before its switch; the parts' disputes are disjoint
+    return builder.project_part(shard, part, parts, stop)
 
 
 def _fresh(builder: TrackedProjection, engine: Engine, version: int) -> None:

@@ -84,15 +84,16 @@ def utc(value: datetime) -> datetime:
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
-def timeline_entry(event: Any, currency: str) -> dict:
-    """The timeline row of one domain event; `currency` is the dispute's (from its opening)."""
+def timeline_entry(event: Any, currency: str, dispute_id: str | None = None) -> dict:
+    """The timeline row of one domain event; `currency` is the dispute's (from its opening);
+    `dispute_id`: str(event.originator_id), when the caller has it already."""
     kind = type(event).__name__
     fields = {k: v for k, v in vars(event).items() if k not in BASE_FIELDS}
     actor = fields["actor"]
     details = jsonable({k: v for k, v in fields.items() if k not in ("actor", "at")})
     secret = kind == "MessagePosted" and fields.get("visibility") == PLATFORM_ONLY
     return {
-        "dispute_id": str(event.originator_id), "version": event.originator_version,
+        "dispute_id": dispute_id or str(event.originator_id), "version": event.originator_version,
         "at": utc(fields.get("at") or event.timestamp), "actor_role": str(actor["role"]),
         "actor_id": str(actor["id"]), "event_type": PUBLIC_NAMES.get(kind, kind),
         "summary": summarise(kind, fields, currency), "details": details,
@@ -136,16 +137,17 @@ class TimelineProjection(TrackedProjection):
         return [shard.mapper.to_domain_event(n) for n in notifications]
 
     def write(self, conn, table: Table, events: list[Any]) -> None:
-        currencies = self._currencies_of(conn, table, events)
-        insert_missing(conn, table, [timeline_entry(event, currencies[str(event.originator_id)])
-                                     for event in events])
+        ids = [str(event.originator_id) for event in events]  # once an event (a UUID's str is Python)
+        currencies = self._currencies_of(conn, table, events, ids)
+        insert_missing(conn, table, [timeline_entry(event, currencies[dispute_id], dispute_id)
+                                     for event, dispute_id in zip(events, ids)], fresh=self.fresh)
         self._keep(currencies)
 
-    def _currencies_of(self, conn, table: Table, events: list[Any]) -> dict[str, str]:
-        """Each dispute's currency: from its opening in this batch, kept, or its stored first row."""
+    def _currencies_of(self, conn, table: Table, events: list[Any], ids: list[str]) -> dict[str, str]:
+        """Each dispute's currency (`ids`: each event's dispute id as text): from its opening in
+        this batch, kept, or its stored first row."""
         known: dict[str, str] = {}
-        for event in events:
-            dispute_id = str(event.originator_id)
+        for event, dispute_id in zip(events, ids):
             if event.originator_version == 1:
                 known[dispute_id] = event.currency
             elif dispute_id not in known:
@@ -153,7 +155,7 @@ class TimelineProjection(TrackedProjection):
                     kept = self._currencies.get(dispute_id)
                 if kept is not None:
                     known[dispute_id] = kept
-        missing = {str(e.originator_id) for e in events} - known.keys()
+        missing = set(ids) - known.keys()
         for chunk in _chunks(sorted(missing), 500):
             for dispute_id, details in conn.execute(select(table.c.dispute_id, table.c.details).where(
                     table.c.dispute_id.in_(chunk), table.c.version == 1)):

@@ -22,6 +22,7 @@ from sqlalchemy import BigInteger, Column, Engine, Integer, MetaData, String, Ta
 from sqlalchemy.exc import IntegrityError
 
 from services.dispute.adapters.part_reads import part_notifications
+from services.dispute.adapters.replay_reads import read_notifications
 from services.dispute.adapters.shards import shard_apps, shard_position_name
 
 log = structlog.get_logger("projection")
@@ -142,8 +143,9 @@ class TrackedProjection:
         source, name = self.shards[shard], shard_position_name(table.name, shard)
         with self.engine.connect() as conn:
             start = _position(conn, name)
-        notifications = source.recorder.select_notifications(
-            start, self.batch_size, inclusive_of_start=False)
+        notifications = (read_notifications(source.recorder, start, self.batch_size) if self.replaying
+                         else source.recorder.select_notifications(start, self.batch_size,
+                                                                   inclusive_of_start=False))
         if not notifications:
             return 0
         prepared = self.prepare(notifications, source)
@@ -158,6 +160,14 @@ class TrackedProjection:
                 raise PositionMoved(name) from None
             raise
         return len(notifications)
+
+    replaying = False
+    """True in a rebuild: the log is read by `read_notifications` (the same rows, less CPU);
+    the projections following the store read it through the recorder as before."""
+
+    fresh = False
+    """True while a rebuild fills its generation, before the switch: nobody else writes it and
+    every row is new (a projection may then write without looking for stored ones)."""
 
     rows_per_dispute = False
     """True when every row comes from one dispute's events alone: the disputes can then be
