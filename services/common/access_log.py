@@ -26,10 +26,12 @@ class AccessLog:
                 status["code"] = message["status"]
             await send(message)
 
+        served = frozenset(scope)
         try:
             await self.app(scope, receive, sending)
         finally:
             self._line(scope, status["code"], time.perf_counter() - started)
+            _forget_the_app_state(scope, served)
 
     @staticmethod
     def _line(scope, status: int, seconds: float) -> None:
@@ -40,3 +42,14 @@ class AccessLog:
                  duration_ms=round(seconds * 1000, 1),
                  correlation_id=headers.get(b"x-correlation-id", b"").decode(errors="replace")[:128] or None,
                  client=(scope.get("client") or ("", 0))[0])
+
+
+def _forget_the_app_state(scope, served: frozenset) -> None:
+    """What the application put in the request's scope (the route, the endpoint, FastAPI's
+    three exit stacks, path parameters), dropped once it has answered. uvicorn keeps a
+    connection's last scope until its next request: ~2.6 kB of every idle keep-alive connection
+    in the dispute API (tracemalloc over 400 of them), and an open-loop client holds ~1,000 of
+    them at 1,000 commands/s offered. The server's own keys (method, path, headers: uvicorn
+    reads them after the application returned, to answer a 500) stay."""
+    for key in [key for key in scope if key not in served]:
+        del scope[key]

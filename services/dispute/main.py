@@ -10,6 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+if __name__ == "__main__":  # a process of its own: before structlog is imported
+    from services.common.lean_process import leave_out_console_extras
+    leave_out_console_extras()
+
 import structlog
 
 from services.common.local_mode import UnsafeSettings

@@ -12,6 +12,10 @@ import contextlib
 import sys
 from contextlib import asynccontextmanager
 
+if __name__ == "__main__":  # a process of its own: before structlog is imported
+    from services.common.lean_process import leave_out_console_extras
+    leave_out_console_extras()
+
 import structlog
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker

@@ -59,6 +59,38 @@ def test_the_access_log_writes_one_line_per_request_with_status_and_correlation_
     assert line["duration_ms"] >= 0
 
 
+def test_what_the_application_put_in_the_scope_is_dropped_once_it_answered_the_servers_keys_stay(stderr):
+    """uvicorn keeps a keep-alive connection's last scope until its next request: the route,
+    the endpoint and FastAPI's exit stacks must not stay alive with it."""
+    configure_logging("INFO", json=True, stream=stderr)
+    seen = {}
+
+    async def app(scope, receive, send):
+        scope["route"], scope["path_params"] = object(), {"dispute_id": "d-1"}
+        seen.update(scope)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def failing(scope, receive, send):
+        scope["fastapi_astack"] = object()
+        raise RuntimeError("the application failed")
+
+    async def receive():
+        return {"type": "http.request"}
+
+    async def send(_message):
+        pass
+
+    server_keys = {"type", "method", "path", "client", "headers", "state"}
+    scope = {"type": "http", "method": "POST", "path": "/v1/disputes/d-1/messages", "client": ("127.0.0.1", 5),
+             "headers": [], "state": {}}
+    asyncio.run(AccessLog(app)(scope, receive, send))
+    assert {"route", "path_params"} <= set(seen) and set(scope) == server_keys
+    with pytest.raises(RuntimeError):
+        asyncio.run(AccessLog(failing)(scope, receive, send))
+    assert set(scope) == server_keys  # uvicorn answers the 500 from these
+
+
 class CountingStream(io.StringIO):
     def __init__(self):
         super().__init__()
