@@ -18,6 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+if __name__ == "__main__":  # a process of its own: before structlog is imported
+    from services.common.lean_process import leave_out_console_extras
+    leave_out_console_extras()
+
 from aiokafka.errors import KafkaError
 import structlog
 from fastapi import FastAPI

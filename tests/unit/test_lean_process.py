@@ -1,4 +1,4 @@
-"""A dispute or notification process leaves rich out of its memory
+"""A dispute, notification or refund process leaves rich out of its memory
 (services/common/lean_process.py), and its logs still work without it; a process that only
 imports the same modules keeps rich."""
 
@@ -41,13 +41,14 @@ print(json.dumps({"rich": sys.modules["rich"] is not None}))
 def run(code: str) -> subprocess.CompletedProcess:
     # neither local mode nor a Kafka principal: a service refuses to start, after its imports
     env = {name: value for name, value in os.environ.items()
-           if not name.startswith(("PLATFORM_", "NOTIFICATION_", "DISPUTE_"))}
+           if not name.startswith(("PLATFORM_", "NOTIFICATION_", "DISPUTE_", "REFUND_"))}
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
                           env=env)
 
 
 @pytest.mark.parametrize("module, args", [("services.dispute.main", ["no-such-command"]),
-                                          ("services.notification.main", [])])
+                                          ("services.notification.main", []),
+                                          ("services.refund.main", ["no-such-command"])])
 def test_the_service_process_runs_without_rich_and_renders_tracebacks_plainly(module, args):
     done = run(f"MODULE, ARGS = {module!r}, {args!r}\n" + AS_THE_PROGRAM)
     assert done.returncode == 0, done.stderr
