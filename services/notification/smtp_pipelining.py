@@ -31,6 +31,11 @@ from aiosmtplib.protocol import (COMMAND_INJECTION_REGEX, MAX_RESPONSE_LENGTH, P
 from aiosmtplib.response import SMTPResponse
 
 
+_STATE = ("_response_waiter", "_response_pending", "_buffer", "_command_lock", "_loop",
+          "_read_response_from_buffer", "_set_response_exception", "transport")
+"""aiosmtplib's (5.1.3) private state and methods this class works with."""
+
+
 class PipeliningProtocol(SMTPProtocol):
     """aiosmtplib's SMTPProtocol with its replies queued (see the module docstring). No state of
     its own beyond `_replies` and `_owed`, set by `take_over`."""
@@ -40,9 +45,13 @@ class PipeliningProtocol(SMTPProtocol):
     """Replies of a pipelined group not received yet (data is taken while > 0)."""
 
     @classmethod
-    def take_over(cls, protocol: SMTPProtocol) -> "PipeliningProtocol":
+    def take_over(cls, protocol: SMTPProtocol) -> "PipeliningProtocol | None":
         """The connected protocol itself, with this class's methods (between commands: nothing
-        is owed and its buffer holds no reply)."""
+        is owed and its buffer holds no reply); None (the mail goes command by command) if it
+        is not aiosmtplib's own protocol with the private state this class works on (another
+        aiosmtplib than the pinned one, or a subclass)."""
+        if type(protocol) is not SMTPProtocol or not all(hasattr(protocol, name) for name in _STATE):
+            return None
         protocol.__class__ = cls
         assert isinstance(protocol, PipeliningProtocol)
         protocol._replies, protocol._owed = deque(), 0
@@ -54,13 +63,19 @@ class PipeliningProtocol(SMTPProtocol):
 
     def data_received(self, data: bytes) -> None:
         waiter = self._response_waiter
-        if waiter is None or not (self._response_pending or self._owed):
-            return  # the connection lost, or unsolicited: dropped, as aiosmtplib drops it
+        if waiter is None or not self._owed and (not self._response_pending or waiter.done()):
+            # the connection lost; or nothing asked for (no read pending, or its reply already
+            # parsed and waiting to be picked up): dropped, as aiosmtplib drops it, so it can
+            # never be paired with a later command
+            return
         self._buffer.extend(data)
         try:
             while (reply := self._read_response_from_buffer()) is not None:
                 self._replies.append(reply)
                 self._owed = max(0, self._owed - 1)
+                if not self._owed:  # all that was asked for: what follows it was not
+                    del self._buffer[:]
+                    break
             if len(self._buffer) > MAX_RESPONSE_LENGTH:
                 del self._buffer[:]
                 raise SMTPResponseException(SMTPStatus.invalid_response.value, "Response too long")
@@ -91,11 +106,12 @@ class PipeliningProtocol(SMTPProtocol):
         return self._replies.popleft()
 
     async def send_pipelined(self, mail_from: tuple[bytes, ...], rcpt_to: bytes, message: bytes,
-                             timeout: float | None = None) -> tuple[SMTPResponse, ...]:
+                             received: list[SMTPResponse], timeout: float | None = None) -> None:
         """MAIL FROM `mail_from` (the address and its options), RCPT `rcpt_to` and DATA in one
         write, then the message (line endings normalised and dots doubled, as aiosmtplib's
         DATA sends it) if DATA was answered 354: the replies to MAIL, RCPT, DATA and, when the
-        message went, to it."""
+        message went, to it, appended to `received` as they are read (so a caller whose read
+        failed still judges what the server said before: a refusal, then the connection closed)."""
         for arg in (*mail_from, rcpt_to):
             if COMMAND_INJECTION_REGEX.search(arg):
                 raise ValueError("Command arg contains a prohibited control character")
@@ -105,13 +121,13 @@ class PipeliningProtocol(SMTPProtocol):
         async with self._command_lock:
             self._owed += 3
             self.write(group)
-            replies = (await self.read_response(timeout), await self.read_response(timeout),
-                       await self.read_response(timeout))
-            if replies[2].code != SMTPStatus.start_input:
-                return replies
-            refused = replies[0].code != SMTPStatus.completed or replies[1].code not in (
+            for _ in range(3):
+                received.append(await self.read_response(timeout))
+            if received[2].code != SMTPStatus.start_input:
+                return
+            refused = received[0].code != SMTPStatus.completed or received[1].code not in (
                 SMTPStatus.completed, SMTPStatus.will_forward)
             self._owed += 1
             self.write(b".\r\n" if refused else
                        PERIOD_REGEX.sub(b"..", normalize_message_line_endings(message)) + b".\r\n")
-            return (*replies, await self.read_response(timeout))
+            received.append(await self.read_response(timeout))

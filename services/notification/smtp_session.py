@@ -161,18 +161,29 @@ async def _send_pipelined(client: aiosmtplib.SMTP, protocol: PipeliningProtocol,
                           options: list[bytes]) -> None:
     """MAIL, RCPT and DATA in one group, then the message (smtp_pipelining): each reply judged
     in turn as aiosmtplib judges it, so the first refused step raises what it raises in
-    sequence; a 421 among them closes the connection, a timeout or a lost connection too, as
-    aiosmtplib's own commands do."""
+    sequence; a 421 among them closes the connection. A read that fails (a timeout, the
+    connection lost, a reply that cannot be parsed) closes it too, the replies being out of
+    step; what the server answered before it is judged first, so a refusal followed by the
+    server hanging up is that refusal, as it is command by command."""
+    replies: list = []
     try:
-        replies = await protocol.send_pipelined((mail.mail_from, *options), mail.rcpt_to, mail.data,
-                                                timeout=client.timeout)
-    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
-        client.close()  # the replies out of step: never paired with a later command
+        await protocol.send_pipelined((mail.mail_from, *options), mail.rcpt_to, mail.data,
+                                      received=replies, timeout=client.timeout)
+    except Exception:
+        client.close()  # never paired with a later command
+        _judge(replies, mail)
         raise
     if any(reply.code == SMTPStatus.domain_unavailable for reply in replies):
         client.close()
-    _judge_mail(replies[0], mail)
-    _judge_rcpt(replies[1], mail)
+    _judge(replies, mail)
+
+
+def _judge(replies: list, mail: PlainMail) -> None:
+    """The group's replies received so far, judged in order (the first refusal raised)."""
+    if replies:
+        _judge_mail(replies[0], mail)
+    if len(replies) > 1:
+        _judge_rcpt(replies[1], mail)
     for reply, expected in zip(replies[2:], (SMTPStatus.start_input, SMTPStatus.completed)):
         if reply.code != expected:
             raise aiosmtplib.SMTPDataError(reply.code, reply.message)

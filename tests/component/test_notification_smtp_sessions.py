@@ -179,6 +179,24 @@ async def test_a_refused_sender_fails_that_email_alone_as_aiosmtplibs_mail_would
     assert refused["failed_at"] is not None and "SMTPSenderRefused" in refused["last_error"]
 
 
+async def test_a_sender_refused_for_good_then_hung_up_on_is_given_up_as_one_command_at_a_time(store, pipelining):
+    """A 5xx to MAIL, then the server closes the connection: the refusal is the e-mail's
+    outcome (given up), not the closed connection (which would be retried); the others go on a
+    new connection. Pipelined, the replies to RCPT and DATA never come."""
+    script = Script(refuse_mail_at={1: "554 5.7.1 rejected by policy"}, hang_up_after_refusing_mail=True)
+    with ScriptedSmtp(script) as smtp:
+        mailer = sender(store, smtp.port)
+        queue(store, *ADDRESSES[:3])
+        await mailer.drain_once()
+        await mailer.drain_once()
+        await mailer.close()
+    rows = outbox(store)
+    refused = rows[ADDRESSES[0]]
+    assert refused["failed_at"] is not None and refused["attempts"] == 1
+    assert "SMTPSenderRefused" in refused["last_error"] and "554" in refused["last_error"]
+    assert sorted(smtp.accepted) == sorted(ADDRESSES[1:3])
+
+
 async def test_a_recipient_the_server_will_forward_is_sent(store, pipelining):
     with ScriptedSmtp(Script(forward_recipients={ADDRESSES[0]})) as smtp:
         mailer = sender(store, smtp.port)

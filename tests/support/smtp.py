@@ -27,6 +27,9 @@ class Script:
     """RCPT TO these addresses is answered 251 (not local, will forward): accepted."""
     pipelining: bool = False
     """Offer PIPELINING (RFC 2920; aiosmtpd answers a pipelined group's commands in order)."""
+    hang_up_after_refusing_mail: bool = False
+    """The server closes the connection right after a `refuse_mail_at` reply (a policy
+    rejection): the reply reaches the client, nothing after it does."""
     drop_at_mail: int | None = None
     """The connection is dropped, without a reply, at this MAIL command of the server's life
     (1 = the first), once."""
@@ -49,6 +52,12 @@ class _Hooks:
             server.transport.abort()
             return "421 gone"  # never reaches the client: the connection is already down
         if self.mail_commands in self.script.refuse_mail_at:
+            if self.script.hang_up_after_refusing_mail:
+                # the reply on the wire (an empty buffer is written at once), then the connection
+                # cut: nothing after it (a pipelined RCPT's and DATA's replies) reaches the client
+                server.transport.write(self.script.refuse_mail_at[self.mail_commands].encode() + b"\r\n")
+                server.transport.abort()
+                return "421 gone"  # never reaches the client
             return self.script.refuse_mail_at[self.mail_commands]
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)

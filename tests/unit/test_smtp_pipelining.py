@@ -45,8 +45,16 @@ def connected() -> tuple[PipeliningProtocol, Transport]:
     return taken, transport
 
 
-async def answered(protocol, transport, *packets: bytes, message: bytes = b"Subject: x\r\n\r\nhi\r\n"):
-    sending = asyncio.create_task(protocol.send_pipelined((b"FROM:<a@x.example>",), b"TO:<b@y.example>", message))
+async def answered(protocol, transport, *packets: bytes, message: bytes = b"Subject: x\r\n\r\nhi\r\n",
+                   received: list | None = None):
+    """The group sent; a task giving the replies received (raising what the send raised)."""
+    replies = [] if received is None else received
+
+    async def send():
+        await protocol.send_pipelined((b"FROM:<a@x.example>",), b"TO:<b@y.example>", message, replies)
+        return replies
+
+    sending = asyncio.create_task(send())
     await asyncio.sleep(0)
     for packet in packets:
         protocol.data_received(packet)
@@ -92,7 +100,43 @@ async def test_data_while_nothing_is_owed_is_dropped_and_never_read_as_a_later_r
 
 async def test_a_connection_lost_mid_group_raises_after_the_replies_that_came():
     protocol, transport = connected()
-    sending = await answered(protocol, transport, b"250 a\r\n")
+    received: list = []
+    sending = await answered(protocol, transport, b"554 5.7.1 go away\r\n", received=received)
     protocol.connection_lost(None)
     with pytest.raises(SMTPServerDisconnected):
         await sending
+    assert [r.code for r in received] == [554]  # kept for the caller to judge (smtp_session)
+
+
+async def test_a_reply_while_the_last_one_waits_to_be_picked_up_is_dropped():
+    protocol, transport = connected()
+    reading = asyncio.create_task(protocol.read_response())  # a command of aiosmtplib's own (RSET)
+    await asyncio.sleep(0)
+    protocol.data_received(b"250 reset ok\r\n")
+    protocol.data_received(b"250 stray\r\n")  # before the reader resumed
+    assert (await reading).message == "reset ok"
+    noop = asyncio.create_task(protocol.read_response())
+    await asyncio.sleep(0)
+    protocol.data_received(b"250 noop ok\r\n")
+    assert (await noop).message == "noop ok"
+
+
+async def test_what_follows_the_replies_asked_for_in_one_packet_is_dropped():
+    protocol, transport = connected()
+    reading = asyncio.create_task(protocol.read_response())
+    await asyncio.sleep(0)
+    protocol.data_received(b"250 reset ok\r\n250 stray\r\n")
+    assert (await reading).message == "reset ok"
+    noop = asyncio.create_task(protocol.read_response())
+    await asyncio.sleep(0)
+    protocol.data_received(b"250 noop ok\r\n")
+    assert (await noop).message == "noop ok"
+
+
+async def test_a_protocol_it_does_not_know_is_left_alone():
+    class Other(SMTPProtocol):
+        pass
+
+    protocol = Other(loop=asyncio.get_running_loop())
+    protocol.connection_made(Transport())
+    assert PipeliningProtocol.take_over(protocol) is None and type(protocol) is Other
