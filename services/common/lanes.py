@@ -29,10 +29,14 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
 from aiokafka import ConsumerRecord, TopicPartition
 
 DEFAULT_COMMIT_INTERVAL = 0.05
 DEFAULT_RETRY_PAUSE = 0.1
+COMMIT_RETRY_PAUSE = 1.0
+"""After a failed commit: the next try (a broker away is not a hot loop)."""
+log = structlog.get_logger("consumer")
 """Between a failed handling and its retry, on top of any pause the handler takes itself: no
 hot loop when a handler fails at once (the broker away)."""
 
@@ -107,10 +111,6 @@ class PartitionProgress:
         if position is not None and position != self.pruned_at:
             self.finished = {o for o in self.finished if o >= position}
             self.pruned_at = position
-
-    def drop(self, offset: int) -> None:
-        """A record of a revoked partition given up unfinished."""
-        self.pending.discard(offset)
 
 
 class LanedBatches:
@@ -243,11 +243,14 @@ class LanedBatches:
                     return False
 
     def _give_up(self, queue: deque[ReceivedRecord]) -> None:
-        for record in queue:
-            progress = self._progress.get(record.partition)
-            if progress is not None:
-                progress.drop(record.offset)
+        """A lane whose partition was revoked while its head failed: its records left to the
+        partition's new owner, and what this process knew of every revoked partition forgotten
+        at once, as the next batch would forget it. Not only these records dropped: the
+        partition may come back before another batch is taken, and its old progress would then
+        count these offsets as done (below its position) and commit past them unhandled."""
         queue.clear()
+        if self._consumer is not None:
+            self._forget_revoked(self._consumer.assignment())
         self._resume_when_room()
 
     def _finish(self, record: ReceivedRecord) -> None:
@@ -278,13 +281,18 @@ class LanedBatches:
     async def _commit_after_interval(self) -> None:
         """Until nothing is left to commit: records finishing while a commit is in flight are
         committed by the next round, even when no record finishes after them."""
+        pause = self.commit_interval
         while True:
-            await asyncio.sleep(self.commit_interval)
+            await asyncio.sleep(pause)
             try:
                 if not await self._commit_now():
                     return
-            except Exception:  # a rebalance meanwhile: the next finished record commits again
-                return
+                pause = self.commit_interval
+            except Exception as error:
+                # a rebalance or the broker away: tried again (what is assigned then), also when
+                # no record finishes after it, so an idle partition's offsets do not stay behind
+                log.info("lanes_commit_failed", error=repr(error)[:300])
+                pause = max(self.commit_interval, COMMIT_RETRY_PAUSE)
 
     async def _commit_now(self) -> bool:
         """Commit what moved since the last commit; whether there was anything."""

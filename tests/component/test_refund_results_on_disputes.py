@@ -15,7 +15,8 @@ from contracts.refunds import RefundFailed, RefundIssued
 from services.common.database import sqlalchemy_engine
 from services.dispute.adapters.idempotency_store import IdempotencyStore
 from services.dispute.application.writer import CommandWriter
-from services.dispute.entrypoints.kafka_subscribers import record_refund_result, write_refund_result
+from services.dispute.entrypoints.kafka_subscribers import (record_refund_result, write_or_record_alone,
+                                                            write_refund_result)
 from services.dispute.domain import Actor, Role
 from services.dispute.bootstrap import build_application
 from services.dispute.adapters.order_book import OrderBook
@@ -117,3 +118,35 @@ def test_a_result_stamped_by_a_clock_ahead_of_ours_fires_no_deadline_early(tmp_p
                          causation_id="E-1", reason="x", retryable=False)
     record(app, ahead, now=lambda: NOW + timedelta(hours=1))
     assert app.get_dispute(dispute.id).status == "AWAITING_SELLER_RESPONSE"
+
+
+class FailingWriter:
+    """A writer whose every batch fails with `error` (as when another command of the batch
+    broke it)."""
+
+    def __init__(self, error: Exception):
+        self.error, self.submitted = error, 0
+
+    async def submit(self, submission):
+        self.submitted += 1
+        raise self.error
+
+
+def test_a_result_whose_shared_batch_failed_for_good_is_recorded_alone(resolved_dispute):
+    """Another command's failure in the batch must not send the result to the dead letters:
+    recorded in a transaction of its own, as without the writer."""
+    from eventsourcing.persistence import DataError
+    app, dispute_id = resolved_dispute
+    writer = FailingWriter(DataError("another command's row broke the batch"))
+    asyncio.run(write_or_record_alone(writer, app, issued(dispute_id)))
+    assert writer.submitted == 1 and app.get_dispute(dispute_id).refunded_total == Decimal("100.00")
+
+
+def test_a_result_whose_batch_met_a_passing_fault_is_left_to_its_lane(resolved_dispute):
+    from eventsourcing.persistence import OperationalError
+    app, dispute_id = resolved_dispute
+    version = app.get_dispute(dispute_id).version
+    with pytest.raises(OperationalError):
+        asyncio.run(write_or_record_alone(FailingWriter(OperationalError("the server went away")), app,
+                                          issued(dispute_id)))
+    assert app.get_dispute(dispute_id).version == version

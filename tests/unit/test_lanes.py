@@ -313,3 +313,59 @@ async def test_a_batch_of_skipped_records_only_is_committed():
 
     await lanes(handle, skip=lambda raw: True).run(consumer, [record(n, b"a") for n in range(5)])
     assert handled == [] and consumer.committed() == {P0: 5}
+
+
+async def test_a_record_given_up_on_a_revoked_partition_is_handled_when_the_partition_comes_back():
+    """Its partition revoked while the record was failing, then assigned back before any batch
+    came in between (faststream hands the handler fetched records only): Kafka hands the
+    partition again from the committed offset, and the record given up must be handled then,
+    never counted as done and committed past (review of the laned subscribers)."""
+    handled, failing = [], {"on": True}
+
+    async def handle(r) -> None:
+        if r.offset == 1 and failing["on"]:
+            raise RuntimeError("the database is away")
+        handled.append(r.offset)
+
+    consumer = Consumer()
+    pipeline = LanedBatches(handle, 4, retry_pause=0.01, commit_interval=0)
+    await pipeline.take(consumer, [record(0, b"a"), record(1, b"b"), record(2, b"c")])
+    await asyncio.sleep(0.05)
+    consumer.assigned = {P1}  # P0 to another consumer, which commits nothing
+    await asyncio.sleep(0.05)  # offset 1's retry sees P0 revoked: given up
+    failing["on"] = False
+    consumer.assigned = {P0, P1}  # back, handed again from the committed offset (1)
+    await pipeline.take(consumer, [record(1, b"b"), record(2, b"c"), record(3, b"d")])
+    await pipeline.drain()
+    assert 1 in handled and handled.count(3) == 1
+    assert consumer.committed()[P0] == 4
+
+
+async def test_a_failed_commit_is_tried_again_though_nothing_finishes_after_it():
+    class Flaky(Consumer):
+        failures = 1
+
+        async def commit(self, offsets):
+            if self.failures:
+                self.failures -= 1
+                raise ConnectionError("the broker is away")
+            await super().commit(offsets)
+
+    consumer = Flaky()
+    handled: list[int] = []
+
+    async def handle(r) -> None:
+        handled.append(r.offset)
+
+    import services.common.lanes as lanes_module
+    pipeline = LanedBatches(handle, 4, retry_pause=0, commit_interval=0.01)
+    original, lanes_module.COMMIT_RETRY_PAUSE = lanes_module.COMMIT_RETRY_PAUSE, 0.02
+    try:
+        await pipeline.take(consumer, [record(0, b"a"), record(1, b"b")])
+        for _ in range(100):
+            if consumer.committed().get(P0) == 2:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        lanes_module.COMMIT_RETRY_PAUSE = original
+    assert handled == [0, 1] and consumer.failures == 0 and consumer.committed() == {P0: 2}

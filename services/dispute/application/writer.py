@@ -16,8 +16,10 @@ Each caller is answered only after its batch committed, with what its own comman
   processes writing the same disputes keep meeting this way: a command that was valid stays
   valid on the newer dispute and must not be refused for the writer's stale copy.
 
-Kafka consumers and the deadline worker still call the application directly (they are other
-paths, maybe other processes); the writer's cache stays correct beside them.
+Refund results from Kafka are submitted to the writer too (batched with the HTTP commands;
+entrypoints/kafka_subscribers.py, alone through the application when their batch failed for
+good); the order consumer and the deadline worker still call the application directly (other
+paths, maybe other processes): the writer's cache stays correct beside them.
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ from faststream.kafka import KafkaBroker
 from contracts.orders import OrderRefunded
 from contracts.refunds import RefundFailed, RefundIssued
 from contracts.topics import ORDERS_EVENTS, REFUNDS_EVENTS, dead_letter_topic
-from services.common.consumers import RetryLater, dead_letter, handle_or_dead_letter, wired
+from services.common.consumers import (RetryLater, dead_letter, handle_or_dead_letter,
+                                       transient_errors, wired)
 from services.common.laned_subscriber import laned_subscriber
 from services.common.lanes import LanedBatches, ReceivedRecord
 from services.common.records import (DEFAULT_MAX_RECORD_BYTES, Refused, read_order_event,
@@ -56,7 +57,13 @@ def register_order_consumer(broker: KafkaBroker, order_book: OrderBook | None,
     async def on_order_record(record: ReceivedRecord) -> None:
         await take_order_record(broker, dlq, record, order_book, disputes, max_record_bytes)
 
-    return laned_subscriber(broker, topic, GROUP, on_order_record, title=f"{topic}:OnOrderEvent")
+    # Two orders at once: each is applied in a thread of the process's default executor, which
+    # the API's request path (token checks, reads) shares; it was one at a time before lanes.
+    return laned_subscriber(broker, topic, GROUP, on_order_record, concurrency=ORDER_LANES_AT_ONCE,
+                            title=f"{topic}:OnOrderEvent")
+
+
+ORDER_LANES_AT_ONCE = 2
 
 
 async def take_order_record(broker: KafkaBroker, dlq: str, message, order_book: OrderBook | None,
@@ -148,7 +155,8 @@ async def take_refund_record(broker: KafkaBroker, dlq: str, message, disputes: D
         await dead_letter(broker, dlq, message, refusal, reason=refusal.reason)
         return
     if writer is not None:
-        await handle_or_dead_letter(broker, dlq, message, partial(write_refund_result, writer, result))
+        await handle_or_dead_letter(broker, dlq, message,
+                                    partial(write_or_record_alone, writer, disputes, result))
         return
     record = partial(asyncio.to_thread, record_refund_result, wired(disputes, "the disputes"), result)
     await handle_or_dead_letter(broker, dlq, message, record)
@@ -180,6 +188,22 @@ async def write_refund_result(writer: Writer, result: RefundIssued | RefundFaile
             return
         log.info("refund_result_recorded", event_type=result.event_type, refund_id=result.refund_id,
                  dispute_id=str(result.dispute_id))
+
+
+async def write_or_record_alone(writer: Writer, disputes: Disputes | None,
+                                result: RefundIssued | RefundFailed) -> None:
+    """Through the writer; when the batch it shared failed for good (not a transient fault,
+    retried in the lane), recorded alone as it was without the writer: another command's
+    failure must not send a refund result to the dead letters, and the result's own failure
+    still does (raised from its own transaction)."""
+    try:
+        await write_refund_result(writer, result)
+    except transient_errors():
+        raise
+    except Exception as error:
+        log.warning("refund_result_batch_failed", dispute_id=str(result.dispute_id),
+                    refund_id=result.refund_id, error=repr(error)[:300])
+        await asyncio.to_thread(record_refund_result, wired(disputes, "the disputes"), result)
 
 
 def _nothing(dispute) -> None:
