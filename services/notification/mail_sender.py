@@ -186,7 +186,7 @@ class EmailSender:
 
     def _failed(self, outcomes: Outcomes, email: OutgoingEmail, error: Exception) -> None:
         attempts, now = email.attempts + 1, datetime.now(timezone.utc)
-        permanent = isinstance(error, aiosmtplib.SMTPResponseException) and error.code >= 500
+        permanent = _permanent(error)
         if permanent or attempts >= self.backoff.max_attempts:
             outcomes.give_up(email, attempts, repr(error))
             return
@@ -214,3 +214,13 @@ class EmailSender:
         """QUIT every open session (the service stopping)."""
         for session in self.sessions:
             await session.close()
+
+
+def _permanent(error: Exception) -> bool:
+    """A 5xx reply: to MAIL or DATA (a response exception), or to RCPT (aiosmtplib raises the
+    one recipient's refusal inside SMTPRecipientsRefused, which carries no code of its own)."""
+    if isinstance(error, aiosmtplib.SMTPResponseException):
+        return error.code >= 500
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
+        return bool(error.recipients) and all(refused.code >= 500 for refused in error.recipients)
+    return False

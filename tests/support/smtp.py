@@ -17,6 +17,8 @@ from infra.ports import free_port
 class Script:
     refuse_recipients: set[str] = field(default_factory=set)
     """RCPT TO these addresses is answered 550 (the mailbox does not exist)."""
+    defer_recipients: set[str] = field(default_factory=set)
+    """RCPT TO these addresses is answered 450 (mailbox busy: try again later)."""
     refuse_data_for: set[str] = field(default_factory=set)
     """The DATA of a mail to these addresses is answered 554 (refused for good)."""
     smtputf8: bool = True
@@ -66,6 +68,8 @@ class _Hooks:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.script.refuse_recipients:
             return "550 5.1.1 no such mailbox"
+        if address in self.script.defer_recipients:
+            return "450 4.2.1 mailbox busy"
         envelope.rcpt_tos.append(address)
         return "251 will forward" if address in self.script.forward_recipients else "250 OK"
 
