@@ -77,12 +77,19 @@ def read_order(conn, order_id: str, for_update: bool = False) -> PaidOrder | Non
     """The order as we know it, or None until its OrderPlaced was applied. `for_update` locks
     its row, which serialises the refunds of one order."""
     row = conn.execute(_LOCKED_ORDER if for_update else _ORDER, {"order": order_id}).mappings().first()
-    if row is None or row["buyer_id"] is None:
+    return order_from(row) if row is not None else None
+
+
+def order_from(row, prefix: str = "") -> PaidOrder | None:
+    """The order in a row of `orders` (its columns named `prefix` + column name), None while
+    its OrderPlaced is not applied (a row an OrderRefunded made first)."""
+    if row[f"{prefix}buyer_id"] is None:
         return None
-    items = tuple((item, Decimal(amount)) for item, amount in json.loads(row["items"]).items())
-    return PaidOrder(order_id=row["order_id"], buyer_id=row["buyer_id"], seller_id=row["seller_id"],
-                     currency=row["currency"], items=items, paid_amount=Decimal(row["paid_amount"]),
-                     refunded_outside=Decimal(row["refunded_outside"]))
+    items = tuple((item, Decimal(amount)) for item, amount in json.loads(row[f"{prefix}items"]).items())
+    return PaidOrder(order_id=row[f"{prefix}order_id"], buyer_id=row[f"{prefix}buyer_id"],
+                     seller_id=row[f"{prefix}seller_id"], currency=row[f"{prefix}currency"], items=items,
+                     paid_amount=Decimal(row[f"{prefix}paid_amount"]),
+                     refunded_outside=Decimal(row[f"{prefix}refunded_outside"]))
 
 
 _ORDER = select(orders).where(orders.c.order_id == bindparam("order"))

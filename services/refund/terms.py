@@ -62,9 +62,15 @@ def raise_refunded_before(conn, outside: OutsideRefund) -> None:
 
 def read_terms(conn, dispute_id: str) -> OrderTerms | None:
     row = conn.execute(_TERMS, {"dispute_id": dispute_id}).mappings().first()
-    return OrderTerms(row["dispute_id"], row["order_id"], Decimal(row["paid_amount"]),
-                      row["currency"], Decimal(row["refunded_before"]), item_id=row["item_id"],
-                      buyer_id=row["buyer_id"], seller_id=row["seller_id"]) if row else None
+    return terms_from(row) if row else None
+
+
+def terms_from(row, prefix: str = "") -> OrderTerms:
+    """The terms in a row of `order_terms` (its columns named `prefix` + column name)."""
+    return OrderTerms(row[f"{prefix}dispute_id"], row[f"{prefix}order_id"],
+                      Decimal(row[f"{prefix}paid_amount"]), row[f"{prefix}currency"],
+                      Decimal(row[f"{prefix}refunded_before"]), item_id=row[f"{prefix}item_id"],
+                      buyer_id=row[f"{prefix}buyer_id"], seller_id=row[f"{prefix}seller_id"])
 
 
 _TERMS = select(order_terms).where(order_terms.c.dispute_id == bindparam("dispute_id"))
