@@ -270,6 +270,24 @@ def test_profiles_are_found_by_role_and_id_for_many_recipients_at_once(store):
                      for n in range(0, PROFILES_PER_QUERY + 20, 3)}
 
 
+def test_the_batch_reads_find_exactly_the_known_ids_whatever_their_number_and_on_one_connection(store):
+    """The reads bind their ids as one array on PostgreSQL (a statement psycopg prepares after
+    five runs, then planned once for any number of ids): run well past that, with counts that
+    vary, on one connection, each finds exactly the ids stored and none of the others."""
+    from services.notification.notices import Parties
+
+    effects = [Effect(str(uuid4()), "DisputeOpened", str(uuid4()), [], Parties(f"B-{n}", f"S-{n}"))
+               for n in range(40)]
+    store.record_all(effects)
+    with store.batch():
+        for count in [1, 2, 3, 5, 8, 13, 21, 34, 40, 1, 7]:
+            known = effects[:count]
+            unknown = [str(uuid4()) for _ in range(count)]
+            assert store.handled_among([e.event_id for e in known] + unknown) == {e.event_id for e in known}
+            assert store.parties_of([e.dispute_id for e in known] + unknown) == {
+                e.dispute_id: e.parties for e in known}
+
+
 def test_an_event_of_a_dispute_never_opened_here_is_logged_with_its_ids(store):
     """The warning names the event's dispute, event and correlation id on its own line (no
     context variables bound per event of a batch): operators only are told."""
