@@ -34,11 +34,11 @@ from aiokafka import ConsumerRecord, TopicPartition
 
 DEFAULT_COMMIT_INTERVAL = 0.05
 DEFAULT_RETRY_PAUSE = 0.1
+"""Between a failed handling and its retry, on top of any pause the handler takes itself: no
+hot loop when a handler fails at once (the broker away)."""
 COMMIT_RETRY_PAUSE = 1.0
 """After a failed commit: the next try (a broker away is not a hot loop)."""
 log = structlog.get_logger("consumer")
-"""Between a failed handling and its retry, on top of any pause the handler takes itself: no
-hot loop when a handler fails at once (the broker away)."""
 
 
 @dataclass(frozen=True)
