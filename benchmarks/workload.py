@@ -99,7 +99,7 @@ async def open_disputes(api: str, all_cases: Sequence[Case], concurrency: int = 
                         order_read: Callable[[Case], Awaitable[None]] | None = None) -> list[Case]:
     """Each buyer opens FULL_REFUND on their item (once `order_read(case)` returned: the API has
     its order), retried while the API has not yet read the order from Kafka (ORDER_NOT_FOUND)
-    or asks to slow down (429, 503)."""
+    or asks to slow down (429, 503), or the connection broke."""
     limit = asyncio.Semaphore(concurrency)
     deadline = asyncio.get_running_loop().time() + timeout
     body = {"item_id": ITEM, "reason": "DAMAGED", "request": "FULL_REFUND", "description": "bench"}
@@ -109,8 +109,17 @@ async def open_disputes(api: str, all_cases: Sequence[Case], concurrency: int = 
             await order_read(case)  # outside the limit: the opens whose order is known go first
         async with limit:
             while True:
-                response = await http.post(f"{api}/v1/disputes", json={**body, "order_id": case.order_id},
-                                           headers=case.buyer.headers(f"open-{case.order_id}"))
+                try:
+                    response = await http.post(f"{api}/v1/disputes", json={**body, "order_id": case.order_id},
+                                               headers=case.buyer.headers(f"open-{case.order_id}"))
+                except httpx.TransportError:
+                    # a pooled connection the server closed as it sat idle (uvicorn's 5 s
+                    # keep-alive) while this open waited for its order: the same request again
+                    # on a new one is safe (the same Idempotency-Key replays a recorded open)
+                    if asyncio.get_running_loop().time() > deadline:
+                        raise
+                    await asyncio.sleep(0.1)
+                    continue
                 if response.status_code == 201:
                     return Case(case.order_id, case.buyer, case.seller, response.json()["id"])
                 retry = response.status_code in (429, 503) or (
