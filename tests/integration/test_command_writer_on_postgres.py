@@ -7,6 +7,8 @@ from uuid import uuid4
 import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
+from psycopg.sql import SQL, Composed
 
 from services.dispute.application.batch import Answered, Replay
 from tests.support.writer_behaviour import SELLER, WriterBehaviour, message, process_on
@@ -47,6 +49,29 @@ class TestCommandWriterOnPostgres(WriterBehaviour):
         assert isinstance(again, Replay) and again.earlier.body == "2"
         assert new == Answered(4) and len(checkouts) == 2
 
+    def test_a_save_and_a_load_send_plain_text_the_same_as_the_librarys(self, one, dispute_id, monkeypatch):
+        """The recorder renders its statements once (psycopg rendered a composed statement
+        again on every execute): what reaches the server is the library's own text."""
+        recorder = one.disputes.recorder
+        library = PostgresApplicationRecorder(recorder.datastore, events_table_name=recorder.events_table_name)
+        with recorder.datastore.get_connection() as conn:
+            def text(statement):
+                return statement.as_string(conn)
+            assert [text(s) for s in recorder.lock_table_statements] == \
+                [text(s) for s in library.lock_table_statements]
+            assert text(recorder.select_events_statement) == text(library.select_events_statement)
+            assert text(recorder.notify_statement) == f'NOTIFY "{recorder.channel_name}"'
+        sent = []
+        original = psycopg.Cursor.execute
+        monkeypatch.setattr(psycopg.Cursor, "execute", _noting(sent, "execute", original, kind=True))
+        one.writer.run([message(dispute_id, "hello", key="k-1")])
+        one.disputes.get_dispute(dispute_id)  # a load through the library's select_events
+        monkeypatch.undo()
+        assert not [query for query, escaped in sent if escaped]  # no identifier nor literal left to render
+        assert any("LOCK TABLE" in query for query, _ in sent)
+        assert any(query.startswith("NOTIFY") for query, _ in sent)
+        assert any("WHERE originator_id = %s" in query for query, _ in sent)
+
 
 def _raise(error):
     def raises(*args, **kwargs):
@@ -54,8 +79,12 @@ def _raise(error):
     return raises
 
 
-def _noting(sent: list, name: str, original):
+def _noting(sent: list, name: str, original, kind: bool = False):
     def noted(cursor, query, *args, **kwargs):
+        if kind:  # the query's text as sent, and whether psycopg had parts of it to escape
+            escaped = isinstance(query, Composed) and not all(isinstance(part, SQL) for part in query)
+            sent.append((query if isinstance(query, str) else query.as_string(cursor.connection), escaped))
+            return original(cursor, query, *args, **kwargs)
         sent.append((name, str(query)))
         return original(cursor, query, *args, **kwargs)
     return noted
