@@ -109,7 +109,7 @@ async def test_http_requests_are_counted_by_route_template_method_and_status(pla
     assert await at_least(prometheus, 'sum(http_requests_total{job="payment-simulator",'
                                       'handler="/refunds",method="POST",status="201"})') >= 1
     assert await at_least(prometheus, 'sum(http_request_duration_seconds_count{job="dispute-api",'
-                                      'handler="/v1/disputes"})') >= 2
+                                      'handler="/v1/disputes"})', 2) >= 2
     assert prometheus.query(f"http_requests_total{DISPUTE_ID_IN_A_LABEL}") == []
 
 
