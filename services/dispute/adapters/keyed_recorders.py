@@ -88,7 +88,7 @@ class KeyedPostgresRecorder(PostgresApplicationRecorder):
         # Every statement of a save and a load as plain text, rendered once: psycopg renders a
         # composed statement again on each execute (an identifier through libpq's escaping, a
         # literal through its adapter), and the library composes its NOTIFY anew on each save:
-        # ~5% of the API's CPU under load (py-spy) for the same bytes every time.
+        # ~15 us a batch and ~3 us a load for the same bytes every time (1-2% of a command).
         self.lock_table_statements = [_rendered(s) for s in self.lock_table_statements]
         self.select_events_statement = _rendered(self.select_events_statement)
         self.insert_binary_events_statement = _rendered(self.insert_binary_events_statement)
