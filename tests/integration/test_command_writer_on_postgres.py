@@ -63,7 +63,7 @@ class TestCommandWriterOnPostgres(WriterBehaviour):
             assert text(recorder.notify_statement) == f'NOTIFY "{recorder.channel_name}"'
         sent = []
         original = psycopg.Cursor.execute
-        monkeypatch.setattr(psycopg.Cursor, "execute", _noting(sent, "execute", original, kind=True))
+        monkeypatch.setattr(psycopg.Cursor, "execute", _noting_text(sent, original))
         one.writer.run([message(dispute_id, "hello", key="k-1")])
         one.disputes.get_dispute(dispute_id)  # a load through the library's select_events
         monkeypatch.undo()
@@ -79,12 +79,17 @@ def _raise(error):
     return raises
 
 
-def _noting(sent: list, name: str, original, kind: bool = False):
+def _noting_text(sent: list, original):
+    """Notes each query's text as sent, and whether psycopg had parts of it to escape."""
     def noted(cursor, query, *args, **kwargs):
-        if kind:  # the query's text as sent, and whether psycopg had parts of it to escape
-            escaped = isinstance(query, Composed) and not all(isinstance(part, SQL) for part in query)
-            sent.append((query if isinstance(query, str) else query.as_string(cursor.connection), escaped))
-            return original(cursor, query, *args, **kwargs)
+        escaped = isinstance(query, Composed) and not all(isinstance(part, SQL) for part in query)
+        sent.append((query if isinstance(query, str) else query.as_string(cursor.connection), escaped))
+        return original(cursor, query, *args, **kwargs)
+    return noted
+
+
+def _noting(sent: list, name: str, original):
+    def noted(cursor, query, *args, **kwargs):
         sent.append((name, str(query)))
         return original(cursor, query, *args, **kwargs)
     return noted

@@ -85,21 +85,21 @@ class KeyedPostgresRecorder(PostgresApplicationRecorder):
             " JOIN unnest(%s::{id_type}[], %s::bigint[]) AS k(id, v)"
             " ON e.originator_id = k.id AND e.originator_version > k.v"
             " ORDER BY e.originator_id, e.originator_version")
-        # Every statement of a save and a load as plain text, rendered once: psycopg renders a
-        # composed statement again on each execute (an identifier through libpq's escaping, a
-        # literal through its adapter), and the library composes its NOTIFY anew on each save:
-        # ~15 us a batch and ~3 us a load for the same bytes every time (1-2% of a command).
+        # The library's statements of a save and a load as plain text too, rendered once (as
+        # `_on_events_table` renders ours): psycopg renders a composed statement again on each
+        # execute (an identifier through libpq's escaping, a literal through its adapter), and
+        # the library composes its NOTIFY anew on each save: ~15 us a batch and ~3 us a load
+        # for the same bytes every time (1-2% of a command).
         self.lock_table_statements = [_rendered(s) for s in self.lock_table_statements]
         self.select_events_statement = _rendered(self.select_events_statement)
-        self.insert_binary_events_statement = _rendered(self.insert_binary_events_statement)
-        self.select_newer_statement = _rendered(self.select_newer_statement)
         self.notify_statement = _rendered(SQL("NOTIFY {0}").format(Identifier(self.channel_name)))
 
-    def _on_events_table(self, text: str) -> SQL | Composed:
-        """`text` with this recorder's schema, events table and originator id type in it."""
-        return SQL(text).format(schema=Identifier(self.datastore.schema),
-                                table=Identifier(self.events_table_name),
-                                id_type=SQL(self.datastore.originator_id_type))
+    def _on_events_table(self, text: str) -> SQL:
+        """`text` with this recorder's schema, events table and originator id type in it,
+        rendered once."""
+        return _rendered(SQL(text).format(schema=Identifier(self.datastore.schema),
+                                          table=Identifier(self.events_table_name),
+                                          id_type=SQL(self.datastore.originator_id_type)))
 
     def _notify_channel(self, curs: Any) -> None:
         curs.execute(self.notify_statement)
