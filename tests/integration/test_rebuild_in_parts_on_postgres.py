@@ -79,7 +79,27 @@ def test_postgres_reads_each_part_as_dispute_part_says(store):
     for part in range(3):
         mine, read_to = part_notifications(app.recorder, 0, 100, 1000, part, 3)
         assert [n.id for n in mine] == [n.id for n in everything if dispute_part(n.originator_id, 3) == part]
-        assert read_to == (mine[-1].id if mine else 100)
+        assert read_to == 100  # fewer than the limit: the whole range was read
+
+
+def test_postgres_reads_a_part_a_window_of_ids_at_a_time(store):
+    """Each read covers at most limit * parts ids (a wide range made the planner scan the whole
+    table for every batch), and reading on from where each read ended gives the part's events
+    once each, in order."""
+    from services.dispute.adapters.part_reads import dispute_part, part_notifications
+
+    app, _, _ = store
+    everything = app.recorder.select_notifications(0, 1000, inclusive_of_start=False)
+    for part in range(3):
+        start, seen = 0, []
+        while start < 100:
+            mine, read_to = part_notifications(app.recorder, start, 100, 4, part, 3)
+            assert start < read_to <= min(100, start + 12)
+            assert all(start < n.id <= read_to for n in mine) and len(mine) <= 4
+            assert read_to == (mine[-1].id if len(mine) == 4 else min(100, start + 12))
+            seen += [n.id for n in mine]
+            start = read_to
+        assert seen == [n.id for n in everything if dispute_part(n.originator_id, 3) == part]
 
 
 @pytest.fixture
