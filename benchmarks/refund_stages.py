@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -79,9 +80,14 @@ def stage_table(marks: dict[str, dict[str, float]]) -> dict[str, dict]:
             for name, ms in spans.items()}
 
 
-def profiler(pid: int, out: Path) -> subprocess.Popen:
-    spy = Path(sys.executable).with_name("py-spy")
-    return subprocess.Popen([str(spy), "record", "-p", str(pid), "-f", "raw", "-o", str(out),
+def py_spy() -> str | None:
+    """py-spy beside this Python, else on PATH."""
+    beside = Path(sys.executable).with_name("py-spy")
+    return str(beside) if beside.exists() else shutil.which("py-spy")
+
+
+def profiler(pid: int, out: Path, spy: str) -> subprocess.Popen:
+    return subprocess.Popen([spy, "record", "-p", str(pid), "-f", "raw", "-o", str(out),
                              "-r", "400", "--nonblocking", "--gil"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -92,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", type=Path, help="py-spy (if installed) samples the refund service "
                         "during the end-to-end phase into this file (collapsed stacks)")
     args = parser.parse_args(argv)
+    spy_path = py_spy() if args.profile else None
+    if args.profile and spy_path is None:
+        parser.error("--profile needs py-spy, in this virtualenv or on PATH (pip install py-spy)")
     sizes = replace(QUICK, e2e_rate=args.rate, e2e_seconds=args.seconds)
     refunded = cases("e2e", sizes.e2e_rate * sizes.e2e_seconds, sellers=max(1, sizes.e2e_rate // 2))
     orders: dict[str, tuple[int, int]] = {}
@@ -106,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         refund_pid = system.service_pids()["refund"]
         # the stand-in for the provider shares the two cores and is on every refund's path
         provider_pid = system.service_pids()["payment-simulator"]
-        spy = profiler(refund_pid, args.profile) if args.profile else None
+        spy = profiler(refund_pid, args.profile, spy_path) if spy_path else None
         provider_before = cpu_seconds(provider_pid)
         cpu_before, started = cpu_seconds(refund_pid), time.time()
         figures = bench.end_to_end(refunded)
