@@ -77,7 +77,7 @@ bench: kafka-jars  ## what users feel (HTTP commands, relay, end to end, replay,
 bench-quick: kafka-jars  ## the same benchmark at smaller sizes (under 2 minutes)
 	$(PY) -m benchmarks.bench --quick
 
-bench-replay: install  ## projection rebuild, audit export and verify over 100k then 1M stored events: events/s beside a raw scan, peak RSS (own durable PostgreSQL; ~30 min; QUICK=1: 10k/50k)
+bench-replay: install  ## projection rebuild, audit export and verify over 100k then 1M stored events: events/s beside a raw scan, peak RSS (own durable PostgreSQL; 3-4 min on a 2-core machine; QUICK=1: 10k/50k)
 	$(PY) -m benchmarks.replay $(if $(QUICK),--quick) --json bench/replay.json
 
 bench-shards: kafka-jars  ## in-process commands/s with one event store shard beside two on one durable PostgreSQL (minutes)
