@@ -68,7 +68,8 @@ def laned_subscriber(broker: KafkaBroker, topic: str, group: str,
     # earlier records are handled.
     @broker.subscriber(topic, group_id=group, auto_offset_reset="earliest", batch=True,
                        max_records=batch_max, batch_timeout_ms=BATCH_WAIT_MS,
-                       ack_policy=AckPolicy.MANUAL, decoder=undecoded, title=title)
+                       ack_policy=AckPolicy.MANUAL, decoder=undecoded, title=title,
+                       listener=lanes.rebalance_listener())
     async def on_records(message: KafkaMessage) -> None:
         await lanes.take(message.consumer, message.raw_message)
 

@@ -19,6 +19,14 @@ one-at-a-time gave.
   not handled twice by this process; after a restart or a rebalance to another consumer,
   records past the committed offset are handled again, so handlers must be idempotent, as they
   had to be already.
+- Nothing is committed while the group rebalances (`rebalance_listener()`, given to the
+  subscriber): what finished is committed as the rebalance starts, the rest once the new
+  assignment is in. The lanes commit from a task of their own, not from the poll loop, so a
+  commit could land between the group's JoinGroup and SyncGroup with the previous generation,
+  and aiokafka answers IllegalGeneration by forgetting its member id (the consumer then joins
+  as a new member while the group waits for the old one's session to expire). A suspect, not a
+  proven cause, of a stall seen once in `make bench`: the dispute API's order consumer out of
+  its group for minutes, its commits failing with IllegalGeneration every few seconds.
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 
 DEFAULT_COMMIT_INTERVAL = 0.05
 DEFAULT_RETRY_PAUSE = 0.1
@@ -142,6 +150,7 @@ class LanedBatches:
         self._idle = asyncio.Event()
         self._idle.set()
         self._stopping = False
+        self._rebalancing = False
 
     # -- taking what the consumer fetched --------------------------------------------------
     async def take(self, consumer, raws: Iterable[ConsumerRecord]) -> None:
@@ -295,10 +304,13 @@ class LanedBatches:
                 pause = max(self.commit_interval, COMMIT_RETRY_PAUSE)
 
     async def _commit_now(self) -> bool:
-        """Commit what moved since the last commit; whether there was anything."""
+        """Commit what moved since the last commit; whether there was anything (while the group
+        rebalances: True, nothing sent, so the committer tries again after it)."""
         consumer = self._consumer
         if consumer is None:
             return False
+        if self._rebalancing:
+            return True
         assigned = consumer.assignment()
         positions = {partition: position for partition, progress in self._progress.items()
                      if partition in assigned and (position := progress.position()) is not None
@@ -309,6 +321,26 @@ class LanedBatches:
         return bool(positions)
 
     # -- rebalances ----------------------------------------------------------------------------
+    def rebalance_listener(self) -> ConsumerRebalanceListener:
+        """For the subscriber (`listener=`): tells the lanes when the group rebalances."""
+        return _Rebalances(self)
+
+    async def _rebalance_started(self) -> None:
+        # still the group's generation (aiokafka commits here itself with auto-commit): what
+        # finished is committed now, then nothing until the new assignment is in
+        try:
+            await self._commit_now()
+        except Exception as error:  # left for the next owner to hand again: duplicates only
+            log.info("lanes_commit_before_rebalance_failed", error=repr(error)[:300])
+        self._rebalancing = True
+
+    def _rebalance_ended(self, assigned) -> None:
+        self._rebalancing = False
+        if self._consumer is not None:
+            self._forget_revoked(assigned)
+            self._resume_when_room()
+        self._commit_soon()
+
     def _forget_revoked(self, assigned) -> None:
         """A partition no longer held: its records not started are dropped (its new owner
         starts at the committed offset), those being handled finish; what was finished is
@@ -322,3 +354,17 @@ class LanedBatches:
                         queue.pop()
             self._progress[partition] = PartitionProgress(pending=running)
             self._committed.pop(partition, None)
+
+
+class _Rebalances(ConsumerRebalanceListener):
+    """aiokafka calls it in its group coordination, before the group's JoinGroup and after its
+    SyncGroup (faststream wraps it with its own logging listener)."""
+
+    def __init__(self, lanes: LanedBatches):
+        self.lanes = lanes
+
+    async def on_partitions_revoked(self, revoked) -> None:
+        await self.lanes._rebalance_started()
+
+    async def on_partitions_assigned(self, assigned) -> None:
+        self.lanes._rebalance_ended(set(assigned))

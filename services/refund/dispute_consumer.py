@@ -94,7 +94,8 @@ def register_dispute_consumer(broker: KafkaBroker, store: RefundStore | None, de
     # earlier records are still being paid.
     @broker.subscriber(topic, group_id=group, auto_offset_reset="earliest", batch=True,
                        max_records=batch_max, batch_timeout_ms=BATCH_WAIT_MS,
-                       ack_policy=AckPolicy.MANUAL, decoder=undecoded)
+                       ack_policy=AckPolicy.MANUAL, decoder=undecoded,
+                       listener=lanes.rebalance_listener())
     async def on_dispute_event(message: KafkaMessage) -> None:
         await lanes.take(message.consumer, message.raw_message)
 

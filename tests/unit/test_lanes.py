@@ -369,3 +369,63 @@ async def test_a_failed_commit_is_tried_again_though_nothing_finishes_after_it()
     finally:
         lanes_module.COMMIT_RETRY_PAUSE = original
     assert handled == [0, 1] and consumer.failures == 0 and consumer.committed() == {P0: 2}
+
+
+async def until(condition, tries: int = 200) -> None:
+    for _ in range(tries):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+
+
+async def test_nothing_is_committed_while_the_group_rebalances():
+    """Between the revocation and the new assignment no commit is sent (one sent there with the
+    previous generation made aiokafka forget its member id: the consumer joined again and
+    again); what finished before is committed as the rebalance starts, the rest after it."""
+    second_may_end, second_done = asyncio.Event(), asyncio.Event()
+
+    async def handle(r) -> None:
+        if r.offset == 1:
+            await second_may_end.wait()
+            second_done.set()
+
+    consumer = Consumer()
+    pipeline = LanedBatches(handle, 4, retry_pause=0, commit_interval=0.01)
+    listener = pipeline.rebalance_listener()
+    await pipeline.take(consumer, [record(0, b"a"), record(1, b"b")])
+    await asyncio.sleep(0)  # record 0 finishes; its commit would wait for the interval
+    await listener.on_partitions_revoked({P0, P1})
+    assert consumer.committed() == {P0: 1}  # committed as the rebalance started
+    second_may_end.set()
+    await second_done.wait()
+    await asyncio.sleep(0.1)  # ten commit intervals
+    assert consumer.committed() == {P0: 1}  # record 1 finished, but the group is rebalancing
+    await listener.on_partitions_assigned({P0, P1})
+    await until(lambda: consumer.committed() == {P0: 2})
+    assert consumer.committed() == {P0: 2}
+
+
+async def test_a_partition_lost_in_a_rebalance_is_forgotten_when_the_new_assignment_comes():
+    """Its queued records are left to its new owner at once, not at the next batch, and it is
+    not committed again."""
+    first_may_end, handled = asyncio.Event(), []
+
+    async def handle(r) -> None:
+        handled.append(r.offset)
+        if r.offset == 0:
+            await first_may_end.wait()
+
+    consumer = Consumer()
+    pipeline = LanedBatches(handle, 4, retry_pause=0, commit_interval=0.01)
+    listener = pipeline.rebalance_listener()
+    await pipeline.take(consumer, [record(0, b"a"), record(1, b"a"), record(2, b"b", partition=1)])
+    await until(lambda: 2 in handled)
+    await listener.on_partitions_revoked({P0, P1})
+    consumer.assigned = {P1}
+    await listener.on_partitions_assigned({P1})
+    since_assigned = len(consumer.commits)
+    first_may_end.set()  # the lane's head finishes; the record queued behind it is dropped
+    await until(lambda: consumer.committed().get(P1) == 3)
+    await asyncio.sleep(0.05)
+    assert handled == [0, 2] and consumer.committed() == {P0: 0, P1: 3}  # P0 never past record 0
+    assert all(P0 not in commit for commit in consumer.commits[since_assigned:])
