@@ -45,6 +45,8 @@ DEFAULT_RETRY_PAUSE = 0.1
 """Between a failed handling and its retry, on top of any pause the handler takes itself: no
 hot loop when a handler fails at once (the broker away)."""
 COMMIT_RETRY_PAUSE = 1.0
+REVOCATION_COMMIT_TIMEOUT = 10.0
+"""The commit of what finished as a rebalance starts may take this long, then is given up."""
 """After a failed commit: the next try (a broker away is not a hot loop)."""
 log = structlog.get_logger("consumer")
 
@@ -209,6 +211,7 @@ class LanedBatches:
     def start(self) -> None:
         """Take batches again after `stop` (a reconnect: before the consumer starts)."""
         self._stopping = False
+        self._rebalancing = False  # a revocation seen after `stop`: the new consumer joins anew
 
     def _queue(self, record: ReceivedRecord) -> None:
         self._idle.clear()
@@ -303,13 +306,14 @@ class LanedBatches:
                 log.info("lanes_commit_failed", error=repr(error)[:300])
                 pause = max(self.commit_interval, COMMIT_RETRY_PAUSE)
 
-    async def _commit_now(self) -> bool:
+    async def _commit_now(self, rebalancing_too: bool = False) -> bool:
         """Commit what moved since the last commit; whether there was anything (while the group
-        rebalances: True, nothing sent, so the committer tries again after it)."""
+        rebalances, unless `rebalancing_too`: True, nothing sent, so the committer tries again
+        after it)."""
         consumer = self._consumer
         if consumer is None:
             return False
-        if self._rebalancing:
+        if self._rebalancing and not rebalancing_too:
             return True
         assigned = consumer.assignment()
         positions = {partition: position for partition, progress in self._progress.items()
@@ -326,13 +330,21 @@ class LanedBatches:
         return _Rebalances(self)
 
     async def _rebalance_started(self) -> None:
-        # still the group's generation (aiokafka commits here itself with auto-commit): what
-        # finished is committed now, then nothing until the new assignment is in
+        # Before the JoinGroup, still the group's generation (aiokafka commits here itself with
+        # auto-commit): what finished is committed now, then nothing until the new assignment.
+        # The committer is stopped first: one waking during this commit, or one retrying
+        # inside aiokafka, would send its commit after the JoinGroup.
+        self._rebalancing = True
+        committer, self._committer = self._committer, None
+        if committer is not None and not committer.done():
+            committer.cancel()
+            await asyncio.gather(committer, return_exceptions=True)
         try:
-            await self._commit_now()
+            # bounded: aiokafka retries a commit without a coordinator for as long as it takes,
+            # and its close waits for this callback (a broker gone would hold the stop for ever)
+            await asyncio.wait_for(self._commit_now(rebalancing_too=True), REVOCATION_COMMIT_TIMEOUT)
         except Exception as error:  # left for the next owner to hand again: duplicates only
             log.info("lanes_commit_before_rebalance_failed", error=repr(error)[:300])
-        self._rebalancing = True
 
     def _rebalance_ended(self, assigned) -> None:
         self._rebalancing = False

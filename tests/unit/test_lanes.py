@@ -429,3 +429,53 @@ async def test_a_partition_lost_in_a_rebalance_is_forgotten_when_the_new_assignm
     await asyncio.sleep(0.05)
     assert handled == [0, 2] and consumer.committed() == {P0: 0, P1: 3}  # P0 never past record 0
     assert all(P0 not in commit for commit in consumer.commits[since_assigned:])
+
+
+async def test_a_commit_in_flight_as_a_rebalance_starts_is_not_sent_inside_it():
+    """The committer is stopped as the rebalance starts: a commit it had under way (or would
+    retry) would otherwise reach the broker after the group's JoinGroup."""
+    in_flight, release = asyncio.Event(), asyncio.Event()
+
+    class FirstCommitSlow(Consumer):
+        calls = 0
+
+        async def commit(self, offsets):
+            self.calls += 1
+            if self.calls == 1:
+                in_flight.set()
+                await release.wait()
+            await super().commit(offsets)
+
+    async def handle(r) -> None:
+        pass
+
+    consumer = FirstCommitSlow()
+    pipeline = LanedBatches(handle, 4, retry_pause=0, commit_interval=0.01)
+    listener = pipeline.rebalance_listener()
+    await pipeline.take(consumer, [record(0, b"a")])
+    await in_flight.wait()
+    await listener.on_partitions_revoked({P0, P1})
+    assert consumer.commits == [{P0: 1}]  # the revocation's own
+    release.set()
+    await asyncio.sleep(0.1)
+    assert consumer.commits == [{P0: 1}]  # the committer's was cancelled, not sent late
+
+
+async def test_the_revocation_commit_gives_up_after_its_timeout(monkeypatch):
+    """aiokafka retries a commit without a coordinator without end, and its close waits for
+    the revocation callback: a broker gone must not hold the stop."""
+    import services.common.lanes as lanes_module
+
+    class NeverAnswers(Consumer):
+        async def commit(self, offsets):
+            await asyncio.Event().wait()
+
+    async def handle(r) -> None:
+        pass
+
+    monkeypatch.setattr(lanes_module, "REVOCATION_COMMIT_TIMEOUT", 0.05)
+    consumer = NeverAnswers()
+    pipeline = LanedBatches(handle, 4, retry_pause=0, commit_interval=10)
+    await pipeline.take(consumer, [record(0, b"a")])
+    await asyncio.sleep(0)
+    await asyncio.wait_for(pipeline.rebalance_listener().on_partitions_revoked({P0, P1}), 2)
