@@ -71,11 +71,7 @@ async def test_a_transient_failure_waits_in_its_lane_and_the_commits_reach_the_e
             await broker.publish(message.kafka_value(), topic=topic, key=message.kafka_key())
         assert await eventually(lambda: len(recorded[str(slow)]) == 3)
         await lanes.drain()
-        ends = await end_offsets_of(kafka, topic)
-        async def all_committed() -> bool:
-            return await committed(kafka, group, topic) == ends
-
-        assert await eventually(all_committed, timeout=30)
+        assert await commits_reach_the_end(kafka, group, topic)
     finally:
         await lanes.stop()
         await broker.stop()
@@ -98,6 +94,16 @@ async def test_a_transient_failure_waits_in_its_lane_and_the_commits_reach_the_e
         await lanes_again.stop()
         await again.stop()
     assert {d: ids[:-1] for d, ids in recorded.items() if ids} == before
+
+
+async def commits_reach_the_end(kafka, group: str, topic: str, timeout: float = 30) -> bool:
+    """Whether the group's committed offsets of `topic` reach its end offsets within `timeout`."""
+    ends = await end_offsets_of(kafka, topic)
+
+    async def all_committed() -> bool:
+        return await committed(kafka, group, topic) == ends
+
+    return await eventually(all_committed, timeout=timeout)
 
 
 def _with_pause(handle_or_dead_letter, pause):

@@ -17,7 +17,7 @@ import pytest
 
 from services.common.kafka import ensure_topics, kafka_broker
 from services.common.laned_subscriber import laned_subscriber
-from tests.integration.test_laned_consumers_on_kafka import committed, end_offsets_of
+from tests.integration.test_laned_consumers_on_kafka import commits_reach_the_end
 from tests.support.kafka import eventually
 
 pytestmark = pytest.mark.integration
@@ -56,12 +56,7 @@ async def test_members_joining_and_leaving_keep_no_consumer_out_of_the_group(kaf
             await visitor.stop()
         assert await eventually(lambda: len(handled) == RECORDS, timeout=60), \
             f"{len(handled)} of {RECORDS} records handled: the order consumer stopped"
-        ends = await end_offsets_of(kafka, orders)
-
-        async def all_committed() -> bool:
-            return await committed(kafka, group, orders) == ends
-
-        assert await eventually(all_committed, timeout=30)
+        assert await commits_reach_the_end(kafka, group, orders)
     finally:
         await order_lanes.stop()
         await result_lanes.stop()
