@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import (Column, Engine, Integer, MetaData, String, Table, Text, insert, select,
-                        update)
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, Text, select
 
 from services.common.database import UtcDateTime
 from services.dispute.projections.tracked import TrackedProjection, live_version, physical_name
 from services.dispute.projections.timeline import utc
+from services.dispute.projections.upserts import upsert_newer
 
 RECORD = "seller_record_facts"
 WITHDRAWN = "WITHDRAWN"
@@ -79,19 +79,25 @@ class SellerRecordProjection(TrackedProjection):
                 if _event_name(n.topic) in FACT_EVENTS]
 
     def write(self, conn, table: Table, events: list[Any]) -> None:
-        rows: dict[str, dict | None] = {}
+        """The batch's disputes read in one statement and written in one (upserts.py): a read
+        and a write per dispute, each statement built by SQLAlchemy anew, were a fifth of the
+        dispute API's CPU while sellers accepted claims at 100/s (py-spy)."""
+        ids = sorted({str(event.originator_id) for event in events})
+        rows: dict[str, dict | None] = dict.fromkeys(ids)
+        if ids:
+            found = conn.execute(select(table).where(table.c.dispute_id.in_(ids))).mappings()
+            rows.update((row["dispute_id"], dict(row)) for row in found)
+        changed: set[str] = set()
         for event in events:
             dispute_id = str(event.originator_id)
-            if dispute_id not in rows:
-                found = conn.execute(select(table).where(table.c.dispute_id == dispute_id)).mappings().first()
-                rows[dispute_id] = dict(found) if found else None
             row = rows[dispute_id]
             if row is not None and row["version"] >= event.originator_version:
                 continue  # projected before (a batch replayed after a crash)
             rows[dispute_id] = apply_fact(row, event)
-        for dispute_id, row in rows.items():
-            if row is not None:
-                _save(conn, table, row)
+            changed.add(dispute_id)
+        # in key order (ids is sorted): two runners on overlapping batches lock rows alike
+        upsert_newer(conn, table, [row for dispute_id, row in rows.items()
+                                   if dispute_id in changed and row is not None], key="dispute_id")
 
 
 def apply_fact(row: dict | None, event: Any) -> dict | None:
@@ -101,7 +107,7 @@ def apply_fact(row: dict | None, event: Any) -> dict | None:
         return {"dispute_id": str(event.originator_id), "seller_id": event.seller_id,
                 "opened_at": at, "escalated_at": None, "ended_at": None, "resolved_by": None,
                 "outcomes": "[]", "appellant": None, "buyer_rating": None,
-                "buyer_rated_at": None, "version": event.originator_version, "_new": True}
+                "buyer_rated_at": None, "version": event.originator_version}
     if row is None:
         return None
     row = {**row, "version": event.originator_version}
@@ -125,14 +131,6 @@ def apply_fact(row: dict | None, event: Any) -> dict | None:
 def _outcome(row: dict, at: datetime, outcome: str) -> dict:
     outcomes = json.loads(row["outcomes"]) + [[at.isoformat(), outcome]]
     return {**row, "outcomes": json.dumps(outcomes), "ended_at": row["ended_at"] or at}
-
-
-def _save(conn, table: Table, row: dict) -> None:
-    values = {k: v for k, v in row.items() if not k.startswith("_")}
-    if row.get("_new"):
-        conn.execute(insert(table).values(**values))
-    else:
-        conn.execute(update(table).where(table.c.dispute_id == row["dispute_id"]).values(**values))
 
 
 def read_facts(engine: Engine, seller_id: str, since: datetime, until: datetime) -> list[dict]:
