@@ -132,6 +132,10 @@ def test_a_refusal_is_one_access_line_not_also_uvicorns_warning(bounded_server):
             assert ask(refused)[0] == 503
             refused.close()
             held.close()
+            # the access line is written once the answer is sent: the client can read it first
+            deadline = time.monotonic() + 5
+            while len(lines) < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
         uvicorn_log.warning("another warning")
     finally:
         uvicorn_log.removeHandler(kept)
