@@ -24,7 +24,7 @@ NOBODY = "none"
 """Whose move it is once no party has one."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Offer:
     offer_id: str
     offer_type: RequestType
@@ -38,7 +38,7 @@ class Offer:
     respond_by: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Evidence:
     evidence_id: str
     sha256: str
@@ -51,7 +51,7 @@ class Evidence:
     after_resolution: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EvidenceRequest:
     request_id: str
     from_party: Role
@@ -60,7 +60,7 @@ class EvidenceRequest:
     status: EvidenceRequestStatus
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Message:
     message_id: str
     text: str
@@ -69,7 +69,7 @@ class Message:
     posted_at: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Agreement:
     """What the parties agreed (an accepted offer or claim), before it is carried out."""
 
@@ -79,7 +79,7 @@ class Agreement:
     outcome: Outcome = Outcome.AGREED
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Escalation:
     trigger: EscalationTrigger
     automatic: bool
@@ -88,7 +88,7 @@ class Escalation:
     escalated_at: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ReturnShipment:
     refund_amount: Decimal
     outcome: Outcome
@@ -100,7 +100,7 @@ class ReturnShipment:
     condition: ReturnCondition | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Replacement:
     shipped: bool = False
     received: bool = False
@@ -108,7 +108,7 @@ class Replacement:
     tracking_number: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Resolution:
     outcome: Outcome
     resolved_by: ResolvedBy
@@ -119,7 +119,7 @@ class Resolution:
     resolved_at: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Appeal:
     appeal_id: str
     evidence_ids: tuple[str, ...]
@@ -133,7 +133,7 @@ class Appeal:
     decided_at: datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Feedback:
     rating: int
     comment: str
@@ -143,14 +143,14 @@ class Feedback:
     replied_at: datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Refund:
     amount: Decimal
     currency: str
     issued_at: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FailedRefund:
     reason: str
     retryable: bool

@@ -160,7 +160,7 @@ class CloseReason(StrEnum):
     CLOSED_BY_OPERATOR = "CLOSED_BY_OPERATOR"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Actor:
     """Who acted: taken from the authenticated principal, never from a request body."""
 
@@ -179,7 +179,7 @@ DEADLINE_WORKER = Actor(role=Role.SERVICE, id="deadline-worker")
 """Who acts when a deadline passes."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EvidenceFile:
     """An uploaded file already stored by the caller; the domain keeps its metadata and hash."""
 
@@ -191,7 +191,7 @@ class EvidenceFile:
     description: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OfferTerms:
     """A proposed solution: used for counter-offers that travel with a rejection."""
 
