@@ -39,3 +39,21 @@ class StatementCount:
         n = max(1, commands)
         return ({name: round(calls / n, 2) for name, calls in by_database.most_common()},
                 [(round(calls / n, 3), query) for query, calls in by_query.most_common(top)])
+
+    def by_time(self, commands: int, top: int = 15) -> tuple[dict[str, float], list[tuple[float, float, str, str]]]:
+        """Statements per command by database, and the `top` statements of any database by the
+        server's time in them: (calls, ms per command, database, statement)."""
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            rows = conn.execute("SELECT d.datname, s.query, s.calls, s.total_exec_time FROM pg_stat_statements s "
+                                "JOIN pg_database d ON d.oid = s.dbid").fetchall()
+        by_database: Counter[str] = Counter()
+        timed: Counter[tuple[str, str]] = Counter()
+        calls_of: Counter[tuple[str, str]] = Counter()
+        for datname, query, calls, ms in rows:
+            by_database[datname] += calls
+            key = (datname, " ".join(query.split())[:120])
+            timed[key] += ms
+            calls_of[key] += calls
+        n = max(1, commands)
+        return ({name: round(calls / n, 2) for name, calls in by_database.most_common()},
+                [(calls_of[key] / n, ms / n, key[0], key[1]) for key, ms in timed.most_common(top)])

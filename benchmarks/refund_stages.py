@@ -2,7 +2,7 @@
 stage by stage, on the system as `make bench` runs it (the same start, orders, disputes and
 end-to-end phase: benchmarks/bench.py), with the refund service's CPU per refund.
 
-    .venv/bin/python -m benchmarks.refund_stages [--rate 200] [--seconds 1]
+    .venv/bin/python -m benchmarks.refund_stages [--rate 200] [--seconds 1] [--profile FILE] [--statements]
 
 Per dispute, from clocks of one machine: the answer (vegeta), the `Resolved` event's own time
 (set by the command before its commit), its record's Kafka timestamp (the relay's send), the
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import psycopg
 
-from benchmarks import vegeta
+from benchmarks import pg_statements, vegeta
 from benchmarks.bench import OUT, QUICK, Bench, progress
 from benchmarks.memory import cpu_seconds
 from benchmarks.report import percentile
@@ -97,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=QUICK.e2e_seconds)
     parser.add_argument("--profile", type=Path, help="py-spy (if installed) samples the refund service "
                         "during the end-to-end phase into this file (collapsed stacks)")
+    parser.add_argument("--statements", action="store_true", help="PostgreSQL's statements per refund "
+                        "during the end-to-end phase, by database, and the ones taking most of its time "
+                        "(pg_stat_statements, preloaded on the run's own server)")
     args = parser.parse_args(argv)
     spy_path = py_spy() if args.profile else None
     if args.profile and spy_path is None:
@@ -105,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     refunded = cases("e2e", sizes.e2e_rate * sizes.e2e_seconds, sellers=max(1, sizes.e2e_rate // 2))
     orders: dict[str, tuple[int, int]] = {}
     system = start_system(OUT / "stages", lambda kafka: orders.update(asyncio.run(
-        publish_orders(kafka.connection("orders"), refunded))))
+        publish_orders(kafka.connection("orders"), refunded))),
+        pg_options=pg_statements.OPTIONS if args.statements else ())
     watch = KafkaWatch(system.kafka.admin, [DISPUTES_EVENTS, REFUNDS_EVENTS])
     try:
         watch.start()
@@ -115,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
         refund_pid = system.service_pids()["refund"]
         # the stand-in for the provider shares the two cores and is on every refund's path
         provider_pid = system.service_pids()["payment-simulator"]
+        counted = pg_statements.StatementCount(system.pg.dsn()) if args.statements else None
+        if counted:
+            counted.reset()
         spy = profiler(refund_pid, args.profile, spy_path) if spy_path else None
         provider_before = cpu_seconds(provider_pid)
         cpu_before, started = cpu_seconds(refund_pid), time.time()
@@ -122,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             spy.wait(30)
+        if counted:
+            _print_statements(counted, figures["refunds_seen"])
         cpu = cpu_seconds(refund_pid) - cpu_before
         provider_cpu = cpu_seconds(provider_pid) - provider_before
         marks = refund_log_marks(system.folder / "refund.log")
@@ -154,6 +163,15 @@ def main(argv: list[str] | None = None) -> int:
              f"e2e p50 {figures['p50_ms'] or 0:.0f} / p99 {figures['p99_ms'] or 0:.0f} ms beside accept-claim HTTP "
              f"p50 {figures['http']['p50_ms']:.0f} / p99 {figures['http']['p99_ms']:.0f} ms")
     return 0
+
+
+def _print_statements(counted: pg_statements.StatementCount, refunds: int) -> None:
+    databases, slowest = counted.by_time(refunds)
+    progress("PostgreSQL statements per refund issued: " + ", ".join(
+        f"{name} {n:.2f}" for name, n in databases.items()))
+    progress("the statements taking most of PostgreSQL's time (calls and ms per refund, database):")
+    for calls, ms, database, query in slowest:
+        progress(f"  {calls:6.2f} {ms:7.3f} ms  {database:16s} {query}")
 
 
 if __name__ == "__main__":
