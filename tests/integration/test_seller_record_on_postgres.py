@@ -117,7 +117,8 @@ def test_a_rebuild_gives_the_same_record(history):
 
 def test_a_batch_written_again_changes_no_row(history):
     """A batch replayed after a crash (its rows committed, its position not): every event is
-    at or below its row's stored version, so nothing is written."""
+    at or below its row's stored version and skipped, so no outcome is counted twice (without
+    the version check a Resolved replayed would add a second outcome to its row)."""
     app, engine, _ = history
     projection = SellerRecordProjection(app, engine)
     table = projection.live_table()

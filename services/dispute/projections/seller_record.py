@@ -95,7 +95,7 @@ class SellerRecordProjection(TrackedProjection):
                 continue  # projected before (a batch replayed after a crash)
             rows[dispute_id] = apply_fact(row, event)
             changed.add(dispute_id)
-        # in key order (ids is sorted): two runners on overlapping batches lock rows alike
+        # the upsert locks its rows in key order (upserts.py): two runners never deadlock
         upsert_newer(conn, table, [row for dispute_id, row in rows.items()
                                    if dispute_id in changed and row is not None], key="dispute_id")
 
