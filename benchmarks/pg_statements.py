@@ -27,33 +27,32 @@ class StatementCount:
             conn.execute("SELECT pg_stat_statements_reset()")
 
     def per_command(self, commands: int, database: str, top: int = 25) -> tuple[dict[str, float], list[tuple[float, str]]]:
-        with psycopg.connect(self.dsn, autocommit=True) as conn:
-            rows = conn.execute("SELECT d.datname, s.query, s.calls FROM pg_stat_statements s "
-                                "JOIN pg_database d ON d.oid = s.dbid").fetchall()
-        by_database: Counter[str] = Counter()
+        rows = self._statements()
         by_query: Counter[str] = Counter()
-        for datname, query, calls in rows:
-            by_database[datname] += calls
+        for datname, query, calls, _ in rows:
             if datname == database:
                 by_query[" ".join(query.split())[:140]] += calls
         n = max(1, commands)
-        return ({name: round(calls / n, 2) for name, calls in by_database.most_common()},
-                [(round(calls / n, 3), query) for query, calls in by_query.most_common(top)])
+        return (_per_database(rows, n), [(round(calls / n, 3), query) for query, calls in by_query.most_common(top)])
 
     def by_time(self, commands: int, top: int = 15) -> tuple[dict[str, float], list[tuple[float, float, str, str]]]:
         """Statements per command by database, and the `top` statements of any database by the
         server's time in them: (calls, ms per command, database, statement)."""
-        with psycopg.connect(self.dsn, autocommit=True) as conn:
-            rows = conn.execute("SELECT d.datname, s.query, s.calls, s.total_exec_time FROM pg_stat_statements s "
-                                "JOIN pg_database d ON d.oid = s.dbid").fetchall()
-        by_database: Counter[str] = Counter()
-        timed: Counter[tuple[str, str]] = Counter()
-        calls_of: Counter[tuple[str, str]] = Counter()
-        for datname, query, calls, ms in rows:
-            by_database[datname] += calls
-            key = (datname, " ".join(query.split())[:120])
-            timed[key] += ms
-            calls_of[key] += calls
+        rows = self._statements()
         n = max(1, commands)
-        return ({name: round(calls / n, 2) for name, calls in by_database.most_common()},
-                [(calls_of[key] / n, ms / n, key[0], key[1]) for key, ms in timed.most_common(top)])
+        slowest = sorted(rows, key=lambda row: -row[3])[:top]
+        return (_per_database(rows, n), [(calls / n, ms / n, datname, " ".join(query.split())[:120])
+                                         for datname, query, calls, ms in slowest])
+
+    def _statements(self) -> list[tuple[str, str, int, float]]:
+        """(database, statement, calls, total ms) of every statement counted since the reset."""
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            return conn.execute("SELECT d.datname, s.query, s.calls, s.total_exec_time FROM pg_stat_statements s "
+                                "JOIN pg_database d ON d.oid = s.dbid").fetchall()
+
+
+def _per_database(rows: list[tuple[str, str, int, float]], n: int) -> dict[str, float]:
+    by_database: Counter[str] = Counter()
+    for datname, _, calls, _ in rows:
+        by_database[datname] += calls
+    return {name: round(calls / n, 2) for name, calls in by_database.most_common()}

@@ -16,6 +16,7 @@ from services.dispute.projections.seller_record import (SellerRecordProjection,
                                                         live_facts_table, read_facts,
                                                         seller_record)
 from services.dispute.settings import DisputeSettings
+from tests.integration.test_projection_batches import rows
 from tests.support.orders import order_placed
 from tests.unit.domain.support import (
     ORDER, OTHER_SELLER, SELLER, T0, accept, add_evidence, appeal, day, decide, decide_appeal,
@@ -122,11 +123,8 @@ def test_a_batch_written_again_changes_no_row(history):
     app, engine, _ = history
     projection = SellerRecordProjection(app, engine)
     table = projection.live_table()
-    with engine.connect() as conn:
-        before = [dict(row) for row in conn.execute(select(table).order_by(table.c.dispute_id)).mappings()]
+    before = rows(engine, table)
     events = projection.prepare(app.recorder.select_notifications(1, 10_000), app)
     with engine.begin() as conn:
         projection.write(conn, table, events)
-    with engine.connect() as conn:
-        after = [dict(row) for row in conn.execute(select(table).order_by(table.c.dispute_id)).mappings()]
-    assert after == before and len(before) == 6
+    assert rows(engine, table) == before and len(before) == 6
