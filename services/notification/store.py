@@ -21,6 +21,7 @@ from sqlalchemy import (ARRAY, BindParameter, Connection, Engine, Select, Text, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.selectable import TableValuedAlias
 
+from services.common.row_batches import insert_rows
 from services.notification.notices import Notice, Parties, Recipient
 from services.notification.tables import (DROPPED_INDEXES, WIDENED, dispute_parties, email_outbox, emails_due,
                                           handled_events, metadata, notifications,
@@ -35,8 +36,6 @@ from services.notification.tables import (DROPPED_INDEXES, WIDENED, dispute_part
 # psycopg prepares it once per connection. A join, not `= ANY(:ids)`: the server's generic plan
 # of a prepared `= ANY($1)` searches the array from its start for every row it reads (it hashes
 # only an array known when planning), which tripled PostgreSQL's CPU on batches of 200.
-_INSERT_HANDLED, _INSERT_PARTIES = insert(handled_events), insert(dispute_parties)
-_INSERT_INBOX, _INSERT_EMAILS = insert(notifications), insert(email_outbox)
 
 
 @dataclass(frozen=True)
@@ -251,16 +250,16 @@ class NotificationStore:
         start = datetime.now(timezone.utc)
         at = [start + timedelta(microseconds=n) for n in range(len(effects))]
         with self._connection(writing=True) as conn:
-            conn.execute(_INSERT_HANDLED, [{"event_id": e.event_id} for e in effects])
+            # each table's rows in one statement (row_batches.py), not one statement a row: an
+            # event already handled fails the first, an IntegrityError as before
+            insert_rows(conn, handled_events, [{"event_id": e.event_id} for e in effects])
             self._remember_parties(conn, self._reads.known_parties, {e.dispute_id: e.parties for e in reversed(effects) if e.parties})
             entries = [_inbox_row(effect, notice, at[n]) for n, effect in enumerate(effects)
                        for notice in effect.notices]
-            if entries:
-                conn.execute(_INSERT_INBOX, entries)
+            insert_rows(conn, notifications, entries)
             emails = [_email_row(effect, notice, at[n]) for n, effect in enumerate(effects)
                       for notice in effect.notices if effect.addresses.get(notice.to)]
-            if emails:
-                conn.execute(_INSERT_EMAILS, emails)
+            insert_rows(conn, email_outbox, emails)
 
     def _record(self, event_id: str, event_type: str, dispute_id: str, notices: list[Notice],
                 parties: Parties | None, addresses: Mapping[Recipient, str]) -> None:
@@ -274,8 +273,7 @@ class NotificationStore:
         known = set(conn.execute(known_parties, {"ids": sorted(parties)}).scalars())
         new = [{"dispute_id": dispute_id, "buyer_id": p.buyer_id, "seller_id": p.seller_id}
                for dispute_id, p in parties.items() if dispute_id not in known]
-        if new:
-            conn.execute(_INSERT_PARTIES, new)
+        insert_rows(conn, dispute_parties, new)
 
     def inbox(self, recipient: str | None, limit: int = 100, *, role: str | None = None,
               before: tuple[datetime, str] | None = None, unread_only: bool = False) -> list[dict]:

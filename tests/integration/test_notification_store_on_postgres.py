@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from uuid import uuid4
 
+import psycopg
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from contracts.envelope import ActorRef, EventEnvelope, event_id_for
 from services.common.database import sqlalchemy_engine
-from services.notification.consumer import handle
+from services.notification.consumer import handle, handle_all
 from services.notification.notices import Parties, Recipient
 from services.notification.email_outbox import EmailOutbox
-from services.notification.store import NotificationStore, Profile
+from services.notification.store import Effect, NotificationStore, Profile
 from tests.support.orders import NOW
 
 pytestmark = pytest.mark.integration
@@ -86,3 +88,45 @@ def test_profiles_of_one_long_id_in_two_roles_are_kept_apart(store):
     assert store.profiles([Recipient("buyer", party), Recipient("seller", party)]) == {
         Recipient("buyer", party): Profile("b@home.example", None),
         Recipient("seller", party): Profile("s@shop.example", "Europe/Berlin")}
+
+
+def test_a_batch_is_one_insert_per_table_and_its_rows_read_back_as_written(store, monkeypatch):
+    events = [opened(f"B-{n}", f"S-{n}") for n in range(5)]
+    statements: list[str] = []
+    for name in ("execute", "executemany"):  # what reaches the server: an executemany is a statement a row
+        monkeypatch.setattr(psycopg.Cursor, name, _noting(statements, name, getattr(psycopg.Cursor, name)))
+    outcome = handle_all(store, events)
+    monkeypatch.undo()
+    assert outcome.stored == {n: True for n in range(5)} and not outcome.failures
+    inserts = [s for s in statements if s.startswith("INSERT")]
+    assert sorted(" ".join(s.split()[1:3]) for s in inserts) == [
+        "INTO dispute_parties", "INTO email_outbox", "INTO handled_events", "INTO notifications"]
+    assert not [s for s in inserts if s.startswith("INSERT executemany")]
+    for n, event in enumerate(events):
+        entries = store.inbox(f"B-{n}") + store.inbox(f"S-{n}")
+        assert [(e["event_id"], e["dispute_id"], e["read_at"]) for e in entries] == [
+            (str(event.event_id), str(event.dispute_id), None)] * 2
+        assert entries[0]["created_at"].tzinfo is not None
+        assert store.parties(str(event.dispute_id)) == Parties(f"B-{n}", f"S-{n}")
+    emails = EmailOutbox(store.engine).emails()
+    assert sorted(e["recipient"] for e in emails) == sorted(
+        f"{role}:{p}-{n}" for n in range(5) for role, p in (("buyer", "B"), ("seller", "S")))
+    assert {(e["attempts"], e["sent_at"]) for e in emails} == {(0, None)}
+
+
+def test_an_event_handled_meanwhile_fails_the_whole_batch_as_a_conflict(store):
+    first, second = opened("B-1", "S-1"), opened("B-2", "S-2")
+    assert handle(store, first) is True
+    effects = [Effect(str(e.event_id), e.event_type, str(e.dispute_id), []) for e in (second, first)]
+    with pytest.raises(IntegrityError):  # SQLAlchemy's, which the consumer tells from an outage
+        store.record_all(effects)
+    assert not store.handled(str(second.event_id))
+    assert handle_all(store, [second, first]).stored == {0: True, 1: False}
+
+
+def _noting(statements: list, how: str, original):
+    def noted(cursor, statement, *args, **kwargs):
+        words = " ".join(str(statement).split()).split(" ", 1)
+        statements.append(" ".join([words[0], *(["executemany"] if how == "executemany" else []), *words[1:]]))
+        return original(cursor, statement, *args, **kwargs)
+    return noted

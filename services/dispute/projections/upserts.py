@@ -5,18 +5,21 @@ On PostgreSQL a large batch is COPY'd into a temporary table shaped like the tar
 at commit), then moved with one `INSERT ... SELECT ... ON CONFLICT`: COPY costs a fraction of a
 parameterised insert per row. A batch of at most SMALL_BATCH rows (what the projections
 following the store write, a round at a time) is one `INSERT ... SELECT FROM unnest(...) ON
-CONFLICT` instead: one statement, not four (create, copy, insert, drop), its rows passed as one
-array a column, in key order like the COPY path's. On SQLite (tests, a laptop) one executemany
-of the same `INSERT ... ON CONFLICT`. Values go through each column type's own bind processing either way
-(UTC datetimes, JSON text), so the stored rows are the ones SQLAlchemy would have written.
+CONFLICT` instead (services/common/row_batches.py): one statement, not four (create, copy,
+insert, drop), its rows passed as one array a column, in key order like the COPY path's. On
+SQLite (tests, a laptop) one executemany of the same `INSERT ... ON CONFLICT`. Values go
+through each column type's own bind processing either way (UTC datetimes, JSON text), so the
+stored rows are the ones SQLAlchemy would have written.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import sqlite
+
+from services.common.row_batches import insert_rows
 
 SMALL_BATCH = 200
 
@@ -88,28 +91,4 @@ def _postgres(conn, table: Table, rows: Sequence[dict], on_conflict: str) -> Non
     if len(rows) > SMALL_BATCH:
         _copied_then_inserted(conn, table, rows, on_conflict)
     else:
-        _unnest_inserted(conn, table, rows, on_conflict)
-
-
-def _unnest_inserted(conn, table: Table, rows: Sequence[dict], on_conflict: str) -> None:
-    """One `INSERT ... SELECT FROM unnest(<one array a column>) ON CONFLICT`: a statement whose
-    text does not grow with the rows (psycopg parses and prepares it once; a VALUES list of
-    every row was parsed anew each time, and SQLAlchemy compiled it anew), every value through
-    its column type's bind processing as in the COPY path."""
-    q = conn.dialect.identifier_preparer.quote
-    columns = list(table.columns)
-    keys = [c.name for c in table.primary_key.columns]
-    arrays = [[_bound(c.type.bind_processor(conn.dialect), row[c.name]) for row in rows] for c in columns]
-    names = ", ".join(q(c.name) for c in columns)
-    # `%b`, binary arrays: their text form quotes every value in Python, character by
-    # character (`binary=True` on the execute, as this was, only asks for binary results)
-    unnest = ", ".join(f"%b::{c.type.compile(dialect=conn.dialect)}[]" for c in columns)
-    # ORDER BY the key: rows locked in key order, so two runners on overlapping batches never
-    # wait on each other crosswise (a deadlock), whatever order their batches came in.
-    with conn.connection.driver_connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {q(table.name)} ({names}) SELECT * FROM unnest({unnest}) "
-                       f"AS u({names}) ORDER BY {', '.join(map(q, keys))} {on_conflict}", arrays)
-
-
-def _bound(processor: Any, value: Any) -> Any:
-    return value if processor is None else processor(value)
+        insert_rows(conn, table, rows, on_conflict)  # one unnest statement (row_batches.py)
