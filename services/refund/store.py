@@ -38,7 +38,7 @@ from services.refund.policy import (Committed, OrderTerms, OutsideRefund, PaidOr
                                     RefundInstruction, Refusal, refusal_for)
 from services.refund.terms import metadata as terms_metadata
 from services.refund.terms import (add_missing_parties, order_terms, raise_refunded_before,
-                                   read_terms, remember_terms, terms_from)
+                                   read_terms, remember_terms, terms_by_order, terms_from)
 
 COMPARE_AND_SET_ROUNDS = 5
 """How often a move is decided again when other processes keep moving the instruction first."""
@@ -151,6 +151,7 @@ class RefundStore:
                 conn.execute(text("ALTER TABLE refund_order_terms "
                                   "ADD COLUMN refunded_before VARCHAR(32) NOT NULL DEFAULT '0'"))
             add_missing_parties(conn, terms)
+            terms_by_order.create(conn, checkfirst=True)  # a store made before the index
             if "reserved_at" not in correlation:
                 stamp = "TIMESTAMP WITH TIME ZONE" if self.engine.dialect.name == "postgresql" else "DATETIME"
                 conn.execute(text(f"ALTER TABLE refund_instructions ADD COLUMN reserved_at {stamp}"))
