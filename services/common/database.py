@@ -121,6 +121,16 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def create_missing_indexes(engine, *tables) -> None:
+    """Every index of `tables` the database lacks: `create_all` makes a table's indexes only
+    with the table, so an index added later never reached a store made before it. A process
+    racing us collides on the name and `create_schema_racing_others` tries again."""
+    with engine.begin() as conn:
+        for table in tables:
+            for index in sorted(table.indexes, key=lambda i: str(i.name)):
+                index.create(conn, checkfirst=True)
+
+
 def postgres_probe(url: str) -> Callable[[], None] | None:
     """A direct connection to the PostgreSQL of `url`, opened and closed (None for SQLite): the
     eventsourcing library's pool says only "couldn't get a connection after 30 sec", whatever

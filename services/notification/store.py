@@ -17,13 +17,14 @@ from datetime import datetime, timedelta, timezone
 from uuid import uuid4
 
 from sqlalchemy import (ARRAY, BindParameter, Connection, Engine, Select, Text, and_, bindparam, func, insert,
-                        inspect, or_, select, text, tuple_, update)
+                        inspect, literal, select, text, tuple_, update)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.selectable import TableValuedAlias
 
+from services.common.database import create_missing_indexes
 from services.common.row_batches import insert_rows
 from services.notification.notices import Notice, Parties, Recipient
-from services.notification.tables import (DROPPED_INDEXES, WIDENED, dispute_parties, email_outbox, emails_due,
+from services.notification.tables import (DROPPED_INDEXES, WIDENED, dispute_parties, email_outbox,
                                           handled_events, metadata, notifications,
                                           recipient_profiles)
 
@@ -145,7 +146,7 @@ class NotificationStore:
 
     def create_tables(self) -> None:
         metadata.create_all(self.engine)
-        emails_due.create(self.engine, checkfirst=True)  # a database made before it had none
+        create_missing_indexes(self.engine, email_outbox, notifications)  # a database made before
         self._drop_old_indexes()
         self._widen_old_columns()
 
@@ -153,10 +154,12 @@ class NotificationStore:
         """Only when there; on PostgreSQL CONCURRENTLY (outside a transaction): a plain DROP
         INDEX takes the table's exclusive lock and waits for the open transactions of the
         instances still running, and every read and write of the outbox would queue behind it."""
-        present = {str(index["name"]) for index in inspect(self.engine).get_indexes("email_outbox")}
+        inspector = inspect(self.engine)
+        present = {str(index["name"]) for table in DROPPED_INDEXES for index in inspector.get_indexes(table)}
+        dropped = sorted(present.intersection(name for names in DROPPED_INDEXES.values() for name in names))
         concurrently = " CONCURRENTLY" if self.engine.dialect.name == "postgresql" else ""
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            for name in sorted(present.intersection(DROPPED_INDEXES)):
+            for name in dropped:
                 conn.execute(text(f'DROP INDEX{concurrently} IF EXISTS "{name}"'))
 
     def _widen_old_columns(self) -> None:
@@ -289,7 +292,10 @@ class NotificationStore:
             query = query.where(n.read_at.is_(None))
         if before is not None:
             at, last_id = before
-            query = query.where(or_(n.created_at < at, and_(n.created_at == at, n.id < last_id)))
+            # a row value: the index's own order, entered at the cursor (an OR of the two
+            # conditions read every entry newer than the cursor again, page after page)
+            query = query.where(tuple_(n.created_at, n.id) < tuple_(literal(at, n.created_at.type),
+                                                                  literal(last_id, n.id.type)))
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
         return [dict(row) for row in rows]

@@ -27,7 +27,7 @@ from sqlalchemy import (Boolean, Column, Engine, Integer, MetaData, String, Tabl
                         bindparam, func, inspect, insert, not_, or_, select, text, update)
 from sqlalchemy.exc import IntegrityError
 
-from services.common.database import UtcDateTime, once_more_after_a_lost_connection
+from services.common.database import UtcDateTime, create_missing_indexes, once_more_after_a_lost_connection
 
 from services.refund import lifecycle
 from services.refund import orders as paid_orders
@@ -38,7 +38,7 @@ from services.refund.policy import (Committed, OrderTerms, OutsideRefund, PaidOr
                                     RefundInstruction, Refusal, refusal_for)
 from services.refund.terms import metadata as terms_metadata
 from services.refund.terms import (add_missing_parties, order_terms, raise_refunded_before,
-                                   read_terms, remember_terms, terms_by_order, terms_from)
+                                   read_terms, remember_terms, terms_from)
 
 COMPARE_AND_SET_ROUNDS = 5
 """How often a move is decided again when other processes keep moving the instruction first."""
@@ -151,7 +151,6 @@ class RefundStore:
                 conn.execute(text("ALTER TABLE refund_order_terms "
                                   "ADD COLUMN refunded_before VARCHAR(32) NOT NULL DEFAULT '0'"))
             add_missing_parties(conn, terms)
-            terms_by_order.create(conn, checkfirst=True)  # a store made before the index
             if "reserved_at" not in correlation:
                 stamp = "TIMESTAMP WITH TIME ZONE" if self.engine.dialect.name == "postgresql" else "DATETIME"
                 conn.execute(text(f"ALTER TABLE refund_instructions ADD COLUMN reserved_at {stamp}"))
@@ -159,6 +158,7 @@ class RefundStore:
                     and getattr(correlation["correlation_id"]["type"], "length", None)):
                 conn.execute(text("ALTER TABLE refund_instructions "
                                   "ALTER COLUMN correlation_id TYPE TEXT"))
+        create_missing_indexes(self.engine, order_terms)  # the terms by order id (terms.py)
 
     @once_more_after_a_lost_connection
     def accept(self, *, event_id: str, terms: OrderTerms | None,

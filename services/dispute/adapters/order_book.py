@@ -13,11 +13,11 @@ import json
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import (Column, Engine, MetaData, String, Table, Text, func, insert, select,
+from sqlalchemy import (Column, Engine, Index, MetaData, String, Table, Text, func, insert, select,
                         update)
 from sqlalchemy.exc import IntegrityError
 
-from services.common.database import UtcDateTime
+from services.common.database import UtcDateTime, create_missing_indexes
 
 from contracts.orders import OrderDelivered, OrderPlaced, OrderRefunded, OrderShipped
 from services.dispute.domain import OrderFacts
@@ -34,6 +34,10 @@ orders = Table(
     Column("shipped_at", UtcDateTime()), Column("delivered_at", UtcDateTime()),
     Column("refunded_total", String(32), nullable=False, default="0"),
 )
+# a buyer's orders, newest first (the buyer's page) and a seller's orders placed in a window (the
+# seller record): without them every such read scanned the orders of the whole marketplace
+Index("ix_orders_buyer_placed", orders.c.buyer_id, orders.c.placed_at)
+Index("ix_orders_seller_placed", orders.c.seller_id, orders.c.placed_at)
 applied_order_events = Table(
     "applied_order_events", metadata, Column("event_id", String(36), primary_key=True),
 )
@@ -60,6 +64,7 @@ class OrderBook:
 
     def create_tables(self) -> None:
         metadata.create_all(self.engine)
+        create_missing_indexes(self.engine, orders)
 
     def apply(self, event: OrderPlaced | OrderShipped | OrderDelivered | OrderRefunded) -> bool:
         """Apply one order event; False when it was applied before (a duplicate). Raises

@@ -1,0 +1,138 @@
+"""Reads a user makes on every page load go through an index on a real PostgreSQL, so their cost
+does not grow with the whole marketplace's rows; a store made before the indexes gets them at
+start-up. Each plan is PostgreSQL's for the very statement the store sends (captured as it runs),
+over 20,000 rows of other parties."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from uuid import uuid4
+
+import pytest
+from sqlalchemy import event, inspect, text
+
+from services.common.database import sqlalchemy_engine
+from services.dispute.adapters.order_book import OrderBook
+from services.notification.store import NotificationStore
+
+pytestmark = pytest.mark.integration
+
+ROWS = 20_000
+START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def plans_of(engine, read) -> list[str]:
+    """PostgreSQL's plan of each SELECT `read()` sends, with the parameters it sent."""
+    sent = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT"):
+            sent.append((statement, parameters))
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        read()
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    with engine.connect() as conn:
+        return ["\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
+                for statement, parameters in sent]
+
+
+@pytest.fixture
+def order_book(pg_url) -> OrderBook:
+    book = OrderBook(sqlalchemy_engine(pg_url))
+    book.create_tables()
+    with book.engine.begin() as conn:
+        conn.execute(text(f"INSERT INTO orders (order_id, buyer_id, seller_id, currency, items, total_amount,"
+                          f" placed_at, refunded_total) SELECT 'O-' || g, 'B-' || (g % 2000), 'S-' || (g % 500),"
+                          f" 'USD', '{{}}', '10.00', :start + g * interval '1 minute', '0'"
+                          f" FROM generate_series(1, {ROWS}) g"), {"start": START})
+        conn.execute(text("ANALYZE orders"))
+    return book
+
+
+def test_a_buyers_orders_page_reads_the_buyers_orders_only(order_book):
+    plans = plans_of(order_book.engine, lambda: order_book.orders_of_buyer("B-7", limit=20))
+    assert "ix_orders_buyer_placed" in plans[0] and "Seq Scan on orders" not in plans[0]
+    assert len(order_book.orders_of_buyer("B-7", limit=20)) == 10  # 20,000 orders of 2,000 buyers
+
+
+def test_a_sellers_orders_in_a_window_are_counted_from_the_index(order_book):
+    since, until = START, START + timedelta(days=30)
+    plans = plans_of(order_book.engine, lambda: order_book.orders_placed("S-7", since, until))
+    assert "ix_orders_seller_placed" in plans[0] and "Seq Scan on orders" not in plans[0]
+    assert order_book.orders_placed("S-7", since, until) == ROWS // 500
+
+
+def test_an_order_book_made_before_the_indexes_gets_them(pg_url):
+    engine = sqlalchemy_engine(pg_url)
+    OrderBook(engine).create_tables()
+    with engine.begin() as conn:
+        conn.execute(text("DROP INDEX ix_orders_buyer_placed"))
+        conn.execute(text("DROP INDEX ix_orders_seller_placed"))
+    OrderBook(engine).create_tables()
+    OrderBook(engine).create_tables()  # nothing left to do
+    assert {"ix_orders_buyer_placed", "ix_orders_seller_placed"} <= {
+        i["name"] for i in inspect(engine).get_indexes("orders")}
+
+
+@pytest.fixture
+def notification_store(pg_url) -> NotificationStore:
+    store = NotificationStore(sqlalchemy_engine(pg_url))
+    store.create_tables()
+    with store.engine.begin() as conn:  # the operators' shared inbox and 1,000 parties'
+        conn.execute(text(
+            f"INSERT INTO notifications (id, recipient, recipient_role, event_id, event_type, dispute_id,"
+            f" subject, body, created_at) SELECT md5(g::text), CASE WHEN g % 2 = 0 THEN 'operators'"
+            f" ELSE 'P-' || (g % 1000) END, CASE WHEN g % 2 = 0 THEN 'operators' ELSE 'buyer' END,"
+            f" md5(g::text), 'Escalated', md5(g::text), 's', 'b', :start + (g / 3) * interval '1 second'"
+            f" FROM generate_series(1, {ROWS}) g"), {"start": START})
+        conn.execute(text("ANALYZE notifications"))
+    return store
+
+
+@pytest.mark.parametrize("recipient, role", [("operators", "operators"), ("P-7", "buyer"), (None, None)])
+def test_inbox_pages_use_the_index(notification_store, recipient, role):
+    """Every page is entered at its cursor through the index (its name is short: the test's
+    database is named after it and each case needs its own)."""
+    store = notification_store
+    first = store.inbox(recipient, 20, role=role)
+    cursor = (first[-1]["created_at"], first[-1]["id"])
+    for plan in plans_of(store.engine, lambda: store.inbox(recipient, 20, role=role, before=cursor)):
+        assert "Seq Scan" not in plan and "Sort" not in plan
+        assert "ix_notifications_inbox_newest" in plan or "ix_notifications_newest" in plan
+        assert "Index Cond" in plan and "created_at" in plan.split("Index Cond", 1)[1]
+
+
+def test_pages_of_entries_made_at_one_instant_show_each_once_newest_first(pg_url):
+    store = NotificationStore(sqlalchemy_engine(pg_url))
+    store.create_tables()
+    at = [START, START, START, START + timedelta(seconds=1), START, START + timedelta(seconds=1), START]
+    ids = [str(uuid4()) for _ in at]
+    with store.engine.begin() as conn:
+        for entry_id, created in zip(ids, at):
+            conn.execute(text("INSERT INTO notifications (id, recipient, recipient_role, event_id, event_type,"
+                              " dispute_id, subject, body, created_at) VALUES (:id, 'B-1', 'buyer', 'e', 'Escalated',"
+                              " 'd', 's', 'b', :at)"), {"id": entry_id, "at": created})
+    seen, before = [], None
+    while True:
+        page = store.inbox("B-1", 2, role="buyer", before=before)
+        if not page:
+            break
+        seen += [entry["id"] for entry in page]
+        before = (page[-1]["created_at"], page[-1]["id"])
+    assert seen == [i for _, i in sorted(zip(at, ids), reverse=True)]
+
+
+def test_a_notification_store_made_before_the_inbox_indexes_gets_them_and_loses_the_old_one(pg_url):
+    engine = sqlalchemy_engine(pg_url)
+    NotificationStore(engine).create_tables()
+    with engine.begin() as conn:
+        conn.execute(text("DROP INDEX ix_notifications_inbox_newest"))
+        conn.execute(text("DROP INDEX ix_notifications_newest"))
+        conn.execute(text("CREATE INDEX ix_notifications_recipient ON notifications (recipient)"))
+    NotificationStore(engine).create_tables()
+    NotificationStore(engine).create_tables()  # nothing left to do
+    names = {i["name"] for i in inspect(engine).get_indexes("notifications")}
+    assert {"ix_notifications_inbox_newest", "ix_notifications_newest"} <= names
+    assert "ix_notifications_recipient" not in names
