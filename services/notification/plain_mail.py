@@ -12,9 +12,11 @@ header with CR/LF, which as_message refuses).
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import re
 from dataclasses import dataclass
+from email import quoprimime
 from email.message import EmailMessage
 from email.policy import default
 
@@ -28,7 +30,12 @@ _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 PLAIN_ADDRESS = re.compile(rf"{_ATOM}(\.{_ATOM})*@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*")
 PLAIN_WORDS = re.compile(r"[!-~]+( [!-~]+)*")  # printable ASCII words, one space apart
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-MIME_LINES = f'Content-Type: text/plain; charset="utf-8"{CRLF}Content-Transfer-Encoding: 7bit{CRLF}MIME-Version: 1.0{CRLF}'
+LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what the email package's generator splits a payload on
+
+
+def _mime_lines(cte: str) -> str:
+    return (f'Content-Type: text/plain; charset="utf-8"{CRLF}Content-Transfer-Encoding: {cte}{CRLF}'
+            f'MIME-Version: 1.0{CRLF}')
 
 
 @dataclass(frozen=True)
@@ -65,13 +72,13 @@ class PlainMails:
                 and PLAIN_WORDS.fullmatch(subject) and "=?" not in subject):
             return None
         to_line, subject_line = f"To: {to}", f"Subject: {subject}"
-        body = _plain_body(email.body)
-        if body is None or len(to_line) > MAX_LINE or len(subject_line) > MAX_LINE:
+        encoded = _plain_body(email.body)
+        if encoded is None or len(to_line) > MAX_LINE or len(subject_line) > MAX_LINE:
             return None
         # Message-ID (84 characters with its name) folds to a line of its own
         data = (f"{self.from_line}{to_line}{CRLF}{subject_line}{CRLF}"
                 f"Message-ID:{CRLF} {message_id(email)}{CRLF}"
-                f"X-Dispute-Event-Id: {event_id}{CRLF}{MIME_LINES}{CRLF}{body}")
+                f"X-Dispute-Event-Id: {event_id}{CRLF}{_mime_lines(encoded[0])}{CRLF}{encoded[1]}")
         return PlainMail(self.envelope_sender, to, data.encode("ascii"), self.mail_from, f"TO:<{to}>".encode())
 
 
@@ -90,12 +97,21 @@ def message_id(email: OutgoingEmail) -> str:
     return f"<{email.event_id}.{digest}@dispute-platform>"
 
 
-def _plain_body(body: str) -> str | None:
-    """The body as the email package writes a 7bit text part: its lines (split on CR, LF
-    or CRLF) each ending in CRLF; None unless ASCII with every line within MAX_LINE."""
+def _plain_body(body: str) -> tuple[str, str] | None:
+    """The body's transfer encoding and its lines as the email package writes a text part
+    (email.contentmanager's choice, each line ending in CRLF): 7bit when every line is within
+    MAX_LINE, else quoted-printable by the package's own encoder (a line of a notice's text
+    is often longer), unless its heuristic would choose base64; None unless ASCII."""
     if not body.isascii():
         return None
     lines = body.encode("ascii").splitlines()
-    if any(len(line) > MAX_LINE for line in lines):
-        return None
-    return "".join(line.decode("ascii") + CRLF for line in lines) or CRLF
+    if all(len(line) <= MAX_LINE for line in lines):
+        return "7bit", "".join(line.decode("ascii") + CRLF for line in lines) or CRLF
+    text = "".join(line.decode("ascii") + "\n" for line in lines)
+    sniff = "".join(line.decode("ascii") + "\n" for line in lines[:10])
+    sniff_qp = quoprimime.body_encode(sniff, MAX_LINE)
+    if len(sniff_qp) > len(binascii.b2a_base64(sniff.encode("ascii"))):
+        return None  # base64, as the package would choose: left to it
+    encoded = sniff_qp if len(lines) <= 10 else quoprimime.body_encode(text, MAX_LINE)
+    parts = LINE_BREAK.split(encoded)
+    return "quoted-printable", "".join(part + CRLF for part in parts[:-1]) + parts[-1]
