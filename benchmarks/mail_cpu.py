@@ -26,7 +26,15 @@ from uuid import uuid4
 ARRIVALS_PER_SECOND = 20  # the steady phase writes a batch this often
 
 
-def queue(store, count: int, per_transaction: int = 200) -> None:
+BODY = "The buyer posted a message on the dispute of order O-1.\n\nRead it: https://disputes.example/d/1\n"
+LONG_BODY = ("The dispute is resolved: in the buyer's favour (the seller accepted the claim), remedy: "
+             "a full refund.\n\nIf you disagree you may appeal until 24 Mar 12:00 UTC; after that the "
+             "decision is final.\n\nDispute 1\n")
+"""`--long-lines`: a line past 78 characters, as every notice of the refund path has (the
+Resolved one's text): quoted-printable, not 7bit."""
+
+
+def queue(store, count: int, per_transaction: int = 200, body: str = BODY) -> None:
     from services.notification.notices import Notice, Parties, Recipient
     from services.notification.store import Effect
 
@@ -34,9 +42,7 @@ def queue(store, count: int, per_transaction: int = 200) -> None:
         effects = []
         for n in range(start, min(count, start + per_transaction)):
             seller = f"S-{n}"
-            notice = Notice(seller, "seller", f"The buyer wrote on dispute {n}",
-                            "The buyer posted a message on the dispute of order O-1.\n\nRead it: "
-                            "https://disputes.example/d/1\n")
+            notice = Notice(seller, "seller", f"The buyer wrote on dispute {n}", body)
             effects.append(Effect(str(uuid4()), "MessagePosted", str(uuid4()), [notice], Parties(f"B-{n}", seller),
                                   {Recipient("seller", seller): f"{seller.lower()}@example.invalid"}))
         store.record_all(effects)
@@ -53,8 +59,9 @@ def cpu(pid: int | None) -> float:
     return cpu_seconds(pid) if pid else 0.0
 
 
-async def drain_round(store, sender, sink_pid: int, pg_pid: int | None, count: int) -> dict[str, float]:
-    queue(store, count)
+async def drain_round(store, sender, sink_pid: int, pg_pid: int | None, count: int,
+                      body: str = BODY) -> dict[str, float]:
+    queue(store, count, body=body)
     before = (time.process_time(), cpu(sink_pid), cpu(pg_pid), time.perf_counter())
     sent = 0
     while claimed := await sender.drain_once():
@@ -107,7 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--long-lines", action="store_true", help="each e-mail's body with a line past "
+                        "78 characters, as the refund path's notices (quoted-printable)")
     args = parser.parse_args(argv)
+    body = LONG_BODY if args.long_lines else BODY
     configure_logging("WARNING")
     with tempfile.TemporaryDirectory(prefix="mail-cpu-") as folder:
         pg = PostgresServer(Path(folder) / "pg", durable=True).start()
@@ -122,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(1.0)  # the sink's listener
             for n in range(args.rounds):
                 sender = email_sender(EmailOutbox(store.engine), settings)
-                result = asyncio.run(drain_round(store, sender, sink.pid, postmaster_pid(pg.data_dir), args.emails))
+                result = asyncio.run(drain_round(store, sender, sink.pid, postmaster_pid(pg.data_dir), args.emails, body))
                 print(f"round {n + 1}: {result['emails']} e-mails drained at {result['per_second']:,.0f}/s; CPU per "
                       f"e-mail: sender {result['sender_ms']:.3f} ms, sink {result['sink_ms']:.3f} ms, "
                       f"PostgreSQL {result['postgresql_ms']:.3f} ms", flush=True)
