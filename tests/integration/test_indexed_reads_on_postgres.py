@@ -136,3 +136,46 @@ def test_a_notification_store_made_before_the_inbox_indexes_gets_them_and_loses_
     names = {i["name"] for i in inspect(engine).get_indexes("notifications")}
     assert {"ix_notifications_inbox_newest", "ix_notifications_newest"} <= names
     assert "ix_notifications_recipient" not in names
+
+
+@pytest.fixture
+def dispute_index(pg_url):
+    from sqlalchemy import MetaData
+
+    from services.dispute.projections.dispute_index import index_table
+
+    engine = sqlalchemy_engine(pg_url)
+    table = index_table("dispute_index_test", MetaData())
+    table.create(engine)
+    with engine.begin() as conn:  # three disputes opened each second, some at one instant
+        conn.execute(text(
+            f"INSERT INTO dispute_index_test SELECT md5(g::text), 'O-' || g, 'I-1', 'B-' || (g % 2000),"
+            f" 'S-' || (g % 500), 'DAMAGED', 'FULL_REFUND', 'UNDER_REVIEW', 'OPERATOR', NULL, '{{}}',"
+            f" '10.00', '10.00', 'USD', 1, :start + (g / 3) * interval '1 second', :start"
+            f" FROM generate_series(1, {ROWS}) g"), {"start": START})
+        conn.execute(text("ANALYZE dispute_index_test"))
+    return engine, table
+
+
+def test_a_deep_page_of_the_disputes_by_opening_is_entered_at_its_cursor(dispute_index):
+    from services.dispute.entrypoints.http.queries import _decode, _page
+
+    engine, table = dispute_index
+    _, cursor = _page(engine, table, [], "created_at", 5000, None)
+    plans = plans_of(engine, lambda: _page(engine, table, [], "created_at", 20, _decode(cursor)))
+    assert "Seq Scan" not in plans[0]
+    assert "Index Cond" in plans[0] and "created_at" in plans[0].split("Index Cond", 1)[1]
+
+
+def test_pages_of_disputes_opened_at_one_instant_show_each_once_in_order(dispute_index):
+    from services.dispute.entrypoints.http.queries import _decode, _page
+
+    engine, table = dispute_index
+    with engine.begin() as conn:  # three a second: every page boundary falls inside an instant
+        expected = list(conn.execute(text("SELECT dispute_id FROM dispute_index_test "
+                                          "ORDER BY created_at, dispute_id LIMIT 20")).scalars())
+    seen, cursor = [], None
+    for _ in range(10):  # pages of 2 over 20 disputes
+        items, cursor = _page(engine, table, [], "created_at", 2, _decode(cursor))
+        seen += [item.id for item in items]
+    assert seen == expected

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, literal, select, tuple_
 
 from services.common.conditional import conditional_json
 from services.common.problems import Problem
@@ -117,7 +117,10 @@ def _page(engine, table, filters, sort, limit, after):
     query = select(table).where(*filters)
     if after is not None:
         at, last_id = after
-        query = query.where(or_(key > at, and_(key == at, table.c.dispute_id > last_id)))
+        # a row value, which an index on the sort key is entered at (an OR of the two
+        # conditions read every row before the cursor again, page after page)
+        query = query.where(tuple_(key, table.c.dispute_id) > tuple_(literal(at, table.c.created_at.type),
+                                                                     literal(last_id, table.c.dispute_id.type)))
     query = query.order_by(key, table.c.dispute_id).limit(limit + 1)
     with engine.connect() as conn:
         rows = list(conn.execute(query).mappings())
