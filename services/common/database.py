@@ -5,6 +5,7 @@ eventsourcing's environment for the event store, and a SQLAlchemy engine for our
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 from typing import Any, Callable, TypeVar, cast
 from urllib.parse import unquote, urlparse
@@ -12,8 +13,9 @@ from urllib.parse import unquote, urlparse
 from datetime import datetime, timezone
 
 import structlog
-from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy import DateTime, Engine, create_engine, event, inspect
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.schema import CreateIndex
 from sqlalchemy.types import TypeDecorator
 
 log = structlog.get_logger("database")
@@ -123,12 +125,31 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 def create_missing_indexes(engine, *tables) -> None:
     """Every index of `tables` the database lacks: `create_all` makes a table's indexes only
-    with the table, so an index added later never reached a store made before it. A process
-    racing us collides on the name and `create_schema_racing_others` tries again."""
-    with engine.begin() as conn:
-        for table in tables:
-            for index in sorted(table.indexes, key=lambda i: str(i.name)):
+    with the table, so an index added later never reached a store made before it. On PostgreSQL
+    each is built CONCURRENTLY (outside a transaction): a plain CREATE INDEX on a large live
+    table would hold off every write of the instances still running until it is built. A
+    process racing us collides on the name (`create_schema_racing_others` tries again) or finds
+    it there; one left INVALID by a build that was cut short is named in the log, for REINDEX."""
+    inspector = inspect(engine)
+    missing = []
+    for table in tables:
+        present = {str(index["name"]) for index in inspector.get_indexes(table.name)}
+        missing += [index for index in sorted(table.indexes, key=lambda i: str(i.name)) if index.name not in present]
+    if engine.dialect.name != "postgresql":
+        with engine.begin() as conn:
+            for index in missing:
                 index.create(conn, checkfirst=True)
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for index in missing:
+            ddl = str(CreateIndex(index, if_not_exists=True).compile(dialect=conn.dialect))
+            conn.exec_driver_sql(re.sub(r"^CREATE (UNIQUE )?INDEX ", r"CREATE \1INDEX CONCURRENTLY ", ddl))
+        invalid = conn.exec_driver_sql(
+            "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE NOT i.indisvalid AND c.relname = ANY(%s)",
+            ([str(index.name) for table in tables for index in table.indexes],)).scalars().all()
+        for name in invalid:
+            log.warning("index_invalid_reindex_it", index=name)
 
 
 def postgres_probe(url: str) -> Callable[[], None] | None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Sequence
 
-from sqlalchemy import Table, insert
+from sqlalchemy import String, Table, insert
 
 
 def insert_rows(conn, table: Table, rows: Sequence[dict], on_conflict: str = "") -> None:
@@ -29,8 +29,17 @@ def insert_rows(conn, table: Table, rows: Sequence[dict], on_conflict: str = "")
     if not rows:
         return
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(unnest_insert(conn.dialect, table, on_conflict), column_arrays(conn.dialect, table, rows))
+        try:
+            arrays = column_arrays(conn.dialect, table, rows)
+        except KeyError as missing:  # as on SQLite, not a default taken silently there only
+            raise ValueError(f"a row for {table.name} lacks the column {missing}") from None
+        conn.exec_driver_sql(unnest_insert(conn.dialect, table, on_conflict), arrays)
         return
+    if on_conflict:
+        raise ValueError("on_conflict is PostgreSQL's clause: on SQLite build the statement with it")
+    names = {c.name for c in table.columns}
+    if any(not names <= row.keys() for row in rows):
+        raise ValueError(f"every row for {table.name} needs a value for each of its columns")
     conn.execute(insert(table), list(rows))
 
 
@@ -42,11 +51,19 @@ def unnest_insert(dialect, table: Table, on_conflict: str = "") -> str:
     columns = list(table.columns)
     names = ", ".join(q(c.name) for c in columns)
     # `%b`, binary arrays: their text form quotes every value in Python, character by character
-    unnest = ", ".join(f"%b::{c.type.compile(dialect=dialect)}[]" for c in columns)
+    unnest = ", ".join(f"%b::{_unbounded(c.type).compile(dialect=dialect)}[]" for c in columns)
     keys = ", ".join(q(c.name) for c in table.primary_key.columns)
     order = f" ORDER BY {keys}" if keys else ""
     return (f"INSERT INTO {q(table.name)} ({names}) SELECT * FROM unnest({unnest}) AS u({names})"
             f"{order} {on_conflict}").rstrip()
+
+
+def _unbounded(type_):
+    """A VARCHAR(n) cast as VARCHAR: an explicit cast cuts a longer string to n characters,
+    where the INSERT's own assignment to the column refuses it, as a plain INSERT does."""
+    if isinstance(type_, String) and type_.length is not None:
+        return String(collation=type_.collation)
+    return type_
 
 
 def column_arrays(dialect, table: Table, rows: Sequence[dict]) -> tuple[list, ...]:

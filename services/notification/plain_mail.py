@@ -3,11 +3,12 @@
 Building the e-mail as an EmailMessage (mail_sender.as_message) and flattening it (aiosmtplib)
 cost more CPU than the rest of its delivery: every header is parsed into objects and folded
 again. Most of our e-mails are plain: an ASCII address, a short subject of printable ASCII
-words, an ASCII body of short lines, a UUID event id. For those, `plain_mail` writes the same
+words, an ASCII body (7bit, or quoted-printable when a line is longer than 78 characters, as
+every notice of the refund path has), a UUID event id. For those, `plain_mail` writes the same
 bytes the email package writes (tests/unit/test_plain_mail.py checks it byte for byte over
 generated e-mails) with the same envelope; for anything else it returns None and the email
-package does the work (non-ASCII, long lines, anything that folds or needs encoding, and a
-header with CR/LF, which as_message refuses).
+package does the work (non-ASCII, a body it would send as base64, a header that folds or needs
+encoding, and a header with CR/LF, which as_message refuses).
 """
 
 from __future__ import annotations

@@ -117,8 +117,9 @@ def _page(engine, table, filters, sort, limit, after):
     query = select(table).where(*filters)
     if after is not None:
         at, last_id = after
-        # a row value, which an index on the sort key is entered at (an OR of the two
-        # conditions read every row before the cursor again, page after page)
+        # a row value: the created_at index is entered at it (an OR of the two conditions read
+        # every row before the cursor again, page after page); no index serves the next
+        # deadline's order yet (coalesce of the column), whichever the form
         query = query.where(tuple_(key, table.c.dispute_id) > tuple_(literal(at, table.c.created_at.type),
                                                                      literal(last_id, table.c.dispute_id.type)))
     query = query.order_by(key, table.c.dispute_id).limit(limit + 1)
