@@ -64,16 +64,23 @@ def test_a_sellers_orders_in_a_window_are_counted_from_the_index(order_book):
     assert order_book.orders_placed("S-7", since, until) == ROWS // 500
 
 
-def test_an_order_book_made_before_the_indexes_gets_them(pg_url):
+def indexes_after_two_starts(pg_url, store, table: str, as_it_was_before: list[str]) -> set[str]:
+    """The indexes of `table` once a store of the version before (made now, then changed by
+    `as_it_was_before`) was started twice by this version (the second finding nothing to do)."""
     engine = sqlalchemy_engine(pg_url)
-    OrderBook(engine).create_tables()
+    store(engine).create_tables()
     with engine.begin() as conn:
-        conn.execute(text("DROP INDEX ix_orders_buyer_placed"))
-        conn.execute(text("DROP INDEX ix_orders_seller_placed"))
-    OrderBook(engine).create_tables()
-    OrderBook(engine).create_tables()  # nothing left to do
-    assert {"ix_orders_buyer_placed", "ix_orders_seller_placed"} <= {
-        i["name"] for i in inspect(engine).get_indexes("orders")}
+        for statement in as_it_was_before:
+            conn.execute(text(statement))
+    store(engine).create_tables()
+    store(engine).create_tables()
+    return {i["name"] for i in inspect(engine).get_indexes(table)}
+
+
+def test_an_order_book_made_before_the_indexes_gets_them(pg_url):
+    names = indexes_after_two_starts(pg_url, OrderBook, "orders", [
+        "DROP INDEX ix_orders_buyer_placed", "DROP INDEX ix_orders_seller_placed"])
+    assert {"ix_orders_buyer_placed", "ix_orders_seller_placed"} <= names
 
 
 @pytest.fixture
@@ -125,15 +132,9 @@ def test_pages_of_entries_made_at_one_instant_show_each_once_newest_first(pg_url
 
 
 def test_a_notification_store_made_before_the_inbox_indexes_gets_them_and_loses_the_old_one(pg_url):
-    engine = sqlalchemy_engine(pg_url)
-    NotificationStore(engine).create_tables()
-    with engine.begin() as conn:
-        conn.execute(text("DROP INDEX ix_notifications_inbox_newest"))
-        conn.execute(text("DROP INDEX ix_notifications_newest"))
-        conn.execute(text("CREATE INDEX ix_notifications_recipient ON notifications (recipient)"))
-    NotificationStore(engine).create_tables()
-    NotificationStore(engine).create_tables()  # nothing left to do
-    names = {i["name"] for i in inspect(engine).get_indexes("notifications")}
+    names = indexes_after_two_starts(pg_url, NotificationStore, "notifications", [
+        "DROP INDEX ix_notifications_inbox_newest", "DROP INDEX ix_notifications_newest",
+        "CREATE INDEX ix_notifications_recipient ON notifications (recipient)"])
     assert {"ix_notifications_inbox_newest", "ix_notifications_newest"} <= names
     assert "ix_notifications_recipient" not in names
 

@@ -120,7 +120,7 @@ def _page(engine, table, filters, sort, limit, after):
         # a row value: the created_at index is entered at it (an OR of the two conditions read
         # every row before the cursor again, page after page); no index serves the next
         # deadline's order yet (coalesce of the column), whichever the form
-        query = query.where(tuple_(key, table.c.dispute_id) > tuple_(literal(at, table.c.created_at.type),
+        query = query.where(tuple_(key, table.c.dispute_id) > tuple_(literal(at, key.type),
                                                                      literal(last_id, table.c.dispute_id.type)))
     query = query.order_by(key, table.c.dispute_id).limit(limit + 1)
     with engine.connect() as conn:
