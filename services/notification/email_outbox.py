@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import Engine, bindparam, case, select, update
+from sqlalchemy import Engine, any_, bindparam, case, func, select, update
 
 from services.notification.tables import email_outbox
 
@@ -37,18 +37,29 @@ OUTCOME_UNKNOWN = ("its sender stopped during delivery: not sent again, so that 
                    "twice (it may have arrived once)")
 
 
-def _claim_statement():
+def _claim_statement(postgres: bool):
     """The claim, built once with bound parameters (`now`, `until`: now + the lease, `limit`):
     built per call, SQLAlchemy's expression building and cache key were three quarters of the
     claim's CPU, the sender's largest cost after SMTP. Due rows evaluated once (materialised):
     as a plain IN (subquery) PostgreSQL may scan it again, past its LIMIT and into rows another
-    claim skipped. SQLite has no FOR UPDATE (nor needs it: its writes are serial)."""
+    claim skipped.
+
+    On PostgreSQL the rows are then updated by id (`id = ANY(ARRAY(...))`: the primary key's
+    index), with no second test of being due: the CTE's FOR UPDATE SKIP LOCKED already locked
+    each row and, in READ COMMITTED, tested its condition again on the version it locked (a
+    row changed meanwhile that is no longer due is not returned). With that second test the
+    planner drove the update by the due rows' index instead, and compared every due row with
+    every claimed one: under a backlog of 3,000 e-mails a claim of 20 took 15 ms of the
+    server's time (0.65 ms now). SQLite has no FOR UPDATE (nor needs it: its writes are
+    serial, and a statement reading an older snapshot cannot write), and keeps the test."""
     at = o.next_attempt_at.type
     now, until = bindparam("now", type_=at), bindparam("until", type_=at)
     due = (select(o.id).where(*_is_due(now)).order_by(o.next_attempt_at).limit(bindparam("limit"))
            .with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED", dialect="postgresql"))
+    claimed = ((o.id == any_(func.array(select(due.c.id).scalar_subquery())),) if postgres
+               else (o.id.in_(select(due.c.id)), *_is_due(now)))
     unknown = o.last_error == DELIVERY_STARTED
-    return (update(email_outbox).where(o.id.in_(select(due.c.id)), *_is_due(now))
+    return (update(email_outbox).where(*claimed)
             .values(next_attempt_at=case((unknown, o.next_attempt_at), else_=until),
                     failed_at=case((unknown, now), else_=None),
                     last_error=case((unknown, OUTCOME_UNKNOWN), else_=DELIVERY_STARTED))
@@ -81,7 +92,7 @@ class Outcomes:
         self.given_up.append((email, attempts, error))
 
 
-_CLAIM = _claim_statement()
+_CLAIM = {True: _claim_statement(postgres=True), False: _claim_statement(postgres=False)}
 
 
 class EmailOutbox:
@@ -94,7 +105,8 @@ class EmailOutbox:
         sender's claim is skipped (PostgreSQL), and the update checks that the row is still due,
         so two senders never take one row."""
         with self.engine.begin() as conn:
-            rows = conn.execute(_CLAIM, {"now": now, "until": now + lease, "limit": limit}).mappings().all()
+            claim = _CLAIM[conn.dialect.name == "postgresql"]
+            rows = conn.execute(claim, {"now": now, "until": now + lease, "limit": limit}).mappings().all()
         claimed = []
         for row in sorted(rows, key=lambda r: (r["created_at"], r["id"])):
             if row["failed_at"] is not None:
