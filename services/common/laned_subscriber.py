@@ -27,6 +27,7 @@ import structlog
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
+from services.common.logging import bound_to_logs
 from services.common.kafka_message import KafkaMessage
 from services.common.lanes import LanedBatches, ReceivedRecord
 from services.common.log_context import record_context
@@ -54,7 +55,7 @@ def laned_subscriber(broker: KafkaBroker, topic: str, group: str,
     handling (log_context.py), as the broker's middleware binds a single record's."""
 
     async def on_record(record: ReceivedRecord) -> None:
-        with structlog.contextvars.bound_contextvars(**record_context(record.headers)):
+        with bound_to_logs(**record_context(record.headers)):
             await handle(record)
 
     def redelivered(record: ReceivedRecord, error: BaseException) -> None:

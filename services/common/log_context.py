@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-import structlog
 from faststream import BaseMiddleware
+
+from services.common.logging import bound_to_logs
 
 # header -> log field; the first header found for a field wins
 HEADERS = (("correlation-id", "correlation_id"), ("ce_id", "event_id"), ("event-id", "event_id"),
@@ -29,5 +30,5 @@ def record_context(headers: Mapping[str, Any]) -> dict[str, str]:
 
 class LogContext(BaseMiddleware):
     async def consume_scope(self, call_next, msg):
-        with structlog.contextvars.bound_contextvars(**record_context(msg.headers or {})):
+        with bound_to_logs(**record_context(msg.headers or {})):
             return await call_next(msg)

@@ -12,7 +12,8 @@ import atexit
 import logging
 import sys
 import threading
-from typing import Any, TextIO
+from contextlib import contextmanager
+from typing import Any, Iterator, TextIO
 
 import structlog
 
@@ -39,6 +40,20 @@ def configure_logging(level: str = "INFO", json: bool | None = None, stream=None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)  # libraries: warnings and errors only
+
+
+@contextmanager
+def bound_to_logs(**values: Any) -> Iterator[None]:
+    """`values` bound to the log lines of the block, then what was bound before restored: what
+    structlog's `bound_contextvars` does, through the tokens of its own variables. That one
+    saves what it replaces by copying the whole context and walking every context variable of
+    the process (asyncio's, faststream's, aiohttp's ...): 3.7% of the refund service's samples
+    at 100 refunds/s, bound three times a refund."""
+    tokens = structlog.contextvars.bind_contextvars(**values)
+    try:
+        yield
+    finally:
+        structlog.contextvars.reset_contextvars(**tokens)
 
 
 class LoopTurnWriter:

@@ -14,6 +14,7 @@ from typing import Callable, Protocol
 
 import structlog
 
+from services.common.logging import bound_to_logs
 from services.refund.announcements import PublishedMarks
 from services.refund.gateway import PaymentProvider, ProviderError
 from services.refund.lifecycle import PENDING, TransitionRefused
@@ -260,7 +261,7 @@ class RefundDesk:
 
 
 def _bound(stored: StoredInstruction):
-    return structlog.contextvars.bound_contextvars(
+    return bound_to_logs(
         dispute_id=stored.dispute_id, event_id=stored.cause_event_id,
         correlation_id=stored.correlation_id, refund_id=stored.refund_id)
 

@@ -34,6 +34,7 @@ import structlog
 from aiokafka import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
+from services.common.logging import bound_to_logs
 from services.common.kafka_message import KafkaMessage
 from contracts.envelope import EventEnvelope
 from contracts.topics import DISPUTES_EVENTS, dead_letter_topic
@@ -79,7 +80,7 @@ def register_dispute_consumer(broker: KafkaBroker, store: RefundStore | None, de
     dlq = dead_letter_topic(topic, group)
 
     async def on_record(record: ReceivedRecord) -> None:
-        with structlog.contextvars.bound_contextvars(**record_context(record.headers)):
+        with bound_to_logs(**record_context(record.headers)):
             await on_dispute_record(broker, dlq, store, desk, gate, record, pause, max_record_bytes)
 
     def redelivered(record: ReceivedRecord, error: BaseException) -> None:
@@ -162,7 +163,7 @@ async def on_dispute_fact(store: RefundStore, desk: RefundDesk, gate: TrustGate,
     if not facts:
         return
     dispute_id, event_id = str(envelope.dispute_id), str(envelope.event_id)
-    with structlog.contextvars.bound_contextvars(
+    with bound_to_logs(
             correlation_id=envelope.correlation_id, dispute_id=dispute_id, event_id=event_id):
         if facts.instruction is not None:
             await pay_resolution(store, desk, gate, envelope, facts.instruction)

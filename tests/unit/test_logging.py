@@ -10,7 +10,7 @@ import pytest
 import structlog
 
 from services.common.access_log import AccessLog
-from services.common.logging import configure_logging
+from services.common.logging import bound_to_logs, configure_logging
 
 
 @pytest.fixture
@@ -122,3 +122,39 @@ def test_a_line_logged_outside_a_loop_is_written_at_once(stderr):
     configure_logging("INFO", json=True, stream=stream)
     structlog.get_logger("ours").info("writer_batch", size=3)
     assert [line["size"] for line in lines(stream)] == [3]
+
+
+def test_values_bound_to_a_block_are_on_its_lines_and_what_was_bound_before_comes_back(stderr):
+    configure_logging("INFO", json=True, stream=stderr)
+    log = structlog.get_logger("t")
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(correlation_id="outer")
+
+    async def handle(event_id: str) -> None:
+        with bound_to_logs(correlation_id=f"c-{event_id}", event_id=event_id):
+            await asyncio.sleep(0)  # the other record's block runs meanwhile, in its own task
+            with bound_to_logs(dispute_id="D-1"):
+                log.info("inner")
+            log.info("handled")
+
+    async def both() -> None:
+        await asyncio.gather(handle("E-1"), handle("E-2"))
+        log.info("after")
+    asyncio.run(both())
+    try:
+        with bound_to_logs(event_id="E-3"):
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    log.info("last")
+    structlog.contextvars.clear_contextvars()
+    seen = [{k: line.get(k) for k in ("event", "correlation_id", "event_id", "dispute_id")}
+            for line in lines(stderr)]
+    assert sorted(seen[:4], key=lambda line: (line["event_id"], line["event"])) == [
+        {"event": "handled", "correlation_id": "c-E-1", "event_id": "E-1", "dispute_id": None},
+        {"event": "inner", "correlation_id": "c-E-1", "event_id": "E-1", "dispute_id": "D-1"},
+        {"event": "handled", "correlation_id": "c-E-2", "event_id": "E-2", "dispute_id": None},
+        {"event": "inner", "correlation_id": "c-E-2", "event_id": "E-2", "dispute_id": "D-1"}]
+    assert seen[4:] == [
+        {"event": "after", "correlation_id": "outer", "event_id": None, "dispute_id": None},
+        {"event": "last", "correlation_id": "outer", "event_id": None, "dispute_id": None}]

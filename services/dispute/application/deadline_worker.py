@@ -16,6 +16,7 @@ from uuid import UUID
 import structlog
 from sqlalchemy import Engine, select
 
+from services.common.logging import bound_to_logs
 from services.dispute.application.metrics import DeadlineMetrics
 from services.dispute.application.shards import Disputes
 from services.dispute.adapters.event_store import command_context
@@ -51,7 +52,7 @@ class DeadlineWorker:
         return changed
 
     def _fire(self, dispute_id: UUID, now: datetime) -> int:
-        with structlog.contextvars.bound_contextvars(dispute_id=str(dispute_id)):
+        with bound_to_logs(dispute_id=str(dispute_id)):
             try:
                 with command_context(correlation_id=f"deadline:{dispute_id}:{now.isoformat()}"):
                     fired = self.app.fire_deadlines(dispute_id, now)

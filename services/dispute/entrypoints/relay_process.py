@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 import structlog
 from prometheus_client import CollectorRegistry
 
+from services.common.logging import bound_to_logs
 from services.common.database import create_schema_racing_others, sqlalchemy_engine
 from services.common.kafka import ensure_topics, idempotent_producer
 from services.common.metrics import serve_metrics
@@ -67,7 +68,7 @@ def _metrics_factory(registry: CollectorRegistry, shards: int):
 
 
 async def relay_shard(settings, shard: int, url: str, metrics_for, stopping: asyncio.Event) -> None:
-    with structlog.contextvars.bound_contextvars(shard=shard):
+    with bound_to_logs(shard=shard):
         built = await _built(settings, url, stopping)
         if built is None:
             return
