@@ -31,6 +31,7 @@ from services.common.logging import bound_to_logs
 from services.common.kafka_message import KafkaMessage
 from services.common.lanes import LanedBatches, ReceivedRecord
 from services.common.log_context import record_context
+from services.common.subscribed_topic import subscribed
 
 DEFAULT_BATCH_MAX = 200
 DEFAULT_CONCURRENCY = 8
@@ -67,7 +68,7 @@ def laned_subscriber(broker: KafkaBroker, topic: str, group: str,
 
     # MANUAL: the lanes commit; the handler only queues a batch, so fetching goes on while
     # earlier records are handled.
-    @broker.subscriber(topic, group_id=group, auto_offset_reset="earliest", batch=True,
+    @broker.subscriber(subscribed(topic), group_id=group, auto_offset_reset="earliest", batch=True,
                        max_records=batch_max, batch_timeout_ms=BATCH_WAIT_MS,
                        ack_policy=AckPolicy.MANUAL, decoder=undecoded, title=title,
                        listener=lanes.rebalance_listener())

@@ -34,6 +34,7 @@ from contracts.topics import DISPUTES_EVENTS, dead_letter_topic
 from services.common.consumers import HANDLING_FAILED, dead_letter, transient_errors, wired
 from services.common.lanes import ReceivedRecord
 from services.common.records import DEFAULT_MAX_RECORD_BYTES, Refused, read_dispute_event
+from services.common.subscribed_topic import subscribed
 from services.notification.metrics import NotificationMetrics
 from services.notification.notices import (BUYER, OPERATORS, SELLER, MessageTemplate, Parties,
                                            Recipient, UnknownEvent, audience, is_known,
@@ -77,7 +78,7 @@ def register_dispute_consumer(broker: KafkaBroker, store: NotificationStore | No
     # given the batch's records undecoded (`_records`): faststream's own decoder parsed every
     # record's JSON only for it to be thrown away (each is read through its contract here), and
     # a `KafkaMessage` parameter was resolved in a worker thread, one thread hop a batch.
-    @broker.subscriber(config.topic, group_id=GROUP, auto_offset_reset="earliest", batch=True,
+    @broker.subscriber(subscribed(config.topic), group_id=GROUP, auto_offset_reset="earliest", batch=True,
                        max_records=config.batch_max, batch_timeout_ms=BATCH_WAIT_MS,
                        ack_policy=AckPolicy.NACK_ON_ERROR, decoder=_records)
     async def on_dispute_event(records: Any) -> None:

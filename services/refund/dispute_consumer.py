@@ -43,6 +43,7 @@ from services.common.laned_subscriber import undecoded
 from services.common.lanes import LanedBatches, ReceivedRecord
 from services.common.log_context import record_context
 from services.common.records import DEFAULT_MAX_RECORD_BYTES, Refused, read_dispute_event
+from services.common.subscribed_topic import subscribed
 from services.refund.desk import RefundDesk
 from services.refund.policy import HANDLED_EVENTS, RefundFacts, RefundInstruction, distrust, refund_facts_from
 from services.refund.store import Distrusted, RefundStore
@@ -93,7 +94,7 @@ def register_dispute_consumer(broker: KafkaBroker, store: RefundStore | None, de
     # MANUAL: the lanes commit, per partition, only the contiguous prefix of finished records
     # (services/common/lanes.py); the handler only queues a batch, so fetching goes on while
     # earlier records are still being paid.
-    @broker.subscriber(topic, group_id=group, auto_offset_reset="earliest", batch=True,
+    @broker.subscriber(subscribed(topic), group_id=group, auto_offset_reset="earliest", batch=True,
                        max_records=batch_max, batch_timeout_ms=BATCH_WAIT_MS,
                        ack_policy=AckPolicy.MANUAL, decoder=undecoded,
                        listener=lanes.rebalance_listener())
