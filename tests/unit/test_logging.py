@@ -5,9 +5,11 @@ import asyncio
 import io
 import json
 import logging
+import sys
 
 import pytest
 import structlog
+from structlog._config import BoundLoggerLazyProxy
 
 from services.common.access_log import AccessLog
 from services.common.logging import bound_to_logs, configure_logging
@@ -20,7 +22,19 @@ def stderr():
     buffer, handlers = io.StringIO(), logging.getLogger().handlers[:]
     yield buffer
     structlog.reset_defaults()
+    forget_cached_loggers()
     logging.getLogger().handlers[:] = handlers
+
+
+def forget_cached_loggers() -> None:
+    """configure_logging caches each module's logger on its first use (as services run): a
+    module's logger used under it (the access log's, say) would go on writing to this test's
+    stream, past `reset_defaults`, and `structlog.testing.capture_logs` in a later test of the
+    same process would see none of its lines."""
+    for module in list(sys.modules.values()):
+        for value in list(getattr(module, "__dict__", {}).values()):
+            if isinstance(value, BoundLoggerLazyProxy):
+                value.__dict__.pop("bind", None)
 
 
 def lines(buffer) -> list[dict]:
