@@ -102,8 +102,10 @@ class EmailOutbox:
     def claim_due(self, now: datetime, lease: timedelta, limit: int = 20) -> list[OutgoingEmail]:
         """Due, unsent e-mails, each pushed `lease` into the future so no one else takes it, in
         one statement (a select and an update per row before). A row locked by another
-        sender's claim is skipped (PostgreSQL), and the update checks that the row is still due,
-        so two senders never take one row."""
+        sender's claim is skipped (PostgreSQL), and a row is tested again on the version locked
+        (PostgreSQL's row lock in READ COMMITTED, the engine's default; SQLite's serial writes),
+        so two senders never take one row. Under REPEATABLE READ a row changed meanwhile would
+        fail the claim with a serialization error instead: still never taken twice."""
         with self.engine.begin() as conn:
             claim = _CLAIM[conn.dialect.name == "postgresql"]
             rows = conn.execute(claim, {"now": now, "until": now + lease, "limit": limit}).mappings().all()

@@ -150,13 +150,14 @@ def test_values_bound_to_a_block_are_on_its_lines_and_what_was_bound_before_come
             with bound_to_logs(dispute_id="D-1"):
                 log.info("inner")
             log.info("handled")
+        log.info("restored")  # the same task's context: the shadowed value is back
 
     async def both() -> None:
         await asyncio.gather(handle("E-1"), handle("E-2"))
         log.info("after")
     asyncio.run(both())
     try:
-        with bound_to_logs(event_id="E-3"):
+        with bound_to_logs(event_id="E-3", correlation_id="shadow"):
             raise RuntimeError("boom")
     except RuntimeError:
         pass
@@ -164,11 +165,13 @@ def test_values_bound_to_a_block_are_on_its_lines_and_what_was_bound_before_come
     structlog.contextvars.clear_contextvars()
     seen = [{k: line.get(k) for k in ("event", "correlation_id", "event_id", "dispute_id")}
             for line in lines(stderr)]
-    assert sorted(seen[:4], key=lambda line: (line["event_id"], line["event"])) == [
+    assert sorted(seen[:6], key=lambda line: (line["event_id"] or "", line["event"])) == [
+        {"event": "restored", "correlation_id": "outer", "event_id": None, "dispute_id": None},
+        {"event": "restored", "correlation_id": "outer", "event_id": None, "dispute_id": None},
         {"event": "handled", "correlation_id": "c-E-1", "event_id": "E-1", "dispute_id": None},
         {"event": "inner", "correlation_id": "c-E-1", "event_id": "E-1", "dispute_id": "D-1"},
         {"event": "handled", "correlation_id": "c-E-2", "event_id": "E-2", "dispute_id": None},
         {"event": "inner", "correlation_id": "c-E-2", "event_id": "E-2", "dispute_id": "D-1"}]
-    assert seen[4:] == [
+    assert seen[6:] == [
         {"event": "after", "correlation_id": "outer", "event_id": None, "dispute_id": None},
         {"event": "last", "correlation_id": "outer", "event_id": None, "dispute_id": None}]
