@@ -27,10 +27,10 @@ import structlog
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
-from services.common.logging import bound_to_logs
 from services.common.kafka_message import KafkaMessage
 from services.common.lanes import LanedBatches, ReceivedRecord
 from services.common.log_context import record_context
+from services.common.logging import bound_to_logs
 from services.common.subscribed_topic import subscribed
 
 DEFAULT_BATCH_MAX = 200

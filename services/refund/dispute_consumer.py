@@ -34,7 +34,6 @@ import structlog
 from aiokafka import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from services.common.logging import bound_to_logs
 from services.common.kafka_message import KafkaMessage
 from contracts.envelope import EventEnvelope
 from contracts.topics import DISPUTES_EVENTS, dead_letter_topic
@@ -42,6 +41,7 @@ from services.common.consumers import RetryLater, dead_letter, transient_errors,
 from services.common.laned_subscriber import undecoded
 from services.common.lanes import LanedBatches, ReceivedRecord
 from services.common.log_context import record_context
+from services.common.logging import bound_to_logs
 from services.common.records import DEFAULT_MAX_RECORD_BYTES, Refused, read_dispute_event
 from services.common.subscribed_topic import subscribed
 from services.refund.desk import RefundDesk

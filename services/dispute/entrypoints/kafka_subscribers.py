@@ -17,10 +17,10 @@ from faststream.kafka import KafkaBroker
 from contracts.orders import OrderRefunded
 from contracts.refunds import RefundFailed, RefundIssued
 from contracts.topics import ORDERS_EVENTS, REFUNDS_EVENTS, dead_letter_topic
-from services.common.logging import bound_to_logs
 from services.common.consumers import (RetryLater, dead_letter, handle_or_dead_letter,
                                        transient_errors, wired)
 from services.common.laned_subscriber import laned_subscriber
+from services.common.logging import bound_to_logs
 from services.common.lanes import LanedBatches, ReceivedRecord
 from services.common.records import (DEFAULT_MAX_RECORD_BYTES, Refused, read_order_event,
                                      read_refund_event)
@@ -177,8 +177,7 @@ async def write_refund_result(writer: Writer, result: RefundIssued | RefundFaile
     by = _refund_service_acting(result)
     submission: Submission = Submission(result.dispute_id, _recording(result), by, _nothing,
                                         deadlines_at=now())
-    with bound_to_logs(dispute_id=str(result.dispute_id),
-                                                 correlation_id=by.correlation_id):
+    with bound_to_logs(dispute_id=str(result.dispute_id), correlation_id=by.correlation_id):
         try:
             await writer.submit(submission)
         except DomainError as error:
@@ -236,8 +235,7 @@ def run_on_dispute(disputes: Disputes, dispute_id: UUID, command: Command, by: A
     Conflicts with concurrent commands are retried, then left to Kafka's redelivery; a refusal
     (the message will never succeed) is logged for operators instead of looping.
     """
-    with bound_to_logs(dispute_id=str(dispute_id),
-                                                 correlation_id=by.correlation_id):
+    with bound_to_logs(dispute_id=str(dispute_id), correlation_id=by.correlation_id):
         for _ in range(CONFLICT_RETRIES):
             try:
                 use_cases.run(disputes, dispute_id, command, by, deadlines_at=now())

@@ -16,9 +16,9 @@ from datetime import datetime, timezone
 import structlog
 from prometheus_client import CollectorRegistry
 
-from services.common.logging import bound_to_logs
 from services.common.database import create_schema_racing_others, sqlalchemy_engine
 from services.common.kafka import ensure_topics, idempotent_producer
+from services.common.logging import bound_to_logs
 from services.common.metrics import serve_metrics
 from services.common.bulk_gc import serving_heap
 from services.common.topics import UNLIMITED_RETENTION
