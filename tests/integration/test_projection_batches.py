@@ -116,9 +116,9 @@ def test_timeline_rows_already_stored_are_kept_as_they_are(store):
     projection.catch_up()
     table = projection.live_table()
     before = rows(engine, table)
-    events = [app.mapper.to_domain_event(n) for n in app.recorder.select_notifications(0, 3)]
+    batch = projection.prepare(app.recorder.select_notifications(0, 3), app)
     with engine.begin() as conn:
-        projection.write(conn, table, events)  # the same batch again, as a second runner would
+        projection.write(conn, table, batch)  # the same batch again, as a second runner would
     assert rows(engine, table) == before
 
 
@@ -137,8 +137,8 @@ def test_a_fresh_generations_rows_copied_straight_in_equal_those_written_through
     assert rebuilt.events == 4 * DISPUTES and rows(engine, table) == expected
     fresh = TimelineProjection(app, engine)
     fresh.fresh = True
-    events = [app.mapper.to_domain_event(n) for n in app.recorder.select_notifications(0, 3)]
+    batch = fresh.prepare(app.recorder.select_notifications(0, 3), app)
     if engine.dialect.name == "postgresql":
         with pytest.raises(IntegrityError), engine.begin() as conn:
-            fresh.write(conn, table, events)
+            fresh.write(conn, table, batch)
     assert rows(engine, table) == expected

@@ -110,6 +110,10 @@ class ContextMapper(Mapper):
         meta = state.pop(META_KEY, None) or {}
         return _event_from_state(stored_event, state), meta
 
+    def plain_state(self, stored_event: StoredEvent) -> bytes:
+        """The stored state's JSON as the transcoder reads it (decrypted, decompressed)."""
+        return bytes(self._plain(stored_event.state))
+
     def event_class(self, stored_event: StoredEvent) -> type:
         return resolve_topic(stored_event.topic)
 

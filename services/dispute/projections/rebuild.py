@@ -114,6 +114,7 @@ def _project_part(name: str, version: int, batch_size: int, shard: int, part: in
     store, engine = worker_store()
     builder = PROJECTIONS[name](store, engine, batch_size=batch_size, version=version)
     builder.fresh = True  # a generation before its switch; the parts' disputes are disjoint
+    builder.replaying = True
     return builder.project_part(shard, part, parts, stop)
 
 

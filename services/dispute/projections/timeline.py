@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from dataclasses import asdict, is_dataclass
-from datetime import datetime, timezone
-from decimal import Decimal
+from datetime import datetime
 from threading import Lock
 from typing import Any, Iterable, Iterator, Mapping
 from uuid import UUID
@@ -21,13 +19,13 @@ from sqlalchemy import JSON, Column, Engine, Integer, MetaData, String, Table, T
 from services.common.database import UtcDateTime
 
 from services.dispute.projections.tracked import TrackedProjection, live_version, physical_name
+from services.dispute.projections.timeline_facts import Facts, event_facts, jsonable, stored_facts, utc
 from services.dispute.projections.timeline_text import summarise
 from services.dispute.projections.upserts import insert_missing
 
 TIMELINE = "timeline_entries"
 PLATFORM_ONLY, PARTIES = "PLATFORM_ONLY", "PARTIES"
 PUBLIC_NAMES = {"Opened": "DisputeOpened", "Withdrawn": "DisputeWithdrawn", "Closed": "DisputeClosed"}
-BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 
 
 def timeline_table(table_name: str, meta: MetaData) -> Table:
@@ -56,47 +54,22 @@ def live_timeline_table(engine: Engine) -> Table:
     return _live_tables[name]
 
 
-_AS_THEY_ARE = {str, int, bool, float, type(None)}
-
-
-def jsonable(value: Any) -> Any:
-    kind = type(value)
-    if kind in _AS_THEY_ARE:  # the most of any event: answered before the isinstance checks
-        return value
-    if kind is dict:
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, Decimal | UUID):
-        return str(value)
-    if isinstance(value, datetime):
-        return utc(value).isoformat().replace("+00:00", "Z")
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, set | frozenset):  # in a stable order: the same state, the same JSON
-        return sorted((jsonable(v) for v in value), key=str)
-    if is_dataclass(value) and not isinstance(value, type):  # the domain's value objects
-        return jsonable(asdict(value))
-    return value
-
-
-def utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-
-
 def timeline_entry(event: Any, currency: str, dispute_id: str | None = None) -> dict:
     """The timeline row of one domain event; `currency` is the dispute's (from its opening);
     `dispute_id`: str(event.originator_id), when the caller has it already."""
-    kind = type(event).__name__
-    fields = {k: v for k, v in vars(event).items() if k not in BASE_FIELDS}
+    return entry_of(event_facts(event, dispute_id), currency)
+
+
+def entry_of(facts: Facts, currency: str) -> dict:
+    """The timeline row of one event's facts (timeline_facts.py)."""
+    kind, fields = facts.kind, facts.fields
     actor = fields["actor"]
-    details = jsonable({k: v for k, v in fields.items() if k not in ("actor", "at")})
     secret = kind == "MessagePosted" and fields.get("visibility") == PLATFORM_ONLY
     return {
-        "dispute_id": dispute_id or str(event.originator_id), "version": event.originator_version,
-        "at": utc(fields.get("at") or event.timestamp), "actor_role": str(actor["role"]),
+        "dispute_id": facts.dispute_id, "version": facts.version,
+        "at": utc(fields.get("at") or facts.timestamp), "actor_role": str(actor["role"]),
         "actor_id": str(actor["id"]), "event_type": PUBLIC_NAMES.get(kind, kind),
-        "summary": summarise(kind, fields, currency), "details": details,
+        "summary": summarise(kind, fields, currency), "details": facts.details,
         "visibility": PLATFORM_ONLY if secret else PARTIES,
     }
 
@@ -133,29 +106,34 @@ class TimelineProjection(TrackedProjection):
     def define_table(self, table_name: str, meta: MetaData) -> Table:
         return timeline_table(table_name, meta)
 
-    def prepare(self, notifications, shard) -> list[Any]:
-        return [shard.mapper.to_domain_event(n) for n in notifications]
+    def prepare(self, notifications, shard) -> list[Facts]:
+        if not self.replaying:  # the follower's events are decoded once for every projection
+            return [event_facts(shard.mapper.to_domain_event(n)) for n in notifications]
+        mapper, facts = shard.mapper, []
+        for n in notifications:  # a rebuild: from the stored JSON, the domain event where it must
+            dispute_id = str(n.originator_id)
+            found = stored_facts(mapper.plain_state(n), n.topic, dispute_id, n.originator_version)
+            facts.append(found or event_facts(mapper.to_domain_event(n), dispute_id))
+        return facts
 
-    def write(self, conn, table: Table, events: list[Any]) -> None:
-        ids = [str(event.originator_id) for event in events]  # once an event (a UUID's str is Python)
-        currencies = self._currencies_of(conn, table, events, ids)
-        insert_missing(conn, table, [timeline_entry(event, currencies[dispute_id], dispute_id)
-                                     for event, dispute_id in zip(events, ids)], fresh=self.fresh)
+    def write(self, conn, table: Table, facts: list[Facts]) -> None:
+        currencies = self._currencies_of(conn, table, facts)
+        insert_missing(conn, table, [entry_of(f, currencies[f.dispute_id]) for f in facts], fresh=self.fresh)
         self._keep(currencies)
 
-    def _currencies_of(self, conn, table: Table, events: list[Any], ids: list[str]) -> dict[str, str]:
-        """Each dispute's currency (`ids`: each event's dispute id as text): from its opening in
-        this batch, kept, or its stored first row."""
+    def _currencies_of(self, conn, table: Table, facts: list[Facts]) -> dict[str, str]:
+        """Each dispute's currency: from its opening in this batch, kept, or its stored first row."""
         known: dict[str, str] = {}
-        for event, dispute_id in zip(events, ids):
-            if event.originator_version == 1:
-                known[dispute_id] = event.currency
-            elif dispute_id not in known:
+        for f in facts:
+            if f.version == 1:
+                known[f.dispute_id] = f.fields.get("currency") or ""
+            elif f.dispute_id not in known:
                 with self._keeping:
-                    kept = self._currencies.get(dispute_id)
+                    kept = self._currencies.get(f.dispute_id)
                 if kept is not None:
-                    known[dispute_id] = kept
-        missing = set(ids) - known.keys()
+                    known[f.dispute_id] = kept
+        ids = {f.dispute_id for f in facts}
+        missing = ids - known.keys()
         for chunk in _chunks(sorted(missing), 500):
             for dispute_id, details in conn.execute(select(table.c.dispute_id, table.c.details).where(
                     table.c.dispute_id.in_(chunk), table.c.version == 1)):
