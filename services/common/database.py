@@ -130,10 +130,9 @@ def create_missing_indexes(engine, *tables) -> None:
     table would hold off every write of the instances still running until it is built. A
     process racing us collides on the name (`create_schema_racing_others` tries again) or finds
     it there; one left INVALID by a build that was cut short is named in the log, for REINDEX."""
-    inspector = inspect(engine)
     missing = []
     for table in tables:
-        present = {str(index["name"]) for index in inspector.get_indexes(table.name)}
+        present = _index_names(engine, table.name)
         missing += [index for index in sorted(table.indexes, key=lambda i: str(i.name)) if index.name not in present]
     if engine.dialect.name != "postgresql":
         with engine.begin() as conn:
@@ -150,6 +149,20 @@ def create_missing_indexes(engine, *tables) -> None:
             ([str(index.name) for table in tables for index in table.indexes],)).scalars().all()
         for name in invalid:
             log.warning("index_invalid_reindex_it", index=name)
+
+
+def _index_names(engine, table_name: str) -> set[str]:
+    """The names of a table's indexes, from the catalog: SQLAlchemy's reflection skips (with a
+    warning) an index on an expression on SQLite, which would then be created at every start."""
+    if engine.dialect.name == "sqlite":
+        query, params = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", (table_name,)
+    elif engine.dialect.name == "postgresql":
+        query = "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = %s"
+        params = (table_name,)
+    else:
+        return {str(index["name"]) for index in inspect(engine).get_indexes(table_name)}
+    with engine.connect() as conn:
+        return {str(name) for name in conn.exec_driver_sql(query, params).scalars()}
 
 
 def postgres_probe(url: str) -> Callable[[], None] | None:

@@ -180,3 +180,57 @@ def test_pages_of_disputes_opened_at_one_instant_show_each_once_in_order(dispute
         items, cursor = _page(engine, table, [], "created_at", 2, _decode(cursor))
         seen += [item.id for item in items]
     assert seen == expected
+
+
+def with_deadlines(dispute_index):
+    """Two of every three disputes with a next deadline, the others without one."""
+    engine, table = dispute_index
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE dispute_index_test SET next_deadline = created_at + (md5(dispute_id)::uuid"
+                          "::text < '8' )::int * interval '2 days' + interval '1 day' WHERE order_id::text"
+                          " NOT LIKE '%3'"))
+        conn.execute(text("ANALYZE dispute_index_test"))
+    return engine, table
+
+
+def test_the_operators_queue_by_next_deadline_is_read_in_the_index_order(dispute_index):
+    """It sorted every dispute for every page (55 ms at 100,000): now a page is read from the
+    index of its sort expression, and a deep page entered at its cursor."""
+    from services.dispute.entrypoints.http.queries import _decode, _page
+
+    engine, table = with_deadlines(dispute_index)
+    first = plans_of(engine, lambda: _page(engine, table, [], "next_deadline", 50, None))[0]
+    assert "ix_dispute_index_test_deadline_order" in first and "Sort" not in first and "Seq Scan" not in first
+    _, cursor = _page(engine, table, [], "next_deadline", 5000, None)
+    deep = plans_of(engine, lambda: _page(engine, table, [], "next_deadline", 20, _decode(cursor)))[0]
+    assert "ix_dispute_index_test_deadline_order" in deep and "Sort" not in deep
+    assert "Index Cond" in deep and "9999" in deep.split("Index Cond", 1)[1]
+
+
+def test_pages_by_next_deadline_show_each_dispute_once_those_without_one_last(dispute_index):
+    from services.dispute.entrypoints.http.queries import _decode, _page
+
+    engine, table = with_deadlines(dispute_index)
+    with engine.begin() as conn:
+        expected = list(conn.execute(text(
+            "SELECT dispute_id FROM dispute_index_test WHERE buyer_id IN ('B-7', 'B-8', 'B-9')"
+            " ORDER BY next_deadline NULLS LAST, dispute_id")).scalars())
+    mine = [table.c.buyer_id.in_(["B-7", "B-8", "B-9"])]
+    seen, cursor = [], None
+    while True:
+        items, cursor = _page(engine, table, mine, "next_deadline", 4, _decode(cursor))
+        seen += [item.id for item in items]
+        if cursor is None:
+            break
+    assert len(expected) == 30 and seen == expected
+
+
+def test_a_dispute_index_made_before_the_deadline_order_index_gets_it(pg_url):
+    from services.dispute.bootstrap import build_application
+    from services.dispute.projections.dispute_index import DisputeIndexProjection
+    from services.dispute.settings import DisputeSettings
+
+    app = build_application(DisputeSettings(database_url=pg_url))
+    names = indexes_after_two_starts(pg_url, lambda engine: DisputeIndexProjection(app, engine),
+                                     "dispute_index", ["DROP INDEX ix_dispute_index_deadline_order"])
+    assert "ix_dispute_index_deadline_order" in names

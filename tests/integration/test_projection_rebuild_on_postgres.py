@@ -96,8 +96,16 @@ def test_new_generation_has_its_indexes(live, kind):
     app, engine, _, _ = live
     rebuild(kind, app, engine, grace_seconds=0, batch_size=7)
     table = kind(app, engine).live_table()
-    stored = {tuple(i["column_names"]) for i in inspect(engine).get_indexes(table.name)}
-    assert table.indexes and stored == {tuple(c.name for c in i.columns) for i in table.indexes}
+    stored = {i["name"]: i for i in inspect(engine).get_indexes(table.name)}
+    assert table.indexes and set(stored) == {i.name for i in table.indexes}
+    for index in table.indexes:
+        found = stored[index.name]
+        if None in found["column_names"]:  # on an expression: the index's deadline order
+            assert [str(e) for e in index.expressions][0].startswith("coalesce(")
+            assert found["expressions"][0].lower().startswith("coalesce(next_deadline")
+            assert found["column_names"][1:] == ["dispute_id"]
+        else:
+            assert tuple(found["column_names"]) == tuple(c.name for c in index.columns)
 
 
 def test_a_write_that_fails_fails_the_rebuild_and_the_next_one_is_whole(live, monkeypatch):

@@ -22,7 +22,7 @@ from threading import Lock
 from typing import Any, Sequence
 from uuid import UUID
 
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, Text
+from sqlalchemy import Column, Engine, Index, Integer, MetaData, String, Table, Text, func, literal
 
 from services.common.database import UtcDateTime
 from services.dispute.projections.upserts import upsert_newer
@@ -33,7 +33,26 @@ from services.dispute.projections.tracked import (PositionMoved, TrackedProjecti
 INDEX = "dispute_index"
 
 
+NEVER = datetime(9999, 1, 1, tzinfo=timezone.utc)  # the deadline order of a dispute without one
+
+
+def deadline_order(table: Table):
+    """What the disputes are listed by when sorted by their next deadline (those without one
+    last): the expression of the table's `deadline_order` index. The constant is written into
+    the statement, not bound: PostgreSQL matches an index on an expression only to the same
+    expression, and a generic plan's parameter would not be one."""
+    return func.coalesce(table.c.next_deadline, literal(NEVER, UtcDateTime(), literal_execute=True))
+
+
 def index_table(table_name: str, meta: MetaData) -> Table:
+    table = _columns(table_name, meta)
+    # the operators' queue by next deadline, its pages entered at their cursor; without it
+    # every page sorted the whole table (55 ms at 100,000 disputes)
+    Index(f"ix_{table_name}_deadline_order", deadline_order(table), table.c.dispute_id)
+    return table
+
+
+def _columns(table_name: str, meta: MetaData) -> Table:
     return Table(
         table_name, meta,
         Column("dispute_id", String(36), primary_key=True),

@@ -21,6 +21,7 @@ import structlog
 from sqlalchemy import BigInteger, Column, Engine, Integer, MetaData, String, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from services.common.database import create_missing_indexes
 from services.dispute.adapters.part_reads import part_notifications
 from services.dispute.adapters.replay_reads import read_notifications
 from services.dispute.adapters.shards import shard_apps, shard_position_name
@@ -108,7 +109,9 @@ class TrackedProjection:
 
     def create_tables(self) -> None:
         metadata.create_all(self.engine)
-        self.table(self.version()).metadata.create_all(self.engine)
+        live = self.table(self.version())
+        live.metadata.create_all(self.engine)
+        create_missing_indexes(self.engine, live)  # an index added since the generation was made
 
     def position(self, shard: int = 0) -> int:
         """The last notification id of shard `shard`'s log the live generation has projected."""

@@ -21,12 +21,12 @@ from services.dispute.entrypoints.http.responses import LIST
 from services.dispute.entrypoints.http.routes import Caller
 from services.dispute.entrypoints.http.schemas import NO_NUL
 from services.dispute.entrypoints.http.query_types import IsoDuration
-from services.dispute.projections.dispute_index import live_index_table, utc
+from services.dispute.projections.dispute_index import NEVER, deadline_order, live_index_table, utc
 
 router = APIRouter(prefix="/v1", tags=["disputes"])
 OrderId = Annotated[str | None, Query(max_length=128, pattern=NO_NUL)]  # as long as an order id may be
 PartyId = Annotated[str | None, Query(max_length=2048, pattern=NO_NUL)]  # party ids are unbounded upstream
-FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
+FAR_FUTURE = NEVER  # a cursor past every deadline
 Status = Literal["AWAITING_SELLER_RESPONSE", "AWAITING_BUYER_RESPONSE", "AWAITING_RETURN_SHIPMENT",
                  "RETURN_IN_TRANSIT", "AWAITING_REPLACEMENT", "UNDER_REVIEW", "RESOLVED", "APPEALED",
                  "CLOSED", "WITHDRAWN"]
@@ -108,7 +108,7 @@ def _filters(table, status, order_id, buyer_id, seller_id, awaiting) -> list:
 
 def _sort_key(table, sort: str):
     if sort == "next_deadline":
-        return func.coalesce(table.c.next_deadline, FAR_FUTURE)
+        return deadline_order(table)
     return table.c.created_at
 
 
@@ -118,8 +118,8 @@ def _page(engine, table, filters, sort, limit, after):
     if after is not None:
         at, last_id = after
         # a row value: the created_at index is entered at it (an OR of the two conditions read
-        # every row before the cursor again, page after page); no index serves the next
-        # deadline's order yet (coalesce of the column), whichever the form
+        # every row before the cursor again, page after page); the next deadline's order has
+        # an index of its own expression (dispute_index.deadline_order)
         query = query.where(tuple_(key, table.c.dispute_id) > tuple_(literal(at, key.type),
                                                                      literal(last_id, table.c.dispute_id.type)))
     query = query.order_by(key, table.c.dispute_id).limit(limit + 1)
