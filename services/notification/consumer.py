@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import structlog
 from faststream import AckPolicy
@@ -69,7 +69,9 @@ class NotifyConfig:
 
 def register_dispute_consumer(broker: KafkaBroker, store: NotificationStore | None,
                               config: NotifyConfig | None = None,
-                              metrics: NotificationMetrics | None = None) -> None:
+                              metrics: NotificationMetrics | None = None,
+                              stored: Callable[[], None] | None = None) -> None:
+    """`stored`: called once a batch has stored new events (the e-mail sender's wake-up)."""
     config, metrics = config or NotifyConfig(), metrics or NotificationMetrics()
     dlq = dead_letter_topic(config.topic, GROUP)
 
@@ -82,7 +84,8 @@ def register_dispute_consumer(broker: KafkaBroker, store: NotificationStore | No
                        max_records=config.batch_max, batch_timeout_ms=BATCH_WAIT_MS,
                        ack_policy=AckPolicy.NACK_ON_ERROR, decoder=_records)
     async def on_dispute_event(records: Any) -> None:
-        await consume_all(broker, dlq, wired(store, "the notification store"), config, records, metrics)
+        await consume_all(broker, dlq, wired(store, "the notification store"), config, records, metrics,
+                          stored)
 
 
 async def _records(message: KafkaMessage) -> list[ReceivedRecord]:
@@ -102,7 +105,8 @@ async def consume(broker: KafkaBroker, dlq: str, store: NotificationStore, confi
 
 
 async def consume_all(broker: KafkaBroker, dlq: str, store: NotificationStore, config: NotifyConfig,
-                      messages, metrics: NotificationMetrics | None = None) -> None:
+                      messages, metrics: NotificationMetrics | None = None,
+                      stored: Callable[[], None] | None = None) -> None:
     """A batch of records: each read through its contract (else dead-lettered with the reason,
     services/common/records.py); the readable ones handled together (`handle_all`, one
     transaction); one that can never be handled dead-lettered (HANDLING_FAILED). A transient
@@ -123,6 +127,8 @@ async def consume_all(broker: KafkaBroker, dlq: str, store: NotificationStore, c
             await asyncio.sleep(config.redelivery_pause)
             raise
         failures = outcome.failures
+        if stored is not None and any(outcome.stored.values()):
+            stored()
     for message, refused_because in refused:
         await dead_letter(broker, dlq, message, refused_because, reason=refused_because.reason)
     for index, error in failures:

@@ -24,6 +24,7 @@ died before its outcome was recorded is given up after its lease, not sent again
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -95,10 +96,17 @@ class EmailSender:
         self.send_deadline = smtp.timeout * SEND_STEPS
         in_turn = math.ceil(batch / len(self.sessions))  # e-mails one session sends one after another
         self.lease = timedelta(seconds=self.send_deadline * in_turn) + LEASE_MARGIN
+        self._woken = asyncio.Event()
+
+    def wake(self) -> None:
+        """New e-mails are in the outbox (the consumer of this process stored a batch): an idle
+        sender claims them now instead of at its next poll. Called on the sender's event loop."""
+        self._woken.set()
 
     async def run(self) -> None:
         try:
             while True:
+                self._woken.clear()  # before the claim: what is stored during it wakes the next wait
                 try:
                     claimed = await self.drain_once()
                 except Exception as error:  # the database may be down: keep the loop alive
@@ -106,9 +114,15 @@ class EmailSender:
                     claimed = 0
                 await self.close_idle()
                 if not claimed:
-                    await asyncio.sleep(self.poll_interval)
+                    await self._idle()
         finally:
             await self.close()
+
+    async def _idle(self) -> None:
+        """Until woken, or the poll interval (e-mails due for a retry, or stored by another
+        replica of the service, are found by the poll)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._woken.wait(), self.poll_interval)
 
     async def drain_once(self) -> int:
         now = datetime.now(timezone.utc)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import sys
 from contextlib import asynccontextmanager
+from typing import Callable
 
 if __name__ == "__main__":  # a process of its own: before structlog is imported
     from services.common.lean_process import leave_out_console_extras
@@ -51,12 +52,13 @@ log = structlog.get_logger("notification")
 
 
 def build_broker(settings: NotificationSettings, store: NotificationStore | None = None,
-                 metrics: NotificationMetrics | None = None) -> KafkaBroker:
+                 metrics: NotificationMetrics | None = None,
+                 stored: Callable[[], None] | None = None) -> KafkaBroker:
     """The service's Kafka consumers, unconnected (`make asyncapi` documents this broker); their
-    metrics go to `metrics.registry` when given."""
+    metrics go to `metrics.registry` when given; `stored` is called when a batch stored events."""
     middlewares = consumer_middlewares(metrics.registry, "notification", GROUP) if metrics else ()
     broker = kafka_broker(settings.kafka_connection(), client_id="notification", middlewares=middlewares)
-    register_dispute_consumer(broker, store, notify_config(settings), metrics)
+    register_dispute_consumer(broker, store, notify_config(settings), metrics, stored)
     return broker
 
 
@@ -69,8 +71,8 @@ def create_app(settings: NotificationSettings, run_consumers: bool = True) -> Fa
     create_schema_racing_others(store.create_tables)
     seed_recipients(store, settings)
     metrics = NotificationMetrics(CollectorRegistry())
-    broker = build_broker(settings, store, metrics)
     sender = email_sender(EmailOutbox(engine), settings, metrics)
+    broker = build_broker(settings, store, metrics, stored=sender.wake)  # its e-mails sent at once
     lag = ConsumerLag(settings.kafka_connection(), {GROUP: [settings.events_topic]}, metrics.registry,
                       settings.consumer_lag_interval)
 

@@ -156,6 +156,17 @@ async def test_refused_and_failed_records_are_dead_lettered_after_the_batch_is_s
     assert len(store.inbox("S-1")) == 2
 
 
+async def test_a_batch_that_stored_events_wakes_the_sender_and_one_of_duplicates_only_does_not(store):
+    events, woken = opened_and_message("B-1", "S-1"), []
+    batch = [record(events[0].kafka_value(), 1), record(events[1].kafka_value(), 2)]
+    await consume_all(Broker(), "dlq", store, NotifyConfig(), batch, stored=lambda: woken.append(1))
+    assert woken == [1]
+    await consume_all(Broker(), "dlq", store, NotifyConfig(), batch, stored=lambda: woken.append(1))
+    await consume_all(Broker(), "dlq", store, NotifyConfig(), [record(b"not json", 3)],
+                      stored=lambda: woken.append(1))
+    assert woken == [1]  # redelivered (handled before) or refused: nothing new to send
+
+
 class DatabaseAway(NotificationStore):
     def record_all(self, effects):
         raise OperationalError("INSERT", {}, Exception("connection refused"))

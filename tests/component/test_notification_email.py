@@ -137,3 +137,39 @@ def test_the_lease_outlasts_the_longest_send_by_a_margin(store, timeout):
     mailer = sender(store, 25, timeout=timeout)
     assert mailer.send_deadline >= 3 * timeout
     assert mailer.lease >= timedelta(seconds=mailer.send_deadline) + LEASE_MARGIN
+
+
+async def test_an_idle_sender_woken_sends_at_once_without_waiting_for_its_poll(store, sink):
+    import asyncio
+
+    mailer = EmailSender(EmailOutbox(store.engine), SmtpServer(port=sink.smtp.port, timeout=2),
+                         Backoff(max_attempts=3, initial=0.0, maximum=0.0), poll_interval=60)
+    running = asyncio.create_task(mailer.run())
+    try:
+        await asyncio.sleep(0.3)  # its first claim found nothing: it waits for its next poll
+        queue_one_email(store)
+        mailer.wake()
+        for _ in range(100):  # the poll is a minute away; woken, it sends within a second
+            if sink.mails():
+                break
+            await asyncio.sleep(0.02)
+        assert len(sink.mails()) == 1
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+
+
+async def test_a_sender_not_woken_leaves_a_new_email_to_its_poll(store, sink):
+    import asyncio
+
+    mailer = EmailSender(EmailOutbox(store.engine), SmtpServer(port=sink.smtp.port, timeout=2),
+                         Backoff(max_attempts=3, initial=0.0, maximum=0.0), poll_interval=60)
+    running = asyncio.create_task(mailer.run())
+    try:
+        await asyncio.sleep(0.3)
+        queue_one_email(store)
+        await asyncio.sleep(1.0)
+        assert sink.mails() == []  # what the wake-up above saves: up to a poll interval
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
