@@ -96,33 +96,42 @@ class EmailSender:
         self.send_deadline = smtp.timeout * SEND_STEPS
         in_turn = math.ceil(batch / len(self.sessions))  # e-mails one session sends one after another
         self.lease = timedelta(seconds=self.send_deadline * in_turn) + LEASE_MARGIN
-        self._woken = asyncio.Event()
+        self._woken: asyncio.Event | None = None  # made by `run`, on the loop it runs on
 
     def wake(self) -> None:
         """New e-mails are in the outbox (the consumer of this process stored a batch): an idle
         sender claims them now instead of at its next poll. Called on the sender's event loop."""
-        self._woken.set()
+        if self._woken is not None:
+            self._woken.set()
 
     async def run(self) -> None:
+        woken = self._woken = asyncio.Event()
         try:
             while True:
-                self._woken.clear()  # before the claim: what is stored during it wakes the next wait
+                woken.clear()  # before the claim: what is stored during it wakes the next wait
+                claimed: int | None
                 try:
                     claimed = await self.drain_once()
                 except Exception as error:  # the database may be down: keep the loop alive
                     log.error("outbox_unavailable", error=repr(error))
-                    claimed = 0
+                    claimed = None
                 await self.close_idle()
-                if not claimed:
-                    await self._idle()
+                if claimed is None:
+                    await asyncio.sleep(self.poll_interval)  # retried at the poll's pace, not the wake-ups'
+                elif not claimed:
+                    await self._idle(woken)
         finally:
+            self._woken = None
             await self.close()
 
-    async def _idle(self) -> None:
+    async def _idle(self, woken: asyncio.Event) -> None:
         """Until woken, or the poll interval (e-mails due for a retry, or stored by another
-        replica of the service, are found by the poll)."""
+        replica of the service, are found by the poll). `asyncio.timeout`, not `wait_for`: on
+        Python 3.11 `wait_for` can swallow a cancellation that meets a wake-up, and the service
+        would never stop."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._woken.wait(), self.poll_interval)
+            async with asyncio.timeout(self.poll_interval):
+                await woken.wait()
 
     async def drain_once(self) -> int:
         now = datetime.now(timezone.utc)

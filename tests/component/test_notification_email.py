@@ -139,37 +139,73 @@ def test_the_lease_outlasts_the_longest_send_by_a_margin(store, timeout):
     assert mailer.lease >= timedelta(seconds=mailer.send_deadline) + LEASE_MARGIN
 
 
+class CountedOutbox(EmailOutbox):
+    """The outbox, counting the claims that have returned (the sender is idle after one that
+    found nothing)."""
+
+    claims = 0
+
+    def claim_due(self, *args, **kwargs):
+        found = super().claim_due(*args, **kwargs)
+        self.claims += 1
+        return found
+
+
+async def running_idle(store, sink, poll_interval: float):
+    import asyncio
+
+    outbox = CountedOutbox(store.engine)
+    mailer = EmailSender(outbox, SmtpServer(port=sink.smtp.port, timeout=2),
+                         Backoff(max_attempts=3, initial=0.0, maximum=0.0), poll_interval=poll_interval)
+    running = asyncio.create_task(mailer.run())
+    while outbox.claims == 0:  # its first claim found nothing: it waits for its next poll
+        await asyncio.sleep(0.01)
+    return mailer, running
+
+
+async def sent_within(sink, seconds: float) -> bool:
+    import asyncio
+
+    for _ in range(int(seconds / 0.02)):
+        if sink.mails():
+            return True
+        await asyncio.sleep(0.02)
+    return bool(sink.mails())
+
+
 async def test_an_idle_sender_woken_sends_at_once_without_waiting_for_its_poll(store, sink):
     import asyncio
 
-    mailer = EmailSender(EmailOutbox(store.engine), SmtpServer(port=sink.smtp.port, timeout=2),
-                         Backoff(max_attempts=3, initial=0.0, maximum=0.0), poll_interval=60)
-    running = asyncio.create_task(mailer.run())
+    mailer, running = await running_idle(store, sink, poll_interval=60)
     try:
-        await asyncio.sleep(0.3)  # its first claim found nothing: it waits for its next poll
         queue_one_email(store)
         mailer.wake()
-        for _ in range(100):  # the poll is a minute away; woken, it sends within a second
-            if sink.mails():
-                break
-            await asyncio.sleep(0.02)
+        assert await sent_within(sink, 5)  # its poll is a minute away
         assert len(sink.mails()) == 1
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
 
 
-async def test_a_sender_not_woken_leaves_a_new_email_to_its_poll(store, sink):
+async def test_a_sender_not_woken_sends_at_its_poll(store, sink):
     import asyncio
 
-    mailer = EmailSender(EmailOutbox(store.engine), SmtpServer(port=sink.smtp.port, timeout=2),
-                         Backoff(max_attempts=3, initial=0.0, maximum=0.0), poll_interval=60)
-    running = asyncio.create_task(mailer.run())
+    mailer, running = await running_idle(store, sink, poll_interval=1.5)
     try:
-        await asyncio.sleep(0.3)
         queue_one_email(store)
-        await asyncio.sleep(1.0)
-        assert sink.mails() == []  # what the wake-up above saves: up to a poll interval
+        assert not await sent_within(sink, 0.5)  # not before its poll...
+        assert await sent_within(sink, 5)  # ...and then, unwoken
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
+
+
+async def test_a_sender_cancelled_as_it_is_woken_stops(store, sink):
+    """`wait_for` on Python 3.11 could swallow the cancellation when a wake-up met it."""
+    import asyncio
+
+    mailer, running = await running_idle(store, sink, poll_interval=60)
+    mailer.wake()
+    running.cancel()
+    done, _ = await asyncio.wait([running], timeout=5)
+    assert done == {running} and running.cancelled()
