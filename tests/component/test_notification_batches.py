@@ -167,6 +167,21 @@ async def test_a_batch_that_stored_events_wakes_the_sender_and_one_of_duplicates
     assert woken == [1]  # redelivered (handled before) or refused: nothing new to send
 
 
+async def test_the_services_consumer_wakes_the_sender_once_its_batch_is_stored(store):
+    """The wiring of `build_broker(stored=...)` (create_app passes the sender's wake-up) through
+    faststream's own subscriber."""
+    from faststream.kafka import TestKafkaBroker
+
+    from services.notification.main import build_broker
+    from services.notification.settings import NotificationSettings
+
+    woken = []
+    broker = build_broker(NotificationSettings(), store, stored=lambda: woken.append(1))
+    async with TestKafkaBroker(broker) as running:
+        await running.publish(opened_and_message("B-1", "S-1")[0].kafka_value(), topic="disputes.events")
+    assert woken == [1] and len(store.inbox("S-1")) == 1
+
+
 class DatabaseAway(NotificationStore):
     def record_all(self, effects):
         raise OperationalError("INSERT", {}, Exception("connection refused"))
