@@ -46,6 +46,7 @@ def wait_until_a_session_waits_on_a_lock(engine, second=None, limit: float = 30.
                 raise AssertionError(f"the second runner ended without waiting: {second.result()!r}")
             waiting = conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = "
                                         "current_database() AND wait_event_type = 'Lock'")).scalar()
+            conn.rollback()  # pg_stat_activity is read once a transaction: the next poll looks again
             if waiting:
                 return
             time.sleep(0.05)
