@@ -5,20 +5,20 @@ to the contract as it is, and through it where it cannot."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from pydantic import ValidationError
 
-from services.dispute.adapters.event_store import META_KEY, command_context
+from services.dispute.adapters.event_store import META_KEY
 from services.dispute.adapters.translation import (
     is_public, stored_envelope_json, stored_kafka_record, to_kafka_record,
 )
 from services.dispute.bootstrap import build_application
 from services.dispute.settings import DisputeSettings
-from tests.unit.domain.support import offer, open_dispute
+from tests.support.stored_states import amounts, an_offer_made, restored, result_or_error, stored, times
+from tests.unit.domain.support import open_dispute
 from tests.unit.test_contracts import events_of, every_kind_of_event
 
 
@@ -46,28 +46,9 @@ def mapper(tmp_path_factory):
     return build_application(DisputeSettings(database_url=url)).mapper
 
 
-def stored(mapper, event, correlation_id: str | None = "corr-1"):
-    if correlation_id is None:
-        return mapper.to_stored_event(event)
-    with command_context(correlation_id, causation_id="cause-1"):
-        return mapper.to_stored_event(event)
-
-
 def through_the_domain_event(mapper, stored_event):
     event, meta = mapper.to_domain_event_with_meta(stored_event)
     return to_kafka_record(event, meta) if is_public(event) else None
-
-
-def restored(mapper, stored_event, change):
-    """The stored event with its decoded state changed by `change`, encoded again."""
-    state = mapper._decode(stored_event.state)
-    change(state)
-    return type(stored_event)(stored_event.originator_id, stored_event.originator_version,
-                              stored_event.topic, mapper._encode(state))
-
-
-def an_offer_made():
-    return events_of(open_dispute(), offer("A", "30.00"))[-1]
 
 
 def test_every_kind_of_stored_event_gives_the_domain_events_record_without_building_it(mapper):
@@ -138,10 +119,6 @@ def test_a_transcoded_value_under_a_key_of_its_own_is_read_through_the_domain_ev
     assert counting.built == ["OfferMade"]
 
 
-offsets = st.timedeltas(min_value=-timedelta(hours=23, minutes=59), max_value=timedelta(hours=23, minutes=59))
-times = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
-                     timezones=st.none() | st.builds(timezone, offsets) | st.just(timezone.utc))
-amounts = st.decimals(allow_nan=True, allow_infinity=True) | st.decimals(min_value=0, max_value=10**9, places=2)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -152,12 +129,6 @@ def test_stored_times_and_amounts_give_the_domain_events_bytes_or_its_error(mapp
         state[META_KEY] = {"correlation_id": "corr-1"}
 
     made = restored(mapper, stored(mapper, an_offer_made()), with_values)
-    try:
-        expected: object = through_the_domain_event(mapper, made)
-    except Exception as error:  # noqa: BLE001 - whatever the typed path raises, the stored one must
-        expected = type(error)
-    try:
-        found: object = stored_kafka_record(made, mapper)[0]
-    except Exception as error:  # noqa: BLE001
-        found = type(error)
+    expected = result_or_error(lambda: through_the_domain_event(mapper, made))
+    found = result_or_error(lambda: stored_kafka_record(made, mapper)[0])
     assert found == expected

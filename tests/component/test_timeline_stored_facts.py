@@ -11,11 +11,12 @@ from decimal import Decimal
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from services.dispute.adapters.event_store import META_KEY, command_context
+from services.dispute.adapters.event_store import META_KEY
 from services.dispute.bootstrap import build_application
 from services.dispute.projections.timeline import TimelineProjection, entry_of, timeline_entry
 from services.dispute.projections.timeline_facts import stored_facts
 from services.dispute.settings import DisputeSettings
+from tests.support.stored_states import amounts, an_offer_made, restored, result_or_error, stored, times
 from tests.unit.domain.support import offer, open_dispute
 from tests.unit.test_contracts import domain_event_names, events_of, every_kind_of_event
 
@@ -24,19 +25,6 @@ from tests.unit.test_contracts import domain_event_names, events_of, every_kind_
 def mapper(tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('store')}/store.sqlite"
     return build_application(DisputeSettings(database_url=url)).mapper
-
-
-def stored(mapper, event):
-    with command_context("corr-1", causation_id="cause-1"):
-        return mapper.to_stored_event(event)
-
-
-def restored(mapper, stored_event, change):
-    """The stored event with its decoded state changed by `change`, encoded again."""
-    state = mapper._decode(stored_event.state)
-    change(state)
-    return type(stored_event)(stored_event.originator_id, stored_event.originator_version,
-                              stored_event.topic, mapper._encode(state))
 
 
 def from_the_store(mapper, stored_event, currency="EUR"):
@@ -51,10 +39,6 @@ def through_the_domain_event(mapper, stored_event, currency="EUR"):
 
 def same_row(found: dict, expected: dict) -> bool:
     return found == expected and json.dumps(found["details"]) == json.dumps(expected["details"])
-
-
-def an_offer_made():
-    return events_of(open_dispute(), offer("A", "30.00"))[-1]
 
 
 def test_every_kind_of_stored_event_gives_the_domain_events_row_from_its_json(mapper):
@@ -118,10 +102,6 @@ def test_a_rebuild_reads_its_events_from_their_json_and_a_follower_through_the_d
     assert [entry_of(f, "EUR") for f in rebuilt] == [entry_of(f, "EUR") for f in followed]
 
 
-offsets = st.timedeltas(min_value=-timedelta(hours=23, minutes=59), max_value=timedelta(hours=23, minutes=59))
-times = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
-                     timezones=st.none() | st.builds(timezone, offsets) | st.just(timezone.utc))
-amounts = st.decimals(allow_nan=True, allow_infinity=True) | st.decimals(min_value=0, max_value=10**9, places=2)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -132,14 +112,8 @@ def test_stored_times_and_amounts_give_the_domain_events_row_or_its_error(mapper
         state[META_KEY] = {"correlation_id": "corr-1"}
 
     made = restored(mapper, stored(mapper, an_offer_made()), with_values)
-    try:
-        expected: object = through_the_domain_event(mapper, made)
-    except Exception as error:  # noqa: BLE001 - whatever the typed path raises, the stored one must
-        expected = type(error)
-    try:
-        found: object = from_the_store(mapper, made)
-    except Exception as error:  # noqa: BLE001
-        found = type(error)
+    expected = result_or_error(lambda: through_the_domain_event(mapper, made))
+    found = result_or_error(lambda: from_the_store(mapper, made))
     assert found == expected
     if isinstance(expected, dict):
         assert json.dumps(found["details"]) == json.dumps(expected["details"])

@@ -14,13 +14,15 @@ domain event instead. A unit test compares both ways over every kind of event.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, is_dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.utils import resolve_topic
 from pydantic_core import from_json
+
+from services.common.database import as_utc as utc  # a naive time taken as UTC
 
 BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 NOT_DETAILS = ("actor", "at")  # a row's own columns
@@ -143,7 +145,3 @@ def jsonable(value: Any) -> Any:
     if is_dataclass(value) and not isinstance(value, type):  # the domain's value objects
         return jsonable(asdict(value))
     return value
-
-
-def utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
