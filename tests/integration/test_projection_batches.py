@@ -13,6 +13,7 @@ from services.dispute.bootstrap import build_application
 from services.dispute.domain import Actor, Role
 from services.dispute.projections import dispute_index, timeline
 from services.dispute.projections.dispute_index import DisputeIndexProjection, index_row
+from services.dispute.projections import rebuild as rebuilding
 from services.dispute.projections.rebuild import rebuild
 from services.dispute.projections.timeline import TimelineProjection
 from services.dispute.settings import DisputeSettings
@@ -142,3 +143,64 @@ def test_a_fresh_generations_rows_copied_straight_in_equal_those_written_through
         with pytest.raises(IntegrityError), engine.begin() as conn:
             fresh.write(conn, table, batch)
     assert rows(engine, table) == expected
+
+
+def written_rows(monkeypatch) -> list[tuple[str, int]]:
+    """(dispute id, version) of every index row handed to the database from now on."""
+    written: list[tuple[str, int]] = []
+    upsert = dispute_index.upsert_newer
+
+    def recording(conn, table, rows, **kwargs):
+        written.extend((row["dispute_id"], row["version"]) for row in rows)
+        return upsert(conn, table, rows, **kwargs)
+
+    monkeypatch.setattr(dispute_index, "upsert_newer", recording)
+    return written
+
+
+def test_a_rebuild_writes_each_disputes_index_row_once_at_its_newest_version(store, monkeypatch):
+    """Before its switch a generation holds each kept dispute's row back: the events interleave
+    here, and a row was written once for each batch that touched its dispute."""
+    app, engine, ids = store
+    written = written_rows(monkeypatch)
+    rebuild(DisputeIndexProjection, app, engine, grace_seconds=0, batch_size=5)
+    assert sorted(written) == sorted((str(d), 4) for d in ids)
+    assert rows(engine, dispute_index.live_index_table(engine)) == loaded_index_rows(app, ids)
+
+
+def test_a_dispute_dropped_from_the_kept_ones_has_its_row_written_then_and_again_when_it_moves(store, monkeypatch):
+    app, engine, ids = store
+    monkeypatch.setattr(DisputeIndexProjection, "KEPT_DISPUTES", 3)
+    written = written_rows(monkeypatch)
+    rebuild(DisputeIndexProjection, app, engine, grace_seconds=0, batch_size=5)
+    assert {d for d, _ in written} == {str(d) for d in ids}
+    assert len(written) > len(ids)  # some rows written when dropped, then newer ones later
+    assert rows(engine, dispute_index.live_index_table(engine)) == loaded_index_rows(app, ids)
+
+
+def test_the_projection_following_the_live_store_writes_every_batchs_rows_at_once(store, monkeypatch):
+    app, engine, ids = store
+    written = written_rows(monkeypatch)
+    projection = DisputeIndexProjection(app, engine, batch_size=DISPUTES)
+    projection.catch_up_once()  # the openings: their rows are there at once, nothing held back
+    assert sorted(written) == sorted((str(d), 1) for d in ids)
+    assert projection.held_back() == []
+    assert rows(engine, projection.live_table()) == sorted(
+        (index_row(app.repository.get(d, version=1)) for d in ids), key=lambda r: r["dispute_id"])
+
+
+def test_rows_held_back_are_written_with_the_switch_so_the_live_generation_misses_none(store, monkeypatch):
+    """What the rebuild held back is in the generation's table when it is switched live (in the
+    switch's own transaction), not only once the live projection writes again."""
+    app, engine, ids = store
+    switched = []
+    switch = rebuilding.switch_live_version
+
+    def looking_first(conn, name, old, new):
+        table = DisputeIndexProjection(app, engine, version=new).live_table()
+        switched.append(conn.execute(select(table.c.dispute_id, table.c.version)).all())
+        return switch(conn, name, old, new)
+
+    monkeypatch.setattr(rebuilding, "switch_live_version", looking_first)
+    rebuild(DisputeIndexProjection, app, engine, grace_seconds=0, batch_size=5)
+    assert sorted(switched[0]) == sorted((str(d), 4) for d in ids)

@@ -11,6 +11,13 @@ earlier batch, or from its first event; only when neither is there (evicted, or 
 not continue the kept version) is it loaded from the store. The kept aggregates are bounded
 (KEPT_DISPUTES, least recently touched dropped first), so memory stays flat whatever the
 history's length. Rows are written in one upsert statement per batch.
+
+In a rebuild's generation before its switch (`fresh`) a kept dispute's row is held back
+instead: it is written when the dispute is dropped from the kept ones, or when the generation
+is finished (`held_back`: before its indexes and its switch, or at the end of a part). A
+dispute's events are spread over several batches of a live history, and its row was written
+again for each of them; nobody reads the generation before the switch, and a rebuild that
+fails is started again from nothing, so holding rows back loses none.
 """
 
 from __future__ import annotations
@@ -109,6 +116,7 @@ class DisputeIndexProjection(TrackedProjection):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._kept: OrderedDict[UUID, Any] = OrderedDict()
+        self._unwritten: set[UUID] = set()  # kept disputes whose row is held back (fresh only)
         self._keeping = Lock()  # batches of several shards may be prepared in parallel threads
 
     def define_table(self, table_name: str, meta: MetaData) -> Table:
@@ -118,17 +126,33 @@ class DisputeIndexProjection(TrackedProjection):
         streams: dict[UUID, list] = {}
         for n in notifications:
             streams.setdefault(n.originator_id, []).append(n)
-        return [index_row(self._advanced(dispute_id, stored, shard))
-                for dispute_id, stored in streams.items()]
+        dropped: list[Any] = []
+        advanced = [self._advanced(dispute_id, stored, shard, dropped)
+                    for dispute_id, stored in streams.items()]
+        if not self.fresh:
+            return [index_row(dispute) for dispute in advanced]
+        with self._keeping:
+            self._unwritten.update(dispute.id for dispute in advanced)
+            # a dispute dropped from the kept ones has its newest row written now (it may be
+            # one advanced in this very batch)
+            rows = [index_row(dispute) for dispute in dropped if dispute.id in self._unwritten]
+            self._unwritten.difference_update(dispute.id for dispute in dropped)
+        return rows
+
+    def held_back(self) -> list[dict]:
+        with self._keeping:
+            rows = [index_row(self._kept[dispute_id]) for dispute_id in self._unwritten]
+            self._unwritten.clear()
+        return rows
 
     def write(self, conn, table: Table, rows: list[dict]) -> None:
         # One lock order for every runner: two runners (two API processes) on overlapping
         # batches would otherwise lock the same rows in different orders and deadlock.
         upsert_newer(conn, table, sorted(rows, key=lambda row: row["dispute_id"]), key="dispute_id")
 
-    def _advanced(self, dispute_id: UUID, stored: Sequence[Any], shard: Any) -> Any:
+    def _advanced(self, dispute_id: UUID, stored: Sequence[Any], shard: Any, dropped: list[Any]) -> Any:
         """The dispute at the newest version among `stored` (its events in this batch, in order,
-        from `shard`'s log)."""
+        from `shard`'s log); the disputes it pushes out of the kept ones onto `dropped`."""
         with self._keeping:
             kept = self._kept.pop(dispute_id, None)
         first, newest = stored[0].originator_version, stored[-1].originator_version
@@ -147,7 +171,7 @@ class DisputeIndexProjection(TrackedProjection):
         with self._keeping:
             self._kept[dispute_id] = dispute
             while len(self._kept) > self.KEPT_DISPUTES:
-                self._kept.popitem(last=False)
+                dropped.append(self._kept.popitem(last=False)[1])
         return dispute
 
 

@@ -70,7 +70,8 @@ def rebuild(kind: type[TrackedProjection], app, engine: Engine, progress: Progre
         done += batch
         if progress:
             progress(done, store_head(app))
-    with engine.begin() as conn:  # its indexes and the switch: one commit
+    with engine.begin() as conn:  # the rows held back, its indexes and the switch: one commit
+        builder.write_held_back(conn, builder.table(old + 1))
         _indexed(builder, conn, old + 1)
         switch_live_version(conn, kind.name, old, old + 1)
     builder.fresh = False  # live: the service's projections follow it too from now on

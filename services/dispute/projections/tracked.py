@@ -93,6 +93,17 @@ class TrackedProjection:
     def write(self, conn, table: Table, prepared: Any) -> None:
         raise NotImplementedError
 
+    def held_back(self) -> Any:
+        """What the batches of a `fresh` generation held back from `write` (the rows of disputes
+        still being followed), handed over once, as `prepare` gives it; None when nothing is."""
+        return None
+
+    def write_held_back(self, conn, table: Table) -> None:
+        """Write what the generation's batches held back: before its switch, at a part's end."""
+        held = self.held_back()
+        if held:
+            self.write(conn, table, held)
+
     def table(self, version: int) -> Table:
         if version not in self._tables:
             self._tables[version] = self.define_table(physical_name(self.name, version), MetaData())
@@ -170,7 +181,9 @@ class TrackedProjection:
 
     fresh = False
     """True while a rebuild fills its generation, before the switch: nobody else writes it and
-    every row is new (a projection may then write without looking for stored ones)."""
+    every row is new (a projection may then write without looking for stored ones), and rows
+    may be held back from a batch's write until the generation is finished (`held_back`):
+    a fresh generation that fails is started again from nothing."""
 
     rows_per_dispute = False
     """True when every row comes from one dispute's events alone: the disputes can then be
@@ -188,6 +201,8 @@ class TrackedProjection:
                 with self.engine.begin() as conn:
                     self.write(conn, table, prepared)
                 done += len(mine)
+        with self.engine.begin() as conn:
+            self.write_held_back(conn, table)
         return done
 
     def mark_projected(self, shard: int, position: int) -> None:
