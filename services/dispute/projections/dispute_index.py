@@ -26,7 +26,7 @@ import json
 from collections import OrderedDict
 from datetime import datetime, timezone
 from threading import Lock
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 from uuid import UUID
 
 from sqlalchemy import Column, Engine, Index, Integer, MetaData, String, Table, Text, func, literal
@@ -126,33 +126,31 @@ class DisputeIndexProjection(TrackedProjection):
         streams: dict[UUID, list] = {}
         for n in notifications:
             streams.setdefault(n.originator_id, []).append(n)
-        dropped: list[Any] = []
+        dropped: list[dict] = []
         advanced = [self._advanced(dispute_id, stored, shard, dropped)
                     for dispute_id, stored in streams.items()]
-        if not self.fresh:
-            return [index_row(dispute) for dispute in advanced]
-        with self._keeping:
-            self._unwritten.update(dispute.id for dispute in advanced)
-            # a dispute dropped from the kept ones has its newest row written now (it may be
-            # one advanced in this very batch)
-            rows = [index_row(dispute) for dispute in dropped if dispute.id in self._unwritten]
-            self._unwritten.difference_update(dispute.id for dispute in dropped)
-        return rows
+        return dropped if self.fresh else [index_row(dispute) for dispute in advanced]
 
-    def held_back(self) -> list[dict]:
+    HELD_BACK_CHUNK = 500
+    """Held-back rows written at a time at the end: all of them at once (up to KEPT_DISPUTES)
+    raised a rebuild's peak RSS by ~5 MB."""
+
+    def held_back(self) -> Iterator[list[dict]]:
         with self._keeping:
-            rows = [index_row(self._kept[dispute_id]) for dispute_id in self._unwritten]
-            self._unwritten.clear()
-        return rows
+            held, self._unwritten = list(self._unwritten), set()
+        for start in range(0, len(held), self.HELD_BACK_CHUNK):
+            yield [index_row(self._kept[dispute_id]) for dispute_id in held[start:start + self.HELD_BACK_CHUNK]]
 
     def write(self, conn, table: Table, rows: list[dict]) -> None:
         # One lock order for every runner: two runners (two API processes) on overlapping
         # batches would otherwise lock the same rows in different orders and deadlock.
         upsert_newer(conn, table, sorted(rows, key=lambda row: row["dispute_id"]), key="dispute_id")
 
-    def _advanced(self, dispute_id: UUID, stored: Sequence[Any], shard: Any, dropped: list[Any]) -> Any:
+    def _advanced(self, dispute_id: UUID, stored: Sequence[Any], shard: Any, dropped: list[dict]) -> Any:
         """The dispute at the newest version among `stored` (its events in this batch, in order,
-        from `shard`'s log); the disputes it pushes out of the kept ones onto `dropped`."""
+        from `shard`'s log). In a fresh generation its row is held back, and the rows held back
+        of the disputes it pushes out of the kept ones go onto `dropped` (rows, not the
+        aggregates: a batch may push out thousands, ~4.4 KB each)."""
         with self._keeping:
             kept = self._kept.pop(dispute_id, None)
         first, newest = stored[0].originator_version, stored[-1].originator_version
@@ -170,8 +168,13 @@ class DisputeIndexProjection(TrackedProjection):
             dispute = shard.repository.get(dispute_id, version=newest)
         with self._keeping:
             self._kept[dispute_id] = dispute
+            if self.fresh:
+                self._unwritten.add(dispute_id)
             while len(self._kept) > self.KEPT_DISPUTES:
-                dropped.append(self._kept.popitem(last=False)[1])
+                gone_id, gone = self._kept.popitem(last=False)
+                if gone_id in self._unwritten:
+                    self._unwritten.discard(gone_id)
+                    dropped.append(index_row(gone))
         return dispute
 
 

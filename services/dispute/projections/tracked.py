@@ -15,7 +15,7 @@ between shards never matters.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import structlog
 from sqlalchemy import BigInteger, Column, Engine, Integer, MetaData, String, Table, insert, select, update
@@ -93,16 +93,15 @@ class TrackedProjection:
     def write(self, conn, table: Table, prepared: Any) -> None:
         raise NotImplementedError
 
-    def held_back(self) -> Any:
+    def held_back(self) -> Iterable[Any]:
         """What the batches of a `fresh` generation held back from `write` (the rows of disputes
-        still being followed), handed over once, as `prepare` gives it; None when nothing is."""
-        return None
+        still being followed), handed over once, in parts each as `prepare` gives a batch."""
+        return ()
 
     def write_held_back(self, conn, table: Table) -> None:
         """Write what the generation's batches held back: before its switch, at a part's end."""
-        held = self.held_back()
-        if held:
-            self.write(conn, table, held)
+        for prepared in self.held_back():
+            self.write(conn, table, prepared)
 
     def table(self, version: int) -> Table:
         if version not in self._tables:
