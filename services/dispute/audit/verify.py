@@ -12,15 +12,21 @@ Kinds of finding, each with the dispute id and version:
   unreadable      a stored state that cannot be decoded
   checkpoint_refused  a checkpoint whose signature does not match (dispute and version unknown)
 
-Memory: one small head per dispute and one per checkpointed dispute, never the events.
+Memory: a small head per dispute for the KEPT_HEADS disputes touched last (and for any whose
+chain is in doubt), one per checkpointed dispute, never the events: a dispute seen again after
+its head was dropped has it read back from its previous stored event (one query), so a store of
+any length is walked in bounded memory (one head per dispute was ~320 bytes: 92 MB at 1,000,000
+events).
 A sharded store is walked shard after shard (`verify_shards`), each against the checkpointed
 heads of its own disputes; every finding names its shard.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from functools import partial
+from itertools import chain
 from typing import Any, Callable
 from uuid import UUID
 
@@ -73,12 +79,29 @@ class _Head:
     run_length: int = 0
     legacy_upto: int = 0  # the last legacy version: the first keyed event also covers 1..it
 
+    @property
+    def settled(self) -> bool:
+        """Its last event verified under a key: the head is that event's stored hash and
+        version, all a later event needs (`legacy_upto` only names a run that began right
+        after it, and such a run is not settled), so it can be read back from the store."""
+        return self.keyed and not self.resync and self.run is None
+
 
 class ChainWalk:
-    def __init__(self, mapper, keys: ChainKeys, legacy_until: int, book: CheckpointBook | None):
+    KEPT_HEADS = 50_000
+    """Heads kept in memory, least recently touched dropped first (~400 bytes each, ~20 MB):
+    the disputes active at once in a window of history; a dispute beyond them costs one read
+    of its previous event when it comes back, never a wrong verdict. Heads that are not
+    `settled` (a legacy chain's computed hash, a run of mismatches) are never dropped."""
+
+    def __init__(self, mapper, keys: ChainKeys, legacy_until: int, book: CheckpointBook | None,
+                 recorder=None):
         self.mapper, self.keys, self.legacy_until = mapper, keys, legacy_until
-        self.book, self.report = book, ChainReport()
-        self.heads: dict[UUID, _Head] = {}
+        self.book, self.report, self.recorder = book, ChainReport(), recorder
+        self.heads: OrderedDict[UUID, _Head] = OrderedDict()  # least recently touched first
+        self.unsettled: dict[UUID, _Head] = {}  # pushed out of `heads` but never dropped
+        self.held: dict[UUID, int] = {}  # last version of a checkpointed dispute whose head was dropped
+        self.disputes = 0
 
     def found(self, kind: str, dispute_id: Any, version: int | None, notification_id: int | None,
               detail: str) -> None:
@@ -88,9 +111,7 @@ class ChainWalk:
                                                 notification_id, detail))
 
     def check(self, n) -> None:
-        head = self.heads.get(n.originator_id)
-        if head is None:
-            head = self.heads[n.originator_id] = _Head()
+        head = self._head(n)
         self.report.events += 1
         if n.originator_version != head.version + 1:
             self._end_run(n.originator_id, head)
@@ -111,6 +132,45 @@ class ChainWalk:
             self._unkeyed(n, head, state, stored_hash, meta.get("key_id"))
         else:
             self._keyed(n, head, state, meta, stored_hash)
+
+    def _head(self, n) -> _Head:
+        dispute_id = n.originator_id
+        head = self.heads.get(dispute_id)
+        if head is not None:
+            self.heads.move_to_end(dispute_id)
+            return head
+        head = self.unsettled.pop(dispute_id, None) or self._read_back(n)
+        self.heads[dispute_id] = head
+        while len(self.heads) > self.KEPT_HEADS:
+            gone_id, gone = self.heads.popitem(last=False)
+            if not gone.settled:
+                self.unsettled[gone_id] = gone
+            elif self.book is not None and gone_id in self.book.recorded:
+                self.held[gone_id] = gone.version
+        return head
+
+    def _read_back(self, n) -> _Head:
+        """The head of a dispute not in memory: from its previous stored event when it has one
+        (its head was dropped, settled; or its first events are deleted: the gap is named as
+        from a new head), else a new dispute's."""
+        if n.originator_version > 1 and self.recorder is not None:
+            last = self.recorder.select_events(n.originator_id, lte=n.originator_version - 1,
+                                               desc=True, limit=1)
+            if last:
+                self.held.pop(n.originator_id, None)
+                return self._head_of(last[0])
+        self.disputes += 1
+        return _Head()
+
+    def _head_of(self, stored) -> _Head:
+        """A dropped head again: its event was verified when the walk passed it (a head is
+        only dropped settled), so its stored hash is the link the next event must chain from."""
+        try:
+            stored_hash = self.mapper.decoded(stored)[1].get("hash")
+        except Exception:  # changed since it was verified: the next link cannot be checked
+            stored_hash = None
+        return _Head(stored.originator_version, stored_hash or GENESIS, keyed=True,
+                     resync=stored_hash is None)
 
     def _against_checkpoint(self, n, stored_hash: str | None) -> None:
         recorded = self.book and self.book.recorded.get(n.originator_id)
@@ -169,21 +229,25 @@ class ChainWalk:
         head.run, head.run_length = None, 0
 
     def finish(self) -> ChainReport:
-        for dispute_id, last in self.heads.items():
+        for dispute_id, last in chain(self.heads.items(), self.unsettled.items()):
             self._end_run(dispute_id, last)
         if self.book is not None:
             self._tails_against_checkpoints(self.book)
-        self.report.disputes = len(self.heads)
+        self.report.disputes = self.disputes
         return self.report
+
+    def _held_version(self, dispute_id: UUID) -> int:
+        """The last version the walk saw of the dispute (0: none)."""
+        last = self.heads.get(dispute_id) or self.unsettled.get(dispute_id)
+        return last.version if last is not None else self.held.get(dispute_id, 0)
 
     def _tails_against_checkpoints(self, book: CheckpointBook) -> None:
         self.report.checkpoints, self.report.checkpointed_disputes = book.read, len(book.recorded)
-        self.report.uncheckpointed = sum(1 for d in self.heads if d not in book.recorded)
+        self.report.uncheckpointed = self.disputes - sum(1 for d in book.recorded if self._held_version(d))
         for refused in book.refused:
             self.found("checkpoint_refused", None, None, None, f"{refused.where}: {refused.problem}")
         for dispute_id, recorded in book.recorded.items():
-            last = self.heads.get(dispute_id)
-            held = last.version if last else 0
+            held = self._held_version(dispute_id)
             if recorded.version > held:
                 self.found("tail_missing", dispute_id, held + 1, None,
                            f"the checkpoint of {recorded.at.isoformat()} (position {recorded.position}) "
@@ -195,7 +259,8 @@ def verify(app, checkpoints: CheckpointBook | None = None, legacy_until: int = 0
            progress: Progress | None = None) -> ChainReport:
     """Walk the store and check every dispute's keyed chain (read `checkpoints` before the
     store, so the store can only be ahead of them)."""
-    walk, total = ChainWalk(app.mapper, app.chain_keys, legacy_until, checkpoints), head(app.recorder)
+    walk = ChainWalk(app.mapper, app.chain_keys, legacy_until, checkpoints, app.recorder)
+    total = head(app.recorder)
     for n in notifications(app.recorder):
         walk.check(n)
         if progress and walk.report.events % BATCH == 0:
