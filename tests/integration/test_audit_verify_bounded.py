@@ -102,6 +102,28 @@ def test_deleted_rows_are_a_gap(store, monkeypatch, deleted):
     assert counts[:2] == (15 - len(deleted), 3)
 
 
+@pytest.mark.parametrize("moved", [3, 4])
+def test_a_row_moved_to_the_end(store, monkeypatch, moved):
+    """...of the log is named as by the whole walk: a head is read back by notification id, not
+    by version (the row inserted again is not the link)."""
+    app, engine, ids = store
+    tampering.reinsert(engine, ids[1], moved)
+    found, counts = same_either_way(app, monkeypatch)
+    assert ("event_missing", str(ids[1]), moved + 1) in [f[:3] for f in found]
+    assert counts[:2] == (15, 3)
+
+
+def test_the_runs_open_at_the_end_are_named_in_the_order_they_began(store, monkeypatch):
+    app, engine, ids = store
+    for dispute_id, version in ((ids[2], 3), (ids[0], 4)):
+        old, new = ("30.00", "3.00") if version == 3 else ("too little", "fine by me")
+        tampering.replace_in_state(engine, dispute_id, version, old, new)
+        tampering.rehash_from(app, engine, dispute_id, version, guessed_key=DEV_AUDIT_KEY.encode())
+    report = audit_verify.verify(app)
+    assert [(f.kind, f.dispute_id, f.version) for f in report.findings] == [
+        ("rehashed", str(ids[2]), 3), ("rehashed", str(ids[0]), 4)]
+
+
 def test_checkpoints_are_held_against_the_last_version_of_dropped_heads(store, monkeypatch):
     app, engine, ids = store
     last = {d: app.recorder.select_events(d, desc=True, limit=1)[0] for d in ids}

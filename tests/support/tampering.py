@@ -60,3 +60,13 @@ def rehash_from(app, engine: Engine, dispute_id: UUID, version: int, guessed_key
                                                        event.originator_version, state, meta),
                             hashlib.sha256).hexdigest()
         set_hash(engine, dispute_id, event.originator_version, previous)
+
+
+def reinsert(engine: Engine, dispute_id: UUID, version: int) -> None:
+    """Delete a row and insert it again unchanged: it moves to the end of the log."""
+    with engine.begin() as conn:
+        row = conn.execute(text(f"DELETE FROM disputes_events {WHERE} RETURNING topic, state"),
+                           {"id": dispute_id, "version": version}).one()
+        conn.execute(text("INSERT INTO disputes_events (originator_id, originator_version, topic, state) "
+                          "VALUES (:id, :version, :topic, :state)"),
+                     {"id": dispute_id, "version": version, "topic": row.topic, "state": row.state})

@@ -12,11 +12,12 @@ Kinds of finding, each with the dispute id and version:
   unreadable      a stored state that cannot be decoded
   checkpoint_refused  a checkpoint whose signature does not match (dispute and version unknown)
 
-Memory: a small head per dispute for the KEPT_HEADS disputes touched last (and for any whose
-chain is in doubt), one per checkpointed dispute, never the events: a dispute seen again after
-its head was dropped has it read back from its previous stored event (one query), so a store of
-any length is walked in bounded memory (one head per dispute was ~320 bytes: 92 MB at 1,000,000
-events).
+Memory: a small head per dispute for the KEPT_HEADS disputes touched last, for any whose chain
+is in doubt (a legacy chain, tampered), and one per checkpointed dispute; never the events. A
+dispute seen again after its head was dropped has it read back from the last of its events the
+walk passed (one query), so memory follows the disputes active at once, not the history's
+length (one head per dispute was ~320 bytes: 92 MB at 1,000,000 events). A store whose recorder
+keeps no notification ids (in memory) keeps every head.
 A sharded store is walked shard after shard (`verify_shards`), each against the checkpointed
 heads of its own disputes; every finding names its shard.
 """
@@ -30,6 +31,7 @@ from itertools import chain
 from typing import Any, Callable
 from uuid import UUID
 
+from services.dispute.adapters.replay_reads import last_walked, reads_last_walked
 from services.dispute.adapters.shards import shard_apps, shard_index
 from services.dispute.audit.history import head, notifications
 from services.dispute.adapters.audit_chain import GENESIS, ChainKeys, UnknownKey, chain_message, legacy_hash
@@ -98,6 +100,8 @@ class ChainWalk:
                  recorder=None):
         self.mapper, self.keys, self.legacy_until = mapper, keys, legacy_until
         self.book, self.report, self.recorder = book, ChainReport(), recorder
+        self.bounded = recorder is not None and reads_last_walked(recorder)
+        self.dropped = False  # a head was dropped: a dispute not in memory may have been seen
         self.heads: OrderedDict[UUID, _Head] = OrderedDict()  # least recently touched first
         self.unsettled: dict[UUID, _Head] = {}  # pushed out of `heads` but never dropped
         self.held: dict[UUID, int] = {}  # last version of a checkpointed dispute whose head was dropped
@@ -141,24 +145,29 @@ class ChainWalk:
             return head
         head = self.unsettled.pop(dispute_id, None) or self._read_back(n)
         self.heads[dispute_id] = head
-        while len(self.heads) > self.KEPT_HEADS:
+        while self.bounded and len(self.heads) > self.KEPT_HEADS:
             gone_id, gone = self.heads.popitem(last=False)
             if not gone.settled:
                 self.unsettled[gone_id] = gone
-            elif self.book is not None and gone_id in self.book.recorded:
+                continue
+            self.dropped = True
+            if self.book is not None and gone_id in self.book.recorded:
                 self.held[gone_id] = gone.version
         return head
 
     def _read_back(self, n) -> _Head:
-        """The head of a dispute not in memory: from its previous stored event when it has one
-        (its head was dropped, settled; or its first events are deleted: the gap is named as
-        from a new head), else a new dispute's."""
-        if n.originator_version > 1 and self.recorder is not None:
-            last = self.recorder.select_events(n.originator_id, lte=n.originator_version - 1,
-                                               desc=True, limit=1)
-            if last:
+        """The head of a dispute not in memory: a new dispute's, unless the walk passed one of
+        its events before (then its head was dropped, settled) and it is read back from the
+        last of them. Before any head was dropped, every dispute not in memory is new; after,
+        a version 1 is taken as new without asking the store (one query for every new dispute
+        would double a long walk's time): only a first event deleted and inserted again later
+        in the log, whose dispute's head was dropped meanwhile, then starts a chain of its
+        own (and counts its dispute twice), the deletion still named at the event after it."""
+        if self.dropped and n.originator_version > 1:
+            last = last_walked(self.recorder, n.originator_id, n.id)
+            if last is not None:
                 self.held.pop(n.originator_id, None)
-                return self._head_of(last[0])
+                return self._head_of(last)
         self.disputes += 1
         return _Head()
 
@@ -229,7 +238,10 @@ class ChainWalk:
         head.run, head.run_length = None, 0
 
     def finish(self) -> ChainReport:
-        for dispute_id, last in chain(self.heads.items(), self.unsettled.items()):
+        # the runs still open, in the order they began in the log (as every other finding)
+        open_runs = sorted(((d, h) for d, h in chain(self.heads.items(), self.unsettled.items())
+                            if h.run is not None), key=lambda item: item[1].run[1])  # type: ignore[index]
+        for dispute_id, last in open_runs:
             self._end_run(dispute_id, last)
         if self.book is not None:
             self._tails_against_checkpoints(self.book)
