@@ -43,6 +43,18 @@ def test_verify_reports_an_intact_chain(env):
     assert "checkpoints not read: a deleted tail goes unnoticed" in result.output
 
 
+def test_verify_keeps_the_heads_it_is_told_to(env, monkeypatch):
+    from services.dispute.audit import verify as audit_verify
+    walks: list = []
+    real = audit_verify.ChainWalk.__init__
+    monkeypatch.setattr(audit_verify.ChainWalk, "__init__",
+                        lambda self, *a, **k: (real(self, *a, **k), walks.append(self.kept_heads))[0])
+    result = run(env, "audit", "verify", "--checkpoints", "none", "--heads", "1")
+    assert result.exit_code == 0 and walks == [1]
+    assert "OK: 3 events of 1 disputes chain correctly under the key" in result.output
+    assert run(env, "audit", "verify", "--checkpoints", "none", "--heads", "0").exit_code == 2
+
+
 def test_export_writes_one_json_line_per_event_with_its_public_envelope(env, tmp_path):
     out = tmp_path / "events.jsonl"
     result = run(env, "audit", "export", "--output", str(out))

@@ -236,7 +236,11 @@ def audit_verify(
             "`audit checkpoints -o`, or 'none' (deleted tails then go unnoticed)"))] = "kafka",
         legacy_until: Annotated[Optional[int], typer.Option(min=0, help=(
             "events up to this notification id may predate the keyed chain "
-            "(default DISPUTE_AUDIT_LEGACY_UNTIL)"))] = None):
+            "(default DISPUTE_AUDIT_LEGACY_UNTIL)"))] = None,
+        heads: Annotated[int, typer.Option(min=1, help=(
+            "chain heads kept in memory (~400 bytes each), those of the disputes touched last; "
+            "a dispute beyond them is read back from the store when it comes back (one query): "
+            "raise it when more disputes than this are active at once in the history"))] = audit_verify_module.ChainWalk.KEPT_HEADS):
     """Check every dispute's keyed hash chain, in every shard, against the signed checkpoints;
     list every finding with its shard, dispute and version (exit 1 if any)."""
     settings, disputes, _ = _context()
@@ -244,7 +248,8 @@ def audit_verify(
     progress = ProgressLine("verify")
     with bulk_replay():
         report = audit_verify_module.verify_shards(disputes, book, settings.audit_legacy_until
-                                                   if legacy_until is None else legacy_until, progress)
+                                                   if legacy_until is None else legacy_until, progress,
+                                                   kept_heads=heads)
     progress.close()
     sharded = len(settings.shard_database_urls()) > 1
     for f in report.findings:
