@@ -6,6 +6,7 @@ the project starts both itself (infra/). A server that cannot start fails the ru
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -64,6 +65,14 @@ def kafka(servers) -> KafkaServer:
 
 @pytest.fixture
 def pg_url(postgres, request) -> str:
-    """A fresh database per test, named after it."""
-    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
-    return postgres.create_database(name)
+    """A fresh database per test, named after it (PostgreSQL keeps 63 bytes of a name): a long
+    name is cut and a digest of the whole one added, so the parameters of one test, which
+    differ at its end, never share a database (the next one dropped it while in use)."""
+    return postgres.create_database(database_name(request.node.name))
+
+
+def database_name(test_name: str) -> str:
+    plain = "".join(c if c.isalnum() else "_" for c in test_name.lower())
+    if len(plain) <= 50:
+        return "t_" + plain
+    return "t_" + plain[:41] + "_" + hashlib.sha256(test_name.encode()).hexdigest()[:8]
