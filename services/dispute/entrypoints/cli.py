@@ -240,7 +240,8 @@ def audit_verify(
         heads: Annotated[int, typer.Option(min=1, help=(
             "chain heads kept in memory (~400 bytes each), those of the disputes touched last; "
             "a dispute beyond them is read back from the store when it comes back (one query): "
-            "raise it when more disputes than this are active at once in the history"))] = audit_verify_module.ChainWalk.KEPT_HEADS):
+            "raise it when more disputes than this are active at once in the history"))]
+        = audit_verify_module.ChainWalk.KEPT_HEADS):
     """Check every dispute's keyed hash chain, in every shard, against the signed checkpoints;
     list every finding with its shard, dispute and version (exit 1 if any)."""
     settings, disputes, _ = _context()
