@@ -11,7 +11,9 @@ stay near `limit` whatever the offered rate. Nothing was done, so a retry (with 
 Idempotency-Key) is safe.
 
 uvicorn answers that 503 itself, in plain text, from `_start_asgi_task` (uvicorn is pinned
-exactly: tests/component/test_connection_bound.py runs a real server against it).
+exactly: tests/component/test_connection_bound.py runs a real server against it). A server may
+give its protocol a refusal of its own (`bounded_options(limit, refusal)`): services/common/http.py
+has it counted in the app's HTTP metrics, as the app's own answers are.
 """
 
 from __future__ import annotations
@@ -39,12 +41,12 @@ _HEADERS = [(b"content-type", b"application/problem+json"), (b"content-length", 
             (b"retry-after", str(RETRY_AFTER_SECONDS).encode()), (b"connection", b"close")]
 
 
-async def _too_many_connections(scope: Any, receive: Any, send: Any) -> None:
+async def refuse_too_many_connections(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.start", "status": 503, "headers": _HEADERS})
     await send({"type": "http.response.body", "body": _BODY})
 
 
-too_many_connections = AccessLog(_too_many_connections)
+too_many_connections = AccessLog(refuse_too_many_connections)
 
 
 class ConnectionBound(HttpToolsProtocol):
@@ -52,9 +54,11 @@ class ConnectionBound(HttpToolsProtocol):
     liveness probes (`PROBES`) are answered over the bound too: an orchestrator that saw one
     refused would restart a process that is only busy."""
 
+    refusal: Any = too_many_connections
+
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
         if app is service_unavailable:
-            app = self.app if cycle.scope.get("path") in PROBES else too_many_connections
+            app = self.app if cycle.scope.get("path") in PROBES else self.refusal
         super()._start_asgi_task(cycle, app)
 
 
@@ -63,12 +67,15 @@ class _WithoutRefusalWarnings(logging.Filter):
         return record.msg != UVICORN_REFUSAL_LOG
 
 
-def bounded_options(limit: int) -> dict[str, Any]:
+def bounded_options(limit: int, refusal: Any = None) -> dict[str, Any]:
     """uvicorn.Config options for at most `limit` connections (0: no bound, uvicorn's own
-    protocol choice)."""
+    protocol choice), refused by the ASGI app `refusal` (default `too_many_connections`)."""
     if not limit:
         return {}
-    return {"limit_concurrency": limit, "http": ConnectionBound}
+    if refusal is None:
+        return {"limit_concurrency": limit, "http": ConnectionBound}
+    protocol = type("ConnectionBound", (ConnectionBound,), {"refusal": staticmethod(refusal)})
+    return {"limit_concurrency": limit, "http": protocol}
 
 
 def quiet_refusals() -> None:

@@ -1,6 +1,7 @@
 """Serving a service's FastAPI app where its settings say (uvicorn's access log off: ours,
 services/common/access_log.py, is one structured line per request), with at most
-`http_max_connections` connections open when its settings have one (connection_bound.py)."""
+`http_max_connections` connections open when its settings have one (connection_bound.py; its
+refusals logged and counted in the app's HTTP metrics like the app's own answers)."""
 
 import socket
 from typing import Callable
@@ -9,7 +10,8 @@ import structlog
 import uvicorn
 
 from services.common.access_log import AccessLog
-from services.common.connection_bound import bounded_options, quiet_refusals
+from services.common.connection_bound import bounded_options, quiet_refusals, refuse_too_many_connections
+from services.common.metrics import counted
 from services.common.local_mode import UnsafeSettings
 
 log = structlog.get_logger("startup")
@@ -17,9 +19,10 @@ STARTUP_FAILURE = 3  # what uvicorn.run exits with when the server did not start
 
 
 def serve(app, settings) -> int:
+    refusal = AccessLog(counted(refuse_too_many_connections, app))  # logged and counted as the app's answers
     config = uvicorn.Config(AccessLog(app), host=settings.http_host, port=settings.http_port,
                             log_level="warning", access_log=False,
-                            **bounded_options(getattr(settings, "http_max_connections", 0)))
+                            **bounded_options(getattr(settings, "http_max_connections", 0), refusal))
     quiet_refusals()
     server = uvicorn.Server(config)
     try:

@@ -34,7 +34,8 @@ def instrument_http(app: FastAPI, registry: CollectorRegistry) -> None:
     `GET /metrics`. Call it after the other middlewares, so it sees their refusals too."""
     # The series are made here, not when Starlette builds its middleware stack (at the first
     # request): a registry read before any request must list them too.
-    app.add_middleware(HttpMetrics, series=HttpSeries(registry))
+    app.state.http_series = series = HttpSeries(registry)
+    app.add_middleware(HttpMetrics, series=series)
 
     @app.get(METRICS_PATH, include_in_schema=False)
     def metrics(request: Request) -> Response:
@@ -90,11 +91,7 @@ class HttpMetrics:
         try:
             await self.app(scope, receive, sending)
         finally:
-            handler = self._handler(scope)
-            if handler != METRICS_PATH:
-                labels = (scope["method"], str(status[0]), handler)
-                self.requests.labels(*labels).inc()
-                self.latency.labels(*labels).observe(max(time.perf_counter() - started, 0.0))
+            _observe(self.requests, self.latency, scope, status[0], self._handler(scope), started)
 
     def _handler(self, scope) -> str:
         route, path = scope.get("route"), scope["path"]
@@ -107,6 +104,40 @@ class HttpMetrics:
         if route is not None:
             self._templates[id(route)] = (route, template, compile_path(template)[0])
         return template
+
+
+def _observe(requests: Counter, latency: Histogram, scope, status: int, handler: str,
+             started: float) -> None:
+    if handler != METRICS_PATH:
+        labels = (scope["method"], str(status), handler)
+        requests.labels(*labels).inc()
+        latency.labels(*labels).observe(max(time.perf_counter() - started, 0.0))
+
+
+def counted(refusal: Any, app: Any) -> Any:
+    """The ASGI app `refusal`, which answers before `app` sees the request (the connection
+    bound's 503, services/common/connection_bound.py), counted and timed in `app`'s HTTP
+    metrics as its own answers are, under the route the request was for; `refusal` itself
+    when `app` has no metrics (`instrument_http`)."""
+    series = getattr(getattr(app, "state", None), "http_series", None)
+    if series is None:
+        return refusal
+
+    async def counting(scope, receive, send) -> None:
+        started, status = time.perf_counter(), [500]
+
+        async def sending(message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await refusal(scope, receive, sending)
+        finally:
+            handler = get_route_name(Request({**scope, "app": app}), should_include_root_path=False)
+            _observe(series.requests, series.latency, scope, status[0], handler or "none", started)
+
+    return counting
 
 
 def serve_metrics(registry: CollectorRegistry, host: str, port: int):

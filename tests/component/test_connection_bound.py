@@ -35,9 +35,13 @@ async def hello(scope, receive, send):
 
 @pytest.fixture
 def bounded_server():
+    yield from running(AccessLog(hello), bounded_options(LIMIT))
+
+
+def running(app, options):
     port = free_port()
-    config = uvicorn.Config(AccessLog(hello), host="127.0.0.1", port=port, log_level="warning",
-                            access_log=False, **bounded_options(LIMIT))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                            access_log=False, **options)
     quiet_refusals()
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -158,7 +162,7 @@ def test_the_dispute_api_serves_with_its_setting(monkeypatch):
     monkeypatch.setattr(uvicorn.Server, "run", run)
     assert DisputeSettings().http_max_connections == 1024
     assert http.serve(hello, DisputeSettings(http_max_connections=7)) == 0
-    assert (seen["config"].limit_concurrency, seen["config"].http) == (7, ConnectionBound)
+    assert seen["config"].limit_concurrency == 7 and issubclass(seen["config"].http, ConnectionBound)
     assert http.serve(hello, DisputeSettings(http_max_connections=0)) == 0
     assert seen["config"].limit_concurrency is None
 
@@ -198,3 +202,49 @@ def test_a_port_taken_without_sharing_exits_as_uvicorn_does(monkeypatch):
         holder.close()
     assert code == http.STARTUP_FAILURE
     assert [line["event"] for line in lines] == ["bind_failed"]
+
+
+def test_a_refusal_is_counted_in_the_apps_http_metrics_under_its_route(monkeypatch):
+    """serve() has the bound's 503s counted as the app's own answers (they never reach it)."""
+    from fastapi import FastAPI
+    from prometheus_client import CollectorRegistry
+
+    from services.common.metrics import instrument_http
+
+    app, registry = FastAPI(), CollectorRegistry()
+
+    @app.get("/hello/{name}")
+    def greet(name: str) -> dict:
+        return {"hello": name}
+
+    instrument_http(app, registry)
+    seen = {}
+    with monkeypatch.context() as patch:  # the protocol serve() would run the app with
+        patch.setattr(uvicorn.Server, "run", lambda server, sockets=None: (
+            seen.update(config=server.config), setattr(server, "started", True)))
+        assert http.serve(app, DisputeSettings(http_max_connections=LIMIT)) == 0
+    server = running(AccessLog(app), {"limit_concurrency": LIMIT, "http": seen["config"].http})
+    port = next(server)
+    try:
+        held = connect(port)
+        assert ask(held, "/hello/a")[0] == 200
+        refused = connect(port)
+        assert ask(refused, "/hello/b")[0] == 503
+        refused.close()
+        held.close()
+    finally:
+        next(server, None)
+
+    def served(status: str) -> float | None:
+        return registry.get_sample_value("http_requests_total", {"method": "GET", "status": status,
+                                                                 "handler": "/hello/{name}"})
+    assert (served("200"), served("503")) == (1.0, 1.0)
+    assert registry.get_sample_value("http_request_duration_seconds_count",
+                                     {"method": "GET", "status": "503", "handler": "/hello/{name}"}) == 1.0
+
+
+def test_an_app_without_metrics_is_refused_as_before():
+    from services.common.connection_bound import refuse_too_many_connections
+    from services.common.metrics import counted
+
+    assert counted(refuse_too_many_connections, hello) is refuse_too_many_connections
