@@ -18,7 +18,7 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram,
                                generate_latest, multiprocess, start_http_server)
-from prometheus_fastapi_instrumentator.routing import get_route_name
+from prometheus_fastapi_instrumentator.routing import _get_route_name  # its matcher (pinned): see route_template
 from starlette.routing import compile_path
 
 log = structlog.get_logger("metrics")
@@ -98,9 +98,9 @@ class HttpMetrics:
         known = self._templates.get(id(route)) if route is not None else None
         if known is not None and known[0] is route and known[2].match(path):
             return known[1]
-        template = get_route_name(Request(scope), should_include_root_path=False)
-        if template is None:
-            return "none"
+        template = route_template(scope.get("app"), scope)
+        if template == "none":
+            return template
         if route is not None:
             self._templates[id(route)] = (route, template, compile_path(template)[0])
         return template
@@ -134,10 +134,30 @@ def counted(refusal: Any, app: Any) -> Any:
         try:
             await refusal(scope, receive, sending)
         finally:
-            handler = get_route_name(Request({**scope, "app": app}), should_include_root_path=False)
-            _observe(series.requests, series.latency, scope, status[0], handler or "none", started)
+            _observe(series.requests, series.latency, scope, status[0], route_template(app, scope), started)
 
     return counting
+
+
+def route_template(app: Any, scope) -> str:
+    """The template of the route of `app` the request in `scope` is for (prefixes and included
+    routers resolved as the instrumentator does), "none" when no route matches. A path that
+    matches only once its trailing slash is added or dropped, which the router answers with a
+    redirect, counts under the route it is redirected to: the instrumentator's `get_route_name`
+    reports it as the raw path, so `/v1/disputes/<id>/` made a series for every id anybody sent,
+    signed in or not (an unbounded registry: the process's memory, Prometheus' series)."""
+    routes = getattr(app, "routes", None)
+    if not routes:
+        return "none"
+    scope = {**scope, "app": app}
+    template = _get_route_name(scope, routes)
+    router = getattr(app, "router", None)
+    if template is None and getattr(router, "redirect_slashes", False):
+        path = scope.get("path", "")
+        toggled = path[:-1] if path.endswith("/") else path + "/"
+        if toggled:
+            template = _get_route_name({**scope, "path": toggled}, routes)
+    return template or "none"
 
 
 def serve_metrics(registry: CollectorRegistry, host: str, port: int):

@@ -70,3 +70,25 @@ def test_the_smtp_sink_counts_the_mails_it_accepts(tmp_path):
     finally:
         sink.stop()
     assert samples(text, "smtp_sink_mails_accepted_total")[0].value == 1.0
+
+
+def test_a_path_redirected_for_its_trailing_slash_counts_under_its_route_not_as_itself(client):
+    """The instrumentator's own lookup gave the raw path there: a series for every dispute id
+    anybody sent, signed in or not."""
+    method, path, template = ROUTES[client.service]
+    client.request(method, path + "/", follow_redirects=False)
+    handlers = {s.labels["handler"] for s in samples(client.get("/metrics").text, "http_requests_total")}
+    assert handlers == {template}
+
+
+def test_dispute_ids_with_a_trailing_slash_make_one_series():
+    from tests.component.test_health import build, sqlite
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder, TestClient(
+            build("dispute", sqlite(Path(folder), "dispute"), Path(folder))) as running:
+        for n in range(3):
+            running.post(f"/v1/disputes/3fa85f64-5717-4562-b3fc-2c963f66afa{n}/messages/", follow_redirects=False)
+        counted = samples(running.get("/metrics").text, "http_requests_total")
+    assert [(s.labels["handler"], s.value) for s in counted] == [("/v1/disputes/{dispute_id}/messages", 3.0)]
