@@ -73,8 +73,9 @@ class HttpMetrics:
     or a route included under another prefix is resolved against the app's routes, as the
     instrumentator did for every request."""
 
-    def __init__(self, app: Any, series: HttpSeries):
-        self.app = app
+    def __init__(self, app: Any, series: HttpSeries, routed: Any = None):
+        self.app, self.routed = app, routed  # routed: the app whose routes name the requests
+        # (None: the one Starlette put in the scope)
         self.requests, self.latency = series.requests, series.latency
         self._templates: dict[int, tuple[Any, str, Any]] = {}  # id(route) -> (route, template, regex)
 
@@ -91,27 +92,23 @@ class HttpMetrics:
         try:
             await self.app(scope, receive, sending)
         finally:
-            _observe(self.requests, self.latency, scope, status[0], self._handler(scope), started)
+            handler = self._handler(scope)
+            if handler != METRICS_PATH:
+                labels = (scope["method"], str(status[0]), handler)
+                self.requests.labels(*labels).inc()
+                self.latency.labels(*labels).observe(max(time.perf_counter() - started, 0.0))
 
     def _handler(self, scope) -> str:
         route, path = scope.get("route"), scope["path"]
         known = self._templates.get(id(route)) if route is not None else None
         if known is not None and known[0] is route and known[2].match(path):
             return known[1]
-        template = route_template(scope.get("app"), scope)
+        template = route_template(self.routed or scope.get("app"), scope)
         if template == "none":
             return template
         if route is not None:
             self._templates[id(route)] = (route, template, compile_path(template)[0])
         return template
-
-
-def _observe(requests: Counter, latency: Histogram, scope, status: int, handler: str,
-             started: float) -> None:
-    if handler != METRICS_PATH:
-        labels = (scope["method"], str(status), handler)
-        requests.labels(*labels).inc()
-        latency.labels(*labels).observe(max(time.perf_counter() - started, 0.0))
 
 
 def counted(refusal: Any, app: Any) -> Any:
@@ -120,23 +117,7 @@ def counted(refusal: Any, app: Any) -> Any:
     metrics as its own answers are, under the route the request was for; `refusal` itself
     when `app` has no metrics (`instrument_http`)."""
     series = getattr(getattr(app, "state", None), "http_series", None)
-    if series is None:
-        return refusal
-
-    async def counting(scope, receive, send) -> None:
-        started, status = time.perf_counter(), [500]
-
-        async def sending(message) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
-
-        try:
-            await refusal(scope, receive, sending)
-        finally:
-            _observe(series.requests, series.latency, scope, status[0], route_template(app, scope), started)
-
-    return counting
+    return refusal if series is None else HttpMetrics(refusal, series, routed=app)
 
 
 def route_template(app: Any, scope) -> str:
