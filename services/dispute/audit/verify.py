@@ -177,7 +177,7 @@ class ChainWalk:
         """A dropped head again: its event was verified when the walk passed it (a head is
         only dropped settled), so its stored hash is the link the next event must chain from."""
         try:
-            stored_hash = self.mapper.decoded(stored)[1].get("hash")
+            stored_hash = self.mapper.stored_link(stored)[0]
         except Exception:  # changed since it was verified: the next link cannot be checked
             stored_hash = None
         return _Head(stored.originator_version, stored_hash or GENESIS, keyed=True,
